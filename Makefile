@@ -1,0 +1,51 @@
+# The README's two commands, for a fresh Debian 12 machine (run as root, or with sudo):
+#   make run    install what is missing, build, run dotd in the foreground on its default config
+#   make test   install what is missing, build, run every test: unit, integration (a real unbound
+#               serving DoT on loopback, kdig, dig, ldns), valgrind, and the ASan+UBSan build
+# Helpers: make deps, make build, make check-format, make clean.
+
+BUILD      ?= build
+SAN_BUILD  ?= build-san
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_ARGS ?=
+
+# Debian package names: what the build needs, and what the tests need on top.
+BUILD_PKGS := gcc make cmake pkg-config ca-certificates \
+	libwolfssl-dev libuv1-dev libldns-dev libyaml-dev
+TEST_PKGS  := libcunit1-dev unbound knot-dnsutils dnsutils openssl valgrind iproute2 \
+	clang-format
+
+.PHONY: run test deps test-deps build san-build unit check-format clean
+
+run: deps build
+	./$(BUILD)/resolver/dotd $(ARGS)
+
+test: test-deps
+	$(MAKE) build CMAKE_ARGS="-DDEVELOPER=ON"
+	cd $(BUILD) && ctest --output-on-failure -j2
+	$(MAKE) san-build
+	cd $(SAN_BUILD) && ctest --output-on-failure -j2
+	$(MAKE) check-format
+	@echo "make test: all passed"
+
+deps:
+	@./.ci/install-deps $(BUILD_PKGS)
+
+test-deps:
+	@./.ci/install-deps $(BUILD_PKGS) $(TEST_PKGS)
+
+build:
+	cmake -S . -B $(BUILD) $(CMAKE_ARGS)
+	cmake --build $(BUILD) -j$(JOBS)
+
+# The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
+san-build:
+	cmake -S . -B $(SAN_BUILD) -DDEVELOPER=ON -DASAN=ON -DUBSAN=ON -DCMAKE_BUILD_TYPE=Debug
+	cmake --build $(SAN_BUILD) -j$(JOBS)
+
+check-format:
+	@files=$$(git ls-files '*.c' '*.h' 2>/dev/null); \
+	if [ -n "$$files" ]; then clang-format --dry-run -Werror $$files; fi
+
+clean:
+	rm -rf $(BUILD) $(SAN_BUILD)

@@ -1,0 +1,248 @@
+/*
+ * dns_wire: bounds-checked reading of DNS wire format. See dns_wire.h for the contract.
+ *
+ * The name walker follows RFC 1035 §4.1.4 with the hardening of RFC 9267: a pointer must point
+ * strictly before the start of the name (or of the piece reached by the previous jump) that
+ * holds it, which rules out loops without a visited set; the number of jumps is capped, and the
+ * expanded name may not exceed 255 octets.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "dns_wire.h"
+
+int dns_name_skip(const uint8_t *msg, size_t len, size_t off, size_t *next)
+{
+	size_t pos = off;
+	size_t limit = off; /* a pointer must point before this: the start of the current piece */
+	size_t after = 0;   /* offset after the name in the message: set at the first pointer */
+	size_t name_len = 0;
+	unsigned jumps = 0;
+
+	for (;;) {
+		uint8_t c;
+
+		if (pos >= len) {
+			return -EBADMSG;
+		}
+		c = msg[pos];
+		if ((c & 0xc0) == 0xc0) {
+			size_t target;
+
+			if (pos + 1 >= len) {
+				return -EBADMSG;
+			}
+			target = ((size_t)(c & 0x3f) << 8) | msg[pos + 1];
+			/*
+			 * Before the start of the piece being read (so each jump goes strictly
+			 * backwards and no loop is possible), and never into the header.
+			 */
+			if (target >= limit || target < DNS_HDR_LEN || ++jumps > DNS_MAX_JUMPS) {
+				return -EBADMSG;
+			}
+			if (after == 0) {
+				after = pos + 2;
+			}
+			pos = limit = target;
+			continue;
+		}
+		if (c & 0xc0) {
+			return -EBADMSG; /* 0x40 and 0x80 label types are reserved or obsolete */
+		}
+		name_len += (size_t)c + 1;
+		if (name_len > DNS_MAX_NAME) {
+			return -EBADMSG;
+		}
+		if (c == 0) {
+			*next = after ? after : pos + 1;
+			return 0;
+		}
+		pos += (size_t)c + 1;
+	}
+}
+
+int dns_question_parse(const uint8_t *msg, size_t len, struct dns_question *q)
+{
+	size_t pos = DNS_HDR_LEN;
+	size_t name_len = 0;
+
+	if (len < DNS_HDR_LEN || dns_qdcount(msg) != 1) {
+		return -EBADMSG;
+	}
+	for (;;) {
+		uint8_t c;
+
+		if (pos >= len) {
+			return -EBADMSG;
+		}
+		c = msg[pos];
+		if (c & 0xc0) {
+			return -EBADMSG; /* nothing precedes the question: no pointer can be valid
+					  */
+		}
+		name_len += (size_t)c + 1;
+		if (name_len > DNS_MAX_NAME) {
+			return -EBADMSG;
+		}
+		pos += (size_t)c + 1;
+		if (c == 0) {
+			break;
+		}
+	}
+	if (pos + 4 > len) {
+		return -EBADMSG;
+	}
+	q->name_off = DNS_HDR_LEN;
+	q->name_len = name_len;
+	q->qtype = dns_get16(msg + pos);
+	q->qclass = dns_get16(msg + pos + 2);
+	q->end = pos + 4;
+	return 0;
+}
+
+static inline uint8_t ascii_lower(uint8_t c)
+{
+	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + ('a' - 'A')) : c;
+}
+
+bool dns_question_equal(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
+{
+	if (a_len != b_len) {
+		return false;
+	}
+	/*
+	 * Length octets are below 64 and so are never letters: lowering every byte compares the
+	 * labels case-insensitively and the length octets, type and class exactly... except that
+	 * the type and class bytes may happen to be letters. Compare those four exactly.
+	 */
+	if (a_len < 4 || memcmp(a + a_len - 4, b + b_len - 4, 4) != 0) {
+		return false;
+	}
+	for (size_t i = 0; i + 4 < a_len; i++) {
+		if (ascii_lower(a[i]) != ascii_lower(b[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
+int dns_walk_init(struct dns_walk *w, const uint8_t *msg, size_t len)
+{
+	size_t pos = DNS_HDR_LEN;
+	unsigned qd;
+
+	if (len < DNS_HDR_LEN) {
+		return -EBADMSG;
+	}
+	qd = dns_qdcount(msg);
+	for (unsigned i = 0; i < qd; i++) {
+		if (dns_name_skip(msg, len, pos, &pos) != 0 || pos + 4 > len) {
+			return -EBADMSG;
+		}
+		pos += 4;
+	}
+	w->msg = msg;
+	w->len = len;
+	w->off = pos;
+	w->section = 1;
+	w->left[0] = 0;
+	w->left[1] = dns_ancount(msg);
+	w->left[2] = dns_nscount(msg);
+	w->left[3] = dns_arcount(msg);
+	return 0;
+}
+
+int dns_walk_next(struct dns_walk *w, struct dns_rr *rr)
+{
+	size_t pos;
+
+	while (w->section <= 3 && w->left[w->section] == 0) {
+		w->section++;
+	}
+	if (w->section > 3) {
+		return 0;
+	}
+	if (dns_name_skip(w->msg, w->len, w->off, &pos) != 0 || pos + 10 > w->len) {
+		return -EBADMSG;
+	}
+	rr->off = w->off;
+	rr->type = dns_get16(w->msg + pos);
+	rr->rclass = dns_get16(w->msg + pos + 2);
+	rr->ttl_off = pos + 4;
+	rr->rdlen = dns_get16(w->msg + pos + 8);
+	rr->rdata_off = pos + 10;
+	rr->end = rr->rdata_off + rr->rdlen;
+	rr->section = w->section;
+	if (rr->end > w->len) {
+		return -EBADMSG;
+	}
+	w->off = rr->end;
+	w->left[w->section]--;
+	return 1;
+}
+
+int dns_opt_find(const uint8_t *msg, size_t len, struct dns_opt *opt)
+{
+	struct dns_opt found = {.present = false};
+	struct dns_walk w;
+	struct dns_rr rr;
+	int ret;
+
+	if (dns_walk_init(&w, msg, len) != 0) {
+		return -EBADMSG;
+	}
+	while ((ret = dns_walk_next(&w, &rr)) == 1) {
+		if (found.present) {
+			found.last = false;
+		}
+		if (rr.type != DNS_TYPE_OPT) {
+			continue;
+		}
+		/* One OPT, in the additional section, owned by the root (RFC 6891 §6.1.1). */
+		if (found.present || rr.section != 3 || msg[rr.off] != 0) {
+			return -EBADMSG;
+		}
+		found.present = true;
+		found.last = true;
+		found.off = rr.off;
+		found.end = rr.end;
+		found.udp_size = rr.rclass;
+		found.ext_rcode = msg[rr.ttl_off];
+		found.version = msg[rr.ttl_off + 1];
+		found.flags = dns_get16(msg + rr.ttl_off + 2);
+		found.rdata_off = rr.rdata_off;
+		found.rdlen = rr.rdlen;
+	}
+	if (ret < 0 || w.off != len) {
+		return -EBADMSG;
+	}
+	*opt = found;
+	return 0;
+}
+
+int dns_opt_option(const uint8_t *msg, const struct dns_opt *opt, uint16_t code, size_t *data_off,
+		   uint16_t *data_len)
+{
+	size_t pos = opt->rdata_off;
+	size_t end = opt->rdata_off + opt->rdlen;
+
+	while (pos < end) {
+		uint16_t c, l;
+
+		if (pos + 4 > end) {
+			return -EBADMSG;
+		}
+		c = dns_get16(msg + pos);
+		l = dns_get16(msg + pos + 2);
+		if (pos + 4 + l > end) {
+			return -EBADMSG;
+		}
+		if (c == code) {
+			*data_off = pos + 4;
+			*data_len = l;
+			return 0;
+		}
+		pos += 4 + (size_t)l;
+	}
+	return -ENOENT;
+}

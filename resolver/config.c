@@ -1,0 +1,1442 @@
+/*
+ * config: dotd's Stubby-compatible YAML configuration. See config.h for the contract and
+ * docs/CONFIG.md for every key.
+ *
+ * The text is loaded with libyaml's document API into a node tree that keeps each node's line
+ * (mark.line + 1) for messages. One pass over the tree fills a new struct config and reports
+ * every problem it finds instead of stopping at the first. Checks that involve several keys
+ * (strict authentication, tls_min_version <= tls_max_version) and the defaults of absent keys
+ * run after the walk, so the order of keys in the file does not matter. The caller gets the
+ * config only if there was no error; otherwise everything built so far is freed here.
+ *
+ * No global state: loading is reentrant. The YAML document lives only inside
+ * config_load_string(); the config copies every string it keeps.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <yaml.h>
+
+#include "config.h"
+#include "log.h"
+
+#define CONFIG_FILE_MAX (1024 * 1024) /* a config is a few kB: refuse to slurp anything else */
+#define DNS_PORT	53
+#define DOT_PORT	853 /* RFC 7858 §3.1 */
+#define PADDING_SENSIBLE                                                                           \
+	128		 /* Stubby's "1": pad queries to blocks of 128 octets (RFC 8467 §4.1)     \
+			  */
+#define NAME_MAX_LEN 253 /* a host name in text form, without the trailing dot */
+
+/* getdns's constants, which Stubby files use by name or by number. */
+enum {
+	GETDNS_RESOLUTION_STUB = 520,
+	GETDNS_RESOLUTION_RECURSING = 521,
+	GETDNS_TRANSPORT_UDP = 1200,
+	GETDNS_TRANSPORT_TCP = 1201,
+	GETDNS_TRANSPORT_TLS = 1202,
+	GETDNS_AUTHENTICATION_NONE = 1300,
+	GETDNS_AUTHENTICATION_REQUIRED = 1301,
+	GETDNS_SSL3 = 1400,
+	GETDNS_TLS1 = 1401,
+	GETDNS_TLS1_1 = 1402,
+	GETDNS_TLS1_2 = 1403,
+	GETDNS_TLS1_3 = 1404,
+};
+
+struct enum_name {
+	const char *name;
+	int value;
+};
+
+static const struct enum_name resolution_names[] = {
+	{"GETDNS_RESOLUTION_STUB", GETDNS_RESOLUTION_STUB},
+	{"GETDNS_RESOLUTION_RECURSING", GETDNS_RESOLUTION_RECURSING},
+};
+
+static const struct enum_name transport_names[] = {
+	{"GETDNS_TRANSPORT_UDP", GETDNS_TRANSPORT_UDP},
+	{"GETDNS_TRANSPORT_TCP", GETDNS_TRANSPORT_TCP},
+	{"GETDNS_TRANSPORT_TLS", GETDNS_TRANSPORT_TLS},
+};
+
+static const struct enum_name auth_names[] = {
+	{"GETDNS_AUTHENTICATION_NONE", GETDNS_AUTHENTICATION_NONE},
+	{"GETDNS_AUTHENTICATION_REQUIRED", GETDNS_AUTHENTICATION_REQUIRED},
+};
+
+static const struct enum_name tls_version_names[] = {
+	{"GETDNS_SSL3", GETDNS_SSL3},	  {"GETDNS_TLS1", GETDNS_TLS1},
+	{"GETDNS_TLS1_1", GETDNS_TLS1_1}, {"GETDNS_TLS1_2", GETDNS_TLS1_2},
+	{"GETDNS_TLS1_3", GETDNS_TLS1_3},
+};
+
+static const struct enum_name log_level_names[] = {
+	{"GETDNS_LOG_EMERG", 0}, {"GETDNS_LOG_ALERT", 1},   {"GETDNS_LOG_CRIT", 2},
+	{"GETDNS_LOG_ERR", 3},	 {"GETDNS_LOG_WARNING", 4}, {"GETDNS_LOG_NOTICE", 5},
+	{"GETDNS_LOG_INFO", 6},	 {"GETDNS_LOG_DEBUG", 7},
+};
+
+#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* State of one config_load_string() call. */
+struct parse {
+	yaml_document_t *doc; /**< borrowed: the loaded document */
+	const char *source;   /**< borrowed: the name used in messages */
+	FILE *err;	      /**< borrowed, or NULL: where errors and notices go */
+	struct config *cfg;   /**< borrowed: the config being filled, owned by the caller */
+	unsigned n_errors;
+	bool oom;		/**< an allocation failed: the load returns -ENOMEM */
+	unsigned listen_line;	/**< line of listen_addresses, 0 while absent */
+	unsigned upstream_line; /**< line of upstream_recursive_servers, 0 while absent */
+	unsigned tls_max_line;	/**< line of tls_max_version, 0 while absent */
+};
+
+/* One upstream_recursive_servers entry while its keys are read. */
+struct upstream_parse {
+	struct config_upstream *up; /**< borrowed: the entry being filled */
+	bool has_addr;
+	unsigned port;
+};
+
+/* One tls_pubkey_pinset entry while its keys are read. */
+struct pin_parse {
+	struct config_pin *pin; /**< borrowed: the entry being filled */
+	bool has_digest;
+	bool has_value;
+};
+
+/*
+ * A key of a mapping: set() reads its value into obj. A rule without set() is a key that is
+ * accepted and ignored with a notice; ignored says why if the generic reason does not fit.
+ */
+struct key_rule {
+	const char *name;
+	void (*set)(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj);
+	const char *ignored;
+};
+
+/* ---- messages ---- */
+
+static void report(struct parse *p, unsigned line, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Count an error and print it as "SOURCE:LINE: key 'K': REASON" (no key part if @key is NULL). */
+static void report(struct parse *p, unsigned line, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	p->n_errors++;
+	if (!p->err) {
+		return;
+	}
+	fprintf(p->err, "%s:%u: ", p->source, line);
+	if (key) {
+		fprintf(p->err, "key '%s': ", key);
+	}
+	va_start(ap, fmt);
+	vfprintf(p->err, fmt, ap);
+	va_end(ap);
+	fputc('\n', p->err);
+}
+
+static void notice_ignored(struct parse *p, unsigned line, const char *key, const char *why)
+{
+	if (!p->err) {
+		return;
+	}
+	if (why) {
+		fprintf(p->err, "%s:%u: notice: key '%s' is accepted and ignored: %s\n", p->source,
+			line, key, why);
+	} else {
+		fprintf(p->err,
+			"%s:%u: notice: key '%s' is accepted but not implemented yet, ignored\n",
+			p->source, line, key);
+	}
+}
+
+/* ---- nodes ---- */
+
+static unsigned node_line(const yaml_node_t *n)
+{
+	return (unsigned)n->start_mark.line + 1;
+}
+
+static const char *node_text(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+/* An empty value, or YAML's null written out: "key:" or "key: ~". */
+static bool node_is_null(const yaml_node_t *n)
+{
+	static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
+
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
+		return false;
+	}
+	for (size_t i = 0; i < N_ELEMS(nulls); i++) {
+		if (strcmp(node_text(n), nulls[i]) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static size_t seq_len(const yaml_node_t *n)
+{
+	return (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+}
+
+static yaml_node_t *seq_item(struct parse *p, const yaml_node_t *n, size_t i)
+{
+	return yaml_document_get_node(p->doc, n->data.sequence.items.start[i]);
+}
+
+/* "expected WHAT, got a list": for a value of the wrong type or with an unusable text. */
+static void report_type(struct parse *p, const char *key, unsigned line, const char *what,
+			const yaml_node_t *n)
+{
+	if (n->type == YAML_MAPPING_NODE) {
+		report(p, line, key, "expected %s, got a mapping", what);
+	} else if (n->type == YAML_SEQUENCE_NODE) {
+		report(p, line, key, "expected %s, got a list", what);
+	} else if (node_is_null(n)) {
+		report(p, line, key, "expected %s, got nothing", what);
+	} else {
+		report(p, line, key, "expected %s, got '%s'", what, node_text(n));
+	}
+}
+
+/* The text of a scalar that is not null, or NULL after reporting what it is instead. */
+static const char *get_scalar(struct parse *p, const char *key, unsigned line, const char *what,
+			      const yaml_node_t *n)
+{
+	if (n->type != YAML_SCALAR_NODE || node_is_null(n)) {
+		report_type(p, key, line, what, n);
+		return NULL;
+	}
+	return node_text(n);
+}
+
+static bool get_list(struct parse *p, const char *key, unsigned line, const yaml_node_t *n)
+{
+	if (n->type != YAML_SEQUENCE_NODE) {
+		report_type(p, key, line, "a list", n);
+		return false;
+	}
+	return true;
+}
+
+/* A decimal integer in [min, max]. */
+static bool get_uint(struct parse *p, const char *key, unsigned line, const yaml_node_t *n,
+		     unsigned long min, unsigned long max, unsigned *out)
+{
+	const char *s = get_scalar(p, key, line, "an integer", n);
+	unsigned long long v = 0;
+
+	if (!s) {
+		return false;
+	}
+	if (!*s) {
+		report_type(p, key, line, "an integer", n);
+		return false;
+	}
+	if (s[0] == '-' && s[1] >= '0' && s[1] <= '9') {
+		report(p, line, key, "'%s' is out of range %lu..%lu", s, min, max);
+		return false;
+	}
+	for (const char *c = s; *c; c++) {
+		if (*c < '0' || *c > '9') {
+			report_type(p, key, line, "an integer", n);
+			return false;
+		}
+		v = v * 10 + (unsigned)(*c - '0');
+		if (v > max) {
+			break;
+		}
+	}
+	if (v < min || v > max) {
+		report(p, line, key, "'%s' is out of range %lu..%lu", s, min, max);
+		return false;
+	}
+	*out = (unsigned)v;
+	return true;
+}
+
+/* 0/1, as Stubby writes them, or a YAML boolean. */
+static bool get_flag(struct parse *p, const char *key, unsigned line, const yaml_node_t *n,
+		     bool *out)
+{
+	static const char *const yes[] = {"1", "true", "True", "TRUE"};
+	static const char *const no[] = {"0", "false", "False", "FALSE"};
+	const char *s = get_scalar(p, key, line, "0, 1, true or false", n);
+
+	if (!s) {
+		return false;
+	}
+	for (size_t i = 0; i < N_ELEMS(yes); i++) {
+		if (strcmp(s, yes[i]) == 0) {
+			*out = true;
+			return true;
+		}
+		if (strcmp(s, no[i]) == 0) {
+			*out = false;
+			return true;
+		}
+	}
+	report_type(p, key, line, "0, 1, true or false", n);
+	return false;
+}
+
+/* A getdns constant, by name or by number; *out is its number. */
+static bool get_enum(struct parse *p, const char *key, unsigned line, const yaml_node_t *n,
+		     const struct enum_name *names, size_t n_names, const char *what, int *out)
+{
+	const char *s = get_scalar(p, key, line, what, n);
+
+	if (!s) {
+		return false;
+	}
+	for (size_t i = 0; i < n_names; i++) {
+		char num[16];
+
+		snprintf(num, sizeof(num), "%d", names[i].value);
+		if (strcmp(s, names[i].name) == 0 || strcmp(s, num) == 0) {
+			*out = names[i].value;
+			return true;
+		}
+	}
+	report_type(p, key, line, what, n);
+	return false;
+}
+
+static const char *enum_to_name(const struct enum_name *names, size_t n_names, int value)
+{
+	for (size_t i = 0; i < n_names; i++) {
+		if (names[i].value == value) {
+			return names[i].name;
+		}
+	}
+	return "?";
+}
+
+/* A non-empty string, copied into *out (owned by the config). */
+static bool get_string(struct parse *p, const char *key, unsigned line, const yaml_node_t *n,
+		       char **out)
+{
+	const char *s = get_scalar(p, key, line, "a string", n);
+	char *copy;
+
+	if (!s) {
+		return false;
+	}
+	copy = strdup(s);
+	if (!copy) {
+		p->oom = true;
+		return false;
+	}
+	free(*out);
+	*out = copy;
+	return true;
+}
+
+/*
+ * Read the keys of mapping @map by @rules into @obj. Reports keys that are not scalars,
+ * duplicates and unknown keys (@where completes "unknown key"), and notes ignored keys.
+ */
+static void walk_mapping(struct parse *p, const yaml_node_t *map, const struct key_rule *rules,
+			 size_t n_rules, const char *where, void *obj)
+{
+	const yaml_node_pair_t *start = map->data.mapping.pairs.start;
+	const yaml_node_pair_t *top = map->data.mapping.pairs.top;
+
+	for (const yaml_node_pair_t *pair = start; pair < top; pair++) {
+		yaml_node_t *k = yaml_document_get_node(p->doc, pair->key);
+		yaml_node_t *v = yaml_document_get_node(p->doc, pair->value);
+		const struct key_rule *rule = NULL;
+		unsigned line = node_line(k);
+		const char *key;
+		bool dup = false;
+
+		if (k->type != YAML_SCALAR_NODE) {
+			report(p, line, NULL, "a key must be a name, not a %s",
+			       k->type == YAML_MAPPING_NODE ? "mapping" : "list");
+			continue;
+		}
+		key = node_text(k);
+		for (const yaml_node_pair_t *prev = start; prev < pair && !dup; prev++) {
+			yaml_node_t *pk = yaml_document_get_node(p->doc, prev->key);
+
+			if (pk->type == YAML_SCALAR_NODE && strcmp(node_text(pk), key) == 0) {
+				report(p, line, key, "duplicate key (first at line %u)",
+				       node_line(pk));
+				dup = true;
+			}
+		}
+		if (dup) {
+			continue;
+		}
+		for (size_t i = 0; i < n_rules && !rule; i++) {
+			if (strcmp(rules[i].name, key) == 0) {
+				rule = &rules[i];
+			}
+		}
+		if (!rule) {
+			report(p, line, key, "unknown key%s", where);
+		} else if (!rule->set) {
+			notice_ignored(p, line, key, rule->ignored);
+		} else {
+			rule->set(p, key, line, v, obj);
+		}
+	}
+}
+
+/* ---- addresses ---- */
+
+/*
+ * Parse "IP" or, if @port_allowed, "IP@port" into @ss with @default_port. On error return
+ * -EINVAL and point *@why at the reason.
+ */
+static int parse_endpoint(const char *text, bool port_allowed, unsigned default_port,
+			  struct sockaddr_storage *ss, socklen_t *ss_len, const char **why)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	unsigned port = default_port;
+	char *at;
+
+	if (strlen(text) >= sizeof(buf)) {
+		*why = "not an IPv4 or IPv6 address";
+		return -EINVAL;
+	}
+	strcpy(buf, text);
+	at = strrchr(buf, '@');
+	if (at) {
+		unsigned long v = 0;
+		const char *c = at + 1;
+
+		if (!port_allowed) {
+			*why = "a port is not allowed here (use tls_port)";
+			return -EINVAL;
+		}
+		*at = '\0';
+		if (!*c) {
+			*why = "no port after '@'";
+			return -EINVAL;
+		}
+		for (; *c; c++) {
+			if (*c < '0' || *c > '9' || v > 65535) {
+				break;
+			}
+			v = v * 10 + (unsigned)(*c - '0');
+		}
+		if (*c || v < 1 || v > 65535) {
+			*why = "the port must be a number 1..65535";
+			return -EINVAL;
+		}
+		port = (unsigned)v;
+	}
+	memset(ss, 0, sizeof(*ss));
+	if (strchr(buf, ':')) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		if (inet_pton(AF_INET6, buf, &sin6->sin6_addr) != 1) {
+			*why = "not an IPv6 address";
+			return -EINVAL;
+		}
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		*ss_len = sizeof(*sin6);
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		if (inet_pton(AF_INET, buf, &sin->sin_addr) != 1) {
+			*why = "not an IPv4 or IPv6 address (host names are not allowed)";
+			return -EINVAL;
+		}
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		*ss_len = sizeof(*sin);
+	}
+	return 0;
+}
+
+/* "IP@port", owned by the caller; NULL if out of memory. */
+static char *endpoint_name(const struct sockaddr_storage *ss)
+{
+	char ip[INET6_ADDRSTRLEN];
+	char name[INET6_ADDRSTRLEN + 8];
+	unsigned port;
+
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof(ip));
+		port = ntohs(sin6->sin6_port);
+	} else {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
+		port = ntohs(sin->sin_port);
+	}
+	snprintf(name, sizeof(name), "%s@%u", ip, port);
+	return strdup(name);
+}
+
+static void endpoint_set_port(struct sockaddr_storage *ss, unsigned port)
+{
+	if (ss->ss_family == AF_INET6) {
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+	} else {
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+	}
+}
+
+static bool endpoint_equal(const struct sockaddr_storage *a, socklen_t a_len,
+			   const struct sockaddr_storage *b, socklen_t b_len)
+{
+	return a_len == b_len && memcmp(a, b, a_len) == 0;
+}
+
+/* ---- base64 (RFC 4648 §4), for pins ---- */
+
+static const char b64_alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static int b64_value(char c)
+{
+	const char *pos = c ? strchr(b64_alphabet, c) : NULL;
+
+	return pos ? (int)(pos - b64_alphabet) : -1;
+}
+
+/*
+ * Decode the padded base64 @text into @out (room for @out_size bytes). Returns the decoded
+ * length, -EINVAL for bad characters or bad padding, or -EMSGSIZE if @out is too small.
+ */
+static int b64_decode(const char *text, uint8_t *out, size_t out_size)
+{
+	size_t len = strlen(text);
+	size_t n = 0;
+
+	if (len == 0 || len % 4 != 0) {
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < len; i += 4) {
+		int v[4];
+		int n_pad = 0;
+		uint32_t bits = 0;
+
+		for (int j = 0; j < 4; j++) {
+			char c = text[i + j];
+
+			if (c == '=' && i + 4 == len && j >= 2) {
+				v[j] = 0;
+				n_pad++;
+				continue;
+			}
+			v[j] = b64_value(c);
+			if (v[j] < 0 || n_pad > 0) {
+				return -EINVAL; /* a bad character, or data after '=' */
+			}
+		}
+		bits = ((uint32_t)v[0] << 18) | ((uint32_t)v[1] << 12) | ((uint32_t)v[2] << 6) |
+		       (uint32_t)v[3];
+		if (n + 3 - (size_t)n_pad > out_size) {
+			return -EMSGSIZE;
+		}
+		out[n++] = (uint8_t)(bits >> 16);
+		if (n_pad < 2) {
+			out[n++] = (uint8_t)(bits >> 8);
+		}
+		if (n_pad < 1) {
+			out[n++] = (uint8_t)bits;
+		}
+	}
+	return (int)n;
+}
+
+/* Encode @len bytes of @in into @out, which has room for 4 * ((len + 2) / 3) + 1 chars. */
+static void b64_encode(const uint8_t *in, size_t len, char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i += 3) {
+		uint32_t bits = (uint32_t)in[i] << 16;
+
+		if (i + 1 < len) {
+			bits |= (uint32_t)in[i + 1] << 8;
+		}
+		if (i + 2 < len) {
+			bits |= in[i + 2];
+		}
+		out[o++] = b64_alphabet[(bits >> 18) & 63];
+		out[o++] = b64_alphabet[(bits >> 12) & 63];
+		out[o++] = i + 1 < len ? b64_alphabet[(bits >> 6) & 63] : '=';
+		out[o++] = i + 2 < len ? b64_alphabet[bits & 63] : '=';
+	}
+	out[o] = '\0';
+}
+
+/* ---- per-pin keys ---- */
+
+static void pin_digest(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
+{
+	struct pin_parse *pp = obj;
+	const char *s = get_scalar(p, key, line, "\"sha256\"", val);
+
+	pp->has_digest = true;
+	if (s && strcmp(s, "sha256") != 0) {
+		report(p, line, key, "unsupported digest '%s': only sha256 is supported", s);
+	}
+}
+
+static void pin_value(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
+{
+	struct pin_parse *pp = obj;
+	const char *s = get_scalar(p, key, line, "the base64 of a SHA-256 digest", val);
+	uint8_t buf[CONFIG_PIN_LEN + 3];
+	int n;
+
+	pp->has_value = true;
+	if (!s) {
+		return;
+	}
+	n = b64_decode(s, buf, sizeof(buf));
+	if (n == -EMSGSIZE) {
+		report(p, line, key, "'%s' decodes to more than %d bytes, a SHA-256 pin has %d", s,
+		       CONFIG_PIN_LEN, CONFIG_PIN_LEN);
+	} else if (n < 0) {
+		report(p, line, key, "'%s' is not valid base64", s);
+	} else if (n != CONFIG_PIN_LEN) {
+		report(p, line, key, "'%s' decodes to %d bytes, a SHA-256 pin has %d", s, n,
+		       CONFIG_PIN_LEN);
+	} else {
+		memcpy(pp->pin->sha256, buf, CONFIG_PIN_LEN);
+	}
+}
+
+static const struct key_rule pin_rules[] = {
+	{"digest", pin_digest, NULL},
+	{"value", pin_value, NULL},
+};
+
+/* ---- per-upstream keys ---- */
+
+static void up_address(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
+{
+	struct upstream_parse *upp = obj;
+	const char *s = get_scalar(p, key, line, "an IP address", val);
+	const char *why = NULL;
+
+	if (!s) {
+		return;
+	}
+	if (parse_endpoint(s, false, DOT_PORT, &upp->up->addr, &upp->up->addr_len, &why) < 0) {
+		report(p, line, key, "bad address '%s': %s", s, why);
+		return;
+	}
+	upp->has_addr = true;
+}
+
+static void up_tls_port(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			void *obj)
+{
+	struct upstream_parse *upp = obj;
+
+	get_uint(p, key, line, val, 1, 65535, &upp->port);
+}
+
+static void up_auth_name(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			 void *obj)
+{
+	struct upstream_parse *upp = obj;
+	const char *s = get_scalar(p, key, line, "a host name", val);
+	size_t len;
+
+	if (!s) {
+		return;
+	}
+	len = strlen(s);
+	if (len > 0 && s[len - 1] == '.') {
+		len--;
+	}
+	if (len == 0 || len > NAME_MAX_LEN) {
+		report(p, line, key, "'%s' is not a host name", s);
+		return;
+	}
+	for (const char *c = s; *c; c++) {
+		if ((unsigned char)*c <= ' ' || *c == 0x7f) {
+			report(p, line, key, "'%s' is not a host name", s);
+			return;
+		}
+	}
+	get_string(p, key, line, val, &upp->up->auth_name);
+}
+
+static void up_pinset(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
+{
+	struct upstream_parse *upp = obj;
+	struct config_upstream *up = upp->up;
+	size_t n;
+
+	if (!get_list(p, key, line, val)) {
+		return;
+	}
+	n = seq_len(val);
+	if (n == 0) {
+		report(p, line, key, "the pin set is empty");
+		return;
+	}
+	up->pins = calloc(n, sizeof(*up->pins));
+	if (!up->pins) {
+		p->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = seq_item(p, val, i);
+		struct pin_parse pp = {.pin = &up->pins[up->n_pins]};
+		unsigned item_line = node_line(item);
+
+		if (item->type != YAML_MAPPING_NODE) {
+			report_type(p, key, item_line, "a mapping {digest: \"sha256\", value: ...}",
+				    item);
+			continue;
+		}
+		walk_mapping(p, item, pin_rules, N_ELEMS(pin_rules), " in a pin", &pp);
+		if (!pp.has_digest) {
+			report(p, item_line, "digest",
+			       "missing in a pin (write digest: \"sha256\")");
+		}
+		if (!pp.has_value) {
+			report(p, item_line, "value", "missing in a pin");
+		}
+		up->n_pins++;
+	}
+}
+
+#define CLEAR_TEXT "dotd never uses clear-text UDP/TCP upstreams"
+
+static const struct key_rule upstream_rules[] = {
+	{"address_data", up_address, NULL},
+	{"tls_port", up_tls_port, NULL},
+	{"tls_auth_name", up_auth_name, NULL},
+	{"tls_pubkey_pinset", up_pinset, NULL},
+	{"port", NULL, CLEAR_TEXT},
+	{"tsig_name", NULL, CLEAR_TEXT},
+	{"tsig_algorithm", NULL, CLEAR_TEXT},
+	{"tsig_secret", NULL, CLEAR_TEXT},
+	{"tls_cipher_list", NULL, NULL},
+	{"tls_ciphersuites", NULL, NULL},
+	{"tls_curves_list", NULL, NULL},
+	{"tls_min_version", NULL, NULL},
+	{"tls_max_version", NULL, NULL},
+	{"scope_id", NULL, NULL},
+};
+
+/* ---- top-level keys ---- */
+
+static void set_listen(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
+{
+	struct config *cfg = obj;
+	size_t n;
+
+	p->listen_line = line;
+	if (!get_list(p, key, line, val)) {
+		return;
+	}
+	n = seq_len(val);
+	if (n == 0) {
+		report(p, line, key, "the list is empty: dotd needs an address to listen on");
+		return;
+	}
+	cfg->listen = calloc(n, sizeof(*cfg->listen));
+	if (!cfg->listen) {
+		p->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = seq_item(p, val, i);
+		struct config_listen *l = &cfg->listen[cfg->n_listen];
+		unsigned item_line = node_line(item);
+		const char *why = NULL;
+		const char *s = get_scalar(p, key, item_line, "an address IP or IP@port", item);
+		bool dup = false;
+
+		if (!s) {
+			continue;
+		}
+		if (parse_endpoint(s, true, DNS_PORT, &l->addr, &l->addr_len, &why) < 0) {
+			report(p, item_line, key, "bad address '%s': %s", s, why);
+			continue;
+		}
+		for (size_t j = 0; j < cfg->n_listen && !dup; j++) {
+			dup = endpoint_equal(&cfg->listen[j].addr, cfg->listen[j].addr_len,
+					     &l->addr, l->addr_len);
+		}
+		if (dup) {
+			report(p, item_line, key, "'%s' is listed twice", s);
+			continue;
+		}
+		l->name = endpoint_name(&l->addr);
+		if (!l->name) {
+			p->oom = true;
+			return;
+		}
+		cfg->n_listen++;
+	}
+}
+
+static void set_upstreams(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			  void *obj)
+{
+	struct config *cfg = obj;
+	size_t n;
+
+	p->upstream_line = line;
+	if (!get_list(p, key, line, val)) {
+		return;
+	}
+	n = seq_len(val);
+	if (n == 0) {
+		report(p, line, key, "the list is empty: dotd needs at least one upstream");
+		return;
+	}
+	cfg->upstreams = calloc(n, sizeof(*cfg->upstreams));
+	if (!cfg->upstreams) {
+		p->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = seq_item(p, val, i);
+		struct upstream_parse upp = {.up = &cfg->upstreams[cfg->n_upstreams],
+					     .port = DOT_PORT};
+		unsigned item_line = node_line(item);
+
+		if (item->type != YAML_MAPPING_NODE) {
+			report_type(p, key, item_line, "a mapping with address_data", item);
+			continue;
+		}
+		upp.up->line = item_line;
+		cfg->n_upstreams++;
+		walk_mapping(p, item, upstream_rules, N_ELEMS(upstream_rules), " in an upstream",
+			     &upp);
+		if (!upp.has_addr) {
+			report(p, item_line, "address_data", "missing: every upstream needs one");
+			continue;
+		}
+		/* The name is set only for a valid address: the strict check needs it. */
+		endpoint_set_port(&upp.up->addr, upp.port);
+		upp.up->name = endpoint_name(&upp.up->addr);
+		if (!upp.up->name) {
+			p->oom = true;
+			return;
+		}
+	}
+}
+
+static void set_auth(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
+{
+	struct config *cfg = obj;
+	int v;
+
+	if (get_enum(p, key, line, val, auth_names, N_ELEMS(auth_names),
+		     "GETDNS_AUTHENTICATION_REQUIRED or GETDNS_AUTHENTICATION_NONE", &v)) {
+		cfg->auth =
+			v == GETDNS_AUTHENTICATION_NONE ? CONFIG_AUTH_NONE : CONFIG_AUTH_REQUIRED;
+	}
+}
+
+/* Check @path at start, as a strict daemon should, rather than at the first handshake. */
+static void set_ca(struct parse *p, const char *key, unsigned line, yaml_node_t *val, char **out,
+		   bool want_dir)
+{
+	struct stat st;
+
+	if (!get_string(p, key, line, val, out)) {
+		return;
+	}
+	if (stat(*out, &st) < 0) {
+		report(p, line, key, "cannot read '%s': %s", *out, strerror(errno));
+	} else if (want_dir && !S_ISDIR(st.st_mode)) {
+		report(p, line, key, "'%s' is not a directory", *out);
+	} else if (!want_dir && S_ISDIR(st.st_mode)) {
+		report(p, line, key, "'%s' is a directory (use tls_ca_path)", *out);
+	} else if (access(*out, want_dir ? R_OK | X_OK : R_OK) < 0) {
+		report(p, line, key, "cannot read '%s': %s", *out, strerror(errno));
+	}
+}
+
+static void set_ca_file(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			void *obj)
+{
+	struct config *cfg = obj;
+
+	set_ca(p, key, line, val, &cfg->ca_file, false);
+}
+
+static void set_ca_path(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			void *obj)
+{
+	struct config *cfg = obj;
+
+	set_ca(p, key, line, val, &cfg->ca_path, true);
+}
+
+static void set_transports(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			   void *obj)
+{
+	size_t n;
+
+	if (!get_list(p, key, line, val)) {
+		return;
+	}
+	n = seq_len(val);
+	if (n == 0) {
+		report(p, line, key, "the list is empty: write [GETDNS_TRANSPORT_TLS]");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = seq_item(p, val, i);
+		unsigned item_line = node_line(item);
+		int v;
+
+		if (!get_enum(p, key, item_line, item, transport_names, N_ELEMS(transport_names),
+			      "GETDNS_TRANSPORT_TLS", &v)) {
+			continue;
+		}
+		if (v != GETDNS_TRANSPORT_TLS) {
+			report(p, item_line, key,
+			       "%s is not allowed: dotd never falls back to clear text, "
+			       "write [GETDNS_TRANSPORT_TLS]",
+			       enum_to_name(transport_names, N_ELEMS(transport_names), v));
+		}
+	}
+}
+
+static void set_resolution(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			   void *obj)
+{
+	int v;
+
+	if (get_enum(p, key, line, val, resolution_names, N_ELEMS(resolution_names),
+		     "GETDNS_RESOLUTION_STUB", &v) &&
+	    v != GETDNS_RESOLUTION_STUB) {
+		report(p, line, key,
+		       "dotd is a stub resolver: only GETDNS_RESOLUTION_STUB is supported");
+	}
+}
+
+static void set_idle_timeout(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			     void *obj)
+{
+	struct config *cfg = obj;
+
+	get_uint(p, key, line, val, 0, UINT_MAX, &cfg->idle_timeout_ms);
+}
+
+static void set_timeout(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			void *obj)
+{
+	struct config *cfg = obj;
+
+	get_uint(p, key, line, val, 1, UINT_MAX, &cfg->timeout_ms);
+}
+
+static void set_log_level(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			  void *obj)
+{
+	struct config *cfg = obj;
+
+	get_enum(p, key, line, val, log_level_names, N_ELEMS(log_level_names),
+		 "GETDNS_LOG_EMERG..GETDNS_LOG_DEBUG or 0..7", &cfg->log_level);
+}
+
+static void set_round_robin(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			    void *obj)
+{
+	struct config *cfg = obj;
+
+	get_flag(p, key, line, val, &cfg->round_robin);
+}
+
+static void set_padding(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			void *obj)
+{
+	struct config *cfg = obj;
+	unsigned v;
+
+	if (get_uint(p, key, line, val, 0, 65535, &v)) {
+		cfg->padding_blocksize = v == 1 ? PADDING_SENSIBLE : v;
+	}
+}
+
+static void set_ecs_private(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			    void *obj)
+{
+	struct config *cfg = obj;
+
+	get_flag(p, key, line, val, &cfg->ecs_private);
+}
+
+static bool get_tls_version(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			    enum config_tls_version *out)
+{
+	int v;
+
+	if (!get_enum(p, key, line, val, tls_version_names, N_ELEMS(tls_version_names),
+		      "GETDNS_TLS1_2 or GETDNS_TLS1_3", &v)) {
+		return false;
+	}
+	if (v < GETDNS_TLS1_2) {
+		report(p, line, key, "%s: dotd requires TLS 1.2 or later",
+		       enum_to_name(tls_version_names, N_ELEMS(tls_version_names), v));
+		return false;
+	}
+	*out = v == GETDNS_TLS1_3 ? CONFIG_TLS_1_3 : CONFIG_TLS_1_2;
+	return true;
+}
+
+static void set_tls_min(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			void *obj)
+{
+	struct config *cfg = obj;
+
+	get_tls_version(p, key, line, val, &cfg->tls_min);
+}
+
+static void set_tls_max(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			void *obj)
+{
+	struct config *cfg = obj;
+
+	if (get_tls_version(p, key, line, val, &cfg->tls_max)) {
+		p->tls_max_line = line;
+	}
+}
+
+static const struct key_rule top_rules[] = {
+	{"listen_addresses", set_listen, NULL},
+	{"upstream_recursive_servers", set_upstreams, NULL},
+	{"tls_authentication", set_auth, NULL},
+	{"tls_ca_file", set_ca_file, NULL},
+	{"tls_ca_path", set_ca_path, NULL},
+	{"dns_transport_list", set_transports, NULL},
+	{"resolution_type", set_resolution, NULL},
+	{"idle_timeout", set_idle_timeout, NULL},
+	{"timeout", set_timeout, NULL},
+	{"log_level", set_log_level, NULL},
+	{"round_robin_upstreams", set_round_robin, NULL},
+	{"tls_query_padding_blocksize", set_padding, NULL},
+	{"edns_client_subnet_private", set_ecs_private, NULL},
+	{"tls_min_version", set_tls_min, NULL},
+	{"tls_max_version", set_tls_max, NULL},
+	/* Accepted for Stubby files, implemented by later work: a notice each. */
+	{"limit_outstanding_queries", NULL, NULL},
+	{"tls_connection_retries", NULL, NULL},
+	{"tls_backoff_time", NULL, NULL},
+	{"tls_cipher_list", NULL, NULL},
+	{"tls_ciphersuites", NULL, NULL},
+	{"tls_curves_list", NULL, NULL},
+	{"tcp_send_timeout", NULL, NULL},
+	{"edns_maximum_udp_payload_size", NULL, NULL},
+	{"dnssec", NULL, NULL},
+	{"dnssec_return_status", NULL, NULL},
+	{"dnssec_return_only_secure", NULL, NULL},
+	{"dnssec_return_validation_chain", NULL, NULL},
+	{"dnssec_trust_anchors", NULL, NULL},
+	{"appdata_dir", NULL, NULL},
+	{"trust_anchors_url", NULL, NULL},
+	{"trust_anchors_verify_CA", NULL, NULL},
+	{"trust_anchors_verify_email", NULL, NULL},
+	{"trust_anchors_backoff_time", NULL, NULL},
+	{"upstream_selection", NULL, NULL},
+	{"timeout_per_try", NULL, NULL},
+	{"cache_size", NULL, NULL},
+	{"cache_min_ttl", NULL, NULL},
+	{"cache_max_ttl", NULL, NULL},
+	{"cache_max_negative_ttl", NULL, NULL},
+	{"serve_stale_max", NULL, NULL},
+};
+
+/* Listen on loopback only, as Stubby does: 127.0.0.1@53 and ::1@53. */
+static int add_default_listeners(struct config *cfg)
+{
+	static const char *const defaults[] = {"127.0.0.1", "::1"};
+	const char *why;
+
+	cfg->listen = calloc(N_ELEMS(defaults), sizeof(*cfg->listen));
+	if (!cfg->listen) {
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < N_ELEMS(defaults); i++) {
+		struct config_listen *l = &cfg->listen[i];
+		int rc = parse_endpoint(defaults[i], false, DNS_PORT, &l->addr, &l->addr_len, &why);
+
+		REQUIRE(rc == 0);
+		l->name = endpoint_name(&l->addr);
+		if (!l->name) {
+			return -ENOMEM;
+		}
+		cfg->n_listen++;
+	}
+	return 0;
+}
+
+/* Checks that need the whole file: they run after every key has been read. */
+static void check_whole(struct parse *p, const yaml_node_t *root)
+{
+	struct config *cfg = p->cfg;
+
+	if (p->upstream_line == 0) {
+		report(p, node_line(root), "upstream_recursive_servers",
+		       "missing: dotd needs at least one upstream");
+	}
+	if (p->tls_max_line && cfg->tls_min > cfg->tls_max) {
+		report(p, p->tls_max_line, "tls_max_version", "is lower than tls_min_version");
+	}
+	if (cfg->auth != CONFIG_AUTH_REQUIRED) {
+		return;
+	}
+	/* RFC 8310 §5: strict privacy needs an authentication domain name or an SPKI pin set. */
+	for (size_t i = 0; i < cfg->n_upstreams; i++) {
+		const struct config_upstream *up = &cfg->upstreams[i];
+
+		if (up->name && !up->auth_name && up->n_pins == 0) {
+			report(p, up->line, "upstream_recursive_servers",
+			       "upstream '%s' has neither tls_auth_name nor tls_pubkey_pinset, "
+			       "which "
+			       "tls_authentication GETDNS_AUTHENTICATION_REQUIRED needs",
+			       up->name);
+		}
+	}
+}
+
+/* The line of a libyaml error; reader errors carry only a byte offset. */
+static unsigned yaml_error_line(const yaml_parser_t *parser, const char *text, size_t len)
+{
+	unsigned line = 1;
+
+	if (parser->error != YAML_READER_ERROR) {
+		return (unsigned)parser->problem_mark.line + 1;
+	}
+	for (size_t i = 0; i < parser->problem_offset && i < len; i++) {
+		line += text[i] == '\n';
+	}
+	return line;
+}
+
+static void report_yaml_error(struct parse *p, const yaml_parser_t *parser, const char *text,
+			      size_t len)
+{
+	unsigned line = yaml_error_line(parser, text, len);
+	const char *problem = parser->problem ? parser->problem : "syntax error";
+
+	if (parser->context) {
+		report(p, line, NULL, "%s (%s at line %u)", problem, parser->context,
+		       (unsigned)parser->context_mark.line + 1);
+	} else {
+		report(p, line, NULL, "%s", problem);
+	}
+}
+
+int config_load_string(const char *text, size_t len, const char *source, struct config **out,
+		       FILE *err)
+{
+	struct parse p = {.source = source, .err = err};
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	yaml_document_t extra;
+	struct config *cfg;
+	yaml_node_t *root;
+	int rc;
+
+	REQUIRE(text && source && out);
+	if (!yaml_parser_initialize(&parser)) {
+		return -ENOMEM;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		rc = parser.error == YAML_MEMORY_ERROR ? -ENOMEM : -EINVAL;
+		if (rc == -EINVAL) {
+			report_yaml_error(&p, &parser, text, len);
+		}
+		goto cleanup_parser;
+	}
+	p.doc = &doc;
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg) {
+		rc = -ENOMEM;
+		goto cleanup_doc;
+	}
+	p.cfg = cfg;
+	cfg->auth = CONFIG_AUTH_REQUIRED;
+	cfg->idle_timeout_ms = 10000;
+	cfg->timeout_ms = 5000;
+	cfg->log_level = LOG_NOTICE;
+	cfg->round_robin = true;
+	cfg->padding_blocksize = PADDING_SENSIBLE;
+	cfg->ecs_private = true;
+	cfg->tls_min = CONFIG_TLS_1_2;
+	cfg->tls_max = CONFIG_TLS_ANY;
+	cfg->source = strdup(source);
+	if (!cfg->source) {
+		rc = -ENOMEM;
+		goto cleanup_cfg;
+	}
+
+	root = yaml_document_get_root_node(&doc);
+	if (!root || node_is_null(root)) {
+		report(&p, 1, NULL, "the configuration is empty: expected a mapping of keys");
+	} else if (root->type != YAML_MAPPING_NODE) {
+		report(&p, node_line(root), NULL, "the top level is %s, not a mapping of keys",
+		       root->type == YAML_SEQUENCE_NODE ? "a list" : "a scalar");
+	} else {
+		walk_mapping(&p, root, top_rules, N_ELEMS(top_rules), "", cfg);
+		if (!p.oom) {
+			check_whole(&p, root);
+		}
+	}
+
+	/* A second document would be silently ignored by a reader that stops at the first. */
+	if (!p.oom && p.n_errors == 0) {
+		if (!yaml_parser_load(&parser, &extra)) {
+			report_yaml_error(&p, &parser, text, len);
+		} else {
+			yaml_node_t *more = yaml_document_get_root_node(&extra);
+
+			if (more) {
+				report(&p, node_line(more), NULL,
+				       "a second YAML document: dotd reads exactly one");
+			}
+			yaml_document_delete(&extra);
+		}
+	}
+
+	if (!p.oom && p.n_errors == 0 && p.listen_line == 0 && add_default_listeners(cfg) < 0) {
+		p.oom = true;
+	}
+	if (p.oom) {
+		rc = -ENOMEM;
+		goto cleanup_cfg;
+	}
+	if (p.n_errors) {
+		rc = -EINVAL;
+		goto cleanup_cfg;
+	}
+	*out = cfg;
+	cfg = NULL;
+	rc = 0;
+cleanup_cfg:
+	config_free(cfg);
+cleanup_doc:
+	yaml_document_delete(&doc);
+cleanup_parser:
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
+int config_load_file(const char *path, struct config **out, FILE *err)
+{
+	char *text = NULL;
+	size_t len = 0;
+	size_t cap = 0;
+	FILE *f;
+	int rc;
+
+	REQUIRE(path && out);
+	f = fopen(path, "r");
+	if (!f) {
+		rc = -errno;
+		goto report;
+	}
+	for (;;) {
+		size_t n;
+
+		if (len == cap) {
+			char *bigger;
+
+			if (cap >= CONFIG_FILE_MAX) {
+				rc = -EFBIG;
+				goto cleanup_file;
+			}
+			cap = cap ? cap * 2 : 4096;
+			bigger = realloc(text, cap);
+			if (!bigger) {
+				rc = -ENOMEM;
+				goto cleanup_file;
+			}
+			text = bigger;
+		}
+		n = fread(text + len, 1, cap - len, f);
+		len += n;
+		if (n == 0) {
+			break;
+		}
+	}
+	if (ferror(f)) {
+		rc = errno ? -errno : -EIO;
+		goto cleanup_file;
+	}
+	fclose(f);
+	rc = config_load_string(text, len, path, out, err);
+	free(text);
+	return rc;
+
+cleanup_file:
+	fclose(f);
+	free(text);
+report:
+	if (err) {
+		fprintf(err, "%s: cannot read: %s\n", path, strerror(-rc));
+	}
+	return rc;
+}
+
+int config_load_default(struct config **out, FILE *err)
+{
+	return config_load_string(config_default_yaml, config_default_yaml_len,
+				  "<built-in default>", out, err);
+}
+
+/* ---- printing ---- */
+
+/* @s as a YAML double-quoted scalar. */
+static void print_quoted(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		if (*c == '"' || *c == '\\') {
+			fprintf(out, "\\%c", *c);
+		} else if (*c < 0x20 || *c == 0x7f) {
+			fprintf(out, "\\x%02x", *c);
+		} else {
+			fputc(*c, out);
+		}
+	}
+	fputc('"', out);
+}
+
+/* An address without its port, as address_data takes it. */
+static void print_ip(FILE *out, const struct sockaddr_storage *ss)
+{
+	char ip[INET6_ADDRSTRLEN] = "";
+
+	if (ss->ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, ip, sizeof(ip));
+	} else {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, ip, sizeof(ip));
+	}
+	print_quoted(out, ip);
+}
+
+static unsigned endpoint_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6) {
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	}
+	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+}
+
+static const char *tls_version_name(enum config_tls_version v)
+{
+	return v == CONFIG_TLS_1_3 ? "GETDNS_TLS1_3" : "GETDNS_TLS1_2";
+}
+
+void config_print(const struct config *cfg, FILE *out)
+{
+	REQUIRE(cfg && out);
+	fputs("# dotd: the effective configuration, from ", out);
+	for (const char *c = cfg->source; *c; c++) {
+		fputc((unsigned char)*c < 0x20 ? '?' : *c, out);
+	}
+	fputs("\n", out);
+	fputs("resolution_type: GETDNS_RESOLUTION_STUB\n", out);
+	fputs("dns_transport_list:\n  - GETDNS_TRANSPORT_TLS\n", out);
+	fprintf(out, "tls_authentication: %s\n",
+		cfg->auth == CONFIG_AUTH_NONE ? "GETDNS_AUTHENTICATION_NONE"
+					      : "GETDNS_AUTHENTICATION_REQUIRED");
+	if (cfg->ca_file) {
+		fputs("tls_ca_file: ", out);
+		print_quoted(out, cfg->ca_file);
+		fputc('\n', out);
+	} else {
+		fputs("# tls_ca_file: not set (the system's default CA store)\n", out);
+	}
+	if (cfg->ca_path) {
+		fputs("tls_ca_path: ", out);
+		print_quoted(out, cfg->ca_path);
+		fputc('\n', out);
+	} else {
+		fputs("# tls_ca_path: not set (the system's default CA store)\n", out);
+	}
+	fprintf(out, "tls_query_padding_blocksize: %u\n", cfg->padding_blocksize);
+	fprintf(out, "edns_client_subnet_private: %d\n", cfg->ecs_private ? 1 : 0);
+	fprintf(out, "round_robin_upstreams: %d\n", cfg->round_robin ? 1 : 0);
+	fprintf(out, "idle_timeout: %u\n", cfg->idle_timeout_ms);
+	fprintf(out, "timeout: %u\n", cfg->timeout_ms);
+	fprintf(out, "log_level: %s\n",
+		enum_to_name(log_level_names, N_ELEMS(log_level_names), cfg->log_level));
+	fprintf(out, "tls_min_version: %s\n", tls_version_name(cfg->tls_min));
+	if (cfg->tls_max == CONFIG_TLS_ANY) {
+		fputs("# tls_max_version: not set (the highest the TLS library supports)\n", out);
+	} else {
+		fprintf(out, "tls_max_version: %s\n", tls_version_name(cfg->tls_max));
+	}
+	fputs("listen_addresses:\n", out);
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		fputs("  - ", out);
+		print_quoted(out, cfg->listen[i].name);
+		fputc('\n', out);
+	}
+	fputs("upstream_recursive_servers:\n", out);
+	for (size_t i = 0; i < cfg->n_upstreams; i++) {
+		const struct config_upstream *up = &cfg->upstreams[i];
+
+		fputs("  - address_data: ", out);
+		print_ip(out, &up->addr);
+		fprintf(out, "\n    tls_port: %u\n", endpoint_port(&up->addr));
+		if (up->auth_name) {
+			fputs("    tls_auth_name: ", out);
+			print_quoted(out, up->auth_name);
+			fputc('\n', out);
+		}
+		if (up->n_pins) {
+			fputs("    tls_pubkey_pinset:\n", out);
+		}
+		for (size_t j = 0; j < up->n_pins; j++) {
+			char b64[4 * ((CONFIG_PIN_LEN + 2) / 3) + 1];
+
+			b64_encode(up->pins[j].sha256, CONFIG_PIN_LEN, b64);
+			fprintf(out, "      - digest: \"sha256\"\n        value: %s\n", b64);
+		}
+	}
+}
+
+void config_free(struct config *cfg)
+{
+	if (!cfg) {
+		return;
+	}
+	for (size_t i = 0; i < cfg->n_upstreams; i++) {
+		free(cfg->upstreams[i].name);
+		free(cfg->upstreams[i].auth_name);
+		free(cfg->upstreams[i].pins);
+	}
+	free(cfg->upstreams);
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		free(cfg->listen[i].name);
+	}
+	free(cfg->listen);
+	free(cfg->ca_file);
+	free(cfg->ca_path);
+	free(cfg->source);
+	free(cfg);
+}

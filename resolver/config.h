@@ -1,0 +1,93 @@
+/*
+ * config: dotd's configuration, read from Stubby-compatible YAML (libyaml).
+ *
+ * A stubby.yml works unchanged: the keys listed in docs/CONFIG.md mean what they mean to Stubby
+ * and take the same values (GETDNS_* names or their numbers). Keys that later work implements are
+ * accepted and ignored with a notice; any other key is an error. Every error names the file,
+ * line, key and reason. The loaded struct config is immutable and owned by the caller.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#define CONFIG_PIN_LEN 32 /* SHA-256 of the SubjectPublicKeyInfo (RFC 7469 §2.4) */
+
+/** tls_authentication (RFC 8310 usage profiles). */
+enum config_auth {
+	CONFIG_AUTH_REQUIRED, /**< strict: every upstream authenticated by name and/or pins */
+	CONFIG_AUTH_NONE,     /**< opportunistic: encrypted, authentication failures tolerated */
+};
+
+/** TLS protocol versions, as the wire's minor version byte: TLS 1.2 = 3, TLS 1.3 = 4. */
+enum config_tls_version {
+	CONFIG_TLS_ANY = 0, /**< tls_max_version unset: the library's highest */
+	CONFIG_TLS_1_2 = 3,
+	CONFIG_TLS_1_3 = 4,
+};
+
+struct config_pin {
+	uint8_t sha256[CONFIG_PIN_LEN];
+};
+
+struct config_upstream {
+	struct sockaddr_storage addr; /**< address_data, with tls_port (default 853) */
+	socklen_t addr_len;
+	char *name;		 /**< owned: "IP@port" for logs, e.g. "9.9.9.9@853" */
+	char *auth_name;	 /**< owned, or NULL: tls_auth_name (name check and SNI) */
+	struct config_pin *pins; /**< owned array of n_pins, or NULL: tls_pubkey_pinset */
+	size_t n_pins;
+	unsigned line; /**< line of the upstream in its file, for messages */
+};
+
+struct config_listen {
+	struct sockaddr_storage addr; /**< IP with port (default 53) */
+	socklen_t addr_len;
+	char *name; /**< owned: "IP@port" for logs */
+};
+
+struct config {
+	char *source;		      /**< owned: file name, or "<built-in default>" */
+	struct config_listen *listen; /**< owned array: listen_addresses */
+	size_t n_listen;
+	struct config_upstream *upstreams; /**< owned array: upstream_recursive_servers */
+	size_t n_upstreams;
+	enum config_auth auth;		 /**< tls_authentication, default REQUIRED */
+	char *ca_file;			 /**< owned or NULL: tls_ca_file */
+	char *ca_path;			 /**< owned or NULL: tls_ca_path */
+	unsigned idle_timeout_ms;	 /**< idle_timeout, default 10000 */
+	unsigned timeout_ms;		 /**< timeout, default 5000 */
+	int log_level;			 /**< log_level 0..7, default 5 (NOTICE) */
+	bool round_robin;		 /**< round_robin_upstreams, default 1 */
+	unsigned padding_blocksize;	 /**< tls_query_padding_blocksize, default 128; 0 off */
+	bool ecs_private;		 /**< edns_client_subnet_private, default 1 */
+	enum config_tls_version tls_min; /**< tls_min_version, default TLS 1.2 */
+	enum config_tls_version tls_max; /**< tls_max_version, default ANY */
+};
+
+/**
+ * Parse YAML @text (@len bytes) named @source in messages. On success store a new config in
+ * *@out and return 0. On error print every problem found as "SOURCE:LINE: key 'K': REASON" to
+ * @err and return -EINVAL (nothing is stored). Notices (ignored keys) also go to @err.
+ */
+int config_load_string(const char *text, size_t len, const char *source, struct config **out,
+		       FILE *err);
+
+/** As config_load_string() on the contents of file @path; -errno if it cannot be read. */
+int config_load_file(const char *path, struct config **out, FILE *err);
+
+/** The embedded default (etc/dotd.yml as built in); never fails unless out of memory. */
+int config_load_default(struct config **out, FILE *err);
+
+/** Print the effective configuration, every key with its value, as YAML (dotd -i). */
+void config_print(const struct config *cfg, FILE *out);
+
+/** Free @cfg and everything it owns; NULL is allowed. */
+void config_free(struct config *cfg);
+
+/** The embedded default configuration text (generated from etc/dotd.yml at build time). */
+extern const char config_default_yaml[];
+extern const size_t config_default_yaml_len;

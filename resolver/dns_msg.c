@@ -1,0 +1,315 @@
+/*
+ * dns_msg: building upstream queries and client answers on wire format. See dns_msg.h.
+ *
+ * The common path copies the upstream's answer and patches it: ID, question spelling, and the
+ * OPT record, which servers put last (RFC 6891 does not require it, but every resolver does).
+ * An answer whose OPT is not last is rebuilt through ldns instead, because cutting bytes out of
+ * the middle of a message would break compression pointers that point past the cut.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <ldns/ldns.h>
+
+#include "dns_msg.h"
+
+#define OPT_FIXED_LEN 11 /* root name, type, class, TTL, RDLENGTH */
+
+enum dns_check dns_msg_check_query(const uint8_t *msg, size_t len, struct dns_client_query *cq,
+				   unsigned *rcode)
+{
+	struct dns_opt opt;
+	bool have_q, records_ok;
+
+	memset(cq, 0, sizeof(*cq));
+	/* RFC 1034 §4.3.1 / rfc-checklist M8: nothing to answer to, or an answer: silence. */
+	if (len < DNS_HDR_LEN || (dns_flags(msg) & DNS_QR)) {
+		return DNS_CHECK_DROP;
+	}
+	cq->msg = msg;
+	cq->len = len;
+	have_q = dns_question_parse(msg, len, &cq->q) == 0;
+	if (!have_q) {
+		cq->q.end = 0; /* no question to echo */
+	}
+	records_ok = dns_opt_find(msg, len, &opt) == 0;
+	if (records_ok && opt.present) {
+		cq->has_opt = true;
+		cq->do_bit = (opt.flags & DNS_EDNS_DO) != 0;
+		cq->udp_size = opt.udp_size;
+	}
+	if (dns_opcode(msg) != DNS_OPCODE_QUERY) {
+		*rcode = DNS_RCODE_NOTIMP; /* RFC 1035 §4.1.1, rfc-checklist M5 */
+		return DNS_CHECK_ANSWER;
+	}
+	if (!have_q || !records_ok) {
+		*rcode = DNS_RCODE_FORMERR; /* RFC 9619 (QDCOUNT), RFC 6891 §6.1.1 (two OPTs) */
+		return DNS_CHECK_ANSWER;
+	}
+	if (opt.present && opt.version > 0) {
+		*rcode = DNS_RCODE_BADVERS; /* RFC 6891 §6.1.3 */
+		return DNS_CHECK_ANSWER;
+	}
+	if (cq->q.qtype == DNS_TYPE_AXFR || cq->q.qtype == DNS_TYPE_IXFR) {
+		*rcode = DNS_RCODE_NOTIMP; /* not a zone transfer proxy (RFC 5625 §4.3) */
+		return DNS_CHECK_ANSWER;
+	}
+	if (cq->q.qclass != DNS_CLASS_IN) {
+		/* CHAOS and friends describe this server, never the upstream (RFC 5625). */
+		*rcode = DNS_RCODE_REFUSED;
+		return DNS_CHECK_ANSWER;
+	}
+	return DNS_CHECK_OK;
+}
+
+size_t dns_msg_udp_limit(const struct dns_client_query *cq)
+{
+	size_t limit = DNS_UDP_MIN;
+
+	if (cq->has_opt && cq->udp_size > limit) {
+		limit = cq->udp_size; /* below 512 counts as 512 (RFC 6891 §6.2.3) */
+	}
+	return limit < DNS_MSG_UDP_MAX ? limit : DNS_MSG_UDP_MAX;
+}
+
+/* Write an OPT record at @p with @rdlen bytes of options to follow; returns its fixed length. */
+static size_t opt_write(uint8_t *p, uint8_t ext_rcode, bool do_bit, uint16_t rdlen)
+{
+	p[0] = 0; /* root */
+	dns_put16(p + 1, DNS_TYPE_OPT);
+	dns_put16(p + 3, DNS_MSG_UDP_MAX);
+	p[5] = ext_rcode;
+	p[6] = 0;				    /* version 0 */
+	dns_put16(p + 7, do_bit ? DNS_EDNS_DO : 0); /* Z cleared (RFC 6891 §6.1.4) */
+	dns_put16(p + 9, rdlen);
+	return OPT_FIXED_LEN;
+}
+
+int dns_msg_upstream_query(const struct dns_client_query *cq, const struct dns_upstream_opts *o,
+			   uint8_t *out, size_t cap, size_t *out_len)
+{
+	size_t qlen = cq->q.end - DNS_HDR_LEN;
+	size_t len = DNS_HDR_LEN + qlen + OPT_FIXED_LEN;
+	size_t opts = 0;
+	size_t pad = 0;
+	uint8_t *m = out + 2;
+	uint8_t *p;
+
+	if (o->ecs_private) {
+		opts += 4 + 4; /* FAMILY, SOURCE PREFIX-LENGTH 0, SCOPE 0, no address */
+	}
+	if (o->padding_blocksize > 0) {
+		/* RFC 8467 §4.1: the whole message, padding option included, fills whole blocks. */
+		size_t unpadded = len + opts + 4;
+
+		pad = (o->padding_blocksize - unpadded % o->padding_blocksize) %
+		      o->padding_blocksize;
+		opts += 4 + pad;
+	}
+	len += opts;
+	if (len > DNS_MAX_MSG || 2 + len > cap) {
+		return -ENOSPC;
+	}
+	dns_put16(out, (uint16_t)len);
+	dns_put16(m, 0);
+	dns_put16(m + 2, dns_flags(cq->msg) & (DNS_RD | DNS_CD | DNS_AD));
+	dns_put16(m + 4, 1);
+	dns_put16(m + 6, 0);
+	dns_put16(m + 8, 0);
+	dns_put16(m + 10, 1);
+	memcpy(m + DNS_HDR_LEN, cq->msg + DNS_HDR_LEN, qlen);
+	p = m + DNS_HDR_LEN + qlen;
+	p += opt_write(p, 0, cq->do_bit, (uint16_t)opts);
+	if (o->ecs_private) {
+		dns_put16(p, DNS_OPT_ECS);
+		dns_put16(p + 2, 4);
+		dns_put16(p + 4, 1); /* IPv4; with prefix 0 the family carries no address */
+		p[6] = 0;
+		p[7] = 0;
+		p += 8;
+	}
+	if (o->padding_blocksize > 0) {
+		dns_put16(p, DNS_OPT_PADDING);
+		dns_put16(p + 2, (uint16_t)pad);
+		memset(p + 4, 0, pad); /* RFC 7830 §3: SHOULD be 0x00 */
+		p += 4 + pad;
+	}
+	*out_len = 2 + len;
+	return 0;
+}
+
+/* Copy the Extended DNS Error options of the upstream's OPT to @p; returns bytes written. */
+static size_t copy_ede(const uint8_t *ans, const struct dns_opt *aopt, uint8_t *p, size_t room)
+{
+	size_t pos = aopt->rdata_off, end = aopt->rdata_off + aopt->rdlen, n = 0;
+
+	/* The option list is upstream input: stop at the first option that overruns it. */
+	while (pos + 4 <= end) {
+		uint16_t code = dns_get16(ans + pos);
+		size_t olen = 4 + (size_t)dns_get16(ans + pos + 2);
+
+		if (pos + olen > end) {
+			break;
+		}
+		if (code == DNS_OPT_EDE && n + olen <= room) {
+			memcpy(p + n, ans + pos, olen);
+			n += olen;
+		}
+		pos += olen;
+	}
+	return n;
+}
+
+/* Cut @m (of *@len bytes) to header, question and OPT, with TC set (RFC 2181 §9). */
+static void truncate_answer(uint8_t *m, size_t *len, const struct dns_client_query *cq,
+			    size_t opt_off, size_t opt_len)
+{
+	size_t qend = cq->q.end;
+
+	if (opt_len > 0) {
+		memmove(m + qend, m + opt_off, opt_len);
+	}
+	dns_put16(m + 2, dns_flags(m) | DNS_TC);
+	dns_put16(m + 6, 0);
+	dns_put16(m + 8, 0);
+	dns_put16(m + 10, opt_len > 0 ? 1 : 0);
+	*len = qend + opt_len;
+}
+
+/* The rare path: the upstream's OPT is not its last record. Rebuild with ldns, without OPT. */
+static int strip_opt_ldns(const uint8_t *ans, size_t alen, uint8_t *out, size_t cap,
+			  size_t *out_len)
+{
+	ldns_pkt *pkt = NULL;
+	uint8_t *wire = NULL;
+	size_t wire_len = 0;
+	int ret = -EBADMSG;
+
+	if (ldns_wire2pkt(&pkt, ans, alen) != LDNS_STATUS_OK) {
+		goto cleanup;
+	}
+	ldns_pkt_set_edns_udp_size(pkt, 0);
+	ldns_pkt_set_edns_extended_rcode(pkt, 0);
+	ldns_pkt_set_edns_version(pkt, 0);
+	ldns_pkt_set_edns_z(pkt, 0);
+	ldns_pkt_set_edns_data(pkt, NULL);
+	pkt->_edns_present = false;
+	if (ldns_pkt2wire(&wire, pkt, &wire_len) != LDNS_STATUS_OK) {
+		goto cleanup;
+	}
+	if (wire_len > cap) {
+		ret = -ENOSPC;
+		goto cleanup;
+	}
+	memcpy(out, wire, wire_len);
+	*out_len = wire_len;
+	ret = 0;
+cleanup:
+	free(wire);
+	ldns_pkt_free(pkt);
+	return ret;
+}
+
+int dns_msg_client_answer(const struct dns_client_query *cq, const uint8_t *ans, size_t alen,
+			  const struct dns_opt *aopt, size_t max_len, uint8_t *out, size_t cap,
+			  size_t *out_len)
+{
+	size_t len, opt_off, opt_len = 0;
+	uint8_t ext_rcode = aopt->present ? aopt->ext_rcode : 0;
+	uint16_t flags;
+
+	if (alen > cap) {
+		return -ENOSPC;
+	}
+	/* tls/ matched the question when there was one; one without (FORMERR) is no answer. */
+	if (dns_qdcount(ans) != 1 || alen < cq->q.end) {
+		return -EBADMSG;
+	}
+	if (aopt->present && !aopt->last) {
+		int ret = strip_opt_ldns(ans, alen, out, cap, &len);
+
+		if (ret != 0) {
+			return ret;
+		}
+	} else {
+		memcpy(out, ans, alen);
+		len = aopt->present ? aopt->off : alen;
+		if (aopt->present) {
+			dns_put16(out + 10, (uint16_t)(dns_arcount(out) - 1));
+		}
+	}
+	/* The client's ID and its own spelling of the name (0x20, RFC 4343 §4). */
+	memcpy(out, cq->msg, 2);
+	memcpy(out + DNS_HDR_LEN, cq->msg + DNS_HDR_LEN, cq->q.end - DNS_HDR_LEN);
+	flags = dns_flags(out) & ~DNS_Z;
+	if (!cq->has_opt && ext_rcode != 0) {
+		/* An extended RCODE cannot be said without OPT: say the server failed. */
+		flags = (uint16_t)((flags & ~0xf) | DNS_RCODE_SERVFAIL);
+	}
+	dns_put16(out + 2, flags);
+	opt_off = len;
+	if (cq->has_opt) {
+		size_t room = cap - len;
+		size_t n;
+
+		if (room < OPT_FIXED_LEN) {
+			return -ENOSPC;
+		}
+		n = aopt->present
+			    ? copy_ede(ans, aopt, out + len + OPT_FIXED_LEN, room - OPT_FIXED_LEN)
+			    : 0;
+		opt_len = opt_write(out + len, ext_rcode, cq->do_bit, (uint16_t)n) + n;
+		len += opt_len;
+		dns_put16(out + 10, (uint16_t)(dns_arcount(out) + 1));
+	}
+	if (len > max_len) {
+		if (opt_len > OPT_FIXED_LEN) {
+			/* Keep the OPT but not its EDE text when cut. */
+			dns_put16(out + opt_off + 9, 0);
+			opt_len = OPT_FIXED_LEN;
+		}
+		truncate_answer(out, &len, cq, opt_off, opt_len);
+	}
+	*out_len = len;
+	return 0;
+}
+
+int dns_msg_error(const struct dns_client_query *cq, unsigned rcode, int ede, const char *ede_text,
+		  uint8_t *out, size_t cap, size_t *out_len)
+{
+	size_t qend = cq->q.end ? cq->q.end : DNS_HDR_LEN;
+	size_t text_len = ede_text ? strlen(ede_text) : 0;
+	size_t opt_len = 0, len;
+	uint16_t flags;
+
+	if (cq->has_opt) {
+		opt_len = OPT_FIXED_LEN + (ede >= 0 ? 6 + text_len : 0);
+	}
+	len = qend + opt_len;
+	if (len > cap || len > DNS_MAX_MSG) {
+		return -ENOSPC;
+	}
+	memcpy(out, cq->msg, qend);
+	/* QR, the client's opcode, RD and CD; RA since we recurse for it; the low RCODE bits. */
+	flags = (uint16_t)(DNS_QR | (dns_flags(cq->msg) & (0x7800 | DNS_RD | DNS_CD)) | DNS_RA |
+			   (rcode & 0xf));
+	dns_put16(out + 2, flags);
+	dns_put16(out + 4, cq->q.end ? 1 : 0);
+	dns_put16(out + 6, 0);
+	dns_put16(out + 8, 0);
+	dns_put16(out + 10, cq->has_opt ? 1 : 0);
+	if (cq->has_opt) {
+		uint8_t *p = out + qend;
+
+		p += opt_write(p, (uint8_t)(rcode >> 4), cq->do_bit,
+			       (uint16_t)(opt_len - OPT_FIXED_LEN));
+		if (ede >= 0) {
+			dns_put16(p, DNS_OPT_EDE);
+			dns_put16(p + 2, (uint16_t)(2 + text_len));
+			dns_put16(p + 4, (uint16_t)ede);
+			memcpy(p + 6, ede_text, text_len);
+		}
+	}
+	*out_len = len;
+	return 0;
+}

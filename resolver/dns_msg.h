@@ -1,0 +1,82 @@
+/*
+ * dns_msg: the messages dotd writes, built from the ones it reads. Pure functions on wire format,
+ * no I/O. The client's leg and the upstream's leg each get their own header fields and their own
+ * OPT record (EDNS is hop-by-hop, RFC 6891 §6.1.1): nothing of the client's options reaches
+ * the upstream (no ECS, no cookies) and nothing of the upstream's (padding, keepalive) reaches the
+ * client.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dns_wire.h"
+
+#define DNS_MSG_UDP_MAX 1232 /* our UDP answer limit and advertised size (DNS Flag Day 2020) */
+
+/** What a client asked, as far as building its answer needs. */
+struct dns_client_query {
+	const uint8_t *msg; /**< borrowed: the client's query */
+	size_t len;
+	struct dns_question q; /**< its question */
+	bool has_opt;	       /**< it carried an OPT record */
+	bool do_bit;	       /**< DNSSEC OK (RFC 3225) */
+	uint16_t udp_size;     /**< its EDNS payload size, if has_opt */
+};
+
+/** How queries to upstreams are dressed. */
+struct dns_upstream_opts {
+	unsigned padding_blocksize; /**< RFC 8467 §4.1 block padding; 0 for none */
+	bool ecs_private;	    /**< add ECS with source prefix 0 (RFC 7871 §7.1.2) */
+};
+
+enum dns_check {
+	DNS_CHECK_OK,	  /**< forward it */
+	DNS_CHECK_DROP,	  /**< no answer at all: shorter than a header, or QR set */
+	DNS_CHECK_ANSWER, /**< answer at once with *rcode (FORMERR, NOTIMP, REFUSED, BADVERS) */
+};
+
+/**
+ * Check a client's query and fill *@cq. DNS_CHECK_ANSWER gives the RCODE of the answer to send
+ * in *@rcode (possibly extended: DNS_RCODE_BADVERS).
+ */
+enum dns_check dns_msg_check_query(const uint8_t *msg, size_t len, struct dns_client_query *cq,
+				   unsigned *rcode);
+
+/**
+ * Write the query for the upstream into @out (@cap bytes), with its 2-octet length prefix (RFC
+ * 7766 §8): a header with ID 0 (tls/ sets it) and the client's RD, CD and AD bits, the question,
+ * and an OPT of ours (DO copied, ECS /0 if asked, padding last, RFC 7830 §3). -ENOSPC if it does
+ * not fit.
+ */
+int dns_msg_upstream_query(const struct dns_client_query *cq, const struct dns_upstream_opts *o,
+			   uint8_t *out, size_t cap, size_t *out_len);
+
+/**
+ * Write the client's answer from the upstream's @ans (whose OPT, found by dns_opt_find(), is
+ * @aopt): the client's ID and question spelling, an OPT of ours only if the client sent one
+ * (DO echoed, the upstream's extended RCODE and Extended DNS Errors kept), and cut to @max_len
+ * with TC set when longer (RFC 1035 §4.2.1, RFC 6891 §7). @out must hold @alen + 64 bytes.
+ */
+int dns_msg_client_answer(const struct dns_client_query *cq, const uint8_t *ans, size_t alen,
+			  const struct dns_opt *aopt, size_t max_len, uint8_t *out, size_t cap,
+			  size_t *out_len);
+
+/**
+ * Write an answer made here with @rcode (extended allowed) for the client's query: the header with
+ * its ID, its question if it had a readable one, and an OPT if it sent one, carrying an Extended
+ * DNS Error (RFC 8914) when @ede >= 0, with @ede_text (may be NULL).
+ */
+int dns_msg_error(const struct dns_client_query *cq, unsigned rcode, int ede, const char *ede_text,
+		  uint8_t *out, size_t cap, size_t *out_len);
+
+/** The largest UDP answer the client can take: 512, or its EDNS size, at most 1232. */
+size_t dns_msg_udp_limit(const struct dns_client_query *cq);
+
+/* Extended DNS Error codes used (RFC 8914 §4). */
+#define DNS_EDE_OTHER	      0
+#define DNS_EDE_NOT_SUPPORTED 21
+#define DNS_EDE_NO_REACHABLE  22
+#define DNS_EDE_NETWORK_ERROR 23
+#define DNS_EDE_PROHIBITED    18

@@ -1,0 +1,169 @@
+/*
+ * resolver: setting up and tearing down the daemon's state on one libuv loop.
+ *
+ * Stop order matters for ownership: queries first (they reference TCP clients and sit on
+ * upstream connections), then listeners and clients, then upstreams, then our own handles.
+ * uv_run() returns once every handle has closed; resolver_free() then frees the rest.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "resolver.h"
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct resolver *r = h->data;
+
+	r->handles_open--;
+}
+
+static void on_upstreams_closed(void *arg)
+{
+	struct resolver *r = arg;
+
+	r->upstreams = NULL;
+}
+
+void resolver_stats_log(struct resolver *r)
+{
+	const struct resolver_stats *s = &r->stats;
+
+	log_notice(LOG_MAIN,
+		   "clients: queries_udp=%llu queries_tcp=%llu tcp_connections=%llu dropped=%llu "
+		   "answered_here=%llu forwarded=%llu answers=%llu servfail=%llu truncated=%llu",
+		   (unsigned long long)s->queries_udp, (unsigned long long)s->queries_tcp,
+		   (unsigned long long)s->tcp_clients, (unsigned long long)s->dropped,
+		   (unsigned long long)s->answered_here, (unsigned long long)s->forwarded,
+		   (unsigned long long)s->answers, (unsigned long long)s->servfail,
+		   (unsigned long long)s->truncated);
+	if (r->upstreams) {
+		upstream_set_stats_log(r->upstreams);
+	}
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct resolver *r = s->data;
+
+	if (signum == SIGUSR1) {
+		resolver_stats_log(r);
+		return;
+	}
+	log_notice(LOG_MAIN, "%s received, stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
+	resolver_stop(r);
+}
+
+static int signal_start(struct resolver *r, uv_signal_t *s, int signum)
+{
+	int ret = uv_signal_init(r->loop, s);
+
+	if (ret != 0) {
+		return ret;
+	}
+	s->data = r;
+	r->handles_open++;
+	return uv_signal_start(s, on_signal, signum);
+}
+
+int resolver_start(struct resolver *r, uv_loop_t *loop, const struct config *cfg)
+{
+	struct tls_client_params tp = {
+		.ca_file = cfg->ca_file,
+		.ca_path = cfg->ca_path,
+		.tls_min = cfg->tls_min,
+		.tls_max = cfg->tls_max,
+	};
+	size_t n_open = 0;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	r->loop = loop;
+	r->cfg = cfg;
+	r->opts.padding_blocksize = cfg->padding_blocksize;
+	r->opts.ecs_private = cfg->ecs_private;
+	r->out = malloc(2 + DNS_MAX_MSG + 128);
+	if (!r->out) {
+		return -ENOMEM;
+	}
+	r->q_timer.data = r;
+	ret = query_timer_init(r);
+	if (ret != 0) {
+		return ret;
+	}
+	ret = signal_start(r, &r->sig_int, SIGINT);
+	if (ret == 0) {
+		ret = signal_start(r, &r->sig_term, SIGTERM);
+	}
+	if (ret == 0) {
+		ret = signal_start(r, &r->sig_usr1, SIGUSR1);
+	}
+	if (ret != 0) {
+		return ret;
+	}
+	ret = tls_client_new(&tp, &r->tls);
+	if (ret != 0) {
+		return ret;
+	}
+	ret = upstream_set_new(r, &r->upstreams);
+	if (ret != 0) {
+		return ret;
+	}
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		ret = listener_open(r, &cfg->listen[i]);
+		if (ret == UV_EADDRNOTAVAIL || ret == UV_EAFNOSUPPORT) {
+			/* A host without IPv6 (or that address): serve on the others. */
+			log_warn(LOG_NET, "skipping '%s': address not available on this host",
+				 cfg->listen[i].name);
+			continue;
+		}
+		if (ret != 0) {
+			return ret;
+		}
+		n_open++;
+	}
+	if (n_open == 0) {
+		log_err(LOG_NET, "no listen address could be used");
+		return -EADDRNOTAVAIL;
+	}
+	r->serving = true;
+	return 0;
+}
+
+void resolver_stop(struct resolver *r)
+{
+	if (r->stopping) {
+		return;
+	}
+	r->stopping = true;
+	if (r->serving) {
+		resolver_stats_log(r);
+	}
+	query_drop_all(r);
+	listener_close_all(r);
+	if (r->upstreams) {
+		upstream_set_close(r->upstreams, on_upstreams_closed, r);
+	}
+	uv_handle_t *handles[] = {
+		(uv_handle_t *)&r->q_timer,
+		(uv_handle_t *)&r->sig_int,
+		(uv_handle_t *)&r->sig_term,
+		(uv_handle_t *)&r->sig_usr1,
+	};
+	for (size_t i = 0; i < sizeof(handles) / sizeof(handles[0]); i++) {
+		if (handles[i]->type != UV_UNKNOWN_HANDLE && !uv_is_closing(handles[i])) {
+			handles[i]->data = r;
+			uv_close(handles[i], on_handle_closed);
+		}
+	}
+}
+
+void resolver_free(struct resolver *r)
+{
+	REQUIRE(r->upstreams == NULL && r->listeners == NULL && r->q_head == NULL);
+	tls_client_free(r->tls);
+	r->tls = NULL;
+	free(r->out);
+	r->out = NULL;
+}

@@ -1,0 +1,120 @@
+/*
+ * resolver: the daemon's state and the path of a query through it.
+ *
+ *   listen.c    UDP and TCP listeners and client TCP connections (RFC 7766 framing)
+ *   query.c     one client query: check, forward over TLS, answer, time out
+ *   upstream.c  the configured upstreams and the choice among them
+ *
+ * Everything runs on one libuv loop. Ownership: struct resolver owns the listeners, the
+ * upstream set and every query in flight; a query holds a reference on the TCP client it
+ * answers, so that a client that goes away mid-query is freed only after its last query.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "config.h"
+#include "dns_msg.h"
+#include "tls.h"
+
+struct listener;
+struct client_tcp;
+struct query;
+struct upstream_set;
+
+/** Counters of the client side, logged on SIGUSR1 and at exit. */
+struct resolver_stats {
+	uint64_t queries_udp;
+	uint64_t queries_tcp;
+	uint64_t dropped;	/**< shorter than a header, or QR set */
+	uint64_t answered_here; /**< FORMERR, NOTIMP, REFUSED, BADVERS without forwarding */
+	uint64_t forwarded;
+	uint64_t answers;     /**< upstream answers passed on */
+	uint64_t servfail;    /**< SERVFAIL because no upstream answered */
+	uint64_t truncated;   /**< UDP answers cut with TC */
+	uint64_t tcp_clients; /**< client TCP connections accepted */
+};
+
+struct resolver {
+	uv_loop_t *loop;		/**< borrowed */
+	const struct config *cfg;	/**< borrowed; outlives the resolver */
+	struct tls_client *tls;		/**< owned */
+	struct upstream_set *upstreams; /**< owned; freed asynchronously on stop */
+	struct listener *listeners;	/**< owned list */
+	struct dns_upstream_opts opts;
+
+	struct query *q_head; /**< queries in flight, oldest (earliest deadline) first */
+	struct query *q_tail;
+	uv_timer_t q_timer; /**< fires at the head's deadline */
+	uv_signal_t sig_int, sig_term, sig_usr1;
+	unsigned handles_open; /**< of the above: timer and signals */
+
+	uint8_t *out; /**< owned scratch buffer for one answer, with prefix */
+	bool serving;  /**< resolver_start() succeeded */
+	bool stopping; /**< resolver_stop() was called */
+	struct resolver_stats stats;
+};
+
+/** Set up everything from @cfg: TLS context, upstreams, listeners (bound), signals. */
+int resolver_start(struct resolver *r, uv_loop_t *loop, const struct config *cfg);
+
+/** Close everything; uv_run() returns when the last handle has closed. */
+void resolver_stop(struct resolver *r);
+
+/** Free what resolver_stop() could not (after uv_run() has returned). */
+void resolver_free(struct resolver *r);
+
+/** Log the counters of the resolver and of every upstream. */
+void resolver_stats_log(struct resolver *r);
+
+/* listen.c */
+
+/** Open and bind UDP and TCP on @addr. */
+int listener_open(struct resolver *r, const struct config_listen *addr);
+
+/** Close every listener and client connection. */
+void listener_close_all(struct resolver *r);
+
+/** Send @len bytes of @msg (starting with its 2-octet prefix) to a TCP client, if still open. */
+void client_tcp_send(struct client_tcp *c, const uint8_t *frame, size_t len);
+
+/** Send @msg to @peer from the UDP socket of @l. */
+void listener_udp_send(struct listener *l, const struct sockaddr *peer, const uint8_t *msg,
+		       size_t len);
+
+void client_tcp_ref(struct client_tcp *c);
+void client_tcp_unref(struct client_tcp *c);
+
+/* query.c */
+
+/** Where the answer to a query goes: a UDP peer through a listener, or a TCP client. */
+struct query_origin {
+	struct listener *udp;	     /**< borrowed, or NULL for TCP */
+	const struct sockaddr *peer; /**< for UDP; copied */
+	struct client_tcp *tcp;	     /**< referenced while the query lives, or NULL */
+};
+
+/** Handle one DNS message from a client. */
+void query_receive(struct resolver *r, const struct query_origin *from, const uint8_t *msg,
+		   size_t len);
+
+/** Drop every query in flight without answering (shutdown). */
+void query_drop_all(struct resolver *r);
+
+/** Arm the resolver's query timer; part of resolver_start(). */
+int query_timer_init(struct resolver *r);
+
+/* upstream.c */
+
+int upstream_set_new(struct resolver *r, struct upstream_set **out);
+
+/** The upstream for the next query: the first, or the next in turn (round_robin_upstreams). */
+struct tls_upstream *upstream_pick(struct upstream_set *s);
+
+/** Close every upstream; @s is freed when the last is; @done(@arg) is then called. */
+void upstream_set_close(struct upstream_set *s, void (*done)(void *arg), void *arg);
+
+void upstream_set_stats_log(const struct upstream_set *s);

@@ -1,0 +1,1095 @@
+/*
+ * test_config: the Stubby-compatible YAML configuration (resolver/config.c).
+ *
+ * Every test loads a YAML text with config_load_string() and checks the struct config, or,
+ * for bad files, the exit code (-EINVAL, nothing stored) and the exact "FILE:LINE: key 'K':"
+ * message written to an in-memory stream. Also: the embedded default, the notices for keys
+ * accepted but ignored, and that config_print() writes YAML that loads back to the same config.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <CUnit/Basic.h>
+
+#include "config.h"
+
+#define PIN_B64	 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" /* the bytes 0, 1, ..., 31 */
+#define PIN2_B64 "foxZRnIh9gZpWnl+zEiKa0EJ2rdCGroMWm02gaxSc9Q=" /* a real SPKI pin */
+
+/* A minimal valid upstream list, to append after the keys a test is about. */
+#define ONE_UPSTREAM                                                                               \
+	"upstream_recursive_servers:\n"                                                            \
+	"  - address_data: 192.0.2.1\n"                                                            \
+	"    tls_auth_name: \"dot.test\"\n"
+
+/* The lab's stubby.yml, as the integration test uses it. The upstream is on line 12. */
+static const char lab_yaml[] = "resolution_type: GETDNS_RESOLUTION_STUB\n"
+			       "dns_transport_list:\n"
+			       "  - GETDNS_TRANSPORT_TLS\n"
+			       "tls_authentication: GETDNS_AUTHENTICATION_REQUIRED\n"
+			       "tls_query_padding_blocksize: 128\n"
+			       "edns_client_subnet_private: 1\n"
+			       "idle_timeout: 10000\n"
+			       "round_robin_upstreams: 0\n"
+			       "listen_addresses:\n"
+			       "  - 127.0.0.1@5301\n"
+			       "upstream_recursive_servers:\n"
+			       "  - address_data: 127.0.0.1\n"
+			       "    tls_port: 8853\n"
+			       "    tls_auth_name: \"dot.test\"\n"
+			       "    tls_pubkey_pinset:\n"
+			       "      - digest: \"sha256\"\n"
+			       "        value: " PIN_B64 "\n";
+
+static struct config sentinel; /* *out must keep this value when loading fails */
+
+/* Load @yaml as "test.yml"; *@msgs (owned by the caller) gets what was printed to err. */
+static int load(const char *yaml, struct config **cfg, char **msgs)
+{
+	size_t len = 0;
+	FILE *err;
+	int rc;
+
+	*msgs = NULL;
+	err = open_memstream(msgs, &len);
+	CU_ASSERT_FATAL(err != NULL);
+	rc = config_load_string(yaml, strlen(yaml), "test.yml", cfg, err);
+	fclose(err);
+	return rc;
+}
+
+static bool contains(const char *msgs, const char *needle)
+{
+	if (strstr(msgs, needle)) {
+		return true;
+	}
+	fprintf(stderr, "\n  expected '%s' in:\n%s", needle, msgs);
+	return false;
+}
+
+/* @yaml must load, with nothing at all printed. The caller frees the config. */
+static struct config *load_ok(const char *yaml)
+{
+	struct config *cfg = NULL;
+	char *msgs;
+	int rc = load(yaml, &cfg, &msgs);
+
+	if (rc != 0 || msgs[0]) {
+		fprintf(stderr, "\n  load failed (%d):\n%s", rc, msgs);
+	}
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_STRING_EQUAL(msgs, "");
+	free(msgs);
+	return cfg;
+}
+
+/* @yaml must fail with -EINVAL, store nothing, and print @needle among its messages. */
+static void expect_error(const char *yaml, const char *needle)
+{
+	struct config *cfg = &sentinel;
+	char *msgs;
+	int rc = load(yaml, &cfg, &msgs);
+
+	CU_ASSERT_EQUAL(rc, -EINVAL);
+	CU_ASSERT_PTR_EQUAL(cfg, &sentinel);
+	CU_ASSERT(contains(msgs, needle));
+	free(msgs);
+}
+
+static unsigned port_of(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6) {
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	}
+	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+}
+
+static bool is_ip(const struct sockaddr_storage *ss, socklen_t len, const char *ip)
+{
+	if (ss->ss_family == AF_INET6) {
+		struct in6_addr a;
+
+		return len == sizeof(struct sockaddr_in6) && inet_pton(AF_INET6, ip, &a) == 1 &&
+		       memcmp(&a, &((const struct sockaddr_in6 *)ss)->sin6_addr, sizeof(a)) == 0;
+	}
+	if (ss->ss_family == AF_INET) {
+		struct in_addr a;
+
+		return len == sizeof(struct sockaddr_in) && inet_pton(AF_INET, ip, &a) == 1 &&
+		       a.s_addr == ((const struct sockaddr_in *)ss)->sin_addr.s_addr;
+	}
+	return false;
+}
+
+static bool str_equal(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Whether @a and @b are the same configuration (the source and line numbers aside). */
+static bool config_equal(const struct config *a, const struct config *b)
+{
+	if (a->n_listen != b->n_listen || a->n_upstreams != b->n_upstreams || a->auth != b->auth ||
+	    !str_equal(a->ca_file, b->ca_file) || !str_equal(a->ca_path, b->ca_path) ||
+	    a->idle_timeout_ms != b->idle_timeout_ms || a->timeout_ms != b->timeout_ms ||
+	    a->log_level != b->log_level || a->round_robin != b->round_robin ||
+	    a->padding_blocksize != b->padding_blocksize || a->ecs_private != b->ecs_private ||
+	    a->tls_min != b->tls_min || a->tls_max != b->tls_max) {
+		return false;
+	}
+	for (size_t i = 0; i < a->n_listen; i++) {
+		const struct config_listen *x = &a->listen[i], *y = &b->listen[i];
+
+		if (x->addr_len != y->addr_len || memcmp(&x->addr, &y->addr, x->addr_len) != 0 ||
+		    !str_equal(x->name, y->name)) {
+			return false;
+		}
+	}
+	for (size_t i = 0; i < a->n_upstreams; i++) {
+		const struct config_upstream *x = &a->upstreams[i], *y = &b->upstreams[i];
+
+		if (x->addr_len != y->addr_len || memcmp(&x->addr, &y->addr, x->addr_len) != 0 ||
+		    !str_equal(x->name, y->name) || !str_equal(x->auth_name, y->auth_name) ||
+		    x->n_pins != y->n_pins ||
+		    (x->n_pins && memcmp(x->pins, y->pins, x->n_pins * sizeof(*x->pins)) != 0)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Print @cfg, load the text back, and check both the config and a second printing agree. */
+static void check_round_trip(const struct config *cfg)
+{
+	struct config *again = NULL;
+	char *text = NULL, *text2 = NULL, *msgs = NULL;
+	size_t len = 0, len2 = 0;
+	FILE *f = open_memstream(&text, &len);
+	FILE *err = open_memstream(&msgs, &len2);
+	int rc;
+
+	CU_ASSERT_FATAL(f != NULL && err != NULL);
+	config_print(cfg, f);
+	fclose(f);
+	rc = config_load_string(text, len, cfg->source, &again, err);
+	fclose(err);
+	if (rc != 0) {
+		fprintf(stderr, "\n  reload failed:\n%s\n  of:\n%s", msgs, text);
+	}
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT_STRING_EQUAL(msgs, "");
+	CU_ASSERT(config_equal(cfg, again));
+
+	f = open_memstream(&text2, &len2);
+	CU_ASSERT_FATAL(f != NULL);
+	config_print(again, f);
+	fclose(f);
+	CU_ASSERT_STRING_EQUAL(text, text2);
+
+	config_free(again);
+	free(text);
+	free(text2);
+	free(msgs);
+}
+
+/* ---- valid files ---- */
+
+static void test_lab_file(void)
+{
+	static const uint8_t pin[CONFIG_PIN_LEN] = {0,	1,  2,	3,  4,	5,  6,	7,  8,	9,  10,
+						    11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+						    22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
+	struct config *cfg = load_ok(lab_yaml);
+	const struct sockaddr_in *sin;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_STRING_EQUAL(cfg->source, "test.yml");
+
+	CU_ASSERT_EQUAL_FATAL(cfg->n_listen, 1);
+	sin = (const struct sockaddr_in *)&cfg->listen[0].addr;
+	CU_ASSERT_EQUAL(sin->sin_family, AF_INET);
+	CU_ASSERT_EQUAL(cfg->listen[0].addr_len, sizeof(struct sockaddr_in));
+	CU_ASSERT_EQUAL(ntohs(sin->sin_port), 5301);
+	CU_ASSERT_EQUAL(ntohl(sin->sin_addr.s_addr), INADDR_LOOPBACK);
+	CU_ASSERT_STRING_EQUAL(cfg->listen[0].name, "127.0.0.1@5301");
+
+	CU_ASSERT_EQUAL_FATAL(cfg->n_upstreams, 1);
+	sin = (const struct sockaddr_in *)&cfg->upstreams[0].addr;
+	CU_ASSERT_EQUAL(sin->sin_family, AF_INET);
+	CU_ASSERT_EQUAL(cfg->upstreams[0].addr_len, sizeof(struct sockaddr_in));
+	CU_ASSERT_EQUAL(ntohs(sin->sin_port), 8853);
+	CU_ASSERT_EQUAL(ntohl(sin->sin_addr.s_addr), INADDR_LOOPBACK);
+	CU_ASSERT_STRING_EQUAL(cfg->upstreams[0].name, "127.0.0.1@8853");
+	CU_ASSERT_STRING_EQUAL(cfg->upstreams[0].auth_name, "dot.test");
+	CU_ASSERT_EQUAL(cfg->upstreams[0].line, 12);
+	CU_ASSERT_EQUAL_FATAL(cfg->upstreams[0].n_pins, 1);
+	CU_ASSERT(memcmp(cfg->upstreams[0].pins[0].sha256, pin, CONFIG_PIN_LEN) == 0);
+
+	CU_ASSERT_EQUAL(cfg->auth, CONFIG_AUTH_REQUIRED);
+	CU_ASSERT_PTR_NULL(cfg->ca_file);
+	CU_ASSERT_PTR_NULL(cfg->ca_path);
+	CU_ASSERT_EQUAL(cfg->idle_timeout_ms, 10000);
+	CU_ASSERT_EQUAL(cfg->timeout_ms, 5000);
+	CU_ASSERT_EQUAL(cfg->log_level, 5);
+	CU_ASSERT_FALSE(cfg->round_robin);
+	CU_ASSERT_EQUAL(cfg->padding_blocksize, 128);
+	CU_ASSERT_TRUE(cfg->ecs_private);
+	CU_ASSERT_EQUAL(cfg->tls_min, CONFIG_TLS_1_2);
+	CU_ASSERT_EQUAL(cfg->tls_max, CONFIG_TLS_ANY);
+	check_round_trip(cfg);
+	config_free(cfg);
+}
+
+static void test_ipv6(void)
+{
+	struct config *cfg = load_ok("listen_addresses:\n"
+				     "  - 0::1\n"
+				     "  - ::1@5353\n"
+				     "  - \"::\"\n"
+				     "  - 0.0.0.0@65535\n"
+				     "upstream_recursive_servers:\n"
+				     "  - address_data: 2001:db8::1\n"
+				     "    tls_auth_name: \"dot.test\"\n"
+				     "  - {address_data: \"::1\", tls_port: 8853, "
+				     "tls_auth_name: dot.test}\n");
+	const struct sockaddr_in6 *sin6;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL_FATAL(cfg->n_listen, 4);
+	CU_ASSERT_EQUAL(cfg->listen[0].addr.ss_family, AF_INET6);
+	CU_ASSERT(is_ip(&cfg->listen[0].addr, cfg->listen[0].addr_len, "::1"));
+	CU_ASSERT_EQUAL(port_of(&cfg->listen[0].addr), 53);
+	CU_ASSERT_STRING_EQUAL(cfg->listen[0].name, "::1@53");
+	CU_ASSERT(is_ip(&cfg->listen[1].addr, cfg->listen[1].addr_len, "::1"));
+	CU_ASSERT_EQUAL(port_of(&cfg->listen[1].addr), 5353);
+	CU_ASSERT_STRING_EQUAL(cfg->listen[1].name, "::1@5353");
+	CU_ASSERT(is_ip(&cfg->listen[2].addr, cfg->listen[2].addr_len, "::"));
+	CU_ASSERT_STRING_EQUAL(cfg->listen[2].name, "::@53");
+	CU_ASSERT_EQUAL(cfg->listen[3].addr.ss_family, AF_INET);
+	CU_ASSERT_STRING_EQUAL(cfg->listen[3].name, "0.0.0.0@65535");
+
+	CU_ASSERT_EQUAL_FATAL(cfg->n_upstreams, 2);
+	sin6 = (const struct sockaddr_in6 *)&cfg->upstreams[0].addr;
+	CU_ASSERT_EQUAL(sin6->sin6_family, AF_INET6);
+	CU_ASSERT_EQUAL(cfg->upstreams[0].addr_len, sizeof(struct sockaddr_in6));
+	CU_ASSERT(is_ip(&cfg->upstreams[0].addr, cfg->upstreams[0].addr_len, "2001:db8::1"));
+	CU_ASSERT_EQUAL(ntohs(sin6->sin6_port), 853);
+	CU_ASSERT_STRING_EQUAL(cfg->upstreams[0].name, "2001:db8::1@853");
+	CU_ASSERT_EQUAL(cfg->upstreams[0].line, 7);
+	CU_ASSERT(is_ip(&cfg->upstreams[1].addr, cfg->upstreams[1].addr_len, "::1"));
+	CU_ASSERT_EQUAL(port_of(&cfg->upstreams[1].addr), 8853);
+	CU_ASSERT_STRING_EQUAL(cfg->upstreams[1].name, "::1@8853");
+	CU_ASSERT_STRING_EQUAL(cfg->upstreams[1].auth_name, "dot.test");
+	CU_ASSERT_EQUAL(cfg->upstreams[1].line, 9);
+	check_round_trip(cfg);
+	config_free(cfg);
+}
+
+static void test_defaults(void)
+{
+	struct config *cfg = load_ok(ONE_UPSTREAM);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL_FATAL(cfg->n_listen, 2);
+	CU_ASSERT(is_ip(&cfg->listen[0].addr, cfg->listen[0].addr_len, "127.0.0.1"));
+	CU_ASSERT_EQUAL(port_of(&cfg->listen[0].addr), 53);
+	CU_ASSERT_STRING_EQUAL(cfg->listen[0].name, "127.0.0.1@53");
+	CU_ASSERT(is_ip(&cfg->listen[1].addr, cfg->listen[1].addr_len, "::1"));
+	CU_ASSERT_EQUAL(port_of(&cfg->listen[1].addr), 53);
+	CU_ASSERT_STRING_EQUAL(cfg->listen[1].name, "::1@53");
+	CU_ASSERT_EQUAL_FATAL(cfg->n_upstreams, 1);
+	CU_ASSERT_STRING_EQUAL(cfg->upstreams[0].name, "192.0.2.1@853");
+	CU_ASSERT_PTR_NULL(cfg->upstreams[0].pins);
+	CU_ASSERT_EQUAL(cfg->upstreams[0].n_pins, 0);
+	CU_ASSERT_EQUAL(cfg->auth, CONFIG_AUTH_REQUIRED);
+	CU_ASSERT_EQUAL(cfg->idle_timeout_ms, 10000);
+	CU_ASSERT_EQUAL(cfg->timeout_ms, 5000);
+	CU_ASSERT_EQUAL(cfg->log_level, 5);
+	CU_ASSERT_TRUE(cfg->round_robin);
+	CU_ASSERT_EQUAL(cfg->padding_blocksize, 128);
+	CU_ASSERT_TRUE(cfg->ecs_private);
+	CU_ASSERT_EQUAL(cfg->tls_min, CONFIG_TLS_1_2);
+	CU_ASSERT_EQUAL(cfg->tls_max, CONFIG_TLS_ANY);
+	check_round_trip(cfg);
+	config_free(cfg);
+}
+
+/* GETDNS_* names and their numbers, YAML booleans, and the other values of each key. */
+static void test_values(void)
+{
+	struct config *cfg = load_ok("tls_authentication: 1300\n"
+				     "resolution_type: 520\n"
+				     "dns_transport_list: [1202, GETDNS_TRANSPORT_TLS]\n"
+				     "round_robin_upstreams: false\n"
+				     "edns_client_subnet_private: FALSE\n"
+				     "idle_timeout: 0\n"
+				     "timeout: 1\n"
+				     "log_level: 7\n"
+				     "tls_query_padding_blocksize: 0\n"
+				     "tls_min_version: 1404\n"
+				     "tls_max_version: GETDNS_TLS1_3\n" ONE_UPSTREAM);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->auth, CONFIG_AUTH_NONE);
+	CU_ASSERT_FALSE(cfg->round_robin);
+	CU_ASSERT_FALSE(cfg->ecs_private);
+	CU_ASSERT_EQUAL(cfg->idle_timeout_ms, 0);
+	CU_ASSERT_EQUAL(cfg->timeout_ms, 1);
+	CU_ASSERT_EQUAL(cfg->log_level, 7);
+	CU_ASSERT_EQUAL(cfg->padding_blocksize, 0);
+	CU_ASSERT_EQUAL(cfg->tls_min, CONFIG_TLS_1_3);
+	CU_ASSERT_EQUAL(cfg->tls_max, CONFIG_TLS_1_3);
+	check_round_trip(cfg);
+	config_free(cfg);
+
+	cfg = load_ok("tls_authentication: 1301\n"
+		      "round_robin_upstreams: true\n"
+		      "edns_client_subnet_private: True\n"
+		      "log_level: GETDNS_LOG_ERR\n"
+		      "tls_query_padding_blocksize: 1\n"
+		      "tls_min_version: GETDNS_TLS1_2\n"
+		      "tls_max_version: 1403\n"
+		      "timeout: 4294967295\n" ONE_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->auth, CONFIG_AUTH_REQUIRED);
+	CU_ASSERT_TRUE(cfg->round_robin);
+	CU_ASSERT_TRUE(cfg->ecs_private);
+	CU_ASSERT_EQUAL(cfg->log_level, 3);
+	CU_ASSERT_EQUAL(cfg->padding_blocksize, 128); /* Stubby's 1: "sensible" */
+	CU_ASSERT_EQUAL(cfg->tls_min, CONFIG_TLS_1_2);
+	CU_ASSERT_EQUAL(cfg->tls_max, CONFIG_TLS_1_2);
+	CU_ASSERT_EQUAL(cfg->timeout_ms, 4294967295u);
+	check_round_trip(cfg);
+	config_free(cfg);
+
+	cfg = load_ok("tls_query_padding_blocksize: 65535\n" ONE_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->padding_blocksize, 65535);
+	config_free(cfg);
+}
+
+static void test_ca(void)
+{
+	struct config *cfg = load_ok("tls_ca_file: " TEST_SRCDIR "/CMakeLists.txt\n"
+				     "tls_ca_path: \"" TEST_SRCDIR "/unit\"\n" ONE_UPSTREAM);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_STRING_EQUAL(cfg->ca_file, TEST_SRCDIR "/CMakeLists.txt");
+	CU_ASSERT_STRING_EQUAL(cfg->ca_path, TEST_SRCDIR "/unit");
+	check_round_trip(cfg);
+	config_free(cfg);
+}
+
+/* Several pins, odd but valid names, and opportunistic mode: the printer must keep them all. */
+static void test_round_trip_mixed(void)
+{
+	struct config *cfg = load_ok("tls_authentication: GETDNS_AUTHENTICATION_NONE\n"
+				     "log_level: GETDNS_LOG_DEBUG\n"
+				     "tls_min_version: GETDNS_TLS1_3\n"
+				     "listen_addresses: [127.0.0.2@1053, \"::1@1053\"]\n"
+				     "upstream_recursive_servers:\n"
+				     "  - address_data: 2001:db8::53\n"
+				     "    tls_port: 443\n"
+				     "    tls_auth_name: 'we\"ird\\name.'\n"
+				     "    tls_pubkey_pinset:\n"
+				     "      - digest: sha256\n"
+				     "        value: " PIN_B64 "\n"
+				     "      - {digest: \"sha256\", value: \"" PIN2_B64 "\"}\n"
+				     "  - address_data: 198.51.100.7\n");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL_FATAL(cfg->n_upstreams, 2);
+	CU_ASSERT_STRING_EQUAL(cfg->upstreams[0].auth_name, "we\"ird\\name.");
+	CU_ASSERT_EQUAL_FATAL(cfg->upstreams[0].n_pins, 2);
+	CU_ASSERT_EQUAL(cfg->upstreams[0].pins[1].sha256[0], 0x7e);
+	CU_ASSERT_EQUAL(cfg->upstreams[0].pins[1].sha256[31], 0xd4);
+	CU_ASSERT_STRING_EQUAL(cfg->upstreams[1].name, "198.51.100.7@853");
+	CU_ASSERT_PTR_NULL(cfg->upstreams[1].auth_name);
+	check_round_trip(cfg);
+	config_free(cfg);
+}
+
+/* Opportunistic mode allows an upstream with neither a name nor pins. */
+static void test_opportunistic(void)
+{
+	struct config *cfg = load_ok("tls_authentication: GETDNS_AUTHENTICATION_NONE\n"
+				     "upstream_recursive_servers:\n"
+				     "  - address_data: 192.0.2.1\n");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->auth, CONFIG_AUTH_NONE);
+	CU_ASSERT_EQUAL_FATAL(cfg->n_upstreams, 1);
+	CU_ASSERT_PTR_NULL(cfg->upstreams[0].auth_name);
+	CU_ASSERT_EQUAL(cfg->upstreams[0].n_pins, 0);
+	config_free(cfg);
+
+	/* Order does not matter: the mode may come after the upstreams. */
+	cfg = load_ok("upstream_recursive_servers:\n"
+		      "  - address_data: 192.0.2.1\n"
+		      "tls_authentication: GETDNS_AUTHENTICATION_NONE\n");
+	CU_ASSERT_PTR_NOT_NULL(cfg);
+	config_free(cfg);
+}
+
+static void test_notices(void)
+{
+	struct config *cfg = NULL;
+	char *msgs;
+	int rc = load("dnssec: GETDNS_EXTENSION_TRUE\n"
+		      "tls_connection_retries: 5\n"
+		      "dnssec_trust_anchors: [/etc/unbound/getdns-root.key]\n"
+		      "cache_size: 1000\n"
+		      "serve_stale_max: 0\n"
+		      "upstream_recursive_servers:\n"
+		      "  - address_data: 192.0.2.1\n"
+		      "    port: 53\n"
+		      "    tls_auth_name: \"dot.test\"\n"
+		      "    tsig_name: key.\n"
+		      "    tls_cipher_list: \"EECDH+AESGCM\"\n"
+		      "    scope_id: eth0\n",
+		      &cfg, &msgs);
+
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_PTR_NOT_NULL(cfg);
+	CU_ASSERT(contains(msgs, "test.yml:1: notice: key 'dnssec' is accepted but not "
+				 "implemented yet, ignored\n"));
+	CU_ASSERT(contains(msgs, "test.yml:2: notice: key 'tls_connection_retries' is accepted "
+				 "but not implemented yet, ignored\n"));
+	CU_ASSERT(contains(msgs, "test.yml:3: notice: key 'dnssec_trust_anchors'"));
+	CU_ASSERT(contains(msgs, "test.yml:4: notice: key 'cache_size'"));
+	CU_ASSERT(contains(msgs, "test.yml:5: notice: key 'serve_stale_max'"));
+	CU_ASSERT(contains(msgs, "test.yml:8: notice: key 'port' is accepted and ignored: dotd "
+				 "never uses clear-text UDP/TCP upstreams\n"));
+	CU_ASSERT(contains(msgs, "test.yml:10: notice: key 'tsig_name' is accepted and ignored: "
+				 "dotd never uses clear-text UDP/TCP upstreams\n"));
+	CU_ASSERT(contains(msgs, "test.yml:11: notice: key 'tls_cipher_list' is accepted but not "
+				 "implemented yet, ignored\n"));
+	CU_ASSERT(contains(msgs, "test.yml:12: notice: key 'scope_id'"));
+	CU_ASSERT_PTR_NULL(strstr(msgs, "error"));
+	free(msgs);
+	config_free(cfg);
+}
+
+static void test_default_config(void)
+{
+	static const char *const names[] = {
+		"9.9.9.9@853",
+		"149.112.112.112@853",
+		"2620:fe::fe@853",
+		"2620:fe::9@853",
+		"1.1.1.1@853",
+		"1.0.0.1@853",
+		"2606:4700:4700::1111@853",
+		"2606:4700:4700::1001@853",
+	};
+	struct config *cfg = NULL;
+	char *msgs = NULL;
+	size_t len = 0;
+	FILE *err = open_memstream(&msgs, &len);
+	int rc;
+
+	CU_ASSERT_FATAL(err != NULL);
+	rc = config_load_default(&cfg, err);
+	fclose(err);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT_STRING_EQUAL(msgs, "");
+	free(msgs);
+	CU_ASSERT_STRING_EQUAL(cfg->source, "<built-in default>");
+	CU_ASSERT_EQUAL(config_default_yaml_len, strlen(config_default_yaml));
+
+	CU_ASSERT_EQUAL_FATAL(cfg->n_listen, 2);
+	CU_ASSERT_STRING_EQUAL(cfg->listen[0].name, "127.0.0.1@53");
+	CU_ASSERT_STRING_EQUAL(cfg->listen[1].name, "::1@53");
+	CU_ASSERT_EQUAL(port_of(&cfg->listen[0].addr), 53);
+	CU_ASSERT_EQUAL(port_of(&cfg->listen[1].addr), 53);
+	CU_ASSERT_EQUAL(cfg->listen[1].addr.ss_family, AF_INET6);
+
+	CU_ASSERT_EQUAL_FATAL(cfg->n_upstreams, 8);
+	for (size_t i = 0; i < 8; i++) {
+		const struct config_upstream *up = &cfg->upstreams[i];
+
+		CU_ASSERT_STRING_EQUAL(up->name, names[i]);
+		CU_ASSERT_STRING_EQUAL(up->auth_name,
+				       i < 4 ? "dns.quad9.net" : "cloudflare-dns.com");
+		CU_ASSERT_EQUAL(up->n_pins, 0);
+		CU_ASSERT_EQUAL(port_of(&up->addr), 853);
+	}
+	CU_ASSERT_EQUAL(cfg->auth, CONFIG_AUTH_REQUIRED);
+	CU_ASSERT_EQUAL(cfg->idle_timeout_ms, 10000);
+	CU_ASSERT_EQUAL(cfg->timeout_ms, 5000);
+	CU_ASSERT_EQUAL(cfg->log_level, 5);
+	CU_ASSERT_TRUE(cfg->round_robin);
+	CU_ASSERT_EQUAL(cfg->padding_blocksize, 128);
+	CU_ASSERT_TRUE(cfg->ecs_private);
+	CU_ASSERT_EQUAL(cfg->tls_min, CONFIG_TLS_1_2);
+	CU_ASSERT_EQUAL(cfg->tls_max, CONFIG_TLS_ANY);
+	CU_ASSERT_PTR_NULL(cfg->ca_file);
+	CU_ASSERT_PTR_NULL(cfg->ca_path);
+	check_round_trip(cfg);
+	config_free(cfg);
+}
+
+static void test_load_file(void)
+{
+	char path[] = "/tmp/test_config_XXXXXX";
+	struct config *cfg = &sentinel;
+	char *msgs = NULL;
+	size_t len = 0;
+	FILE *err;
+	int fd = mkstemp(path);
+	int rc;
+
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_FATAL(write(fd, lab_yaml, strlen(lab_yaml)) == (ssize_t)strlen(lab_yaml));
+	close(fd);
+	rc = config_load_file(path, &cfg, NULL);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT_STRING_EQUAL(cfg->source, path);
+	CU_ASSERT_EQUAL(cfg->n_upstreams, 1);
+	config_free(cfg);
+	unlink(path);
+
+	cfg = &sentinel;
+	err = open_memstream(&msgs, &len);
+	CU_ASSERT_FATAL(err != NULL);
+	rc = config_load_file("/nonexistent/dotd.yml", &cfg, err);
+	fclose(err);
+	CU_ASSERT_EQUAL(rc, -ENOENT);
+	CU_ASSERT_PTR_EQUAL(cfg, &sentinel);
+	CU_ASSERT_STRING_EQUAL(msgs, "/nonexistent/dotd.yml: cannot read: No such file or "
+				     "directory\n");
+	free(msgs);
+
+	/* A directory opens but cannot be read. */
+	msgs = NULL;
+	err = open_memstream(&msgs, &len);
+	CU_ASSERT_FATAL(err != NULL);
+	rc = config_load_file(TEST_SRCDIR, &cfg, err);
+	fclose(err);
+	CU_ASSERT_EQUAL(rc, -EISDIR);
+	CU_ASSERT(contains(msgs, TEST_SRCDIR ": cannot read: "));
+	free(msgs);
+
+	/* Errors in a file name the file. */
+	cfg = &sentinel;
+	msgs = NULL;
+	err = open_memstream(&msgs, &len);
+	CU_ASSERT_FATAL(err != NULL);
+	rc = config_load_file(TEST_SRCDIR "/CMakeLists.txt", &cfg, err);
+	fclose(err);
+	CU_ASSERT_EQUAL(rc, -EINVAL);
+	CU_ASSERT_PTR_EQUAL(cfg, &sentinel);
+	CU_ASSERT(contains(msgs, TEST_SRCDIR "/CMakeLists.txt:"));
+	free(msgs);
+
+	config_free(NULL);
+}
+
+/* ---- errors ---- */
+
+static void test_err_unknown_keys(void)
+{
+	struct config *cfg = &sentinel;
+	char *msgs;
+	int rc = load("listen_adresses: [127.0.0.1]\n"
+		      "dns_transport: GETDNS_TRANSPORT_TLS_ONLY_KEEP_CONNECTIONS_OPEN\n"
+		      "upstream_recursive_servers:\n"
+		      "  - address_data: 192.0.2.1\n"
+		      "    tls_auth_nam: dot.test\n"
+		      "    tls_auth_name: dot.test\n"
+		      "    tls_pubkey_pinset:\n"
+		      "      - digest: sha256\n"
+		      "        value: " PIN_B64 "\n"
+		      "        comment: old key\n"
+		      "all_context:\n"
+		      "  timeout: 1\n",
+		      &cfg, &msgs);
+
+	/* All of them, in one pass, each with its line. */
+	CU_ASSERT_EQUAL(rc, -EINVAL);
+	CU_ASSERT_PTR_EQUAL(cfg, &sentinel);
+	CU_ASSERT(contains(msgs, "test.yml:1: key 'listen_adresses': unknown key\n"));
+	CU_ASSERT(contains(msgs, "test.yml:2: key 'dns_transport': unknown key\n"));
+	CU_ASSERT(contains(msgs, "test.yml:5: key 'tls_auth_nam': unknown key in an upstream\n"));
+	CU_ASSERT(contains(msgs, "test.yml:10: key 'comment': unknown key in a pin\n"));
+	CU_ASSERT(contains(msgs, "test.yml:11: key 'all_context': unknown key\n"));
+	free(msgs);
+}
+
+static void test_err_duplicate(void)
+{
+	expect_error("timeout: 1000\n"
+		     "timeout: 2000\n" ONE_UPSTREAM,
+		     "test.yml:2: key 'timeout': duplicate key (first at line 1)\n");
+	expect_error("upstream_recursive_servers:\n"
+		     "  - address_data: 192.0.2.1\n"
+		     "    tls_auth_name: a.test\n"
+		     "    tls_auth_name: b.test\n",
+		     "test.yml:4: key 'tls_auth_name': duplicate key (first at line 3)\n");
+	expect_error(ONE_UPSTREAM "upstream_recursive_servers: []\n",
+		     "test.yml:4: key 'upstream_recursive_servers': duplicate key");
+}
+
+static void test_err_types(void)
+{
+	expect_error("timeout: [1000]\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'timeout': expected an integer, got a list\n");
+	expect_error("timeout: five\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'timeout': expected an integer, got 'five'\n");
+	expect_error("timeout: 1.5\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'timeout': expected an integer, got '1.5'\n");
+	expect_error("timeout: \"\"\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'timeout': expected an integer, got ''\n");
+	expect_error("timeout:\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'timeout': expected an integer, got nothing\n");
+	expect_error("timeout: 0\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'timeout': '0' is out of range 1..4294967295\n");
+	expect_error("timeout: 4294967296\n" ONE_UPSTREAM, "key 'timeout': '4294967296' is out of");
+	expect_error("idle_timeout: -1\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'idle_timeout': '-1' is out of range 0..4294967295\n");
+	expect_error("idle_timeout: {a: 1}\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'idle_timeout': expected an integer, got a mapping\n");
+	expect_error("listen_addresses: 127.0.0.1\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'listen_addresses': expected a list, got '127.0.0.1'\n");
+	expect_error(
+		"upstream_recursive_servers:\n"
+		"  address_data: 192.0.2.1\n",
+		"test.yml:1: key 'upstream_recursive_servers': expected a list, got a mapping\n");
+	expect_error("upstream_recursive_servers:\n"
+		     "  - 192.0.2.1\n",
+		     "test.yml:2: key 'upstream_recursive_servers': expected a mapping with "
+		     "address_data, got '192.0.2.1'\n");
+	expect_error("tls_ca_file: [a, b]\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'tls_ca_file': expected a string, got a list\n");
+	expect_error("dns_transport_list: GETDNS_TRANSPORT_TLS\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'dns_transport_list': expected a list");
+	expect_error("? [a]\n: 1\n" ONE_UPSTREAM, "test.yml:1: a key must be a name, not a list\n");
+	expect_error("round_robin_upstreams: 2\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'round_robin_upstreams': expected 0, 1, true or false, got "
+		     "'2'\n");
+	expect_error("edns_client_subnet_private: yes\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'edns_client_subnet_private': expected 0, 1, true or false");
+	expect_error("tls_query_padding_blocksize: 65536\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'tls_query_padding_blocksize': '65536' is out of range "
+		     "0..65535\n");
+	expect_error("log_level: 8\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'log_level': expected GETDNS_LOG_EMERG..GETDNS_LOG_DEBUG or "
+		     "0..7, got '8'\n");
+	expect_error("log_level: GETDNS_LOG_VERBOSE\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'log_level': expected GETDNS_LOG_EMERG");
+	expect_error(
+		"tls_authentication: GETDNS_AUTHENTICATION_HOSTNAME\n" ONE_UPSTREAM,
+		"test.yml:1: key 'tls_authentication': expected GETDNS_AUTHENTICATION_REQUIRED "
+		"or GETDNS_AUTHENTICATION_NONE, got 'GETDNS_AUTHENTICATION_HOSTNAME'\n");
+	expect_error("tls_authentication: 1302\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'tls_authentication': expected");
+}
+
+static void test_err_listen(void)
+{
+	expect_error("listen_addresses:\n"
+		     "  - 127.0.0.1\n"
+		     "  - localhost\n" ONE_UPSTREAM,
+		     "test.yml:3: key 'listen_addresses': bad address 'localhost': not an IPv4 or "
+		     "IPv6 address (host names are not allowed)\n");
+	expect_error("listen_addresses: [127.0.0.1@0]\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'listen_addresses': bad address '127.0.0.1@0': the port must "
+		     "be a number 1..65535\n");
+	expect_error("listen_addresses: [127.0.0.1@65536]\n" ONE_UPSTREAM,
+		     "key 'listen_addresses': bad address '127.0.0.1@65536': the port must be");
+	expect_error(
+		"listen_addresses: [127.0.0.1@99999999999999999999]\n" ONE_UPSTREAM,
+		"key 'listen_addresses': bad address '127.0.0.1@99999999999999999999': the port");
+	expect_error("listen_addresses: [127.0.0.1@53x]\n" ONE_UPSTREAM,
+		     "key 'listen_addresses': bad address '127.0.0.1@53x': the port must be");
+	expect_error("listen_addresses: [127.0.0.1@]\n" ONE_UPSTREAM,
+		     "key 'listen_addresses': bad address '127.0.0.1@': no port after '@'\n");
+	expect_error("listen_addresses: [\"@53\"]\n" ONE_UPSTREAM,
+		     "key 'listen_addresses': bad address '@53'");
+	expect_error("listen_addresses: [127.0.0.256]\n" ONE_UPSTREAM,
+		     "key 'listen_addresses': bad address '127.0.0.256'");
+	expect_error(
+		"listen_addresses:\n  - \"2001:db8::1::2\"\n" ONE_UPSTREAM,
+		"test.yml:2: key 'listen_addresses': bad address '2001:db8::1::2': not an IPv6 "
+		"address\n");
+	expect_error("listen_addresses:\n  - fe80::1%eth0\n" ONE_UPSTREAM,
+		     "test.yml:2: key 'listen_addresses': bad address 'fe80::1%eth0'");
+	expect_error("listen_addresses:\n  - [127.0.0.1]\n" ONE_UPSTREAM,
+		     "test.yml:2: key 'listen_addresses': expected an address IP or IP@port, got a "
+		     "list\n");
+	expect_error("listen_addresses: []\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'listen_addresses': the list is empty");
+	expect_error("listen_addresses:\n  - 127.0.0.1\n  - 127.0.0.1@53\n" ONE_UPSTREAM,
+		     "test.yml:3: key 'listen_addresses': '127.0.0.1@53' is listed twice\n");
+}
+
+static void test_err_upstream(void)
+{
+	expect_error("upstream_recursive_servers:\n"
+		     "  - address_data: dns.quad9.net\n"
+		     "    tls_auth_name: dns.quad9.net\n",
+		     "test.yml:2: key 'address_data': bad address 'dns.quad9.net': not an IPv4 or "
+		     "IPv6 address (host names are not allowed)\n");
+	expect_error("upstream_recursive_servers:\n"
+		     "  - address_data: 192.0.2.1@853\n"
+		     "    tls_auth_name: dot.test\n",
+		     "test.yml:2: key 'address_data': bad address '192.0.2.1@853': a port is not "
+		     "allowed here (use tls_port)\n");
+	expect_error("upstream_recursive_servers:\n"
+		     "  - tls_auth_name: dot.test\n"
+		     "    tls_port: 853\n",
+		     "test.yml:2: key 'address_data': missing: every upstream needs one\n");
+	expect_error("upstream_recursive_servers:\n"
+		     "  - address_data: 192.0.2.1\n"
+		     "    tls_port: 0\n"
+		     "    tls_auth_name: dot.test\n",
+		     "test.yml:3: key 'tls_port': '0' is out of range 1..65535\n");
+	expect_error("upstream_recursive_servers:\n"
+		     "  - address_data: 192.0.2.1\n"
+		     "    tls_port: 65536\n"
+		     "    tls_auth_name: dot.test\n",
+		     "test.yml:3: key 'tls_port': '65536' is out of range 1..65535\n");
+	expect_error("upstream_recursive_servers:\n"
+		     "  - address_data: 192.0.2.1\n"
+		     "    tls_auth_name: \"dot test\"\n",
+		     "test.yml:3: key 'tls_auth_name': 'dot test' is not a host name\n");
+	expect_error("upstream_recursive_servers:\n"
+		     "  - address_data: 192.0.2.1\n"
+		     "    tls_auth_name: \"\"\n",
+		     "test.yml:3: key 'tls_auth_name': '' is not a host name\n");
+	expect_error("upstream_recursive_servers:\n"
+		     "  - address_data: 192.0.2.1\n"
+		     "    tls_auth_name: [dot.test]\n",
+		     "test.yml:3: key 'tls_auth_name': expected a host name, got a list\n");
+}
+
+static void test_err_strict(void)
+{
+	struct config *cfg = &sentinel;
+	char *msgs;
+	int rc = load("tls_authentication: GETDNS_AUTHENTICATION_REQUIRED\n"
+		      "upstream_recursive_servers:\n"
+		      "  - address_data: 192.0.2.1\n"
+		      "    tls_auth_name: \"dot.test\"\n"
+		      "  - address_data: 2001:db8::2\n"
+		      "    tls_port: 8853\n"
+		      "  - address_data: 192.0.2.3\n",
+		      &cfg, &msgs);
+
+	CU_ASSERT_EQUAL(rc, -EINVAL);
+	CU_ASSERT_PTR_EQUAL(cfg, &sentinel);
+	CU_ASSERT(contains(msgs,
+			   "test.yml:5: key 'upstream_recursive_servers': upstream "
+			   "'2001:db8::2@8853' has neither tls_auth_name nor tls_pubkey_pinset, "
+			   "which tls_authentication GETDNS_AUTHENTICATION_REQUIRED needs\n"));
+	CU_ASSERT(contains(msgs, "test.yml:7: key 'upstream_recursive_servers': upstream "
+				 "'192.0.2.3@853' has neither"));
+	CU_ASSERT_PTR_NULL(strstr(msgs, "192.0.2.1"));
+	free(msgs);
+
+	/* REQUIRED is the default; a pin alone satisfies it. */
+	expect_error("upstream_recursive_servers:\n  - address_data: 192.0.2.1\n",
+		     "test.yml:2: key 'upstream_recursive_servers': upstream '192.0.2.1@853' has "
+		     "neither");
+	cfg = load_ok("upstream_recursive_servers:\n"
+		      "  - address_data: 192.0.2.1\n"
+		      "    tls_pubkey_pinset: [{digest: sha256, value: \"" PIN_B64 "\"}]\n");
+	CU_ASSERT_PTR_NOT_NULL(cfg);
+	config_free(cfg);
+}
+
+static void test_err_transport(void)
+{
+	expect_error("dns_transport_list:\n"
+		     "  - GETDNS_TRANSPORT_TLS\n"
+		     "  - GETDNS_TRANSPORT_UDP\n"
+		     "  - GETDNS_TRANSPORT_TCP\n" ONE_UPSTREAM,
+		     "test.yml:3: key 'dns_transport_list': GETDNS_TRANSPORT_UDP is not allowed: "
+		     "dotd never falls back to clear text");
+	expect_error("dns_transport_list:\n"
+		     "  - GETDNS_TRANSPORT_TLS\n"
+		     "  - GETDNS_TRANSPORT_UDP\n"
+		     "  - GETDNS_TRANSPORT_TCP\n" ONE_UPSTREAM,
+		     "test.yml:4: key 'dns_transport_list': GETDNS_TRANSPORT_TCP is not allowed: "
+		     "dotd never falls back to clear text");
+	expect_error("dns_transport_list: [1200]\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'dns_transport_list': GETDNS_TRANSPORT_UDP is not allowed");
+	expect_error("dns_transport_list: [1201]\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'dns_transport_list': GETDNS_TRANSPORT_TCP is not allowed");
+	expect_error("dns_transport_list: [GETDNS_TRANSPORT_HTTPS]\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'dns_transport_list': expected GETDNS_TRANSPORT_TLS, got "
+		     "'GETDNS_TRANSPORT_HTTPS'\n");
+	expect_error("dns_transport_list: []\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'dns_transport_list': the list is empty");
+}
+
+static void test_err_resolution(void)
+{
+	expect_error("resolution_type: GETDNS_RESOLUTION_RECURSING\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'resolution_type': dotd is a stub resolver: only "
+		     "GETDNS_RESOLUTION_STUB is supported\n");
+	expect_error("resolution_type: 521\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'resolution_type': dotd is a stub resolver");
+	expect_error("resolution_type: STUB\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'resolution_type': expected GETDNS_RESOLUTION_STUB, got "
+		     "'STUB'\n");
+}
+
+static void test_err_tls_version(void)
+{
+	expect_error("tls_min_version: GETDNS_TLS1_1\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'tls_min_version': GETDNS_TLS1_1: dotd requires TLS 1.2 or "
+		     "later\n");
+	expect_error("tls_min_version: 1400\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'tls_min_version': GETDNS_SSL3: dotd requires TLS 1.2 or "
+		     "later\n");
+	expect_error("tls_max_version: GETDNS_TLS1\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'tls_max_version': GETDNS_TLS1: dotd requires TLS 1.2 or "
+		     "later\n");
+	expect_error("tls_max_version: GETDNS_TLS1_2\n"
+		     "tls_min_version: GETDNS_TLS1_3\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'tls_max_version': is lower than tls_min_version\n");
+	expect_error("tls_min_version: TLSv1.3\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'tls_min_version': expected GETDNS_TLS1_2 or GETDNS_TLS1_3, "
+		     "got 'TLSv1.3'\n");
+}
+
+static void test_err_pins(void)
+{
+	expect_error("upstream_recursive_servers:\n"
+		     "  - address_data: 192.0.2.1\n"
+		     "    tls_pubkey_pinset:\n"
+		     "      - digest: sha1\n"
+		     "        value: " PIN_B64 "\n",
+		     "test.yml:4: key 'digest': unsupported digest 'sha1': only sha256 is "
+		     "supported\n");
+	expect_error("upstream_recursive_servers:\n"
+		     "  - address_data: 192.0.2.1\n"
+		     "    tls_pubkey_pinset:\n"
+		     "      - digest: sha256\n"
+		     "        value: AAECAwQFBgcICQoLDA0ODxAREhM=\n",
+		     "test.yml:5: key 'value': 'AAECAwQFBgcICQoLDA0ODxAREhM=' decodes to 20 bytes, "
+		     "a SHA-256 pin has 32\n");
+	expect_error("upstream_recursive_servers:\n"
+		     "  - address_data: 192.0.2.1\n"
+		     "    tls_pubkey_pinset:\n"
+		     "      - digest: sha256\n"
+		     "        value: AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g\n",
+		     "test.yml:5: key 'value': 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g' "
+		     "decodes to 33 bytes, a SHA-256 pin has 32\n");
+	expect_error(
+		"upstream_recursive_servers:\n"
+		"  - address_data: 192.0.2.1\n"
+		"    tls_pubkey_pinset:\n"
+		"      - digest: sha256\n"
+		"        value: AAECAwQFBgcICQoLDA0O!xAREhMUFRYXGBkaGxwdHh8=\n",
+		"test.yml:5: key 'value': 'AAECAwQFBgcICQoLDA0O!xAREhMUFRYXGBkaGxwdHh8=' is not "
+		"valid base64\n");
+	expect_error("upstream_recursive_servers:\n"
+		     "  - address_data: 192.0.2.1\n"
+		     "    tls_pubkey_pinset: [{digest: sha256, value: " PIN_B64 PIN_B64 "}]\n",
+		     "test.yml:3: key 'value': '" PIN_B64 PIN_B64 "' is not valid base64\n");
+	expect_error(
+		"upstream_recursive_servers:\n"
+		"  - address_data: 192.0.2.1\n"
+		"    tls_pubkey_pinset: [{digest: sha256, value: "
+		"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4v}]\n",
+		"test.yml:3: key 'value': "
+		"'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4v' decodes to "
+		"more than 32 bytes, a SHA-256 pin has 32\n");
+	/* Unpadded, padding in the middle, and data after the padding. */
+	expect_error(
+		"upstream_recursive_servers:\n"
+		"  - address_data: 192.0.2.1\n"
+		"    tls_pubkey_pinset: [{digest: sha256, value: "
+		"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8}]\n",
+		"test.yml:3: key 'value': 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8' is not "
+		"valid base64\n");
+	expect_error("upstream_recursive_servers:\n"
+		     "  - address_data: 192.0.2.1\n"
+		     "    tls_pubkey_pinset: [{digest: sha256, value: "
+		     "\"AA==AwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"}]\n",
+		     "is not valid base64\n");
+	expect_error("upstream_recursive_servers:\n"
+		     "  - address_data: 192.0.2.1\n"
+		     "    tls_pubkey_pinset: [{digest: sha256, value: "
+		     "\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdH=8=\"}]\n",
+		     "is not valid base64\n");
+	expect_error("upstream_recursive_servers:\n"
+		     "  - address_data: 192.0.2.1\n"
+		     "    tls_pubkey_pinset:\n"
+		     "      - value: " PIN_B64 "\n",
+		     "test.yml:4: key 'digest': missing in a pin");
+	expect_error("upstream_recursive_servers:\n"
+		     "  - address_data: 192.0.2.1\n"
+		     "    tls_pubkey_pinset:\n"
+		     "      - digest: sha256\n",
+		     "test.yml:4: key 'value': missing in a pin\n");
+	expect_error("upstream_recursive_servers:\n"
+		     "  - address_data: 192.0.2.1\n"
+		     "    tls_pubkey_pinset: []\n",
+		     "test.yml:3: key 'tls_pubkey_pinset': the pin set is empty\n");
+	expect_error("upstream_recursive_servers:\n"
+		     "  - address_data: 192.0.2.1\n"
+		     "    tls_pubkey_pinset:\n"
+		     "      - " PIN_B64 "\n",
+		     "test.yml:4: key 'tls_pubkey_pinset': expected a mapping {digest: \"sha256\", "
+		     "value: ...}, got '" PIN_B64 "'\n");
+}
+
+static void test_err_yaml(void)
+{
+	expect_error("timeout: 5000\n"
+		     "idle_timeout: 1: 2\n" ONE_UPSTREAM,
+		     "test.yml:2: mapping values are not allowed in this context\n");
+	expect_error(
+		"timeout: 5000\n"
+		"listen_addresses: [127.0.0.1\n"
+		"timeout: 1\n",
+		"test.yml:3: did not find expected ',' or ']' (while parsing a flow sequence at "
+		"line 2)\n");
+	expect_error("timeout: *nowhere\n", "test.yml:1: found undefined alias");
+	expect_error(ONE_UPSTREAM "---\ntimeout: 1\n",
+		     "test.yml:5: a second YAML document: dotd reads exactly one\n");
+
+	/* Invalid UTF-8 is found by the reader, which reports a byte offset: still a line. */
+	expect_error("timeout: 1\n"
+		     "idle_timeout: \xff\n",
+		     "test.yml:2: invalid leading UTF-8 octet\n");
+}
+
+static void test_err_top_level(void)
+{
+	expect_error("- timeout: 1\n",
+		     "test.yml:1: the top level is a list, not a mapping of keys\n");
+	expect_error("\n\njust text\n",
+		     "test.yml:3: the top level is a scalar, not a mapping of keys\n");
+	expect_error("", "test.yml:1: the configuration is empty: expected a mapping of keys\n");
+	expect_error("# only a comment\n", "test.yml:1: the configuration is empty");
+}
+
+static void test_err_no_upstreams(void)
+{
+	expect_error(
+		"timeout: 1000\n",
+		"test.yml:1: key 'upstream_recursive_servers': missing: dotd needs at least one "
+		"upstream\n");
+	expect_error(
+		"timeout: 1000\nupstream_recursive_servers: []\n",
+		"test.yml:2: key 'upstream_recursive_servers': the list is empty: dotd needs at "
+		"least one upstream\n");
+	expect_error(
+		"upstream_recursive_servers:\n",
+		"test.yml:1: key 'upstream_recursive_servers': expected a list, got nothing\n");
+}
+
+static void test_err_ca(void)
+{
+	expect_error("tls_ca_file: /nonexistent/ca.pem\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'tls_ca_file': cannot read '/nonexistent/ca.pem': No such "
+		     "file or directory\n");
+	expect_error(
+		"tls_ca_path: /nonexistent/certs\n" ONE_UPSTREAM,
+		"test.yml:1: key 'tls_ca_path': cannot read '/nonexistent/certs': No such file "
+		"or directory\n");
+	expect_error("tls_ca_file: " TEST_SRCDIR "\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'tls_ca_file': '" TEST_SRCDIR "' is a directory");
+	expect_error("tls_ca_path: " TEST_SRCDIR "/CMakeLists.txt\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'tls_ca_path': '" TEST_SRCDIR "/CMakeLists.txt' is not a "
+		     "directory\n");
+}
+
+/* An error report must not need a second run: everything wrong is listed at once. */
+static void test_err_collects_all(void)
+{
+	struct config *cfg = &sentinel;
+	char *msgs;
+	unsigned n_lines = 0;
+	int rc = load("timeout: 0\n"
+		      "bogus: 1\n"
+		      "dns_transport_list: [GETDNS_TRANSPORT_UDP]\n"
+		      "listen_addresses: [nowhere]\n"
+		      "upstream_recursive_servers:\n"
+		      "  - address_data: 192.0.2.1\n",
+		      &cfg, &msgs);
+
+	CU_ASSERT_EQUAL(rc, -EINVAL);
+	CU_ASSERT_PTR_EQUAL(cfg, &sentinel);
+	for (const char *c = msgs; *c; c++) {
+		n_lines += *c == '\n';
+	}
+	CU_ASSERT_EQUAL(n_lines, 5);
+	CU_ASSERT(contains(msgs, "test.yml:1: key 'timeout'"));
+	CU_ASSERT(contains(msgs, "test.yml:2: key 'bogus'"));
+	CU_ASSERT(contains(msgs, "test.yml:3: key 'dns_transport_list'"));
+	CU_ASSERT(contains(msgs, "test.yml:4: key 'listen_addresses'"));
+	CU_ASSERT(contains(msgs, "test.yml:6: key 'upstream_recursive_servers': upstream "
+				 "'192.0.2.1@853'"));
+	free(msgs);
+
+	/* err may be NULL: the result is the same, silently. */
+	rc = config_load_string("bogus: 1\n", 9, "test.yml", &cfg, NULL);
+	CU_ASSERT_EQUAL(rc, -EINVAL);
+	CU_ASSERT_PTR_EQUAL(cfg, &sentinel);
+}
+
+int main(void)
+{
+	static const struct {
+		const char *name;
+		CU_TestFunc fn;
+	} tests[] = {
+		{"lab stubby.yml", test_lab_file},
+		{"IPv6 addresses", test_ipv6},
+		{"defaults", test_defaults},
+		{"names, numbers and booleans", test_values},
+		{"tls_ca_file and tls_ca_path", test_ca},
+		{"round trip of names and pins", test_round_trip_mixed},
+		{"opportunistic mode", test_opportunistic},
+		{"notices for ignored keys", test_notices},
+		{"built-in default", test_default_config},
+		{"config_load_file", test_load_file},
+		{"error: unknown keys", test_err_unknown_keys},
+		{"error: duplicate keys", test_err_duplicate},
+		{"error: wrong types and values", test_err_types},
+		{"error: listen addresses", test_err_listen},
+		{"error: upstreams", test_err_upstream},
+		{"error: strict authentication", test_err_strict},
+		{"error: clear-text transports", test_err_transport},
+		{"error: resolution_type", test_err_resolution},
+		{"error: TLS versions", test_err_tls_version},
+		{"error: pins", test_err_pins},
+		{"error: YAML syntax", test_err_yaml},
+		{"error: top level", test_err_top_level},
+		{"error: no upstreams", test_err_no_upstreams},
+		{"error: CA file and path", test_err_ca},
+		{"error: all reported in one pass", test_err_collects_all},
+	};
+	CU_pSuite suite;
+	int failed;
+
+	if (CU_initialize_registry() != CUE_SUCCESS) {
+		return 1;
+	}
+	suite = CU_add_suite("config", NULL, NULL);
+	if (!suite) {
+		CU_cleanup_registry();
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		if (!CU_add_test(suite, tests[i].name, tests[i].fn)) {
+			CU_cleanup_registry();
+			return 1;
+		}
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_failures() != 0;
+	CU_cleanup_registry();
+	return failed;
+}

@@ -1,0 +1,412 @@
+/*
+ * test_dns_msg: the messages dotd builds (resolver/dns_msg.c). Queries are made with ldns, an
+ * independent encoder, and answers are checked with ldns's parser, so that a mistake shared by
+ * our reader and our writer cannot hide.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ldns/ldns.h>
+
+#include "dns_msg.h"
+#include "unit.h"
+
+struct wire {
+	uint8_t *buf;
+	size_t len;
+};
+
+/* A query for @name/@type, ID 0xbeef, RD set; EDNS with @udp_size when non-zero. */
+static struct wire make_query(const char *name, ldns_rr_type type, uint16_t udp_size, bool do_bit)
+{
+	ldns_pkt *pkt = NULL;
+	struct wire w = {0};
+
+	CU_ASSERT_FATAL(ldns_pkt_query_new_frm_str(&pkt, name, type, LDNS_RR_CLASS_IN, LDNS_RD) ==
+			LDNS_STATUS_OK);
+	ldns_pkt_set_id(pkt, 0xbeef);
+	if (udp_size) {
+		ldns_pkt_set_edns_udp_size(pkt, udp_size);
+		ldns_pkt_set_edns_do(pkt, do_bit);
+		pkt->_edns_present = true;
+	}
+	CU_ASSERT_FATAL(ldns_pkt2wire(&w.buf, pkt, &w.len) == LDNS_STATUS_OK);
+	ldns_pkt_free(pkt);
+	return w;
+}
+
+static ldns_pkt *parse(const uint8_t *m, size_t len)
+{
+	ldns_pkt *pkt = NULL;
+
+	CU_ASSERT_FATAL(ldns_wire2pkt(&pkt, m, len) == LDNS_STATUS_OK);
+	return pkt;
+}
+
+static void test_check_query(void)
+{
+	struct wire w = make_query("www.example.", LDNS_RR_TYPE_A, 0, false);
+	struct dns_client_query cq;
+	unsigned rcode = 99;
+
+	CU_ASSERT_EQUAL(dns_msg_check_query(w.buf, w.len, &cq, &rcode), DNS_CHECK_OK);
+	CU_ASSERT_FALSE(cq.has_opt);
+	CU_ASSERT_EQUAL(cq.q.qtype, DNS_TYPE_A);
+	/* Shorter than a header: silence. */
+	CU_ASSERT_EQUAL(dns_msg_check_query(w.buf, 11, &cq, &rcode), DNS_CHECK_DROP);
+	/* QR set: an answer, never answered. */
+	w.buf[2] |= 0x80;
+	CU_ASSERT_EQUAL(dns_msg_check_query(w.buf, w.len, &cq, &rcode), DNS_CHECK_DROP);
+	w.buf[2] &= 0x7f;
+	/* Opcode STATUS (2): NOTIMP. */
+	w.buf[2] |= 2 << 3;
+	CU_ASSERT_EQUAL(dns_msg_check_query(w.buf, w.len, &cq, &rcode), DNS_CHECK_ANSWER);
+	CU_ASSERT_EQUAL(rcode, DNS_RCODE_NOTIMP);
+	w.buf[2] &= ~(0xf << 3);
+	/* QDCOUNT 2: FORMERR. */
+	dns_put16(w.buf + 4, 2);
+	CU_ASSERT_EQUAL(dns_msg_check_query(w.buf, w.len, &cq, &rcode), DNS_CHECK_ANSWER);
+	CU_ASSERT_EQUAL(rcode, DNS_RCODE_FORMERR);
+	free(w.buf);
+
+	w = make_query("example.", LDNS_RR_TYPE_AXFR, 0, false);
+	CU_ASSERT_EQUAL(dns_msg_check_query(w.buf, w.len, &cq, &rcode), DNS_CHECK_ANSWER);
+	CU_ASSERT_EQUAL(rcode, DNS_RCODE_NOTIMP);
+	free(w.buf);
+
+	/* EDNS version 1: BADVERS (RFC 6891 §6.1.3). */
+	w = make_query("example.", LDNS_RR_TYPE_A, 1232, true);
+	CU_ASSERT_EQUAL(dns_msg_check_query(w.buf, w.len, &cq, &rcode), DNS_CHECK_OK);
+	CU_ASSERT_TRUE(cq.has_opt);
+	CU_ASSERT_TRUE(cq.do_bit);
+	CU_ASSERT_EQUAL(cq.udp_size, 1232);
+	w.buf[w.len - 11 + 6] = 1; /* the OPT is last: its TTL's second byte is the version */
+	CU_ASSERT_EQUAL(dns_msg_check_query(w.buf, w.len, &cq, &rcode), DNS_CHECK_ANSWER);
+	CU_ASSERT_EQUAL(rcode, DNS_RCODE_BADVERS);
+	free(w.buf);
+
+	/* CHAOS class: never forwarded. */
+	w = make_query("version.bind.", LDNS_RR_TYPE_TXT, 0, false);
+	dns_put16(w.buf + w.len - 2, DNS_CLASS_CH);
+	CU_ASSERT_EQUAL(dns_msg_check_query(w.buf, w.len, &cq, &rcode), DNS_CHECK_ANSWER);
+	CU_ASSERT_EQUAL(rcode, DNS_RCODE_REFUSED);
+	free(w.buf);
+}
+
+/* Upstream queries are padded to whole blocks for names of every length (RFC 8467 §4.1). */
+static void test_upstream_padding(void)
+{
+	struct dns_upstream_opts o = {.padding_blocksize = 128, .ecs_private = true};
+	char name[300];
+
+	for (size_t labels = 1; labels <= 4; labels++) {
+		for (size_t l = 1; l <= 63; l += 7) {
+			struct wire w;
+			struct dns_client_query cq;
+			unsigned rcode;
+			uint8_t out[1024];
+			size_t out_len, n = 0;
+
+			for (size_t i = 0; i < labels; i++) {
+				memset(name + n, 'a' + (char)i, l);
+				n += l;
+				name[n++] = '.';
+			}
+			name[n] = 0;
+			w = make_query(name, LDNS_RR_TYPE_A, 4096, true);
+			CU_ASSERT_EQUAL_FATAL(dns_msg_check_query(w.buf, w.len, &cq, &rcode),
+					      DNS_CHECK_OK);
+			CU_ASSERT_EQUAL_FATAL(
+				dns_msg_upstream_query(&cq, &o, out, sizeof(out), &out_len), 0);
+			/* The prefix says the message length, which fills whole blocks. */
+			CU_ASSERT_EQUAL(dns_get16(out), out_len - 2);
+			CU_ASSERT_EQUAL((out_len - 2) % 128, 0);
+
+			ldns_pkt *p = parse(out + 2, out_len - 2);
+			CU_ASSERT_TRUE(ldns_pkt_rd(p));
+			CU_ASSERT_TRUE(ldns_pkt_edns_do(p));
+			CU_ASSERT_EQUAL(ldns_pkt_qdcount(p), 1);
+
+			struct dns_opt opt;
+			size_t off;
+			uint16_t olen;
+			CU_ASSERT_EQUAL(dns_opt_find(out + 2, out_len - 2, &opt), 0);
+			CU_ASSERT_EQUAL(dns_opt_option(out + 2, &opt, DNS_OPT_ECS, &off, &olen), 0);
+			CU_ASSERT_EQUAL(olen, 4);
+			CU_ASSERT_EQUAL(out[2 + off + 2], 0); /* source prefix 0 */
+			CU_ASSERT_EQUAL(dns_opt_option(out + 2, &opt, DNS_OPT_PADDING, &off, &olen),
+					0);
+			/* Padding is the last option (RFC 7830 §3). */
+			CU_ASSERT_EQUAL(off + olen, opt.rdata_off + opt.rdlen);
+			ldns_pkt_free(p);
+			free(w.buf);
+		}
+	}
+}
+
+/* The client's own options (ECS with its subnet, cookies) never reach the upstream. */
+static void test_upstream_strips_client_options(void)
+{
+	struct dns_upstream_opts o = {.padding_blocksize = 0, .ecs_private = false};
+	struct wire w = make_query("www.example.", LDNS_RR_TYPE_A, 1232, false);
+	uint8_t *q = malloc(w.len + 12);
+	uint8_t out[512];
+	struct dns_client_query cq;
+	struct dns_opt opt;
+	unsigned rcode;
+	size_t out_len, off;
+	uint16_t olen;
+
+	/* Append an ECS option for 192.0.2.0/24 to the client's OPT. */
+	memcpy(q, w.buf, w.len);
+	memcpy(q + w.len, "\x00\x08\x00\x07\x00\x01\x18\x00\xc0\x00\x02", 11);
+	dns_put16(q + w.len - 2, 11);
+	CU_ASSERT_EQUAL_FATAL(dns_msg_check_query(q, w.len + 11, &cq, &rcode), DNS_CHECK_OK);
+	CU_ASSERT_EQUAL_FATAL(dns_msg_upstream_query(&cq, &o, out, sizeof(out), &out_len), 0);
+	CU_ASSERT_EQUAL(dns_opt_find(out + 2, out_len - 2, &opt), 0);
+	CU_ASSERT_TRUE(opt.present);
+	CU_ASSERT_EQUAL(dns_opt_option(out + 2, &opt, DNS_OPT_ECS, &off, &olen), -ENOENT);
+	CU_ASSERT_EQUAL(opt.rdlen, 0);
+	free(q);
+	free(w.buf);
+}
+
+/* An upstream answer to www.example A with OPT (padding) and @n_a A records. */
+static struct wire make_answer(size_t n_a, bool opt_last)
+{
+	ldns_pkt *pkt = NULL;
+	struct wire w = {0};
+	char rr[128];
+
+	CU_ASSERT_FATAL(ldns_pkt_query_new_frm_str(&pkt, "www.example.", LDNS_RR_TYPE_A,
+						   LDNS_RR_CLASS_IN, LDNS_RD) == LDNS_STATUS_OK);
+	ldns_pkt_set_qr(pkt, true);
+	ldns_pkt_set_ra(pkt, true);
+	ldns_pkt_set_id(pkt, 0x1111);
+	for (size_t i = 0; i < n_a; i++) {
+		ldns_rr *r = NULL;
+
+		snprintf(rr, sizeof(rr), "www.example. 300 IN A 192.0.2.%zu", i % 250);
+		CU_ASSERT_FATAL(ldns_rr_new_frm_str(&r, rr, 0, NULL, NULL) == LDNS_STATUS_OK);
+		ldns_pkt_push_rr(pkt, LDNS_SECTION_ANSWER, r);
+	}
+	ldns_pkt_set_edns_udp_size(pkt, 1232);
+	pkt->_edns_present = true;
+	CU_ASSERT_FATAL(ldns_pkt2wire(&w.buf, pkt, &w.len) == LDNS_STATUS_OK);
+	ldns_pkt_free(pkt);
+	if (!opt_last) {
+		/* Append one more additional record after the OPT, which ldns wrote last. */
+		ldns_rr *r = NULL;
+		uint8_t *rr_wire = NULL;
+		size_t rr_len = 0;
+		uint8_t *m = malloc(w.len + 64);
+
+		CU_ASSERT_FATAL(ldns_rr_new_frm_str(&r, "ns.example. 60 IN A 192.0.2.53", 0, NULL,
+						    NULL) == LDNS_STATUS_OK);
+		CU_ASSERT_FATAL(ldns_rr2wire(&rr_wire, r, LDNS_SECTION_ADDITIONAL, &rr_len) ==
+				LDNS_STATUS_OK);
+		memcpy(m, w.buf, w.len);
+		memcpy(m + w.len, rr_wire, rr_len);
+		dns_put16(m + 10, 2);
+		free(w.buf);
+		w.buf = m;
+		w.len += rr_len;
+		free(rr_wire);
+		ldns_rr_free(r);
+	}
+	return w;
+}
+
+static void test_client_answer(void)
+{
+	struct wire q = make_query("WwW.ExAmPlE.", LDNS_RR_TYPE_A, 0, false);
+	struct wire a = make_answer(2, true);
+	struct dns_client_query cq;
+	struct dns_opt aopt;
+	uint8_t out[70000];
+	size_t out_len;
+	unsigned rcode;
+
+	CU_ASSERT_EQUAL_FATAL(dns_msg_check_query(q.buf, q.len, &cq, &rcode), DNS_CHECK_OK);
+	CU_ASSERT_EQUAL_FATAL(dns_opt_find(a.buf, a.len, &aopt), 0);
+	CU_ASSERT_TRUE(aopt.present);
+	CU_ASSERT_EQUAL_FATAL(
+		dns_msg_client_answer(&cq, a.buf, a.len, &aopt, 512, out, sizeof(out), &out_len),
+		0);
+
+	ldns_pkt *p = parse(out, out_len);
+	/* The client's ID and spelling, no OPT since it sent none (RFC 6891 §7). */
+	CU_ASSERT_EQUAL(ldns_pkt_id(p), 0xbeef);
+	CU_ASSERT_EQUAL(memcmp(out + 12, "\3WwW\7ExAmPlE", 13), 0);
+	CU_ASSERT_FALSE(ldns_pkt_edns(p));
+	CU_ASSERT_EQUAL(ldns_pkt_ancount(p), 2);
+	CU_ASSERT_EQUAL(ldns_pkt_arcount(p), 0);
+	CU_ASSERT_FALSE(ldns_pkt_tc(p));
+	ldns_pkt_free(p);
+	free(q.buf);
+
+	/* A client with EDNS and DO gets our OPT with DO, size 1232. */
+	q = make_query("www.example.", LDNS_RR_TYPE_A, 4096, true);
+	CU_ASSERT_EQUAL_FATAL(dns_msg_check_query(q.buf, q.len, &cq, &rcode), DNS_CHECK_OK);
+	CU_ASSERT_EQUAL_FATAL(
+		dns_msg_client_answer(&cq, a.buf, a.len, &aopt, 1232, out, sizeof(out), &out_len),
+		0);
+	p = parse(out, out_len);
+	CU_ASSERT_TRUE(ldns_pkt_edns(p));
+	CU_ASSERT_TRUE(ldns_pkt_edns_do(p));
+	CU_ASSERT_EQUAL(ldns_pkt_edns_udp_size(p), 1232);
+	CU_ASSERT_EQUAL(dns_arcount(out), 1); /* ldns counts the OPT out of ARCOUNT */
+	ldns_pkt_free(p);
+	free(q.buf);
+	free(a.buf);
+}
+
+static void test_truncation(void)
+{
+	struct wire q = make_query("www.example.", LDNS_RR_TYPE_A, 0, false);
+	struct wire a = make_answer(100, true); /* 100 A records: over 1600 bytes */
+	struct dns_client_query cq;
+	struct dns_opt aopt;
+	uint8_t out[70000];
+	size_t out_len;
+	unsigned rcode;
+
+	CU_ASSERT_EQUAL_FATAL(dns_msg_check_query(q.buf, q.len, &cq, &rcode), DNS_CHECK_OK);
+	CU_ASSERT_EQUAL_FATAL(dns_opt_find(a.buf, a.len, &aopt), 0);
+	CU_ASSERT_EQUAL(dns_msg_udp_limit(&cq), 512);
+	CU_ASSERT_EQUAL_FATAL(dns_msg_client_answer(&cq, a.buf, a.len, &aopt,
+						    dns_msg_udp_limit(&cq), out, sizeof(out),
+						    &out_len),
+			      0);
+	CU_ASSERT_TRUE(out_len <= 512);
+	ldns_pkt *p = parse(out, out_len);
+	CU_ASSERT_TRUE(ldns_pkt_tc(p));
+	CU_ASSERT_EQUAL(ldns_pkt_ancount(p), 0);
+	CU_ASSERT_EQUAL(ldns_pkt_qdcount(p), 1);
+	ldns_pkt_free(p);
+	free(q.buf);
+
+	/* EDNS 4096 is capped at 1232; the cut answer keeps its OPT. */
+	q = make_query("www.example.", LDNS_RR_TYPE_A, 4096, false);
+	CU_ASSERT_EQUAL_FATAL(dns_msg_check_query(q.buf, q.len, &cq, &rcode), DNS_CHECK_OK);
+	CU_ASSERT_EQUAL(dns_msg_udp_limit(&cq), 1232);
+	CU_ASSERT_EQUAL_FATAL(
+		dns_msg_client_answer(&cq, a.buf, a.len, &aopt, 1232, out, sizeof(out), &out_len),
+		0);
+	p = parse(out, out_len);
+	CU_ASSERT_TRUE(ldns_pkt_tc(p));
+	CU_ASSERT_TRUE(ldns_pkt_edns(p));
+	ldns_pkt_free(p);
+
+	/* Over TCP the same answer goes whole. */
+	CU_ASSERT_EQUAL_FATAL(dns_msg_client_answer(&cq, a.buf, a.len, &aopt, DNS_MAX_MSG, out,
+						    sizeof(out), &out_len),
+			      0);
+	p = parse(out, out_len);
+	CU_ASSERT_FALSE(ldns_pkt_tc(p));
+	CU_ASSERT_EQUAL(ldns_pkt_ancount(p), 100);
+	ldns_pkt_free(p);
+	free(q.buf);
+	free(a.buf);
+
+	/* An EDNS size below 512 counts as 512 (RFC 6891 §6.2.3). */
+	q = make_query("www.example.", LDNS_RR_TYPE_A, 100, false);
+	CU_ASSERT_EQUAL_FATAL(dns_msg_check_query(q.buf, q.len, &cq, &rcode), DNS_CHECK_OK);
+	CU_ASSERT_EQUAL(dns_msg_udp_limit(&cq), 512);
+	free(q.buf);
+}
+
+/* An upstream answer whose OPT is not last is rebuilt without it, records intact. */
+static void test_opt_not_last(void)
+{
+	struct wire q = make_query("www.example.", LDNS_RR_TYPE_A, 0, false);
+	struct wire a = make_answer(3, false);
+	struct dns_client_query cq;
+	struct dns_opt aopt;
+	uint8_t out[70000];
+	size_t out_len;
+	unsigned rcode;
+
+	CU_ASSERT_EQUAL_FATAL(dns_msg_check_query(q.buf, q.len, &cq, &rcode), DNS_CHECK_OK);
+	CU_ASSERT_EQUAL_FATAL(dns_opt_find(a.buf, a.len, &aopt), 0);
+	CU_ASSERT_TRUE(aopt.present);
+	CU_ASSERT_FALSE(aopt.last);
+	CU_ASSERT_EQUAL_FATAL(dns_msg_client_answer(&cq, a.buf, a.len, &aopt, DNS_MAX_MSG, out,
+						    sizeof(out), &out_len),
+			      0);
+	ldns_pkt *p = parse(out, out_len);
+	CU_ASSERT_FALSE(ldns_pkt_edns(p));
+	CU_ASSERT_EQUAL(ldns_pkt_ancount(p), 3);
+	CU_ASSERT_EQUAL(ldns_pkt_arcount(p), 1);
+	CU_ASSERT_EQUAL(ldns_pkt_id(p), 0xbeef);
+	ldns_pkt_free(p);
+	free(q.buf);
+	free(a.buf);
+}
+
+static void test_error_answer(void)
+{
+	struct wire q = make_query("www.example.", LDNS_RR_TYPE_A, 1232, true);
+	struct dns_client_query cq;
+	uint8_t out[1024];
+	size_t out_len, off;
+	uint16_t olen;
+	unsigned rcode;
+	struct dns_opt opt;
+
+	CU_ASSERT_EQUAL_FATAL(dns_msg_check_query(q.buf, q.len, &cq, &rcode), DNS_CHECK_OK);
+	CU_ASSERT_EQUAL_FATAL(dns_msg_error(&cq, DNS_RCODE_SERVFAIL, DNS_EDE_NO_REACHABLE,
+					    "upstream TLS authentication failed", out, sizeof(out),
+					    &out_len),
+			      0);
+	ldns_pkt *p = parse(out, out_len);
+	CU_ASSERT_EQUAL(ldns_pkt_get_rcode(p), LDNS_RCODE_SERVFAIL);
+	CU_ASSERT_EQUAL(ldns_pkt_id(p), 0xbeef);
+	CU_ASSERT_TRUE(ldns_pkt_qr(p));
+	CU_ASSERT_EQUAL(ldns_pkt_ancount(p), 0);
+	CU_ASSERT_TRUE(ldns_pkt_edns_do(p));
+	ldns_pkt_free(p);
+	CU_ASSERT_EQUAL(dns_opt_find(out, out_len, &opt), 0);
+	CU_ASSERT_EQUAL(dns_opt_option(out, &opt, DNS_OPT_EDE, &off, &olen), 0);
+	CU_ASSERT_EQUAL(dns_get16(out + off), DNS_EDE_NO_REACHABLE);
+	CU_ASSERT_EQUAL(olen, 2 + strlen("upstream TLS authentication failed"));
+	free(q.buf);
+
+	/* BADVERS needs the OPT's extended RCODE: 16 = 1 << 4, low bits 0. */
+	q = make_query("www.example.", LDNS_RR_TYPE_A, 1232, false);
+	q.buf[q.len - 11 + 6] = 1;
+	CU_ASSERT_EQUAL_FATAL(dns_msg_check_query(q.buf, q.len, &cq, &rcode), DNS_CHECK_ANSWER);
+	CU_ASSERT_EQUAL_FATAL(dns_msg_error(&cq, rcode, -1, NULL, out, sizeof(out), &out_len), 0);
+	CU_ASSERT_EQUAL(dns_rcode(out), 0);
+	CU_ASSERT_EQUAL(dns_opt_find(out, out_len, &opt), 0);
+	CU_ASSERT_EQUAL(opt.ext_rcode, 1);
+	CU_ASSERT_EQUAL(opt.version, 0);
+	free(q.buf);
+
+	/* No EDE without an OPT in the query (RFC 8914 §3). */
+	q = make_query("www.example.", LDNS_RR_TYPE_A, 0, false);
+	CU_ASSERT_EQUAL_FATAL(dns_msg_check_query(q.buf, q.len, &cq, &rcode), DNS_CHECK_OK);
+	CU_ASSERT_EQUAL_FATAL(dns_msg_error(&cq, DNS_RCODE_SERVFAIL, DNS_EDE_NETWORK_ERROR, "x",
+					    out, sizeof(out), &out_len),
+			      0);
+	CU_ASSERT_EQUAL(dns_arcount(out), 0);
+	CU_ASSERT_EQUAL(out_len, q.len);
+	free(q.buf);
+}
+
+int main(void)
+{
+	CU_TestInfo tests[] = {
+		{"check query", test_check_query},
+		{"upstream padding", test_upstream_padding},
+		{"client options stay", test_upstream_strips_client_options},
+		{"client answer", test_client_answer},
+		{"truncation", test_truncation},
+		{"opt not last", test_opt_not_last},
+		{"error answer", test_error_answer},
+		CU_TEST_INFO_NULL,
+	};
+
+	return unit_run("dns_msg", tests);
+}

@@ -1,0 +1,310 @@
+/*
+ * test_dns_wire: the bounds-checked wire reader (cache/dns_wire.c) on valid and hostile
+ * messages: compression loops, pointers forward and into the header, names over 255 octets,
+ * labels over 63, counts and RDLENGTHs past the end, OPT rules (RFC 6891 §6.1.1).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "dns_wire.h"
+#include "unit.h"
+
+/* A header with the given counts. */
+static size_t hdr(uint8_t *m, uint16_t qd, uint16_t an, uint16_t ns, uint16_t ar)
+{
+	memset(m, 0, DNS_HDR_LEN);
+	dns_put16(m, 0x1234);
+	dns_put16(m + 4, qd);
+	dns_put16(m + 6, an);
+	dns_put16(m + 8, ns);
+	dns_put16(m + 10, ar);
+	return DNS_HDR_LEN;
+}
+
+static size_t put_name(uint8_t *p, const char *dotted)
+{
+	size_t n = 0;
+
+	while (*dotted) {
+		const char *dot = strchr(dotted, '.');
+		size_t l = dot ? (size_t)(dot - dotted) : strlen(dotted);
+
+		p[n++] = (uint8_t)l;
+		memcpy(p + n, dotted, l);
+		n += l;
+		dotted += l + (dot ? 1 : 0);
+	}
+	p[n++] = 0;
+	return n;
+}
+
+static size_t put_rr_a(uint8_t *p, const uint8_t *name, size_t name_len, uint32_t ttl)
+{
+	memcpy(p, name, name_len);
+	dns_put16(p + name_len, DNS_TYPE_A);
+	dns_put16(p + name_len + 2, DNS_CLASS_IN);
+	dns_put32(p + name_len + 4, ttl);
+	dns_put16(p + name_len + 8, 4);
+	memcpy(p + name_len + 10, "\xc0\x00\x02\x01", 4);
+	return name_len + 14;
+}
+
+static void test_question(void)
+{
+	uint8_t m[512];
+	struct dns_question q;
+	size_t n = hdr(m, 1, 0, 0, 0);
+
+	n += put_name(m + n, "www.example");
+	dns_put16(m + n, DNS_TYPE_AAAA);
+	dns_put16(m + n + 2, DNS_CLASS_IN);
+	n += 4;
+	CU_ASSERT_EQUAL(dns_question_parse(m, n, &q), 0);
+	CU_ASSERT_EQUAL(q.name_len, 13);
+	CU_ASSERT_EQUAL(q.qtype, DNS_TYPE_AAAA);
+	CU_ASSERT_EQUAL(q.qclass, DNS_CLASS_IN);
+	CU_ASSERT_EQUAL(q.end, n);
+	/* Cut anywhere: never parses. */
+	for (size_t cut = 0; cut < n; cut++) {
+		CU_ASSERT_EQUAL(dns_question_parse(m, cut, &q), -EBADMSG);
+	}
+	/* QDCOUNT 0 and 2 are not one question (RFC 9619). */
+	dns_put16(m + 4, 0);
+	CU_ASSERT_EQUAL(dns_question_parse(m, n, &q), -EBADMSG);
+	dns_put16(m + 4, 2);
+	CU_ASSERT_EQUAL(dns_question_parse(m, n, &q), -EBADMSG);
+	/* A compressed question name cannot be valid. */
+	dns_put16(m + 4, 1);
+	m[DNS_HDR_LEN] = 0xc0;
+	m[DNS_HDR_LEN + 1] = 0x0c;
+	CU_ASSERT_EQUAL(dns_question_parse(m, n, &q), -EBADMSG);
+}
+
+static void test_name_limits(void)
+{
+	uint8_t m[600];
+	struct dns_question q;
+	size_t n = hdr(m, 1, 0, 0, 0);
+	size_t start = n;
+
+	/* 255 octets exactly: 3 labels of 63, one of 61, root: 3*64 + 62 + 1 = 255. */
+	for (int i = 0; i < 3; i++) {
+		m[n++] = 63;
+		memset(m + n, 'a', 63);
+		n += 63;
+	}
+	m[n++] = 61;
+	memset(m + n, 'b', 61);
+	n += 61;
+	m[n++] = 0;
+	CU_ASSERT_EQUAL(n - start, 255);
+	dns_put16(m + n, 1);
+	dns_put16(m + n + 2, 1);
+	CU_ASSERT_EQUAL(dns_question_parse(m, n + 4, &q), 0);
+	CU_ASSERT_EQUAL(q.name_len, 255);
+
+	/* 256 octets: one more in the last label. */
+	n = start + 3 * 64;
+	m[n++] = 62;
+	memset(m + n, 'b', 62);
+	n += 62;
+	m[n++] = 0;
+	dns_put16(m + n, 1);
+	dns_put16(m + n + 2, 1);
+	CU_ASSERT_EQUAL(dns_question_parse(m, n + 4, &q), -EBADMSG);
+
+	/* A label of 64 octets: its length byte is a reserved label type. */
+	n = start;
+	m[n++] = 64;
+	memset(m + n, 'c', 64);
+	n += 64;
+	m[n++] = 0;
+	dns_put16(m + n, 1);
+	dns_put16(m + n + 2, 1);
+	CU_ASSERT_EQUAL(dns_question_parse(m, n + 4, &q), -EBADMSG);
+}
+
+static void test_compression(void)
+{
+	uint8_t m[512];
+	size_t n = hdr(m, 1, 2, 0, 0), next, qname = n;
+
+	n += put_name(m + n, "www.example");
+	dns_put16(m + n, 1);
+	dns_put16(m + n + 2, 1);
+	n += 4;
+	/* Answer 1: pointer to the question name. */
+	uint8_t ptr[2] = {0xc0, (uint8_t)qname};
+	size_t rr1 = n;
+	n += put_rr_a(m + n, ptr, 2, 300);
+	/* Answer 2: "a" then a pointer to "example" inside the question. */
+	uint8_t part[4] = {1, 'a', 0xc0, (uint8_t)(qname + 4)};
+	size_t rr2 = n;
+	n += put_rr_a(m + n, part, 4, 300);
+
+	CU_ASSERT_EQUAL(dns_name_skip(m, n, rr1, &next), 0);
+	CU_ASSERT_EQUAL(next, rr1 + 2);
+	CU_ASSERT_EQUAL(dns_name_skip(m, n, rr2, &next), 0);
+	CU_ASSERT_EQUAL(next, rr2 + 4);
+
+	struct dns_walk w;
+	struct dns_rr rr;
+	CU_ASSERT_EQUAL(dns_walk_init(&w, m, n), 0);
+	CU_ASSERT_EQUAL(dns_walk_next(&w, &rr), 1);
+	CU_ASSERT_EQUAL(rr.type, DNS_TYPE_A);
+	CU_ASSERT_EQUAL(dns_get32(m + rr.ttl_off), 300);
+	CU_ASSERT_EQUAL(rr.section, 1);
+	CU_ASSERT_EQUAL(dns_walk_next(&w, &rr), 1);
+	CU_ASSERT_EQUAL(rr.end, n);
+	CU_ASSERT_EQUAL(dns_walk_next(&w, &rr), 0);
+
+	/* A pointer to itself. */
+	m[rr1] = 0xc0;
+	m[rr1 + 1] = (uint8_t)rr1;
+	CU_ASSERT_EQUAL(dns_name_skip(m, n, rr1, &next), -EBADMSG);
+	/* A forward pointer (to the second record's name). */
+	m[rr1 + 1] = (uint8_t)rr2;
+	CU_ASSERT_EQUAL(dns_name_skip(m, n, rr1, &next), -EBADMSG);
+	/* Into the header. */
+	m[rr1 + 1] = 4;
+	CU_ASSERT_EQUAL(dns_name_skip(m, n, rr1, &next), -EBADMSG);
+	/* A -> B -> A: the second record points into the question, which points back. */
+	m[rr1 + 1] = (uint8_t)qname;
+	m[qname + 4] = 0xc0;
+	m[qname + 5] = (uint8_t)rr2;
+	CU_ASSERT_EQUAL(dns_name_skip(m, n, rr2, &next), -EBADMSG);
+	/* A pointer cut by the end of the message. */
+	CU_ASSERT_EQUAL(dns_name_skip(m, rr1 + 1, rr1, &next), -EBADMSG);
+}
+
+static void test_counts_and_rdlength(void)
+{
+	uint8_t m[512];
+	size_t n = hdr(m, 1, 1, 0, 0);
+	struct dns_walk w;
+	struct dns_rr rr;
+	struct dns_opt opt;
+
+	n += put_name(m + n, "x");
+	dns_put16(m + n, 1);
+	dns_put16(m + n + 2, 1);
+	n += 4;
+	uint8_t root = 0;
+	size_t rr_off = n;
+	n += put_rr_a(m + n, &root, 1, 60);
+	CU_ASSERT_EQUAL(dns_opt_find(m, n, &opt), 0);
+	CU_ASSERT_FALSE(opt.present);
+
+	/* ANCOUNT 65535 with one record. */
+	dns_put16(m + 6, 65535);
+	CU_ASSERT_EQUAL(dns_walk_init(&w, m, n), 0);
+	CU_ASSERT_EQUAL(dns_walk_next(&w, &rr), 1);
+	CU_ASSERT_EQUAL(dns_walk_next(&w, &rr), -EBADMSG);
+	CU_ASSERT_EQUAL(dns_opt_find(m, n, &opt), -EBADMSG);
+	dns_put16(m + 6, 1);
+
+	/* RDLENGTH past the end. */
+	dns_put16(m + rr_off + 9, 5);
+	CU_ASSERT_EQUAL(dns_opt_find(m, n, &opt), -EBADMSG);
+	dns_put16(m + rr_off + 9, 4);
+
+	/* Trailing garbage after the last record. */
+	m[n] = 0xff;
+	CU_ASSERT_EQUAL(dns_opt_find(m, n + 1, &opt), -EBADMSG);
+	CU_ASSERT_EQUAL(dns_opt_find(m, n, &opt), 0);
+}
+
+static size_t put_opt(uint8_t *p, uint16_t size, uint8_t version, uint16_t flags,
+		      const uint8_t *opts, uint16_t opts_len)
+{
+	p[0] = 0;
+	dns_put16(p + 1, DNS_TYPE_OPT);
+	dns_put16(p + 3, size);
+	p[5] = 0;
+	p[6] = version;
+	dns_put16(p + 7, flags);
+	dns_put16(p + 9, opts_len);
+	if (opts_len > 0) {
+		memcpy(p + 11, opts, opts_len);
+	}
+	return 11 + opts_len;
+}
+
+static void test_opt(void)
+{
+	uint8_t m[512];
+	uint8_t opts[] = {0, 10, 0, 2, 0xab, 0xcd, 0, 12, 0, 3, 0, 0, 0};
+	size_t n = hdr(m, 1, 0, 0, 1), q_end, data_off;
+	struct dns_opt opt;
+	uint16_t data_len;
+
+	n += put_name(m + n, "example");
+	dns_put16(m + n, 1);
+	dns_put16(m + n + 2, 1);
+	n += 4;
+	q_end = n;
+	n += put_opt(m + n, 1232, 0, DNS_EDNS_DO, opts, sizeof(opts));
+	CU_ASSERT_EQUAL(dns_opt_find(m, n, &opt), 0);
+	CU_ASSERT_TRUE(opt.present);
+	CU_ASSERT_TRUE(opt.last);
+	CU_ASSERT_EQUAL(opt.off, q_end);
+	CU_ASSERT_EQUAL(opt.udp_size, 1232);
+	CU_ASSERT_EQUAL(opt.flags, DNS_EDNS_DO);
+	CU_ASSERT_EQUAL(dns_opt_option(m, &opt, DNS_OPT_PADDING, &data_off, &data_len), 0);
+	CU_ASSERT_EQUAL(data_len, 3);
+	CU_ASSERT_EQUAL(dns_opt_option(m, &opt, 10, &data_off, &data_len), 0);
+	CU_ASSERT_EQUAL(m[data_off], 0xab);
+	CU_ASSERT_EQUAL(dns_opt_option(m, &opt, DNS_OPT_EDE, &data_off, &data_len), -ENOENT);
+
+	/* Two OPT records: malformed (RFC 6891 §6.1.1). */
+	dns_put16(m + 10, 2);
+	size_t n2 = n + put_opt(m + n, 512, 0, 0, NULL, 0);
+	CU_ASSERT_EQUAL(dns_opt_find(m, n2, &opt), -EBADMSG);
+
+	/* OPT in the answer section. */
+	dns_put16(m + 6, 1);
+	dns_put16(m + 10, 0);
+	CU_ASSERT_EQUAL(dns_opt_find(m, n, &opt), -EBADMSG);
+
+	/* An option overrunning the OPT RDATA. */
+	dns_put16(m + 6, 0);
+	dns_put16(m + 10, 1);
+	CU_ASSERT_EQUAL(dns_opt_find(m, n, &opt), 0);
+	dns_put16(m + opt.rdata_off + 2, 200);
+	CU_ASSERT_EQUAL(dns_opt_option(m, &opt, DNS_OPT_PADDING, &data_off, &data_len), -EBADMSG);
+}
+
+static void test_question_equal(void)
+{
+	const uint8_t a[] = "\3www\7example\0\0\1\0\1";
+	const uint8_t b[] = "\3WwW\7ExAmPlE\0\0\1\0\1";
+	const uint8_t c[] = "\3www\7exampld\0\0\1\0\1";
+	/* Type bytes 0x41 ('A') and 0x61 ('a') differ: types compare exactly. */
+	const uint8_t d[] = "\3www\7example\0\x41\x41\0\1";
+	const uint8_t e[] = "\3www\7example\0\x61\x61\0\1";
+	size_t len = sizeof(a) - 1;
+
+	CU_ASSERT_TRUE(dns_question_equal(a, len, b, len));
+	CU_ASSERT_FALSE(dns_question_equal(a, len, c, len));
+	CU_ASSERT_FALSE(dns_question_equal(a, len, b, len - 1));
+	CU_ASSERT_FALSE(dns_question_equal(d, len, e, len));
+	/* Bytes at 0x80 and above compare exactly, with no case folding (RFC 4343 §3). */
+	const uint8_t f[] = "\3w\xc4w\7example\0\0\1\0\1";
+	const uint8_t g[] = "\3w\xe4w\7example\0\0\1\0\1";
+	CU_ASSERT_FALSE(dns_question_equal(f, len, g, len));
+}
+
+int main(void)
+{
+	CU_TestInfo tests[] = {
+		{"question", test_question},
+		{"name limits", test_name_limits},
+		{"compression", test_compression},
+		{"counts and rdlength", test_counts_and_rdlength},
+		{"opt", test_opt},
+		{"question equal", test_question_equal},
+		CU_TEST_INFO_NULL,
+	};
+
+	return unit_run("dns_wire", tests);
+}

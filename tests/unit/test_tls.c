@@ -1,0 +1,101 @@
+/*
+ * test_tls: what tls/ can be checked on without a peer. The SPKI pin (RFC 7469 §2.4) of known
+ * certificates, one EC and one RSA key: the expected values were computed by openssl, an
+ * independent implementation:
+ *   openssl x509 -in F.pem -pubkey -noout | openssl pkey -pubin -outform der \
+ *     | openssl dgst -sha256 -binary | base64
+ * RSA matters: wolfSSL's wc_GetPubKeyDerFromCert() gives the bare RSAPublicKey, whose hash is
+ * not the pin. Handshakes, names and pins against a real server are in tests/integration.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tls.h"
+#include "unit.h"
+
+static const char *const b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static void base64(const uint8_t *in, size_t n, char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16;
+
+		v |= i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0;
+		v |= i + 2 < n ? in[i + 2] : 0;
+		out[o++] = b64[(v >> 18) & 63];
+		out[o++] = b64[(v >> 12) & 63];
+		out[o++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+		out[o++] = i + 2 < n ? b64[v & 63] : '=';
+	}
+	out[o] = 0;
+}
+
+static uint8_t *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf = malloc(65536);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	*len = fread(buf, 1, 65536, f);
+	fclose(f);
+	return buf;
+}
+
+static void check_pin(const char *file, const char *expected)
+{
+	uint8_t pin[TLS_PIN_LEN];
+	char text[64];
+	size_t len;
+	uint8_t *der = read_file(file, &len);
+
+	CU_ASSERT_EQUAL_FATAL(tls_spki_pin(der, len, pin), 0);
+	base64(pin, sizeof(pin), text);
+	CU_ASSERT_STRING_EQUAL(text, expected);
+	/* A damaged certificate gives an error, not a pin. */
+	CU_ASSERT_NOT_EQUAL(tls_spki_pin(der, len / 2, pin), 0);
+	free(der);
+}
+
+static void test_pin_ec(void)
+{
+	check_pin(TEST_SRCDIR "/certs/known-ec.der",
+		  "u9SzoHp5hak5DYO8UjjHeCn1/6C9sn8Z8CIrPacd1lU=");
+}
+
+static void test_pin_rsa(void)
+{
+	check_pin(TEST_SRCDIR "/certs/known-rsa.der",
+		  "+v5YHIE+giYHJmWGeDYJDPxGxmNpPEYpopd9XMN8eLI=");
+}
+
+static void test_client_bad_ca(void)
+{
+	struct tls_client_params p = {.ca_file = TEST_SRCDIR "/certs/missing.pem", .tls_min = 3};
+	struct tls_client *c = NULL;
+
+	CU_ASSERT_NOT_EQUAL(tls_client_new(&p, &c), 0);
+	CU_ASSERT_PTR_NULL(c);
+	p.ca_file = NULL;
+	CU_ASSERT_EQUAL(tls_client_new(&p, &c), 0);
+	CU_ASSERT_PTR_NOT_NULL(c);
+	tls_client_free(c);
+}
+
+int main(void)
+{
+	CU_TestInfo tests[] = {
+		{"SPKI pin, EC key", test_pin_ec},
+		{"SPKI pin, RSA key", test_pin_rsa},
+		{"client context", test_client_bad_ca},
+		CU_TEST_INFO_NULL,
+	};
+	int ret;
+
+	tls_init();
+	ret = unit_run("tls", tests);
+	tls_cleanup();
+	return ret;
+}

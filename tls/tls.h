@@ -1,0 +1,146 @@
+/*
+ * tls: the DNS-over-TLS upstream transport (RFC 7858, RFC 8310), the only code that sees wolfSSL.
+ *
+ * Objects:
+ *   struct tls_client    the shared TLS context: trust anchors, protocol versions. One per
+ *                        daemon; freed after every upstream using it is closed.
+ *   struct tls_upstream  one configured upstream: address, authentication name, pin set, its
+ *                        connection and counters. Freed in the last libuv close callback after
+ *                        tls_upstream_close().
+ *   struct tls_query     one query in flight, embedded in the caller's own query object.
+ *
+ * A query submitted with tls_upstream_query() gets exactly one call of its callback, unless the
+ * caller cancels it first with tls_query_cancel(), after which none comes. The callback may
+ * submit or cancel other queries and may close the upstream.
+ *
+ * Layers, each with its own state: TCP (libuv owns the socket and reads ciphertext into our
+ * buffer) -> TLS (wolfSSL reads and writes memory through custom I/O callbacks) -> DNS framing
+ * (2-octet length prefix, dns_frame) -> matching of answers to queries by ID and question.
+ */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#define TLS_PIN_LEN 32 /* SHA-256 of the DER SubjectPublicKeyInfo (RFC 7469 §2.4) */
+
+/* Failure statuses given to a query callback (negative errno values). */
+#define TLS_ERR_AUTH	(-EACCES)	/* authentication failed (name, chain or pin) */
+#define TLS_ERR_CONNECT (-ECONNREFUSED) /* TCP connect or TLS handshake failed */
+#define TLS_ERR_LOST	(-ECONNRESET)	/* the connection closed before the answer came */
+#define TLS_ERR_PROTO	(-EPROTO)	/* the upstream broke the protocol (framing, garbage) */
+#define TLS_ERR_NOMEM	(-ENOMEM)
+
+struct tls_client;
+struct tls_upstream;
+struct tls_query;
+
+struct tls_client_params {
+	const char *ca_file; /**< borrowed during the call; NULL: not used */
+	const char *ca_path; /**< borrowed during the call; NULL: not used */
+	int tls_min;	     /**< minor version: 3 = TLS 1.2, 4 = TLS 1.3 */
+	int tls_max;	     /**< 0 for the highest the library has */
+};
+
+/** Initialise wolfSSL for the process. Call once before anything else here. */
+int tls_init(void);
+
+/** Release wolfSSL's global state, after every tls object is freed. */
+void tls_cleanup(void);
+
+/**
+ * Create the shared TLS client context. When neither ca_file nor ca_path is given, the
+ * system's trust store is loaded. -EINVAL with a message logged if a file cannot be used.
+ */
+int tls_client_new(const struct tls_client_params *p, struct tls_client **out);
+
+/** Free the context; every upstream using it must be freed already. */
+void tls_client_free(struct tls_client *c);
+
+struct tls_upstream_params {
+	const struct sockaddr *addr; /**< borrowed during the call */
+	socklen_t addr_len;
+	const char *name;		    /**< for logs, "IP@port"; copied */
+	const char *auth_name;		    /**< copied; NULL: no name check and no SNI */
+	const uint8_t (*pins)[TLS_PIN_LEN]; /**< copied; n_pins SHA-256 SPKI pins */
+	size_t n_pins;
+	bool strict;		       /**< RFC 8310 strict profile: fail unless authenticated */
+	unsigned idle_timeout_ms;      /**< close a connection idle this long */
+	unsigned handshake_timeout_ms; /**< give up a TCP connect plus handshake after this */
+	unsigned max_in_flight;	       /**< queries outstanding on one connection */
+};
+
+/** Create an upstream on @loop using @client (borrowed; must outlive the upstream). */
+int tls_upstream_new(uv_loop_t *loop, struct tls_client *client,
+		     const struct tls_upstream_params *p, struct tls_upstream **out);
+
+/**
+ * Close every connection of @u; queries still on it get TLS_ERR_LOST. @u is freed when its last
+ * libuv handle has closed, after which @on_closed(@arg) is called (it may be NULL).
+ */
+void tls_upstream_close(struct tls_upstream *u, void (*on_closed)(void *arg), void *arg);
+
+/** The name given at creation, for logs. */
+const char *tls_upstream_name(const struct tls_upstream *u);
+
+/** Counters of one upstream since it was created. */
+struct tls_upstream_stats {
+	uint64_t queries;	     /**< queries written to a connection */
+	uint64_t answers;	     /**< answers matched to a query */
+	uint64_t connections;	     /**< TCP connections attempted */
+	uint64_t handshakes_full;    /**< TLS handshakes completed without resumption */
+	uint64_t handshakes_resumed; /**< TLS handshakes completed by resumption */
+	uint64_t auth_failures;	     /**< connections closed for failed authentication */
+	uint64_t conn_failures;	     /**< connect or handshake failures and timeouts */
+	uint64_t proto_errors;	     /**< connections closed for a protocol violation */
+};
+
+void tls_upstream_stats_get(const struct tls_upstream *u, struct tls_upstream_stats *out);
+
+struct dns_opt;
+
+/**
+ * The answer to @q: @status 0 with @answer (@len bytes, valid during the call only) whose every
+ * record has been checked by dns_opt_find(), which also gave @opt; or a TLS_ERR_* with
+ * @answer and @opt NULL.
+ */
+typedef void (*tls_query_cb)(struct tls_query *q, int status, const uint8_t *answer, size_t len,
+			     const struct dns_opt *opt);
+
+/**
+ * One query. The caller fills frame, frame_len and cb; the rest is private to tls/. The frame
+ * is the DNS message with its 2-octet length prefix (RFC 7766 §8), so that it goes to wolfSSL in
+ * one write and one TLS record (RFC 7858 §3.3). It must stay valid and unchanged, but for the
+ * message ID which tls/ writes, until the callback or the cancel.
+ */
+struct tls_query {
+	uint8_t *frame; /**< borrowed: 2-octet length, then a DNS query */
+	size_t frame_len;
+	tls_query_cb cb; /**< called once: status 0 with the answer, or a TLS_ERR_* */
+
+	/* private */
+	struct tls_conn *conn;	/**< connection it waits on or was written to, or NULL */
+	struct tls_query *next; /**< in the connection's waiting list */
+	size_t qend;		/**< end of the question in the message */
+	uint16_t id;		/**< upstream ID while in flight */
+	bool in_flight;
+};
+
+/**
+ * Send @q to @u: on its open connection, or on a new one. Returns 0 (the callback will come) or
+ * a negative errno if @q is malformed (no callback).
+ */
+int tls_upstream_query(struct tls_upstream *u, struct tls_query *q);
+
+/** Withdraw @q: no callback will come; a late answer to it is discarded. */
+void tls_query_cancel(struct tls_query *q);
+
+/**
+ * Compute the pin of a DER certificate: SHA-256 of its SubjectPublicKeyInfo (RFC 7469 §2.4).
+ * -EINVAL if the certificate cannot be parsed.
+ */
+int tls_spki_pin(const uint8_t *der, size_t der_len, uint8_t out[TLS_PIN_LEN]);

@@ -1,0 +1,711 @@
+/*
+ * tls_conn: one DoT connection. libuv owns the TCP socket; wolfSSL reads ciphertext from our
+ * buffer and writes ciphertext into another through custom I/O callbacks, so TLS never touches
+ * the socket (docs/ARCHITECTURE.md, "TLS over libuv").
+ *
+ *   on_alloc/on_read -> cin -> tls_io_recv -> wolfSSL -> plaintext -> frame -> on_message
+ *   tls_conn_submit -> wolfSSL_write -> tls_io_send -> cout -> flush (uv_try_write / uv_write)
+ *
+ * Lifetime: a connection lives in its upstream's list from tls_conn_open() until the last of
+ * its two handles (socket, timer) has closed; on_handle_closed() then frees it. Queries on it
+ * are borrowed and get exactly one callback (or none if cancelled). Every path that calls back
+ * into the caller rechecks the state afterwards, since the callback may close the connection.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "dns_wire.h"
+#include "log.h"
+#include "tls_int.h"
+
+#define CIN_CAP (18 * 1024) /* one full TLS record (16 KiB + overhead) and then some */
+
+struct tls_write {
+	uv_write_t req;
+	struct tls_conn *conn;
+	uint8_t *buf; /**< owned: freed in on_write */
+};
+
+static void conn_drive(struct tls_conn *c);
+static void conn_flush(struct tls_conn *c);
+static void conn_fail_all(struct tls_conn *c, int status);
+static void conn_close(struct tls_conn *c, int status);
+
+/* Random bits for upstream message IDs (RFC 5452 §9.2 spirit; over TLS IDs only need to be
+ * unique per connection, RFC 7766 §6.2.1, but they cost nothing to make unpredictable). */
+static uint16_t random_u16(void)
+{
+	static uint16_t pool[256];
+	static unsigned left;
+
+	if (left == 0) {
+		if (getrandom(pool, sizeof(pool), 0) != (ssize_t)sizeof(pool)) {
+			/* getrandom() on a 512-byte request does not fail once seeded; fall back.
+			 */
+			for (unsigned i = 0; i < 256; i++) {
+				pool[i] = (uint16_t)rand();
+			}
+		}
+		left = 256;
+	}
+	return pool[--left];
+}
+
+/* --- wolfSSL I/O callbacks: memory only --- */
+
+int tls_io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg);
+int tls_io_send(WOLFSSL *ssl, char *buf, int sz, void *arg);
+
+int tls_io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg)
+{
+	struct tls_conn *c = arg;
+	size_t avail = c->cin_len - c->cin_head;
+	size_t n = (size_t)sz < avail ? (size_t)sz : avail;
+
+	(void)ssl;
+	if (n == 0) {
+		if (c->state >= TLS_CONN_CLOSING) {
+			return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+		}
+		return WOLFSSL_CBIO_ERR_WANT_READ; /* "no data yet", not an error */
+	}
+	memcpy(buf, c->cin + c->cin_head, n);
+	c->cin_head += n;
+	if (c->cin_head == c->cin_len) {
+		c->cin_head = c->cin_len = 0;
+	}
+	return (int)n;
+}
+
+int tls_io_send(WOLFSSL *ssl, char *buf, int sz, void *arg)
+{
+	struct tls_conn *c = arg;
+
+	(void)ssl;
+	/* Always accept and copy: backpressure belongs above TLS (never return WANT_WRITE). */
+	if (c->cout_cap - c->cout_len < (size_t)sz) {
+		size_t cap = c->cout_cap ? c->cout_cap : 4096;
+		uint8_t *p;
+
+		while (cap - c->cout_len < (size_t)sz) {
+			cap *= 2;
+		}
+		p = realloc(c->cout, cap);
+		if (!p) {
+			return WOLFSSL_CBIO_ERR_GENERAL;
+		}
+		c->cout = p;
+		c->cout_cap = cap;
+	}
+	memcpy(c->cout + c->cout_len, buf, (size_t)sz);
+	c->cout_len += (size_t)sz;
+	return sz;
+}
+
+/* --- closing --- */
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct tls_conn *c = h->data;
+
+	if (--c->handles_open > 0) {
+		return;
+	}
+	/* The last handle: nothing of libuv refers to us any more. */
+	REQUIRE(c->writes_pending == 0);
+	tls_upstream_conn_freed(c->up, c);
+	if (c->ssl) {
+		wolfSSL_free(c->ssl);
+	}
+	dns_frame_free(&c->frame);
+	free(c->cin);
+	free(c->cout);
+	free(c);
+}
+
+static void conn_close_handles(struct tls_conn *c)
+{
+	c->state = TLS_CONN_CLOSED;
+	uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+	uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+}
+
+/*
+ * Close at once: pending writes are cancelled by libuv (their callbacks still run, with
+ * UV_ECANCELED, before the close callbacks). Queries still on the connection get @status.
+ */
+static void conn_close(struct tls_conn *c, int status)
+{
+	if (c->state >= TLS_CONN_CLOSED) {
+		return;
+	}
+	c->close_status = status;
+	uv_timer_stop(&c->timer);
+	conn_close_handles(c);
+	conn_fail_all(c, status);
+}
+
+void tls_conn_abort(struct tls_conn *c, int status)
+{
+	conn_close(c, status);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+	struct tls_conn *c = req->data;
+
+	(void)status;
+	if (c->state < TLS_CONN_CLOSED) {
+		conn_close_handles(c);
+	}
+}
+
+/*
+ * Close politely: close_notify (RFC 8446 §6.1), then FIN once it has been written. Only used
+ * when nothing is in flight (idle timeout).
+ */
+static void conn_close_gracefully(struct tls_conn *c)
+{
+	if (c->state >= TLS_CONN_CLOSING) {
+		return;
+	}
+	c->state = TLS_CONN_CLOSING;
+	uv_timer_stop(&c->timer);
+	uv_read_stop((uv_stream_t *)&c->tcp);
+	conn_fail_all(c, TLS_ERR_LOST);
+	if (c->state >= TLS_CONN_CLOSED) {
+		return;
+	}
+	wolfSSL_shutdown(c->ssl);
+	conn_flush(c);
+	if (c->state >= TLS_CONN_CLOSED) {
+		return;
+	}
+	c->shutdown_req.data = c;
+	if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+		conn_close_handles(c);
+	}
+}
+
+/* Give every query still on @c its failure, and forget them. */
+static void conn_fail_all(struct tls_conn *c, int status)
+{
+	for (unsigned i = 0; i < TLS_SLOTS; i++) {
+		struct tls_slot *s = &c->slots[i];
+		struct tls_query *q = s->q;
+
+		if (!s->used) {
+			continue;
+		}
+		s->used = false;
+		s->q = NULL;
+		c->n_slots_used--;
+		if (q) {
+			q->conn = NULL;
+			q->in_flight = false;
+			q->cb(q, status, NULL, 0, NULL);
+		}
+	}
+	while (c->wait_head) {
+		struct tls_query *q = c->wait_head;
+
+		c->wait_head = q->next;
+		if (!c->wait_head) {
+			c->wait_tail = NULL;
+		}
+		q->next = NULL;
+		q->conn = NULL;
+		q->cb(q, status, NULL, 0, NULL);
+	}
+}
+
+/* --- writing --- */
+
+static void on_write(uv_write_t *req, int status)
+{
+	struct tls_write *w = req->data;
+	struct tls_conn *c = w->conn;
+
+	free(w->buf);
+	free(w);
+	c->writes_pending--;
+	if (status != 0 && c->state < TLS_CONN_CLOSING) {
+		log_info(LOG_TLS, "upstream '%s': write failed: %s", c->up->name,
+			 uv_strerror(status));
+		conn_close(c, TLS_ERR_LOST);
+	}
+}
+
+/* Hand the ciphertext wolfSSL produced to the socket. Called after every call into wolfSSL. */
+static void conn_flush(struct tls_conn *c)
+{
+	struct tls_write *w;
+	uv_buf_t b;
+	size_t off = 0;
+	int ret;
+
+	if (c->cout_len == 0 || c->state >= TLS_CONN_CLOSED) {
+		return;
+	}
+	if (c->writes_pending == 0) {
+		/* Nothing queued in libuv: try the kernel directly, and skip the request. */
+		b = uv_buf_init((char *)c->cout, (unsigned)c->cout_len);
+		ret = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+		if (ret > 0) {
+			off = (size_t)ret;
+		} else if (ret != UV_EAGAIN) {
+			log_info(LOG_TLS, "upstream '%s': write failed: %s", c->up->name,
+				 uv_strerror(ret));
+			conn_close(c, TLS_ERR_LOST);
+			return;
+		}
+		if (off == c->cout_len) {
+			c->cout_len = 0;
+			return;
+		}
+	}
+	/* The rest goes in a request that takes the buffer over until on_write. */
+	w = malloc(sizeof(*w));
+	if (!w) {
+		conn_close(c, TLS_ERR_NOMEM);
+		return;
+	}
+	if (off > 0) {
+		memmove(c->cout, c->cout + off, c->cout_len - off);
+	}
+	w->conn = c;
+	w->buf = c->cout;
+	w->req.data = w;
+	b = uv_buf_init((char *)w->buf, (unsigned)(c->cout_len - off));
+	c->cout = NULL;
+	c->cout_len = c->cout_cap = 0;
+	ret = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+	if (ret != 0) {
+		free(w->buf);
+		free(w);
+		conn_close(c, TLS_ERR_LOST);
+		return;
+	}
+	c->writes_pending++;
+}
+
+/* Write waiting queries while slots are free. */
+static void conn_send_waiting(struct tls_conn *c)
+{
+	while (c->wait_head && c->state == TLS_CONN_READY &&
+	       c->n_slots_used < c->up->max_in_flight) {
+		struct tls_query *q = c->wait_head;
+		unsigned start = random_u16() % TLS_SLOTS;
+		unsigned slot = start;
+		uint16_t id;
+		int ret;
+
+		c->wait_head = q->next;
+		if (!c->wait_head) {
+			c->wait_tail = NULL;
+		}
+		q->next = NULL;
+		/* A free slot exists: fewer than TLS_SLOTS / 2 are used. */
+		while (c->slots[slot].used) {
+			slot = (slot + 1) % TLS_SLOTS;
+		}
+		/* The low bits name the slot, the high bits are random (RFC 7766 §6.2.1.1). */
+		id = (uint16_t)((random_u16() & ~(TLS_SLOTS - 1)) | slot);
+		c->slots[slot] = (struct tls_slot){.q = q, .id = id, .used = true};
+		c->n_slots_used++;
+		q->id = id;
+		q->in_flight = true;
+		dns_put16(q->frame + 2, id);
+		ret = wolfSSL_write(c->ssl, q->frame, (int)q->frame_len);
+		if (ret != (int)q->frame_len) {
+			log_info(LOG_TLS, "upstream '%s': TLS write failed (%d)", c->up->name,
+				 wolfSSL_get_error(c->ssl, ret));
+			conn_close(c, TLS_ERR_LOST);
+			return;
+		}
+		c->up->stats.queries++;
+	}
+	conn_flush(c);
+}
+
+/* --- reading --- */
+
+static void conn_protocol_error(struct tls_conn *c, const char *what)
+{
+	log_notice(LOG_TLS, "upstream '%s': %s, closing the connection", c->up->name, what);
+	c->up->stats.proto_errors++;
+	conn_close(c, TLS_ERR_PROTO);
+}
+
+/* One DNS message from the upstream: match it to its query by ID and question (RFC 7766 §7). */
+static void conn_on_message(struct tls_conn *c, const uint8_t *msg, size_t len)
+{
+	struct tls_slot *s;
+	struct tls_query *q;
+	struct dns_opt opt;
+
+	if (len < DNS_HDR_LEN || !(dns_flags(msg) & DNS_QR)) {
+		conn_protocol_error(c, "message that is not an answer");
+		return;
+	}
+	s = &c->slots[dns_id(msg) % TLS_SLOTS];
+	if (!s->used || s->id != dns_id(msg)) {
+		conn_protocol_error(c, "answer with an ID that matches no query");
+		return;
+	}
+	q = s->q;
+	if (q && dns_qdcount(msg) != 0) {
+		/* An answer with no question (FORMERR, say) matches by ID alone (RFC 7766 §7). */
+		size_t qlen = q->qend - DNS_HDR_LEN;
+
+		if (dns_qdcount(msg) != 1 || len < q->qend ||
+		    !dns_question_equal(msg + DNS_HDR_LEN, qlen, q->frame + 2 + DNS_HDR_LEN,
+					qlen)) {
+			conn_protocol_error(c, "answer whose question does not match its query");
+			return;
+		}
+	}
+	if (dns_opt_find(msg, len, &opt) != 0) {
+		conn_protocol_error(c, "malformed answer");
+		return;
+	}
+	s->used = false;
+	s->q = NULL;
+	c->n_slots_used--;
+	if (!q) {
+		return; /* its query was cancelled; the answer was still due */
+	}
+	q->conn = NULL;
+	q->in_flight = false;
+	c->up->stats.answers++;
+	q->cb(q, 0, msg, len, &opt);
+}
+
+/*
+ * Decrypt and handle every complete message. No bound per call is needed: each answer either
+ * frees a slot or closes the connection, so an upstream cannot make us loop longer than the
+ * queries we have in flight.
+ */
+static void conn_read_plaintext(struct tls_conn *c)
+{
+	while (c->state == TLS_CONN_READY) {
+		const uint8_t *msg;
+		uint8_t *space;
+		size_t room, len;
+		int ret, n;
+
+		/* First take what is complete, so the frame never holds more than one message. */
+		ret = dns_frame_next(&c->frame, &msg, &len);
+		if (ret < 0) {
+			conn_protocol_error(c, "zero-length DNS message");
+			return;
+		}
+		if (ret == 1) {
+			conn_on_message(c, msg, len);
+			continue;
+		}
+		if (dns_frame_space(&c->frame, 4096, &space, &room) != 0) {
+			conn_close(c, TLS_ERR_NOMEM);
+			return;
+		}
+		n = wolfSSL_read(c->ssl, space, room > INT32_MAX ? INT32_MAX : (int)room);
+		if (n > 0) {
+			dns_frame_commit(&c->frame, (size_t)n);
+			continue;
+		}
+		ret = wolfSSL_get_error(c->ssl, n);
+		if (ret == WOLFSSL_ERROR_WANT_READ) {
+			break;
+		}
+		if (ret == WOLFSSL_ERROR_ZERO_RETURN) {
+			/* close_notify: the server is done with us (idle close, RFC 7766 §6.2.3).
+			 */
+			log_debug(LOG_TLS, "upstream '%s': closed by the server", c->up->name);
+			conn_close(c, TLS_ERR_LOST);
+			return;
+		}
+		log_info(LOG_TLS, "upstream '%s': TLS read failed: %s", c->up->name,
+			 wolfSSL_ERR_reason_error_string((unsigned long)ret));
+		conn_close(c, TLS_ERR_PROTO);
+		return;
+	}
+}
+
+static void conn_handshake_done(struct tls_conn *c)
+{
+	struct tls_upstream *u = c->up;
+
+	if (!tls_auth_check(c)) {
+		u->stats.auth_failures++;
+		conn_close(c, TLS_ERR_AUTH);
+		return;
+	}
+	if (wolfSSL_session_reused(c->ssl)) {
+		u->stats.handshakes_resumed++;
+	} else {
+		u->stats.handshakes_full++;
+	}
+	log_info(LOG_TLS, "upstream '%s': connected, %s %s%s", u->name, wolfSSL_get_version(c->ssl),
+		 wolfSSL_get_cipher_name(c->ssl),
+		 wolfSSL_session_reused(c->ssl) ? ", resumed" : "");
+	c->state = TLS_CONN_READY;
+	uv_timer_stop(&c->timer);
+	conn_send_waiting(c);
+}
+
+static void conn_arm_idle(struct tls_conn *c);
+
+/* Run wolfSSL on whatever ciphertext has arrived: the handshake, then the records. */
+static void conn_drive(struct tls_conn *c)
+{
+	if (c->state == TLS_CONN_HANDSHAKE) {
+		int ret = wolfSSL_connect(c->ssl);
+
+		if (ret != WOLFSSL_SUCCESS) {
+			int err = wolfSSL_get_error(c->ssl, ret);
+
+			conn_flush(c); /* the ClientHello, or an alert */
+			if (err == WOLFSSL_ERROR_WANT_READ || c->state >= TLS_CONN_CLOSING) {
+				return;
+			}
+			if (c->auth.leaf_seen && !c->auth.ok) {
+				tls_auth_check(c); /* logs why */
+				c->up->stats.auth_failures++;
+				conn_close(c, TLS_ERR_AUTH);
+				return;
+			}
+			log_warn(LOG_TLS, "upstream '%s': TLS handshake failed: %s", c->up->name,
+				 wolfSSL_ERR_reason_error_string((unsigned long)err));
+			c->up->stats.conn_failures++;
+			conn_close(c, TLS_ERR_CONNECT);
+			return;
+		}
+		conn_flush(c);
+		if (c->state != TLS_CONN_HANDSHAKE) {
+			return;
+		}
+		conn_handshake_done(c);
+	}
+	if (c->state == TLS_CONN_READY) {
+		conn_read_plaintext(c);
+		conn_flush(c); /* alerts, key updates */
+		if (c->state == TLS_CONN_READY) {
+			conn_arm_idle(c);
+		}
+	}
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct tls_conn *c = h->data;
+
+	(void)suggested;
+	/* Read into the free tail of cin: no allocation per read. */
+	if (c->cin_head > 0 && c->cin_head == c->cin_len) {
+		c->cin_head = c->cin_len = 0;
+	}
+	if (c->cin_len == c->cin_cap && c->cin_head > 0) {
+		memmove(c->cin, c->cin + c->cin_head, c->cin_len - c->cin_head);
+		c->cin_len -= c->cin_head;
+		c->cin_head = 0;
+	}
+	*buf = uv_buf_init((char *)c->cin + c->cin_len, (unsigned)(c->cin_cap - c->cin_len));
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+	struct tls_conn *c = stream->data;
+
+	(void)buf;
+	if (c->state >= TLS_CONN_CLOSING) {
+		return;
+	}
+	if (nread == 0) {
+		return; /* EAGAIN */
+	}
+	if (nread < 0) {
+		if (nread == UV_EOF) {
+			log_debug(LOG_TLS, "upstream '%s': connection closed by the server",
+				  c->up->name);
+		} else {
+			log_info(LOG_TLS, "upstream '%s': read failed: %s", c->up->name,
+				 uv_strerror((int)nread));
+		}
+		if (c->state < TLS_CONN_READY) {
+			c->up->stats.conn_failures++;
+			conn_close(c, TLS_ERR_CONNECT);
+		} else {
+			conn_close(c, TLS_ERR_LOST);
+		}
+		return;
+	}
+	c->cin_len += (size_t)nread;
+	conn_drive(c);
+	if (c->state < TLS_CONN_CLOSING && c->cin_len == c->cin_cap && c->cin_head == 0) {
+		/* wolfSSL took nothing from a full buffer: it cannot make progress. */
+		conn_protocol_error(c, "TLS input stalled");
+	}
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct tls_conn *c = t->data;
+
+	if (c->state < TLS_CONN_READY) {
+		log_warn(LOG_TLS, "upstream '%s': %s timed out", c->up->name,
+			 c->state == TLS_CONN_CONNECTING ? "connect" : "TLS handshake");
+		c->up->stats.conn_failures++;
+		conn_close(c, TLS_ERR_CONNECT);
+		return;
+	}
+	if (c->state == TLS_CONN_READY && c->n_slots_used == 0 && !c->wait_head) {
+		log_debug(LOG_TLS, "upstream '%s': idle, closing", c->up->name);
+		conn_close_gracefully(c);
+	}
+}
+
+/* The idle timer runs while nothing is in flight (RFC 7766 §6.2.3). */
+static void conn_arm_idle(struct tls_conn *c)
+{
+	if (c->n_slots_used == 0 && !c->wait_head) {
+		uv_timer_start(&c->timer, on_timer, c->up->idle_timeout_ms, 0);
+	} else {
+		uv_timer_stop(&c->timer);
+	}
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+	struct tls_conn *c = req->data;
+
+	if (c->state != TLS_CONN_CONNECTING) {
+		return; /* closed meanwhile; the handles are closing */
+	}
+	if (status != 0) {
+		log_warn(LOG_TLS, "upstream '%s': connect failed: %s", c->up->name,
+			 uv_strerror(status));
+		c->up->stats.conn_failures++;
+		conn_close(c, TLS_ERR_CONNECT);
+		return;
+	}
+	uv_tcp_nodelay(&c->tcp, 1);
+	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
+		conn_close(c, TLS_ERR_CONNECT);
+		return;
+	}
+	c->state = TLS_CONN_HANDSHAKE;
+	conn_drive(c);
+}
+
+int tls_conn_open(struct tls_upstream *u, struct tls_conn **out)
+{
+	struct tls_conn *c;
+	int ret;
+
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		return -ENOMEM;
+	}
+	c->up = u;
+	dns_frame_init(&c->frame);
+	c->cin_cap = CIN_CAP;
+	c->cin = malloc(c->cin_cap);
+	c->ssl = wolfSSL_new(u->client->ctx);
+	if (!c->cin || !c->ssl) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	wolfSSL_SetIOReadCtx(c->ssl, c);
+	wolfSSL_SetIOWriteCtx(c->ssl, c);
+	ret = tls_auth_setup(c);
+	if (ret != 0) {
+		goto cleanup;
+	}
+	ret = uv_tcp_init(u->loop, &c->tcp);
+	if (ret != 0) {
+		goto cleanup;
+	}
+	/* From here on the connection is freed by closing its handles. */
+	c->tcp.data = c;
+	c->handles_open = 1;
+	uv_timer_init(u->loop, &c->timer);
+	c->timer.data = c;
+	c->handles_open = 2;
+	c->next = u->conns;
+	u->conns = c;
+	u->stats.connections++;
+	c->connect_req.data = c;
+	ret = uv_tcp_connect(&c->connect_req, &c->tcp, (const struct sockaddr *)&u->addr,
+			     on_connect);
+	if (ret != 0) {
+		log_warn(LOG_TLS, "upstream '%s': connect failed: %s", u->name, uv_strerror(ret));
+		u->stats.conn_failures++;
+		conn_close_handles(c);
+		return ret;
+	}
+	uv_timer_start(&c->timer, on_timer, u->handshake_timeout_ms, 0);
+	log_debug(LOG_TLS, "upstream '%s': connecting", u->name);
+	*out = c;
+	return 0;
+
+cleanup:
+	if (c->ssl) {
+		wolfSSL_free(c->ssl);
+	}
+	free(c->cin);
+	free(c);
+	return ret;
+}
+
+bool tls_conn_usable(const struct tls_conn *c)
+{
+	return c->state < TLS_CONN_CLOSING;
+}
+
+void tls_conn_submit(struct tls_conn *c, struct tls_query *q)
+{
+	q->conn = c;
+	q->next = NULL;
+	q->in_flight = false;
+	if (c->wait_tail) {
+		c->wait_tail->next = q;
+	} else {
+		c->wait_head = q;
+	}
+	c->wait_tail = q;
+	if (c->state == TLS_CONN_READY) {
+		uv_timer_stop(&c->timer);
+		conn_send_waiting(c);
+	}
+}
+
+void tls_query_cancel(struct tls_query *q)
+{
+	struct tls_conn *c = q->conn;
+
+	if (!c) {
+		return;
+	}
+	if (q->in_flight) {
+		/* Keep the slot: the answer is still due, and must not look unsolicited. */
+		c->slots[q->id % TLS_SLOTS].q = NULL;
+	} else {
+		struct tls_query **pp = &c->wait_head;
+
+		while (*pp && *pp != q) {
+			pp = &(*pp)->next;
+		}
+		REQUIRE(*pp == q);
+		*pp = q->next;
+		if (c->wait_tail == q) {
+			c->wait_tail = NULL;
+			for (struct tls_query *p = c->wait_head; p; p = p->next) {
+				c->wait_tail = p;
+			}
+		}
+	}
+	q->conn = NULL;
+	q->next = NULL;
+	q->in_flight = false;
+}

@@ -1,0 +1,122 @@
+/*
+ * tls_int: the structures shared by the files of tls/. Not for use outside tls/.
+ *
+ * Ownership: a tls_upstream owns its connections; a connection is freed in the last of its two
+ * libuv close callbacks (socket and timer), and then tells its upstream, which is freed when it
+ * is closing and its last connection is gone. Queries are owned by the caller and only linked.
+ */
+#pragma once
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#include "dns_frame.h"
+#include "tls.h"
+
+struct tls_client {
+	WOLFSSL_CTX *ctx; /**< owned */
+	bool has_anchors; /**< trust anchors were loaded (else only pins can authenticate) */
+};
+
+/** Connection states, in order: comparisons like state >= TLS_CONN_CLOSING are meaningful. */
+enum tls_conn_state {
+	TLS_CONN_CONNECTING, /**< TCP connect under way */
+	TLS_CONN_HANDSHAKE,  /**< TLS handshake under way */
+	TLS_CONN_READY,	     /**< authenticated; queries flow */
+	TLS_CONN_CLOSING,    /**< close_notify sent, waiting for the write side to drain */
+	TLS_CONN_CLOSED,     /**< handles closing; memory freed in the last close callback */
+};
+
+/** What the certificate verification of one handshake found (RFC 8310 §8, RFC 7469). */
+struct tls_auth {
+	bool leaf_seen; /**< the verify callback ran for the server's own certificate */
+	bool pkix_ok;	/**< every certificate of the chain verified, name included */
+	bool pin_leaf;	/**< the server's own key matches a pin */
+	bool pin_chain; /**< a key further up the chain matches a pin */
+	bool ok;	/**< the decision: authenticated as the configuration requires */
+	int error;	/**< first verification error, for logs */
+	int error_depth;
+};
+
+/** An in-flight slot: the query whose upstream ID selects it (id & mask == slot index). */
+struct tls_slot {
+	struct tls_query *q; /**< borrowed; NULL when cancelled but the answer is still due */
+	uint16_t id;
+	bool used;
+};
+
+#define TLS_SLOTS 256 /* power of two, at least twice the largest max_in_flight */
+
+struct tls_conn {
+	uv_tcp_t tcp;	  /**< handle->data = this */
+	uv_timer_t timer; /**< handshake deadline, then idle timeout */
+	uv_connect_t connect_req;
+	uv_shutdown_t shutdown_req;
+	struct tls_upstream *up; /**< borrowed: the upstream outlives its connections */
+	WOLFSSL *ssl;		 /**< owned; freed in the last close callback */
+	enum tls_conn_state state;
+	unsigned handles_open;	 /**< libuv handles not yet closed (0..2) */
+	unsigned writes_pending; /**< uv_write requests not yet completed */
+	int close_status;	 /**< why it closed, given to queries still on it */
+
+	uint8_t *cin; /**< owned: ciphertext received, not yet taken by wolfSSL */
+	size_t cin_head, cin_len, cin_cap;
+	uint8_t *cout; /**< owned: ciphertext from wolfSSL, not yet handed to libuv */
+	size_t cout_len, cout_cap;
+
+	struct dns_frame frame;	     /**< plaintext: DNS messages with their length prefix */
+	struct tls_query *wait_head; /**< queries waiting for the handshake or for a free slot */
+	struct tls_query *wait_tail;
+	struct tls_slot slots[TLS_SLOTS];
+	unsigned n_slots_used; /**< in flight, cancelled ones included */
+	struct tls_auth auth;
+	struct tls_conn *next; /**< in the upstream's list of connections */
+};
+
+struct tls_upstream {
+	uv_loop_t *loop;
+	struct tls_client *client; /**< borrowed */
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	char *name;		      /**< owned */
+	char *auth_name;	      /**< owned or NULL */
+	uint8_t (*pins)[TLS_PIN_LEN]; /**< owned array of n_pins */
+	size_t n_pins;
+	bool strict;
+	unsigned idle_timeout_ms;
+	unsigned handshake_timeout_ms;
+	unsigned max_in_flight;
+
+	struct tls_conn *conns; /**< owned: every connection not yet freed */
+	bool closing;
+	void (*on_closed)(void *arg);
+	void *on_closed_arg;
+	struct tls_upstream_stats stats;
+};
+
+/* tls_auth.c */
+
+/** Set up authentication of @ssl for @c: SNI, name check, verify callback context. */
+int tls_auth_setup(struct tls_conn *c);
+
+/** After the handshake: whether @c is authenticated as required; logs the outcome. */
+bool tls_auth_check(struct tls_conn *c);
+
+/* tls_conn.c */
+
+/** Open a new connection of @u (connect, then handshake) and link it into @u->conns. */
+int tls_conn_open(struct tls_upstream *u, struct tls_conn **out);
+
+/** Queue @q on @c; it is written when @c is ready and has a free slot. */
+void tls_conn_submit(struct tls_conn *c, struct tls_query *q);
+
+/** Whether @c takes new queries (not closing). */
+bool tls_conn_usable(const struct tls_conn *c);
+
+/** Close @c at once; queries on it get @status. */
+void tls_conn_abort(struct tls_conn *c, int status);
+
+/* tls_upstream.c */
+
+/** Called by a connection from its last close callback, just before it is freed. */
+void tls_upstream_conn_freed(struct tls_upstream *u, struct tls_conn *c);
