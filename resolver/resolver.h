@@ -52,7 +52,7 @@ struct resolver {
 	uv_signal_t sig_int, sig_term, sig_usr1;
 	unsigned handles_open; /**< of the above: timer and signals */
 
-	uint8_t *out; /**< owned scratch buffer for one answer, with prefix */
+	uint8_t *out;  /**< owned scratch buffer for one answer, with prefix */
 	bool serving;  /**< resolver_start() succeeded */
 	bool stopping; /**< resolver_stop() was called */
 	struct resolver_stats stats;

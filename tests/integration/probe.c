@@ -1,0 +1,1059 @@
+/*
+ * dotd-probe: the DNS client of the integration test (tests/integration/run.sh).
+ *
+ * It is independent of dotd's own code: messages are built and parsed by ldns, sent over plain
+ * sockets managed here. Each subcommand asks dotd something and checks the answer: the ID and
+ * the question (the name byte for byte, so its case too) come back as sent, then what the
+ * subcommand is about. Exit status 0 when every check passes, 1 with a message on stderr when
+ * one fails, 2 on bad usage. Every read waits at most READ_TIMEOUT_MS.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ldns/ldns.h>
+
+#define READ_TIMEOUT_MS 3000
+#define MAX_MSG		65535
+#define BURST_WINDOW	100 /* queries in flight at most */
+#define SAMEID_ROUNDS	50
+#define DNS_OPT_EDE	15
+#define UDP_PLAIN_MAX	512
+#define UDP_EDNS_MAX	1232
+#define BIG_MIN_TXT	10
+
+struct target {
+	struct sockaddr_storage addr;
+	socklen_t len;
+};
+
+/* One query: the ldns packet and its wire form, kept to check the answer against. */
+struct query {
+	ldns_pkt *pkt;
+	uint8_t *wire;
+	size_t len;
+	uint16_t id;
+	ldns_rr_type type;
+	const ldns_rdf *qname; /* owned by pkt */
+};
+
+static const char *label = "probe"; /* the subcommand, prefixed to messages */
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", label);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static uint16_t random_id(void)
+{
+	return (uint16_t)(random() & 0xffff);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* --- sockets --- */
+
+static int target_parse(const char *host, const char *port, struct target *t)
+{
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+	struct addrinfo *res;
+	int ret;
+
+	ret = getaddrinfo(host, port, &hints, &res);
+	if (ret != 0) {
+		say("bad address '%s' port '%s': %s", host, port, gai_strerror(ret));
+		return -EINVAL;
+	}
+	memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
+	t->len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* Wait until fd is ready for events; -ETIMEDOUT after timeout_ms. */
+static int wait_fd(int fd, short events, int timeout_ms)
+{
+	struct pollfd p = {.fd = fd, .events = events};
+	int ret;
+
+	do {
+		ret = poll(&p, 1, timeout_ms);
+	} while (ret < 0 && errno == EINTR);
+	if (ret < 0) {
+		return -errno;
+	}
+	if (ret == 0) {
+		return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+/* A socket connected to t: UDP, or TCP (the connect bounded by READ_TIMEOUT_MS). */
+static int sock_open(const struct target *t, bool tcp, int *out)
+{
+	struct timeval tv = {.tv_sec = READ_TIMEOUT_MS / 1000};
+	int fd, ret;
+
+	fd = socket(t->addr.ss_family, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		ret = -errno;
+		say("socket: %s", strerror(-ret));
+		return ret;
+	}
+	if (!tcp) {
+		if (connect(fd, (const struct sockaddr *)&t->addr, t->len) != 0) {
+			ret = -errno;
+			say("connect: %s", strerror(-ret));
+			close(fd);
+			return ret;
+		}
+		*out = fd;
+		return 0;
+	}
+	/* TCP: SO_SNDTIMEO bounds the connect (EINPROGRESS when it runs out) and every send. */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0) {
+		ret = -errno;
+		say("setsockopt: %s", strerror(-ret));
+		close(fd);
+		return ret;
+	}
+	ret = connect(fd, (const struct sockaddr *)&t->addr, t->len);
+	if (ret != 0) {
+		ret = errno == EINPROGRESS ? -ETIMEDOUT : -errno;
+		say("TCP connect: %s", strerror(-ret));
+		close(fd);
+		return ret;
+	}
+	*out = fd;
+	return 0;
+}
+
+static int udp_send(int fd, const uint8_t *buf, size_t len)
+{
+	ssize_t n;
+
+	do {
+		n = send(fd, buf, len, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		int ret = -errno;
+
+		say("UDP send: %s", strerror(-ret));
+		return ret;
+	}
+	if ((size_t)n != len) {
+		say("UDP send: short write");
+		return -EIO;
+	}
+	return 0;
+}
+
+static int udp_recv(int fd, uint8_t *buf, size_t cap, size_t *len)
+{
+	ssize_t n;
+	int ret;
+
+	ret = wait_fd(fd, POLLIN, READ_TIMEOUT_MS);
+	if (ret != 0) {
+		say("UDP: no answer within %d ms (%s)", READ_TIMEOUT_MS, strerror(-ret));
+		return ret;
+	}
+	do {
+		n = recv(fd, buf, cap, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		ret = -errno;
+		say("UDP recv: %s", strerror(-ret));
+		return ret;
+	}
+	*len = (size_t)n;
+	return 0;
+}
+
+/* Write the 2-octet length and the message (RFC 1035 §4.2.2), all of it. */
+static int tcp_send(int fd, const uint8_t *buf, size_t len)
+{
+	uint8_t prefix[2] = {(uint8_t)(len >> 8), (uint8_t)len};
+	struct iovec iov[2] = {{prefix, 2}, {(void *)buf, len}};
+	size_t left = len + 2;
+
+	if (len > MAX_MSG) {
+		return -EMSGSIZE;
+	}
+	while (left > 0) {
+		ssize_t n = writev(fd, iov, 2);
+
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n <= 0) {
+			int ret = n < 0 ? -errno : -EIO;
+
+			say("TCP send: %s", strerror(-ret));
+			return ret;
+		}
+		left -= (size_t)n;
+		for (int i = 0; i < 2; i++) {
+			size_t k = (size_t)n < iov[i].iov_len ? (size_t)n : iov[i].iov_len;
+
+			iov[i].iov_base = (uint8_t *)iov[i].iov_base + k;
+			iov[i].iov_len -= k;
+			n -= (ssize_t)k;
+		}
+	}
+	return 0;
+}
+
+/* Read exactly n octets, waiting at most READ_TIMEOUT_MS for each read. */
+static int tcp_read_full(int fd, uint8_t *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t k;
+		int ret = wait_fd(fd, POLLIN, READ_TIMEOUT_MS);
+
+		if (ret != 0) {
+			say("TCP: nothing to read within %d ms (%s)", READ_TIMEOUT_MS,
+			    strerror(-ret));
+			return ret;
+		}
+		k = recv(fd, buf + got, n - got, 0);
+		if (k < 0 && errno == EINTR) {
+			continue;
+		}
+		if (k < 0) {
+			ret = -errno;
+			say("TCP recv: %s", strerror(-ret));
+			return ret;
+		}
+		if (k == 0) {
+			say("TCP: connection closed by dotd (%zu of %zu octets read)", got, n);
+			return -ECONNRESET;
+		}
+		got += (size_t)k;
+	}
+	return 0;
+}
+
+static int tcp_recv(int fd, uint8_t *buf, size_t cap, size_t *len)
+{
+	uint8_t prefix[2];
+	size_t n;
+	int ret;
+
+	ret = tcp_read_full(fd, prefix, 2);
+	if (ret != 0) {
+		return ret;
+	}
+	n = (size_t)prefix[0] << 8 | prefix[1];
+	if (n > cap) {
+		return -EMSGSIZE;
+	}
+	ret = tcp_read_full(fd, buf, n);
+	if (ret != 0) {
+		return ret;
+	}
+	*len = n;
+	return 0;
+}
+
+static int msg_send(int fd, bool tcp, const struct query *q)
+{
+	return tcp ? tcp_send(fd, q->wire, q->len) : udp_send(fd, q->wire, q->len);
+}
+
+static int msg_recv(int fd, bool tcp, uint8_t *buf, size_t cap, size_t *len)
+{
+	return tcp ? tcp_recv(fd, buf, cap, len) : udp_recv(fd, buf, cap, len);
+}
+
+/* --- messages --- */
+
+/* A query for name/type, class IN, RD set; with an OPT record when edns_size is not 0. */
+static int query_new(const char *name, ldns_rr_type type, uint16_t id, uint16_t edns_size,
+		     struct query *q)
+{
+	ldns_rdf *qname = ldns_dname_new_frm_str(name);
+	ldns_status st;
+
+	memset(q, 0, sizeof(*q));
+	if (!qname) {
+		say("bad name '%s'", name);
+		return -EINVAL;
+	}
+	q->pkt = ldns_pkt_query_new(qname, type, LDNS_RR_CLASS_IN, LDNS_RD);
+	if (!q->pkt) {
+		ldns_rdf_deep_free(qname);
+		return -ENOMEM;
+	}
+	ldns_pkt_set_id(q->pkt, id);
+	if (edns_size) {
+		ldns_pkt_set_edns_udp_size(q->pkt, edns_size);
+	}
+	st = ldns_pkt2wire(&q->wire, q->pkt, &q->len);
+	if (st != LDNS_STATUS_OK) {
+		say("ldns_pkt2wire: %s", ldns_get_errorstr_by_id(st));
+		ldns_pkt_free(q->pkt);
+		q->pkt = NULL;
+		return -EINVAL;
+	}
+	q->id = id;
+	q->type = type;
+	q->qname = ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(q->pkt), 0));
+	return 0;
+}
+
+static void query_free(struct query *q)
+{
+	ldns_pkt_free(q->pkt);
+	free(q->wire);
+	memset(q, 0, sizeof(*q));
+}
+
+static void query_describe(const struct query *q, char *out, size_t cap)
+{
+	char *name = ldns_rdf2str(q->qname);
+	char *type = ldns_rr_type2str(q->type);
+
+	snprintf(out, cap, "%s %s (ID %u)", name ? name : "?", type ? type : "?", q->id);
+	free(name);
+	free(type);
+}
+
+static void pkt_show(const char *what, const ldns_pkt *p)
+{
+	fprintf(stderr, "%s: %s:\n", label, what);
+	ldns_pkt_print(stderr, p);
+}
+
+/*
+ * Parse buf as the answer to q and check the header and question: a response, q's ID, one
+ * question whose name is q's byte for byte (so the case too), q's type, class IN.
+ */
+static int answer_parse(const struct query *q, const uint8_t *buf, size_t len, ldns_pkt **out)
+{
+	char desc[300];
+	ldns_pkt *a = NULL;
+	ldns_status st;
+	const ldns_rr *qr;
+	const ldns_rdf *name;
+
+	query_describe(q, desc, sizeof(desc));
+	st = ldns_wire2pkt(&a, buf, len);
+	if (st != LDNS_STATUS_OK) {
+		say("%s: answer of %zu octets does not parse: %s", desc, len,
+		    ldns_get_errorstr_by_id(st));
+		return -EBADMSG;
+	}
+	if (!ldns_pkt_qr(a) || ldns_pkt_id(a) != q->id || ldns_pkt_qdcount(a) != 1) {
+		say("%s: not a response to our query: QR=%d ID %u QDCOUNT %u", desc, ldns_pkt_qr(a),
+		    ldns_pkt_id(a), ldns_pkt_qdcount(a));
+		pkt_show("answer", a);
+		ldns_pkt_free(a);
+		return -EBADMSG;
+	}
+	qr = ldns_rr_list_rr(ldns_pkt_question(a), 0);
+	name = ldns_rr_owner(qr);
+	if (ldns_rdf_size(name) != ldns_rdf_size(q->qname) ||
+	    memcmp(ldns_rdf_data(name), ldns_rdf_data(q->qname), ldns_rdf_size(name)) != 0 ||
+	    ldns_rr_get_type(qr) != q->type || ldns_rr_get_class(qr) != LDNS_RR_CLASS_IN) {
+		say("%s: the question came back different", desc);
+		pkt_show("answer", a);
+		ldns_pkt_free(a);
+		return -EBADMSG;
+	}
+	*out = a;
+	return 0;
+}
+
+/* The rdata of rr as text, its fields separated by one space; NULL on failure. */
+static char *rr_rdata_str(const ldns_rr *rr)
+{
+	ldns_buffer *b = ldns_buffer_new(256);
+	char *s;
+
+	if (!b) {
+		return NULL;
+	}
+	for (size_t i = 0; i < ldns_rr_rd_count(rr); i++) {
+		if (i > 0) {
+			ldns_buffer_printf(b, " ");
+		}
+		ldns_rdf2buffer_str(b, ldns_rr_rdf(rr, i));
+	}
+	s = ldns_buffer_export2str(b);
+	ldns_buffer_free(b);
+	return s;
+}
+
+/* True when some answer RR's rdata, as text, contains sub. */
+static bool answer_has(const ldns_pkt *a, const char *sub)
+{
+	const ldns_rr_list *an = ldns_pkt_answer(a);
+
+	for (size_t i = 0; i < ldns_rr_list_rr_count(an); i++) {
+		char *s = rr_rdata_str(ldns_rr_list_rr(an, i));
+		bool hit = s && strstr(s, sub);
+
+		free(s);
+		if (hit) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static size_t answer_count_type(const ldns_pkt *a, ldns_rr_type type)
+{
+	const ldns_rr_list *an = ldns_pkt_answer(a);
+	size_t n = 0;
+
+	for (size_t i = 0; i < ldns_rr_list_rr_count(an); i++) {
+		if (ldns_rr_get_type(ldns_rr_list_rr(an, i)) == type) {
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Check rcode and, when sub is not NULL, an answer RR containing it (and TC clear). */
+static int answer_expect(const struct query *q, const ldns_pkt *a, ldns_pkt_rcode rcode,
+			 const char *sub)
+{
+	char desc[300];
+
+	query_describe(q, desc, sizeof(desc));
+	if (ldns_pkt_get_rcode(a) != rcode) {
+		ldns_lookup_table *got = ldns_lookup_by_id(ldns_rcodes, ldns_pkt_get_rcode(a));
+		ldns_lookup_table *want = ldns_lookup_by_id(ldns_rcodes, rcode);
+
+		say("%s: RCODE %s, expected %s", desc, got ? got->name : "?",
+		    want ? want->name : "?");
+		pkt_show("answer", a);
+		return -EBADMSG;
+	}
+	if (sub && ldns_pkt_tc(a)) {
+		say("%s: TC set where a whole answer was expected", desc);
+		pkt_show("answer", a);
+		return -EBADMSG;
+	}
+	if (sub && !answer_has(a, sub)) {
+		say("%s: no answer record contains '%s'", desc, sub);
+		pkt_show("answer", a);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* Send q on fd and read its answer, checked by answer_parse(). */
+static int exchange(int fd, bool tcp, const struct query *q, uint8_t *buf, size_t *len,
+		    ldns_pkt **out)
+{
+	int ret;
+
+	ret = msg_send(fd, tcp, q);
+	if (ret != 0) {
+		return ret;
+	}
+	ret = msg_recv(fd, tcp, buf, MAX_MSG, len);
+	if (ret != 0) {
+		return ret;
+	}
+	return answer_parse(q, buf, *len, out);
+}
+
+/* --- arguments --- */
+
+static int parse_transport(const char *s, bool *tcp)
+{
+	if (strcmp(s, "udp") == 0) {
+		*tcp = false;
+	} else if (strcmp(s, "tcp") == 0) {
+		*tcp = true;
+	} else {
+		say("transport must be udp or tcp, not '%s'", s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_rcode(const char *s, ldns_pkt_rcode *out)
+{
+	ldns_lookup_table *t = ldns_lookup_by_name(ldns_rcodes, s);
+	char *end;
+	unsigned long v;
+
+	if (t) {
+		*out = (ldns_pkt_rcode)t->id;
+		return 0;
+	}
+	v = strtoul(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || v > 15) {
+		say("unknown RCODE '%s'", s);
+		return -EINVAL;
+	}
+	*out = (ldns_pkt_rcode)v;
+	return 0;
+}
+
+/* --- subcommands --- */
+
+/* A port free for both TCP and UDP on 127.0.0.1 (free now; the caller binds it soon). */
+static int cmd_freeport(int argc, char **argv)
+{
+	for (int attempt = 0; attempt < 100; attempt++) {
+		struct sockaddr_in sin = {.sin_family = AF_INET};
+		socklen_t slen = sizeof(sin);
+		int t, u, ret = -1;
+
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (t >= 0 && u >= 0 && bind(t, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+		    getsockname(t, (struct sockaddr *)&sin, &slen) == 0) {
+			ret = bind(u, (struct sockaddr *)&sin, sizeof(sin));
+		}
+		if (t >= 0) {
+			close(t);
+		}
+		if (u >= 0) {
+			close(u);
+		}
+		if (ret == 0) {
+			printf("%u\n", ntohs(sin.sin_port));
+			return 0;
+		}
+	}
+	say("no free port found");
+	return -EADDRINUSE;
+}
+
+static int cmd_query(int argc, char **argv)
+{
+	struct target t;
+	struct query q;
+	ldns_pkt_rcode rcode = LDNS_RCODE_NOERROR;
+	ldns_rr_type type;
+	ldns_pkt *a = NULL;
+	uint8_t *buf;
+	size_t len;
+	bool tcp;
+	int fd, ret;
+
+	if (argc < 5 || argc > 7) {
+		say("usage: query HOST PORT NAME TYPE udp|tcp [RCODE] [RDATA-SUBSTRING]");
+		return -EINVAL;
+	}
+	type = ldns_get_rr_type_by_name(argv[3]);
+	if (type == 0) {
+		say("unknown type '%s'", argv[3]);
+		return -EINVAL;
+	}
+	ret = target_parse(argv[0], argv[1], &t);
+	if (ret == 0) {
+		ret = parse_transport(argv[4], &tcp);
+	}
+	if (ret == 0 && argc > 5) {
+		ret = parse_rcode(argv[5], &rcode);
+	}
+	if (ret != 0) {
+		return ret;
+	}
+	buf = malloc(MAX_MSG);
+	if (!buf) {
+		return -ENOMEM;
+	}
+	ret = query_new(argv[2], type, random_id(), 0, &q);
+	if (ret != 0) {
+		free(buf);
+		return ret;
+	}
+	ret = sock_open(&t, tcp, &fd);
+	if (ret == 0) {
+		ret = exchange(fd, tcp, &q, buf, &len, &a);
+		close(fd);
+	}
+	if (ret == 0) {
+		ret = answer_expect(&q, a, rcode, argc > 6 ? argv[6] : NULL);
+	}
+	if (ret == 0) {
+		char desc[300];
+
+		query_describe(&q, desc, sizeof(desc));
+		printf("ok: %s over %s: %zu octets, %zu answer records\n", desc,
+		       tcp ? "TCP" : "UDP", len, ldns_rr_list_rr_count(ldns_pkt_answer(a)));
+	}
+	ldns_pkt_free(a);
+	query_free(&q);
+	free(buf);
+	return ret;
+}
+
+/* One answer of a burst: find its query by ID, check it fully. */
+static int burst_check(struct query *qs, size_t n, uint16_t base, bool *done, const uint8_t *buf,
+		       size_t len)
+{
+	size_t i;
+	ldns_pkt *a = NULL;
+	int ret;
+
+	if (len < 2) {
+		say("answer of %zu octets", len);
+		return -EBADMSG;
+	}
+	i = (uint16_t)((buf[0] << 8 | buf[1]) - base);
+	if (i >= n || !qs[i].pkt || done[i]) {
+		say("answer with ID %u matches no query in flight", buf[0] << 8 | buf[1]);
+		return -EBADMSG;
+	}
+	ret = answer_parse(&qs[i], buf, len, &a);
+	if (ret == 0) {
+		ret = answer_expect(&qs[i], a, LDNS_RCODE_NOERROR, "192.0.2.1");
+	}
+	ldns_pkt_free(a);
+	done[i] = true;
+	query_free(&qs[i]);
+	return ret;
+}
+
+static int cmd_burst(int argc, char **argv)
+{
+	struct target t;
+	struct query *qs = NULL;
+	bool *done = NULL;
+	uint8_t *buf = NULL;
+	uint16_t base = random_id();
+	size_t n, sent = 0, answered = 0, len;
+	double start, ms;
+	char *end;
+	bool tcp;
+	int fd = -1, ret;
+
+	if (argc != 4) {
+		say("usage: burst HOST PORT N udp|tcp");
+		return -EINVAL;
+	}
+	n = strtoul(argv[2], &end, 10);
+	if (*argv[2] == '\0' || *end != '\0' || n == 0 || n > 65536) {
+		say("N must be 1 to 65536, not '%s'", argv[2]);
+		return -EINVAL;
+	}
+	ret = target_parse(argv[0], argv[1], &t);
+	if (ret == 0) {
+		ret = parse_transport(argv[3], &tcp);
+	}
+	if (ret != 0) {
+		return ret;
+	}
+	qs = calloc(n, sizeof(*qs));
+	done = calloc(n, sizeof(*done));
+	buf = malloc(MAX_MSG);
+	if (!qs || !done || !buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = sock_open(&t, tcp, &fd);
+	if (ret != 0) {
+		goto out;
+	}
+	start = now_ms();
+	while (answered < n) {
+		/* Keep up to BURST_WINDOW in flight, then read one answer (any of them). */
+		while (sent < n && sent - answered < BURST_WINDOW) {
+			char name[32];
+
+			snprintf(name, sizeof(name), "q%zu.bench.", sent);
+			ret = query_new(name, LDNS_RR_TYPE_A, (uint16_t)(base + sent), 0,
+					&qs[sent]);
+			if (ret == 0) {
+				ret = msg_send(fd, tcp, &qs[sent]);
+			}
+			if (ret != 0) {
+				goto out;
+			}
+			sent++;
+		}
+		ret = msg_recv(fd, tcp, buf, MAX_MSG, &len);
+		if (ret == 0) {
+			ret = burst_check(qs, n, base, done, buf, len);
+		}
+		if (ret != 0) {
+			say("after %zu answers of %zu (%zu sent)", answered, n, sent);
+			goto out;
+		}
+		answered++;
+	}
+	ms = now_ms() - start;
+	printf("ok: %zu queries over %s up to %d in flight) in %.0f ms, %.0f queries/s\n", n,
+	       tcp ? "TCP (one connection," : "UDP (one socket,", BURST_WINDOW, ms,
+	       ms > 0 ? (double)n * 1000.0 / ms : 0.0);
+out:
+	if (fd >= 0) {
+		close(fd);
+	}
+	for (size_t i = 0; qs && i < n; i++) {
+		if (qs[i].pkt) {
+			query_free(&qs[i]);
+		}
+	}
+	free(qs);
+	free(done);
+	free(buf);
+	return ret;
+}
+
+/* Two clients, the same ID, different questions, sent back to back: each gets its own. */
+static int sameid_round(int fds[2], bool tcp, int round, uint8_t *buf)
+{
+	static const struct {
+		const char *name;
+		ldns_rr_type type;
+		const char *rdata;
+	} ask[2] = {
+		{"www.example.", LDNS_RR_TYPE_A, "192.0.2.80"},
+		{"mail.example.", LDNS_RR_TYPE_MX, "10 mx.example."},
+	};
+	struct query q[2];
+	uint16_t id = random_id();
+	int ret = 0;
+
+	memset(q, 0, sizeof(q));
+	for (int i = 0; i < 2 && ret == 0; i++) {
+		ret = query_new(ask[i].name, ask[i].type, id, 0, &q[i]);
+	}
+	/* Alternate which client speaks first. */
+	for (int k = 0; k < 2 && ret == 0; k++) {
+		int i = (round + k) % 2;
+
+		ret = msg_send(fds[i], tcp, &q[i]);
+	}
+	for (int i = 0; i < 2 && ret == 0; i++) {
+		ldns_pkt *a = NULL;
+		size_t len;
+
+		ret = msg_recv(fds[i], tcp, buf, MAX_MSG, &len);
+		if (ret == 0) {
+			ret = answer_parse(&q[i], buf, len, &a);
+		}
+		if (ret == 0) {
+			ret = answer_expect(&q[i], a, LDNS_RCODE_NOERROR, ask[i].rdata);
+		}
+		ldns_pkt_free(a);
+	}
+	if (ret != 0) {
+		say("round %d of %d, both queries with ID %u", round + 1, SAMEID_ROUNDS, id);
+	}
+	for (int i = 0; i < 2; i++) {
+		if (q[i].pkt) {
+			query_free(&q[i]);
+		}
+	}
+	return ret;
+}
+
+static int cmd_sameid(int argc, char **argv)
+{
+	struct target t;
+	int fds[2] = {-1, -1};
+	uint8_t *buf;
+	bool tcp;
+	int ret;
+
+	if (argc != 3) {
+		say("usage: sameid HOST PORT udp|tcp");
+		return -EINVAL;
+	}
+	ret = target_parse(argv[0], argv[1], &t);
+	if (ret == 0) {
+		ret = parse_transport(argv[2], &tcp);
+	}
+	if (ret != 0) {
+		return ret;
+	}
+	buf = malloc(MAX_MSG);
+	if (!buf) {
+		return -ENOMEM;
+	}
+	for (int i = 0; i < 2 && ret == 0; i++) {
+		ret = sock_open(&t, tcp, &fds[i]);
+	}
+	for (int round = 0; round < SAMEID_ROUNDS && ret == 0; round++) {
+		ret = sameid_round(fds, tcp, round, buf);
+	}
+	if (ret == 0) {
+		printf("ok: %d rounds of two %s clients with one ID each round\n", SAMEID_ROUNDS,
+		       tcp ? "TCP" : "UDP");
+	}
+	for (int i = 0; i < 2; i++) {
+		if (fds[i] >= 0) {
+			close(fds[i]);
+		}
+	}
+	free(buf);
+	return ret;
+}
+
+/* big.example TXT over UDP with edns_size (0: no EDNS): cut to fit, TC set, no records. */
+static int truncation_udp(const struct target *t, uint16_t edns_size, size_t max, uint8_t *buf)
+{
+	struct query q;
+	ldns_pkt *a = NULL;
+	size_t len;
+	int fd, ret;
+
+	ret = query_new("big.example.", LDNS_RR_TYPE_TXT, random_id(), edns_size, &q);
+	if (ret != 0) {
+		return ret;
+	}
+	ret = sock_open(t, false, &fd);
+	if (ret == 0) {
+		ret = exchange(fd, false, &q, buf, &len, &a);
+		close(fd);
+	}
+	if (ret == 0) {
+		const char *how = edns_size ? "UDP with EDNS 4096" : "UDP without EDNS";
+
+		if (ldns_pkt_get_rcode(a) != LDNS_RCODE_NOERROR || !ldns_pkt_tc(a) || len > max ||
+		    ldns_pkt_ancount(a) != 0 || (edns_size && !ldns_pkt_edns(a))) {
+			say("big.example TXT over %s: expected NOERROR, TC set, at most %zu "
+			    "octets, "
+			    "no answer records%s; got %s, TC %s, %zu octets, %u answer records%s",
+			    how, max, edns_size ? ", an OPT record" : "",
+			    ldns_pkt_get_rcode(a) == LDNS_RCODE_NOERROR ? "NOERROR" : "other RCODE",
+			    ldns_pkt_tc(a) ? "set" : "clear", len, ldns_pkt_ancount(a),
+			    ldns_pkt_edns(a) ? ", an OPT record" : ", no OPT record");
+			pkt_show("answer", a);
+			ret = -EBADMSG;
+		} else {
+			printf("ok: big.example TXT over %s: TC set, %zu octets\n", how, len);
+		}
+	}
+	ldns_pkt_free(a);
+	query_free(&q);
+	return ret;
+}
+
+static int truncation_tcp(const struct target *t, uint8_t *buf)
+{
+	struct query q;
+	ldns_pkt *a = NULL;
+	size_t len, n = 0;
+	int fd, ret;
+
+	ret = query_new("big.example.", LDNS_RR_TYPE_TXT, random_id(), 0, &q);
+	if (ret != 0) {
+		return ret;
+	}
+	ret = sock_open(t, true, &fd);
+	if (ret == 0) {
+		ret = exchange(fd, true, &q, buf, &len, &a);
+		close(fd);
+	}
+	if (ret == 0) {
+		n = answer_count_type(a, LDNS_RR_TYPE_TXT);
+		if (ldns_pkt_get_rcode(a) != LDNS_RCODE_NOERROR || ldns_pkt_tc(a) ||
+		    n < BIG_MIN_TXT || len <= UDP_EDNS_MAX) {
+			say("big.example TXT over TCP: expected NOERROR, TC clear, at least %d TXT "
+			    "records, over %d octets; got TC %s, %zu TXT records, %zu octets",
+			    BIG_MIN_TXT, UDP_EDNS_MAX, ldns_pkt_tc(a) ? "set" : "clear", n, len);
+			pkt_show("answer", a);
+			ret = -EBADMSG;
+		} else {
+			printf("ok: big.example TXT over TCP: whole, %zu TXT records, %zu octets\n",
+			       n, len);
+		}
+	}
+	ldns_pkt_free(a);
+	query_free(&q);
+	return ret;
+}
+
+static int cmd_truncation(int argc, char **argv)
+{
+	struct target t;
+	uint8_t *buf;
+	int ret, failed = 0;
+
+	if (argc != 2) {
+		say("usage: truncation HOST PORT");
+		return -EINVAL;
+	}
+	ret = target_parse(argv[0], argv[1], &t);
+	if (ret != 0) {
+		return ret;
+	}
+	buf = malloc(MAX_MSG);
+	if (!buf) {
+		return -ENOMEM;
+	}
+	/* All three, whatever fails first. */
+	ret = truncation_udp(&t, 0, UDP_PLAIN_MAX, buf);
+	failed = ret ? ret : failed;
+	ret = truncation_udp(&t, 4096, UDP_EDNS_MAX, buf);
+	failed = ret ? ret : failed;
+	ret = truncation_tcp(&t, buf);
+	failed = ret ? ret : failed;
+	free(buf);
+	return failed;
+}
+
+/* The first Extended DNS Error option of a's OPT record: 0, or -ENOENT. */
+static int find_ede(const ldns_pkt *a, unsigned *code, char *text, size_t cap)
+{
+	const ldns_rdf *d = ldns_pkt_edns_data(a);
+	const uint8_t *p;
+	size_t len, off = 0;
+
+	if (!d) {
+		return -ENOENT;
+	}
+	p = ldns_rdf_data(d);
+	len = ldns_rdf_size(d);
+	while (off + 4 <= len) {
+		unsigned opt = (unsigned)(p[off] << 8 | p[off + 1]);
+		size_t olen = (size_t)(p[off + 2] << 8 | p[off + 3]);
+
+		if (off + 4 + olen > len) {
+			break;
+		}
+		if (opt == DNS_OPT_EDE && olen >= 2) {
+			size_t tlen = olen - 2 < cap - 1 ? olen - 2 : cap - 1;
+
+			*code = (unsigned)(p[off + 4] << 8 | p[off + 5]);
+			memcpy(text, p + off + 6, tlen);
+			text[tlen] = '\0';
+			return 0;
+		}
+		off += 4 + olen;
+	}
+	return -ENOENT;
+}
+
+static int cmd_authfail(int argc, char **argv)
+{
+	struct target t;
+	struct query q;
+	ldns_pkt *a = NULL;
+	uint8_t *buf;
+	size_t len;
+	int fd, ret;
+
+	if (argc != 2) {
+		say("usage: authfail HOST PORT");
+		return -EINVAL;
+	}
+	ret = target_parse(argv[0], argv[1], &t);
+	if (ret != 0) {
+		return ret;
+	}
+	buf = malloc(MAX_MSG);
+	if (!buf) {
+		return -ENOMEM;
+	}
+	/* With EDNS, so that the Extended DNS Error has somewhere to go. */
+	ret = query_new("www.example.", LDNS_RR_TYPE_A, random_id(), 1232, &q);
+	if (ret != 0) {
+		free(buf);
+		return ret;
+	}
+	ret = sock_open(&t, false, &fd);
+	if (ret == 0) {
+		ret = exchange(fd, false, &q, buf, &len, &a);
+		close(fd);
+	}
+	if (ret == 0) {
+		unsigned code = 0;
+		char text[256];
+
+		if (ldns_pkt_get_rcode(a) != LDNS_RCODE_SERVFAIL || ldns_pkt_ancount(a) != 0) {
+			say("www.example A: expected SERVFAIL with no answer records, got RCODE %d "
+			    "and %u answer records",
+			    ldns_pkt_get_rcode(a), ldns_pkt_ancount(a));
+			pkt_show("answer", a);
+			ret = -EBADMSG;
+		} else if (find_ede(a, &code, text, sizeof(text)) != 0) {
+			say("www.example A: SERVFAIL without an Extended DNS Error option");
+			pkt_show("answer", a);
+			ret = -EBADMSG;
+		} else {
+			printf("ok: www.example A: SERVFAIL, no answer, EDE %u \"%s\"\n", code,
+			       text);
+		}
+	}
+	ldns_pkt_free(a);
+	query_free(&q);
+	free(buf);
+	return ret;
+}
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} cmds[] = {
+	{"freeport", cmd_freeport}, {"query", cmd_query},	    {"burst", cmd_burst},
+	{"sameid", cmd_sameid},	    {"truncation", cmd_truncation}, {"authfail", cmd_authfail},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: dotd-probe freeport\n"
+		   "       dotd-probe query HOST PORT NAME TYPE udp|tcp [RCODE] [RDATA-SUBSTRING]\n"
+		   "       dotd-probe burst HOST PORT N udp|tcp\n"
+		   "       dotd-probe sameid HOST PORT udp|tcp\n"
+		   "       dotd-probe truncation HOST PORT\n"
+		   "       dotd-probe authfail HOST PORT\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct timespec ts;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	srandom((unsigned)(ts.tv_nsec ^ ts.tv_sec ^ getpid()));
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[1], cmds[i].name) == 0) {
+			int ret;
+
+			label = cmds[i].name;
+			ret = cmds[i].run(argc - 2, argv + 2);
+			if (ret == -EINVAL) {
+				return 2;
+			}
+			return ret == 0 ? 0 : 1;
+		}
+	}
+	usage(stderr);
+	return 2;
+}

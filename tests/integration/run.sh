@@ -1,0 +1,600 @@
+#!/usr/bin/env bash
+# dotd's integration test: a real unbound serving DNS-over-TLS on loopback (throwaway
+# certificates from tests/certs/gen.sh), dotd in front of it, and real clients: kdig, dig and
+# dotd-probe (ldns). Then the authentication failures, configuration errors, a clean stop, and
+# with DOTD_VALGRIND=1 one more dotd under valgrind.
+#
+# usage: run.sh DOTD PROBE
+#
+# Prints PASS/FAIL per check and runs them all; exits 1 if any failed (at once if unbound or
+# dotd cannot start). Everything lives in a temporary directory, removed on exit together with
+# every process started here.
+set -euo pipefail
+
+if [[ $# -ne 2 ]]; then
+	echo "usage: $0 DOTD PROBE" >&2
+	exit 2
+fi
+DOTD=$(realpath "$1")
+PROBE=$(realpath "$2")
+HERE=$(cd "$(dirname "$0")" && pwd)
+GEN=$HERE/../certs/gen.sh
+HOST=127.0.0.1
+T0=$SECONDS
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/dotd-it.XXXXXX")
+PIDS=()
+
+# Stop whatever we started that still runs (TERM, then KILL), and remove the directory.
+# shellcheck disable=SC2317 # called by the trap
+cleanup()
+{
+	local st=$? p i
+	trap - EXIT INT TERM
+	for p in "${PIDS[@]}"; do
+		kill -TERM "$p" 2> /dev/null || true
+	done
+	for p in "${PIDS[@]}"; do
+		for ((i = 0; i < 50; i++)); do
+			alive "$p" || break
+			sleep 0.1
+		done
+		kill -KILL "$p" 2> /dev/null || true
+		wait "$p" 2> /dev/null || true
+	done
+	rm -rf "$TMP"
+	exit "$st"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# alive PID: the process runs (a zombie does not count: kill -0 would say yes).
+alive()
+{
+	local stat
+	stat=$(cat "/proc/$1/stat" 2> /dev/null) || return 1
+	stat=${stat##*) }
+	[[ ${stat%% *} != Z ]]
+}
+
+# --- reporting ---
+
+NPASS=0
+FAILED=()
+
+pass()
+{
+	echo "PASS: $1"
+	NPASS=$((NPASS + 1))
+}
+
+fail()
+{
+	echo "FAIL: $1"
+	FAILED+=("$1")
+}
+
+skip()
+{
+	echo "SKIP: $1"
+}
+
+# indent: show captured output under a FAIL line.
+indent()
+{
+	sed 's/^/    | /'
+}
+
+# check NAME CMD...: run CMD, PASS if it exits 0, else FAIL with its output.
+check()
+{
+	local name=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		pass "$name"
+	else
+		fail "$name"
+		printf '%s\n' "$out" | indent
+	fi
+}
+
+# show_log TITLE FILE [LINES]: the tail of a log.
+show_log()
+{
+	echo "---- $1 (last ${3:-40} lines of $2) ----"
+	if [[ -s $2 ]]; then
+		tail -n "${3:-40}" "$2" | indent
+	else
+		echo "    (empty)"
+	fi
+}
+
+show_logs()
+{
+	[[ -f $TMP/dotd.log ]] && show_log "dotd" "$TMP/dotd.log"
+	[[ -f $TMP/unbound.log ]] && show_log "unbound" "$TMP/unbound.log"
+	return 0
+}
+
+# die NAME: a check that the rest depends on failed: report and stop.
+die()
+{
+	fail "$1"
+	show_logs
+	echo "FAILED (stopped early): $1"
+	exit 1
+}
+
+# --- helpers ---
+
+USED_PORTS=" "
+
+# new_port VAR: set VAR to a free TCP+UDP loopback port not handed out before in this run.
+new_port()
+{
+	local p i
+	for ((i = 0; i < 20; i++)); do
+		p=$("$PROBE" freeport)
+		if [[ $USED_PORTS != *" $p "* ]]; then
+			USED_PORTS+="$p "
+			printf -v "$1" %s "$p"
+			return 0
+		fi
+	done
+	echo "no free port" >&2
+	return 1
+}
+
+# ucontrol ARGS...: unbound-control on our unbound.
+ucontrol()
+{
+	unbound-control -c "$TMP/unbound.conf" "$@"
+}
+
+# ustat NAME: one counter from unbound's statistics (without resetting them).
+ustat()
+{
+	ucontrol stats_noreset | awk -F= -v k="$1" '$1 == k { print $2; found = 1 }
+		END { exit !found }'
+}
+
+# start_dotd CONFIG LOG [WRAPPER...]: start dotd in the background; sets DOTD_PID.
+start_dotd()
+{
+	local cfg=$1 log=$2
+	shift 2
+	"$@" "$DOTD" -v 6 -C "$cfg" > "$log" 2>&1 &
+	DOTD_PID=$!
+	PIDS+=("$DOTD_PID")
+}
+
+# wait_answer PORT SECONDS PID: until dotd answers www.example A over UDP, while PID runs.
+wait_answer()
+{
+	local port=$1 deadline=$((SECONDS + $2)) pid=$3
+	while ((SECONDS < deadline)); do
+		alive "$pid" || return 1
+		if "$PROBE" query "$HOST" "$port" www.example A udp NOERROR 192.0.2.80 \
+			> /dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.2
+	done
+	return 1
+}
+
+# wait_log FILE PATTERN SECONDS [MIN-COUNT]: until FILE has MIN-COUNT lines matching PATTERN.
+wait_log()
+{
+	local deadline=$((SECONDS + $3)) min=${4:-1} n
+	while ((SECONDS < deadline)); do
+		n=$(grep -c -F -- "$2" "$1" 2> /dev/null || true)
+		if ((n >= min)); then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# upstream_stats PID LOG: SIGUSR1 to dotd, then print the upstream line it logs.
+upstream_stats()
+{
+	local pid=$1 log=$2 pat="upstream '$HOST@$UPORT':" n
+	n=$(grep -c -F -- "$pat" "$log" || true)
+	kill -USR1 "$pid"
+	if ! wait_log "$log" "$pat" 5 $((n + 1)); then
+		echo "no upstream statistics in the log within 5 s of SIGUSR1" >&2
+		return 1
+	fi
+	grep -F -- "$pat" "$log" | tail -n 1
+}
+
+# stop_dotd PID SECONDS: SIGTERM, wait for the exit (KILL after SECONDS); sets STOP_STATUS.
+stop_dotd()
+{
+	local pid=$1 deadline=$((SECONDS + $2))
+	STOP_STATUS=0
+	kill -TERM "$pid" 2> /dev/null || true
+	while alive "$pid" && ((SECONDS < deadline)); do
+		sleep 0.1
+	done
+	if alive "$pid"; then
+		echo "still running $2 s after SIGTERM: killed"
+		kill -KILL "$pid" 2> /dev/null || true
+	fi
+	wait "$pid" 2> /dev/null || STOP_STATUS=$?
+}
+
+# write_config FILE PORT [KEY=VALUE...]: a dotd configuration for our unbound. The keys ca,
+# name and pin replace the good values.
+write_config()
+{
+	local file=$1 port=$2 ca=$TMP/pki/ca.pem name=dot.test pin kv
+	pin=$(cat "$TMP/pki/server.spki")
+	shift 2
+	for kv in "$@"; do
+		case $kv in
+		ca=*) ca=${kv#ca=} ;;
+		name=*) name=${kv#name=} ;;
+		pin=*) pin=${kv#pin=} ;;
+		*)
+			echo "write_config: bad argument $kv" >&2
+			return 1
+			;;
+		esac
+	done
+	cat > "$file" << EOF
+# dotd configuration written by run.sh
+tls_ca_file: "$ca"
+listen_addresses: [$HOST@$port]
+# Long enough that the one upstream connection lasts the whole test (connections=1).
+idle_timeout: 30000
+upstream_recursive_servers:
+  - address_data: $HOST
+    tls_port: $UPORT
+    tls_auth_name: "$name"
+    tls_pubkey_pinset:
+      - digest: "sha256"
+        value: $pin
+EOF
+}
+
+# --- the DoT upstream: unbound ---
+
+mkdir -p "$TMP/pki"
+if ! out=$(sh "$GEN" "$TMP/pki" 2>&1); then
+	printf '%s\n' "$out" | indent
+	die "test certificates (gen.sh)"
+fi
+pass "test certificates (gen.sh)"
+
+UPORT='' CPORT='' DPORT='' bad_port=''
+new_port UPORT
+new_port CPORT
+new_port DPORT
+
+x248=$(printf '%248s' '' | tr ' ' x)
+{
+	cat << EOF
+server:
+  directory: "$TMP"
+  chroot: ""
+  username: ""
+  pidfile: "$TMP/unbound.pid"
+  do-daemonize: no
+  use-syslog: no
+  logfile: ""
+  verbosity: 1
+  num-threads: 1
+  interface: $HOST@$UPORT
+  tls-port: $UPORT
+  tls-service-key: "$TMP/pki/server.key"
+  tls-service-pem: "$TMP/pki/server.pem"
+  incoming-num-tcp: 100
+  tcp-idle-timeout: 60000
+  access-control: 127.0.0.0/8 allow
+  module-config: "iterator"
+  statistics-interval: 0
+  statistics-cumulative: yes
+  extended-statistics: yes
+  msg-cache-size: 0
+  rrset-cache-size: 0
+  local-zone: "bench." redirect
+  local-data: "bench. 300 IN A 192.0.2.1"
+  local-zone: "example." static
+  local-data: "example. 3600 IN SOA ns.example. host.example. 1 3600 900 604800 60"
+  local-data: "example. 3600 IN NS ns.example."
+  local-data: "ns.example. 3600 IN A 192.0.2.53"
+  local-data: "www.example. 300 IN A 192.0.2.80"
+  local-data: "www.example. 300 IN AAAA 2001:db8::80"
+  local-data: "mail.example. 300 IN MX 10 mx.example."
+  local-data: "mx.example. 300 IN A 192.0.2.25"
+  local-data: 'txt.example. 300 IN TXT "hello from the test"'
+EOF
+	for ((i = 0; i < 12; i++)); do
+		printf "  local-data: 'big.example. 300 IN TXT \"%02d%s\"'\n" "$i" "$x248"
+	done
+	cat << EOF
+  local-zone: "." refuse
+remote-control:
+  control-enable: yes
+  control-use-cert: no
+  control-interface: $HOST
+  control-port: $CPORT
+EOF
+} > "$TMP/unbound.conf"
+
+unbound -d -c "$TMP/unbound.conf" > "$TMP/unbound.log" 2>&1 &
+UNBOUND_PID=$!
+PIDS+=("$UNBOUND_PID")
+deadline=$((SECONDS + 10))
+until ucontrol status > /dev/null 2>&1; do
+	if ! alive "$UNBOUND_PID" || ((SECONDS >= deadline)); then
+		die "unbound starts (DoT on $HOST@$UPORT)"
+	fi
+	sleep 0.1
+done
+pass "unbound starts (DoT on $HOST@$UPORT)"
+
+# --- dotd with a good configuration ---
+
+write_config "$TMP/dotd.yml" "$DPORT"
+start_dotd "$TMP/dotd.yml" "$TMP/dotd.log"
+MAIN_PID=$DOTD_PID
+wait_answer "$DPORT" 10 "$MAIN_PID" || die "dotd starts and answers (on $HOST@$DPORT)"
+pass "dotd starts and answers (on $HOST@$DPORT)"
+
+# --- kdig and dig ---
+
+# answer_has OUTPUT NAME TYPE DATA: OUTPUT (dig/kdig) says NOERROR and has the record.
+answer_has()
+{
+	grep -q 'status: NOERROR' <<< "$1" || return 1
+	awk -v n="$2." -v t="$3" -v d="$4" '
+		$1 == n && $3 == "IN" && $4 == t && index($0, d) > 0 { found = 1 }
+		END { exit !found }' <<< "$1"
+}
+
+# client_check TOOL udp|tcp NAME TYPE DATA
+client_check()
+{
+	local tool=$1 proto=$2 name=$3 type=$4 data=$5 out opts=()
+	if [[ $tool == kdig ]]; then
+		opts=(+time=3 +retry=0)
+	else
+		opts=(+time=3 +tries=1)
+	fi
+	[[ $proto == tcp ]] && opts+=(+tcp)
+	out=$("$tool" @"$HOST" -p "$DPORT" "${opts[@]}" "$name" "$type" 2>&1) || true
+	if answer_has "$out" "$name" "$type" "$data"; then
+		pass "$tool $name $type over $proto: NOERROR, $data"
+	else
+		fail "$tool $name $type over $proto: NOERROR, $data"
+		printf '%s\n' "$out" | indent
+	fi
+}
+
+RECORDS=(
+	"www.example A 192.0.2.80"
+	"www.example AAAA 2001:db8::80"
+	"mail.example MX 10 mx.example."
+	'txt.example TXT "hello from the test"'
+)
+for tool in kdig dig; do
+	for proto in udp tcp; do
+		for rec in "${RECORDS[@]}"; do
+			read -r name type data <<< "$rec"
+			client_check "$tool" "$proto" "$name" "$type" "$data"
+		done
+	done
+done
+
+# The client's spelling of the name comes back, in the question and in the answer. This uses dig:
+# kdig (Knot 3.2) lowers the case of the name before it sends the query.
+out=$(dig @"$HOST" -p "$DPORT" +time=3 +tries=1 WwW.ExAmPlE A 2>&1) || true
+if answer_has "$out" WwW.ExAmPlE A 192.0.2.80 && grep -q '^;WwW\.ExAmPlE\.[[:space:]]' <<< "$out"
+then
+	pass "dig WwW.ExAmPlE A: the name's case comes back"
+else
+	fail "dig WwW.ExAmPlE A: the name's case comes back"
+	printf '%s\n' "$out" | indent
+fi
+
+# --- dotd-probe ---
+
+for proto in udp tcp; do
+	for rec in "${RECORDS[@]}" "WwW.eXaMpLe A 192.0.2.80"; do
+		read -r name type data <<< "$rec"
+		check "probe query $name $type over $proto" \
+			"$PROBE" query "$HOST" "$DPORT" "$name" "$type" "$proto" NOERROR "$data"
+	done
+	check "probe query nothere.example A over $proto: NXDOMAIN" \
+		"$PROBE" query "$HOST" "$DPORT" nothere.example A "$proto" NXDOMAIN
+	check "probe sameid over $proto: two clients, one ID, each its own answer" \
+		"$PROBE" sameid "$HOST" "$DPORT" "$proto"
+done
+check "probe truncation: UDP cut to 512 / EDNS 1232 with TC, TCP whole" \
+	"$PROBE" truncation "$HOST" "$DPORT"
+
+# --- 1000 queries per transport ride the one TLS connection ---
+
+tls_before=$(ustat num.query.tls) || tls_before=
+for proto in udp tcp; do
+	if out=$("$PROBE" burst "$HOST" "$DPORT" 1000 "$proto" 2>&1); then
+		pass "probe burst: 1000 queries over $proto, 100 in flight (${out#ok: })"
+	else
+		fail "probe burst: 1000 queries over $proto, 100 in flight"
+		printf '%s\n' "$out" | indent
+	fi
+done
+tls_after=$(ustat num.query.tls) || tls_after=
+
+if line=$(upstream_stats "$MAIN_PID" "$TMP/dotd.log" 2>&1) &&
+	[[ $line == *" connections=1 "* && $line == *" handshakes_full=1 "* ]]; then
+	pass "dotd: one TLS connection, one full handshake (${line#*notice: })"
+else
+	fail "dotd: one TLS connection, one full handshake"
+	printf '%s\n' "$line" | indent
+fi
+
+if [[ -n $tls_before && -n $tls_after ]] && ((tls_after - tls_before >= 2000)); then
+	pass "unbound: num.query.tls grew by $((tls_after - tls_before)) (>= 2000)"
+else
+	fail "unbound: num.query.tls grew by >= 2000 (before '$tls_before', after '$tls_after')"
+	ucontrol stats_noreset 2>&1 | grep -E '^(total\.|num\.query\.tls)' | indent
+fi
+
+if command -v ss > /dev/null 2>&1; then
+	conns=$(ss -Htnp state established "( dport = :$UPORT )" 2>&1) || true
+	n=$(grep -c . <<< "$conns" || true)
+	if ((n == 1)) && [[ $conns != *users:* || $conns == *"pid=$MAIN_PID,"* ]]; then
+		pass "ss: exactly one established connection from dotd to unbound's port $UPORT"
+	else
+		fail "ss: exactly one established connection from dotd to unbound's port $UPORT"
+		printf '%s\n' "$conns" | indent
+	fi
+else
+	skip "ss: not installed (iproute2), connection count from ss not checked"
+fi
+
+# --- authentication failures: each on its own dotd ---
+
+# authfail_case NAME KEY=VALUE: a dotd whose configuration differs from the good one by one value.
+authfail_case()
+{
+	local what=$1 port cfg log line out ok=1
+	new_port port
+	cfg=$TMP/authfail-$port.yml
+	log=$TMP/authfail-$port.log
+	write_config "$cfg" "$port" "$2"
+	start_dotd "$cfg" "$log"
+	if ! wait_log "$log" "serving with" 10; then
+		fail "$what: dotd starts"
+		show_log "dotd ($what)" "$log"
+		return 0
+	fi
+	check "$what: probe authfail: SERVFAIL, no answer, EDE" "$PROBE" authfail "$HOST" "$port"
+	if line=$(upstream_stats "$DOTD_PID" "$log" 2>&1) &&
+		[[ $line == *" auth_failures=1 "* && $line == *" answers=0 "* ]]; then
+		pass "$what: dotd counts auth_failures=1"
+	else
+		fail "$what: dotd counts auth_failures=1"
+		printf '%s\n' "$line" | indent
+		ok=0
+	fi
+	out=$(dig @"$HOST" -p "$port" +time=3 +tries=1 www.example A 2>&1) || true
+	if grep -q 'status: SERVFAIL' <<< "$out" && grep -q 'ANSWER: 0,' <<< "$out"; then
+		pass "$what: dig gets SERVFAIL with ANSWER: 0"
+	else
+		fail "$what: dig gets SERVFAIL with ANSWER: 0"
+		printf '%s\n' "$out" | indent
+		ok=0
+	fi
+	stop_dotd "$DOTD_PID" 10
+	if ((STOP_STATUS == 0)); then
+		pass "$what: SIGTERM, exit status 0"
+	else
+		fail "$what: SIGTERM, exit status 0 (got $STOP_STATUS)"
+		ok=0
+	fi
+	((ok)) || show_log "dotd ($what)" "$log"
+}
+
+authfail_case "wrong pin (the RSA key's)" "pin=$(cat "$TMP/pki/rsa.spki")"
+authfail_case "wrong name (wrong.test)" "name=wrong.test"
+authfail_case "unknown CA (other-ca.pem)" "ca=$TMP/pki/other-ca.pem"
+
+# --- configuration errors: exit status 2, nothing started ---
+
+# config_error NAME FILE EXPECT: dotd -C FILE exits 2 and its stderr contains EXPECT.
+config_error()
+{
+	local what=$1 file=$2 expect=$3 out st=0
+	out=$(timeout 10 "$DOTD" -C "$file" 2>&1) || st=$?
+	if ((st == 2)) && grep -qF -- "$expect" <<< "$out"; then
+		pass "$what: exit status 2, '$expect'"
+	else
+		fail "$what: exit status 2 (got $st), '$expect'"
+		printf '%s\n' "$out" | indent
+	fi
+}
+
+new_port bad_port
+write_config "$TMP/bad-key.yml" "$bad_port"
+# Line 2 of the file, between the comment and tls_ca_file.
+sed -i '1a no_such_key: 1' "$TMP/bad-key.yml"
+config_error "config error: unknown key" "$TMP/bad-key.yml" "$TMP/bad-key.yml:2: key 'no_such_key'"
+write_config "$TMP/bad-transport.yml" "$bad_port"
+echo "dns_transport_list: [GETDNS_TRANSPORT_UDP]" >> "$TMP/bad-transport.yml"
+line=$(wc -l < "$TMP/bad-transport.yml")
+config_error "config error: dns_transport_list UDP" "$TMP/bad-transport.yml" \
+	"$TMP/bad-transport.yml:$line: key 'dns_transport_list'"
+
+# --- the main dotd stops cleanly ---
+
+stop_dotd "$MAIN_PID" 10
+if ((STOP_STATUS == 0)) && ! grep -q "handles left open" "$TMP/dotd.log"; then
+	pass "dotd: SIGTERM, exit status 0, no handles left open"
+else
+	fail "dotd: SIGTERM, exit status 0 (got $STOP_STATUS), no handles left open"
+fi
+
+# --- valgrind ---
+
+# vg_run: one more dotd under valgrind's memcheck, a few queries, a clean stop, no errors.
+vg_run()
+{
+	local port log=$TMP/valgrind.log pid
+	new_port port
+	write_config "$TMP/valgrind.yml" "$port"
+	start_dotd "$TMP/valgrind.yml" "$TMP/valgrind-dotd.log" valgrind --leak-check=full \
+		--errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 \
+		--show-leak-kinds=definite,indirect,possible --log-file="$log"
+	pid=$DOTD_PID
+	if wait_answer "$port" 30 "$pid"; then
+		pass "valgrind: dotd starts and answers"
+		check "valgrind: query A over udp" \
+			"$PROBE" query "$HOST" "$port" www.example A udp NOERROR 192.0.2.80
+		check "valgrind: query AAAA over tcp" \
+			"$PROBE" query "$HOST" "$port" www.example AAAA tcp NOERROR 2001:db8::80
+		check "valgrind: query MX over udp" \
+			"$PROBE" query "$HOST" "$port" mail.example MX udp NOERROR "10 mx.example."
+		check "valgrind: query TXT over tcp" "$PROBE" query "$HOST" "$port" \
+			txt.example TXT tcp NOERROR "hello from the test"
+		check "valgrind: truncation" "$PROBE" truncation "$HOST" "$port"
+		check "valgrind: burst of 200 over udp" "$PROBE" burst "$HOST" "$port" 200 udp
+		check "valgrind: burst of 200 over tcp" "$PROBE" burst "$HOST" "$port" 200 tcp
+	else
+		fail "valgrind: dotd starts and answers (within 30 s)"
+	fi
+	stop_dotd "$pid" 30
+	if ((STOP_STATUS == 0)) && grep -q "ERROR SUMMARY: 0 errors" "$log"; then
+		pass "valgrind: SIGTERM, exit status 0, ERROR SUMMARY: 0 errors"
+	else
+		fail "valgrind: SIGTERM, exit status 0 (got $STOP_STATUS), ERROR SUMMARY: 0 errors"
+		show_log "dotd under valgrind" "$TMP/valgrind-dotd.log" 20
+		show_log "valgrind" "$log" 200
+	fi
+}
+
+if [[ ${DOTD_VALGRIND:-0} == 1 ]]; then
+	if command -v valgrind > /dev/null 2>&1; then
+		vg_run
+	else
+		skip "valgrind: not installed"
+	fi
+fi
+
+# --- summary ---
+
+echo "integration: ${NPASS} passed, ${#FAILED[@]} failed in $((SECONDS - T0)) s"
+if ((${#FAILED[@]} > 0)); then
+	for f in "${FAILED[@]}"; do
+		echo "  failed: $f"
+	done
+	show_logs
+	exit 1
+fi
+exit 0
