@@ -31,9 +31,10 @@
 #define DNS_PORT	53
 #define DOT_PORT	853 /* RFC 7858 §3.1 */
 #define PADDING_SENSIBLE                                                                           \
-	128		 /* Stubby's "1": pad queries to blocks of 128 octets (RFC 8467 §4.1)     \
-			  */
-#define NAME_MAX_LEN 253 /* a host name in text form, without the trailing dot */
+	128 /* Stubby's "1": pad queries to blocks of 128 octets (RFC 8467 §4.1)                  \
+	     */
+#define NAME_MAX_LEN	    253	  /* a host name in text form, without the trailing dot */
+#define MAX_IN_FLIGHT_LIMIT 32768 /* queries in flight per connection: half the ID space */
 
 /* getdns's constants, which Stubby files use by name or by number. */
 enum {
@@ -1022,6 +1023,66 @@ static void set_tls_max(struct parse *p, const char *key, unsigned line, yaml_no
 	}
 }
 
+static void set_max_in_flight(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			      void *obj)
+{
+	struct config *cfg = obj;
+	unsigned v;
+
+	/* Stubby's 0 means "no limit": ours is the largest that keeps IDs unique per connection. */
+	if (get_uint(p, key, line, val, 0, MAX_IN_FLIGHT_LIMIT, &v)) {
+		cfg->max_in_flight = v == 0 ? MAX_IN_FLIGHT_LIMIT : v;
+	}
+}
+
+static void set_conns(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
+{
+	struct config *cfg = obj;
+
+	get_uint(p, key, line, val, 1, 16, &cfg->conns_per_upstream);
+}
+
+static void set_retries(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			void *obj)
+{
+	struct config *cfg = obj;
+
+	get_uint(p, key, line, val, 1, 1000, &cfg->connection_retries);
+}
+
+static void set_backoff(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			void *obj)
+{
+	struct config *cfg = obj;
+
+	get_uint(p, key, line, val, 1, 7 * 86400, &cfg->backoff_max_s);
+}
+
+static void set_timeout_per_try(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+				void *obj)
+{
+	struct config *cfg = obj;
+
+	get_uint(p, key, line, val, 1, 600000, &cfg->timeout_per_try_ms);
+}
+
+static const struct enum_name selection_names[] = {
+	{"round_robin_upstreams", CONFIG_SELECT_DEFAULT},
+	{"fastest", CONFIG_SELECT_FASTEST},
+};
+
+static void set_selection(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			  void *obj)
+{
+	struct config *cfg = obj;
+	int v;
+
+	if (get_enum(p, key, line, val, selection_names, N_ELEMS(selection_names),
+		     "round_robin_upstreams or fastest", &v)) {
+		cfg->selection = (enum config_selection)v;
+	}
+}
+
 static const struct key_rule top_rules[] = {
 	{"listen_addresses", set_listen, NULL},
 	{"upstream_recursive_servers", set_upstreams, NULL},
@@ -1038,10 +1099,13 @@ static const struct key_rule top_rules[] = {
 	{"edns_client_subnet_private", set_ecs_private, NULL},
 	{"tls_min_version", set_tls_min, NULL},
 	{"tls_max_version", set_tls_max, NULL},
+	{"limit_outstanding_queries", set_max_in_flight, NULL},
+	{"tls_connection_retries", set_retries, NULL},
+	{"tls_backoff_time", set_backoff, NULL},
+	{"timeout_per_try", set_timeout_per_try, NULL},
+	{"upstream_selection", set_selection, NULL},
+	{"connections_per_upstream", set_conns, NULL},
 	/* Accepted for Stubby files, implemented by later work: a notice each. */
-	{"limit_outstanding_queries", NULL, NULL},
-	{"tls_connection_retries", NULL, NULL},
-	{"tls_backoff_time", NULL, NULL},
 	{"tls_cipher_list", NULL, NULL},
 	{"tls_ciphersuites", NULL, NULL},
 	{"tls_curves_list", NULL, NULL},
@@ -1057,8 +1121,6 @@ static const struct key_rule top_rules[] = {
 	{"trust_anchors_verify_CA", NULL, NULL},
 	{"trust_anchors_verify_email", NULL, NULL},
 	{"trust_anchors_backoff_time", NULL, NULL},
-	{"upstream_selection", NULL, NULL},
-	{"timeout_per_try", NULL, NULL},
 	{"cache_size", NULL, NULL},
 	{"cache_min_ttl", NULL, NULL},
 	{"cache_max_ttl", NULL, NULL},
@@ -1186,6 +1248,12 @@ int config_load_string(const char *text, size_t len, const char *source, struct 
 	cfg->ecs_private = true;
 	cfg->tls_min = CONFIG_TLS_1_2;
 	cfg->tls_max = CONFIG_TLS_ANY;
+	cfg->max_in_flight = 100;
+	cfg->conns_per_upstream = 2;
+	cfg->connection_retries = 2;
+	cfg->backoff_max_s = 3600; /* Stubby's default */
+	cfg->timeout_per_try_ms = 800;
+	cfg->selection = CONFIG_SELECT_DEFAULT;
 	cfg->source = strdup(source);
 	if (!cfg->source) {
 		rc = -ENOMEM;
@@ -1382,6 +1450,13 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "round_robin_upstreams: %d\n", cfg->round_robin ? 1 : 0);
 	fprintf(out, "idle_timeout: %u\n", cfg->idle_timeout_ms);
 	fprintf(out, "timeout: %u\n", cfg->timeout_ms);
+	fprintf(out, "timeout_per_try: %u\n", cfg->timeout_per_try_ms);
+	fprintf(out, "limit_outstanding_queries: %u\n", cfg->max_in_flight);
+	fprintf(out, "connections_per_upstream: %u\n", cfg->conns_per_upstream);
+	fprintf(out, "tls_connection_retries: %u\n", cfg->connection_retries);
+	fprintf(out, "tls_backoff_time: %u\n", cfg->backoff_max_s);
+	fprintf(out, "upstream_selection: %s\n",
+		enum_to_name(selection_names, N_ELEMS(selection_names), (int)cfg->selection));
 	fprintf(out, "log_level: %s\n",
 		enum_to_name(log_level_names, N_ELEMS(log_level_names), cfg->log_level));
 	fprintf(out, "tls_min_version: %s\n", tls_version_name(cfg->tls_min));

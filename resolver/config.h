@@ -29,6 +29,12 @@ enum config_tls_version {
 	CONFIG_TLS_1_3 = 4,
 };
 
+/** upstream_selection: how the next upstream is chosen among the healthy ones. */
+enum config_selection {
+	CONFIG_SELECT_DEFAULT, /**< as round_robin_upstreams says: in order, or in turn */
+	CONFIG_SELECT_FASTEST, /**< the lowest smoothed round-trip time, probing the others */
+};
+
 struct config_pin {
 	uint8_t sha256[CONFIG_PIN_LEN];
 };
@@ -66,6 +72,12 @@ struct config {
 	bool ecs_private;		 /**< edns_client_subnet_private, default 1 */
 	enum config_tls_version tls_min; /**< tls_min_version, default TLS 1.2 */
 	enum config_tls_version tls_max; /**< tls_max_version, default ANY */
+	unsigned max_in_flight;		 /**< limit_outstanding_queries per connection, 100 */
+	unsigned conns_per_upstream;	 /**< connections_per_upstream, default 2 */
+	unsigned connection_retries;	 /**< tls_connection_retries, default 2 */
+	unsigned backoff_max_s;		 /**< tls_backoff_time in seconds, default 3600 */
+	unsigned timeout_per_try_ms;	 /**< timeout_per_try, default 800 */
+	enum config_selection selection; /**< upstream_selection, default DEFAULT */
 };
 
 /**

@@ -98,6 +98,9 @@ int dns_msg_upstream_query(const struct dns_client_query *cq, const struct dns_u
 	if (o->ecs_private) {
 		opts += 4 + 4; /* FAMILY, SOURCE PREFIX-LENGTH 0, SCOPE 0, no address */
 	}
+	if (o->keepalive) {
+		opts += 4; /* a client sends it empty (RFC 7828 §3.2.1) */
+	}
 	if (o->padding_blocksize > 0) {
 		/* RFC 8467 §4.1: the whole message, padding option included, fills whole blocks. */
 		size_t unpadded = len + opts + 4;
@@ -127,6 +130,11 @@ int dns_msg_upstream_query(const struct dns_client_query *cq, const struct dns_u
 		p[6] = 0;
 		p[7] = 0;
 		p += 8;
+	}
+	if (o->keepalive) {
+		dns_put16(p, DNS_OPT_KEEPALIVE);
+		dns_put16(p + 2, 0);
+		p += 4;
 	}
 	if (o->padding_blocksize > 0) {
 		dns_put16(p, DNS_OPT_PADDING);

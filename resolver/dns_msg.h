@@ -29,6 +29,7 @@ struct dns_client_query {
 struct dns_upstream_opts {
 	unsigned padding_blocksize; /**< RFC 8467 §4.1 block padding; 0 for none */
 	bool ecs_private;	    /**< add ECS with source prefix 0 (RFC 7871 §7.1.2) */
+	bool keepalive;		    /**< add edns-tcp-keepalive, empty (RFC 7828 §3.2.1) */
 };
 
 enum dns_check {
@@ -47,8 +48,8 @@ enum dns_check dns_msg_check_query(const uint8_t *msg, size_t len, struct dns_cl
 /**
  * Write the query for the upstream into @out (@cap bytes), with its 2-octet length prefix (RFC
  * 7766 §8): a header with ID 0 (tls/ sets it) and the client's RD, CD and AD bits, the question,
- * and an OPT of ours (DO copied, ECS /0 if asked, padding last, RFC 7830 §3). -ENOSPC if it does
- * not fit.
+ * and an OPT of ours (DO copied, ECS /0 and keepalive if asked, padding last, RFC 7830 §3). -ENOSPC
+ * if it does not fit.
  */
 int dns_msg_upstream_query(const struct dns_client_query *cq, const struct dns_upstream_opts *o,
 			   uint8_t *out, size_t cap, size_t *out_len);

@@ -32,10 +32,12 @@ void resolver_stats_log(struct resolver *r)
 
 	log_notice(LOG_MAIN,
 		   "clients: queries_udp=%llu queries_tcp=%llu tcp_connections=%llu dropped=%llu "
-		   "answered_here=%llu forwarded=%llu answers=%llu servfail=%llu truncated=%llu",
+		   "answered_here=%llu forwarded=%llu tries=%llu hedged=%llu answers=%llu "
+		   "servfail=%llu truncated=%llu",
 		   (unsigned long long)s->queries_udp, (unsigned long long)s->queries_tcp,
 		   (unsigned long long)s->tcp_clients, (unsigned long long)s->dropped,
 		   (unsigned long long)s->answered_here, (unsigned long long)s->forwarded,
+		   (unsigned long long)s->tries, (unsigned long long)s->hedged,
 		   (unsigned long long)s->answers, (unsigned long long)s->servfail,
 		   (unsigned long long)s->truncated);
 	if (r->upstreams) {
@@ -83,6 +85,7 @@ int resolver_start(struct resolver *r, uv_loop_t *loop, const struct config *cfg
 	r->cfg = cfg;
 	r->opts.padding_blocksize = cfg->padding_blocksize;
 	r->opts.ecs_private = cfg->ecs_private;
+	r->opts.keepalive = true;
 	r->out = malloc(2 + DNS_MAX_MSG + 128);
 	if (!r->out) {
 		return -ENOMEM;

@@ -34,6 +34,8 @@ struct resolver_stats {
 	uint64_t forwarded;
 	uint64_t answers;     /**< upstream answers passed on */
 	uint64_t servfail;    /**< SERVFAIL because no upstream answered */
+	uint64_t tries;	      /**< upstream tries started (one or more per forwarded query) */
+	uint64_t hedged;      /**< tries started because an earlier one was slow */
 	uint64_t truncated;   /**< UDP answers cut with TC */
 	uint64_t tcp_clients; /**< client TCP connections accepted */
 };
@@ -48,6 +50,8 @@ struct resolver {
 
 	struct query *q_head; /**< queries in flight, oldest (earliest deadline) first */
 	struct query *q_tail;
+	struct query *t_head; /**< queries with a try under way, by try deadline */
+	struct query *t_tail;
 	uv_timer_t q_timer; /**< fires at the head's deadline */
 	uv_signal_t sig_int, sig_term, sig_usr1;
 	unsigned handles_open; /**< of the above: timer and signals */
@@ -111,8 +115,15 @@ int query_timer_init(struct resolver *r);
 
 int upstream_set_new(struct resolver *r, struct upstream_set **out);
 
-/** The upstream for the next query: the first, or the next in turn (round_robin_upstreams). */
-struct tls_upstream *upstream_pick(struct upstream_set *s);
+size_t upstream_count(const struct upstream_set *s);
+
+struct tls_upstream *upstream_get(struct upstream_set *s, size_t i);
+
+/**
+ * The upstream for the next try of a query, as an index, among those not set in @tried (a
+ * bitmap of upstream_count() bits); -1 when every upstream has been tried.
+ */
+int upstream_pick(struct upstream_set *s, const uint8_t *tried);
 
 /** Close every upstream; @s is freed when the last is; @done(@arg) is then called. */
 void upstream_set_close(struct upstream_set *s, void (*done)(void *arg), void *arg);

@@ -10,8 +10,9 @@
  *   struct tls_query     one query in flight, embedded in the caller's own query object.
  *
  * A query submitted with tls_upstream_query() gets exactly one call of its callback, unless the
- * caller cancels it first with tls_query_cancel(), after which none comes. The callback may
- * submit or cancel other queries and may close the upstream.
+ * caller cancels it first with tls_query_cancel(), after which none comes. The callback never
+ * runs from inside tls_upstream_query() or tls_query_cancel(): failures are delivered from
+ * libuv callbacks. The callback may submit or cancel other queries and may close the upstream.
  *
  * Layers, each with its own state: TCP (libuv owns the socket and reads ciphertext into our
  * buffer) -> TLS (wolfSSL reads and writes memory through custom I/O callbacks) -> DNS framing
@@ -33,6 +34,7 @@
 #define TLS_ERR_CONNECT (-ECONNREFUSED) /* TCP connect or TLS handshake failed */
 #define TLS_ERR_LOST	(-ECONNRESET)	/* the connection closed before the answer came */
 #define TLS_ERR_PROTO	(-EPROTO)	/* the upstream broke the protocol (framing, garbage) */
+#define TLS_ERR_TIMEOUT (-ETIMEDOUT)	/* the connection went silent with queries outstanding */
 #define TLS_ERR_NOMEM	(-ENOMEM)
 
 struct tls_client;
@@ -68,10 +70,16 @@ struct tls_upstream_params {
 	const char *auth_name;		    /**< copied; NULL: no name check and no SNI */
 	const uint8_t (*pins)[TLS_PIN_LEN]; /**< copied; n_pins SHA-256 SPKI pins */
 	size_t n_pins;
-	bool strict;		       /**< RFC 8310 strict profile: fail unless authenticated */
-	unsigned idle_timeout_ms;      /**< close a connection idle this long */
-	unsigned handshake_timeout_ms; /**< give up a TCP connect plus handshake after this */
-	unsigned max_in_flight;	       /**< queries outstanding on one connection */
+	bool strict;			  /**< RFC 8310 strict profile: fail unless authenticated */
+	unsigned idle_timeout_ms;	  /**< close a connection idle this long (or the server's
+					       shorter edns-tcp-keepalive, RFC 7828) */
+	unsigned handshake_timeout_ms;	  /**< give up a TCP connect plus handshake after this */
+	unsigned liveness_ms;		  /**< a connection with queries outstanding that receives
+					       nothing for this long is dead (half-open) */
+	unsigned max_in_flight;		  /**< queries outstanding on one connection */
+	unsigned max_conns;		  /**< connections open at once to this upstream */
+	unsigned failures_before_backoff; /**< tls_connection_retries */
+	unsigned backoff_max_ms; /**< the cap of the exponential backoff (tls_backoff_time) */
 };
 
 /** Create an upstream on @loop using @client (borrowed; must outlive the upstream). */
@@ -97,7 +105,20 @@ struct tls_upstream_stats {
 	uint64_t auth_failures;	     /**< connections closed for failed authentication */
 	uint64_t conn_failures;	     /**< connect or handshake failures and timeouts */
 	uint64_t proto_errors;	     /**< connections closed for a protocol violation */
+	uint64_t dead;		     /**< connections closed for silence (liveness) */
+	uint64_t server_closes;	     /**< connections the server closed (not failures) */
+	uint64_t backoffs;	     /**< times the upstream was backed off */
+	uint64_t tickets;	     /**< session tickets received and stored */
 };
+
+/**
+ * The loop time (ms, uv_now) from which @u should be used again: at or before now when it is
+ * healthy, later while it is backed off after repeated failures.
+ */
+uint64_t tls_upstream_available_at(const struct tls_upstream *u);
+
+/** The smoothed round-trip time of @u's answers in ms (RFC 6298 style), 0 until measured. */
+unsigned tls_upstream_srtt(const struct tls_upstream *u);
 
 void tls_upstream_stats_get(const struct tls_upstream *u, struct tls_upstream_stats *out);
 
@@ -115,7 +136,9 @@ typedef void (*tls_query_cb)(struct tls_query *q, int status, const uint8_t *ans
  * One query. The caller fills frame, frame_len and cb; the rest is private to tls/. The frame
  * is the DNS message with its 2-octet length prefix (RFC 7766 §8), so that it goes to wolfSSL in
  * one write and one TLS record (RFC 7858 §3.3). It must stay valid and unchanged, but for the
- * message ID which tls/ writes, until the callback or the cancel.
+ * message ID which tls/ writes just before handing it to wolfSSL, until the callback or the
+ * cancel. Several queries may share one frame (tries of one client query on several
+ * upstreams): the ID is written and the frame encrypted in one step.
  */
 struct tls_query {
 	uint8_t *frame; /**< borrowed: 2-octet length, then a DNS query */
@@ -126,13 +149,15 @@ struct tls_query {
 	struct tls_conn *conn;	/**< connection it waits on or was written to, or NULL */
 	struct tls_query *next; /**< in the connection's waiting list */
 	size_t qend;		/**< end of the question in the message */
+	uint64_t sent_at;	/**< loop time it was written, for the round-trip time */
 	uint16_t id;		/**< upstream ID while in flight */
 	bool in_flight;
 };
 
 /**
- * Send @q to @u: on its open connection, or on a new one. Returns 0 (the callback will come) or
- * a negative errno if @q is malformed (no callback).
+ * Send @q to @u: on an open connection with room, or on a new one up to max_conns, or queued on
+ * the least loaded. Returns 0 (the callback will come) or a negative errno if @q is malformed or
+ * no connection can be started (no callback).
  */
 int tls_upstream_query(struct tls_upstream *u, struct tls_query *q);
 

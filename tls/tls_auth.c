@@ -150,6 +150,29 @@ static int on_verify(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	return 1;
 }
 
+/*
+ * wolfSSL hands us each new session as it is made: under TLS 1.3 when a NewSessionTicket
+ * arrives after the handshake, under TLS 1.2 at its end. We keep a copy with the connection's
+ * upstream. (A session taken with wolfSSL_get1_session() from a resumed TLS 1.3 connection fails
+ * its binder on the next handshake with wolfSSL 5.5.4; sessions from this callback do not.)
+ * Returning 0 leaves wolfSSL's own reference to wolfSSL.
+ */
+static int on_new_session(WOLFSSL *ssl, WOLFSSL_SESSION *session)
+{
+	struct tls_conn *c = wolfSSL_get_app_data(ssl);
+	WOLFSSL_SESSION *copy;
+
+	if (!c || c->state >= TLS_CONN_CLOSING || !wolfSSL_SESSION_has_ticket(session)) {
+		return 0;
+	}
+	copy = wolfSSL_SESSION_dup(session);
+	if (copy) {
+		tls_upstream_session_put(c->up, copy);
+		log_debug(LOG_TLS, "upstream '%s': session ticket stored", c->up->name);
+	}
+	return 0;
+}
+
 int tls_client_new(const struct tls_client_params *p, struct tls_client **out)
 {
 	struct tls_client *c;
@@ -196,6 +219,10 @@ int tls_client_new(const struct tls_client_params *p, struct tls_client **out)
 				  "tls_ca_file): only pinned upstreams can be authenticated");
 	}
 	wolfSSL_CTX_set_verify(c->ctx, WOLFSSL_VERIFY_PEER, on_verify);
+	/* Sessions are kept per upstream (tls_upstream.c), not in wolfSSL's global cache. */
+	wolfSSL_CTX_set_session_cache_mode(c->ctx, WOLFSSL_SESS_CACHE_CLIENT |
+							   WOLFSSL_SESS_CACHE_NO_INTERNAL_STORE);
+	wolfSSL_CTX_sess_set_new_cb(c->ctx, on_new_session);
 	wolfSSL_CTX_SetIORecv(c->ctx, tls_io_recv);
 	wolfSSL_CTX_SetIOSend(c->ctx, tls_io_send);
 	*out = c;

@@ -6,6 +6,13 @@
  *   on_alloc/on_read -> cin -> tls_io_recv -> wolfSSL -> plaintext -> frame -> on_message
  *   tls_conn_submit -> wolfSSL_write -> tls_io_send -> cout -> flush (uv_try_write / uv_write)
  *
+ * Queries are pipelined (RFC 7766 §6.2.1.1) up to max_in_flight, each under an ID that is
+ * unique on the connection, and answers are taken in any order (§7). One timer per connection
+ * serves three purposes in turn: the handshake deadline; while queries are outstanding, the
+ * liveness deadline (nothing received for liveness_ms: the connection is half-open, e.g. after a
+ * route change, and is dropped); while idle, the idle timeout, shortened to the server's
+ * edns-tcp-keepalive (RFC 7828 §3.2.2) so that we close first.
+ *
  * Lifetime: a connection lives in its upstream's list from tls_conn_open() until the last of
  * its two handles (socket, timer) has closed; on_handle_closed() then frees it. Queries on it
  * are borrowed and get exactly one callback (or none if cancelled). Every path that calls back
@@ -31,9 +38,12 @@ static void conn_drive(struct tls_conn *c);
 static void conn_flush(struct tls_conn *c);
 static void conn_fail_all(struct tls_conn *c, int status);
 static void conn_close(struct tls_conn *c, int status);
+static void conn_timer_update(struct tls_conn *c);
 
-/* Random bits for upstream message IDs (RFC 5452 §9.2 spirit; over TLS IDs only need to be
- * unique per connection, RFC 7766 §6.2.1, but they cost nothing to make unpredictable). */
+/*
+ * Random bits for upstream message IDs. Over TLS IDs need only be unique per connection (RFC
+ * 7766 §6.2.1), but unpredictable ones cost nothing.
+ */
 static uint16_t random_u16(void)
 {
 	static uint16_t pool[256];
@@ -41,8 +51,7 @@ static uint16_t random_u16(void)
 
 	if (left == 0) {
 		if (getrandom(pool, sizeof(pool), 0) != (ssize_t)sizeof(pool)) {
-			/* getrandom() on a 512-byte request does not fail once seeded; fall back.
-			 */
+			/* getrandom() does not fail on 512 bytes once seeded; fall back anyway. */
 			for (unsigned i = 0; i < 256; i++) {
 				pool[i] = (uint16_t)rand();
 			}
@@ -112,13 +121,18 @@ static void on_handle_closed(uv_handle_t *h)
 	if (--c->handles_open > 0) {
 		return;
 	}
-	/* The last handle: nothing of libuv refers to us any more. */
+	/*
+	 * The last handle: nothing of libuv refers to us any more. Queries still here learn
+	 * now, never from inside a call of the caller's (tls_upstream_query, tls_query_cancel).
+	 */
 	REQUIRE(c->writes_pending == 0);
+	conn_fail_all(c, c->close_status);
 	tls_upstream_conn_freed(c->up, c);
 	if (c->ssl) {
 		wolfSSL_free(c->ssl);
 	}
 	dns_frame_free(&c->frame);
+	free(c->slots);
 	free(c->cin);
 	free(c->cout);
 	free(c);
@@ -133,7 +147,8 @@ static void conn_close_handles(struct tls_conn *c)
 
 /*
  * Close at once: pending writes are cancelled by libuv (their callbacks still run, with
- * UV_ECANCELED, before the close callbacks). Queries still on the connection get @status.
+ * UV_ECANCELED, before the close callbacks). Queries still on the connection get @status from
+ * the last close callback.
  */
 static void conn_close(struct tls_conn *c, int status)
 {
@@ -143,11 +158,20 @@ static void conn_close(struct tls_conn *c, int status)
 	c->close_status = status;
 	uv_timer_stop(&c->timer);
 	conn_close_handles(c);
-	conn_fail_all(c, status);
 }
 
 void tls_conn_abort(struct tls_conn *c, int status)
 {
+	conn_close(c, status);
+}
+
+/* Close for a reason that counts against the upstream (RFC 7858 §3.1: remember failures). */
+static void conn_fail(struct tls_conn *c, int status, const char *why)
+{
+	if (c->state >= TLS_CONN_CLOSED) {
+		return;
+	}
+	tls_upstream_failure(c->up, why);
 	conn_close(c, status);
 }
 
@@ -163,7 +187,7 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 
 /*
  * Close politely: close_notify (RFC 8446 §6.1), then FIN once it has been written. Only used
- * when nothing is in flight (idle timeout).
+ * when nothing is in flight (idle timeout, or drained after a keepalive of 0).
  */
 static void conn_close_gracefully(struct tls_conn *c)
 {
@@ -171,12 +195,9 @@ static void conn_close_gracefully(struct tls_conn *c)
 		return;
 	}
 	c->state = TLS_CONN_CLOSING;
+	c->close_status = TLS_ERR_LOST;
 	uv_timer_stop(&c->timer);
 	uv_read_stop((uv_stream_t *)&c->tcp);
-	conn_fail_all(c, TLS_ERR_LOST);
-	if (c->state >= TLS_CONN_CLOSED) {
-		return;
-	}
 	wolfSSL_shutdown(c->ssl);
 	conn_flush(c);
 	if (c->state >= TLS_CONN_CLOSED) {
@@ -188,13 +209,30 @@ static void conn_close_gracefully(struct tls_conn *c)
 	}
 }
 
+static struct tls_query *wait_pop(struct tls_conn *c)
+{
+	struct tls_query *q = c->wait_head;
+
+	if (q) {
+		c->wait_head = q->next;
+		if (!c->wait_head) {
+			c->wait_tail = NULL;
+		}
+		q->next = NULL;
+		c->n_waiting--;
+	}
+	return q;
+}
+
 /* Give every query still on @c its failure, and forget them. */
 static void conn_fail_all(struct tls_conn *c, int status)
 {
-	for (unsigned i = 0; i < TLS_SLOTS; i++) {
-		struct tls_slot *s = &c->slots[i];
-		struct tls_query *q = s->q;
+	struct tls_query *q;
 
+	for (unsigned i = 0; i < c->n_slots; i++) {
+		struct tls_slot *s = &c->slots[i];
+
+		q = s->q;
 		if (!s->used) {
 			continue;
 		}
@@ -207,14 +245,7 @@ static void conn_fail_all(struct tls_conn *c, int status)
 			q->cb(q, status, NULL, 0, NULL);
 		}
 	}
-	while (c->wait_head) {
-		struct tls_query *q = c->wait_head;
-
-		c->wait_head = q->next;
-		if (!c->wait_head) {
-			c->wait_tail = NULL;
-		}
-		q->next = NULL;
+	while ((q = wait_pop(c)) != NULL) {
 		q->conn = NULL;
 		q->cb(q, status, NULL, 0, NULL);
 	}
@@ -293,29 +324,28 @@ static void conn_flush(struct tls_conn *c)
 /* Write waiting queries while slots are free. */
 static void conn_send_waiting(struct tls_conn *c)
 {
+	unsigned mask = c->n_slots - 1;
+	bool was_idle = c->n_slots_used == 0;
+
 	while (c->wait_head && c->state == TLS_CONN_READY &&
 	       c->n_slots_used < c->up->max_in_flight) {
-		struct tls_query *q = c->wait_head;
-		unsigned start = random_u16() % TLS_SLOTS;
-		unsigned slot = start;
+		struct tls_query *q = wait_pop(c);
+		unsigned slot = random_u16() & mask;
 		uint16_t id;
 		int ret;
 
-		c->wait_head = q->next;
-		if (!c->wait_head) {
-			c->wait_tail = NULL;
-		}
-		q->next = NULL;
-		/* A free slot exists: fewer than TLS_SLOTS / 2 are used. */
+		/* A free slot exists: at most half of them are used. */
 		while (c->slots[slot].used) {
-			slot = (slot + 1) % TLS_SLOTS;
+			slot = (slot + 1) & mask;
 		}
-		/* The low bits name the slot, the high bits are random (RFC 7766 §6.2.1.1). */
-		id = (uint16_t)((random_u16() & ~(TLS_SLOTS - 1)) | slot);
+		/* The low bits name the slot, the high bits are random. */
+		id = (uint16_t)((random_u16() & ~mask) | slot);
 		c->slots[slot] = (struct tls_slot){.q = q, .id = id, .used = true};
 		c->n_slots_used++;
 		q->id = id;
 		q->in_flight = true;
+		q->sent_at = uv_now(c->up->loop);
+		/* The frame may be shared with other tries: write the ID and encrypt at once. */
 		dns_put16(q->frame + 2, id);
 		ret = wolfSSL_write(c->ssl, q->frame, (int)q->frame_len);
 		if (ret != (int)q->frame_len) {
@@ -327,6 +357,9 @@ static void conn_send_waiting(struct tls_conn *c)
 		c->up->stats.queries++;
 	}
 	conn_flush(c);
+	if (c->state == TLS_CONN_READY && was_idle && c->n_slots_used > 0) {
+		conn_timer_update(c);
+	}
 }
 
 /* --- reading --- */
@@ -335,7 +368,26 @@ static void conn_protocol_error(struct tls_conn *c, const char *what)
 {
 	log_notice(LOG_TLS, "upstream '%s': %s, closing the connection", c->up->name, what);
 	c->up->stats.proto_errors++;
-	conn_close(c, TLS_ERR_PROTO);
+	conn_fail(c, TLS_ERR_PROTO, what);
+}
+
+/* RFC 7828 §3.2.2: the server's TIMEOUT (100 ms units) in an answer; the latest wins. */
+static void conn_keepalive(struct tls_conn *c, const uint8_t *msg, const struct dns_opt *opt)
+{
+	size_t off;
+	uint16_t len;
+
+	if (!opt->present || dns_opt_option(msg, opt, DNS_OPT_KEEPALIVE, &off, &len) != 0 ||
+	    len != 2) {
+		return;
+	}
+	c->keepalive_ms = 100u * dns_get16(msg + off);
+	if (c->keepalive_ms == 0 && !c->draining) {
+		/* §3.2.2: send nothing more here; close once the answers are in. */
+		log_debug(LOG_TLS, "upstream '%s': keepalive 0, draining the connection",
+			  c->up->name);
+		c->draining = true;
+	}
 }
 
 /* One DNS message from the upstream: match it to its query by ID and question (RFC 7766 §7). */
@@ -349,7 +401,7 @@ static void conn_on_message(struct tls_conn *c, const uint8_t *msg, size_t len)
 		conn_protocol_error(c, "message that is not an answer");
 		return;
 	}
-	s = &c->slots[dns_id(msg) % TLS_SLOTS];
+	s = &c->slots[dns_id(msg) & (c->n_slots - 1)];
 	if (!s->used || s->id != dns_id(msg)) {
 		conn_protocol_error(c, "answer with an ID that matches no query");
 		return;
@@ -370,12 +422,15 @@ static void conn_on_message(struct tls_conn *c, const uint8_t *msg, size_t len)
 		conn_protocol_error(c, "malformed answer");
 		return;
 	}
+	conn_keepalive(c, msg, &opt);
 	s->used = false;
 	s->q = NULL;
 	c->n_slots_used--;
+	tls_upstream_success(c->up);
 	if (!q) {
 		return; /* its query was cancelled; the answer was still due */
 	}
+	tls_upstream_rtt(c->up, uv_now(c->up->loop) - q->sent_at);
 	q->conn = NULL;
 	q->in_flight = false;
 	c->up->stats.answers++;
@@ -419,15 +474,16 @@ static void conn_read_plaintext(struct tls_conn *c)
 			break;
 		}
 		if (ret == WOLFSSL_ERROR_ZERO_RETURN) {
-			/* close_notify: the server is done with us (idle close, RFC 7766 §6.2.3).
-			 */
+			/* close_notify: the server is done with us (idle, RFC 7766 §6.2.3). */
 			log_debug(LOG_TLS, "upstream '%s': closed by the server", c->up->name);
+			c->up->stats.server_closes++;
 			conn_close(c, TLS_ERR_LOST);
 			return;
 		}
 		log_info(LOG_TLS, "upstream '%s': TLS read failed: %s", c->up->name,
 			 wolfSSL_ERR_reason_error_string((unsigned long)ret));
-		conn_close(c, TLS_ERR_PROTO);
+		c->up->stats.proto_errors++;
+		conn_fail(c, TLS_ERR_PROTO, "TLS read failed");
 		return;
 	}
 }
@@ -438,23 +494,26 @@ static void conn_handshake_done(struct tls_conn *c)
 
 	if (!tls_auth_check(c)) {
 		u->stats.auth_failures++;
-		conn_close(c, TLS_ERR_AUTH);
+		conn_fail(c, TLS_ERR_AUTH, "authentication failed");
 		return;
 	}
 	if (wolfSSL_session_reused(c->ssl)) {
 		u->stats.handshakes_resumed++;
 	} else {
 		u->stats.handshakes_full++;
+		if (c->offered_session) {
+			/* Refused: the server rotated its ticket key, or they expired. */
+			tls_upstream_sessions_drop(u);
+		}
 	}
 	log_info(LOG_TLS, "upstream '%s': connected, %s %s%s", u->name, wolfSSL_get_version(c->ssl),
 		 wolfSSL_get_cipher_name(c->ssl),
 		 wolfSSL_session_reused(c->ssl) ? ", resumed" : "");
 	c->state = TLS_CONN_READY;
-	uv_timer_stop(&c->timer);
+	tls_upstream_success(u);
+	conn_timer_update(c);
 	conn_send_waiting(c);
 }
-
-static void conn_arm_idle(struct tls_conn *c);
 
 /* Run wolfSSL on whatever ciphertext has arrived: the handshake, then the records. */
 static void conn_drive(struct tls_conn *c)
@@ -472,13 +531,13 @@ static void conn_drive(struct tls_conn *c)
 			if (c->auth.leaf_seen && !c->auth.ok) {
 				tls_auth_check(c); /* logs why */
 				c->up->stats.auth_failures++;
-				conn_close(c, TLS_ERR_AUTH);
+				conn_fail(c, TLS_ERR_AUTH, "authentication failed");
 				return;
 			}
 			log_warn(LOG_TLS, "upstream '%s': TLS handshake failed: %s", c->up->name,
 				 wolfSSL_ERR_reason_error_string((unsigned long)err));
 			c->up->stats.conn_failures++;
-			conn_close(c, TLS_ERR_CONNECT);
+			conn_fail(c, TLS_ERR_CONNECT, "TLS handshake failed");
 			return;
 		}
 		conn_flush(c);
@@ -488,11 +547,22 @@ static void conn_drive(struct tls_conn *c)
 		conn_handshake_done(c);
 	}
 	if (c->state == TLS_CONN_READY) {
+		unsigned before = c->n_slots_used;
+
 		conn_read_plaintext(c);
 		conn_flush(c); /* alerts, key updates */
-		if (c->state == TLS_CONN_READY) {
-			conn_arm_idle(c);
+		if (c->state != TLS_CONN_READY) {
+			return;
 		}
+		if (c->draining && c->n_slots_used == 0) {
+			conn_close_gracefully(c);
+			return;
+		}
+		/* Freed slots let waiting queries go; then time whatever is outstanding. */
+		if (c->n_slots_used < before) {
+			conn_send_waiting(c);
+		}
+		conn_timer_update(c);
 	}
 }
 
@@ -525,22 +595,29 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		return; /* EAGAIN */
 	}
 	if (nread < 0) {
-		if (nread == UV_EOF) {
-			log_debug(LOG_TLS, "upstream '%s': connection closed by the server",
-				  c->up->name);
-		} else {
-			log_info(LOG_TLS, "upstream '%s': read failed: %s", c->up->name,
-				 uv_strerror((int)nread));
-		}
 		if (c->state < TLS_CONN_READY) {
+			log_warn(LOG_TLS, "upstream '%s': connection lost during the handshake: %s",
+				 c->up->name, uv_strerror((int)nread));
 			c->up->stats.conn_failures++;
-			conn_close(c, TLS_ERR_CONNECT);
-		} else {
-			conn_close(c, TLS_ERR_LOST);
+			conn_fail(c, TLS_ERR_CONNECT, "connection lost during the handshake");
+			return;
 		}
+		/*
+		 * The server closed (or reset) an established connection. Idle, or past the
+		 * keepalive it announced, that is normal (RFC 7766 §6.2.3, RFC 7828 §3.2.2)
+		 * and not held against it; queries still on it are retried by the caller.
+		 */
+		log_debug(LOG_TLS, "upstream '%s': connection closed by the server: %s",
+			  c->up->name, nread == UV_EOF ? "end of stream" : uv_strerror((int)nread));
+		c->up->stats.server_closes++;
+		conn_close(c, TLS_ERR_LOST);
 		return;
 	}
 	c->cin_len += (size_t)nread;
+	if (c->timer_mode == TLS_TIMER_LIVENESS) {
+		/* Something arrived: the connection is alive. */
+		uv_timer_again(&c->timer);
+	}
 	conn_drive(c);
 	if (c->state < TLS_CONN_CLOSING && c->cin_len == c->cin_cap && c->cin_head == 0) {
 		/* wolfSSL took nothing from a full buffer: it cannot make progress. */
@@ -552,27 +629,60 @@ static void on_timer(uv_timer_t *t)
 {
 	struct tls_conn *c = t->data;
 
-	if (c->state < TLS_CONN_READY) {
+	if (c->state >= TLS_CONN_CLOSING) {
+		return;
+	}
+	switch (c->timer_mode) {
+	case TLS_TIMER_HANDSHAKE:
 		log_warn(LOG_TLS, "upstream '%s': %s timed out", c->up->name,
 			 c->state == TLS_CONN_CONNECTING ? "connect" : "TLS handshake");
 		c->up->stats.conn_failures++;
-		conn_close(c, TLS_ERR_CONNECT);
+		conn_fail(c, TLS_ERR_CONNECT, "connect or handshake timed out");
 		return;
-	}
-	if (c->state == TLS_CONN_READY && c->n_slots_used == 0 && !c->wait_head) {
-		log_debug(LOG_TLS, "upstream '%s': idle, closing", c->up->name);
-		conn_close_gracefully(c);
+	case TLS_TIMER_LIVENESS:
+		log_notice(LOG_TLS,
+			   "upstream '%s': nothing received for %u ms with %u queries "
+			   "outstanding, dropping the connection",
+			   c->up->name, c->up->liveness_ms, c->n_slots_used);
+		c->up->stats.dead++;
+		conn_fail(c, TLS_ERR_TIMEOUT, "connection went silent");
+		return;
+	case TLS_TIMER_IDLE:
+		if (c->n_slots_used == 0 && c->n_waiting == 0) {
+			log_debug(LOG_TLS, "upstream '%s': idle, closing", c->up->name);
+			conn_close_gracefully(c);
+		}
+		return;
 	}
 }
 
-/* The idle timer runs while nothing is in flight (RFC 7766 §6.2.3). */
-static void conn_arm_idle(struct tls_conn *c)
+/*
+ * Time what the connection is waiting for: an answer (liveness) while queries are outstanding,
+ * else the idle timeout, or the server's keepalive less a margin so that we close first.
+ */
+static void conn_timer_update(struct tls_conn *c)
 {
-	if (c->n_slots_used == 0 && !c->wait_head) {
-		uv_timer_start(&c->timer, on_timer, c->up->idle_timeout_ms, 0);
-	} else {
-		uv_timer_stop(&c->timer);
+	unsigned idle = c->up->idle_timeout_ms;
+
+	if (c->state != TLS_CONN_READY) {
+		return;
 	}
+	if (c->n_slots_used > 0) {
+		if (c->timer_mode != TLS_TIMER_LIVENESS) {
+			c->timer_mode = TLS_TIMER_LIVENESS;
+			uv_timer_start(&c->timer, on_timer, c->up->liveness_ms, c->up->liveness_ms);
+		}
+		return;
+	}
+	if (c->keepalive_ms > 0) {
+		unsigned margin = c->keepalive_ms / 10 < 500 ? c->keepalive_ms / 10 : 500;
+
+		if (c->keepalive_ms - margin < idle) {
+			idle = c->keepalive_ms - margin;
+		}
+	}
+	c->timer_mode = TLS_TIMER_IDLE;
+	uv_timer_start(&c->timer, on_timer, idle, 0);
 }
 
 static void on_connect(uv_connect_t *req, int status)
@@ -586,7 +696,7 @@ static void on_connect(uv_connect_t *req, int status)
 		log_warn(LOG_TLS, "upstream '%s': connect failed: %s", c->up->name,
 			 uv_strerror(status));
 		c->up->stats.conn_failures++;
-		conn_close(c, TLS_ERR_CONNECT);
+		conn_fail(c, TLS_ERR_CONNECT, "connect failed");
 		return;
 	}
 	uv_tcp_nodelay(&c->tcp, 1);
@@ -600,6 +710,7 @@ static void on_connect(uv_connect_t *req, int status)
 
 int tls_conn_open(struct tls_upstream *u, struct tls_conn **out)
 {
+	WOLFSSL_SESSION *session;
 	struct tls_conn *c;
 	int ret;
 
@@ -608,19 +719,33 @@ int tls_conn_open(struct tls_upstream *u, struct tls_conn **out)
 		return -ENOMEM;
 	}
 	c->up = u;
+	c->close_status = TLS_ERR_LOST;
 	dns_frame_init(&c->frame);
+	c->n_slots = 2;
+	while (c->n_slots < 2 * u->max_in_flight) {
+		c->n_slots *= 2;
+	}
+	c->slots = calloc(c->n_slots, sizeof(*c->slots));
 	c->cin_cap = CIN_CAP;
 	c->cin = malloc(c->cin_cap);
 	c->ssl = wolfSSL_new(u->client->ctx);
-	if (!c->cin || !c->ssl) {
+	if (!c->slots || !c->cin || !c->ssl) {
 		ret = -ENOMEM;
 		goto cleanup;
 	}
 	wolfSSL_SetIOReadCtx(c->ssl, c);
 	wolfSSL_SetIOWriteCtx(c->ssl, c);
+	wolfSSL_set_app_data(c->ssl, c);
 	ret = tls_auth_setup(c);
 	if (ret != 0) {
 		goto cleanup;
+	}
+	/* RFC 7858 §3.4, RFC 8310 §9: resume with a ticket of this upstream, if one is left. */
+	wolfSSL_UseSessionTicket(c->ssl);
+	session = tls_upstream_session_take(u);
+	if (session) {
+		c->offered_session = wolfSSL_set_session(c->ssl, session) == WOLFSSL_SUCCESS;
+		wolfSSL_SESSION_free(session);
 	}
 	ret = uv_tcp_init(u->loop, &c->tcp);
 	if (ret != 0) {
@@ -641,11 +766,13 @@ int tls_conn_open(struct tls_upstream *u, struct tls_conn **out)
 	if (ret != 0) {
 		log_warn(LOG_TLS, "upstream '%s': connect failed: %s", u->name, uv_strerror(ret));
 		u->stats.conn_failures++;
+		tls_upstream_failure(u, "connect failed");
 		conn_close_handles(c);
 		return ret;
 	}
+	c->timer_mode = TLS_TIMER_HANDSHAKE;
 	uv_timer_start(&c->timer, on_timer, u->handshake_timeout_ms, 0);
-	log_debug(LOG_TLS, "upstream '%s': connecting", u->name);
+	log_debug(LOG_TLS, "upstream '%s': connecting%s", u->name, session ? " (resuming)" : "");
 	*out = c;
 	return 0;
 
@@ -653,6 +780,7 @@ cleanup:
 	if (c->ssl) {
 		wolfSSL_free(c->ssl);
 	}
+	free(c->slots);
 	free(c->cin);
 	free(c);
 	return ret;
@@ -660,7 +788,12 @@ cleanup:
 
 bool tls_conn_usable(const struct tls_conn *c)
 {
-	return c->state < TLS_CONN_CLOSING;
+	return c->state < TLS_CONN_CLOSING && !c->draining;
+}
+
+unsigned tls_conn_load(const struct tls_conn *c)
+{
+	return c->n_slots_used + c->n_waiting;
 }
 
 void tls_conn_submit(struct tls_conn *c, struct tls_query *q)
@@ -674,8 +807,8 @@ void tls_conn_submit(struct tls_conn *c, struct tls_query *q)
 		c->wait_head = q;
 	}
 	c->wait_tail = q;
+	c->n_waiting++;
 	if (c->state == TLS_CONN_READY) {
-		uv_timer_stop(&c->timer);
 		conn_send_waiting(c);
 	}
 }
@@ -689,7 +822,7 @@ void tls_query_cancel(struct tls_query *q)
 	}
 	if (q->in_flight) {
 		/* Keep the slot: the answer is still due, and must not look unsolicited. */
-		c->slots[q->id % TLS_SLOTS].q = NULL;
+		c->slots[q->id & (c->n_slots - 1)].q = NULL;
 	} else {
 		struct tls_query **pp = &c->wait_head;
 
@@ -698,6 +831,7 @@ void tls_query_cancel(struct tls_query *q)
 		}
 		REQUIRE(*pp == q);
 		*pp = q->next;
+		c->n_waiting--;
 		if (c->wait_tail == q) {
 			c->wait_tail = NULL;
 			for (struct tls_query *p = c->wait_head; p; p = p->next) {

@@ -1,9 +1,10 @@
 /*
  * tls_int: the structures shared by the files of tls/. Not for use outside tls/.
  *
- * Ownership: a tls_upstream owns its connections; a connection is freed in the last of its two
- * libuv close callbacks (socket and timer), and then tells its upstream, which is freed when it
- * is closing and its last connection is gone. Queries are owned by the caller and only linked.
+ * Ownership: a tls_upstream owns its connections and its stored sessions; a connection is freed
+ * in the last of its two libuv close callbacks (socket and timer), and then tells its upstream,
+ * which is freed when it is closing and its last connection is gone. Queries are owned by the
+ * caller and only linked.
  */
 #pragma once
 
@@ -27,6 +28,13 @@ enum tls_conn_state {
 	TLS_CONN_CLOSED,     /**< handles closing; memory freed in the last close callback */
 };
 
+/** What the connection's one timer is timing. */
+enum tls_timer_mode {
+	TLS_TIMER_HANDSHAKE, /**< connect plus handshake deadline */
+	TLS_TIMER_LIVENESS,  /**< queries outstanding: something must arrive in liveness_ms */
+	TLS_TIMER_IDLE,	     /**< nothing outstanding: close when idle too long */
+};
+
 /** What the certificate verification of one handshake found (RFC 8310 §8, RFC 7469). */
 struct tls_auth {
 	bool leaf_seen; /**< the verify callback ran for the server's own certificate */
@@ -45,19 +53,23 @@ struct tls_slot {
 	bool used;
 };
 
-#define TLS_SLOTS 256 /* power of two, at least twice the largest max_in_flight */
+#define TLS_SESSIONS 4 /* tickets kept per upstream, each offered once (RFC 8446 App. C.4) */
 
 struct tls_conn {
 	uv_tcp_t tcp;	  /**< handle->data = this */
-	uv_timer_t timer; /**< handshake deadline, then idle timeout */
+	uv_timer_t timer; /**< handshake deadline, then liveness or idle */
 	uv_connect_t connect_req;
 	uv_shutdown_t shutdown_req;
 	struct tls_upstream *up; /**< borrowed: the upstream outlives its connections */
 	WOLFSSL *ssl;		 /**< owned; freed in the last close callback */
 	enum tls_conn_state state;
+	enum tls_timer_mode timer_mode;
+	bool draining;		 /**< the server's keepalive is 0: no new queries (RFC 7828) */
+	bool offered_session;	 /**< a stored session was offered for resumption */
+	unsigned keepalive_ms;	 /**< the server's edns-tcp-keepalive, 0 until it sends one */
 	unsigned handles_open;	 /**< libuv handles not yet closed (0..2) */
 	unsigned writes_pending; /**< uv_write requests not yet completed */
-	int close_status;	 /**< why it closed, given to queries still on it */
+	int close_status;	 /**< given to queries still here when the handles have closed */
 
 	uint8_t *cin; /**< owned: ciphertext received, not yet taken by wolfSSL */
 	size_t cin_head, cin_len, cin_cap;
@@ -67,7 +79,9 @@ struct tls_conn {
 	struct dns_frame frame;	     /**< plaintext: DNS messages with their length prefix */
 	struct tls_query *wait_head; /**< queries waiting for the handshake or for a free slot */
 	struct tls_query *wait_tail;
-	struct tls_slot slots[TLS_SLOTS];
+	unsigned n_waiting;
+	struct tls_slot *slots; /**< owned: n_slots, a power of two >= 2 * max_in_flight */
+	unsigned n_slots;
 	unsigned n_slots_used; /**< in flight, cancelled ones included */
 	struct tls_auth auth;
 	struct tls_conn *next; /**< in the upstream's list of connections */
@@ -85,7 +99,17 @@ struct tls_upstream {
 	bool strict;
 	unsigned idle_timeout_ms;
 	unsigned handshake_timeout_ms;
+	unsigned liveness_ms;
 	unsigned max_in_flight;
+	unsigned max_conns;
+	unsigned failures_before_backoff;
+	unsigned backoff_max_ms;
+
+	unsigned failures;			 /**< consecutive failures, reset by any success */
+	uint64_t backoff_until;			 /**< loop time; 0 when not backed off */
+	unsigned srtt_ms;			 /**< smoothed RTT, 0 until the first answer */
+	WOLFSSL_SESSION *sessions[TLS_SESSIONS]; /**< owned tickets, newest last */
+	unsigned n_sessions;
 
 	struct tls_conn *conns; /**< owned: every connection not yet freed */
 	bool closing;
@@ -110,8 +134,11 @@ int tls_conn_open(struct tls_upstream *u, struct tls_conn **out);
 /** Queue @q on @c; it is written when @c is ready and has a free slot. */
 void tls_conn_submit(struct tls_conn *c, struct tls_query *q);
 
-/** Whether @c takes new queries (not closing). */
+/** Whether @c takes new queries: not closing, not draining. */
 bool tls_conn_usable(const struct tls_conn *c);
+
+/** Queries on @c, written or waiting. */
+unsigned tls_conn_load(const struct tls_conn *c);
 
 /** Close @c at once; queries on it get @status. */
 void tls_conn_abort(struct tls_conn *c, int status);
@@ -120,3 +147,21 @@ void tls_conn_abort(struct tls_conn *c, int status);
 
 /** Called by a connection from its last close callback, just before it is freed. */
 void tls_upstream_conn_freed(struct tls_upstream *u, struct tls_conn *c);
+
+/** A connection failed in a way that counts against the upstream's health. */
+void tls_upstream_failure(struct tls_upstream *u, const char *why);
+
+/** Something worked (an authenticated handshake, an answer): the upstream is healthy. */
+void tls_upstream_success(struct tls_upstream *u);
+
+/** An answer arrived @rtt_ms after its query was written. */
+void tls_upstream_rtt(struct tls_upstream *u, uint64_t rtt_ms);
+
+/** Take a stored session for a new connection (the caller frees it), or NULL. */
+WOLFSSL_SESSION *tls_upstream_session_take(struct tls_upstream *u);
+
+/** Forget every stored session (the server refused one: they are stale). */
+void tls_upstream_sessions_drop(struct tls_upstream *u);
+
+/** Store @s, a session from a ticket the server just sent; takes it over (drops the oldest). */
+void tls_upstream_session_put(struct tls_upstream *u, WOLFSSL_SESSION *s);

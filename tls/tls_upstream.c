@@ -1,9 +1,21 @@
 /*
- * tls_upstream: one configured DoT upstream and its connection.
+ * tls_upstream: one configured DoT upstream, its pool of connections, its stored sessions and
+ * its health.
  *
- * The upstream keeps one connection open and sends every query over it, pipelined (RFC 7766
- * §6.2.1.1, §6.2.2: one connection per upstream is RECOMMENDED). When the connection closes
- * (idle, server close, error) the next query opens a new one.
+ * Pool key. An upstream is one entry of the configuration: address, port, authentication name,
+ * pin set, and the shared TLS parameters. Connections and session tickets belong to it alone,
+ * so two upstreams on one IP with different names never share either (the Unbound fix of 2026;
+ * RFC 8446 §2.2 binds a PSK to the identity it authenticated).
+ *
+ * Connections. Queries go to the open connection with the fewest outstanding, up to
+ * max_in_flight each (RFC 7766 §6.2.1.1 pipelining); when all are full another opens, up to
+ * max_conns (§6.2.2 asks for few). Beyond that they wait on the least loaded.
+ *
+ * Health (RFC 7858 §3.1). Failures (connect, handshake, authentication, a silent connection,
+ * garbage) count up; from failures_before_backoff on, the upstream is backed off for 1 s,
+ * doubling up to backoff_max_ms. Any success resets it. A server closing an idle connection is
+ * not a failure. Backoff only orders the choice of upstream (resolver/upstream.c): when every
+ * upstream is backed off, the one that recovers first is still tried.
  *
  * Lifetime: created by tls_upstream_new(); tls_upstream_close() closes its connections, and the
  * upstream is freed when the last of them reports, from its last close callback, that it is gone.
@@ -15,13 +27,15 @@
 #include "log.h"
 #include "tls_int.h"
 
+#define MAX_IN_FLIGHT_LIMIT 32768 /* half the ID space: a free ID is always found at once */
+
 int tls_upstream_new(uv_loop_t *loop, struct tls_client *client,
 		     const struct tls_upstream_params *p, struct tls_upstream **out)
 {
 	struct tls_upstream *u;
 
 	if (p->addr_len > sizeof(u->addr) || p->max_in_flight == 0 ||
-	    p->max_in_flight > TLS_SLOTS / 2) {
+	    p->max_in_flight > MAX_IN_FLIGHT_LIMIT || p->max_conns == 0) {
 		return -EINVAL;
 	}
 	u = calloc(1, sizeof(*u));
@@ -51,7 +65,11 @@ int tls_upstream_new(uv_loop_t *loop, struct tls_client *client,
 	u->strict = p->strict;
 	u->idle_timeout_ms = p->idle_timeout_ms;
 	u->handshake_timeout_ms = p->handshake_timeout_ms;
+	u->liveness_ms = p->liveness_ms;
 	u->max_in_flight = p->max_in_flight;
+	u->max_conns = p->max_conns;
+	u->failures_before_backoff = p->failures_before_backoff;
+	u->backoff_max_ms = p->backoff_max_ms;
 	*out = u;
 	return 0;
 }
@@ -61,6 +79,7 @@ static void upstream_free(struct tls_upstream *u)
 	void (*cb)(void *) = u->on_closed;
 	void *arg = u->on_closed_arg;
 
+	tls_upstream_sessions_drop(u);
 	free(u->name);
 	free(u->auth_name);
 	free(u->pins);
@@ -109,10 +128,103 @@ void tls_upstream_stats_get(const struct tls_upstream *u, struct tls_upstream_st
 	*out = u->stats;
 }
 
+uint64_t tls_upstream_available_at(const struct tls_upstream *u)
+{
+	return u->backoff_until;
+}
+
+unsigned tls_upstream_srtt(const struct tls_upstream *u)
+{
+	return u->srtt_ms;
+}
+
+void tls_upstream_failure(struct tls_upstream *u, const char *why)
+{
+	uint64_t delay;
+	unsigned over;
+
+	u->failures++;
+	if (u->failures < u->failures_before_backoff) {
+		return;
+	}
+	/* 1 s, 2 s, 4 s ... up to the cap (Stubby's tls_backoff_time). */
+	over = u->failures - u->failures_before_backoff;
+	delay = over >= 32 ? u->backoff_max_ms : 1000ull << over;
+	if (delay > u->backoff_max_ms) {
+		delay = u->backoff_max_ms;
+	}
+	u->backoff_until = uv_now(u->loop) + delay;
+	u->stats.backoffs++;
+	log_warn(LOG_TLS, "upstream '%s': %s, %u failures in a row, backing off for %llu ms",
+		 u->name, why, u->failures, (unsigned long long)delay);
+}
+
+void tls_upstream_success(struct tls_upstream *u)
+{
+	if (u->backoff_until) {
+		log_notice(LOG_TLS, "upstream '%s': answering again", u->name);
+	}
+	u->failures = 0;
+	u->backoff_until = 0;
+}
+
+void tls_upstream_rtt(struct tls_upstream *u, uint64_t rtt_ms)
+{
+	unsigned rtt = rtt_ms > 60000 ? 60000 : (unsigned)rtt_ms;
+
+	/* RFC 6298 §2: SRTT <- 7/8 SRTT + 1/8 R; the first sample is taken whole. */
+	if (u->srtt_ms == 0) {
+		u->srtt_ms = rtt > 0 ? rtt : 1;
+	} else {
+		u->srtt_ms = (7 * u->srtt_ms + rtt) / 8;
+		if (u->srtt_ms == 0) {
+			u->srtt_ms = 1;
+		}
+	}
+}
+
+WOLFSSL_SESSION *tls_upstream_session_take(struct tls_upstream *u)
+{
+	/*
+	 * The newest first: its ticket has the most lifetime left, and each is offered once
+	 * (RFC 8446 App. C.4) while others remain. The last one is offered again rather than
+	 * paying a full handshake: servers such as unbound (OpenSSL) issue no new ticket on a
+	 * resumed connection, and connections from one address to one server are linkable by
+	 * that address anyway.
+	 */
+	if (u->n_sessions == 0) {
+		return NULL;
+	}
+	if (u->n_sessions == 1) {
+		return wolfSSL_SESSION_dup(u->sessions[0]);
+	}
+	return u->sessions[--u->n_sessions];
+}
+
+void tls_upstream_sessions_drop(struct tls_upstream *u)
+{
+	for (unsigned i = 0; i < u->n_sessions; i++) {
+		wolfSSL_SESSION_free(u->sessions[i]);
+	}
+	u->n_sessions = 0;
+}
+
+void tls_upstream_session_put(struct tls_upstream *u, WOLFSSL_SESSION *s)
+{
+	if (u->n_sessions == TLS_SESSIONS) {
+		wolfSSL_SESSION_free(u->sessions[0]);
+		memmove(u->sessions, u->sessions + 1, (TLS_SESSIONS - 1) * sizeof(u->sessions[0]));
+		u->n_sessions--;
+	}
+	u->sessions[u->n_sessions++] = s;
+	u->stats.tickets++;
+}
+
 int tls_upstream_query(struct tls_upstream *u, struct tls_query *q)
 {
 	struct dns_question question;
-	struct tls_conn *c;
+	struct tls_conn *best = NULL;
+	unsigned n_usable = 0;
 	int ret;
 
 	if (u->closing) {
@@ -125,17 +237,27 @@ int tls_upstream_query(struct tls_upstream *u, struct tls_query *q)
 	q->qend = question.end;
 	q->conn = NULL;
 	q->in_flight = false;
-	for (c = u->conns; c; c = c->next) {
-		if (tls_conn_usable(c)) {
-			break;
+	for (struct tls_conn *c = u->conns; c; c = c->next) {
+		if (!tls_conn_usable(c)) {
+			continue;
+		}
+		n_usable++;
+		if (!best || tls_conn_load(c) < tls_conn_load(best)) {
+			best = c;
 		}
 	}
-	if (!c) {
+	if (!best || (tls_conn_load(best) >= u->max_in_flight && n_usable < u->max_conns)) {
+		struct tls_conn *c;
+
 		ret = tls_conn_open(u, &c);
 		if (ret != 0) {
-			return ret;
+			if (!best) {
+				return ret;
+			}
+		} else {
+			best = c;
 		}
 	}
-	tls_conn_submit(c, q);
+	tls_conn_submit(best, q);
 	return 0;
 }

@@ -139,7 +139,12 @@ static bool config_equal(const struct config *a, const struct config *b)
 	    a->idle_timeout_ms != b->idle_timeout_ms || a->timeout_ms != b->timeout_ms ||
 	    a->log_level != b->log_level || a->round_robin != b->round_robin ||
 	    a->padding_blocksize != b->padding_blocksize || a->ecs_private != b->ecs_private ||
-	    a->tls_min != b->tls_min || a->tls_max != b->tls_max) {
+	    a->tls_min != b->tls_min || a->tls_max != b->tls_max ||
+	    a->max_in_flight != b->max_in_flight ||
+	    a->conns_per_upstream != b->conns_per_upstream ||
+	    a->connection_retries != b->connection_retries ||
+	    a->backoff_max_s != b->backoff_max_s ||
+	    a->timeout_per_try_ms != b->timeout_per_try_ms || a->selection != b->selection) {
 		return false;
 	}
 	for (size_t i = 0; i < a->n_listen; i++) {
@@ -315,8 +320,53 @@ static void test_defaults(void)
 	CU_ASSERT_TRUE(cfg->ecs_private);
 	CU_ASSERT_EQUAL(cfg->tls_min, CONFIG_TLS_1_2);
 	CU_ASSERT_EQUAL(cfg->tls_max, CONFIG_TLS_ANY);
+	CU_ASSERT_EQUAL(cfg->max_in_flight, 100);
+	CU_ASSERT_EQUAL(cfg->conns_per_upstream, 2);
+	CU_ASSERT_EQUAL(cfg->connection_retries, 2);
+	CU_ASSERT_EQUAL(cfg->backoff_max_s, 3600);
+	CU_ASSERT_EQUAL(cfg->timeout_per_try_ms, 800);
+	CU_ASSERT_EQUAL(cfg->selection, CONFIG_SELECT_DEFAULT);
 	check_round_trip(cfg);
 	config_free(cfg);
+}
+
+/* The upstream pool's keys: values, Stubby's 0 for "no limit", the round trip, and errors. */
+static void test_pool_keys(void)
+{
+	struct config *cfg = load_ok("limit_outstanding_queries: 0\n"
+				     "connections_per_upstream: 3\n"
+				     "tls_connection_retries: 4\n"
+				     "tls_backoff_time: 60\n"
+				     "timeout_per_try: 500\n"
+				     "upstream_selection: fastest\n" ONE_UPSTREAM);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->max_in_flight, 32768);
+	CU_ASSERT_EQUAL(cfg->conns_per_upstream, 3);
+	CU_ASSERT_EQUAL(cfg->connection_retries, 4);
+	CU_ASSERT_EQUAL(cfg->backoff_max_s, 60);
+	CU_ASSERT_EQUAL(cfg->timeout_per_try_ms, 500);
+	CU_ASSERT_EQUAL(cfg->selection, CONFIG_SELECT_FASTEST);
+	check_round_trip(cfg);
+	config_free(cfg);
+
+	cfg = load_ok("limit_outstanding_queries: 7\n"
+		      "upstream_selection: round_robin_upstreams\n" ONE_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->max_in_flight, 7);
+	CU_ASSERT_EQUAL(cfg->selection, CONFIG_SELECT_DEFAULT);
+	config_free(cfg);
+
+	expect_error("limit_outstanding_queries: 40000\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'limit_outstanding_queries': '40000' is out of range "
+		     "0..32768\n");
+	expect_error("connections_per_upstream: 0\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'connections_per_upstream': '0' is out of range 1..16\n");
+	expect_error("timeout_per_try: 0\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'timeout_per_try': '0' is out of range");
+	expect_error("upstream_selection: slowest\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'upstream_selection': expected round_robin_upstreams or "
+		     "fastest, got 'slowest'\n");
 }
 
 /* GETDNS_* names and their numbers, YAML booleans, and the other values of each key. */
@@ -458,8 +508,9 @@ static void test_notices(void)
 	CU_ASSERT_PTR_NOT_NULL(cfg);
 	CU_ASSERT(contains(msgs, "test.yml:1: notice: key 'dnssec' is accepted but not "
 				 "implemented yet, ignored\n"));
-	CU_ASSERT(contains(msgs, "test.yml:2: notice: key 'tls_connection_retries' is accepted "
-				 "but not implemented yet, ignored\n"));
+	/* Implemented now: read, and no notice. */
+	CU_ASSERT(!contains(msgs, "tls_connection_retries"));
+	CU_ASSERT_EQUAL(cfg->connection_retries, 5);
 	CU_ASSERT(contains(msgs, "test.yml:3: notice: key 'dnssec_trust_anchors'"));
 	CU_ASSERT(contains(msgs, "test.yml:4: notice: key 'cache_size'"));
 	CU_ASSERT(contains(msgs, "test.yml:5: notice: key 'serve_stale_max'"));
@@ -1047,6 +1098,7 @@ int main(void)
 		{"lab stubby.yml", test_lab_file},
 		{"IPv6 addresses", test_ipv6},
 		{"defaults", test_defaults},
+		{"upstream pool keys", test_pool_keys},
 		{"names, numbers and booleans", test_values},
 		{"tls_ca_file and tls_ca_path", test_ca},
 		{"round trip of names and pins", test_round_trip_mixed},

@@ -97,7 +97,8 @@ static void test_check_query(void)
 /* Upstream queries are padded to whole blocks for names of every length (RFC 8467 §4.1). */
 static void test_upstream_padding(void)
 {
-	struct dns_upstream_opts o = {.padding_blocksize = 128, .ecs_private = true};
+	struct dns_upstream_opts o = {
+		.padding_blocksize = 128, .ecs_private = true, .keepalive = true};
 	char name[300];
 
 	for (size_t labels = 1; labels <= 4; labels++) {
@@ -135,6 +136,10 @@ static void test_upstream_padding(void)
 			CU_ASSERT_EQUAL(dns_opt_option(out + 2, &opt, DNS_OPT_ECS, &off, &olen), 0);
 			CU_ASSERT_EQUAL(olen, 4);
 			CU_ASSERT_EQUAL(out[2 + off + 2], 0); /* source prefix 0 */
+			/* RFC 7828 §3.2.1: a client's keepalive option is empty. */
+			CU_ASSERT_EQUAL(
+				dns_opt_option(out + 2, &opt, DNS_OPT_KEEPALIVE, &off, &olen), 0);
+			CU_ASSERT_EQUAL(olen, 0);
 			CU_ASSERT_EQUAL(dns_opt_option(out + 2, &opt, DNS_OPT_PADDING, &off, &olen),
 					0);
 			/* Padding is the last option (RFC 7830 §3). */
