@@ -107,6 +107,7 @@ struct tls_upstream_stats {
 	uint64_t proto_errors;	     /**< connections closed for a protocol violation */
 	uint64_t dead;		     /**< connections closed for silence (liveness) */
 	uint64_t server_closes;	     /**< connections the server closed (not failures) */
+	uint64_t idle_closes;	     /**< connections we closed for idleness or keepalive */
 	uint64_t backoffs;	     /**< times the upstream was backed off */
 	uint64_t tickets;	     /**< session tickets received and stored */
 };

@@ -555,6 +555,7 @@ static void conn_drive(struct tls_conn *c)
 			return;
 		}
 		if (c->draining && c->n_slots_used == 0) {
+			c->up->stats.idle_closes++;
 			conn_close_gracefully(c);
 			return;
 		}
@@ -650,6 +651,7 @@ static void on_timer(uv_timer_t *t)
 	case TLS_TIMER_IDLE:
 		if (c->n_slots_used == 0 && c->n_waiting == 0) {
 			log_debug(LOG_TLS, "upstream '%s': idle, closing", c->up->name);
+			c->up->stats.idle_closes++;
 			conn_close_gracefully(c);
 		}
 		return;

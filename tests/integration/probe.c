@@ -651,7 +651,7 @@ static int cmd_burst(int argc, char **argv)
 	uint8_t *buf = NULL;
 	uint16_t base = random_id();
 	size_t n, sent = 0, answered = 0, len;
-	double start, ms;
+	double start, ms, *sent_at = NULL, last = 0, max_gap = 0, max_lat = 0;
 	char *end;
 	bool tcp;
 	int fd = -1, ret;
@@ -674,8 +674,9 @@ static int cmd_burst(int argc, char **argv)
 	}
 	qs = calloc(n, sizeof(*qs));
 	done = calloc(n, sizeof(*done));
+	sent_at = calloc(n, sizeof(*sent_at));
 	buf = malloc(MAX_MSG);
-	if (!qs || !done || !buf) {
+	if (!qs || !done || !sent_at || !buf) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -683,8 +684,11 @@ static int cmd_burst(int argc, char **argv)
 	if (ret != 0) {
 		goto out;
 	}
-	start = now_ms();
+	start = last = now_ms();
 	while (answered < n) {
+		double now;
+		size_t i;
+
 		/* Keep up to BURST_WINDOW in flight, then read one answer (any of them). */
 		while (sent < n && sent - answered < BURST_WINDOW) {
 			char name[32];
@@ -698,9 +702,22 @@ static int cmd_burst(int argc, char **argv)
 			if (ret != 0) {
 				goto out;
 			}
+			sent_at[sent] = now_ms();
 			sent++;
 		}
 		ret = msg_recv(fd, tcp, buf, MAX_MSG, &len);
+		if (ret == 0 && len >= 2) {
+			/* Latency of this answer, and the longest silence between two answers. */
+			now = now_ms();
+			i = (uint16_t)((buf[0] << 8 | buf[1]) - base);
+			if (i < n && now - sent_at[i] > max_lat) {
+				max_lat = now - sent_at[i];
+			}
+			if (now - last > max_gap) {
+				max_gap = now - last;
+			}
+			last = now;
+		}
 		if (ret == 0) {
 			ret = burst_check(qs, n, base, done, buf, len);
 		}
@@ -711,9 +728,10 @@ static int cmd_burst(int argc, char **argv)
 		answered++;
 	}
 	ms = now_ms() - start;
-	printf("ok: %zu queries over %s up to %d in flight) in %.0f ms, %.0f queries/s\n", n,
-	       tcp ? "TCP (one connection," : "UDP (one socket,", BURST_WINDOW, ms,
-	       ms > 0 ? (double)n * 1000.0 / ms : 0.0);
+	printf("ok: %zu queries over %s up to %d in flight) in %.0f ms, %.0f queries/s, "
+	       "max_latency_ms=%.0f max_gap_ms=%.0f\n",
+	       n, tcp ? "TCP (one connection," : "UDP (one socket,", BURST_WINDOW, ms,
+	       ms > 0 ? (double)n * 1000.0 / ms : 0.0, max_lat, max_gap);
 out:
 	if (fd >= 0) {
 		close(fd);
@@ -725,6 +743,7 @@ out:
 	}
 	free(qs);
 	free(done);
+	free(sent_at);
 	free(buf);
 	return ret;
 }

@@ -18,214 +18,9 @@ fi
 DOTD=$(realpath "$1")
 PROBE=$(realpath "$2")
 HERE=$(cd "$(dirname "$0")" && pwd)
-GEN=$HERE/../certs/gen.sh
-HOST=127.0.0.1
-T0=$SECONDS
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/dotd-it.XXXXXX")
-PIDS=()
-
-# Stop whatever we started that still runs (TERM, then KILL), and remove the directory.
-# shellcheck disable=SC2317 # called by the trap
-cleanup()
-{
-	local st=$? p i
-	trap - EXIT INT TERM
-	for p in "${PIDS[@]}"; do
-		kill -TERM "$p" 2> /dev/null || true
-	done
-	for p in "${PIDS[@]}"; do
-		for ((i = 0; i < 50; i++)); do
-			alive "$p" || break
-			sleep 0.1
-		done
-		kill -KILL "$p" 2> /dev/null || true
-		wait "$p" 2> /dev/null || true
-	done
-	rm -rf "$TMP"
-	exit "$st"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# alive PID: the process runs (a zombie does not count: kill -0 would say yes).
-alive()
-{
-	local stat
-	stat=$(cat "/proc/$1/stat" 2> /dev/null) || return 1
-	stat=${stat##*) }
-	[[ ${stat%% *} != Z ]]
-}
-
-# --- reporting ---
-
-NPASS=0
-FAILED=()
-
-pass()
-{
-	echo "PASS: $1"
-	NPASS=$((NPASS + 1))
-}
-
-fail()
-{
-	echo "FAIL: $1"
-	FAILED+=("$1")
-}
-
-skip()
-{
-	echo "SKIP: $1"
-}
-
-# indent: show captured output under a FAIL line.
-indent()
-{
-	sed 's/^/    | /'
-}
-
-# check NAME CMD...: run CMD, PASS if it exits 0, else FAIL with its output.
-check()
-{
-	local name=$1 out
-	shift
-	if out=$("$@" 2>&1); then
-		pass "$name"
-	else
-		fail "$name"
-		printf '%s\n' "$out" | indent
-	fi
-}
-
-# show_log TITLE FILE [LINES]: the tail of a log.
-show_log()
-{
-	echo "---- $1 (last ${3:-40} lines of $2) ----"
-	if [[ -s $2 ]]; then
-		tail -n "${3:-40}" "$2" | indent
-	else
-		echo "    (empty)"
-	fi
-}
-
-show_logs()
-{
-	[[ -f $TMP/dotd.log ]] && show_log "dotd" "$TMP/dotd.log"
-	[[ -f $TMP/unbound.log ]] && show_log "unbound" "$TMP/unbound.log"
-	return 0
-}
-
-# die NAME: a check that the rest depends on failed: report and stop.
-die()
-{
-	fail "$1"
-	show_logs
-	echo "FAILED (stopped early): $1"
-	exit 1
-}
-
-# --- helpers ---
-
-USED_PORTS=" "
-
-# new_port VAR: set VAR to a free TCP+UDP loopback port not handed out before in this run.
-new_port()
-{
-	local p i
-	for ((i = 0; i < 20; i++)); do
-		p=$("$PROBE" freeport)
-		if [[ $USED_PORTS != *" $p "* ]]; then
-			USED_PORTS+="$p "
-			printf -v "$1" %s "$p"
-			return 0
-		fi
-	done
-	echo "no free port" >&2
-	return 1
-}
-
-# ucontrol ARGS...: unbound-control on our unbound.
-ucontrol()
-{
-	unbound-control -c "$TMP/unbound.conf" "$@"
-}
-
-# ustat NAME: one counter from unbound's statistics (without resetting them).
-ustat()
-{
-	ucontrol stats_noreset | awk -F= -v k="$1" '$1 == k { print $2; found = 1 }
-		END { exit !found }'
-}
-
-# start_dotd CONFIG LOG [WRAPPER...]: start dotd in the background; sets DOTD_PID.
-start_dotd()
-{
-	local cfg=$1 log=$2
-	shift 2
-	"$@" "$DOTD" -v 6 -C "$cfg" > "$log" 2>&1 &
-	DOTD_PID=$!
-	PIDS+=("$DOTD_PID")
-}
-
-# wait_answer PORT SECONDS PID: until dotd answers www.example A over UDP, while PID runs.
-wait_answer()
-{
-	local port=$1 deadline=$((SECONDS + $2)) pid=$3
-	while ((SECONDS < deadline)); do
-		alive "$pid" || return 1
-		if "$PROBE" query "$HOST" "$port" www.example A udp NOERROR 192.0.2.80 \
-			> /dev/null 2>&1; then
-			return 0
-		fi
-		sleep 0.2
-	done
-	return 1
-}
-
-# wait_log FILE PATTERN SECONDS [MIN-COUNT]: until FILE has MIN-COUNT lines matching PATTERN.
-wait_log()
-{
-	local deadline=$((SECONDS + $3)) min=${4:-1} n
-	while ((SECONDS < deadline)); do
-		n=$(grep -c -F -- "$2" "$1" 2> /dev/null || true)
-		if ((n >= min)); then
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
-}
-
-# upstream_stats PID LOG: SIGUSR1 to dotd, then print the upstream line it logs.
-upstream_stats()
-{
-	local pid=$1 log=$2 pat="upstream '$HOST@$UPORT':" n
-	n=$(grep -c -F -- "$pat" "$log" || true)
-	kill -USR1 "$pid"
-	if ! wait_log "$log" "$pat" 5 $((n + 1)); then
-		echo "no upstream statistics in the log within 5 s of SIGUSR1" >&2
-		return 1
-	fi
-	grep -F -- "$pat" "$log" | tail -n 1
-}
-
-# stop_dotd PID SECONDS: SIGTERM, wait for the exit (KILL after SECONDS); sets STOP_STATUS.
-stop_dotd()
-{
-	local pid=$1 deadline=$((SECONDS + $2))
-	STOP_STATUS=0
-	kill -TERM "$pid" 2> /dev/null || true
-	while alive "$pid" && ((SECONDS < deadline)); do
-		sleep 0.1
-	done
-	if alive "$pid"; then
-		echo "still running $2 s after SIGTERM: killed"
-		kill -KILL "$pid" 2> /dev/null || true
-	fi
-	wait "$pid" 2> /dev/null || STOP_STATUS=$?
-}
+# shellcheck source=tests/integration/lib.sh
+. "$HERE/lib.sh"
 
 # write_config FILE PORT [KEY=VALUE...]: a dotd configuration for our unbound. The keys ca,
 # name and pin replace the good values.
@@ -263,80 +58,9 @@ EOF
 
 # --- the DoT upstream: unbound ---
 
-mkdir -p "$TMP/pki"
-if ! out=$(sh "$GEN" "$TMP/pki" 2>&1); then
-	printf '%s\n' "$out" | indent
-	die "test certificates (gen.sh)"
-fi
-pass "test certificates (gen.sh)"
-
-UPORT='' CPORT='' DPORT='' bad_port=''
-new_port UPORT
-new_port CPORT
+start_unbound unbound
+DPORT='' bad_port=''
 new_port DPORT
-
-x248=$(printf '%248s' '' | tr ' ' x)
-{
-	cat << EOF
-server:
-  directory: "$TMP"
-  chroot: ""
-  username: ""
-  pidfile: "$TMP/unbound.pid"
-  do-daemonize: no
-  use-syslog: no
-  logfile: ""
-  verbosity: 1
-  num-threads: 1
-  interface: $HOST@$UPORT
-  tls-port: $UPORT
-  tls-service-key: "$TMP/pki/server.key"
-  tls-service-pem: "$TMP/pki/server.pem"
-  incoming-num-tcp: 100
-  tcp-idle-timeout: 60000
-  access-control: 127.0.0.0/8 allow
-  module-config: "iterator"
-  statistics-interval: 0
-  statistics-cumulative: yes
-  extended-statistics: yes
-  msg-cache-size: 0
-  rrset-cache-size: 0
-  local-zone: "bench." redirect
-  local-data: "bench. 300 IN A 192.0.2.1"
-  local-zone: "example." static
-  local-data: "example. 3600 IN SOA ns.example. host.example. 1 3600 900 604800 60"
-  local-data: "example. 3600 IN NS ns.example."
-  local-data: "ns.example. 3600 IN A 192.0.2.53"
-  local-data: "www.example. 300 IN A 192.0.2.80"
-  local-data: "www.example. 300 IN AAAA 2001:db8::80"
-  local-data: "mail.example. 300 IN MX 10 mx.example."
-  local-data: "mx.example. 300 IN A 192.0.2.25"
-  local-data: 'txt.example. 300 IN TXT "hello from the test"'
-EOF
-	for ((i = 0; i < 12; i++)); do
-		printf "  local-data: 'big.example. 300 IN TXT \"%02d%s\"'\n" "$i" "$x248"
-	done
-	cat << EOF
-  local-zone: "." refuse
-remote-control:
-  control-enable: yes
-  control-use-cert: no
-  control-interface: $HOST
-  control-port: $CPORT
-EOF
-} > "$TMP/unbound.conf"
-
-unbound -d -c "$TMP/unbound.conf" > "$TMP/unbound.log" 2>&1 &
-UNBOUND_PID=$!
-PIDS+=("$UNBOUND_PID")
-deadline=$((SECONDS + 10))
-until ucontrol status > /dev/null 2>&1; do
-	if ! alive "$UNBOUND_PID" || ((SECONDS >= deadline)); then
-		die "unbound starts (DoT on $HOST@$UPORT)"
-	fi
-	sleep 0.1
-done
-pass "unbound starts (DoT on $HOST@$UPORT)"
 
 # --- dotd with a good configuration ---
 
@@ -420,7 +144,7 @@ check "probe truncation: UDP cut to 512 / EDNS 1232 with TC, TCP whole" \
 
 # --- 1000 queries per transport ride the one TLS connection ---
 
-tls_before=$(ustat num.query.tls) || tls_before=
+tls_before=$(ustat unbound num.query.tls) || tls_before=
 for proto in udp tcp; do
 	if out=$("$PROBE" burst "$HOST" "$DPORT" 1000 "$proto" 2>&1); then
 		pass "probe burst: 1000 queries over $proto, 100 in flight (${out#ok: })"
@@ -429,9 +153,9 @@ for proto in udp tcp; do
 		printf '%s\n' "$out" | indent
 	fi
 done
-tls_after=$(ustat num.query.tls) || tls_after=
+tls_after=$(ustat unbound num.query.tls) || tls_after=
 
-if line=$(upstream_stats "$MAIN_PID" "$TMP/dotd.log" 2>&1) &&
+if line=$(upstream_stats "$MAIN_PID" "$TMP/dotd.log" "$HOST@$UPORT" 2>&1) &&
 	[[ $line == *" connections=1 "* && $line == *" handshakes_full=1 "* ]]; then
 	pass "dotd: one TLS connection, one full handshake (${line#*notice: })"
 else
@@ -443,7 +167,7 @@ if [[ -n $tls_before && -n $tls_after ]] && ((tls_after - tls_before >= 2000)); 
 	pass "unbound: num.query.tls grew by $((tls_after - tls_before)) (>= 2000)"
 else
 	fail "unbound: num.query.tls grew by >= 2000 (before '$tls_before', after '$tls_after')"
-	ucontrol stats_noreset 2>&1 | grep -E '^(total\.|num\.query\.tls)' | indent
+	ucontrol unbound stats_noreset 2>&1 | grep -E '^(total\.|num\.query\.tls)' | indent
 fi
 
 if command -v ss > /dev/null 2>&1; then
@@ -476,7 +200,7 @@ authfail_case()
 		return 0
 	fi
 	check "$what: probe authfail: SERVFAIL, no answer, EDE" "$PROBE" authfail "$HOST" "$port"
-	if line=$(upstream_stats "$DOTD_PID" "$log" 2>&1) &&
+	if line=$(upstream_stats "$DOTD_PID" "$log" "$HOST@$UPORT" 2>&1) &&
 		[[ $line == *" auth_failures=1 "* && $line == *" answers=0 "* ]]; then
 		pass "$what: dotd counts auth_failures=1"
 	else
@@ -589,12 +313,4 @@ fi
 
 # --- summary ---
 
-echo "integration: ${NPASS} passed, ${#FAILED[@]} failed in $((SECONDS - T0)) s"
-if ((${#FAILED[@]} > 0)); then
-	for f in "${FAILED[@]}"; do
-		echo "  failed: $f"
-	done
-	show_logs
-	exit 1
-fi
-exit 0
+summary integration

@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# dotd's upstream pool, against real unbound instances serving DoT on loopback and, for the
+# misbehaviour no real server does on demand, tests/fakeup (dotd-fakeup):
+#   - 10,000 queries with 100 in flight use at most 2 connections
+#   - after unbound closes an idle connection, the reconnect is resumed, and the close is not
+#     held against the upstream; with edns-tcp-keepalive dotd closes first
+#   - two upstreams on one address with different authentication never share a connection
+#   - round robin, ordered and fastest selection
+#   - each misbehaving upstream in front of a healthy one: every query answered, and dotd
+#     keeps serving afterwards
+#   - two upstreams under load, the first killed: nothing unanswered, answers flow again
+#
+# usage: pool.sh DOTD PROBE FAKEUP
+set -euo pipefail
+
+if [[ $# -ne 3 ]]; then
+	echo "usage: $0 DOTD PROBE FAKEUP" >&2
+	exit 2
+fi
+DOTD=$(realpath "$1")
+PROBE=$(realpath "$2")
+FAKEUP=$(realpath "$3")
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+# shellcheck source=tests/integration/lib.sh
+. "$HERE/lib.sh"
+
+# upstream_entry PORT [name|pin|both]: one upstream_recursive_servers item for 127.0.0.1@PORT.
+upstream_entry()
+{
+	local port=$1 auth=${2:-both} pin
+	pin=$(cat "$TMP/pki/server.spki")
+	echo "  - address_data: $HOST"
+	echo "    tls_port: $port"
+	if [[ $auth != pin ]]; then
+		echo "    tls_auth_name: \"dot.test\""
+	fi
+	if [[ $auth != name ]]; then
+		echo "    tls_pubkey_pinset:"
+		echo "      - digest: \"sha256\""
+		echo "        value: $pin"
+	fi
+}
+
+# dotd_config FILE PORT EXTRA-KEYS UPSTREAM-ENTRIES: a whole configuration.
+dotd_config()
+{
+	cat > "$1" << EOF
+tls_ca_file: "$TMP/pki/ca.pem"
+listen_addresses: [$HOST@$2]
+$3
+upstream_recursive_servers:
+$4
+EOF
+}
+
+# run_dotd NAME CONFIG-EXTRA ENTRIES: start a dotd named NAME; sets DPORT and DOTD_PID.
+run_dotd()
+{
+	local name=$1
+	DPORT=''
+	new_port DPORT
+	dotd_config "$TMP/$name.yml" "$DPORT" "$2" "$3"
+	start_dotd "$TMP/$name.yml" "$TMP/$name.log"
+	if ! wait_answer "$DPORT" 10 "$DOTD_PID"; then
+		fail "$name: dotd starts and answers"
+		return 1
+	fi
+}
+
+# stop_checked NAME PID: SIGTERM and a clean exit.
+stop_checked()
+{
+	stop_dotd "$2" 10
+	if ((STOP_STATUS == 0)); then
+		pass "$1: clean stop"
+	else
+		fail "$1: clean stop (status $STOP_STATUS)"
+		show_log "$1" "$TMP/$1.log"
+	fi
+}
+
+# expect NAME CONDITION-TEXT STATS-LINE BASH-CONDITION
+expect()
+{
+	if eval "$4"; then
+		pass "$1: $2"
+	else
+		fail "$1: $2"
+		echo "    | $3"
+	fi
+}
+
+make_pki
+
+# --- 10,000 queries, 100 in flight: at most 2 connections ---
+
+start_unbound unbound1
+U1=$UPORT U1_PID=$UNBOUND_PID
+run_dotd pipeline "idle_timeout: 30000" "$(upstream_entry "$U1")"
+check "pipeline: 10,000 queries over UDP, 100 in flight" \
+	"$PROBE" burst "$HOST" "$DPORT" 10000 udp
+check "pipeline: 10,000 queries over TCP, 100 in flight" \
+	"$PROBE" burst "$HOST" "$DPORT" 10000 tcp
+line=$(upstream_stats "$DOTD_PID" "$TMP/pipeline.log" "$HOST@$U1")
+echo "    pipeline: $line"
+conns=$(stat_of "$line" connections)
+expect pipeline "at most 2 connections for 20,000 queries" "$line" "((conns >= 1 && conns <= 2))"
+stop_checked pipeline "$DOTD_PID"
+
+# --- resumption after the server closes an idle connection ---
+
+start_unbound unbound-idle "  tcp-idle-timeout: 1000"
+UI=$UPORT
+resume_before=$(ustat unbound-idle num.query.tls.resume || echo 0)
+run_dotd resume "idle_timeout: 30000" "$(upstream_entry "$UI")"
+sleep 2.5 # unbound closes the idle connection after 1 s
+check "resume: a query after the server's idle close" \
+	"$PROBE" query "$HOST" "$DPORT" www.example A udp NOERROR 192.0.2.80
+sleep 2.5
+check "resume: and another" "$PROBE" query "$HOST" "$DPORT" www.example A tcp NOERROR 192.0.2.80
+line=$(upstream_stats "$DOTD_PID" "$TMP/resume.log" "$HOST@$UI")
+echo "    resume: $line"
+resumed=$(stat_of "$line" handshakes_resumed)
+full=$(stat_of "$line" handshakes_full)
+closes=$(stat_of "$line" server_closes)
+backoffs=$(stat_of "$line" backoffs)
+resume_after=$(ustat unbound-idle num.query.tls.resume || echo 0)
+expect resume "reconnects resumed (dotd: full=$full resumed=$resumed)" "$line" \
+	"((full == 1 && resumed >= 2))"
+expect resume "unbound counts resumed queries (num.query.tls.resume $resume_before -> $resume_after)" \
+	"$line" "((resume_after - resume_before >= 2))"
+expect resume "the server's idle closes ($closes) are not failures (backoffs=$backoffs)" "$line" \
+	"((closes >= 2 && backoffs == 0))"
+stop_checked resume "$DOTD_PID"
+
+# --- edns-tcp-keepalive: dotd closes before the server's timeout ---
+
+start_unbound unbound-ka "  edns-tcp-keepalive: yes
+  edns-tcp-keepalive-timeout: 1500
+  tcp-idle-timeout: 1500"
+UK=$UPORT
+run_dotd keepalive "idle_timeout: 30000" "$(upstream_entry "$UK")"
+sleep 2.5
+check "keepalive: a query after the keepalive" \
+	"$PROBE" query "$HOST" "$DPORT" www.example A udp NOERROR 192.0.2.80
+line=$(upstream_stats "$DOTD_PID" "$TMP/keepalive.log" "$HOST@$UK")
+echo "    keepalive: $line"
+idle=$(stat_of "$line" idle_closes)
+closes=$(stat_of "$line" server_closes)
+expect keepalive "dotd closed first (idle_closes=$idle server_closes=$closes)" "$line" \
+	"((idle >= 1 && closes == 0))"
+stop_checked keepalive "$DOTD_PID"
+
+# --- pool key: one address, two authentications, two pools ---
+
+run_dotd poolkey "round_robin_upstreams: 1
+idle_timeout: 30000" "$(upstream_entry "$U1" both)
+$(upstream_entry "$U1" pin)"
+check "pool key: 20 queries spread over both entries" \
+	"$PROBE" burst "$HOST" "$DPORT" 20 udp
+kill -USR1 "$DOTD_PID"
+wait_log "$TMP/poolkey.log" "srtt_ms=" 5 2 || true
+lines=$(grep -F "upstream '$HOST@$U1':" "$TMP/poolkey.log" | tail -n 2)
+echo "$lines" | sed 's/^/    poolkey: /'
+c1=$(stat_of "$(echo "$lines" | head -n 1)" connections)
+c2=$(stat_of "$(echo "$lines" | tail -n 1)" connections)
+expect poolkey "each entry opened its own connection ($c1 and $c2)" "$lines" \
+	"((c1 == 1 && c2 == 1))"
+stop_checked poolkey "$DOTD_PID"
+
+# --- selection: ordered, round robin, fastest ---
+
+start_unbound unbound2
+U2=$UPORT U2_PID=$UNBOUND_PID
+
+# answers_of LOG PORT: the answers counter of upstream 127.0.0.1@PORT after SIGUSR1.
+answers_of()
+{
+	local line
+	line=$(upstream_stats "$DOTD_PID" "$TMP/$1.log" "$HOST@$2") || return 1
+	stat_of "$line" answers
+}
+
+run_dotd ordered "round_robin_upstreams: 0" "$(upstream_entry "$U1")
+$(upstream_entry "$U2")"
+check "ordered: 200 queries" "$PROBE" burst "$HOST" "$DPORT" 200 udp
+a1=$(answers_of ordered "$U1") a2=$(answers_of ordered "$U2")
+expect ordered "all to the first ($a1, $a2)" "" "((a1 >= 200 && a2 == 0))"
+stop_checked ordered "$DOTD_PID"
+
+run_dotd roundrobin "round_robin_upstreams: 1" "$(upstream_entry "$U1")
+$(upstream_entry "$U2")"
+check "round robin: 200 queries" "$PROBE" burst "$HOST" "$DPORT" 200 udp
+a1=$(answers_of roundrobin "$U1") a2=$(answers_of roundrobin "$U2")
+expect roundrobin "spread over both ($a1, $a2)" "" "((a1 >= 90 && a2 >= 90))"
+stop_checked roundrobin "$DOTD_PID"
+
+# --- two upstreams under load, the first killed ---
+
+run_dotd failover "round_robin_upstreams: 0" "$(upstream_entry "$U1")
+$(upstream_entry "$U2")"
+"$PROBE" burst "$HOST" "$DPORT" 65000 udp > "$TMP/failover-burst.out" 2>&1 &
+burst_pid=$!
+PIDS+=("$burst_pid")
+sleep 0.5
+kill -KILL "$U1_PID"
+if wait "$burst_pid"; then
+	pass "failover: 65,000 queries under load, the first upstream killed: all answered"
+	cat "$TMP/failover-burst.out" | indent
+	gap=$(sed -n 's/.*max_gap_ms=\([0-9]*\).*/\1/p' "$TMP/failover-burst.out")
+	expect failover "answers flowed again within 1 s (longest silence ${gap} ms)" "" \
+		"((gap < 1000))"
+else
+	fail "failover: 65,000 queries under load, the first upstream killed: all answered"
+	indent < "$TMP/failover-burst.out"
+fi
+line=$(upstream_stats "$DOTD_PID" "$TMP/failover.log" "$HOST@$U2")
+echo "    failover: $line"
+a2=$(stat_of "$line" answers)
+expect failover "the second upstream took over ($a2 answers)" "$line" "((a2 > 0))"
+check "failover: dotd keeps serving" \
+	"$PROBE" query "$HOST" "$DPORT" www.example A udp NOERROR 192.0.2.80
+stop_checked failover "$DOTD_PID"
+
+summary pool
