@@ -246,3 +246,49 @@ int dns_opt_option(const uint8_t *msg, const struct dns_opt *opt, uint16_t code,
 	}
 	return -ENOENT;
 }
+
+size_t dns_opt_write(uint8_t *p, uint16_t udp_size, uint8_t ext_rcode, bool do_bit, uint16_t rdlen)
+{
+	p[0] = 0; /* root */
+	dns_put16(p + 1, DNS_TYPE_OPT);
+	dns_put16(p + 3, udp_size);
+	p[5] = ext_rcode;
+	p[6] = 0; /* version 0 */
+	dns_put16(p + 7, do_bit ? DNS_EDNS_DO : 0);
+	dns_put16(p + 9, rdlen);
+	return DNS_OPT_FIXED_LEN;
+}
+
+size_t dns_opt_copy_options(const uint8_t *msg, const struct dns_opt *opt, uint16_t code,
+			    uint8_t *out, size_t room)
+{
+	size_t pos = opt->rdata_off, end = opt->rdata_off + opt->rdlen, n = 0;
+
+	while (pos + 4 <= end) {
+		size_t olen = 4 + (size_t)dns_get16(msg + pos + 2);
+
+		if (pos + olen > end) {
+			break;
+		}
+		if (dns_get16(msg + pos) == code && n + olen <= room) {
+			memcpy(out + n, msg + pos, olen);
+			n += olen;
+		}
+		pos += olen;
+	}
+	return n;
+}
+
+void dns_truncate(uint8_t *m, size_t *len, size_t qend, size_t opt_off, size_t opt_len)
+{
+	if (opt_len > 0) {
+		memmove(m + qend, m + opt_off, DNS_OPT_FIXED_LEN);
+		dns_put16(m + qend + 9, 0);
+		opt_len = DNS_OPT_FIXED_LEN;
+	}
+	dns_put16(m + 2, dns_flags(m) | DNS_TC);
+	dns_put16(m + 6, 0);
+	dns_put16(m + 8, 0);
+	dns_put16(m + 10, opt_len > 0 ? 1 : 0);
+	*len = qend + opt_len;
+}

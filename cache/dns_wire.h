@@ -212,3 +212,26 @@ int dns_opt_find(const uint8_t *msg, size_t len, struct dns_opt *opt);
  */
 int dns_opt_option(const uint8_t *msg, const struct dns_opt *opt, uint16_t code, size_t *data_off,
 		   uint16_t *data_len);
+
+#define DNS_OPT_FIXED_LEN 11 /* an OPT record without options: root, type, class, TTL, RDLENGTH */
+
+/**
+ * Write an OPT record at @p announcing @udp_size, with @ext_rcode (the upper 8 bits of a 12-bit
+ * RCODE), version 0, DO as given and Z clear (RFC 6891 §6.1.4), and RDLENGTH @rdlen for the
+ * options the caller writes after it. Returns DNS_OPT_FIXED_LEN.
+ */
+size_t dns_opt_write(uint8_t *p, uint16_t udp_size, uint8_t ext_rcode, bool do_bit, uint16_t rdlen);
+
+/**
+ * Copy every option @code of @opt (in @msg) to @out, at most @room bytes, whole options only;
+ * returns the bytes written. Stops at an option that overruns the OPT (upstream input).
+ */
+size_t dns_opt_copy_options(const uint8_t *msg, const struct dns_opt *opt, uint16_t code,
+			    uint8_t *out, size_t room);
+
+/**
+ * Cut the answer @m (*@len bytes, question ending at @qend) to its header, question and the OPT
+ * record of @opt_len bytes at @opt_off (0 for none), with TC set and the record counts to match
+ * (RFC 2181 §9, RFC 6891 §7). Options of the OPT are dropped.
+ */
+void dns_truncate(uint8_t *m, size_t *len, size_t qend, size_t opt_off, size_t opt_len);

@@ -1083,6 +1083,56 @@ static void set_selection(struct parse *p, const char *key, unsigned line, yaml_
 	}
 }
 
+static void set_cache_size(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			   void *obj)
+{
+	struct config *cfg = obj;
+	unsigned v;
+
+	/* 0 turns the cache off; otherwise at least 64 KiB, the index's own size. */
+	if (get_uint(p, key, line, val, 0, 1u << 30, &v)) {
+		if (v > 0 && v < 65536) {
+			report(p, line, key,
+			       "'%u' is below the smallest cache, 65536 (0 turns it off)", v);
+			return;
+		}
+		cfg->cache_size = v;
+	}
+}
+
+static void set_cache_min_ttl(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			      void *obj)
+{
+	struct config *cfg = obj;
+
+	get_uint(p, key, line, val, 0, 86400, &cfg->cache_min_ttl);
+}
+
+static void set_cache_max_ttl(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			      void *obj)
+{
+	struct config *cfg = obj;
+
+	/* RFC 8767 §4: never more than 7 days. */
+	get_uint(p, key, line, val, 1, 604800, &cfg->cache_max_ttl);
+}
+
+static void set_cache_max_neg(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			      void *obj)
+{
+	struct config *cfg = obj;
+
+	get_uint(p, key, line, val, 0, 604800, &cfg->cache_max_negative_ttl);
+}
+
+static void set_serve_stale(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			    void *obj)
+{
+	struct config *cfg = obj;
+
+	get_uint(p, key, line, val, 0, 604800, &cfg->serve_stale_max);
+}
+
 static const struct key_rule top_rules[] = {
 	{"listen_addresses", set_listen, NULL},
 	{"upstream_recursive_servers", set_upstreams, NULL},
@@ -1105,6 +1155,11 @@ static const struct key_rule top_rules[] = {
 	{"timeout_per_try", set_timeout_per_try, NULL},
 	{"upstream_selection", set_selection, NULL},
 	{"connections_per_upstream", set_conns, NULL},
+	{"cache_size", set_cache_size, NULL},
+	{"cache_min_ttl", set_cache_min_ttl, NULL},
+	{"cache_max_ttl", set_cache_max_ttl, NULL},
+	{"cache_max_negative_ttl", set_cache_max_neg, NULL},
+	{"serve_stale_max", set_serve_stale, NULL},
 	/* Accepted for Stubby files, implemented by later work: a notice each. */
 	{"tls_cipher_list", NULL, NULL},
 	{"tls_ciphersuites", NULL, NULL},
@@ -1121,11 +1176,6 @@ static const struct key_rule top_rules[] = {
 	{"trust_anchors_verify_CA", NULL, NULL},
 	{"trust_anchors_verify_email", NULL, NULL},
 	{"trust_anchors_backoff_time", NULL, NULL},
-	{"cache_size", NULL, NULL},
-	{"cache_min_ttl", NULL, NULL},
-	{"cache_max_ttl", NULL, NULL},
-	{"cache_max_negative_ttl", NULL, NULL},
-	{"serve_stale_max", NULL, NULL},
 };
 
 /* Listen on loopback only, as Stubby does: 127.0.0.1@53 and ::1@53. */
@@ -1254,6 +1304,11 @@ int config_load_string(const char *text, size_t len, const char *source, struct 
 	cfg->backoff_max_s = 3600; /* Stubby's default */
 	cfg->timeout_per_try_ms = 800;
 	cfg->selection = CONFIG_SELECT_DEFAULT;
+	cfg->cache_size = 4u << 20;
+	cfg->cache_min_ttl = 0;
+	cfg->cache_max_ttl = 86400;
+	cfg->cache_max_negative_ttl = 3600;
+	cfg->serve_stale_max = 86400;
 	cfg->source = strdup(source);
 	if (!cfg->source) {
 		rc = -ENOMEM;
@@ -1455,6 +1510,11 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "connections_per_upstream: %u\n", cfg->conns_per_upstream);
 	fprintf(out, "tls_connection_retries: %u\n", cfg->connection_retries);
 	fprintf(out, "tls_backoff_time: %u\n", cfg->backoff_max_s);
+	fprintf(out, "cache_size: %zu\n", cfg->cache_size);
+	fprintf(out, "cache_min_ttl: %u\n", cfg->cache_min_ttl);
+	fprintf(out, "cache_max_ttl: %u\n", cfg->cache_max_ttl);
+	fprintf(out, "cache_max_negative_ttl: %u\n", cfg->cache_max_negative_ttl);
+	fprintf(out, "serve_stale_max: %u\n", cfg->serve_stale_max);
 	fprintf(out, "upstream_selection: %s\n",
 		enum_to_name(selection_names, N_ELEMS(selection_names), (int)cfg->selection));
 	fprintf(out, "log_level: %s\n",

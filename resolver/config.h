@@ -78,6 +78,11 @@ struct config {
 	unsigned backoff_max_s;		 /**< tls_backoff_time in seconds, default 3600 */
 	unsigned timeout_per_try_ms;	 /**< timeout_per_try, default 800 */
 	enum config_selection selection; /**< upstream_selection, default DEFAULT */
+	size_t cache_size;		 /**< cache_size in bytes, default 4 MiB; 0: no cache */
+	unsigned cache_min_ttl;		 /**< cache_min_ttl (s), default 0 */
+	unsigned cache_max_ttl;		 /**< cache_max_ttl (s), default 86400 */
+	unsigned cache_max_negative_ttl; /**< cache_max_negative_ttl (s), default 3600 */
+	unsigned serve_stale_max;	 /**< serve_stale_max (s), default 86400; 0: off */
 };
 
 /**

@@ -13,8 +13,6 @@
 
 #include "dns_msg.h"
 
-#define OPT_FIXED_LEN 11 /* root name, type, class, TTL, RDLENGTH */
-
 enum dns_check dns_msg_check_query(const uint8_t *msg, size_t len, struct dns_client_query *cq,
 				   unsigned *rcode)
 {
@@ -72,24 +70,11 @@ size_t dns_msg_udp_limit(const struct dns_client_query *cq)
 	return limit < DNS_MSG_UDP_MAX ? limit : DNS_MSG_UDP_MAX;
 }
 
-/* Write an OPT record at @p with @rdlen bytes of options to follow; returns its fixed length. */
-static size_t opt_write(uint8_t *p, uint8_t ext_rcode, bool do_bit, uint16_t rdlen)
-{
-	p[0] = 0; /* root */
-	dns_put16(p + 1, DNS_TYPE_OPT);
-	dns_put16(p + 3, DNS_MSG_UDP_MAX);
-	p[5] = ext_rcode;
-	p[6] = 0;				    /* version 0 */
-	dns_put16(p + 7, do_bit ? DNS_EDNS_DO : 0); /* Z cleared (RFC 6891 §6.1.4) */
-	dns_put16(p + 9, rdlen);
-	return OPT_FIXED_LEN;
-}
-
 int dns_msg_upstream_query(const struct dns_client_query *cq, const struct dns_upstream_opts *o,
 			   uint8_t *out, size_t cap, size_t *out_len)
 {
 	size_t qlen = cq->q.end - DNS_HDR_LEN;
-	size_t len = DNS_HDR_LEN + qlen + OPT_FIXED_LEN;
+	size_t len = DNS_HDR_LEN + qlen + DNS_OPT_FIXED_LEN;
 	size_t opts = 0;
 	size_t pad = 0;
 	uint8_t *m = out + 2;
@@ -122,7 +107,7 @@ int dns_msg_upstream_query(const struct dns_client_query *cq, const struct dns_u
 	dns_put16(m + 10, 1);
 	memcpy(m + DNS_HDR_LEN, cq->msg + DNS_HDR_LEN, qlen);
 	p = m + DNS_HDR_LEN + qlen;
-	p += opt_write(p, 0, cq->do_bit, (uint16_t)opts);
+	p += dns_opt_write(p, DNS_MSG_UDP_MAX, 0, cq->do_bit, (uint16_t)opts);
 	if (o->ecs_private) {
 		dns_put16(p, DNS_OPT_ECS);
 		dns_put16(p + 2, 4);
@@ -144,44 +129,6 @@ int dns_msg_upstream_query(const struct dns_client_query *cq, const struct dns_u
 	}
 	*out_len = 2 + len;
 	return 0;
-}
-
-/* Copy the Extended DNS Error options of the upstream's OPT to @p; returns bytes written. */
-static size_t copy_ede(const uint8_t *ans, const struct dns_opt *aopt, uint8_t *p, size_t room)
-{
-	size_t pos = aopt->rdata_off, end = aopt->rdata_off + aopt->rdlen, n = 0;
-
-	/* The option list is upstream input: stop at the first option that overruns it. */
-	while (pos + 4 <= end) {
-		uint16_t code = dns_get16(ans + pos);
-		size_t olen = 4 + (size_t)dns_get16(ans + pos + 2);
-
-		if (pos + olen > end) {
-			break;
-		}
-		if (code == DNS_OPT_EDE && n + olen <= room) {
-			memcpy(p + n, ans + pos, olen);
-			n += olen;
-		}
-		pos += olen;
-	}
-	return n;
-}
-
-/* Cut @m (of *@len bytes) to header, question and OPT, with TC set (RFC 2181 §9). */
-static void truncate_answer(uint8_t *m, size_t *len, const struct dns_client_query *cq,
-			    size_t opt_off, size_t opt_len)
-{
-	size_t qend = cq->q.end;
-
-	if (opt_len > 0) {
-		memmove(m + qend, m + opt_off, opt_len);
-	}
-	dns_put16(m + 2, dns_flags(m) | DNS_TC);
-	dns_put16(m + 6, 0);
-	dns_put16(m + 8, 0);
-	dns_put16(m + 10, opt_len > 0 ? 1 : 0);
-	*len = qend + opt_len;
 }
 
 /* The rare path: the upstream's OPT is not its last record. Rebuild with ldns, without OPT. */
@@ -260,23 +207,21 @@ int dns_msg_client_answer(const struct dns_client_query *cq, const uint8_t *ans,
 		size_t room = cap - len;
 		size_t n;
 
-		if (room < OPT_FIXED_LEN) {
+		if (room < DNS_OPT_FIXED_LEN) {
 			return -ENOSPC;
 		}
-		n = aopt->present
-			    ? copy_ede(ans, aopt, out + len + OPT_FIXED_LEN, room - OPT_FIXED_LEN)
-			    : 0;
-		opt_len = opt_write(out + len, ext_rcode, cq->do_bit, (uint16_t)n) + n;
+		n = aopt->present ? dns_opt_copy_options(ans, aopt, DNS_OPT_EDE,
+							 out + len + DNS_OPT_FIXED_LEN,
+							 room - DNS_OPT_FIXED_LEN)
+				  : 0;
+		opt_len = dns_opt_write(out + len, DNS_MSG_UDP_MAX, ext_rcode, cq->do_bit,
+					(uint16_t)n) +
+			  n;
 		len += opt_len;
 		dns_put16(out + 10, (uint16_t)(dns_arcount(out) + 1));
 	}
 	if (len > max_len) {
-		if (opt_len > OPT_FIXED_LEN) {
-			/* Keep the OPT but not its EDE text when cut. */
-			dns_put16(out + opt_off + 9, 0);
-			opt_len = OPT_FIXED_LEN;
-		}
-		truncate_answer(out, &len, cq, opt_off, opt_len);
+		dns_truncate(out, &len, cq->q.end, opt_off, opt_len);
 	}
 	*out_len = len;
 	return 0;
@@ -291,7 +236,7 @@ int dns_msg_error(const struct dns_client_query *cq, unsigned rcode, int ede, co
 	uint16_t flags;
 
 	if (cq->has_opt) {
-		opt_len = OPT_FIXED_LEN + (ede >= 0 ? 6 + text_len : 0);
+		opt_len = DNS_OPT_FIXED_LEN + (ede >= 0 ? 6 + text_len : 0);
 	}
 	len = qend + opt_len;
 	if (len > cap || len > DNS_MAX_MSG) {
@@ -309,8 +254,8 @@ int dns_msg_error(const struct dns_client_query *cq, unsigned rcode, int ede, co
 	if (cq->has_opt) {
 		uint8_t *p = out + qend;
 
-		p += opt_write(p, (uint8_t)(rcode >> 4), cq->do_bit,
-			       (uint16_t)(opt_len - OPT_FIXED_LEN));
+		p += dns_opt_write(p, DNS_MSG_UDP_MAX, (uint8_t)(rcode >> 4), cq->do_bit,
+				   (uint16_t)(opt_len - DNS_OPT_FIXED_LEN));
 		if (ede >= 0) {
 			dns_put16(p, DNS_OPT_EDE);
 			dns_put16(p + 2, (uint16_t)(2 + text_len));

@@ -1,24 +1,32 @@
 /*
- * query: one client query, from its arrival to its answer.
+ * query: one question on its way to an answer, and the clients waiting for it.
  *
- *   query_receive -> dns_msg_check_query -> (answer here | forward)
- *   forward: build the upstream frame once -> try: upstream_pick -> tls_upstream_query
- *   leg answered well: dns_msg_client_answer -> the client's transport -> free
- *   leg failed (connection refused, lost, silent, authentication, garbage), or answered
- *     SERVFAIL, REFUSED or with TC: the next upstream is tried at once
- *   no answer within timeout_per_try: the next upstream is tried too, the earlier tries stay
- *     open, and the first good answer wins (RFC 8767 §5 calls this the client response timer)
- *   deadline (config timeout): SERVFAIL with an Extended DNS Error saying why
+ *   query_receive -> dns_msg_check_query -> (answer here | cache | join | forward)
+ *   cache: a fresh entry is copied and patched for the client (cache/); in the last tenth of
+ *     its life it also starts one background refresh (prefetch)
+ *   join: an identical question (name case aside, type, class, DO, CD) already in flight takes
+ *     the client as one more waiter, so that one upstream query serves them all (RFC 5452 §5)
+ *   forward: the upstream frame is built once; try: upstream_pick -> tls_upstream_query
+ *   a good answer is stored in the cache and passed to every waiter with its own ID and spelling
+ *   a try that failed (connection refused, lost or silent, authentication, garbage) or answered
+ *     SERVFAIL, REFUSED or with TC: the next upstream at once; after timeout_per_try without an
+ *     answer the next one too, the earlier tries staying open: the first good answer wins
+ *   serve-stale (RFC 8767): when the cache holds the question past its TTL, the waiters get that
+ *     answer (TTL 30, Extended DNS Error 3) if no answer came within 1.8 s or every upstream
+ *     failed, while the refresh carries on
+ *   deadline (config timeout): SERVFAIL with an Extended DNS Error saying why (RFC 8906)
  *
- * Each upstream is tried at most once per query. Every query is answered (RFC 8906).
+ * Each upstream is tried at most once per query.
  *
- * Timers: queries sit in two lists, by overall deadline (arrival order: one timeout for all)
- * and by try deadline (a query moves to the tail when it starts a try: one timeout_per_try for
- * all). Both lists are therefore sorted, and one timer at the earlier head serves them.
+ * Timers: queries sit in three deadline lists: overall (set at creation), try (reset when a try
+ * starts) and stale (set at creation when a stale answer exists). Each list has one fixed
+ * duration, so appending at the tail keeps it sorted, and one timer at the earliest head serves
+ * all three.
  *
- * Memory: one allocation per forwarded query holds the struct, the client's message, the
- * upstream frame (shared by every try: tls/ writes each try's ID just before encrypting it) and
- * the bitmap of upstreams tried. It is freed when the answer has gone to the transport.
+ * Memory: a query is one allocation holding the struct, the upstream frame (shared by every
+ * try: tls/ writes each try's ID just before encrypting it) and the bitmap of upstreams tried.
+ * Each waiter is one allocation holding its transport and its own message. A waiter holds a
+ * reference on its TCP client.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +34,22 @@
 #include "log.h"
 #include "resolver.h"
 
-#define QUERY_MAX_LEGS 4 /* tries in flight at once for one query */
+#define QUERY_MAX_LEGS	 4    /* tries in flight at once for one query */
+#define STALE_CLIENT_MS	 1800 /* RFC 8767 §5: the client response timer */
+#define STALE_TTL	 30   /* RFC 8767 §4 */
+#define INFLIGHT_BUCKETS 4096 /* power of two */
 
 struct query;
+
+/** A client waiting for the answer to a query. */
+struct waiter {
+	struct waiter *next;
+	struct listener *udp;	      /**< borrowed; listeners outlive queries */
+	struct sockaddr_storage peer; /**< UDP peer */
+	struct client_tcp *tcp;	      /**< referenced, or NULL */
+	struct dns_client_query cq;   /**< cq.msg points to msg */
+	uint8_t msg[];
+};
 
 struct query_leg {
 	struct tls_query tq; /**< first: the callback finds the leg from it */
@@ -38,135 +59,212 @@ struct query_leg {
 
 struct query {
 	struct resolver *r;
-	struct listener *udp;	      /**< borrowed; listeners outlive queries */
-	struct sockaddr_storage peer; /**< UDP peer */
-	struct client_tcp *tcp;	      /**< referenced, or NULL */
-	struct dns_client_query cq;   /**< cq.msg points into this allocation */
-	uint8_t *frame;		      /**< the upstream query, in this allocation */
+	struct cache_key key;
+	struct query *hnext;	/**< in the in-flight table */
+	struct waiter *waiters; /**< owned */
+	bool stale_served;	/**< the waiters got the stale answer; refreshing on */
+	uint8_t *frame;		/**< the upstream query, in this allocation */
 	size_t frame_len;
 	uint8_t *tried; /**< bitmap of upstreams tried, in this allocation */
 	struct query_leg legs[QUERY_MAX_LEGS];
 	unsigned n_active;
-	int last_error;	   /**< TLS_ERR_* of the latest failed try */
-	uint64_t deadline; /**< loop time (ms) */
-	uint64_t try_deadline;
-	bool in_try_list;
-	struct query *prev, *next;   /**< in the resolver's deadline list */
-	struct query *tprev, *tnext; /**< in the resolver's try list */
+	int last_error; /**< TLS_ERR_* of the latest failed try */
+	struct dl_node n_deadline;
+	struct dl_node n_try;
+	struct dl_node n_stale;
 	uint8_t data[];
 };
 
-/* --- the two lists --- */
+#define QUERY_OF(node, member) ((struct query *)((char *)(node)-offsetof(struct query, member)))
 
-static void try_list_remove(struct query *q)
+/* --- deadline lists --- */
+
+static void dl_remove(struct dl_list *l, struct dl_node *n)
 {
-	struct resolver *r = q->r;
-
-	if (!q->in_try_list) {
+	if (!n->linked) {
 		return;
 	}
-	if (q->tprev) {
-		q->tprev->tnext = q->tnext;
+	if (n->prev) {
+		n->prev->next = n->next;
 	} else {
-		r->t_head = q->tnext;
+		l->head = n->next;
 	}
-	if (q->tnext) {
-		q->tnext->tprev = q->tprev;
+	if (n->next) {
+		n->next->prev = n->prev;
 	} else {
-		r->t_tail = q->tprev;
+		l->tail = n->prev;
 	}
-	q->tprev = q->tnext = NULL;
-	q->in_try_list = false;
+	n->prev = n->next = NULL;
+	n->linked = false;
+}
+
+/* Append @n due at @at; every node of @l has the same duration, so the list stays sorted. */
+static void dl_append(struct dl_list *l, struct dl_node *n, uint64_t at)
+{
+	dl_remove(l, n);
+	n->at = at;
+	n->prev = l->tail;
+	n->next = NULL;
+	if (l->tail) {
+		l->tail->next = n;
+	} else {
+		l->head = n;
+	}
+	l->tail = n;
+	n->linked = true;
 }
 
 static void timer_arm(struct resolver *r);
 
-static void try_list_append(struct query *q)
-{
-	struct resolver *r = q->r;
+/* --- the in-flight table --- */
 
-	try_list_remove(q);
-	q->try_deadline = uv_now(r->loop) + r->cfg->timeout_per_try_ms;
-	q->tprev = r->t_tail;
-	if (r->t_tail) {
-		r->t_tail->tnext = q;
-	} else {
-		r->t_head = q;
-	}
-	r->t_tail = q;
-	q->in_try_list = true;
+static struct query **inflight_bucket(struct resolver *r, uint64_t hash)
+{
+	return &r->inflight[hash & (INFLIGHT_BUCKETS - 1)];
 }
 
-static void query_free(struct query *q)
+static struct query *inflight_find(struct resolver *r, const struct cache_key *k)
 {
-	struct resolver *r = q->r;
-
-	try_list_remove(q);
-	if (q->prev) {
-		q->prev->next = q->next;
-	} else {
-		r->q_head = q->next;
-	}
-	if (q->next) {
-		q->next->prev = q->prev;
-	} else {
-		r->q_tail = q->prev;
-	}
-	if (q->tcp) {
-		client_tcp_unref(q->tcp);
-	}
-	free(q);
-}
-
-static void legs_cancel(struct query *q)
-{
-	for (unsigned i = 0; i < QUERY_MAX_LEGS; i++) {
-		if (q->legs[i].active) {
-			tls_query_cancel(&q->legs[i].tq);
-			q->legs[i].active = false;
+	for (struct query *q = *inflight_bucket(r, k->hash); q; q = q->hnext) {
+		if (q->key.hash == k->hash && q->key.len == k->len &&
+		    memcmp(q->key.data, k->data, k->len) == 0) {
+			return q;
 		}
 	}
-	q->n_active = 0;
+	return NULL;
 }
 
-/* --- answering --- */
-
-/* Send a finished answer (in r->out after a 2-octet gap) back where the query came from. */
-static void answer_send(struct resolver *r, const struct query_origin *to, size_t len)
+static void inflight_remove(struct query *q)
 {
-	uint8_t *msg = r->out + 2;
+	struct query **pp = inflight_bucket(q->r, q->key.hash);
 
-	if (to->tcp) {
+	while (*pp != q) {
+		pp = &(*pp)->hnext;
+	}
+	*pp = q->hnext;
+}
+
+/* --- answering waiters --- */
+
+/* Send a finished answer (in r->out after a 2-octet gap) back to @w. */
+static void send_to(struct resolver *r, struct listener *udp, const struct sockaddr *peer,
+		    struct client_tcp *tcp, size_t len)
+{
+	if (tcp) {
 		dns_put16(r->out, (uint16_t)len);
-		client_tcp_send(to->tcp, r->out, 2 + len);
+		client_tcp_send(tcp, r->out, 2 + len);
 	} else {
-		listener_udp_send(to->udp, to->peer, msg, len);
+		listener_udp_send(udp, peer, r->out + 2, len);
 	}
 }
 
-static void answer_error(struct resolver *r, const struct query_origin *to,
-			 const struct dns_client_query *cq, unsigned rcode, int ede,
-			 const char *text)
+static void answer_error_to(struct resolver *r, const struct query_origin *to,
+			    const struct dns_client_query *cq, unsigned rcode, int ede,
+			    const char *text)
 {
 	size_t len;
 
 	if (dns_msg_error(cq, rcode, ede, text, r->out + 2, DNS_MAX_MSG, &len) != 0) {
 		return; /* cannot happen: an error answer is at most the question plus 300 bytes */
 	}
-	answer_send(r, to, len);
+	send_to(r, to->udp, to->peer, to->tcp, len);
 }
 
-static void query_origin_of(const struct query *q, struct query_origin *to)
+static size_t max_len_of(const struct dns_client_query *cq, bool tcp)
 {
-	to->udp = q->udp;
-	to->peer = (const struct sockaddr *)&q->peer;
-	to->tcp = q->tcp;
+	return tcp ? DNS_MAX_MSG : dns_msg_udp_limit(cq);
 }
 
-/* SERVFAIL with the Extended DNS Error that says why (RFC 8914 §4), then free. */
+static void waiter_free(struct waiter *w)
+{
+	if (w->tcp) {
+		client_tcp_unref(w->tcp);
+	}
+	free(w);
+}
+
+/* The cache's answer for @cq (fresh, or stale with @stale_ttl), sent; false when none. */
+static bool answer_from_cache(struct resolver *r, const struct cache_key *k,
+			      const struct dns_client_query *cq, struct listener *udp,
+			      const struct sockaddr *peer, struct client_tcp *tcp,
+			      uint32_t stale_ttl, bool *prefetch)
+{
+	struct cache_client cl = {
+		.query = cq->msg,
+		.qend = cq->q.end,
+		.has_opt = cq->has_opt,
+		.do_bit = cq->do_bit,
+		.max_len = max_len_of(cq, tcp != NULL),
+	};
+	enum cache_state st;
+	size_t len;
+
+	st = cache_lookup(r->cache, k, &cl, stale_ttl, r->out + 2, DNS_MAX_MSG + 64, &len,
+			  prefetch);
+	if (st == CACHE_MISS) {
+		return false;
+	}
+	if (dns_flags(r->out + 2) & DNS_TC) {
+		r->stats.truncated++;
+	}
+	if (st == CACHE_STALE) {
+		r->stats.stale_answers++;
+	} else {
+		r->stats.cache_answers++;
+	}
+	send_to(r, udp, peer, tcp, len);
+	return true;
+}
+
+/* Every waiter gets the stale answer, if the cache still has one. */
+static bool waiters_answer_stale(struct query *q)
+{
+	struct resolver *r = q->r;
+	bool prefetch;
+
+	if (!q->waiters || r->cfg->serve_stale_max == 0 || !cache_has_stale(r->cache, &q->key)) {
+		return false;
+	}
+	while (q->waiters) {
+		struct waiter *w = q->waiters;
+
+		q->waiters = w->next;
+		answer_from_cache(r, &q->key, &w->cq, w->udp, (const struct sockaddr *)&w->peer,
+				  w->tcp, STALE_TTL, &prefetch);
+		waiter_free(w);
+	}
+	q->stale_served = true;
+	return true;
+}
+
+static void query_free(struct query *q)
+{
+	struct resolver *r = q->r;
+
+	for (unsigned i = 0; i < QUERY_MAX_LEGS; i++) {
+		if (q->legs[i].active) {
+			tls_query_cancel(&q->legs[i].tq);
+			q->legs[i].active = false;
+		}
+	}
+	dl_remove(&r->deadlines, &q->n_deadline);
+	dl_remove(&r->tries, &q->n_try);
+	dl_remove(&r->stales, &q->n_stale);
+	inflight_remove(q);
+	while (q->waiters) {
+		struct waiter *w = q->waiters;
+
+		q->waiters = w->next;
+		waiter_free(w);
+	}
+	r->n_queries--;
+	free(q);
+}
+
+/* SERVFAIL with the Extended DNS Error that says why (RFC 8914 §4), or stale; then free. */
 static void query_fail(struct query *q, int status)
 {
-	struct query_origin to;
+	struct resolver *r = q->r;
 	const char *text;
 	int ede;
 
@@ -192,36 +290,59 @@ static void query_fail(struct query *q, int status)
 		text = "upstream connection lost";
 		break;
 	}
-	legs_cancel(q);
-	query_origin_of(q, &to);
-	q->r->stats.servfail++;
-	answer_error(q->r, &to, &q->cq, DNS_RCODE_SERVFAIL, ede, text);
+	if (!waiters_answer_stale(q)) {
+		while (q->waiters) {
+			struct waiter *w = q->waiters;
+			struct query_origin to = {
+				.udp = w->udp,
+				.peer = (const struct sockaddr *)&w->peer,
+				.tcp = w->tcp,
+			};
+
+			q->waiters = w->next;
+			r->stats.servfail++;
+			answer_error_to(r, &to, &w->cq, DNS_RCODE_SERVFAIL, ede, text);
+			waiter_free(w);
+		}
+	}
 	query_free(q);
 }
 
-/* Pass the upstream's answer on to the client, then free. */
+/* Store the upstream's answer and pass it on to every waiter; then free. */
 static void query_answer(struct query *q, const uint8_t *ans, size_t len,
 			 const struct dns_opt *aopt)
 {
 	struct resolver *r = q->r;
-	struct query_origin to;
-	size_t max_len, out_len;
 
-	legs_cancel(q);
-	query_origin_of(q, &to);
-	max_len = q->tcp ? DNS_MAX_MSG : dns_msg_udp_limit(&q->cq);
-	if (dns_msg_client_answer(&q->cq, ans, len, aopt, max_len, r->out + 2, DNS_MAX_MSG + 64,
-				  &out_len) != 0 ||
-	    out_len > DNS_MAX_MSG) {
-		log_info(LOG_QUERY, "answer from upstream cannot be passed on");
-		query_fail(q, TLS_ERR_PROTO);
-		return;
+	cache_insert(r->cache, &q->key, ans, len, aopt);
+	while (q->waiters) {
+		struct waiter *w = q->waiters;
+		size_t out_len;
+
+		q->waiters = w->next;
+		if (dns_msg_client_answer(&w->cq, ans, len, aopt,
+					  max_len_of(&w->cq, w->tcp != NULL), r->out + 2,
+					  DNS_MAX_MSG + 64, &out_len) != 0 ||
+		    out_len > DNS_MAX_MSG) {
+			struct query_origin to = {
+				.udp = w->udp,
+				.peer = (const struct sockaddr *)&w->peer,
+				.tcp = w->tcp,
+			};
+
+			log_info(LOG_QUERY, "answer from upstream cannot be passed on");
+			r->stats.servfail++;
+			answer_error_to(r, &to, &w->cq, DNS_RCODE_SERVFAIL, DNS_EDE_NETWORK_ERROR,
+					"upstream answer unusable");
+		} else {
+			if (dns_flags(r->out + 2) & DNS_TC) {
+				r->stats.truncated++;
+			}
+			r->stats.answers++;
+			send_to(r, w->udp, (const struct sockaddr *)&w->peer, w->tcp, out_len);
+		}
+		waiter_free(w);
 	}
-	if (dns_flags(r->out + 2) & DNS_TC) {
-		r->stats.truncated++;
-	}
-	r->stats.answers++;
-	answer_send(r, &to, out_len);
 	query_free(q);
 }
 
@@ -251,7 +372,7 @@ static bool query_try_next(struct query *q)
 		}
 		i = upstream_pick(r->upstreams, q->tried);
 		if (i < 0) {
-			try_list_remove(q);
+			dl_remove(&r->tries, &q->n_try);
 			return false;
 		}
 		q->tried[i / 8] |= (uint8_t)(1u << (i % 8));
@@ -271,7 +392,7 @@ static bool query_try_next(struct query *q)
 		leg->active = true;
 		q->n_active++;
 		r->stats.tries++;
-		try_list_append(q);
+		dl_append(&r->tries, &q->n_try, uv_now(r->loop) + r->cfg->timeout_per_try_ms);
 		timer_arm(r);
 		return true;
 	}
@@ -317,7 +438,7 @@ static void on_leg_answer(struct tls_query *tq, int status, const uint8_t *ans, 
 		if (query_retry(q, TLS_ERR_PROTO)) {
 			return;
 		}
-		if (!(dns_flags(ans) & DNS_TC)) {
+		if (!(dns_flags(ans) & DNS_TC) && !waiters_answer_stale(q)) {
 			/* The last word: the upstream's own SERVFAIL or REFUSED, with its EDE. */
 			query_answer(q, ans, len, aopt);
 			return;
@@ -336,12 +457,12 @@ static void timer_arm(struct resolver *r)
 {
 	uint64_t now = uv_now(r->loop);
 	uint64_t when = UINT64_MAX;
+	const struct dl_list *lists[] = {&r->deadlines, &r->tries, &r->stales};
 
-	if (r->q_head) {
-		when = r->q_head->deadline;
-	}
-	if (r->t_head && r->t_head->try_deadline < when) {
-		when = r->t_head->try_deadline;
+	for (size_t i = 0; i < 3; i++) {
+		if (lists[i]->head && lists[i]->head->at < when) {
+			when = lists[i]->head->at;
+		}
 	}
 	if (when == UINT64_MAX) {
 		uv_timer_stop(&r->q_timer);
@@ -355,16 +476,23 @@ static void on_query_timer(uv_timer_t *t)
 	struct resolver *r = t->data;
 	uint64_t now = uv_now(r->loop);
 
-	while (r->q_head && r->q_head->deadline <= now) {
+	while (r->deadlines.head && r->deadlines.head->at <= now) {
 		log_debug(LOG_QUERY, "query timed out after %u ms", r->cfg->timeout_ms);
-		query_fail(r->q_head, -ETIME);
+		query_fail(QUERY_OF(r->deadlines.head, n_deadline), -ETIME);
 	}
-	while (r->t_head && r->t_head->try_deadline <= now) {
-		struct query *q = r->t_head;
+	while (r->stales.head && r->stales.head->at <= now) {
+		struct query *q = QUERY_OF(r->stales.head, n_stale);
+
+		/* RFC 8767 §5: the client has waited long enough; the refresh goes on. */
+		dl_remove(&r->stales, &q->n_stale);
+		waiters_answer_stale(q);
+	}
+	while (r->tries.head && r->tries.head->at <= now) {
+		struct query *q = QUERY_OF(r->tries.head, n_try);
 
 		/* Slow: ask the next upstream too, and keep waiting for this one. */
-		try_list_remove(q);
-		if (query_try_next(q) && q->in_try_list) {
+		dl_remove(&r->tries, &q->n_try);
+		if (query_try_next(q) && q->n_try.linked) {
 			r->stats.hedged++;
 		}
 	}
@@ -378,70 +506,91 @@ int query_timer_init(struct resolver *r)
 	if (ret == 0) {
 		r->q_timer.data = r;
 		r->handles_open++;
+		r->inflight = calloc(INFLIGHT_BUCKETS, sizeof(*r->inflight));
+		if (!r->inflight) {
+			return -ENOMEM;
+		}
 	}
 	return ret;
 }
 
 /* --- arrival --- */
 
-static void query_forward(struct resolver *r, const struct query_origin *from,
-			  const struct dns_client_query *cq)
+static struct waiter *waiter_new(const struct query_origin *from, const struct dns_client_query *cq)
 {
-	size_t frame_cap = 2 + cq->q.end + 64 + r->opts.padding_blocksize;
-	size_t tried_len = (upstream_count(r->upstreams) + 7) / 8;
-	struct query *q;
-	int ret;
+	struct waiter *w = malloc(sizeof(*w) + cq->len);
 
-	q = malloc(sizeof(*q) + cq->len + frame_cap + tried_len);
-	if (!q) {
-		answer_error(r, from, cq, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "out of memory");
-		return;
+	if (!w) {
+		return NULL;
 	}
-	memset(q, 0, sizeof(*q));
-	q->r = r;
-	q->udp = from->udp;
+	w->next = NULL;
+	w->udp = from->udp;
+	w->tcp = from->tcp;
+	memset(&w->peer, 0, sizeof(w->peer));
 	if (from->peer) {
-		memcpy(&q->peer, from->peer,
+		memcpy(&w->peer, from->peer,
 		       from->peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 							 : sizeof(struct sockaddr_in));
 	}
-	memcpy(q->data, cq->msg, cq->len);
-	q->cq = *cq;
-	q->cq.msg = q->data;
-	q->frame = q->data + cq->len;
+	memcpy(w->msg, cq->msg, cq->len);
+	w->cq = *cq;
+	w->cq.msg = w->msg;
+	if (w->tcp) {
+		client_tcp_ref(w->tcp);
+	}
+	return w;
+}
+
+/*
+ * A new query for @k, built from @cq (its question, RD, CD, DO), with @w as its first waiter
+ * (NULL for a background refresh). Returns false when it could not even start.
+ */
+static bool query_start(struct resolver *r, const struct cache_key *k,
+			const struct dns_client_query *cq, struct waiter *w)
+{
+	size_t frame_cap = 2 + cq->q.end + 64 + r->opts.padding_blocksize;
+	size_t tried_len = (upstream_count(r->upstreams) + 7) / 8;
+	uint64_t now = uv_now(r->loop);
+	struct query *q;
+
+	q = calloc(1, sizeof(*q) + frame_cap + tried_len);
+	if (!q) {
+		return false;
+	}
+	q->r = r;
+	q->key = *k;
+	q->frame = q->data;
 	q->tried = q->frame + frame_cap;
-	memset(q->tried, 0, tried_len);
-	ret = dns_msg_upstream_query(&q->cq, &r->opts, q->frame, frame_cap, &q->frame_len);
-	if (ret != 0) {
-		answer_error(r, from, cq, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, NULL);
+	if (dns_msg_upstream_query(cq, &r->opts, q->frame, frame_cap, &q->frame_len) != 0) {
 		free(q);
-		return;
+		return false;
 	}
-	if (from->tcp) {
-		q->tcp = from->tcp;
-		client_tcp_ref(q->tcp);
+	q->waiters = w;
+	q->hnext = *inflight_bucket(r, k->hash);
+	*inflight_bucket(r, k->hash) = q;
+	r->n_queries++;
+	dl_append(&r->deadlines, &q->n_deadline, now + r->cfg->timeout_ms);
+	if (w && r->cfg->serve_stale_max > 0 && cache_has_stale(r->cache, k)) {
+		dl_append(&r->stales, &q->n_stale, now + STALE_CLIENT_MS);
 	}
-	q->deadline = uv_now(r->loop) + r->cfg->timeout_ms;
-	q->prev = r->q_tail;
-	if (r->q_tail) {
-		r->q_tail->next = q;
-	} else {
-		r->q_head = q;
-	}
-	r->q_tail = q;
 	r->stats.forwarded++;
 	if (!query_try_next(q)) {
 		query_fail(q, q->last_error ? q->last_error : TLS_ERR_CONNECT);
-		return;
+		return true; /* answered, with SERVFAIL or stale */
 	}
 	timer_arm(r);
+	return true;
 }
 
 void query_receive(struct resolver *r, const struct query_origin *from, const uint8_t *msg,
 		   size_t len)
 {
 	struct dns_client_query cq;
+	struct cache_key k;
+	struct query *q;
+	struct waiter *w;
 	unsigned rcode;
+	bool prefetch;
 
 	if (r->stopping) {
 		return;
@@ -457,21 +606,46 @@ void query_receive(struct resolver *r, const struct query_origin *from, const ui
 		return;
 	case DNS_CHECK_ANSWER:
 		r->stats.answered_here++;
-		answer_error(r, from, &cq, rcode, -1, NULL);
+		answer_error_to(r, from, &cq, rcode, -1, NULL);
 		return;
 	case DNS_CHECK_OK:
-		query_forward(r, from, &cq);
+		break;
+	}
+	cache_key_make(r->cache, cq.msg, &cq.q, cq.do_bit, &k);
+	if (answer_from_cache(r, &k, &cq, from->udp, from->peer, from->tcp, 0, &prefetch)) {
+		if (prefetch && !inflight_find(r, &k)) {
+			r->stats.prefetches++;
+			query_start(r, &k, &cq, NULL);
+		}
 		return;
+	}
+	q = inflight_find(r, &k);
+	if (q && q->stale_served &&
+	    answer_from_cache(r, &k, &cq, from->udp, from->peer, from->tcp, STALE_TTL, &prefetch)) {
+		return; /* its refresh is late already: stale at once (RFC 8767 §5) */
+	}
+	w = waiter_new(from, &cq);
+	if (!w) {
+		answer_error_to(r, from, &cq, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "out of memory");
+		return;
+	}
+	if (q) {
+		/* The same question is on its way: wait for it (RFC 5452 §5). */
+		w->next = q->waiters;
+		q->waiters = w;
+		r->stats.coalesced++;
+		return;
+	}
+	if (!query_start(r, &k, &cq, w)) {
+		answer_error_to(r, from, &cq, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "out of memory");
+		waiter_free(w);
 	}
 }
 
 void query_drop_all(struct resolver *r)
 {
-	while (r->q_head) {
-		struct query *q = r->q_head;
-
-		legs_cancel(q);
-		query_free(q);
+	while (r->deadlines.head) {
+		query_free(QUERY_OF(r->deadlines.head, n_deadline));
 	}
 	uv_timer_stop(&r->q_timer);
 }

@@ -12,6 +12,12 @@
 #include "log.h"
 #include "resolver.h"
 
+/* The cache's clock: the loop's time, in ms (cache/ does no I/O of its own). */
+static uint64_t loop_now(void *arg)
+{
+	return uv_now((uv_loop_t *)arg);
+}
+
 static void on_handle_closed(uv_handle_t *h)
 {
 	struct resolver *r = h->data;
@@ -30,16 +36,32 @@ void resolver_stats_log(struct resolver *r)
 {
 	const struct resolver_stats *s = &r->stats;
 
+	struct cache_stats cs;
+
 	log_notice(LOG_MAIN,
 		   "clients: queries_udp=%llu queries_tcp=%llu tcp_connections=%llu dropped=%llu "
-		   "answered_here=%llu forwarded=%llu tries=%llu hedged=%llu answers=%llu "
+		   "answered_here=%llu cache_answers=%llu stale_answers=%llu coalesced=%llu "
+		   "prefetches=%llu forwarded=%llu tries=%llu hedged=%llu answers=%llu "
 		   "servfail=%llu truncated=%llu",
 		   (unsigned long long)s->queries_udp, (unsigned long long)s->queries_tcp,
 		   (unsigned long long)s->tcp_clients, (unsigned long long)s->dropped,
-		   (unsigned long long)s->answered_here, (unsigned long long)s->forwarded,
+		   (unsigned long long)s->answered_here, (unsigned long long)s->cache_answers,
+		   (unsigned long long)s->stale_answers, (unsigned long long)s->coalesced,
+		   (unsigned long long)s->prefetches, (unsigned long long)s->forwarded,
 		   (unsigned long long)s->tries, (unsigned long long)s->hedged,
 		   (unsigned long long)s->answers, (unsigned long long)s->servfail,
 		   (unsigned long long)s->truncated);
+	if (r->cache) {
+		cache_stats_get(r->cache, &cs);
+		log_notice(LOG_MAIN,
+			   "cache: entries=%zu bytes=%zu hits=%llu misses=%llu stale_hits=%llu "
+			   "inserts=%llu not_cacheable=%llu evicted_expired=%llu evicted_live=%llu",
+			   cs.entries, cs.bytes, (unsigned long long)cs.hits,
+			   (unsigned long long)cs.misses, (unsigned long long)cs.stale_hits,
+			   (unsigned long long)cs.inserts, (unsigned long long)cs.not_cacheable,
+			   (unsigned long long)cs.evicted_expired,
+			   (unsigned long long)cs.evicted_live);
+	}
 	if (r->upstreams) {
 		upstream_set_stats_log(r->upstreams);
 	}
@@ -77,6 +99,15 @@ int resolver_start(struct resolver *r, uv_loop_t *loop, const struct config *cfg
 		.tls_min = cfg->tls_min,
 		.tls_max = cfg->tls_max,
 	};
+	struct cache_params cp = {
+		.max_bytes = cfg->cache_size,
+		.min_ttl = cfg->cache_min_ttl,
+		.max_ttl = cfg->cache_max_ttl,
+		.max_neg_ttl = cfg->cache_max_negative_ttl,
+		.stale_max = cfg->serve_stale_max,
+		.now = loop_now,
+		.now_arg = loop,
+	};
 	size_t n_open = 0;
 	int ret;
 
@@ -102,6 +133,10 @@ int resolver_start(struct resolver *r, uv_loop_t *loop, const struct config *cfg
 	if (ret == 0) {
 		ret = signal_start(r, &r->sig_usr1, SIGUSR1);
 	}
+	if (ret != 0) {
+		return ret;
+	}
+	ret = cache_new(&cp, &r->cache);
 	if (ret != 0) {
 		return ret;
 	}
@@ -164,9 +199,13 @@ void resolver_stop(struct resolver *r)
 
 void resolver_free(struct resolver *r)
 {
-	REQUIRE(r->upstreams == NULL && r->listeners == NULL && r->q_head == NULL);
+	REQUIRE(r->upstreams == NULL && r->listeners == NULL && r->deadlines.head == NULL);
 	tls_client_free(r->tls);
 	r->tls = NULL;
+	cache_free(r->cache);
+	r->cache = NULL;
+	free(r->inflight);
+	r->inflight = NULL;
 	free(r->out);
 	r->out = NULL;
 }

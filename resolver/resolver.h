@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "cache.h"
 #include "config.h"
 #include "dns_msg.h"
 #include "tls.h"
@@ -31,13 +32,29 @@ struct resolver_stats {
 	uint64_t queries_tcp;
 	uint64_t dropped;	/**< shorter than a header, or QR set */
 	uint64_t answered_here; /**< FORMERR, NOTIMP, REFUSED, BADVERS without forwarding */
-	uint64_t forwarded;
-	uint64_t answers;     /**< upstream answers passed on */
-	uint64_t servfail;    /**< SERVFAIL because no upstream answered */
-	uint64_t tries;	      /**< upstream tries started (one or more per forwarded query) */
-	uint64_t hedged;      /**< tries started because an earlier one was slow */
-	uint64_t truncated;   /**< UDP answers cut with TC */
-	uint64_t tcp_clients; /**< client TCP connections accepted */
+	uint64_t cache_answers; /**< answered from a fresh cache entry */
+	uint64_t stale_answers; /**< answered from an expired entry (RFC 8767) */
+	uint64_t coalesced;	/**< joined an identical query in flight */
+	uint64_t prefetches;	/**< background refreshes started by a hit */
+	uint64_t forwarded;	/**< upstream queries started */
+	uint64_t answers;	/**< upstream answers passed on */
+	uint64_t servfail;	/**< SERVFAIL because no upstream answered */
+	uint64_t tries;		/**< upstream tries started (one or more per forwarded query) */
+	uint64_t hedged;	/**< tries started because an earlier one was slow */
+	uint64_t truncated;	/**< UDP answers cut with TC */
+	uint64_t tcp_clients;	/**< client TCP connections accepted */
+};
+
+/** A node of a deadline list, embedded in the object it times. */
+struct dl_node {
+	struct dl_node *prev, *next;
+	uint64_t at; /**< loop time (ms) it is due */
+	bool linked;
+};
+
+/** A list of nodes that all have the same duration: appending keeps it sorted. */
+struct dl_list {
+	struct dl_node *head, *tail;
 };
 
 struct resolver {
@@ -46,13 +63,15 @@ struct resolver {
 	struct tls_client *tls;		/**< owned */
 	struct upstream_set *upstreams; /**< owned; freed asynchronously on stop */
 	struct listener *listeners;	/**< owned list */
+	struct cache *cache;		/**< owned (disabled when cache_size is 0) */
 	struct dns_upstream_opts opts;
 
-	struct query *q_head; /**< queries in flight, oldest (earliest deadline) first */
-	struct query *q_tail;
-	struct query *t_head; /**< queries with a try under way, by try deadline */
-	struct query *t_tail;
-	uv_timer_t q_timer; /**< fires at the head's deadline */
+	struct query **inflight;  /**< owned: queries by question, for coalescing */
+	size_t n_queries;	  /**< queries in flight */
+	struct dl_list deadlines; /**< queries by overall deadline (timeout) */
+	struct dl_list tries;	  /**< queries by try deadline (timeout_per_try) */
+	struct dl_list stales;	  /**< queries by serve-stale deadline (1.8 s) */
+	uv_timer_t q_timer;	  /**< fires at the earliest head of the three */
 	uv_signal_t sig_int, sig_term, sig_usr1;
 	unsigned handles_open; /**< of the above: timer and signals */
 
@@ -108,7 +127,7 @@ void query_receive(struct resolver *r, const struct query_origin *from, const ui
 /** Drop every query in flight without answering (shutdown). */
 void query_drop_all(struct resolver *r);
 
-/** Arm the resolver's query timer; part of resolver_start(). */
+/** Set up the query timer and the in-flight table; part of resolver_start(). */
 int query_timer_init(struct resolver *r);
 
 /* upstream.c */

@@ -273,6 +273,8 @@ server:
   local-data: "mail.example. 300 IN MX 10 mx.example."
   local-data: "mx.example. 300 IN A 192.0.2.25"
   local-data: 'txt.example. 300 IN TXT "hello from the test"'
+  local-data: "short.example. 2 IN A 192.0.2.2"
+  local-data: "stale.example. 2 IN A 192.0.2.3"
 EOF
 		for ((i = 0; i < 12; i++)); do
 			printf "  local-data: 'big.example. 300 IN TXT \"%02d%s\"'\n" "$i" "$x248"

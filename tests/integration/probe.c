@@ -414,13 +414,17 @@ static char *rr_rdata_str(const ldns_rr *rr)
 }
 
 /* True when some answer RR's rdata, as text, contains sub. */
+/*
+ * Case-insensitively: names in RDATA compressed against the question take the spelling the
+ * client used in it (unbound does the same), and names compare without case (RFC 4343).
+ */
 static bool answer_has(const ldns_pkt *a, const char *sub)
 {
 	const ldns_rr_list *an = ldns_pkt_answer(a);
 
 	for (size_t i = 0; i < ldns_rr_list_rr_count(an); i++) {
 		char *s = rr_rdata_str(ldns_rr_list_rr(an, i));
-		bool hit = s && strstr(s, sub);
+		bool hit = s && strcasestr(s, sub);
 
 		free(s);
 		if (hit) {
@@ -652,13 +656,17 @@ static int cmd_burst(int argc, char **argv)
 	uint16_t base = random_id();
 	size_t n, sent = 0, answered = 0, len;
 	double start, ms, *sent_at = NULL, last = 0, max_gap = 0, max_lat = 0;
+	const char *prefix = "q";
 	char *end;
 	bool tcp;
 	int fd = -1, ret;
 
-	if (argc != 4) {
-		say("usage: burst HOST PORT N udp|tcp");
+	if (argc != 4 && argc != 5) {
+		say("usage: burst HOST PORT N udp|tcp [NAME-PREFIX]");
 		return -EINVAL;
+	}
+	if (argc == 5) {
+		prefix = argv[4];
 	}
 	n = strtoul(argv[2], &end, 10);
 	if (*argv[2] == '\0' || *end != '\0' || n == 0 || n > 65536) {
@@ -691,9 +699,9 @@ static int cmd_burst(int argc, char **argv)
 
 		/* Keep up to BURST_WINDOW in flight, then read one answer (any of them). */
 		while (sent < n && sent - answered < BURST_WINDOW) {
-			char name[32];
+			char name[96];
 
-			snprintf(name, sizeof(name), "q%zu.bench.", sent);
+			snprintf(name, sizeof(name), "%.60s%zu.bench.", prefix, sent);
 			ret = query_new(name, LDNS_RR_TYPE_A, (uint16_t)(base + sent), 0,
 					&qs[sent]);
 			if (ret == 0) {
@@ -1032,22 +1040,167 @@ static int cmd_authfail(int argc, char **argv)
 	return ret;
 }
 
+/* One query with EDNS over UDP; print "rcode=R ttl=T ede=E" (T: the smallest answer TTL). */
+static int cmd_ttl(int argc, char **argv)
+{
+	struct target t;
+	struct query q;
+	ldns_pkt *a = NULL;
+	ldns_rr_type type;
+	uint8_t *buf;
+	size_t len;
+	int fd, ret;
+
+	if (argc != 4) {
+		say("usage: ttl HOST PORT NAME TYPE");
+		return -EINVAL;
+	}
+	type = ldns_get_rr_type_by_name(argv[3]);
+	ret = target_parse(argv[0], argv[1], &t);
+	if (ret != 0 || type == 0) {
+		return ret ? ret : -EINVAL;
+	}
+	buf = malloc(MAX_MSG);
+	if (!buf) {
+		return -ENOMEM;
+	}
+	ret = query_new(argv[2], type, random_id(), 1232, &q);
+	if (ret != 0) {
+		free(buf);
+		return ret;
+	}
+	ret = sock_open(&t, false, &fd);
+	if (ret == 0) {
+		ret = exchange(fd, false, &q, buf, &len, &a);
+		close(fd);
+	}
+	if (ret == 0) {
+		ldns_rr_list *ans = ldns_pkt_answer(a);
+		ldns_lookup_table *rc = ldns_lookup_by_id(ldns_rcodes, ldns_pkt_get_rcode(a));
+		uint32_t ttl = UINT32_MAX;
+		unsigned code = 0;
+		char text[256];
+
+		for (size_t i = 0; i < ldns_rr_list_rr_count(ans); i++) {
+			uint32_t v = ldns_rr_ttl(ldns_rr_list_rr(ans, i));
+
+			ttl = v < ttl ? v : ttl;
+		}
+		if (find_ede(a, &code, text, sizeof(text)) != 0) {
+			printf("rcode=%s ttl=%ld ede=none\n", rc ? rc->name : "?",
+			       ttl == UINT32_MAX ? -1L : (long)ttl);
+		} else {
+			printf("rcode=%s ttl=%ld ede=%u\n", rc ? rc->name : "?",
+			       ttl == UINT32_MAX ? -1L : (long)ttl, code);
+		}
+	}
+	ldns_pkt_free(a);
+	query_free(&q);
+	free(buf);
+	return ret;
+}
+
+/* N identical queries at once on one UDP socket (IDs base..base+N-1): every one answered. */
+static int cmd_flood(int argc, char **argv)
+{
+	struct target t;
+	struct query *qs = NULL;
+	bool *done = NULL;
+	uint8_t *buf = NULL;
+	uint16_t base = random_id();
+	ldns_rr_type type;
+	size_t n, got = 0, len;
+	char *end;
+	int fd = -1, ret;
+
+	if (argc != 5) {
+		say("usage: flood HOST PORT N NAME TYPE");
+		return -EINVAL;
+	}
+	n = strtoul(argv[2], &end, 10);
+	type = ldns_get_rr_type_by_name(argv[4]);
+	if (*end != '\0' || n == 0 || n > 10000 || type == 0) {
+		say("bad N or TYPE");
+		return -EINVAL;
+	}
+	ret = target_parse(argv[0], argv[1], &t);
+	if (ret != 0) {
+		return ret;
+	}
+	qs = calloc(n, sizeof(*qs));
+	done = calloc(n, sizeof(*done));
+	buf = malloc(MAX_MSG);
+	if (!qs || !done || !buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = sock_open(&t, false, &fd);
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		ret = query_new(argv[3], type, (uint16_t)(base + i), 0, &qs[i]);
+		if (ret == 0) {
+			ret = msg_send(fd, false, &qs[i]);
+		}
+	}
+	while (ret == 0 && got < n) {
+		ldns_pkt *a = NULL;
+		size_t i;
+
+		ret = msg_recv(fd, false, buf, MAX_MSG, &len);
+		if (ret != 0) {
+			say("after %zu answers of %zu", got, n);
+			break;
+		}
+		i = (uint16_t)((buf[0] << 8 | buf[1]) - base);
+		if (len < 2 || i >= n || done[i]) {
+			say("an answer that matches no query");
+			ret = -EBADMSG;
+			break;
+		}
+		ret = answer_parse(&qs[i], buf, len, &a);
+		if (ret == 0) {
+			ret = answer_expect(&qs[i], a, LDNS_RCODE_NOERROR, NULL);
+		}
+		ldns_pkt_free(a);
+		done[i] = true;
+		got++;
+	}
+	if (ret == 0) {
+		printf("ok: %zu identical queries for %s answered\n", n, argv[3]);
+	}
+out:
+	if (fd >= 0) {
+		close(fd);
+	}
+	for (size_t i = 0; qs && i < n; i++) {
+		if (qs[i].pkt) {
+			query_free(&qs[i]);
+		}
+	}
+	free(qs);
+	free(done);
+	free(buf);
+	return ret;
+}
+
 static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
 } cmds[] = {
 	{"freeport", cmd_freeport}, {"query", cmd_query},	    {"burst", cmd_burst},
 	{"sameid", cmd_sameid},	    {"truncation", cmd_truncation}, {"authfail", cmd_authfail},
+	{"ttl", cmd_ttl},	    {"flood", cmd_flood},
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: dotd-probe freeport\n"
 		   "       dotd-probe query HOST PORT NAME TYPE udp|tcp [RCODE] [RDATA-SUBSTRING]\n"
-		   "       dotd-probe burst HOST PORT N udp|tcp\n"
+		   "       dotd-probe burst HOST PORT N udp|tcp [NAME-PREFIX]\n"
 		   "       dotd-probe sameid HOST PORT udp|tcp\n"
 		   "       dotd-probe truncation HOST PORT\n"
-		   "       dotd-probe authfail HOST PORT\n");
+		   "       dotd-probe authfail HOST PORT\n"
+		   "       dotd-probe ttl HOST PORT NAME TYPE\n"
+		   "       dotd-probe flood HOST PORT N NAME TYPE\n");
 }
 
 int main(int argc, char **argv)

@@ -146,7 +146,7 @@ check "probe truncation: UDP cut to 512 / EDNS 1232 with TC, TCP whole" \
 
 tls_before=$(ustat unbound num.query.tls) || tls_before=
 for proto in udp tcp; do
-	if out=$("$PROBE" burst "$HOST" "$DPORT" 1000 "$proto" 2>&1); then
+	if out=$("$PROBE" burst "$HOST" "$DPORT" 1000 "$proto" "$proto" 2>&1); then
 		pass "probe burst: 1000 queries over $proto, 100 in flight (${out#ok: })"
 	else
 		fail "probe burst: 1000 queries over $proto, 100 in flight"
@@ -289,7 +289,7 @@ vg_run()
 			txt.example TXT tcp NOERROR "hello from the test"
 		check "valgrind: truncation" "$PROBE" truncation "$HOST" "$port"
 		check "valgrind: burst of 200 over udp" "$PROBE" burst "$HOST" "$port" 200 udp
-		check "valgrind: burst of 200 over tcp" "$PROBE" burst "$HOST" "$port" 200 tcp
+		check "valgrind: burst of 200 over tcp" "$PROBE" burst "$HOST" "$port" 200 tcp tcp
 	else
 		fail "valgrind: dotd starts and answers (within 30 s)"
 	fi

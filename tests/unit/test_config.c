@@ -326,8 +326,36 @@ static void test_defaults(void)
 	CU_ASSERT_EQUAL(cfg->backoff_max_s, 3600);
 	CU_ASSERT_EQUAL(cfg->timeout_per_try_ms, 800);
 	CU_ASSERT_EQUAL(cfg->selection, CONFIG_SELECT_DEFAULT);
+	CU_ASSERT_EQUAL(cfg->cache_size, 4u << 20);
+	CU_ASSERT_EQUAL(cfg->cache_min_ttl, 0);
+	CU_ASSERT_EQUAL(cfg->cache_max_ttl, 86400);
+	CU_ASSERT_EQUAL(cfg->cache_max_negative_ttl, 3600);
+	CU_ASSERT_EQUAL(cfg->serve_stale_max, 86400);
 	check_round_trip(cfg);
 	config_free(cfg);
+}
+
+/* The cache's keys: values, 0 for no cache, the round trip, and errors. */
+static void test_cache_keys(void)
+{
+	struct config *cfg = load_ok("cache_size: 0\n"
+				     "cache_min_ttl: 30\n"
+				     "cache_max_ttl: 3600\n"
+				     "cache_max_negative_ttl: 60\n"
+				     "serve_stale_max: 0\n" ONE_UPSTREAM);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->cache_size, 0);
+	CU_ASSERT_EQUAL(cfg->cache_min_ttl, 30);
+	CU_ASSERT_EQUAL(cfg->cache_max_ttl, 3600);
+	CU_ASSERT_EQUAL(cfg->cache_max_negative_ttl, 60);
+	CU_ASSERT_EQUAL(cfg->serve_stale_max, 0);
+	check_round_trip(cfg);
+	config_free(cfg);
+	expect_error("cache_size: 1000\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'cache_size': '1000' is below the smallest cache");
+	expect_error("cache_max_ttl: 0\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'cache_max_ttl': '0' is out of range 1..604800\n");
 }
 
 /* The upstream pool's keys: values, Stubby's 0 for "no limit", the round trip, and errors. */
@@ -493,7 +521,7 @@ static void test_notices(void)
 	int rc = load("dnssec: GETDNS_EXTENSION_TRUE\n"
 		      "tls_connection_retries: 5\n"
 		      "dnssec_trust_anchors: [/etc/unbound/getdns-root.key]\n"
-		      "cache_size: 1000\n"
+		      "cache_size: 1000000\n"
 		      "serve_stale_max: 0\n"
 		      "upstream_recursive_servers:\n"
 		      "  - address_data: 192.0.2.1\n"
@@ -512,8 +540,11 @@ static void test_notices(void)
 	CU_ASSERT_PTR_NULL(strstr(msgs, "tls_connection_retries"));
 	CU_ASSERT_EQUAL(cfg->connection_retries, 5);
 	CU_ASSERT(contains(msgs, "test.yml:3: notice: key 'dnssec_trust_anchors'"));
-	CU_ASSERT(contains(msgs, "test.yml:4: notice: key 'cache_size'"));
-	CU_ASSERT(contains(msgs, "test.yml:5: notice: key 'serve_stale_max'"));
+	/* Implemented now. */
+	CU_ASSERT_PTR_NULL(strstr(msgs, "cache_size"));
+	CU_ASSERT_EQUAL(cfg->cache_size, 1000 * 1000);
+	CU_ASSERT_PTR_NULL(strstr(msgs, "serve_stale_max"));
+	CU_ASSERT_EQUAL(cfg->serve_stale_max, 0);
 	CU_ASSERT(contains(msgs, "test.yml:8: notice: key 'port' is accepted and ignored: dotd "
 				 "never uses clear-text UDP/TCP upstreams\n"));
 	CU_ASSERT(contains(msgs, "test.yml:10: notice: key 'tsig_name' is accepted and ignored: "
@@ -1099,6 +1130,7 @@ int main(void)
 		{"IPv6 addresses", test_ipv6},
 		{"defaults", test_defaults},
 		{"upstream pool keys", test_pool_keys},
+		{"cache keys", test_cache_keys},
 		{"names, numbers and booleans", test_values},
 		{"tls_ca_file and tls_ca_path", test_ca},
 		{"round trip of names and pins", test_round_trip_mixed},

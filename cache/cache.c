@@ -1,0 +1,689 @@
+/*
+ * cache: wire-format answers keyed by question. See cache.h for the contract.
+ *
+ * Layout of an entry: one allocation holding the struct, the key, the message without its OPT
+ * record, the offsets of its TTLs (16 bits each: a message is at most 65535 octets) and the
+ * Extended DNS Error options the upstream sent, kept for EDNS clients.
+ *
+ * Index: a chained hash table (power of two, grown at load 1), keyed by SipHash-2-4 of the key
+ * with a secret drawn at creation, so that a client cannot pick names that collide. A min-heap
+ * by expiry finds an entry past its TTL in O(1) for eviction; a SIEVE queue (newest at the
+ * head, a hand walking from the tail, a hit only setting a bit) picks among live ones.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "cache.h"
+
+#define TABLE_MIN	1024
+#define SERVFAIL_TTL	5    /* RFC 2308 §7.1 allows up to 5 min; we only damp repeats */
+#define MALLOC_OVERHEAD 16   /* counted per allocation, so that the bound is honest */
+#define MAX_TTLS	4096 /* records per cached message (rfc-checklist C16) */
+
+struct entry {
+	struct entry *hnext;	     /**< hash chain */
+	struct entry *qprev, *qnext; /**< SIEVE queue: qprev towards the head (newer) */
+	size_t heap_idx;
+	uint64_t hash;
+	uint64_t stored_at;  /**< ms */
+	uint64_t expires_at; /**< ms: stored_at + lifetime */
+	size_t cost;	     /**< bytes counted for it */
+	uint16_t key_len;
+	uint16_t msg_len;
+	uint16_t n_ttls;
+	uint16_t ede_len;
+	uint8_t ext_rcode; /**< the upstream's extended RCODE bits */
+	bool visited;	   /**< SIEVE: hit since the hand last passed */
+	bool prefetching;  /**< a refresh was asked for */
+	bool servfail;	   /**< kept only to damp repeats: never served stale */
+	uint8_t data[];	   /**< key, message, TTL offsets, EDE options */
+};
+
+struct cache {
+	struct cache_params p;
+	uint64_t secret[2];
+	struct entry **table; /**< owned: n_buckets chains */
+	size_t n_buckets;
+	struct entry **heap; /**< owned: by expires_at */
+	size_t heap_cap;
+	struct entry *q_head, *q_tail, *hand;
+	struct cache_stats stats;
+};
+
+/* --- SipHash-2-4 (Aumasson and Bernstein), from its description --- */
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+
+static void sip_round(uint64_t v[4])
+{
+	v[0] += v[1];
+	v[1] = ROTL(v[1], 13);
+	v[1] ^= v[0];
+	v[0] = ROTL(v[0], 32);
+	v[2] += v[3];
+	v[3] = ROTL(v[3], 16);
+	v[3] ^= v[2];
+	v[0] += v[3];
+	v[3] = ROTL(v[3], 21);
+	v[3] ^= v[0];
+	v[2] += v[1];
+	v[1] = ROTL(v[1], 17);
+	v[1] ^= v[2];
+	v[2] = ROTL(v[2], 32);
+}
+
+static uint64_t siphash(const uint64_t key[2], const uint8_t *in, size_t len)
+{
+	uint64_t v[4] = {
+		key[0] ^ 0x736f6d6570736575ull,
+		key[1] ^ 0x646f72616e646f6dull,
+		key[0] ^ 0x6c7967656e657261ull,
+		key[1] ^ 0x7465646279746573ull,
+	};
+	uint64_t m, b = (uint64_t)len << 56;
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		m = 0;
+		for (int k = 7; k >= 0; k--) {
+			m = (m << 8) | in[i + (size_t)k];
+		}
+		v[3] ^= m;
+		sip_round(v);
+		sip_round(v);
+		v[0] ^= m;
+	}
+	for (int k = (int)(len - i) - 1; k >= 0; k--) {
+		b |= (uint64_t)in[i + (size_t)k] << (8 * k);
+	}
+	v[3] ^= b;
+	sip_round(v);
+	sip_round(v);
+	v[0] ^= b;
+	v[2] ^= 0xff;
+	for (int k = 0; k < 4; k++) {
+		sip_round(v);
+	}
+	return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+/* --- entries --- */
+
+static inline uint8_t *entry_key(struct entry *e)
+{
+	return e->data;
+}
+
+static inline uint8_t *entry_msg(struct entry *e)
+{
+	return e->data + e->key_len;
+}
+
+static inline uint8_t *entry_ttls(struct entry *e)
+{
+	return e->data + e->key_len + e->msg_len;
+}
+
+static inline uint8_t *entry_ede(struct entry *e)
+{
+	return entry_ttls(e) + 2 * (size_t)e->n_ttls;
+}
+
+size_t cache_entry_cost(size_t msg_len, size_t n_ttls, size_t key_len)
+{
+	return sizeof(struct entry) + key_len + msg_len + 2 * n_ttls + MALLOC_OVERHEAD;
+}
+
+static size_t index_cost(size_t n_buckets, size_t heap_cap)
+{
+	return (n_buckets + heap_cap) * sizeof(void *) + 2 * MALLOC_OVERHEAD;
+}
+
+/* --- the heap by expiry --- */
+
+static void heap_swap(struct cache *c, size_t a, size_t b)
+{
+	struct entry *t = c->heap[a];
+
+	c->heap[a] = c->heap[b];
+	c->heap[b] = t;
+	c->heap[a]->heap_idx = a;
+	c->heap[b]->heap_idx = b;
+}
+
+static void heap_up(struct cache *c, size_t i)
+{
+	while (i > 0) {
+		size_t parent = (i - 1) / 2;
+
+		if (c->heap[parent]->expires_at <= c->heap[i]->expires_at) {
+			break;
+		}
+		heap_swap(c, i, parent);
+		i = parent;
+	}
+}
+
+static void heap_down(struct cache *c, size_t i)
+{
+	size_t n = c->stats.entries;
+
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < n && c->heap[l]->expires_at < c->heap[m]->expires_at) {
+			m = l;
+		}
+		if (r < n && c->heap[r]->expires_at < c->heap[m]->expires_at) {
+			m = r;
+		}
+		if (m == i) {
+			return;
+		}
+		heap_swap(c, i, m);
+		i = m;
+	}
+}
+
+/* --- linking and unlinking --- */
+
+static struct entry **bucket_of(struct cache *c, uint64_t hash)
+{
+	return &c->table[hash & (c->n_buckets - 1)];
+}
+
+static void entry_unlink(struct cache *c, struct entry *e)
+{
+	struct entry **pp = bucket_of(c, e->hash);
+	size_t last;
+
+	while (*pp != e) {
+		pp = &(*pp)->hnext;
+	}
+	*pp = e->hnext;
+
+	if (c->hand == e) {
+		c->hand = e->qprev;
+	}
+	if (e->qprev) {
+		e->qprev->qnext = e->qnext;
+	} else {
+		c->q_head = e->qnext;
+	}
+	if (e->qnext) {
+		e->qnext->qprev = e->qprev;
+	} else {
+		c->q_tail = e->qprev;
+	}
+
+	last = c->stats.entries - 1;
+	if (e->heap_idx != last) {
+		size_t i = e->heap_idx;
+
+		heap_swap(c, i, last);
+		c->stats.entries--;
+		heap_down(c, i);
+		heap_up(c, i);
+	} else {
+		c->stats.entries--;
+	}
+	c->stats.bytes -= e->cost;
+	free(e);
+}
+
+/* Evict one entry: one past its TTL if any (RFC 8767 keeps them only while room allows), else
+ * the first not visited under the SIEVE hand. */
+static void evict_one(struct cache *c, uint64_t now)
+{
+	struct entry *e;
+
+	if (c->stats.entries == 0) {
+		return;
+	}
+	if (c->heap[0]->expires_at <= now) {
+		c->stats.evicted_expired++;
+		entry_unlink(c, c->heap[0]);
+		return;
+	}
+	e = c->hand ? c->hand : c->q_tail;
+	while (e->visited) {
+		e->visited = false;
+		e = e->qprev ? e->qprev : c->q_tail;
+	}
+	c->hand = e->qprev;
+	c->stats.evicted_live++;
+	entry_unlink(c, e);
+}
+
+static int table_grow(struct cache *c)
+{
+	size_t n = c->n_buckets * 2;
+	struct entry **t = calloc(n, sizeof(*t));
+
+	if (!t) {
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < c->n_buckets; i++) {
+		struct entry *e = c->table[i];
+
+		while (e) {
+			struct entry *next = e->hnext;
+
+			e->hnext = t[e->hash & (n - 1)];
+			t[e->hash & (n - 1)] = e;
+			e = next;
+		}
+	}
+	free(c->table);
+	c->table = t;
+	c->stats.bytes += (n - c->n_buckets) * sizeof(void *);
+	c->n_buckets = n;
+	return 0;
+}
+
+static int heap_grow(struct cache *c)
+{
+	size_t cap = c->heap_cap * 2;
+	struct entry **h = realloc(c->heap, cap * sizeof(*h));
+
+	if (!h) {
+		return -ENOMEM;
+	}
+	c->heap = h;
+	c->stats.bytes += (cap - c->heap_cap) * sizeof(void *);
+	c->heap_cap = cap;
+	return 0;
+}
+
+/* --- the public functions --- */
+
+int cache_new(const struct cache_params *p, struct cache **out)
+{
+	struct cache *c;
+
+	if ((p->max_bytes > 0 && p->max_bytes < index_cost(TABLE_MIN, TABLE_MIN) + sizeof(*c)) ||
+	    !p->now) {
+		return -EINVAL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		return -ENOMEM;
+	}
+	c->p = *p;
+	if (getrandom(c->secret, sizeof(c->secret), 0) != (ssize_t)sizeof(c->secret)) {
+		c->secret[0] = (uint64_t)(uintptr_t)c ^ p->now(p->now_arg);
+		c->secret[1] = ~c->secret[0] * 0x9e3779b97f4a7c15ull;
+	}
+	if (p->max_bytes == 0) {
+		*out = c; /* disabled: keys are made, nothing is stored */
+		return 0;
+	}
+	c->n_buckets = TABLE_MIN;
+	c->heap_cap = TABLE_MIN;
+	c->table = calloc(c->n_buckets, sizeof(*c->table));
+	c->heap = calloc(c->heap_cap, sizeof(*c->heap));
+	if (!c->table || !c->heap) {
+		cache_free(c);
+		return -ENOMEM;
+	}
+	c->stats.bytes = sizeof(*c) + index_cost(c->n_buckets, c->heap_cap);
+	*out = c;
+	return 0;
+}
+
+void cache_free(struct cache *c)
+{
+	if (!c) {
+		return;
+	}
+	for (size_t i = 0; c->table && i < c->n_buckets; i++) {
+		struct entry *e = c->table[i];
+
+		while (e) {
+			struct entry *next = e->hnext;
+
+			free(e);
+			e = next;
+		}
+	}
+	free(c->table);
+	free(c->heap);
+	free(c);
+}
+
+static inline uint8_t ascii_lower(uint8_t ch)
+{
+	return (ch >= 'A' && ch <= 'Z') ? (uint8_t)(ch + ('a' - 'A')) : ch;
+}
+
+void cache_key_make(const struct cache *c, const uint8_t *msg, const struct dns_question *q,
+		    bool do_bit, struct cache_key *k)
+{
+	const uint8_t *name = msg + q->name_off;
+	size_t n = q->name_len;
+
+	for (size_t i = 0; i < n; i++) {
+		k->data[i] = ascii_lower(name[i]);
+	}
+	dns_put16(k->data + n, q->qtype);
+	dns_put16(k->data + n + 2, q->qclass);
+	k->data[n + 4] = (uint8_t)((do_bit ? 1 : 0) | ((dns_flags(msg) & DNS_CD) ? 2 : 0));
+	k->len = (uint16_t)(n + 5);
+	k->hash = siphash(c->secret, k->data, k->len);
+}
+
+static struct entry *find(struct cache *c, const struct cache_key *k)
+{
+	if (!c->table) {
+		return NULL;
+	}
+	for (struct entry *e = *bucket_of(c, k->hash); e; e = e->hnext) {
+		if (e->hash == k->hash && e->key_len == k->len &&
+		    memcmp(entry_key(e), k->data, k->len) == 0) {
+			return e;
+		}
+	}
+	return NULL;
+}
+
+/* A TTL as a cache sees it: the top bit set means 0 (RFC 2181 §8). */
+static uint32_t ttl_value(uint32_t ttl)
+{
+	return (ttl & 0x80000000u) ? 0 : ttl;
+}
+
+/* What kind of answer, and for how long it may live (s); 0: not cacheable. */
+static uint32_t answer_lifetime(const struct cache *c, const uint8_t *ans, size_t len,
+				uint16_t *n_ttls, bool *negative)
+{
+	unsigned rcode = dns_rcode(ans);
+	uint32_t min_ttl = UINT32_MAX, neg = UINT32_MAX;
+	struct dns_walk w;
+	struct dns_rr rr;
+	unsigned n = 0;
+	int ret;
+
+	*negative = false;
+	if ((dns_flags(ans) & DNS_TC) || dns_walk_init(&w, ans, len) != 0) {
+		return 0; /* rfc-checklist C7: a TC answer is never stored */
+	}
+	while ((ret = dns_walk_next(&w, &rr)) == 1) {
+		uint32_t ttl;
+
+		if (rr.type == DNS_TYPE_OPT) {
+			continue;
+		}
+		if (++n > MAX_TTLS) {
+			return 0;
+		}
+		ttl = ttl_value(dns_get32(ans + rr.ttl_off));
+		if (ttl < min_ttl) {
+			min_ttl = ttl;
+		}
+		/* RFC 2308 §5: a negative answer lives min(SOA TTL, SOA MINIMUM). */
+		if (rr.section == 2 && rr.type == DNS_TYPE_SOA && rr.rdlen >= 20) {
+			uint32_t minimum = ttl_value(dns_get32(ans + rr.rdata_off + rr.rdlen - 4));
+			uint32_t t = ttl < minimum ? ttl : minimum;
+
+			if (t < neg) {
+				neg = t;
+			}
+		}
+	}
+	if (ret < 0) {
+		return 0;
+	}
+	*n_ttls = (uint16_t)n;
+	if (rcode == DNS_RCODE_SERVFAIL) {
+		return SERVFAIL_TTL;
+	}
+	if (rcode == DNS_RCODE_NXDOMAIN || (rcode == DNS_RCODE_NOERROR && dns_ancount(ans) == 0)) {
+		*negative = true;
+		if (neg == UINT32_MAX) {
+			return 0; /* no SOA: not cached (RFC 2308 §5) */
+		}
+		return neg < c->p.max_neg_ttl ? neg : c->p.max_neg_ttl;
+	}
+	if (rcode != DNS_RCODE_NOERROR) {
+		return 0;
+	}
+	if (min_ttl < c->p.min_ttl) {
+		min_ttl = c->p.min_ttl;
+	}
+	if (min_ttl > c->p.max_ttl) {
+		min_ttl = c->p.max_ttl;
+	}
+	return min_ttl;
+}
+
+int cache_insert(struct cache *c, const struct cache_key *k, const uint8_t *ans, size_t len,
+		 const struct dns_opt *opt)
+{
+	uint64_t now = c->p.now(c->p.now_arg);
+	size_t msg_len = opt->present ? opt->off : len;
+	struct dns_question q;
+	struct dns_walk w;
+	struct dns_rr rr;
+	uint16_t n_ttls = 0, ede_len = 0;
+	uint32_t life;
+	bool negative;
+	uint8_t ede[512];
+	struct entry *e, *old;
+	size_t cost, n = 0;
+
+	if (c->p.max_bytes == 0) {
+		return 0;
+	}
+	/* The question must be the key's (case aside), and OPT last: else not cached. */
+	if (dns_question_parse(ans, len, &q) != 0 || q.name_len + 5 != k->len ||
+	    (opt->present && !opt->last)) {
+		c->stats.not_cacheable++;
+		return 0;
+	}
+	for (size_t i = 0; i < q.name_len; i++) {
+		if (ascii_lower(ans[q.name_off + i]) != k->data[i]) {
+			c->stats.not_cacheable++;
+			return 0;
+		}
+	}
+	if (memcmp(ans + q.name_off + q.name_len, k->data + q.name_len, 4) != 0) {
+		c->stats.not_cacheable++;
+		return 0;
+	}
+	life = answer_lifetime(c, ans, len, &n_ttls, &negative);
+	if (life == 0) {
+		c->stats.not_cacheable++;
+		return 0;
+	}
+	if (opt->present) {
+		ede_len = (uint16_t)dns_opt_copy_options(ans, opt, DNS_OPT_EDE, ede, sizeof(ede));
+	}
+	cost = cache_entry_cost(msg_len, n_ttls, k->len) + ede_len;
+	if (cost + c->stats.bytes > c->p.max_bytes &&
+	    cost > c->p.max_bytes - index_cost(c->n_buckets, c->heap_cap) - sizeof(*c)) {
+		c->stats.not_cacheable++;
+		return 0; /* larger than the whole cache */
+	}
+	old = find(c, k);
+	if (old) {
+		entry_unlink(c, old);
+	}
+	while (c->stats.bytes + cost > c->p.max_bytes && c->stats.entries > 0) {
+		evict_one(c, now);
+	}
+	if (c->stats.entries + 1 > c->n_buckets &&
+	    c->stats.bytes + cost + c->n_buckets * sizeof(void *) <= c->p.max_bytes) {
+		table_grow(c);
+	}
+	if (c->stats.entries + 1 > c->heap_cap) {
+		while (c->stats.bytes + cost + c->heap_cap * sizeof(void *) > c->p.max_bytes &&
+		       c->stats.entries > 0) {
+			evict_one(c, now);
+		}
+		if (c->stats.entries + 1 > c->heap_cap && heap_grow(c) != 0) {
+			return -ENOMEM;
+		}
+	}
+	e = malloc(cost - MALLOC_OVERHEAD);
+	if (!e) {
+		return -ENOMEM;
+	}
+	memset(e, 0, sizeof(*e));
+	e->hash = k->hash;
+	e->key_len = k->len;
+	e->msg_len = (uint16_t)msg_len;
+	e->n_ttls = n_ttls;
+	e->ede_len = ede_len;
+	e->ext_rcode = opt->present ? opt->ext_rcode : 0;
+	e->servfail = dns_rcode(ans) == DNS_RCODE_SERVFAIL;
+	e->stored_at = now;
+	e->expires_at = now + 1000ull * life;
+	e->cost = cost;
+	memcpy(entry_key(e), k->data, k->len);
+	memcpy(entry_msg(e), ans, msg_len);
+	if (opt->present) {
+		dns_put16(entry_msg(e) + 10, (uint16_t)(dns_arcount(ans) - 1));
+	}
+	memcpy(entry_ede(e), ede, ede_len);
+
+	/*
+	 * Record every TTL and store it as the client should first see it: no more than the
+	 * entry lives for a negative answer (the SOA's TTL then counts down to its expiry), and
+	 * within [lifetime, max_ttl] for a positive one.
+	 */
+	dns_walk_init(&w, entry_msg(e), msg_len);
+	while (dns_walk_next(&w, &rr) == 1) {
+		uint8_t *t = entry_msg(e) + rr.ttl_off;
+		uint32_t ttl = ttl_value(dns_get32(t));
+
+		if (negative ? ttl > life : ttl < life) {
+			ttl = life;
+		}
+		if (ttl > c->p.max_ttl) {
+			ttl = c->p.max_ttl;
+		}
+		dns_put32(t, ttl);
+		dns_put16(entry_ttls(e) + 2 * n, (uint16_t)rr.ttl_off);
+		n++;
+	}
+
+	e->hnext = *bucket_of(c, e->hash);
+	*bucket_of(c, e->hash) = e;
+	e->qnext = c->q_head;
+	if (c->q_head) {
+		c->q_head->qprev = e;
+	} else {
+		c->q_tail = e;
+	}
+	c->q_head = e;
+	e->heap_idx = c->stats.entries;
+	c->heap[c->stats.entries++] = e;
+	heap_up(c, e->heap_idx);
+	c->stats.bytes += cost;
+	c->stats.inserts++;
+	return 1;
+}
+
+enum cache_state cache_lookup(struct cache *c, const struct cache_key *k,
+			      const struct cache_client *cl, uint32_t stale_ttl, uint8_t *out,
+			      size_t cap, size_t *out_len, bool *prefetch)
+{
+	uint64_t now = c->p.now(c->p.now_arg);
+	struct entry *e = find(c, k);
+	enum cache_state state;
+	uint32_t elapsed;
+	size_t len, opt_off = 0, opt_len = 0;
+	const uint8_t *ttls;
+	uint8_t *m;
+
+	*prefetch = false;
+	if (!e) {
+		c->stats.misses++;
+		return CACHE_MISS;
+	}
+	if (now >= e->expires_at) {
+		if (now >= e->expires_at + 1000ull * c->p.stale_max || stale_ttl == 0 ||
+		    e->servfail) {
+			if (now >= e->expires_at + 1000ull * c->p.stale_max) {
+				entry_unlink(c, e);
+			}
+			c->stats.misses++;
+			return CACHE_MISS;
+		}
+		state = CACHE_STALE;
+	} else {
+		state = CACHE_FRESH;
+		stale_ttl = 0;
+	}
+	len = e->msg_len;
+	if (len + DNS_OPT_FIXED_LEN + e->ede_len + 6 > cap) {
+		c->stats.misses++;
+		return CACHE_MISS;
+	}
+	m = out;
+	memcpy(m, entry_msg(e), len);
+	/* The client's ID and spelling of the question (the lengths are equal: same key). */
+	memcpy(m, cl->query, 2);
+	memcpy(m + DNS_HDR_LEN, cl->query + DNS_HDR_LEN, cl->qend - DNS_HDR_LEN);
+	elapsed = (uint32_t)((now - e->stored_at) / 1000);
+	ttls = entry_ttls(e);
+	for (unsigned i = 0; i < e->n_ttls; i++) {
+		uint8_t *t = m + dns_get16(ttls + 2 * i);
+		uint32_t ttl = dns_get32(t);
+
+		dns_put32(t, stale_ttl ? stale_ttl : (ttl > elapsed ? ttl - elapsed : 0));
+	}
+	if (cl->has_opt) {
+		uint16_t opts = (uint16_t)(e->ede_len + (stale_ttl ? 6 : 0));
+
+		opt_off = len;
+		len += dns_opt_write(m + len, 1232, e->ext_rcode, cl->do_bit, opts);
+		memcpy(m + len, entry_ede(e), e->ede_len);
+		len += e->ede_len;
+		if (stale_ttl) {
+			/* RFC 8914 §4.4: Extended DNS Error 3, Stale Answer. */
+			dns_put16(m + len, DNS_OPT_EDE);
+			dns_put16(m + len + 2, 2);
+			dns_put16(m + len + 4, 3);
+			len += 6;
+		}
+		opt_len = len - opt_off;
+		dns_put16(m + 10, (uint16_t)(dns_arcount(m) + 1));
+	} else if (e->ext_rcode) {
+		dns_put16(m + 2, (uint16_t)((dns_flags(m) & ~0xf) | DNS_RCODE_SERVFAIL));
+	}
+	if (len > cl->max_len) {
+		dns_truncate(m, &len, cl->qend, opt_off, opt_len);
+	}
+	*out_len = len;
+	if (state == CACHE_FRESH) {
+		uint64_t life = e->expires_at - e->stored_at;
+
+		e->visited = true;
+		c->stats.hits++;
+		/* The last tenth of its life: ask for one refresh (prefetch). */
+		if (!e->prefetching && now - e->stored_at >= life - life / 10) {
+			e->prefetching = true;
+			*prefetch = true;
+		}
+	} else {
+		c->stats.stale_hits++;
+	}
+	return state;
+}
+
+bool cache_has_stale(struct cache *c, const struct cache_key *k)
+{
+	uint64_t now = c->p.now(c->p.now_arg);
+	struct entry *e = find(c, k);
+
+	return e && !e->servfail && now >= e->expires_at &&
+	       now < e->expires_at + 1000ull * c->p.stale_max;
+}
+
+void cache_stats_get(const struct cache *c, struct cache_stats *out)
+{
+	*out = c->stats;
+}
