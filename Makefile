@@ -2,7 +2,7 @@
 #   make run    install what is missing, build, run dotd in the foreground on its default config
 #   make test   install what is missing, build, run every test: unit, integration (a real unbound
 #               serving DoT on loopback, kdig, dig, ldns), valgrind, and the ASan+UBSan build
-# Helpers: make deps, make build, make check-format, make clean.
+# Helpers: make deps, make build, make bench, make check-format, make clean.
 
 BUILD      ?= build
 SAN_BUILD  ?= build-san
@@ -15,7 +15,7 @@ BUILD_PKGS := gcc make cmake pkg-config ca-certificates \
 TEST_PKGS  := libcunit1-dev unbound knot-dnsutils dnsutils openssl valgrind iproute2 \
 	clang-format
 
-.PHONY: run test deps test-deps build san-build unit check-format clean
+.PHONY: run test deps test-deps build san-build bench check-format clean
 
 run: deps build
 	./$(BUILD)/resolver/dotd $(ARGS)
@@ -42,6 +42,12 @@ build:
 san-build:
 	cmake -S . -B $(SAN_BUILD) -DDEVELOPER=ON -DASAN=ON -DUBSAN=ON -DCMAKE_BUILD_TYPE=Debug
 	cmake --build $(SAN_BUILD) -j$(JOBS)
+
+# Microbenchmarks (figures, no pass/fail on time). The side-by-side yardstick against Stubby,
+# Unbound, dnsdist and Knot Resolver is docs/ARCHITECTURE.md's "Benchmarks" (dnsperf).
+bench: deps
+	$(MAKE) build
+	./$(BUILD)/tests/bench/bench_cache
 
 check-format:
 	@files=$$(git ls-files '*.c' '*.h' 2>/dev/null); \

@@ -510,7 +510,6 @@ static void conn_handshake_done(struct tls_conn *c)
 		 wolfSSL_get_cipher_name(c->ssl),
 		 wolfSSL_session_reused(c->ssl) ? ", resumed" : "");
 	c->state = TLS_CONN_READY;
-	tls_upstream_success(u);
 	conn_timer_update(c);
 	conn_send_waiting(c);
 }

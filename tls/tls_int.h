@@ -151,7 +151,10 @@ void tls_upstream_conn_freed(struct tls_upstream *u, struct tls_conn *c);
 /** A connection failed in a way that counts against the upstream's health. */
 void tls_upstream_failure(struct tls_upstream *u, const char *why);
 
-/** Something worked (an authenticated handshake, an answer): the upstream is healthy. */
+/**
+ * An answer arrived: the upstream is healthy. (A handshake alone does not count: a server that
+ * completes handshakes and then sends garbage must still back off.)
+ */
 void tls_upstream_success(struct tls_upstream *u);
 
 /** An answer arrived @rtt_ms after its query was written. */

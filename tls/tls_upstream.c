@@ -13,7 +13,7 @@
  *
  * Health (RFC 7858 §3.1). Failures (connect, handshake, authentication, a silent connection,
  * garbage) count up; from failures_before_backoff on, the upstream is backed off for 1 s,
- * doubling up to backoff_max_ms. Any success resets it. A server closing an idle connection is
+ * doubling up to backoff_max_ms. An answer resets it. A server closing an idle connection is
  * not a failure. Backoff only orders the choice of upstream (resolver/upstream.c): when every
  * upstream is backed off, the one that recovers first is still tried.
  *

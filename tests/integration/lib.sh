@@ -146,13 +146,14 @@ start_dotd()
 	PIDS+=("$DOTD_PID")
 }
 
-# wait_answer PORT SECONDS PID: until dotd answers www.example A over UDP, while PID runs.
+# wait_answer PORT SECONDS PID [NAME ADDRESS]: until dotd answers NAME A (www.example,
+# 192.0.2.80) over UDP, while PID runs.
 wait_answer()
 {
-	local port=$1 deadline=$((SECONDS + $2)) pid=$3
+	local port=$1 deadline=$((SECONDS + $2)) pid=$3 name=${4:-www.example} addr=${5:-192.0.2.80}
 	while ((SECONDS < deadline)); do
 		alive "$pid" || return 1
-		if "$PROBE" query "$HOST" "$port" www.example A udp NOERROR 192.0.2.80 \
+		if "$PROBE" query "$HOST" "$port" "$name" A udp NOERROR "$addr" \
 			> /dev/null 2>&1; then
 			return 0
 		fi

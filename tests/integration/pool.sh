@@ -62,7 +62,8 @@ run_dotd()
 	new_port DPORT
 	dotd_config "$TMP/$name.yml" "$DPORT" "$2" "$3"
 	start_dotd "$TMP/$name.yml" "$TMP/$name.log"
-	if ! wait_answer "$DPORT" 10 "$DOTD_PID"; then
+	# Any upstream here (unbound or dotd-fakeup) answers a name under bench. with 192.0.2.1.
+	if ! wait_answer "$DPORT" 10 "$DOTD_PID" "ready.$name.bench" 192.0.2.1; then
 		fail "$name: dotd starts and answers"
 		return 1
 	fi
@@ -196,6 +197,95 @@ check "round robin: 200 queries" "$PROBE" burst "$HOST" "$DPORT" 200 udp
 a1=$(answers_of roundrobin "$U1") a2=$(answers_of roundrobin "$U2")
 expect roundrobin "spread over both ($a1, $a2)" "" "((a1 >= 90 && a2 >= 90))"
 stop_checked roundrobin "$DOTD_PID"
+
+# --- misbehaving upstreams (dotd-fakeup) in front of a healthy one ---
+
+# start_fakeup NAME SWITCHES...: dotd-fakeup on a free port; sets FPORT and FAKE_PID.
+start_fakeup()
+{
+	local name=$1
+	shift
+	FPORT=''
+	new_port FPORT
+	"$FAKEUP" --port "$FPORT" --cert "$TMP/pki/server.pem" --key "$TMP/pki/server.key" \
+		--stats "$TMP/$name.stats" "$@" > "$TMP/$name.out" 2> "$TMP/$name-fakeup.log" &
+	FAKE_PID=$!
+	PIDS+=("$FAKE_PID")
+	if ! wait_log "$TMP/$name.out" "listening" 10; then
+		fail "$name: dotd-fakeup starts"
+		return 1
+	fi
+}
+
+# misbehaviour NAME CHECKS SWITCHES...: the misbehaving server first, the second unbound
+# behind it; 300 queries over UDP and 300 over TCP all answered, dotd serves afterwards, and
+# each of CHECKS ("stat>=N stat==N ...") holds for the misbehaving upstream's counters.
+misbehaviour()
+{
+	local name=$1 checks=$2 line c stat cmp v
+	shift 2
+	start_fakeup "$name" "$@" || return 0
+	run_dotd "$name" "round_robin_upstreams: 0
+idle_timeout: 30000" "$(upstream_entry "$FPORT")
+$(upstream_entry "$U2")" || return 0
+	check "$name: 300 queries, every one answered" \
+		"$PROBE" burst "$HOST" "$DPORT" 300 udp "$name"
+	check "$name: 300 more over TCP" "$PROBE" burst "$HOST" "$DPORT" 300 tcp "$name-t"
+	check "$name: dotd keeps serving" \
+		"$PROBE" query "$HOST" "$DPORT" "after.$name.bench" A udp NOERROR 192.0.2.1
+	line=$(upstream_stats "$DOTD_PID" "$TMP/$name.log" "$HOST@$FPORT")
+	echo "    $name: $line"
+	for c in $checks; do
+		stat=${c%%[<>=]*}
+		cmp=${c#"$stat"}
+		v=$(stat_of "$line" "$stat")
+		expect "$name" "$stat $cmp (is $v)" "$line" "((v $cmp))"
+	done
+	stop_checked "$name" "$DOTD_PID"
+	kill -TERM "$FAKE_PID" 2> /dev/null || true
+}
+
+misbehaviour reverse "answers>=600 proto_errors==0" --reverse 10
+misbehaviour stall "dead>=1 answers==0" --stall
+misbehaviour close-after "server_closes>=1 answers>=5" --close-after 5
+misbehaviour garbage "proto_errors>=1 backoffs>=1" --garbage
+misbehaviour bad-length "proto_errors>=1 backoffs>=1" --bad-length
+misbehaviour wrong-id "proto_errors>=1 backoffs>=1" --wrong-id
+misbehaviour wrong-question "proto_errors>=1 backoffs>=1" --wrong-question
+misbehaviour slow-300 "answers>=600 dead==0" --delay 300
+misbehaviour slow "dead>=1" --delay 1500
+misbehaviour tls12 "answers>=600 handshakes_full==1" --tls12-only
+
+# The slow one: the hedge after timeout_per_try answered the clients from the second upstream.
+line=$(grep -F "clients:" "$TMP/slow.log" | tail -n 1)
+hedged=$(stat_of "$line" hedged)
+expect slow "queries hedged to the second upstream (hedged=$hedged)" "$line" "((hedged >= 1))"
+
+# TLS 1.2 only: the reconnect after the server's idle close resumes with a TLS 1.2 ticket.
+start_fakeup tls12-resume --tls12-only --idle-close 300
+run_dotd tls12-resume "idle_timeout: 30000" "$(upstream_entry "$FPORT")"
+sleep 0.6
+check "tls12-resume: a query after the server's idle close" \
+	"$PROBE" query "$HOST" "$DPORT" t12.bench A udp NOERROR 192.0.2.1
+line=$(upstream_stats "$DOTD_PID" "$TMP/tls12-resume.log" "$HOST@$FPORT")
+echo "    tls12-resume: $line"
+resumed=$(stat_of "$line" handshakes_resumed)
+expect tls12-resume "TLS 1.2 session ticket resumed (handshakes_resumed=$resumed)" "$line" \
+	"((resumed >= 1))"
+stop_checked tls12-resume "$DOTD_PID"
+kill -TERM "$FAKE_PID" 2> /dev/null || true
+
+# Fastest: a slow first upstream (50 ms) and a fast second: most go to the fast one, and the
+# slow one is still probed now and then.
+start_fakeup fastest --delay 50
+run_dotd fastest "upstream_selection: fastest" "$(upstream_entry "$FPORT")
+$(upstream_entry "$U2")"
+check "fastest: 400 queries" "$PROBE" burst "$HOST" "$DPORT" 400 udp fast
+af=$(answers_of fastest "$FPORT") au=$(answers_of fastest "$U2")
+expect fastest "most to the fastest, the other still probed (slow $af, fast $au)" "" \
+	"((au > 3 * af && af >= 1))"
+stop_checked fastest "$DOTD_PID"
+kill -TERM "$FAKE_PID" 2> /dev/null || true
 
 # --- two upstreams under load, the first killed ---
 
