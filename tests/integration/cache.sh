@@ -101,8 +101,25 @@ after=$(queries)
 if ((mid - before == 1 && after - mid == 1)) && [[ $(field "$l3" ttl) == 2 ]]; then
 	pass "TTL 2: cached, then fetched again after it expired ($l1 / $l2 / $l3)"
 else
-	fail "TTL 2: cached, then fetched again after it expired (queries $before $mid $after;" \
-		"$l1 / $l2 / $l3)"
+	fail "TTL 2: cached, then fetched again after it expired (queries $before $mid $after; $l1 / $l2 / $l3)"
+fi
+
+# --- prefetch: a hit in the last tenth of a TTL refreshes the entry in the background ---
+
+before=$(queries)
+"$PROBE" ttl "$HOST" "$DPORT" pre.example A > /dev/null
+sleep 9.3 # TTL 10: the last tenth starts at 9 s
+l1=$("$PROBE" ttl "$HOST" "$DPORT" pre.example A)
+sleep 0.3
+mid=$(queries)
+sleep 1.2 # past the first answer's TTL
+l2=$("$PROBE" ttl "$HOST" "$DPORT" pre.example A)
+after=$(queries)
+if ((mid - before == 2 && after == mid)) && [[ $(field "$l1" ttl) == 1 ]] &&
+	(($(field "$l2" ttl) >= 8)); then
+	pass "prefetch: the hit at 9.3 s answered from the cache ($l1) and refreshed it in the background; after the old TTL, still a hit ($l2)"
+else
+	fail "prefetch: hit at 9.3 s refreshes in the background (queries $before $mid $after; $l1 / $l2)"
 fi
 
 # --- serve-stale with the upstream gone ---

@@ -276,6 +276,7 @@ server:
   local-data: 'txt.example. 300 IN TXT "hello from the test"'
   local-data: "short.example. 2 IN A 192.0.2.2"
   local-data: "stale.example. 2 IN A 192.0.2.3"
+  local-data: "pre.example. 10 IN A 192.0.2.4"
 EOF
 		for ((i = 0; i < 12; i++)); do
 			printf "  local-data: 'big.example. 300 IN TXT \"%02d%s\"'\n" "$i" "$x248"
