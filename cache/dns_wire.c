@@ -149,6 +149,9 @@ int dns_walk_init(struct dns_walk *w, const uint8_t *msg, size_t len)
 	w->left[1] = dns_ancount(msg);
 	w->left[2] = dns_nscount(msg);
 	w->left[3] = dns_arcount(msg);
+	if (w->left[1] + w->left[2] + w->left[3] > DNS_MAX_RECORDS) {
+		return -EBADMSG;
+	}
 	return 0;
 }
 
@@ -291,4 +294,67 @@ void dns_truncate(uint8_t *m, size_t *len, size_t qend, size_t opt_off, size_t o
 	dns_put16(m + 8, 0);
 	dns_put16(m + 10, opt_len > 0 ? 1 : 0);
 	*len = qend + opt_len;
+}
+
+/* The next label of the name at *@pos (following pointers): its length, or -1 if malformed. */
+static int next_label(const uint8_t *m, size_t len, size_t *pos, unsigned *jumps,
+		      const uint8_t **label)
+{
+	while (*pos < len && (m[*pos] & 0xc0) == 0xc0) {
+		if (*pos + 1 >= len || ++*jumps > DNS_MAX_JUMPS) {
+			return -1;
+		}
+		*pos = ((size_t)(m[*pos] & 0x3f) << 8) | m[*pos + 1];
+	}
+	if (*pos >= len || (m[*pos] & 0xc0) || *pos + 1 + m[*pos] > len) {
+		return -1;
+	}
+	*label = m + *pos + 1;
+	return m[(*pos)++];
+}
+
+bool dns_name_equal(const uint8_t *a, size_t a_len, size_t a_off, const uint8_t *b, size_t b_len,
+		    size_t b_off)
+{
+	unsigned ja = 0, jb = 0, total = 0;
+
+	for (;;) {
+		const uint8_t *la, *lb;
+		int na = next_label(a, a_len, &a_off, &ja, &la);
+		int nb = next_label(b, b_len, &b_off, &jb, &lb);
+
+		if (na < 0 || nb < 0 || na != nb) {
+			return false;
+		}
+		if (na == 0) {
+			return true;
+		}
+		for (int i = 0; i < na; i++) {
+			if (ascii_lower(la[i]) != ascii_lower(lb[i])) {
+				return false;
+			}
+		}
+		a_off += (size_t)na;
+		b_off += (size_t)nb;
+		total += (unsigned)na + 1;
+		if (total > DNS_MAX_NAME) {
+			return false;
+		}
+	}
+}
+
+int dns_answer_check(const uint8_t *query, size_t qend, const uint8_t *ans, size_t len,
+		     struct dns_opt *opt)
+{
+	size_t qlen = qend - DNS_HDR_LEN;
+
+	if (len < DNS_HDR_LEN || !(dns_flags(ans) & DNS_QR) || dns_id(ans) != dns_id(query)) {
+		return -EBADMSG;
+	}
+	if (dns_qdcount(ans) != 0 &&
+	    (dns_qdcount(ans) != 1 || len < qend ||
+	     !dns_question_equal(ans + DNS_HDR_LEN, qlen, query + DNS_HDR_LEN, qlen))) {
+		return -EBADMSG;
+	}
+	return dns_opt_find(ans, len, opt);
 }

@@ -13,12 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DNS_HDR_LEN   12
-#define DNS_MAX_NAME  255 /* octets in wire form, root label included (RFC 1035 §3.1) */
-#define DNS_MAX_LABEL 63
-#define DNS_MAX_MSG   65535 /* the 2-byte length prefix of RFC 7766 §8 */
-#define DNS_MAX_JUMPS 64    /* compression pointers followed per name (RFC 9267 §2) */
-#define DNS_UDP_MIN   512   /* RFC 1035 §4.2.1, and the floor of an EDNS size (RFC 6891 §6.2.3) */
+#define DNS_HDR_LEN	12
+#define DNS_MAX_NAME	255 /* octets in wire form, root label included (RFC 1035 §3.1) */
+#define DNS_MAX_LABEL	63
+#define DNS_MAX_MSG	65535 /* the 2-byte length prefix of RFC 7766 §8 */
+#define DNS_MAX_JUMPS	64    /* compression pointers followed per name (RFC 9267 §2) */
+#define DNS_UDP_MIN	512 /* RFC 1035 §4.2.1, and the floor of an EDNS size (RFC 6891 §6.2.3) */
+#define DNS_MAX_RECORDS 4096 /* records per message accepted (rfc-checklist C16) */
 
 /* Header flag bits (second 16-bit word). */
 #define DNS_QR 0x8000
@@ -235,3 +236,20 @@ size_t dns_opt_copy_options(const uint8_t *msg, const struct dns_opt *opt, uint1
  * (RFC 2181 §9, RFC 6891 §7). Options of the OPT are dropped.
  */
 void dns_truncate(uint8_t *m, size_t *len, size_t qend, size_t opt_off, size_t opt_len);
+
+/**
+ * Whether the (possibly compressed) names at @a_off in @a and @b_off in @b are the same,
+ * ASCII case-insensitively (RFC 4343). Both messages must have been checked (dns_opt_find());
+ * a malformed name compares unequal.
+ */
+bool dns_name_equal(const uint8_t *a, size_t a_len, size_t a_off, const uint8_t *b, size_t b_len,
+		    size_t b_off);
+
+/**
+ * Accept @ans (@len bytes) as the answer to @query, whose question ends at @qend: a response
+ * (QR), with the query's ID, and the same question compared byte for byte but for ASCII case
+ * (never a hash, RFC 5452 §9.1); one without a question (FORMERR) matches by ID alone (RFC
+ * 7766 §7). Every record is then checked (dns_opt_find(), which fills *@opt). 0, or -EBADMSG.
+ */
+int dns_answer_check(const uint8_t *query, size_t qend, const uint8_t *ans, size_t len,
+		     struct dns_opt *opt);

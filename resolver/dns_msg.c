@@ -266,3 +266,117 @@ int dns_msg_error(const struct dns_client_query *cq, unsigned rcode, int ede, co
 	*out_len = len;
 	return 0;
 }
+
+#define CHAIN_MAX 16 /* CNAME hops followed in one answer */
+
+/* Rebuild @ans keeping answer records with rank >= 0, ordered by rank (stable). */
+static int scrub_rebuild(const uint8_t *ans, size_t len, const int *rank, size_t n_rank,
+			 int max_rank, uint8_t *out, size_t cap, size_t *out_len)
+{
+	ldns_pkt *pkt = NULL;
+	ldns_rr_list *kept = NULL;
+	uint8_t *wire = NULL;
+	size_t wire_len = 0;
+	int ret = -EBADMSG;
+
+	if (ldns_wire2pkt(&pkt, ans, len) != LDNS_STATUS_OK ||
+	    ldns_rr_list_rr_count(ldns_pkt_answer(pkt)) != n_rank) {
+		goto cleanup;
+	}
+	kept = ldns_rr_list_new();
+	if (!kept) {
+		goto cleanup;
+	}
+	for (int k = 0; k <= max_rank; k++) {
+		for (size_t i = 0; i < n_rank; i++) {
+			if (rank[i] == k) {
+				ldns_rr_list_push_rr(kept, ldns_rr_clone(ldns_rr_list_rr(
+								   ldns_pkt_answer(pkt), i)));
+			}
+		}
+	}
+	ldns_rr_list_deep_free(ldns_pkt_answer(pkt));
+	ldns_pkt_set_answer(pkt, kept);
+	ldns_pkt_set_ancount(pkt, (uint16_t)ldns_rr_list_rr_count(kept));
+	kept = NULL;
+	if (ldns_pkt2wire(&wire, pkt, &wire_len) != LDNS_STATUS_OK || wire_len > cap) {
+		goto cleanup;
+	}
+	memcpy(out, wire, wire_len);
+	*out_len = wire_len;
+	ret = 0;
+cleanup:
+	free(wire);
+	ldns_rr_list_deep_free(kept);
+	ldns_pkt_free(pkt);
+	return ret;
+}
+
+int dns_msg_scrub(const uint8_t *ans, size_t len, uint8_t *out, size_t cap, size_t *out_len)
+{
+	size_t chain[CHAIN_MAX + 1];
+	struct dns_rr rrs[64];
+	int rank[64];
+	struct dns_question q;
+	struct dns_walk w;
+	unsigned n_chain = 1, n = 0;
+	int last = -1;
+	bool changed = false;
+
+	*out_len = 0;
+	if (dns_question_parse(ans, len, &q) != 0 || dns_walk_init(&w, ans, len) != 0) {
+		return 0; /* no question (FORMERR): nothing to check against */
+	}
+	while (n < 64 && dns_walk_next(&w, &rrs[n]) == 1 && rrs[n].section == 1) {
+		if (rrs[n].type == 39) {
+			return 0; /* DNAME: the synthesized chain is left as the upstream sent it */
+		}
+		n++;
+	}
+	if (n == 64 || dns_ancount(ans) != n) {
+		return 0; /* a large RRset: passed as it is (still walked and bounded) */
+	}
+	/* The chain: from the question's name, through CNAMEs found anywhere in the section. */
+	chain[0] = q.name_off;
+	while (q.qtype != DNS_TYPE_CNAME && n_chain <= CHAIN_MAX) {
+		size_t i;
+
+		for (i = 0; i < n; i++) {
+			if (rrs[i].type == DNS_TYPE_CNAME &&
+			    dns_name_equal(ans, len, rrs[i].off, ans, len, chain[n_chain - 1])) {
+				break;
+			}
+		}
+		if (i == n) {
+			break;
+		}
+		chain[n_chain++] = rrs[i].rdata_off;
+	}
+	for (size_t i = 0; i < n; i++) {
+		rank[i] = -1;
+		for (unsigned k = 0; k < n_chain; k++) {
+			bool end = k == n_chain - 1;
+			uint16_t t = rrs[i].type;
+
+			if (!dns_name_equal(ans, len, rrs[i].off, ans, len, chain[k])) {
+				continue;
+			}
+			/* Along the chain only its CNAMEs; at its end the type asked (ANY: all). */
+			if (t == 46 /* RRSIG */ || (!end && t == DNS_TYPE_CNAME) ||
+			    (end && (t == q.qtype || q.qtype == 255))) {
+				rank[i] = (int)k;
+			}
+			break;
+		}
+		if (rank[i] < 0 || rank[i] < last) {
+			changed = true;
+		}
+		if (rank[i] > last) {
+			last = rank[i];
+		}
+	}
+	if (!changed) {
+		return 0;
+	}
+	return scrub_rebuild(ans, len, rank, n, (int)n_chain - 1, out, cap, out_len);
+}

@@ -72,6 +72,16 @@ int dns_msg_client_answer(const struct dns_client_query *cq, const uint8_t *ans,
 int dns_msg_error(const struct dns_client_query *cq, unsigned rcode, int ede, const char *ede_text,
 		  uint8_t *out, size_t cap, size_t *out_len);
 
+/**
+ * Keep in the answer section of the upstream's @ans only what answers its question: the CNAME
+ * chain from the question's name and the records of the type asked (with their RRSIGs) at the
+ * chain's end, in chain order (rfc-checklist C13, C14; glibc needs CNAMEs first). Records of
+ * other names or types there are dropped, so they are neither cached nor served as answers.
+ * *@out_len is 0 when @ans is fine as it is, else the rebuilt message (made with ldns, the rare
+ * path) is in @out. -EBADMSG if it cannot be rebuilt.
+ */
+int dns_msg_scrub(const uint8_t *ans, size_t len, uint8_t *out, size_t cap, size_t *out_len);
+
 /** The largest UDP answer the client can take: 512, or its EDNS size, at most 1232. */
 size_t dns_msg_udp_limit(const struct dns_client_query *cq);
 

@@ -261,10 +261,43 @@ static void query_free(struct query *q)
 	free(q);
 }
 
+/* Whether a try of @q has been written on an established connection (it may be answered). */
+static bool query_any_sent(const struct query *q)
+{
+	for (unsigned i = 0; i < QUERY_MAX_LEGS; i++) {
+		if (q->legs[i].active && tls_query_sent(&q->legs[i].tq)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Every waiter gets the stale answer or SERVFAIL with @ede; the query itself goes on. */
+static void waiters_fail(struct query *q, int ede, const char *text)
+{
+	struct resolver *r = q->r;
+
+	if (waiters_answer_stale(q)) {
+		return;
+	}
+	while (q->waiters) {
+		struct waiter *w = q->waiters;
+		struct query_origin to = {
+			.udp = w->udp,
+			.peer = (const struct sockaddr *)&w->peer,
+			.tcp = w->tcp,
+		};
+
+		q->waiters = w->next;
+		r->stats.servfail++;
+		answer_error_to(r, &to, &w->cq, DNS_RCODE_SERVFAIL, ede, text);
+		waiter_free(w);
+	}
+}
+
 /* SERVFAIL with the Extended DNS Error that says why (RFC 8914 §4), or stale; then free. */
 static void query_fail(struct query *q, int status)
 {
-	struct resolver *r = q->r;
 	const char *text;
 	int ede;
 
@@ -290,21 +323,7 @@ static void query_fail(struct query *q, int status)
 		text = "upstream connection lost";
 		break;
 	}
-	if (!waiters_answer_stale(q)) {
-		while (q->waiters) {
-			struct waiter *w = q->waiters;
-			struct query_origin to = {
-				.udp = w->udp,
-				.peer = (const struct sockaddr *)&w->peer,
-				.tcp = w->tcp,
-			};
-
-			q->waiters = w->next;
-			r->stats.servfail++;
-			answer_error_to(r, &to, &w->cq, DNS_RCODE_SERVFAIL, ede, text);
-			waiter_free(w);
-		}
-	}
+	waiters_fail(q, ede, text);
 	query_free(q);
 }
 
@@ -351,7 +370,11 @@ static void query_answer(struct query *q, const uint8_t *ans, size_t len,
 static void on_leg_answer(struct tls_query *tq, int status, const uint8_t *ans, size_t len,
 			  const struct dns_opt *aopt);
 
-/* Start a try on the next upstream. false when every upstream has been tried. */
+/*
+ * Start a try on the next upstream. A backed-off upstream is taken only when no try is under
+ * way: dotd never gives up without trying, but does not pile tries on dead upstreams while one
+ * is still open. false when no upstream is left.
+ */
 static bool query_try_next(struct query *q)
 {
 	struct resolver *r = q->r;
@@ -370,7 +393,7 @@ static bool query_try_next(struct query *q)
 		if (!leg) {
 			return true; /* enough tries in flight; the next timer looks again */
 		}
-		i = upstream_pick(r->upstreams, q->tried);
+		i = upstream_pick(r->upstreams, q->tried, q->n_active == 0);
 		if (i < 0) {
 			dl_remove(&r->tries, &q->n_try);
 			return false;
@@ -423,9 +446,24 @@ static void on_leg_answer(struct tls_query *tq, int status, const uint8_t *ans, 
 {
 	struct query_leg *leg = (struct query_leg *)tq;
 	struct query *q = leg->q;
+	struct resolver *r = q->r;
+	struct dns_opt scrubbed_opt;
+	size_t scrubbed;
 
 	leg->active = false;
 	q->n_active--;
+	if (status == 0) {
+		/* Only what answers the question, in chain order (rfc-checklist C13, C14). */
+		if (dns_msg_scrub(ans, len, r->scrub, DNS_MAX_MSG, &scrubbed) != 0 ||
+		    (scrubbed > 0 && dns_opt_find(r->scrub, scrubbed, &scrubbed_opt) != 0)) {
+			status = TLS_ERR_PROTO;
+		} else if (scrubbed > 0) {
+			r->stats.scrubbed++;
+			ans = r->scrub;
+			len = scrubbed;
+			aopt = &scrubbed_opt;
+		}
+	}
 	if (status != 0) {
 		log_debug(LOG_QUERY, "try failed (%s), %u tries left under way", strerror(-status),
 			  q->n_active);
@@ -494,6 +532,14 @@ static void on_query_timer(uv_timer_t *t)
 		dl_remove(&r->tries, &q->n_try);
 		if (query_try_next(q) && q->n_try.linked) {
 			r->stats.hedged++;
+		} else if (!query_any_sent(q) && q->waiters) {
+			/*
+			 * No upstream left to ask, and none of the tries under way even has a
+			 * connection: nothing is reachable now. Say so well before the client's
+			 * own timeout (RFC 8906, rfc-checklist F2); the tries carry on for the
+			 * cache.
+			 */
+			waiters_fail(q, DNS_EDE_NO_REACHABLE, "no upstream reachable");
 		}
 	}
 	timer_arm(r);

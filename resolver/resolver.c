@@ -42,7 +42,7 @@ void resolver_stats_log(struct resolver *r)
 		   "clients: queries_udp=%llu queries_tcp=%llu tcp_connections=%llu dropped=%llu "
 		   "answered_here=%llu cache_answers=%llu stale_answers=%llu coalesced=%llu "
 		   "prefetches=%llu forwarded=%llu tries=%llu hedged=%llu answers=%llu "
-		   "servfail=%llu truncated=%llu",
+		   "servfail=%llu truncated=%llu scrubbed=%llu",
 		   (unsigned long long)s->queries_udp, (unsigned long long)s->queries_tcp,
 		   (unsigned long long)s->tcp_clients, (unsigned long long)s->dropped,
 		   (unsigned long long)s->answered_here, (unsigned long long)s->cache_answers,
@@ -50,7 +50,7 @@ void resolver_stats_log(struct resolver *r)
 		   (unsigned long long)s->prefetches, (unsigned long long)s->forwarded,
 		   (unsigned long long)s->tries, (unsigned long long)s->hedged,
 		   (unsigned long long)s->answers, (unsigned long long)s->servfail,
-		   (unsigned long long)s->truncated);
+		   (unsigned long long)s->truncated, (unsigned long long)s->scrubbed);
 	if (r->cache) {
 		cache_stats_get(r->cache, &cs);
 		log_notice(LOG_MAIN,
@@ -118,7 +118,8 @@ int resolver_start(struct resolver *r, uv_loop_t *loop, const struct config *cfg
 	r->opts.ecs_private = cfg->ecs_private;
 	r->opts.keepalive = true;
 	r->out = malloc(2 + DNS_MAX_MSG + 128);
-	if (!r->out) {
+	r->scrub = malloc(DNS_MAX_MSG);
+	if (!r->out || !r->scrub) {
 		return -ENOMEM;
 	}
 	r->q_timer.data = r;
@@ -208,4 +209,6 @@ void resolver_free(struct resolver *r)
 	r->inflight = NULL;
 	free(r->out);
 	r->out = NULL;
+	free(r->scrub);
+	r->scrub = NULL;
 }

@@ -42,6 +42,7 @@ struct resolver_stats {
 	uint64_t tries;		/**< upstream tries started (one or more per forwarded query) */
 	uint64_t hedged;	/**< tries started because an earlier one was slow */
 	uint64_t truncated;	/**< UDP answers cut with TC */
+	uint64_t scrubbed;	/**< upstream answers cut to what answers the question */
 	uint64_t tcp_clients;	/**< client TCP connections accepted */
 };
 
@@ -75,9 +76,10 @@ struct resolver {
 	uv_signal_t sig_int, sig_term, sig_usr1;
 	unsigned handles_open; /**< of the above: timer and signals */
 
-	uint8_t *out;  /**< owned scratch buffer for one answer, with prefix */
-	bool serving;  /**< resolver_start() succeeded */
-	bool stopping; /**< resolver_stop() was called */
+	uint8_t *out;	/**< owned scratch buffer for one answer, with prefix */
+	uint8_t *scrub; /**< owned scratch buffer for an upstream answer rebuilt by dns_msg_scrub */
+	bool serving;	/**< resolver_start() succeeded */
+	bool stopping;	/**< resolver_stop() was called */
 	struct resolver_stats stats;
 };
 
@@ -140,9 +142,10 @@ struct tls_upstream *upstream_get(struct upstream_set *s, size_t i);
 
 /**
  * The upstream for the next try of a query, as an index, among those not set in @tried (a
- * bitmap of upstream_count() bits); -1 when every upstream has been tried.
+ * bitmap of upstream_count() bits) and not backed off; when @any and every untried one is
+ * backed off, the one whose backoff ends first. -1 when there is none.
  */
-int upstream_pick(struct upstream_set *s, const uint8_t *tried);
+int upstream_pick(struct upstream_set *s, const uint8_t *tried, bool any);
 
 /** Close every upstream; @s is freed when the last is; @done(@arg) is then called. */
 void upstream_set_close(struct upstream_set *s, void (*done)(void *arg), void *arg);

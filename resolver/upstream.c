@@ -143,7 +143,7 @@ static int pick_fastest(struct upstream_set *s, const uint8_t *tried, uint64_t n
 	return best < s->n ? (int)best : -1;
 }
 
-int upstream_pick(struct upstream_set *s, const uint8_t *tried)
+int upstream_pick(struct upstream_set *s, const uint8_t *tried, bool any)
 {
 	uint64_t now = uv_now(s->loop);
 	size_t soonest = s->n;
@@ -166,7 +166,7 @@ int upstream_pick(struct upstream_set *s, const uint8_t *tried)
 			s->next = ((size_t)pick + 1) % s->n;
 		}
 	}
-	if (pick >= 0) {
+	if (pick >= 0 || !any) {
 		return pick;
 	}
 	/* Every untried upstream is backed off: the one that recovers first, now. */

@@ -162,6 +162,9 @@ struct tls_query {
  */
 int tls_upstream_query(struct tls_upstream *u, struct tls_query *q);
 
+/** Whether @q has been written on an established, authenticated connection. */
+bool tls_query_sent(const struct tls_query *q);
+
 /** Withdraw @q: no callback will come; a late answer to it is discarded. */
 void tls_query_cancel(struct tls_query *q);
 

@@ -407,19 +407,10 @@ static void conn_on_message(struct tls_conn *c, const uint8_t *msg, size_t len)
 		return;
 	}
 	q = s->q;
-	if (q && dns_qdcount(msg) != 0) {
-		/* An answer with no question (FORMERR, say) matches by ID alone (RFC 7766 §7). */
-		size_t qlen = q->qend - DNS_HDR_LEN;
-
-		if (dns_qdcount(msg) != 1 || len < q->qend ||
-		    !dns_question_equal(msg + DNS_HDR_LEN, qlen, q->frame + 2 + DNS_HDR_LEN,
-					qlen)) {
-			conn_protocol_error(c, "answer whose question does not match its query");
-			return;
-		}
-	}
-	if (dns_opt_find(msg, len, &opt) != 0) {
-		conn_protocol_error(c, "malformed answer");
+	if (q ? dns_answer_check(q->frame + 2, q->qend, msg, len, &opt) != 0
+	      : dns_opt_find(msg, len, &opt) != 0) {
+		/* RFC 7766 §7, RFC 5452 §9.1: the whole question, or the connection is broken. */
+		conn_protocol_error(c, "answer that does not match its query or does not parse");
 		return;
 	}
 	conn_keepalive(c, msg, &opt);
@@ -812,6 +803,11 @@ void tls_conn_submit(struct tls_conn *c, struct tls_query *q)
 	if (c->state == TLS_CONN_READY) {
 		conn_send_waiting(c);
 	}
+}
+
+bool tls_query_sent(const struct tls_query *q)
+{
+	return q->conn && q->in_flight;
 }
 
 void tls_query_cancel(struct tls_query *q)

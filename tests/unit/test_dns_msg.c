@@ -400,9 +400,83 @@ static void test_error_answer(void)
 	free(q.buf);
 }
 
+/* An answer for @qname A with the answer records @rrs, in that order. */
+static struct wire chain_answer(const char *qname, const char *const *rrs)
+{
+	ldns_pkt *pkt = NULL;
+	struct wire w = {0};
+
+	CU_ASSERT_FATAL(ldns_pkt_query_new_frm_str(&pkt, qname, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN,
+						   LDNS_RD) == LDNS_STATUS_OK);
+	ldns_pkt_set_qr(pkt, true);
+	for (; *rrs; rrs++) {
+		ldns_rr *r = NULL;
+
+		CU_ASSERT_FATAL(ldns_rr_new_frm_str(&r, *rrs, 0, NULL, NULL) == LDNS_STATUS_OK);
+		ldns_pkt_push_rr(pkt, LDNS_SECTION_ANSWER, r);
+	}
+	CU_ASSERT_FATAL(ldns_pkt2wire(&w.buf, pkt, &w.len) == LDNS_STATUS_OK);
+	ldns_pkt_free(pkt);
+	return w;
+}
+
+/* The owners and types of the answer section of @m, as "owner/TYPE owner/TYPE". */
+static void answer_summary(const uint8_t *m, size_t len, char *out, size_t cap)
+{
+	ldns_pkt *p = parse(m, len);
+	ldns_rr_list *an = ldns_pkt_answer(p);
+
+	out[0] = 0;
+	for (size_t i = 0; i < ldns_rr_list_rr_count(an); i++) {
+		char *owner = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(an, i)));
+		char *type = ldns_rr_type2str(ldns_rr_get_type(ldns_rr_list_rr(an, i)));
+		size_t n = strlen(out);
+
+		snprintf(out + n, cap - n, "%s%s/%s", n ? " " : "", owner, type);
+		free(owner);
+		free(type);
+	}
+	ldns_pkt_free(p);
+}
+
+static void test_scrub(void)
+{
+	const char *canonical[] = {"alias.example. 60 IN CNAME www.example.",
+				   "www.example. 60 IN A 192.0.2.80", NULL};
+	const char *reversed[] = {"www.example. 60 IN A 192.0.2.80",
+				  "alias.example. 60 IN CNAME www.example.", NULL};
+	const char *poisoned[] = {"alias.example. 60 IN CNAME www.example.",
+				  "victim.test. 60 IN A 6.6.6.6", "www.example. 60 IN A 192.0.2.80",
+				  "alias.example. 60 IN A 6.6.6.7", NULL};
+	uint8_t out[4096];
+	char sum[512];
+	size_t out_len = 99;
+	struct wire w;
+
+	w = chain_answer("alias.example.", canonical);
+	CU_ASSERT_EQUAL(dns_msg_scrub(w.buf, w.len, out, sizeof(out), &out_len), 0);
+	CU_ASSERT_EQUAL(out_len, 0); /* as it is */
+	free(w.buf);
+
+	w = chain_answer("alias.example.", reversed);
+	CU_ASSERT_EQUAL(dns_msg_scrub(w.buf, w.len, out, sizeof(out), &out_len), 0);
+	CU_ASSERT_FATAL(out_len > 0);
+	answer_summary(out, out_len, sum, sizeof(sum));
+	CU_ASSERT_STRING_EQUAL(sum, "alias.example./CNAME www.example./A");
+	free(w.buf);
+
+	w = chain_answer("alias.example.", poisoned);
+	CU_ASSERT_EQUAL(dns_msg_scrub(w.buf, w.len, out, sizeof(out), &out_len), 0);
+	CU_ASSERT_FATAL(out_len > 0);
+	answer_summary(out, out_len, sum, sizeof(sum));
+	CU_ASSERT_STRING_EQUAL(sum, "alias.example./CNAME www.example./A");
+	free(w.buf);
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
+		{"scrub: chain order, unrelated records", test_scrub},
 		{"check query", test_check_query},
 		{"upstream padding", test_upstream_padding},
 		{"client options stay", test_upstream_strips_client_options},

@@ -195,8 +195,12 @@ static void test_counts_and_rdlength(void)
 	CU_ASSERT_EQUAL(dns_opt_find(m, n, &opt), 0);
 	CU_ASSERT_FALSE(opt.present);
 
-	/* ANCOUNT 65535 with one record. */
+	/* ANCOUNT 65535 with one record: over the cap on records per message. */
 	dns_put16(m + 6, 65535);
+	CU_ASSERT_EQUAL(dns_walk_init(&w, m, n), -EBADMSG);
+	CU_ASSERT_EQUAL(dns_opt_find(m, n, &opt), -EBADMSG);
+	/* ANCOUNT 2 with one record: the second runs past the end. */
+	dns_put16(m + 6, 2);
 	CU_ASSERT_EQUAL(dns_walk_init(&w, m, n), 0);
 	CU_ASSERT_EQUAL(dns_walk_next(&w, &rr), 1);
 	CU_ASSERT_EQUAL(dns_walk_next(&w, &rr), -EBADMSG);
@@ -294,9 +298,50 @@ static void test_question_equal(void)
 	CU_ASSERT_FALSE(dns_question_equal(f, len, g, len));
 }
 
+/* Names compare across compression and case; an answer is accepted only for its query. */
+static void test_name_equal_answer_check(void)
+{
+	uint8_t q[64], a[128];
+	size_t n = hdr(q, 1, 0, 0, 0), qend, an;
+	struct dns_opt opt;
+
+	n += put_name(q + n, "www.example");
+	dns_put16(q + n, 1);
+	dns_put16(q + n + 2, 1);
+	qend = n + 4;
+	/* The answer: the question in other case, one A record owned by a pointer to it. */
+	memcpy(a, q, qend);
+	dns_put16(a + 2, DNS_QR | DNS_RD | DNS_RA);
+	dns_put16(a + 6, 1);
+	memcpy(a + 12, "\3WWW\7ExAmPlE", 13);
+	uint8_t ptr[2] = {0xc0, 12};
+	an = qend + put_rr_a(a + qend, ptr, 2, 60);
+
+	CU_ASSERT_TRUE(dns_name_equal(q, qend, 12, a, an, qend));
+	CU_ASSERT_TRUE(dns_name_equal(a, an, qend, q, qend, 12));
+	CU_ASSERT_FALSE(dns_name_equal(q, qend, 12, q, qend, 16)); /* example vs www.example */
+	CU_ASSERT_EQUAL(dns_answer_check(q, qend, a, an, &opt), 0);
+	/* Not a response; another ID; another question; a broken record. */
+	dns_put16(a + 2, DNS_RD);
+	CU_ASSERT_EQUAL(dns_answer_check(q, qend, a, an, &opt), -EBADMSG);
+	dns_put16(a + 2, DNS_QR | DNS_RD);
+	a[1] ^= 1;
+	CU_ASSERT_EQUAL(dns_answer_check(q, qend, a, an, &opt), -EBADMSG);
+	a[1] ^= 1;
+	a[14] = 'x';
+	CU_ASSERT_EQUAL(dns_answer_check(q, qend, a, an, &opt), -EBADMSG);
+	a[14] = 'W';
+	CU_ASSERT_EQUAL(dns_answer_check(q, qend, a, an - 1, &opt), -EBADMSG);
+	/* No question (FORMERR): by ID alone. */
+	dns_put16(a + 4, 0);
+	dns_put16(a + 6, 0);
+	CU_ASSERT_EQUAL(dns_answer_check(q, qend, a, DNS_HDR_LEN, &opt), 0);
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
+		{"name equal, answer check", test_name_equal_answer_check},
 		{"question", test_question},
 		{"name limits", test_name_limits},
 		{"compression", test_compression},
