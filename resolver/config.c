@@ -98,6 +98,7 @@ struct parse {
 	unsigned listen_line;	/**< line of listen_addresses, 0 while absent */
 	unsigned upstream_line; /**< line of upstream_recursive_servers, 0 while absent */
 	unsigned tls_max_line;	/**< line of tls_max_version, 0 while absent */
+	unsigned acl_line;	/**< line of access_control, 0 while absent */
 };
 
 /* One upstream_recursive_servers entry while its keys are read. */
@@ -1133,6 +1134,192 @@ static void set_serve_stale(struct parse *p, const char *key, unsigned line, yam
 	get_uint(p, key, line, val, 0, 604800, &cfg->serve_stale_max);
 }
 
+/* "IP/bits" or "IP" into @px; -EINVAL with @why. */
+static int parse_prefix(const char *text, struct config_prefix *px, const char **why)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	char *slash;
+	unsigned long bits;
+	unsigned max;
+
+	if (strlen(text) >= sizeof(buf)) {
+		*why = "not an address prefix";
+		return -EINVAL;
+	}
+	strcpy(buf, text);
+	slash = strchr(buf, '/');
+	if (slash) {
+		*slash = '\0';
+	}
+	memset(px, 0, sizeof(*px));
+	if (inet_pton(AF_INET6, buf, px->addr) == 1) {
+		px->family = AF_INET6;
+		max = 128;
+	} else if (inet_pton(AF_INET, buf, px->addr) == 1) {
+		px->family = AF_INET;
+		max = 32;
+	} else {
+		*why = "not an IPv4 or IPv6 address";
+		return -EINVAL;
+	}
+	bits = max;
+	if (slash) {
+		char *end;
+
+		bits = strtoul(slash + 1, &end, 10);
+		if (!slash[1] || *end || bits > max) {
+			*why = "the prefix length must be a number 0..32 (IPv4) or 0..128 (IPv6)";
+			return -EINVAL;
+		}
+	}
+	px->bits = (unsigned)bits;
+	/* Clear the host bits, so that "192.168.1.7/16" means 192.168.0.0/16. */
+	for (unsigned i = 0; i < max / 8; i++) {
+		unsigned keep = px->bits > i * 8 ? px->bits - i * 8 : 0;
+
+		if (keep < 8) {
+			px->addr[i] &= (uint8_t)(0xff00u >> keep);
+		}
+	}
+	return 0;
+}
+
+static int prefix_text(struct config_prefix *px)
+{
+	char addr[INET6_ADDRSTRLEN];
+	char buf[INET6_ADDRSTRLEN + 8];
+
+	inet_ntop(px->family, px->addr, addr, sizeof(addr));
+	snprintf(buf, sizeof(buf), "%s/%u", addr, px->bits);
+	px->text = strdup(buf);
+	return px->text ? 0 : -ENOMEM;
+}
+
+static void set_acl(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
+{
+	struct config *cfg = obj;
+	size_t n;
+
+	p->acl_line = line;
+	if (!get_list(p, key, line, val)) {
+		return;
+	}
+	n = seq_len(val);
+	cfg->acl = calloc(n ? n : 1, sizeof(*cfg->acl));
+	if (!cfg->acl) {
+		p->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = seq_item(p, val, i);
+		unsigned item_line = node_line(item);
+		struct config_prefix *px = &cfg->acl[cfg->n_acl];
+		const char *why = NULL;
+		const char *text = get_scalar(p, key, item_line, "a prefix IP/bits", item);
+
+		if (!text) {
+			continue;
+		}
+		if (parse_prefix(text, px, &why) != 0) {
+			report(p, item_line, key, "bad prefix '%s': %s", text, why);
+			continue;
+		}
+		if (prefix_text(px) != 0) {
+			p->oom = true;
+			return;
+		}
+		cfg->n_acl++;
+	}
+}
+
+/* Loopback, and the private ranges of RFC 1918 and RFC 4193: a home network, not the world. */
+static int add_default_acl(struct config *cfg)
+{
+	static const char *const defaults[] = {
+		"127.0.0.0/8",	 "::1/128",	   "10.0.0.0/8",
+		"172.16.0.0/12", "192.168.0.0/16", "fc00::/7",
+	};
+	const char *why;
+
+	cfg->acl = calloc(N_ELEMS(defaults), sizeof(*cfg->acl));
+	if (!cfg->acl) {
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < N_ELEMS(defaults); i++) {
+		REQUIRE(parse_prefix(defaults[i], &cfg->acl[i], &why) == 0);
+		if (prefix_text(&cfg->acl[i]) != 0) {
+			return -ENOMEM;
+		}
+		cfg->n_acl++;
+	}
+	return 0;
+}
+
+static bool prefix_match(const struct config_prefix *px, const uint8_t *addr)
+{
+	unsigned full = px->bits / 8, rest = px->bits % 8;
+
+	if (memcmp(px->addr, addr, full) != 0) {
+		return false;
+	}
+	return rest == 0 || ((px->addr[full] ^ addr[full]) & (uint8_t)(0xff00u >> rest)) == 0;
+}
+
+bool config_acl_allows(const struct config *cfg, const struct sockaddr *sa)
+{
+	const uint8_t *addr;
+	int family = sa->sa_family;
+
+	if (family == AF_INET) {
+		addr = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+	} else if (family == AF_INET6) {
+		addr = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+	} else {
+		return false;
+	}
+	for (size_t i = 0; i < cfg->n_acl; i++) {
+		if (cfg->acl[i].family == family && prefix_match(&cfg->acl[i], addr)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+bool config_is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		return ((const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr)[0] == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+	}
+	return false;
+}
+
+static void set_user(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
+{
+	struct config *cfg = obj;
+
+	get_string(p, key, line, val, &cfg->user);
+}
+
+#define LIMIT_SETTER(fn, field, lo, hi)                                                            \
+	static void fn(struct parse *p, const char *key, unsigned line, yaml_node_t *val,          \
+		       void *obj)                                                                  \
+	{                                                                                          \
+		struct config *cfg = obj;                                                          \
+                                                                                                   \
+		get_uint(p, key, line, val, (lo), (hi), &cfg->field);                              \
+	}
+
+LIMIT_SETTER(set_tcp_clients_max, tcp_clients_max, 1, 65536)
+LIMIT_SETTER(set_tcp_queries_per_client, tcp_queries_per_client, 1, 65536)
+LIMIT_SETTER(set_udp_queries_per_source, udp_queries_per_source, 1, 65536)
+LIMIT_SETTER(set_queries_max, queries_max, 1, 1000000)
+LIMIT_SETTER(set_tcp_buffer_max, tcp_buffer_max, 4096, 64u << 20)
+LIMIT_SETTER(set_tcp_idle_timeout, tcp_idle_timeout_ms, 100, 3600000)
+LIMIT_SETTER(set_tcp_messages_per_read, tcp_messages_per_read, 1, 65536)
+
 static const struct key_rule top_rules[] = {
 	{"listen_addresses", set_listen, NULL},
 	{"upstream_recursive_servers", set_upstreams, NULL},
@@ -1160,6 +1347,15 @@ static const struct key_rule top_rules[] = {
 	{"cache_max_ttl", set_cache_max_ttl, NULL},
 	{"cache_max_negative_ttl", set_cache_max_neg, NULL},
 	{"serve_stale_max", set_serve_stale, NULL},
+	{"access_control", set_acl, NULL},
+	{"user", set_user, NULL},
+	{"tcp_clients_max", set_tcp_clients_max, NULL},
+	{"tcp_queries_per_client", set_tcp_queries_per_client, NULL},
+	{"udp_queries_per_source", set_udp_queries_per_source, NULL},
+	{"queries_max", set_queries_max, NULL},
+	{"tcp_buffer_max", set_tcp_buffer_max, NULL},
+	{"tcp_idle_timeout", set_tcp_idle_timeout, NULL},
+	{"tcp_messages_per_read", set_tcp_messages_per_read, NULL},
 	/* Accepted for Stubby files, implemented by later work: a notice each. */
 	{"tls_cipher_list", NULL, NULL},
 	{"tls_ciphersuites", NULL, NULL},
@@ -1309,6 +1505,13 @@ int config_load_string(const char *text, size_t len, const char *source, struct 
 	cfg->cache_max_ttl = 86400;
 	cfg->cache_max_negative_ttl = 3600;
 	cfg->serve_stale_max = 86400;
+	cfg->tcp_clients_max = 128;
+	cfg->tcp_queries_per_client = 128;
+	cfg->udp_queries_per_source = 512;
+	cfg->queries_max = 2048;
+	cfg->tcp_buffer_max = 64 * 1024;
+	cfg->tcp_idle_timeout_ms = 10000;
+	cfg->tcp_messages_per_read = 32;
 	cfg->source = strdup(source);
 	if (!cfg->source) {
 		rc = -ENOMEM;
@@ -1344,6 +1547,9 @@ int config_load_string(const char *text, size_t len, const char *source, struct 
 	}
 
 	if (!p.oom && p.n_errors == 0 && p.listen_line == 0 && add_default_listeners(cfg) < 0) {
+		p.oom = true;
+	}
+	if (!p.oom && p.n_errors == 0 && p.acl_line == 0 && add_default_acl(cfg) < 0) {
 		p.oom = true;
 	}
 	if (p.oom) {
@@ -1515,6 +1721,30 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "cache_max_ttl: %u\n", cfg->cache_max_ttl);
 	fprintf(out, "cache_max_negative_ttl: %u\n", cfg->cache_max_negative_ttl);
 	fprintf(out, "serve_stale_max: %u\n", cfg->serve_stale_max);
+	fprintf(out, "tcp_clients_max: %u\n", cfg->tcp_clients_max);
+	fprintf(out, "tcp_queries_per_client: %u\n", cfg->tcp_queries_per_client);
+	fprintf(out, "udp_queries_per_source: %u\n", cfg->udp_queries_per_source);
+	fprintf(out, "queries_max: %u\n", cfg->queries_max);
+	fprintf(out, "tcp_buffer_max: %u\n", cfg->tcp_buffer_max);
+	fprintf(out, "tcp_idle_timeout: %u\n", cfg->tcp_idle_timeout_ms);
+	fprintf(out, "tcp_messages_per_read: %u\n", cfg->tcp_messages_per_read);
+	if (cfg->user) {
+		fputs("user: ", out);
+		print_quoted(out, cfg->user);
+		fputc('\n', out);
+	} else {
+		fputs("# user: not set (dotd keeps the user it was started as)\n", out);
+	}
+	fputs("access_control:", out);
+	if (cfg->n_acl == 0) {
+		fputs(" []", out);
+	}
+	fputc('\n', out);
+	for (size_t i = 0; i < cfg->n_acl; i++) {
+		fputs("  - ", out);
+		print_quoted(out, cfg->acl[i].text);
+		fputc('\n', out);
+	}
 	fprintf(out, "upstream_selection: %s\n",
 		enum_to_name(selection_names, N_ELEMS(selection_names), (int)cfg->selection));
 	fprintf(out, "log_level: %s\n",
@@ -1570,6 +1800,11 @@ void config_free(struct config *cfg)
 		free(cfg->listen[i].name);
 	}
 	free(cfg->listen);
+	for (size_t i = 0; i < cfg->n_acl; i++) {
+		free(cfg->acl[i].text);
+	}
+	free(cfg->acl);
+	free(cfg->user);
 	free(cfg->ca_file);
 	free(cfg->ca_path);
 	free(cfg->source);

@@ -35,6 +35,14 @@ enum config_selection {
 	CONFIG_SELECT_FASTEST, /**< the lowest smoothed round-trip time, probing the others */
 };
 
+/** An access_control prefix: an address and how many of its leading bits match. */
+struct config_prefix {
+	int family;	  /**< AF_INET or AF_INET6 */
+	uint8_t addr[16]; /**< network byte order; 4 bytes used for AF_INET */
+	unsigned bits;
+	char *text; /**< owned: as it is printed, "192.168.0.0/16" */
+};
+
 struct config_pin {
 	uint8_t sha256[CONFIG_PIN_LEN];
 };
@@ -83,6 +91,16 @@ struct config {
 	unsigned cache_max_ttl;		 /**< cache_max_ttl (s), default 86400 */
 	unsigned cache_max_negative_ttl; /**< cache_max_negative_ttl (s), default 3600 */
 	unsigned serve_stale_max;	 /**< serve_stale_max (s), default 86400; 0: off */
+	struct config_prefix *acl;	 /**< owned array: access_control (or its default) */
+	size_t n_acl;
+	char *user;			 /**< owned or NULL: user: to run as after binding */
+	unsigned tcp_clients_max;	 /**< client TCP connections at once, default 128 */
+	unsigned tcp_queries_per_client; /**< queries in flight per TCP client, default 128 */
+	unsigned udp_queries_per_source; /**< queries in flight per UDP source address, 512 */
+	unsigned queries_max;		 /**< client queries in flight in all, default 2048 */
+	unsigned tcp_buffer_max;	 /**< bytes of answers queued for one TCP client, 64 KiB */
+	unsigned tcp_idle_timeout_ms;	 /**< client TCP idle, from the last whole message, 10 s */
+	unsigned tcp_messages_per_read;	 /**< TCP messages handled per read callback, 32 */
 };
 
 /**
@@ -104,6 +122,12 @@ void config_print(const struct config *cfg, FILE *out);
 
 /** Free @cfg and everything it owns; NULL is allowed. */
 void config_free(struct config *cfg);
+
+/** Whether @sa (AF_INET or AF_INET6) falls in one of the access_control prefixes of @cfg. */
+bool config_acl_allows(const struct config *cfg, const struct sockaddr *sa);
+
+/** Whether @sa is a loopback address (127.0.0.0/8 or ::1). */
+bool config_is_loopback(const struct sockaddr *sa);
 
 /** The embedded default configuration text (generated from etc/dotd.yml at build time). */
 extern const char config_default_yaml[];

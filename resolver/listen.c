@@ -3,10 +3,21 @@
  * client TCP connections carry 2-octet length-prefixed messages (RFC 7766 §8), several per
  * connection, answered in any order (§6.2.1.1).
  *
- * Lifetime of a client connection: it holds one reference for its open socket and one per
- * query in flight. Closing the socket (peer closed, idle, error, shutdown) drops the first in
- * the last close callback; the struct is freed when the count reaches zero, so an answer that
- * arrives after the client left finds it closed and is dropped (RFC 7766 §6.2.4).
+ * Limits (RFC 7766 §10, rfc-checklist T4, T6, F6; docs/CONFIG.md):
+ *   - tcp_clients_max connections: when full, a new one closes the least recently active
+ *     (preferring one with nothing in flight);
+ *   - tcp_queries_per_client and queries_max: a client over its share stops being read until
+ *     its queries come back (TCP pushes back; UDP over its share is dropped in query.c);
+ *   - tcp_messages_per_read: a read callback handles that many messages, and the rest waits
+ *     for the next loop iteration (uv_idle), so one busy client cannot starve the others;
+ *   - tcp_buffer_max: a client that does not read its answers is closed;
+ *   - tcp_idle_timeout: measured from the last *complete* message, so a client that drips a
+ *     byte at a time is closed too.
+ *
+ * Lifetime of a client connection: it holds one reference for its open handles, one per query
+ * in flight and one per pending write. Closing (peer closed, idle, error, limit, shutdown)
+ * drops the first in the last close callback; the struct is freed when the count reaches zero,
+ * so an answer that arrives after the client left finds it closed and is dropped (§6.2.4).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +26,6 @@
 #include "log.h"
 #include "resolver.h"
 
-#define CLIENT_TCP_IDLE_MS 10000 /* RFC 7766 §6.2.3: seconds; reset by complete messages only */
 #define CLIENT_TCP_BACKLOG 128
 
 struct listener {
@@ -24,19 +34,23 @@ struct listener {
 	uv_tcp_t tcp;
 	char *name; /**< owned */
 	unsigned handles_open;
-	struct client_tcp *clients; /**< open client connections (borrowed: they free themselves) */
 	struct listener *next;
 };
 
 struct client_tcp {
 	uv_tcp_t tcp;
 	uv_timer_t idle;
-	struct listener *l;	/**< borrowed; NULL once the listener is gone */
+	struct resolver *r; /**< borrowed */
+	struct sockaddr_storage peer;
 	struct dns_frame frame; /**< owned */
-	unsigned refs;		/**< 1 while handles are open, +1 per query in flight */
+	unsigned refs;		/**< handles open, queries in flight, pending writes */
 	unsigned handles_open;
+	unsigned in_flight; /**< its queries waiting for an upstream */
 	bool closing;
-	struct client_tcp *prev, *next; /**< in the listener's list while open */
+	bool reading;			  /**< uv_read_start is in effect */
+	bool queued;			  /**< in r->tcp_ready or r->tcp_paused */
+	struct client_tcp *lprev, *lnext; /**< in r's list, most recently active first */
+	struct client_tcp *qnext;	  /**< in r->tcp_ready or r->tcp_paused */
 };
 
 struct tcp_write {
@@ -52,6 +66,84 @@ struct udp_send {
 
 /* One receive buffer for every UDP socket: libuv does not keep it past the callback. */
 static uint8_t udp_buf[DNS_MAX_MSG];
+
+static void client_tcp_work(struct client_tcp *c);
+
+/* --- the resolver's lists of clients --- */
+
+static void lru_unlink(struct client_tcp *c)
+{
+	struct resolver *r = c->r;
+
+	if (c->lprev) {
+		c->lprev->lnext = c->lnext;
+	} else {
+		r->tcp_head = c->lnext;
+	}
+	if (c->lnext) {
+		c->lnext->lprev = c->lprev;
+	} else {
+		r->tcp_tail = c->lprev;
+	}
+	c->lprev = c->lnext = NULL;
+}
+
+static void lru_push(struct client_tcp *c)
+{
+	struct resolver *r = c->r;
+
+	c->lnext = r->tcp_head;
+	if (r->tcp_head) {
+		r->tcp_head->lprev = c;
+	} else {
+		r->tcp_tail = c;
+	}
+	r->tcp_head = c;
+}
+
+/* Remove @c from the ready or paused list it is on. */
+static void queue_remove(struct client_tcp *c)
+{
+	struct resolver *r = c->r;
+	struct client_tcp **lists[] = {&r->tcp_ready, &r->tcp_paused};
+
+	if (!c->queued) {
+		return;
+	}
+	for (size_t i = 0; i < 2; i++) {
+		for (struct client_tcp **pp = lists[i]; *pp; pp = &(*pp)->qnext) {
+			if (*pp == c) {
+				*pp = c->qnext;
+				c->qnext = NULL;
+				c->queued = false;
+				return;
+			}
+		}
+	}
+}
+
+static void on_tcp_work(uv_idle_t *h);
+
+static void queue_ready(struct client_tcp *c)
+{
+	struct resolver *r = c->r;
+
+	queue_remove(c);
+	c->qnext = r->tcp_ready;
+	r->tcp_ready = c;
+	c->queued = true;
+	uv_idle_start(&r->tcp_work, on_tcp_work);
+}
+
+static void queue_paused(struct client_tcp *c)
+{
+	struct resolver *r = c->r;
+
+	queue_remove(c);
+	c->qnext = r->tcp_paused;
+	r->tcp_paused = c;
+	c->queued = true;
+}
 
 /* --- client TCP connections --- */
 
@@ -84,17 +176,9 @@ static void client_tcp_close(struct client_tcp *c)
 		return;
 	}
 	c->closing = true;
-	if (c->l) {
-		if (c->prev) {
-			c->prev->next = c->next;
-		} else {
-			c->l->clients = c->next;
-		}
-		if (c->next) {
-			c->next->prev = c->prev;
-		}
-		c->l = NULL;
-	}
+	c->r->n_tcp_clients--;
+	lru_unlink(c);
+	queue_remove(c);
 	uv_close((uv_handle_t *)&c->tcp, on_client_closed);
 	uv_close((uv_handle_t *)&c->idle, on_client_closed);
 }
@@ -104,6 +188,7 @@ static void on_client_idle(uv_timer_t *t)
 	struct client_tcp *c = t->data;
 
 	log_debug(LOG_NET, "client TCP connection idle, closing");
+	c->r->stats.tcp_idle_closed++;
 	client_tcp_close(c);
 }
 
@@ -120,6 +205,7 @@ static void on_tcp_write(uv_write_t *req, int status)
 
 void client_tcp_send(struct client_tcp *c, const uint8_t *frame, size_t len)
 {
+	size_t queued = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
 	struct tcp_write *w;
 	uv_buf_t b;
 	int ret;
@@ -127,7 +213,7 @@ void client_tcp_send(struct client_tcp *c, const uint8_t *frame, size_t len)
 	if (c->closing) {
 		return; /* the client has gone: its answer is dropped (RFC 7766 §6.2.4) */
 	}
-	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
+	if (queued == 0) {
 		b = uv_buf_init((char *)frame, (unsigned)len);
 		ret = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
 		if (ret == (int)len) {
@@ -141,6 +227,12 @@ void client_tcp_send(struct client_tcp *c, const uint8_t *frame, size_t len)
 			frame += ret;
 			len -= (size_t)ret;
 		}
+	} else if (queued + len > c->r->cfg->tcp_buffer_max) {
+		/* It sends queries and does not read the answers: memory is bounded per client. */
+		log_debug(LOG_NET, "client TCP connection does not read its answers, closing");
+		c->r->stats.tcp_overflow_closed++;
+		client_tcp_close(c);
+		return;
 	}
 	w = malloc(sizeof(*w) + len);
 	if (!w) {
@@ -157,6 +249,131 @@ void client_tcp_send(struct client_tcp *c, const uint8_t *frame, size_t len)
 		client_tcp_unref(c);
 		free(w);
 		client_tcp_close(c);
+	}
+}
+
+/* Whether @c may send another query now: its share and the total are not used up. */
+static bool client_tcp_may_query(const struct client_tcp *c)
+{
+	const struct resolver *r = c->r;
+
+	return c->in_flight < r->cfg->tcp_queries_per_client && r->n_waiters < r->cfg->queries_max;
+}
+
+static void client_tcp_read_stop(struct client_tcp *c)
+{
+	if (c->reading) {
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = false;
+	}
+}
+
+static void on_client_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+static void client_tcp_read_start(struct client_tcp *c)
+{
+	if (!c->reading && !c->closing &&
+	    uv_read_start((uv_stream_t *)&c->tcp, on_client_alloc, on_client_read) == 0) {
+		c->reading = true;
+	}
+}
+
+/*
+ * Handle the complete messages @c has sent, up to tcp_messages_per_read, while it may query.
+ * What remains waits: for the next loop iteration (ready), or until its queries come back
+ * (paused); reading stops meanwhile, so TCP pushes back on the client.
+ */
+static void client_tcp_work(struct client_tcp *c)
+{
+	struct resolver *r = c->r;
+	struct query_origin from = {.tcp = c, .peer = (const struct sockaddr *)&c->peer};
+	unsigned handled = 0;
+
+	while (!c->closing) {
+		const uint8_t *msg;
+		size_t len;
+		int ret;
+
+		if (!client_tcp_may_query(c)) {
+			client_tcp_read_stop(c);
+			queue_paused(c);
+			r->stats.tcp_paused++;
+			return;
+		}
+		if (handled == r->cfg->tcp_messages_per_read) {
+			client_tcp_read_stop(c);
+			queue_ready(c);
+			return;
+		}
+		ret = dns_frame_next(&c->frame, &msg, &len);
+		if (ret == 0) {
+			break;
+		}
+		if (ret < 0) {
+			log_debug(LOG_NET, "client TCP sent a zero-length message, closing");
+			client_tcp_close(c);
+			return;
+		}
+		handled++;
+		/* A complete message: the connection is alive (slow drips do not count). */
+		uv_timer_again(&c->idle);
+		lru_unlink(c);
+		lru_push(c);
+		query_receive(r, &from, msg, len);
+	}
+	queue_remove(c);
+	client_tcp_read_start(c);
+}
+
+void client_tcp_query_start(struct client_tcp *c)
+{
+	c->in_flight++;
+}
+
+void client_tcp_query_done(struct client_tcp *c)
+{
+	REQUIRE(c->in_flight > 0);
+	c->in_flight--;
+}
+
+/* Queries came back: paused clients whose share allows it go on. */
+void listener_queries_done(struct resolver *r)
+{
+	struct client_tcp **pp = &r->tcp_paused;
+
+	while (*pp && r->n_waiters < r->cfg->queries_max) {
+		struct client_tcp *c = *pp;
+
+		if (client_tcp_may_query(c)) {
+			queue_ready(c); /* unlinks it from the paused list */
+			continue;
+		}
+		pp = &c->qnext;
+	}
+}
+
+static void on_tcp_work(uv_idle_t *h)
+{
+	struct resolver *r = h->data;
+	struct client_tcp *list = r->tcp_ready;
+
+	r->tcp_ready = NULL;
+	/* Held while the list is walked: a client's work may close another. */
+	for (struct client_tcp *c = list; c; c = c->qnext) {
+		c->queued = false;
+		client_tcp_ref(c);
+	}
+	while (list) {
+		struct client_tcp *c = list;
+
+		list = c->qnext;
+		c->qnext = NULL;
+		client_tcp_work(c);
+		client_tcp_unref(c);
+	}
+	if (!r->tcp_ready) {
+		uv_idle_stop(&r->tcp_work);
 	}
 }
 
@@ -177,10 +394,6 @@ static void on_client_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct client_tcp *c = s->data;
-	struct query_origin from = {.tcp = c};
-	const uint8_t *msg;
-	size_t len;
-	int ret;
 
 	(void)buf;
 	if (c->closing || nread == 0) {
@@ -194,51 +407,59 @@ static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	dns_frame_commit(&c->frame, (size_t)nread);
-	while (!c->closing && c->l && (ret = dns_frame_next(&c->frame, &msg, &len)) != 0) {
-		if (ret < 0) {
-			log_debug(LOG_NET, "client TCP sent a zero-length message, closing");
-			client_tcp_close(c);
-			return;
+	client_tcp_work(c);
+}
+
+/* The least recently active client, one with nothing in flight if there is one. */
+static struct client_tcp *oldest_idle(struct resolver *r)
+{
+	for (struct client_tcp *c = r->tcp_tail; c; c = c->lprev) {
+		if (c->in_flight == 0) {
+			return c;
 		}
-		/* A complete message: the connection is alive (slow readers do not count). */
-		uv_timer_again(&c->idle);
-		query_receive(c->l->r, &from, msg, len);
 	}
+	return r->tcp_tail;
 }
 
 static void on_tcp_connection(uv_stream_t *server, int status)
 {
 	struct listener *l = server->data;
+	struct resolver *r = l->r;
 	struct client_tcp *c;
+	int len = sizeof(c->peer);
 
 	if (status != 0) {
 		log_warn(LOG_NET, "listener '%s': accept failed: %s", l->name, uv_strerror(status));
 		return;
+	}
+	if (r->n_tcp_clients >= r->cfg->tcp_clients_max && r->tcp_tail) {
+		/* Full (RFC 7766 §10): make room by closing the least recently active. */
+		r->stats.tcp_evicted++;
+		client_tcp_close(oldest_idle(r));
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		return;
 	}
 	dns_frame_init(&c->frame);
-	uv_tcp_init(l->r->loop, &c->tcp);
-	uv_timer_init(l->r->loop, &c->idle);
+	uv_tcp_init(r->loop, &c->tcp);
+	uv_timer_init(r->loop, &c->idle);
 	c->tcp.data = c;
 	c->idle.data = c;
 	c->handles_open = 2;
 	c->refs = 1;
-	c->l = l;
-	c->next = l->clients;
-	if (c->next) {
-		c->next->prev = c;
-	}
-	l->clients = c;
+	c->r = r;
+	r->n_tcp_clients++;
+	lru_push(c);
 	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0 ||
-	    uv_read_start((uv_stream_t *)&c->tcp, on_client_alloc, on_client_read) != 0) {
+	    uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &len) != 0) {
 		client_tcp_close(c);
 		return;
 	}
-	l->r->stats.tcp_clients++;
-	uv_timer_start(&c->idle, on_client_idle, CLIENT_TCP_IDLE_MS, CLIENT_TCP_IDLE_MS);
+	r->stats.tcp_clients++;
+	client_tcp_read_start(c);
+	uv_timer_start(&c->idle, on_client_idle, r->cfg->tcp_idle_timeout_ms,
+		       r->cfg->tcp_idle_timeout_ms);
 }
 
 /* --- UDP --- */
@@ -306,6 +527,24 @@ static void on_listener_closed(uv_handle_t *h)
 	}
 }
 
+static void on_work_closed(uv_handle_t *h)
+{
+	struct resolver *r = h->data;
+
+	r->handles_open--;
+}
+
+int listener_init(struct resolver *r)
+{
+	int ret = uv_idle_init(r->loop, &r->tcp_work);
+
+	if (ret == 0) {
+		r->tcp_work.data = r;
+		r->handles_open++;
+	}
+	return ret;
+}
+
 int listener_open(struct resolver *r, const struct config_listen *addr)
 {
 	const struct sockaddr *sa = (const struct sockaddr *)&addr->addr;
@@ -350,20 +589,24 @@ int listener_open(struct resolver *r, const struct config_listen *addr)
 		log_err(LOG_NET, "cannot receive on UDP '%s': %s", addr->name, uv_strerror(ret));
 		return ret;
 	}
-	log_notice(LOG_NET, "listening on '%s' (UDP and TCP)", addr->name);
+	log_notice(LOG_NET, "listening on '%s' (UDP and TCP)%s", addr->name,
+		   config_is_loopback(sa) ? "" : ", answering the access_control prefixes only");
 	return 0;
 }
 
 void listener_close_all(struct resolver *r)
 {
+	while (r->tcp_head) {
+		client_tcp_close(r->tcp_head);
+	}
 	while (r->listeners) {
 		struct listener *l = r->listeners;
 
 		r->listeners = l->next;
-		while (l->clients) {
-			client_tcp_close(l->clients);
-		}
 		uv_close((uv_handle_t *)&l->udp, on_listener_closed);
 		uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+	}
+	if (r->tcp_work.type == UV_IDLE && !uv_is_closing((uv_handle_t *)&r->tcp_work)) {
+		uv_close((uv_handle_t *)&r->tcp_work, on_work_closed);
 	}
 }

@@ -38,6 +38,15 @@
 #define STALE_CLIENT_MS	 1800 /* RFC 8767 §5: the client response timer */
 #define STALE_TTL	 30   /* RFC 8767 §4 */
 #define INFLIGHT_BUCKETS 4096 /* power of two */
+#define SOURCE_BUCKETS	 1024 /* power of two */
+
+/** Queries in flight from one UDP source address (rfc-checklist F6, DNSBomb). */
+struct udp_source {
+	struct udp_source *next;
+	int family;
+	uint8_t addr[16];
+	unsigned n;
+};
 
 struct query;
 
@@ -47,6 +56,7 @@ struct waiter {
 	struct listener *udp;	      /**< borrowed; listeners outlive queries */
 	struct sockaddr_storage peer; /**< UDP peer */
 	struct client_tcp *tcp;	      /**< referenced, or NULL */
+	struct udp_source *src;	      /**< its UDP source's count, or NULL */
 	struct dns_client_query cq;   /**< cq.msg points to msg */
 	uint8_t msg[];
 };
@@ -175,12 +185,76 @@ static size_t max_len_of(const struct dns_client_query *cq, bool tcp)
 	return tcp ? DNS_MAX_MSG : dns_msg_udp_limit(cq);
 }
 
-static void waiter_free(struct waiter *w)
+/* --- UDP sources --- */
+
+static const uint8_t *addr_bytes(const struct sockaddr *sa, size_t *len)
+{
+	if (sa->sa_family == AF_INET6) {
+		*len = 16;
+		return ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+	}
+	*len = 4;
+	return (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+}
+
+/* The count of @sa's queries in flight, made if missing; NULL when out of memory. */
+static struct udp_source *source_get(struct resolver *r, const struct sockaddr *sa)
+{
+	size_t len;
+	const uint8_t *a = addr_bytes(sa, &len);
+	uint32_t h = 2166136261u;
+	struct udp_source **pp, *s;
+
+	for (size_t i = 0; i < len; i++) {
+		h = (h ^ a[i]) * 16777619u;
+	}
+	pp = &r->sources[h & (SOURCE_BUCKETS - 1)];
+	for (s = *pp; s; s = s->next) {
+		if (s->family == sa->sa_family && memcmp(s->addr, a, len) == 0) {
+			return s;
+		}
+	}
+	s = calloc(1, sizeof(*s));
+	if (s) {
+		s->family = sa->sa_family;
+		memcpy(s->addr, a, len);
+		s->next = *pp;
+		*pp = s;
+	}
+	return s;
+}
+
+static void source_put(struct resolver *r, struct udp_source *src)
+{
+	size_t len;
+	uint32_t h = 2166136261u;
+	struct udp_source **pp;
+
+	if (--src->n > 0) {
+		return;
+	}
+	len = src->family == AF_INET6 ? 16 : 4;
+	for (size_t i = 0; i < len; i++) {
+		h = (h ^ src->addr[i]) * 16777619u;
+	}
+	for (pp = &r->sources[h & (SOURCE_BUCKETS - 1)]; *pp != src; pp = &(*pp)->next) {
+	}
+	*pp = src->next;
+	free(src);
+}
+
+static void waiter_free(struct resolver *r, struct waiter *w)
 {
 	if (w->tcp) {
+		client_tcp_query_done(w->tcp);
 		client_tcp_unref(w->tcp);
 	}
+	if (w->src) {
+		source_put(r, w->src);
+	}
+	r->n_waiters--;
 	free(w);
+	listener_queries_done(r);
 }
 
 /* The cache's answer for @cq (fresh, or stale with @stale_ttl), sent; false when none. */
@@ -231,7 +305,7 @@ static bool waiters_answer_stale(struct query *q)
 		q->waiters = w->next;
 		answer_from_cache(r, &q->key, &w->cq, w->udp, (const struct sockaddr *)&w->peer,
 				  w->tcp, STALE_TTL, &prefetch);
-		waiter_free(w);
+		waiter_free(r, w);
 	}
 	q->stale_served = true;
 	return true;
@@ -255,7 +329,7 @@ static void query_free(struct query *q)
 		struct waiter *w = q->waiters;
 
 		q->waiters = w->next;
-		waiter_free(w);
+		waiter_free(r, w);
 	}
 	r->n_queries--;
 	free(q);
@@ -291,7 +365,7 @@ static void waiters_fail(struct query *q, int ede, const char *text)
 		q->waiters = w->next;
 		r->stats.servfail++;
 		answer_error_to(r, &to, &w->cq, DNS_RCODE_SERVFAIL, ede, text);
-		waiter_free(w);
+		waiter_free(r, w);
 	}
 }
 
@@ -360,7 +434,7 @@ static void query_answer(struct query *q, const uint8_t *ans, size_t len,
 			r->stats.answers++;
 			send_to(r, w->udp, (const struct sockaddr *)&w->peer, w->tcp, out_len);
 		}
-		waiter_free(w);
+		waiter_free(r, w);
 	}
 	query_free(q);
 }
@@ -553,7 +627,8 @@ int query_timer_init(struct resolver *r)
 		r->q_timer.data = r;
 		r->handles_open++;
 		r->inflight = calloc(INFLIGHT_BUCKETS, sizeof(*r->inflight));
-		if (!r->inflight) {
+		r->sources = calloc(SOURCE_BUCKETS, sizeof(*r->sources));
+		if (!r->inflight || !r->sources) {
 			return -ENOMEM;
 		}
 	}
@@ -562,16 +637,46 @@ int query_timer_init(struct resolver *r)
 
 /* --- arrival --- */
 
-static struct waiter *waiter_new(const struct query_origin *from, const struct dns_client_query *cq)
+/*
+ * A waiter for @from's query @cq, counted against the limits; NULL (and *@limited) when a UDP
+ * client is over its share or over the total (it is dropped: it will retry).
+ */
+static struct waiter *waiter_new(struct resolver *r, const struct query_origin *from,
+				 const struct dns_client_query *cq, bool *limited)
 {
-	struct waiter *w = malloc(sizeof(*w) + cq->len);
+	struct udp_source *src = NULL;
+	struct waiter *w;
 
+	*limited = false;
+	if (!from->tcp) {
+		src = source_get(r, from->peer);
+		if (!src) {
+			return NULL;
+		}
+		if (src->n >= r->cfg->udp_queries_per_source ||
+		    r->n_waiters >= r->cfg->queries_max) {
+			*limited = true;
+			src->n++;
+			source_put(r, src); /* frees it if it was made just now */
+			return NULL;
+		}
+	}
+	w = malloc(sizeof(*w) + cq->len);
 	if (!w) {
+		if (src) {
+			src->n++;
+			source_put(r, src);
+		}
 		return NULL;
 	}
 	w->next = NULL;
 	w->udp = from->udp;
 	w->tcp = from->tcp;
+	w->src = src;
+	if (src) {
+		src->n++;
+	}
+	r->n_waiters++;
 	memset(&w->peer, 0, sizeof(w->peer));
 	if (from->peer) {
 		memcpy(&w->peer, from->peer,
@@ -583,6 +688,7 @@ static struct waiter *waiter_new(const struct query_origin *from, const struct d
 	w->cq.msg = w->msg;
 	if (w->tcp) {
 		client_tcp_ref(w->tcp);
+		client_tcp_query_start(w->tcp);
 	}
 	return w;
 }
@@ -636,7 +742,7 @@ void query_receive(struct resolver *r, const struct query_origin *from, const ui
 	struct query *q;
 	struct waiter *w;
 	unsigned rcode;
-	bool prefetch;
+	bool prefetch, limited;
 
 	if (r->stopping) {
 		return;
@@ -645,6 +751,17 @@ void query_receive(struct resolver *r, const struct query_origin *from, const ui
 		r->stats.queries_tcp++;
 	} else {
 		r->stats.queries_udp++;
+	}
+	/* Not an open resolver (RFC 5358): outside access_control, UDP gets nothing at all. */
+	if (!config_acl_allows(r->cfg, from->peer)) {
+		r->stats.refused++;
+		if (!from->tcp) {
+			return;
+		}
+		if (dns_msg_check_query(msg, len, &cq, &rcode) != DNS_CHECK_DROP) {
+			answer_error_to(r, from, &cq, DNS_RCODE_REFUSED, DNS_EDE_PROHIBITED, NULL);
+		}
+		return;
 	}
 	switch (dns_msg_check_query(msg, len, &cq, &rcode)) {
 	case DNS_CHECK_DROP:
@@ -670,8 +787,19 @@ void query_receive(struct resolver *r, const struct query_origin *from, const ui
 	    answer_from_cache(r, &k, &cq, from->udp, from->peer, from->tcp, STALE_TTL, &prefetch)) {
 		return; /* its refresh is late already: stale at once (RFC 8767 §5) */
 	}
-	w = waiter_new(from, &cq);
+	if (!(dns_flags(cq.msg) & DNS_RD)) {
+		/* RFC 1034 §4.3.1: no recursion wanted, and it is not in the cache. */
+		r->stats.answered_here++;
+		answer_error_to(r, from, &cq, DNS_RCODE_REFUSED, DNS_EDE_NOT_SUPPORTED,
+				"recursion not desired: cache only");
+		return;
+	}
+	w = waiter_new(r, from, &cq, &limited);
 	if (!w) {
+		if (limited) {
+			r->stats.limited++;
+			return;
+		}
 		answer_error_to(r, from, &cq, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "out of memory");
 		return;
 	}
@@ -684,7 +812,7 @@ void query_receive(struct resolver *r, const struct query_origin *from, const ui
 	}
 	if (!query_start(r, &k, &cq, w)) {
 		answer_error_to(r, from, &cq, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "out of memory");
-		waiter_free(w);
+		waiter_free(r, w);
 	}
 }
 

@@ -124,6 +124,9 @@ int resolver_start(struct resolver *r, uv_loop_t *loop, const struct config *cfg
 	}
 	r->q_timer.data = r;
 	ret = query_timer_init(r);
+	if (ret == 0) {
+		ret = listener_init(r);
+	}
 	if (ret != 0) {
 		return ret;
 	}
@@ -207,6 +210,8 @@ void resolver_free(struct resolver *r)
 	r->cache = NULL;
 	free(r->inflight);
 	r->inflight = NULL;
+	free(r->sources); /* empty: every waiter has been freed */
+	r->sources = NULL;
 	free(r->out);
 	r->out = NULL;
 	free(r->scrub);

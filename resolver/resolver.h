@@ -25,25 +25,32 @@ struct listener;
 struct client_tcp;
 struct query;
 struct upstream_set;
+struct udp_source;
 
 /** Counters of the client side, logged on SIGUSR1 and at exit. */
 struct resolver_stats {
 	uint64_t queries_udp;
 	uint64_t queries_tcp;
-	uint64_t dropped;	/**< shorter than a header, or QR set */
-	uint64_t answered_here; /**< FORMERR, NOTIMP, REFUSED, BADVERS without forwarding */
-	uint64_t cache_answers; /**< answered from a fresh cache entry */
-	uint64_t stale_answers; /**< answered from an expired entry (RFC 8767) */
-	uint64_t coalesced;	/**< joined an identical query in flight */
-	uint64_t prefetches;	/**< background refreshes started by a hit */
-	uint64_t forwarded;	/**< upstream queries started */
-	uint64_t answers;	/**< upstream answers passed on */
-	uint64_t servfail;	/**< SERVFAIL because no upstream answered */
-	uint64_t tries;		/**< upstream tries started (one or more per forwarded query) */
-	uint64_t hedged;	/**< tries started because an earlier one was slow */
-	uint64_t truncated;	/**< UDP answers cut with TC */
-	uint64_t scrubbed;	/**< upstream answers cut to what answers the question */
-	uint64_t tcp_clients;	/**< client TCP connections accepted */
+	uint64_t dropped;	  /**< shorter than a header, or QR set */
+	uint64_t answered_here;	  /**< FORMERR, NOTIMP, REFUSED, BADVERS without forwarding */
+	uint64_t cache_answers;	  /**< answered from a fresh cache entry */
+	uint64_t stale_answers;	  /**< answered from an expired entry (RFC 8767) */
+	uint64_t coalesced;	  /**< joined an identical query in flight */
+	uint64_t prefetches;	  /**< background refreshes started by a hit */
+	uint64_t forwarded;	  /**< upstream queries started */
+	uint64_t answers;	  /**< upstream answers passed on */
+	uint64_t servfail;	  /**< SERVFAIL because no upstream answered */
+	uint64_t tries;		  /**< upstream tries started (one or more per forwarded query) */
+	uint64_t hedged;	  /**< tries started because an earlier one was slow */
+	uint64_t truncated;	  /**< UDP answers cut with TC */
+	uint64_t scrubbed;	  /**< upstream answers cut to what answers the question */
+	uint64_t tcp_clients;	  /**< client TCP connections accepted */
+	uint64_t tcp_evicted;	  /**< closed to make room for a new one (tcp_clients_max) */
+	uint64_t tcp_idle_closed; /**< closed after tcp_idle_timeout without a whole message */
+	uint64_t tcp_overflow_closed; /**< closed for not reading their answers (tcp_buffer_max) */
+	uint64_t tcp_paused;	      /**< times a client was not read for using up its share */
+	uint64_t refused;	      /**< from outside access_control (TCP: REFUSED, UDP: none) */
+	uint64_t limited; /**< UDP queries dropped over udp_queries_per_source/queries_max */
 };
 
 /** A node of a deadline list, embedded in the object it times. */
@@ -76,6 +83,15 @@ struct resolver {
 	uv_signal_t sig_int, sig_term, sig_usr1;
 	unsigned handles_open; /**< of the above: timer and signals */
 
+	struct client_tcp *tcp_head; /**< open client TCP connections, most recently active first */
+	struct client_tcp *tcp_tail;
+	size_t n_tcp_clients;
+	struct client_tcp *tcp_ready;  /**< clients with messages left for the next iteration */
+	struct client_tcp *tcp_paused; /**< clients not read until their queries come back */
+	uv_idle_t tcp_work;	       /**< runs while tcp_ready is not empty */
+	size_t n_waiters;	       /**< client queries waiting for an upstream */
+	struct udp_source **sources;   /**< owned: queries in flight per UDP source address */
+
 	uint8_t *out;	/**< owned scratch buffer for one answer, with prefix */
 	uint8_t *scrub; /**< owned scratch buffer for an upstream answer rebuilt by dns_msg_scrub */
 	bool serving;	/**< resolver_start() succeeded */
@@ -97,6 +113,9 @@ void resolver_stats_log(struct resolver *r);
 
 /* listen.c */
 
+/** Set up what the listeners share (the TCP work handle); part of resolver_start(). */
+int listener_init(struct resolver *r);
+
 /** Open and bind UDP and TCP on @addr. */
 int listener_open(struct resolver *r, const struct config_listen *addr);
 
@@ -113,12 +132,19 @@ void listener_udp_send(struct listener *l, const struct sockaddr *peer, const ui
 void client_tcp_ref(struct client_tcp *c);
 void client_tcp_unref(struct client_tcp *c);
 
+/** One more query of @c waits for an upstream; client_tcp_query_done() when it no longer does. */
+void client_tcp_query_start(struct client_tcp *c);
+void client_tcp_query_done(struct client_tcp *c);
+
+/** Client queries came back: clients paused for using up their share may go on. */
+void listener_queries_done(struct resolver *r);
+
 /* query.c */
 
 /** Where the answer to a query goes: a UDP peer through a listener, or a TCP client. */
 struct query_origin {
 	struct listener *udp;	     /**< borrowed, or NULL for TCP */
-	const struct sockaddr *peer; /**< for UDP; copied */
+	const struct sockaddr *peer; /**< the client's address (UDP: where to answer); copied */
 	struct client_tcp *tcp;	     /**< referenced while the query lives, or NULL */
 };
 
