@@ -8,11 +8,15 @@
  * Exit status: 0 after a clean stop, 1 when the daemon cannot start (a port cannot be bound, the
  * trust store cannot be read), 2 for a configuration error (usage errors included).
  */
+#include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
@@ -30,6 +34,43 @@ static void usage(FILE *f)
 		   "  -v LEVEL  log level 0 (emergencies) .. 7 (debug), overrides log_level\n"
 		   "  -V        print the version and exit\n"
 		   "  -h        this help\n");
+}
+
+/*
+ * Become @user after the listeners are bound (user: in the configuration): supplementary
+ * groups, then group, then user, and check that root cannot be regained. dotd does not go on
+ * as root when this fails. Started without root (systemd with CAP_NET_BIND_SERVICE, say),
+ * there is nothing to drop.
+ */
+static int privileges_drop(const char *user)
+{
+	struct passwd *pw;
+
+	errno = 0;
+	pw = getpwnam(user);
+	if (!pw) {
+		log_err(LOG_MAIN, "user '%s': %s", user, errno ? strerror(errno) : "no such user");
+		return -ENOENT;
+	}
+	if (geteuid() != 0) {
+		if (pw->pw_uid == geteuid()) {
+			return 0;
+		}
+		log_err(LOG_MAIN, "user '%s': only root can become another user", user);
+		return -EPERM;
+	}
+	if (initgroups(user, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0) {
+		log_err(LOG_MAIN, "cannot become user '%s': %s", user, strerror(errno));
+		return -EPERM;
+	}
+	if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+		log_err(LOG_MAIN, "user '%s': root could be regained, refusing to go on", user);
+		return -EPERM;
+	}
+	log_notice(LOG_MAIN, "running as user '%s' (uid %u, gid %u)", user, (unsigned)pw->pw_uid,
+		   (unsigned)pw->pw_gid);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -90,6 +131,9 @@ int main(int argc, char **argv)
 	}
 	uv_loop_init(&loop);
 	ret = resolver_start(&r, &loop, cfg);
+	if (ret == 0 && cfg->user) {
+		ret = privileges_drop(cfg->user);
+	}
 	if (ret == 0) {
 		log_notice(LOG_MAIN, "dotd %s serving with %zu upstream%s (%s authentication)",
 			   DOTD_VERSION, cfg->n_upstreams, cfg->n_upstreams == 1 ? "" : "s",

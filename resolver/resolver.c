@@ -42,7 +42,8 @@ void resolver_stats_log(struct resolver *r)
 		   "clients: queries_udp=%llu queries_tcp=%llu tcp_connections=%llu dropped=%llu "
 		   "answered_here=%llu cache_answers=%llu stale_answers=%llu coalesced=%llu "
 		   "prefetches=%llu forwarded=%llu tries=%llu hedged=%llu answers=%llu "
-		   "servfail=%llu truncated=%llu scrubbed=%llu",
+		   "servfail=%llu truncated=%llu scrubbed=%llu refused=%llu limited=%llu "
+		   "tcp_evicted=%llu tcp_idle_closed=%llu tcp_overflow_closed=%llu tcp_paused=%llu",
 		   (unsigned long long)s->queries_udp, (unsigned long long)s->queries_tcp,
 		   (unsigned long long)s->tcp_clients, (unsigned long long)s->dropped,
 		   (unsigned long long)s->answered_here, (unsigned long long)s->cache_answers,
@@ -50,7 +51,10 @@ void resolver_stats_log(struct resolver *r)
 		   (unsigned long long)s->prefetches, (unsigned long long)s->forwarded,
 		   (unsigned long long)s->tries, (unsigned long long)s->hedged,
 		   (unsigned long long)s->answers, (unsigned long long)s->servfail,
-		   (unsigned long long)s->truncated, (unsigned long long)s->scrubbed);
+		   (unsigned long long)s->truncated, (unsigned long long)s->scrubbed,
+		   (unsigned long long)s->refused, (unsigned long long)s->limited,
+		   (unsigned long long)s->tcp_evicted, (unsigned long long)s->tcp_idle_closed,
+		   (unsigned long long)s->tcp_overflow_closed, (unsigned long long)s->tcp_paused);
 	if (r->cache) {
 		cache_stats_get(r->cache, &cs);
 		log_notice(LOG_MAIN,

@@ -1182,13 +1182,191 @@ out:
 	return ret;
 }
 
+/* Whether the server has closed @fd (EOF or reset), looking without blocking. */
+static bool peer_closed(int fd)
+{
+	uint8_t b[512];
+	ssize_t n;
+
+	for (;;) {
+		n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+		if (n > 0) {
+			continue; /* answers: drain them */
+		}
+		return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+	}
+}
+
+/*
+ * N silent TCP connections kept open for SECONDS: one the server closes (idle, or to make room)
+ * is opened again at once, so that the server's limit stays full. Prints how many it closed.
+ */
+static int cmd_hold(int argc, char **argv)
+{
+	struct target t;
+	int *fds;
+	size_t n, closed = 0;
+	double start;
+	int secs, ret;
+
+	if (argc != 4) {
+		say("usage: hold HOST PORT N SECONDS");
+		return -EINVAL;
+	}
+	n = strtoul(argv[2], NULL, 10);
+	secs = atoi(argv[3]);
+	ret = target_parse(argv[0], argv[1], &t);
+	if (ret != 0 || n == 0 || n > 10000) {
+		return ret ? ret : -EINVAL;
+	}
+	fds = calloc(n, sizeof(*fds));
+	if (!fds) {
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ret = sock_open(&t, true, &fds[i]);
+		if (ret != 0) {
+			say("connection %zu of %zu", i + 1, n);
+			n = i;
+			break;
+		}
+	}
+	printf("holding %zu connections\n", n);
+	fflush(stdout);
+	start = now_ms();
+	while (ret == 0 && now_ms() - start < secs * 1000.0) {
+		for (size_t i = 0; i < n; i++) {
+			if (peer_closed(fds[i])) {
+				close(fds[i]);
+				closed++;
+				ret = sock_open(&t, true, &fds[i]);
+				if (ret != 0) {
+					fds[i] = -1;
+					break;
+				}
+			}
+		}
+		usleep(50 * 1000);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (fds[i] >= 0) {
+			close(fds[i]);
+		}
+	}
+	printf("ok: %zu silent connections kept open %d s; the server closed %zu, reopened at "
+	       "once\n",
+	       n, secs, closed);
+	free(fds);
+	return ret;
+}
+
+/* A client that sends a query one byte every 200 ms; ok when the server closes it. */
+static int cmd_drip(int argc, char **argv)
+{
+	struct target t;
+	struct query q;
+	int fd, secs, ret;
+	double start;
+	size_t sent = 0;
+
+	if (argc != 3) {
+		say("usage: drip HOST PORT SECONDS");
+		return -EINVAL;
+	}
+	secs = atoi(argv[2]);
+	ret = target_parse(argv[0], argv[1], &t);
+	if (ret == 0) {
+		ret = query_new("drip.example.", LDNS_RR_TYPE_A, random_id(), 0, &q);
+	}
+	if (ret != 0) {
+		return ret;
+	}
+	ret = sock_open(&t, true, &fd);
+	if (ret != 0) {
+		query_free(&q);
+		return ret;
+	}
+	start = now_ms();
+	while (now_ms() - start < secs * 1000.0) {
+		uint8_t frame[2 + 512];
+
+		frame[0] = (uint8_t)(q.len >> 8);
+		frame[1] = (uint8_t)q.len;
+		memcpy(frame + 2, q.wire, q.len);
+		if (peer_closed(fd) ||
+		    send(fd, frame + sent % (q.len + 2), 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+			printf("ok: closed by the server after %.1f s and %zu bytes\n",
+			       (now_ms() - start) / 1000.0, sent);
+			close(fd);
+			query_free(&q);
+			return 0;
+		}
+		sent++;
+		usleep(200 * 1000);
+	}
+	say("still open after %d s of drip-feeding (%zu bytes)", secs, sent);
+	close(fd);
+	query_free(&q);
+	return -ETIMEDOUT;
+}
+
+/* N queries for NAME over one TCP connection, never reading: ok when the server closes it. */
+static int cmd_noread(int argc, char **argv)
+{
+	struct target t;
+	struct query q;
+	size_t n, sent = 0;
+	int fd, ret, one = 4096;
+
+	if (argc != 4) {
+		say("usage: noread HOST PORT N NAME");
+		return -EINVAL;
+	}
+	n = strtoul(argv[2], NULL, 10);
+	ret = target_parse(argv[0], argv[1], &t);
+	if (ret == 0) {
+		ret = query_new(argv[3], LDNS_RR_TYPE_A, random_id(), 0, &q);
+	}
+	if (ret != 0) {
+		return ret;
+	}
+	ret = sock_open(&t, true, &fd);
+	if (ret != 0) {
+		query_free(&q);
+		return ret;
+	}
+	/* A small receive window, so that the answers pile up at the server soon. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &one, sizeof(one));
+	for (; sent < n; sent++) {
+		ret = msg_send(fd, true, &q);
+		if (ret != 0) {
+			break;
+		}
+	}
+	for (int i = 0; i < 50 && !peer_closed(fd); i++) {
+		usleep(100 * 1000);
+	}
+	if (peer_closed(fd)) {
+		printf("ok: closed by the server after %zu queries sent and no answer read\n",
+		       sent);
+		ret = 0;
+	} else {
+		say("still open after %zu queries sent and no answer read", sent);
+		ret = -EBUSY;
+	}
+	close(fd);
+	query_free(&q);
+	return ret;
+}
+
 static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
 } cmds[] = {
 	{"freeport", cmd_freeport}, {"query", cmd_query},	    {"burst", cmd_burst},
 	{"sameid", cmd_sameid},	    {"truncation", cmd_truncation}, {"authfail", cmd_authfail},
-	{"ttl", cmd_ttl},	    {"flood", cmd_flood},
+	{"ttl", cmd_ttl},	    {"flood", cmd_flood},	    {"hold", cmd_hold},
+	{"drip", cmd_drip},	    {"noread", cmd_noread},
 };
 
 static void usage(FILE *f)
@@ -1200,7 +1378,10 @@ static void usage(FILE *f)
 		   "       dotd-probe truncation HOST PORT\n"
 		   "       dotd-probe authfail HOST PORT\n"
 		   "       dotd-probe ttl HOST PORT NAME TYPE\n"
-		   "       dotd-probe flood HOST PORT N NAME TYPE\n");
+		   "       dotd-probe flood HOST PORT N NAME TYPE\n"
+		   "       dotd-probe hold HOST PORT N SECONDS\n"
+		   "       dotd-probe drip HOST PORT SECONDS\n"
+		   "       dotd-probe noread HOST PORT N NAME\n");
 }
 
 int main(int argc, char **argv)

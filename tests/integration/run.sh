@@ -311,6 +311,68 @@ if [[ ${DOTD_VALGRIND:-0} == 1 ]]; then
 	fi
 fi
 
+# --- privileges: user:, and CAP_NET_BIND_SERVICE without root ---
+
+if (($(id -u) == 0)); then
+	new_port uport
+	write_config "$TMP/user.yml" "$uport"
+	echo "user: nobody" >> "$TMP/user.yml"
+	start_dotd "$TMP/user.yml" "$TMP/user.log"
+	if wait_answer "$uport" 10 "$DOTD_PID"; then
+		uid=$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$DOTD_PID/status")
+		if [[ $uid == "65534 65534 65534 65534" ]]; then
+			pass "user: nobody: root dropped after binding (Uid $uid), still answering"
+		else
+			fail "user: nobody: root dropped after binding (Uid $uid)"
+		fi
+	else
+		fail "user: nobody: dotd starts and answers"
+		show_log "user" "$TMP/user.log"
+	fi
+	stop_dotd "$DOTD_PID" 10
+	sed -i 's/^user: nobody$/user: no-such-user-here/' "$TMP/user.yml"
+	set +e
+	timeout 10 "$DOTD" -C "$TMP/user.yml" > "$TMP/nouser.log" 2>&1
+	st=$?
+	set -e
+	if ((st == 1)) && grep -q "no-such-user-here" "$TMP/nouser.log"; then
+		pass "user: an unknown user: dotd refuses to go on (exit 1)"
+	else
+		fail "user: an unknown user: dotd refuses to go on (exit $st)"
+		indent < "$TMP/nouser.log"
+	fi
+	# As systemd runs it (etc/dotd.service): no root, only CAP_NET_BIND_SERVICE, port < 1024.
+	if command -v setpriv > /dev/null 2>&1; then
+		lowport=''
+		for p in 953 954 955 956 957; do
+			if ! ss -Hlnu "( sport = :$p )" | grep -q . &&
+				! ss -Hlnt "( sport = :$p )" | grep -q .; then
+				lowport=$p
+				break
+			fi
+		done
+		write_config "$TMP/cap.yml" "${lowport:-953}"
+		chmod -R a+rX "$TMP"
+		setpriv --reuid=nobody --regid=nogroup --clear-groups \
+			--inh-caps=+net_bind_service --ambient-caps=+net_bind_service \
+			--bounding-set=-all,+net_bind_service \
+			"$DOTD" -v 6 -C "$TMP/cap.yml" > "$TMP/cap.log" 2>&1 &
+		cap_pid=$!
+		PIDS+=("$cap_pid")
+		if wait_answer "${lowport:-953}" 10 "$cap_pid"; then
+			pass "no root, CAP_NET_BIND_SERVICE only: binds port ${lowport:-953} and answers"
+		else
+			fail "no root, CAP_NET_BIND_SERVICE only: binds port ${lowport:-953} and answers"
+			show_log "cap" "$TMP/cap.log"
+		fi
+		stop_dotd "$cap_pid" 10
+	else
+		skip "setpriv not installed"
+	fi
+else
+	skip "privileges: not root"
+fi
+
 # --- summary ---
 
 summary integration
