@@ -358,6 +358,107 @@ static void test_cache_keys(void)
 		     "test.yml:1: key 'cache_max_ttl': '0' is out of range 1..604800\n");
 }
 
+static bool allows(const struct config *cfg, const char *ip)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(ip, ':')) {
+		ss.ss_family = AF_INET6;
+		inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)&ss)->sin6_addr);
+	} else {
+		ss.ss_family = AF_INET;
+		inet_pton(AF_INET, ip, &((struct sockaddr_in *)&ss)->sin_addr);
+	}
+	return config_acl_allows(cfg, (struct sockaddr *)&ss);
+}
+
+/* access_control: its default (loopback and private ranges), prefixes, and errors. */
+static void test_access_control(void)
+{
+	struct config *cfg = load_ok(ONE_UPSTREAM);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->n_acl, 6);
+	CU_ASSERT_TRUE(allows(cfg, "127.0.0.1"));
+	CU_ASSERT_TRUE(allows(cfg, "127.9.9.9"));
+	CU_ASSERT_TRUE(allows(cfg, "::1"));
+	CU_ASSERT_TRUE(allows(cfg, "10.1.2.3"));
+	CU_ASSERT_TRUE(allows(cfg, "172.31.255.255"));
+	CU_ASSERT_FALSE(allows(cfg, "172.32.0.1"));
+	CU_ASSERT_TRUE(allows(cfg, "192.168.1.10"));
+	CU_ASSERT_TRUE(allows(cfg, "fd12:3456::1"));
+	CU_ASSERT_FALSE(allows(cfg, "8.8.8.8"));
+	CU_ASSERT_FALSE(allows(cfg, "2001:db8::1"));
+	CU_ASSERT_FALSE(allows(cfg, "fe80::1"));
+	check_round_trip(cfg);
+	config_free(cfg);
+
+	/* Host bits are cleared; a single address is a /32 or /128. */
+	cfg = load_ok("access_control: [192.168.7.9/24, 2001:db8::7, 203.0.113.5]\n" ONE_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->n_acl, 3);
+	CU_ASSERT_STRING_EQUAL(cfg->acl[0].text, "192.168.7.0/24");
+	CU_ASSERT_TRUE(allows(cfg, "192.168.7.200"));
+	CU_ASSERT_FALSE(allows(cfg, "192.168.8.1"));
+	CU_ASSERT_TRUE(allows(cfg, "2001:db8::7"));
+	CU_ASSERT_FALSE(allows(cfg, "2001:db8::8"));
+	CU_ASSERT_TRUE(allows(cfg, "203.0.113.5"));
+	CU_ASSERT_FALSE(allows(cfg, "127.0.0.1")); /* given, the default no longer applies */
+	check_round_trip(cfg);
+	config_free(cfg);
+
+	cfg = load_ok("access_control: []\n" ONE_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_FALSE(allows(cfg, "127.0.0.1"));
+	config_free(cfg);
+
+	expect_error("access_control: [10.0.0.0/33]\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'access_control': bad prefix '10.0.0.0/33'");
+	expect_error("access_control: [lan]\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'access_control': bad prefix 'lan'");
+	expect_error("access_control: 10.0.0.0/8\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'access_control': expected a list");
+}
+
+/* Limits and user: values, the round trip, and errors. */
+static void test_limits_user(void)
+{
+	struct config *cfg = load_ok(ONE_UPSTREAM);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->tcp_clients_max, 128);
+	CU_ASSERT_EQUAL(cfg->tcp_queries_per_client, 128);
+	CU_ASSERT_EQUAL(cfg->udp_queries_per_source, 512);
+	CU_ASSERT_EQUAL(cfg->queries_max, 2048);
+	CU_ASSERT_EQUAL(cfg->tcp_buffer_max, 65536);
+	CU_ASSERT_EQUAL(cfg->tcp_idle_timeout_ms, 10000);
+	CU_ASSERT_EQUAL(cfg->tcp_messages_per_read, 32);
+	CU_ASSERT_PTR_NULL(cfg->user);
+	config_free(cfg);
+
+	cfg = load_ok("tcp_clients_max: 4\ntcp_queries_per_client: 2\nudp_queries_per_source: 3\n"
+		      "queries_max: 10\ntcp_buffer_max: 8192\ntcp_idle_timeout: 500\n"
+		      "tcp_messages_per_read: 1\nuser: dotd\n" ONE_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->tcp_clients_max, 4);
+	CU_ASSERT_EQUAL(cfg->tcp_queries_per_client, 2);
+	CU_ASSERT_EQUAL(cfg->udp_queries_per_source, 3);
+	CU_ASSERT_EQUAL(cfg->queries_max, 10);
+	CU_ASSERT_EQUAL(cfg->tcp_buffer_max, 8192);
+	CU_ASSERT_EQUAL(cfg->tcp_idle_timeout_ms, 500);
+	CU_ASSERT_EQUAL(cfg->tcp_messages_per_read, 1);
+	CU_ASSERT_STRING_EQUAL(cfg->user, "dotd");
+	check_round_trip(cfg);
+	config_free(cfg);
+
+	expect_error("tcp_clients_max: 0\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'tcp_clients_max': '0' is out of range");
+	expect_error("tcp_buffer_max: 100\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'tcp_buffer_max': '100' is out of range");
+	expect_error("user: [a]\n" ONE_UPSTREAM, "test.yml:1: key 'user': expected a string");
+}
+
 /* The upstream pool's keys: values, Stubby's 0 for "no limit", the round trip, and errors. */
 static void test_pool_keys(void)
 {
@@ -1131,6 +1232,8 @@ int main(void)
 		{"defaults", test_defaults},
 		{"upstream pool keys", test_pool_keys},
 		{"cache keys", test_cache_keys},
+		{"access control", test_access_control},
+		{"limits and user", test_limits_user},
 		{"names, numbers and booleans", test_values},
 		{"tls_ca_file and tls_ca_path", test_ca},
 		{"round trip of names and pins", test_round_trip_mixed},
