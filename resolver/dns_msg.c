@@ -196,7 +196,8 @@ int dns_msg_client_answer(const struct dns_client_query *cq, const uint8_t *ans,
 	/* The client's ID and its own spelling of the name (0x20, RFC 4343 §4). */
 	memcpy(out, cq->msg, 2);
 	memcpy(out + DNS_HDR_LEN, cq->msg + DNS_HDR_LEN, cq->q.end - DNS_HDR_LEN);
-	flags = dns_flags(out) & ~DNS_Z;
+	/* RD as the client asked (RFC 1035 §4.1.1), Z clear (RFC 1035, rfc-checklist M6). */
+	flags = (dns_flags(out) & ~(DNS_Z | DNS_RD)) | (dns_flags(cq->msg) & DNS_RD);
 	if (!cq->has_opt && ext_rcode != 0) {
 		/* An extended RCODE cannot be said without OPT: say the server failed. */
 		flags = (uint16_t)((flags & ~0xf) | DNS_RCODE_SERVFAIL);

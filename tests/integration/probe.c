@@ -1359,6 +1359,74 @@ static int cmd_noread(int argc, char **argv)
 	return ret;
 }
 
+/*
+ * A raw message (hex) over UDP: "none" expects no answer at all; an RCODE expects an answer
+ * with the message's ID and that RCODE (the question may be absent).
+ */
+static int cmd_raw(int argc, char **argv)
+{
+	struct target t;
+	uint8_t msg[1024], buf[MAX_MSG];
+	size_t len = 0, got;
+	const char *hex;
+	int fd, ret;
+
+	if (argc != 4) {
+		say("usage: raw HOST PORT HEX none|RCODE");
+		return -EINVAL;
+	}
+	for (hex = argv[2]; hex[0] && hex[1] && len < sizeof(msg); hex += 2) {
+		unsigned v;
+
+		if (sscanf(hex, "%2x", &v) != 1) {
+			say("bad hex at '%s'", hex);
+			return -EINVAL;
+		}
+		msg[len++] = (uint8_t)v;
+	}
+	ret = target_parse(argv[0], argv[1], &t);
+	if (ret == 0) {
+		ret = sock_open(&t, false, &fd);
+	}
+	if (ret != 0) {
+		return ret;
+	}
+	ret = udp_send(fd, msg, len);
+	if (ret == 0) {
+		if (strcmp(argv[3], "none") == 0) {
+			struct timeval tv = {.tv_sec = 1};
+
+			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+			if (recv(fd, buf, sizeof(buf), 0) >= 0) {
+				say("an answer came to a message that deserves none");
+				ret = -EBADMSG;
+			} else {
+				printf("ok: no answer\n");
+			}
+		} else {
+			ldns_pkt_rcode want;
+
+			ret = parse_rcode(argv[3], &want);
+			if (ret == 0) {
+				ret = udp_recv(fd, buf, sizeof(buf), &got);
+			}
+			if (ret == 0 && (got < 12 || buf[0] != msg[0] || buf[1] != msg[1] ||
+					 (buf[3] & 0xf) != want || !(buf[2] & 0x80))) {
+				say("answer: %zu octets, ID %02x%02x, RCODE %u; expected ID "
+				    "%02x%02x, "
+				    "RCODE %d",
+				    got, buf[0], buf[1], got >= 4 ? buf[3] & 0xf : 99, msg[0],
+				    msg[1], want);
+				ret = -EBADMSG;
+			} else if (ret == 0) {
+				printf("ok: RCODE %s with the client's ID\n", argv[3]);
+			}
+		}
+	}
+	close(fd);
+	return ret;
+}
+
 static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -1366,7 +1434,7 @@ static const struct {
 	{"freeport", cmd_freeport}, {"query", cmd_query},	    {"burst", cmd_burst},
 	{"sameid", cmd_sameid},	    {"truncation", cmd_truncation}, {"authfail", cmd_authfail},
 	{"ttl", cmd_ttl},	    {"flood", cmd_flood},	    {"hold", cmd_hold},
-	{"drip", cmd_drip},	    {"noread", cmd_noread},
+	{"drip", cmd_drip},	    {"noread", cmd_noread},	    {"raw", cmd_raw},
 };
 
 static void usage(FILE *f)
@@ -1381,7 +1449,8 @@ static void usage(FILE *f)
 		   "       dotd-probe flood HOST PORT N NAME TYPE\n"
 		   "       dotd-probe hold HOST PORT N SECONDS\n"
 		   "       dotd-probe drip HOST PORT SECONDS\n"
-		   "       dotd-probe noread HOST PORT N NAME\n");
+		   "       dotd-probe noread HOST PORT N NAME\n"
+		   "       dotd-probe raw HOST PORT HEX none|RCODE\n");
 }
 
 int main(int argc, char **argv)

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# dotd against the protocol rules of docs' rfc checklist (M1-M9, E1-E8, F1, C7): the ISC EDNS
+# compliance dig probes, and raw messages for what dig cannot send. A real unbound serves DoT
+# behind dotd on loopback.
+#
+# usage: rfc.sh DOTD PROBE
+set -euo pipefail
+
+if [[ $# -ne 2 ]]; then
+	echo "usage: $0 DOTD PROBE" >&2
+	exit 2
+fi
+DOTD=$(realpath "$1")
+PROBE=$(realpath "$2")
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+# shellcheck source=tests/integration/lib.sh
+. "$HERE/lib.sh"
+
+start_unbound unbound
+DPORT=''
+new_port DPORT
+cat > "$TMP/dotd.yml" << EOF
+tls_ca_file: "$TMP/pki/ca.pem"
+listen_addresses: [$HOST@$DPORT]
+upstream_recursive_servers:
+  - address_data: $HOST
+    tls_port: $UPORT
+    tls_auth_name: "dot.test"
+EOF
+start_dotd "$TMP/dotd.yml" "$TMP/dotd.log"
+MAIN_PID=$DOTD_PID
+wait_answer "$DPORT" 10 "$MAIN_PID" || die "dotd starts and answers"
+
+# probe NAME MUST MUST-NOT DIG-ARGS...: dig's output matches every extended regex of MUST
+# (separated by " && ") and not MUST-NOT ("" for none).
+probe()
+{
+	local name=$1 must=$2 mustnot=$3 out ok=1 re
+	shift 3
+	out=$(dig @"$HOST" -p "$DPORT" +time=3 +tries=1 "$@" 2>&1) || true
+	while [[ -n $must ]]; do
+		re=${must%% && *}
+		[[ $must == *" && "* ]] && must=${must#* && } || must=''
+		grep -Eq -- "$re" <<< "$out" || ok=0
+	done
+	if ((ok)) && { [[ -z $mustnot ]] || ! grep -Eq -- "$mustnot" <<< "$out"; }; then
+		pass "$name"
+	else
+		fail "$name"
+		indent <<< "$out"
+	fi
+}
+
+probe "+noedns: no OPT in the answer (E6)" "status: NOERROR" "OPT PSEUDOSECTION" +noedns www.example
+probe "+edns=0: OPT, udp 1232 (E9)" "EDNS: version: 0, flags:; udp: 1232" "" +edns=0 www.example
+probe "+edns=1 +noednsneg: BADVERS, OPT version 0 (E4)" \
+	"status: BADVERS && EDNS: version: 0" "EDNS: version: 1" +edns=1 +noednsneg www.example
+probe "+ednsopt=100: ignored, not echoed (E3)" "status: NOERROR" "OPT=100" \
+	+ednsopt=100:abcd www.example
+probe "+ednsflags=0x80: not echoed (E5)" "status: NOERROR" "MBZ" +ednsflags=0x80 www.example
+probe "+dnssec: DO echoed (E5)" "EDNS: version: 0, flags: do; && status: NOERROR" "" +dnssec \
+	www.example
+probe "+zflag: Z clear in the answer (M6)" "flags: qr aa rd ra;" "MBZ|; z " +zflag www.example
+probe "+opcode=15: NOTIMP (M5)" "status: NOTIMP" "" +opcode=15 www.example
+probe "TYPE666: forwarded, answered (M5)" "status: NOERROR" "" www.example TYPE666
+probe "WwW.ExAmPlE: the question echoed as sent (M7)" "^;WwW\\.ExAmPlE\\.[[:space:]]+IN[[:space:]]+A" "" \
+	WwW.ExAmPlE A
+probe "+bufsize=512: TC, at most 512 octets (E7, E8)" \
+	"flags: qr aa tc rd ra; && MSG SIZE  rcvd: ([0-9]{1,2}|[1-4][0-9]{2}|50[0-9]|51[0-2])$" \
+	"ANSWER: [1-9]" +bufsize=512 +ignore big.example TXT
+probe "+bufsize=4096: TC, at most 1232 octets (E8)" \
+	"flags: qr aa tc rd ra; && MSG SIZE  rcvd: ([0-9]{1,3}|1[01][0-9]{2}|12[0-2][0-9]|123[0-2])$" \
+	"ANSWER: [1-9]" +bufsize=4096 +ignore big.example TXT
+probe "+tcp: the whole answer (E8)" "ANSWER: 12, && MSG SIZE  rcvd: 3[0-9]{3}" "flags: qr aa tc" \
+	+tcp big.example TXT
+probe "CHAOS version.bind: REFUSED, not forwarded (M9)" "status: REFUSED" "" version.bind TXT CH
+probe "+norec for a name not cached: REFUSED (M8)" "status: REFUSED" "" +norec norec.example
+check "AXFR over TCP: NOTIMP (M9)" "$PROBE" query "$HOST" "$DPORT" example AXFR tcp NOTIMPL
+
+# Raw messages. The question www.example A IN, and an OPT record, in hex.
+Q=03777777076578616d706c650000010001
+OPT=0000290400000000000000
+raw()
+{
+	check "$1" "$PROBE" raw "$HOST" "$DPORT" "$2" "$3"
+}
+raw "shorter than a header: no answer (M8)" 1234010000 none
+raw "QR set: no answer (M8)" "123481000001000000000000$Q" none
+raw "QDCOUNT 0: FORMERR (M4)" 123401000000000000000000 FORMERR
+raw "QDCOUNT 2: FORMERR (M4)" "123401000002000000000000$Q$Q" FORMERR
+raw "two OPT records: FORMERR (E1)" "123401000001000000000002$Q$OPT$OPT" FORMERR
+label64=40$(printf '61%.0s' $(seq 64))
+raw "a 64-octet label: FORMERR (M1)" "123401000001000000000000${label64}0000010001" FORMERR
+long=$(for i in 1 2 3 4 5; do printf '3f'; printf '61%.0s' $(seq 63); done)
+raw "a name over 255 octets: FORMERR (M1)" "123401000001000000000000${long}0000010001" FORMERR
+raw "a compression loop: FORMERR (M2)" "123401000001000000000000c00c00010001" FORMERR
+raw "a record past the end: FORMERR (M3)" "123401000001000100000000${Q}c00c000100010000003c0004c000" \
+	FORMERR
+check "and dotd still serves" "$PROBE" query "$HOST" "$DPORT" www.example A udp NOERROR 192.0.2.80
+
+stop_dotd "$MAIN_PID" 10
+if ((STOP_STATUS == 0)); then
+	pass "clean stop"
+else
+	fail "clean stop (status $STOP_STATUS)"
+fi
+summary rfc
