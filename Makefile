@@ -12,7 +12,7 @@ CMAKE_ARGS ?=
 # Debian package names: what the build needs, and what the tests need on top.
 BUILD_PKGS := gcc make cmake pkg-config ca-certificates \
 	libwolfssl-dev libuv1-dev libldns-dev libyaml-dev
-TEST_PKGS  := libcunit1-dev unbound knot-dnsutils dnsutils openssl valgrind iproute2 \
+TEST_PKGS  := libcunit1-dev unbound knot-dnsutils dnsutils dnsperf openssl valgrind iproute2 \
 	clang-format
 
 .PHONY: run test deps test-deps build san-build bench check-format clean

@@ -123,7 +123,7 @@ echo "    $(cat "$TMP/hold.out" | tail -n 1)"
 # --- a client that never reads ---
 
 check "a TCP client that never reads its answers is closed" \
-	"$PROBE" noread "$HOST" "$DPORT" 400000 www.example
+	"$PROBE" noread "$HOST" "$DPORT" 20 www.example
 line=$(clients_line)
 overflow=$(stat_of "$line" tcp_overflow_closed)
 if ((overflow >= 1)); then

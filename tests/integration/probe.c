@@ -1310,19 +1310,25 @@ static int cmd_drip(int argc, char **argv)
 	return -ETIMEDOUT;
 }
 
-/* N queries for NAME over one TCP connection, never reading: ok when the server closes it. */
+/*
+ * Queries for NAME over one TCP connection, sent for up to N seconds and never reading an
+ * answer: ok when the server closes the connection (a send fails with EPIPE or ECONNRESET).
+ * Nothing is read, so nothing relieves the server's queue of answers.
+ */
 static int cmd_noread(int argc, char **argv)
 {
 	struct target t;
 	struct query q;
-	size_t n, sent = 0;
-	int fd, ret, one = 4096;
+	uint8_t batch[64 * 1024];
+	size_t frame_len, n_frames, sent = 0;
+	double start;
+	int fd, ret, secs, small = 4096;
 
 	if (argc != 4) {
-		say("usage: noread HOST PORT N NAME");
+		say("usage: noread HOST PORT SECONDS NAME");
 		return -EINVAL;
 	}
-	n = strtoul(argv[2], NULL, 10);
+	secs = atoi(argv[2]);
 	ret = target_parse(argv[0], argv[1], &t);
 	if (ret == 0) {
 		ret = query_new(argv[3], LDNS_RR_TYPE_A, random_id(), 0, &q);
@@ -1336,23 +1342,38 @@ static int cmd_noread(int argc, char **argv)
 		return ret;
 	}
 	/* A small receive window, so that the answers pile up at the server soon. */
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &one, sizeof(one));
-	for (; sent < n; sent++) {
-		ret = msg_send(fd, true, &q);
-		if (ret != 0) {
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	frame_len = 2 + q.len;
+	n_frames = sizeof(batch) / frame_len;
+	for (size_t i = 0; i < n_frames; i++) {
+		batch[i * frame_len] = (uint8_t)(q.len >> 8);
+		batch[i * frame_len + 1] = (uint8_t)q.len;
+		memcpy(batch + i * frame_len + 2, q.wire, q.len);
+	}
+	start = now_ms();
+	ret = -EBUSY;
+	while (now_ms() - start < secs * 1000.0) {
+		struct pollfd p = {.fd = fd, .events = POLLOUT};
+		ssize_t n;
+
+		if (poll(&p, 1, 200) <= 0) {
+			continue;
+		}
+		n = send(fd, batch, n_frames * frame_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			sent += (size_t)n;
+			continue;
+		}
+		if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+			printf("ok: closed by the server after %zu octets of queries, no answer "
+			       "read\n",
+			       sent);
+			ret = 0;
 			break;
 		}
 	}
-	for (int i = 0; i < 50 && !peer_closed(fd); i++) {
-		usleep(100 * 1000);
-	}
-	if (peer_closed(fd)) {
-		printf("ok: closed by the server after %zu queries sent and no answer read\n",
-		       sent);
-		ret = 0;
-	} else {
-		say("still open after %zu queries sent and no answer read", sent);
-		ret = -EBUSY;
+	if (ret != 0) {
+		say("still open after %d s and %zu octets of queries, no answer read", secs, sent);
 	}
 	close(fd);
 	query_free(&q);
@@ -1449,7 +1470,7 @@ static void usage(FILE *f)
 		   "       dotd-probe flood HOST PORT N NAME TYPE\n"
 		   "       dotd-probe hold HOST PORT N SECONDS\n"
 		   "       dotd-probe drip HOST PORT SECONDS\n"
-		   "       dotd-probe noread HOST PORT N NAME\n"
+		   "       dotd-probe noread HOST PORT SECONDS NAME\n"
 		   "       dotd-probe raw HOST PORT HEX none|RCODE\n");
 }
 
