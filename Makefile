@@ -1,11 +1,13 @@
 # The README's two commands, for a fresh Debian 12 machine (run as root, or with sudo):
 #   make run    install what is missing, build, run dotd in the foreground on its default config
 #   make test   install what is missing, build, run every test: unit, integration (a real unbound
-#               serving DoT on loopback, kdig, dig, ldns), valgrind, and the ASan+UBSan build
-# Helpers: make deps, make build, make bench, make check-format, make clean.
+#               serving DoT on loopback, kdig, dig, ldns), valgrind, the ASan+UBSan build, and
+#               each libFuzzer target for a fixed number of inputs
+# Helpers: make deps, make build, make fuzz, make bench, make check-format, make clean.
 
 BUILD      ?= build
 SAN_BUILD  ?= build-san
+FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
@@ -13,9 +15,9 @@ CMAKE_ARGS ?=
 BUILD_PKGS := gcc make cmake pkg-config ca-certificates \
 	libwolfssl-dev libuv1-dev libldns-dev libyaml-dev
 TEST_PKGS  := libcunit1-dev unbound knot-dnsutils dnsutils dnsperf openssl valgrind iproute2 \
-	clang-format
+	clang-format clang libclang-rt-14-dev
 
-.PHONY: run test deps test-deps build san-build bench check-format clean
+.PHONY: run test deps test-deps build san-build fuzz bench check-format clean
 
 run: deps build
 	./$(BUILD)/resolver/dotd $(ARGS)
@@ -25,6 +27,8 @@ test: test-deps
 	cd $(BUILD) && ctest --output-on-failure -j2
 	$(MAKE) san-build
 	cd $(SAN_BUILD) && ctest --output-on-failure -j2
+	$(MAKE) fuzz
+	cd $(FUZZ_BUILD) && ctest -L fuzz --output-on-failure
 	$(MAKE) check-format
 	@echo "make test: all passed"
 
@@ -43,6 +47,11 @@ san-build:
 	cmake -S . -B $(SAN_BUILD) -DDEVELOPER=ON -DASAN=ON -DUBSAN=ON -DCMAKE_BUILD_TYPE=Debug
 	cmake --build $(SAN_BUILD) -j$(JOBS)
 
+# libFuzzer targets (tests/fuzz, docs/FUZZING.md), built with clang, ASan and UBSan.
+fuzz: test-deps
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DFUZZ=ON -DBUILD_TESTS=OFF -DDEVELOPER=ON
+	cmake --build $(FUZZ_BUILD) -j$(JOBS)
+
 # Microbenchmarks (figures, no pass/fail on time). The side-by-side yardstick against Stubby,
 # Unbound, dnsdist and Knot Resolver is docs/ARCHITECTURE.md's "Benchmarks" (dnsperf).
 bench: deps
@@ -54,4 +63,4 @@ check-format:
 	if [ -n "$$files" ]; then clang-format --dry-run -Werror $$files; fi
 
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD)
