@@ -131,13 +131,30 @@ int dns_msg_upstream_query(const struct dns_client_query *cq, const struct dns_u
 	return 0;
 }
 
+/* Render @pkt into @out (@cap bytes); -ENOSPC if it does not fit, -EBADMSG if ldns fails. */
+static int pkt_render(const ldns_pkt *pkt, uint8_t *out, size_t cap, size_t *out_len)
+{
+	uint8_t *wire = NULL;
+	size_t wire_len = 0;
+	int ret = -EBADMSG;
+
+	if (ldns_pkt2wire(&wire, pkt, &wire_len) == LDNS_STATUS_OK) {
+		ret = -ENOSPC;
+		if (wire_len <= cap) {
+			memcpy(out, wire, wire_len);
+			*out_len = wire_len;
+			ret = 0;
+		}
+	}
+	free(wire);
+	return ret;
+}
+
 /* The rare path: the upstream's OPT is not its last record. Rebuild with ldns, without OPT. */
 static int strip_opt_ldns(const uint8_t *ans, size_t alen, uint8_t *out, size_t cap,
 			  size_t *out_len)
 {
 	ldns_pkt *pkt = NULL;
-	uint8_t *wire = NULL;
-	size_t wire_len = 0;
 	int ret = -EBADMSG;
 
 	if (ldns_wire2pkt(&pkt, ans, alen) != LDNS_STATUS_OK) {
@@ -149,18 +166,8 @@ static int strip_opt_ldns(const uint8_t *ans, size_t alen, uint8_t *out, size_t 
 	ldns_pkt_set_edns_z(pkt, 0);
 	ldns_pkt_set_edns_data(pkt, NULL);
 	pkt->_edns_present = false;
-	if (ldns_pkt2wire(&wire, pkt, &wire_len) != LDNS_STATUS_OK) {
-		goto cleanup;
-	}
-	if (wire_len > cap) {
-		ret = -ENOSPC;
-		goto cleanup;
-	}
-	memcpy(out, wire, wire_len);
-	*out_len = wire_len;
-	ret = 0;
+	ret = pkt_render(pkt, out, cap, out_len);
 cleanup:
-	free(wire);
 	ldns_pkt_free(pkt);
 	return ret;
 }
@@ -276,8 +283,6 @@ static int scrub_rebuild(const uint8_t *ans, size_t len, const int *rank, size_t
 {
 	ldns_pkt *pkt = NULL;
 	ldns_rr_list *kept = NULL;
-	uint8_t *wire = NULL;
-	size_t wire_len = 0;
 	int ret = -EBADMSG;
 
 	if (ldns_wire2pkt(&pkt, ans, len) != LDNS_STATUS_OK ||
@@ -300,14 +305,8 @@ static int scrub_rebuild(const uint8_t *ans, size_t len, const int *rank, size_t
 	ldns_pkt_set_answer(pkt, kept);
 	ldns_pkt_set_ancount(pkt, (uint16_t)ldns_rr_list_rr_count(kept));
 	kept = NULL;
-	if (ldns_pkt2wire(&wire, pkt, &wire_len) != LDNS_STATUS_OK || wire_len > cap) {
-		goto cleanup;
-	}
-	memcpy(out, wire, wire_len);
-	*out_len = wire_len;
-	ret = 0;
+	ret = pkt_render(pkt, out, cap, out_len) == 0 ? 0 : -EBADMSG;
 cleanup:
-	free(wire);
 	ldns_rr_list_deep_free(kept);
 	ldns_pkt_free(pkt);
 	return ret;
