@@ -394,6 +394,50 @@ static uint32_t ttl_value(uint32_t ttl)
 	return (ttl & 0x80000000u) ? 0 : ttl;
 }
 
+/*
+ * Whether every name a client reads in @msg stays clear of the TTL fields the cache rewrites:
+ * owner names, and the names at the start of the RDATA of the usual types (the second name of
+ * an SOA too). A message where one runs across a TTL is a hostile upstream's trick; it is passed
+ * on as it came but not cached, since aging its TTLs would change its names.
+ */
+static bool names_clear_of_ttls(const uint8_t *msg, size_t len)
+{
+	uint8_t bitmap[(DNS_MAX_MSG + 8) / 8];
+	struct dns_walk w;
+	struct dns_rr rr;
+
+	memset(bitmap, 0, (len + 7) / 8 + 1);
+	if (dns_walk_init(&w, msg, len) != 0) {
+		return false;
+	}
+	while (dns_walk_next(&w, &rr) == 1) {
+		for (size_t i = rr.ttl_off; i < rr.ttl_off + 4; i++) {
+			bitmap[i / 8] |= (uint8_t)(1u << (i % 8));
+		}
+	}
+	dns_walk_init(&w, msg, len);
+	while (dns_walk_next(&w, &rr) == 1) {
+		int at = dns_rdata_name_offset(rr.type);
+
+		if (!dns_name_avoids(msg, len, rr.off, bitmap)) {
+			return false;
+		}
+		if (at >= 0 && rr.rdlen > at) {
+			size_t next;
+
+			if (!dns_name_avoids(msg, len, rr.rdata_off + (size_t)at, bitmap)) {
+				return false;
+			}
+			if (rr.type == DNS_TYPE_SOA &&
+			    (dns_name_skip(msg, len, rr.rdata_off, &next) != 0 ||
+			     !dns_name_avoids(msg, len, next, bitmap))) {
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
 /* What kind of answer, and for how long it may live (s); 0: not cacheable. */
 static uint32_t answer_lifetime(const struct cache *c, const uint8_t *ans, size_t len,
 				uint16_t *n_ttls, bool *negative)
@@ -493,7 +537,7 @@ int cache_insert(struct cache *c, const struct cache_key *k, const uint8_t *ans,
 		return 0;
 	}
 	life = answer_lifetime(c, ans, len, &n_ttls, &negative);
-	if (life == 0) {
+	if (life == 0 || !names_clear_of_ttls(ans, msg_len)) {
 		c->stats.not_cacheable++;
 		return 0;
 	}

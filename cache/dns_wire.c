@@ -358,3 +358,62 @@ int dns_answer_check(const uint8_t *query, size_t qend, const uint8_t *ans, size
 	}
 	return dns_opt_find(ans, len, opt);
 }
+
+static bool marked(const uint8_t *bitmap, size_t i)
+{
+	return (bitmap[i / 8] >> (i % 8)) & 1;
+}
+
+bool dns_name_avoids(const uint8_t *msg, size_t len, size_t off, const uint8_t *bitmap)
+{
+	unsigned jumps = 0;
+
+	for (;;) {
+		uint8_t c;
+
+		if (off >= len || marked(bitmap, off)) {
+			return false;
+		}
+		c = msg[off];
+		if ((c & 0xc0) == 0xc0) {
+			if (off + 1 >= len || marked(bitmap, off + 1) || ++jumps > DNS_MAX_JUMPS) {
+				return false;
+			}
+			off = ((size_t)(c & 0x3f) << 8) | msg[off + 1];
+			continue;
+		}
+		if (c == 0) {
+			return true;
+		}
+		if ((c & 0xc0) || off + 1 + c > len) {
+			return false;
+		}
+		for (size_t i = off + 1; i <= off + c; i++) {
+			if (marked(bitmap, i)) {
+				return false;
+			}
+		}
+		off += 1 + (size_t)c;
+	}
+}
+
+int dns_rdata_name_offset(uint16_t type)
+{
+	switch (type) {
+	case DNS_TYPE_NS:
+	case DNS_TYPE_CNAME:
+	case DNS_TYPE_SOA:
+	case 12: /* PTR */
+	case 39: /* DNAME */
+		return 0;
+	case DNS_TYPE_MX:
+	case 18: /* AFSDB */
+	case 21: /* RT */
+	case 36: /* KX */
+		return 2;
+	case 33: /* SRV */
+		return 6;
+	default:
+		return -1;
+	}
+}

@@ -253,3 +253,14 @@ bool dns_name_equal(const uint8_t *a, size_t a_len, size_t a_off, const uint8_t 
  */
 int dns_answer_check(const uint8_t *query, size_t qend, const uint8_t *ans, size_t len,
 		     struct dns_opt *opt);
+
+/**
+ * Whether reading the (possibly compressed) name at @off of @msg stays clear of every octet
+ * marked in @bitmap (bit i of byte i / 8 for offset i). A checked message may still hold a name
+ * whose labels run across the fixed fields of another record (a hostile upstream's compression
+ * trick): then a rewrite of those fields (TTLs, by the cache) would change the name.
+ */
+bool dns_name_avoids(const uint8_t *msg, size_t len, size_t off, const uint8_t *bitmap);
+
+/** The offset of the first name in the RDATA of a record of @type, or -1 if it holds none. */
+int dns_rdata_name_offset(uint16_t type);

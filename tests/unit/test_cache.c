@@ -558,9 +558,36 @@ static void test_eviction(void)
 	cache_free(c);
 }
 
+/*
+ * Found by fuzz_answer: the second record's owner is a pointer into the first one's RDATA,
+ * whose labels run on into the second record's own TTL. Aging that TTL in a hit would change
+ * the name and break the message: such an answer is not cached.
+ */
+static void test_name_across_ttl(void)
+{
+	static const uint8_t ans[] = {
+		0x42, 0x42, 0x81, 0x80, 0x00, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x05,
+		'a',  'l',  'i',  'a',	's',  0x07, 'e',  'x',	'a',  'm',  'p',  'l',	'e',
+		0x00, 0x00, 0x01, 0x00, 0x01, 0xc0, 0x0c, 0x00, 0x05, 0x00, 0x01, 0x00, 0x00,
+		0x01, 0x2c, 0x00, 0x06, 0x03, 'w',  'w',  'w',	0x06, 0x12, 0xc0, 0x2b, 0x00,
+		0x01, 0x00, 0x01, 0x00, 0x02, 0x01, 0x2c, 0x00, 0x04, 0xc0, 0x00, 0x02, 0x50,
+	};
+	struct cache *c = new_cache(1 << 20, 0, 86400, 3600);
+	struct msg q = query("alias.example.", LDNS_RR_TYPE_A, false, false, false);
+	struct msg a = {.buf = malloc(sizeof(ans)), .len = sizeof(ans)};
+
+	memcpy(a.buf, ans, sizeof(ans));
+	CU_ASSERT_EQUAL(put(c, &q, &a), 0);
+	CU_ASSERT_EQUAL(get(c, &q, 0, 65535)->state, CACHE_MISS);
+	msg_free(&q);
+	msg_free(&a);
+	cache_free(c);
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
+		{"a name across a TTL is not cached", test_name_across_ttl},
 		{"TTLs age to zero", test_ttl_aging},
 		{"negative caching by SOA", test_negative},
 		{"TTL clamps, 0 and top bit", test_clamps},
