@@ -73,6 +73,7 @@ struct query {
 	struct query *hnext;	/**< in the in-flight table */
 	struct waiter *waiters; /**< owned */
 	bool stale_served;	/**< the waiters got the stale answer; refreshing on */
+	bool unreachable;	/**< the waiters got SERVFAIL early: nothing was reachable */
 	uint8_t *frame;		/**< the upstream query, in this allocation */
 	size_t frame_len;
 	uint8_t *tried; /**< bitmap of upstreams tried, in this allocation */
@@ -614,6 +615,7 @@ static void on_query_timer(uv_timer_t *t)
 			 * cache.
 			 */
 			waiters_fail(q, DNS_EDE_NO_REACHABLE, "no upstream reachable");
+			q->unreachable = true;
 		}
 	}
 	timer_arm(r);
@@ -786,6 +788,13 @@ void query_receive(struct resolver *r, const struct query_origin *from, const ui
 	if (q && q->stale_served &&
 	    answer_from_cache(r, &k, &cq, from->udp, from->peer, from->tcp, STALE_TTL, &prefetch)) {
 		return; /* its refresh is late already: stale at once (RFC 8767 §5) */
+	}
+	if (q && q->unreachable) {
+		/* Its tries have no connection yet: say so now rather than at the deadline. */
+		r->stats.servfail++;
+		answer_error_to(r, from, &cq, DNS_RCODE_SERVFAIL, DNS_EDE_NO_REACHABLE,
+				"no upstream reachable");
+		return;
 	}
 	if (!(dns_flags(cq.msg) & DNS_RD)) {
 		/* RFC 1034 §4.3.1: no recursion wanted, and it is not in the cache. */

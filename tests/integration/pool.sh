@@ -287,6 +287,29 @@ expect fastest "most to the fastest, the other still probed (slow $af, fast $au)
 stop_checked fastest "$DOTD_PID"
 kill -TERM "$FAKE_PID" 2> /dev/null || true
 
+# --- nothing reachable: SERVFAIL well before the client's own timeout ---
+
+BPORT=''
+new_port BPORT
+"$PROBE" blackhole "$BPORT" 30 > "$TMP/blackhole.out" 2>&1 &
+PIDS+=("$!")
+wait_log "$TMP/blackhole.out" "blackhole" 5 || true
+DPORT=''
+new_port DPORT
+dotd_config "$TMP/blackhole.yml" "$DPORT" "" "$(upstream_entry "$BPORT")"
+start_dotd "$TMP/blackhole.yml" "$TMP/blackhole.log"
+sleep 0.5
+t0=$(date +%s%N)
+line=$("$PROBE" ttl "$HOST" "$DPORT" bh.example A 2>&1) || line="no answer within 3 s: $line"
+ms=$((($(date +%s%N) - t0) / 1000000))
+if [[ $line == *"rcode=SERVFAIL"* && $line == *"ede=22"* ]]; then
+	pass "blackholed upstream: SERVFAIL with EDE 22 in ${ms} ms, not at the 5 s deadline ($line)"
+else
+	fail "blackholed upstream: SERVFAIL with EDE 22 before the client's timeout ($line)"
+	show_log blackhole "$TMP/blackhole.log"
+fi
+stop_checked blackhole "$DOTD_PID"
+
 # --- two upstreams under load, the first killed ---
 
 run_dotd failover "round_robin_upstreams: 0" "$(upstream_entry "$U1")

@@ -1448,14 +1448,63 @@ static int cmd_raw(int argc, char **argv)
 	return ret;
 }
 
+/*
+ * A TCP port on loopback that never completes a connection, for SECONDS: it listens with a
+ * backlog of 0 and fills its own accept queue, so that the kernel drops further SYNs and a
+ * client's connect hangs, as behind a firewall that drops packets.
+ */
+static int cmd_blackhole(int argc, char **argv)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	int lfd, fill[4], n_fill = 0, secs;
+
+	if (argc != 2) {
+		say("usage: blackhole PORT SECONDS");
+		return -EINVAL;
+	}
+	sa.sin_port = htons((uint16_t)atoi(argv[0]));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	secs = atoi(argv[1]);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(lfd, 0) != 0) {
+		say("cannot listen on port %s: %s", argv[0], strerror(errno));
+		return -errno;
+	}
+	for (int i = 0; i < 4; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+		if (fd >= 0) {
+			connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+			fill[n_fill++] = fd;
+		}
+	}
+	printf("blackhole on %s\n", argv[0]);
+	fflush(stdout);
+	sleep((unsigned)secs);
+	for (int i = 0; i < n_fill; i++) {
+		close(fill[i]);
+	}
+	close(lfd);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
 } cmds[] = {
-	{"freeport", cmd_freeport}, {"query", cmd_query},	    {"burst", cmd_burst},
-	{"sameid", cmd_sameid},	    {"truncation", cmd_truncation}, {"authfail", cmd_authfail},
-	{"ttl", cmd_ttl},	    {"flood", cmd_flood},	    {"hold", cmd_hold},
-	{"drip", cmd_drip},	    {"noread", cmd_noread},	    {"raw", cmd_raw},
+	{"freeport", cmd_freeport},
+	{"query", cmd_query},
+	{"burst", cmd_burst},
+	{"sameid", cmd_sameid},
+	{"truncation", cmd_truncation},
+	{"authfail", cmd_authfail},
+	{"ttl", cmd_ttl},
+	{"flood", cmd_flood},
+	{"hold", cmd_hold},
+	{"drip", cmd_drip},
+	{"noread", cmd_noread},
+	{"raw", cmd_raw},
+	{"blackhole", cmd_blackhole},
 };
 
 static void usage(FILE *f)
@@ -1471,7 +1520,8 @@ static void usage(FILE *f)
 		   "       dotd-probe hold HOST PORT N SECONDS\n"
 		   "       dotd-probe drip HOST PORT SECONDS\n"
 		   "       dotd-probe noread HOST PORT SECONDS NAME\n"
-		   "       dotd-probe raw HOST PORT HEX none|RCODE\n");
+		   "       dotd-probe raw HOST PORT HEX none|RCODE\n"
+		   "       dotd-probe blackhole PORT SECONDS\n");
 }
 
 int main(int argc, char **argv)
