@@ -405,15 +405,19 @@ static bool names_clear_of_ttls(const uint8_t *msg, size_t len)
 	uint8_t bitmap[(DNS_MAX_MSG + 8) / 8];
 	struct dns_walk w;
 	struct dns_rr rr;
+	int ret;
 
 	memset(bitmap, 0, (len + 7) / 8 + 1);
 	if (dns_walk_init(&w, msg, len) != 0) {
 		return false;
 	}
-	while (dns_walk_next(&w, &rr) == 1) {
+	while ((ret = dns_walk_next(&w, &rr)) == 1) {
 		for (size_t i = rr.ttl_off; i < rr.ttl_off + 4; i++) {
 			bitmap[i / 8] |= (uint8_t)(1u << (i % 8));
 		}
+	}
+	if (ret != 0) {
+		return false;
 	}
 	dns_walk_init(&w, msg, len);
 	while (dns_walk_next(&w, &rr) == 1) {
@@ -436,6 +440,25 @@ static bool names_clear_of_ttls(const uint8_t *msg, size_t len)
 		}
 	}
 	return true;
+}
+
+/*
+ * Whether @ans, cut to @msg_len octets without its OPT record, still reads and keeps its names
+ * clear of the TTLs a hit rewrites. A hostile upstream can make labels run on over record
+ * boundaries, into the OPT that is cut off or over a TTL: such an answer is not cached. The
+ * check runs on a copy (the one scratch buffer: the cache belongs to one thread).
+ */
+static bool servable_without_opt(const uint8_t *ans, size_t msg_len, bool had_opt)
+{
+	static uint8_t copy[DNS_MAX_MSG];
+	struct dns_opt none;
+
+	memcpy(copy, ans, msg_len);
+	if (had_opt) {
+		dns_put16(copy + 10, (uint16_t)(dns_arcount(ans) - 1));
+	}
+	return dns_opt_find(copy, msg_len, &none) == 0 && !none.present &&
+	       names_clear_of_ttls(copy, msg_len);
 }
 
 /* What kind of answer, and for how long it may live (s); 0: not cacheable. */
@@ -537,7 +560,7 @@ int cache_insert(struct cache *c, const struct cache_key *k, const uint8_t *ans,
 		return 0;
 	}
 	life = answer_lifetime(c, ans, len, &n_ttls, &negative);
-	if (life == 0 || !names_clear_of_ttls(ans, msg_len)) {
+	if (life == 0 || !servable_without_opt(ans, msg_len, opt->present)) {
 		c->stats.not_cacheable++;
 		return 0;
 	}

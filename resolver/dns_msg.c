@@ -187,17 +187,23 @@ int dns_msg_client_answer(const struct dns_client_query *cq, const uint8_t *ans,
 	if (dns_qdcount(ans) != 1 || alen < cq->q.end) {
 		return -EBADMSG;
 	}
-	if (aopt->present && !aopt->last) {
-		int ret = strip_opt_ldns(ans, alen, out, cap, &len);
+	memcpy(out, ans, alen);
+	len = aopt->present ? aopt->off : alen;
+	if (aopt->present) {
+		struct dns_opt none;
 
-		if (ret != 0) {
-			return ret;
-		}
-	} else {
-		memcpy(out, ans, alen);
-		len = aopt->present ? aopt->off : alen;
-		if (aopt->present) {
-			dns_put16(out + 10, (uint16_t)(dns_arcount(out) - 1));
+		dns_put16(out + 10, (uint16_t)(dns_arcount(out) - 1));
+		/*
+		 * Cut off, the OPT must leave a message that still reads: a hostile upstream
+		 * can run the labels of a name on into the OPT, and an OPT that is not last
+		 * cannot be cut at all. Both are rebuilt with ldns instead.
+		 */
+		if (!aopt->last || dns_opt_find(out, len, &none) != 0) {
+			int ret = strip_opt_ldns(ans, alen, out, cap, &len);
+
+			if (ret != 0) {
+				return ret;
+			}
 		}
 	}
 	/* The client's ID and its own spelling of the name (0x20, RFC 4343 §4). */
