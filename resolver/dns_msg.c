@@ -164,6 +164,8 @@ static int strip_opt_ldns(const uint8_t *ans, size_t alen, uint8_t *out, size_t 
 	ldns_pkt_set_edns_extended_rcode(pkt, 0);
 	ldns_pkt_set_edns_version(pkt, 0);
 	ldns_pkt_set_edns_z(pkt, 0);
+	/* ldns's setter does not free what it replaces. */
+	ldns_rdf_deep_free(ldns_pkt_edns_data(pkt));
 	ldns_pkt_set_edns_data(pkt, NULL);
 	pkt->_edns_present = false;
 	ret = pkt_render(pkt, out, cap, out_len);

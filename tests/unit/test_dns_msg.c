@@ -197,6 +197,9 @@ static struct wire make_answer(size_t n_a, bool opt_last)
 		ldns_pkt_push_rr(pkt, LDNS_SECTION_ANSWER, r);
 	}
 	ldns_pkt_set_edns_udp_size(pkt, 1232);
+	/* An Extended DNS Error 17 (Filtered) in the OPT: options to carry, or to free. */
+	ldns_pkt_set_edns_data(
+		pkt, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_UNKNOWN, 6, "\x00\x0f\x00\x02\x00\x11"));
 	pkt->_edns_present = true;
 	CU_ASSERT_FATAL(ldns_pkt2wire(&w.buf, pkt, &w.len) == LDNS_STATUS_OK);
 	ldns_pkt_free(pkt);
