@@ -131,9 +131,14 @@ int dns_msg_upstream_query(const struct dns_client_query *cq, const struct dns_u
 	return 0;
 }
 
-/* Render @pkt into @out (@cap bytes); -ENOSPC if it does not fit, -EBADMSG if ldns fails. */
+/*
+ * Render @pkt into @out (@cap bytes); -ENOSPC if it does not fit, -EBADMSG if ldns fails or
+ * writes what our own reader rejects (ldns's TSIG handling can leave ARCOUNT counting a record
+ * it did not write, for instance): a rebuilt message must be one dotd would accept.
+ */
 static int pkt_render(const ldns_pkt *pkt, uint8_t *out, size_t cap, size_t *out_len)
 {
+	struct dns_opt opt;
 	uint8_t *wire = NULL;
 	size_t wire_len = 0;
 	int ret = -EBADMSG;
@@ -141,9 +146,11 @@ static int pkt_render(const ldns_pkt *pkt, uint8_t *out, size_t cap, size_t *out
 	if (ldns_pkt2wire(&wire, pkt, &wire_len) == LDNS_STATUS_OK) {
 		ret = -ENOSPC;
 		if (wire_len <= cap) {
+			ret = dns_opt_find(wire, wire_len, &opt) == 0 ? 0 : -EBADMSG;
+		}
+		if (ret == 0) {
 			memcpy(out, wire, wire_len);
 			*out_len = wire_len;
-			ret = 0;
 		}
 	}
 	free(wire);
