@@ -47,10 +47,10 @@ struct client_tcp {
 	unsigned handles_open;
 	unsigned in_flight; /**< its queries waiting for an upstream */
 	bool closing;
-	bool reading;			  /**< uv_read_start is in effect */
-	bool queued;			  /**< in r->tcp_ready or r->tcp_paused */
-	struct client_tcp *lprev, *lnext; /**< in r's list, most recently active first */
-	struct client_tcp *qnext;	  /**< in r->tcp_ready or r->tcp_paused */
+	bool reading;		  /**< uv_read_start is in effect */
+	bool queued;		  /**< in r->tcp_ready or r->tcp_paused */
+	struct dl_node lru;	  /**< in r->tcp_clients */
+	struct client_tcp *qnext; /**< in r->tcp_ready or r->tcp_paused */
 };
 
 struct tcp_write {
@@ -71,34 +71,10 @@ static void client_tcp_work(struct client_tcp *c);
 
 /* --- the resolver's lists of clients --- */
 
-static void lru_unlink(struct client_tcp *c)
+/* @c was active: it moves to the tail of r->tcp_clients (its time is only for the order). */
+static void lru_touch(struct client_tcp *c)
 {
-	struct resolver *r = c->r;
-
-	if (c->lprev) {
-		c->lprev->lnext = c->lnext;
-	} else {
-		r->tcp_head = c->lnext;
-	}
-	if (c->lnext) {
-		c->lnext->lprev = c->lprev;
-	} else {
-		r->tcp_tail = c->lprev;
-	}
-	c->lprev = c->lnext = NULL;
-}
-
-static void lru_push(struct client_tcp *c)
-{
-	struct resolver *r = c->r;
-
-	c->lnext = r->tcp_head;
-	if (r->tcp_head) {
-		r->tcp_head->lprev = c;
-	} else {
-		r->tcp_tail = c;
-	}
-	r->tcp_head = c;
+	dl_append(&c->r->tcp_clients, &c->lru, 0);
 }
 
 /* Remove @c from the ready or paused list it is on. */
@@ -177,7 +153,7 @@ static void client_tcp_close(struct client_tcp *c)
 	}
 	c->closing = true;
 	c->r->n_tcp_clients--;
-	lru_unlink(c);
+	dl_remove(&c->r->tcp_clients, &c->lru);
 	queue_remove(c);
 	uv_close((uv_handle_t *)&c->tcp, on_client_closed);
 	uv_close((uv_handle_t *)&c->idle, on_client_closed);
@@ -318,8 +294,7 @@ static void client_tcp_work(struct client_tcp *c)
 		handled++;
 		/* A complete message: the connection is alive (slow drips do not count). */
 		uv_timer_again(&c->idle);
-		lru_unlink(c);
-		lru_push(c);
+		lru_touch(c);
 		query_receive(r, &from, msg, len);
 	}
 	queue_remove(c);
@@ -413,12 +388,14 @@ static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 /* The least recently active client, one with nothing in flight if there is one. */
 static struct client_tcp *oldest_idle(struct resolver *r)
 {
-	for (struct client_tcp *c = r->tcp_tail; c; c = c->lprev) {
+	for (struct dl_node *n = r->tcp_clients.head; n; n = n->next) {
+		struct client_tcp *c = DL_ENTRY(n, struct client_tcp, lru);
+
 		if (c->in_flight == 0) {
 			return c;
 		}
 	}
-	return r->tcp_tail;
+	return DL_ENTRY(r->tcp_clients.head, struct client_tcp, lru);
 }
 
 static void on_tcp_connection(uv_stream_t *server, int status)
@@ -432,7 +409,7 @@ static void on_tcp_connection(uv_stream_t *server, int status)
 		log_warn(LOG_NET, "listener '%s': accept failed: %s", l->name, uv_strerror(status));
 		return;
 	}
-	if (r->n_tcp_clients >= r->cfg->tcp_clients_max && r->tcp_tail) {
+	if (r->n_tcp_clients >= r->cfg->tcp_clients_max && r->tcp_clients.head) {
 		/* Full (RFC 7766 §10): make room by closing the least recently active. */
 		r->stats.tcp_evicted++;
 		client_tcp_close(oldest_idle(r));
@@ -450,7 +427,7 @@ static void on_tcp_connection(uv_stream_t *server, int status)
 	c->refs = 1;
 	c->r = r;
 	r->n_tcp_clients++;
-	lru_push(c);
+	lru_touch(c);
 	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0 ||
 	    uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &len) != 0) {
 		client_tcp_close(c);
@@ -596,8 +573,8 @@ int listener_open(struct resolver *r, const struct config_listen *addr)
 
 void listener_close_all(struct resolver *r)
 {
-	while (r->tcp_head) {
-		client_tcp_close(r->tcp_head);
+	while (r->tcp_clients.head) {
+		client_tcp_close(DL_ENTRY(r->tcp_clients.head, struct client_tcp, lru));
 	}
 	while (r->listeners) {
 		struct listener *l = r->listeners;

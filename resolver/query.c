@@ -86,44 +86,7 @@ struct query {
 	uint8_t data[];
 };
 
-#define QUERY_OF(node, member) ((struct query *)((char *)(node)-offsetof(struct query, member)))
-
-/* --- deadline lists --- */
-
-static void dl_remove(struct dl_list *l, struct dl_node *n)
-{
-	if (!n->linked) {
-		return;
-	}
-	if (n->prev) {
-		n->prev->next = n->next;
-	} else {
-		l->head = n->next;
-	}
-	if (n->next) {
-		n->next->prev = n->prev;
-	} else {
-		l->tail = n->prev;
-	}
-	n->prev = n->next = NULL;
-	n->linked = false;
-}
-
-/* Append @n due at @at; every node of @l has the same duration, so the list stays sorted. */
-static void dl_append(struct dl_list *l, struct dl_node *n, uint64_t at)
-{
-	dl_remove(l, n);
-	n->at = at;
-	n->prev = l->tail;
-	n->next = NULL;
-	if (l->tail) {
-		l->tail->next = n;
-	} else {
-		l->head = n;
-	}
-	l->tail = n;
-	n->linked = true;
-}
+#define QUERY_OF(node, member) DL_ENTRY(node, struct query, member)
 
 static void timer_arm(struct resolver *r);
 

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <uv.h>
@@ -53,17 +54,58 @@ struct resolver_stats {
 	uint64_t limited; /**< UDP queries dropped over udp_queries_per_source/queries_max */
 };
 
-/** A node of a deadline list, embedded in the object it times. */
+/** A node of a dl_list, embedded in the object it orders (a query, a client connection). */
 struct dl_node {
 	struct dl_node *prev, *next;
-	uint64_t at; /**< loop time (ms) it is due */
+	uint64_t at; /**< loop time (ms) it is due, for deadline lists */
 	bool linked;
 };
 
-/** A list of nodes that all have the same duration: appending keeps it sorted. */
+/**
+ * A list of nodes, oldest at the head. For deadlines, every node of a list has the same
+ * duration, so appending keeps it sorted; for the client TCP connections, appending a client
+ * when it is active keeps the least recently active at the head.
+ */
 struct dl_list {
 	struct dl_node *head, *tail;
 };
+
+#define DL_ENTRY(node, type, member) ((type *)((char *)(node)-offsetof(type, member)))
+
+static inline void dl_remove(struct dl_list *l, struct dl_node *n)
+{
+	if (!n->linked) {
+		return;
+	}
+	if (n->prev) {
+		n->prev->next = n->next;
+	} else {
+		l->head = n->next;
+	}
+	if (n->next) {
+		n->next->prev = n->prev;
+	} else {
+		l->tail = n->prev;
+	}
+	n->prev = n->next = NULL;
+	n->linked = false;
+}
+
+/* Append @n due at @at; every node of @l has the same duration, so the list stays sorted. */
+static inline void dl_append(struct dl_list *l, struct dl_node *n, uint64_t at)
+{
+	dl_remove(l, n);
+	n->at = at;
+	n->prev = l->tail;
+	n->next = NULL;
+	if (l->tail) {
+		l->tail->next = n;
+	} else {
+		l->head = n;
+	}
+	l->tail = n;
+	n->linked = true;
+}
 
 struct resolver {
 	uv_loop_t *loop;		/**< borrowed */
@@ -83,8 +125,7 @@ struct resolver {
 	uv_signal_t sig_int, sig_term, sig_usr1;
 	unsigned handles_open; /**< of the above: timer and signals */
 
-	struct client_tcp *tcp_head; /**< open client TCP connections, most recently active first */
-	struct client_tcp *tcp_tail;
+	struct dl_list tcp_clients; /**< open client TCP connections, least recently active first */
 	size_t n_tcp_clients;
 	struct client_tcp *tcp_ready;  /**< clients with messages left for the next iteration */
 	struct client_tcp *tcp_paused; /**< clients not read until their queries come back */
