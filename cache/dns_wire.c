@@ -198,6 +198,9 @@ int dns_opt_find(const uint8_t *msg, size_t len, struct dns_opt *opt)
 		if (found.present) {
 			found.last = false;
 		}
+		if (rr.type == DNS_TYPE_TSIG) {
+			found.tsig = true;
+		}
 		if (rr.type != DNS_TYPE_OPT) {
 			continue;
 		}
@@ -356,7 +359,10 @@ int dns_answer_check(const uint8_t *query, size_t qend, const uint8_t *ans, size
 	     !dns_question_equal(ans + DNS_HDR_LEN, qlen, query + DNS_HDR_LEN, qlen))) {
 		return -EBADMSG;
 	}
-	return dns_opt_find(ans, len, opt);
+	if (dns_opt_find(ans, len, opt) != 0 || opt->tsig) {
+		return -EBADMSG;
+	}
+	return 0;
 }
 
 static bool marked(const uint8_t *bitmap, size_t i)

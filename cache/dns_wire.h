@@ -49,6 +49,7 @@
 #define DNS_TYPE_TXT   16
 #define DNS_TYPE_AAAA  28
 #define DNS_TYPE_OPT   41
+#define DNS_TYPE_TSIG  250
 #define DNS_TYPE_IXFR  251
 #define DNS_TYPE_AXFR  252
 
@@ -197,6 +198,7 @@ struct dns_opt {
 	size_t rdata_off;
 	uint16_t rdlen;
 	bool last; /**< it is the last record of the message */
+	bool tsig; /**< the message carries a TSIG record (type 250) somewhere */
 };
 
 /**
@@ -249,7 +251,9 @@ bool dns_name_equal(const uint8_t *a, size_t a_len, size_t a_off, const uint8_t 
  * Accept @ans (@len bytes) as the answer to @query, whose question ends at @qend: a response
  * (QR), with the query's ID, and the same question compared byte for byte but for ASCII case
  * (never a hash, RFC 5452 §9.1); one without a question (FORMERR) matches by ID alone (RFC
- * 7766 §7). Every record is then checked (dns_opt_find(), which fills *@opt). 0, or -EBADMSG.
+ * 7766 §7). Every record is then checked (dns_opt_find(), which fills *@opt), and a TSIG
+ * record refused: our queries are not signed, so no answer to them may be (RFC 8945 §5.3).
+ * 0, or -EBADMSG.
  */
 int dns_answer_check(const uint8_t *query, size_t qend, const uint8_t *ans, size_t len,
 		     struct dns_opt *opt);

@@ -332,6 +332,23 @@ static void test_name_equal_answer_check(void)
 	CU_ASSERT_EQUAL(dns_answer_check(q, qend, a, an, &opt), -EBADMSG);
 	a[14] = 'W';
 	CU_ASSERT_EQUAL(dns_answer_check(q, qend, a, an - 1, &opt), -EBADMSG);
+	/* A TSIG record: our queries are unsigned, so no answer to them may be signed. */
+	{
+		uint8_t t[160];
+		size_t tn = an;
+
+		memcpy(t, a, an);
+		t[tn++] = 0;
+		dns_put16(t + tn, DNS_TYPE_TSIG);
+		dns_put16(t + tn + 2, 255);
+		dns_put32(t + tn + 4, 0);
+		dns_put16(t + tn + 8, 0);
+		tn += 10;
+		dns_put16(t + 10, 1);
+		CU_ASSERT_EQUAL(dns_opt_find(t, tn, &opt), 0);
+		CU_ASSERT_TRUE(opt.tsig);
+		CU_ASSERT_EQUAL(dns_answer_check(q, qend, t, tn, &opt), -EBADMSG);
+	}
 	/* No question (FORMERR): by ID alone. */
 	dns_put16(a + 4, 0);
 	dns_put16(a + 6, 0);
