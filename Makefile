@@ -28,7 +28,7 @@ test: test-deps
 	$(MAKE) san-build
 	cd $(SAN_BUILD) && ctest --output-on-failure -j2
 	$(MAKE) fuzz
-	cd $(FUZZ_BUILD) && ctest -L fuzz --output-on-failure
+	cd $(FUZZ_BUILD) && ctest -L fuzz --output-on-failure -j2
 	$(MAKE) check-format
 	@echo "make test: all passed"
 

@@ -923,6 +923,10 @@ static WOLFSSL_CTX *tls_setup(void)
 		log_msg("cannot load the key '%s'", opt.key);
 		goto fail;
 	}
+	if (wolfSSL_CTX_check_private_key(ctx) != WOLFSSL_SUCCESS) {
+		log_msg("the key '%s' does not match the certificate '%s'", opt.key, opt.cert);
+		goto fail;
+	}
 	return ctx;
 fail:
 	wolfSSL_CTX_free(ctx);

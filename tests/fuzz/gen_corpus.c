@@ -81,8 +81,22 @@ static void edns(ldns_pkt *p, uint16_t size, bool do_bit)
 	p->_edns_present = true;
 }
 
+/* An EDNS option list for @p (code, length, data already in wire form). */
+static void edns_data(ldns_pkt *p, const uint8_t *data, size_t len)
+{
+	ldns_pkt_set_edns_data(p, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_UNKNOWN, len, data));
+}
+
 static void queries(void)
 {
+	/* ECS 192.0.2.0/24 and a client cookie: options a client may send that we never pass. */
+	static const uint8_t client_opts[] = {0,  8, 0, 7, 0, 1, 24, 0, 192, 0, 2, 0,
+					      10, 0, 8, 1, 2, 3, 4,  5, 6,   7, 8};
+	/* A query with QDCOUNT 0, and one with two OPT records (FORMERR). */
+	static const uint8_t qd0[] = {0x42, 0x42, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+	static const uint8_t two_opt[] = {0x42, 0x42, 1, 0, 0,	1,  0,	0,  0, 0, 0, 2, 0,
+					  0,	1,    0, 1, 0,	0,  41, 16, 0, 0, 0, 0, 0,
+					  0,	0,    0, 0, 41, 16, 0,	0,  0, 0, 0, 0, 0};
 	static const struct {
 		const char *name;
 		ldns_rr_type type;
@@ -120,6 +134,19 @@ static void queries(void)
 		    "ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd.",
 		    LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN);
 	emit("query", "longest-name", p, -1);
+	p = pkt_new("www.example.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN);
+	edns(p, 4096, true);
+	edns_data(p, client_opts, sizeof(client_opts));
+	emit("query", "ecs-cookie", p, -1);
+	p = pkt_new("www.example.", LDNS_RR_TYPE_SOA, LDNS_RR_CLASS_IN);
+	ldns_pkt_set_opcode(p, LDNS_PACKET_NOTIFY);
+	edns(p, 1232, false);
+	emit("query", "notify", p, -1);
+	p = pkt_new("www.example.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN);
+	edns(p, 100, true); /* below 512: counts as 512 */
+	emit("query", "edns-small", p, -1);
+	put("query", "qd0", qd0, sizeof(qd0));
+	put("query", "two-opt", two_opt, sizeof(two_opt));
 }
 
 static ldns_pkt *answer(const char *name, ldns_rr_type type, ldns_pkt_rcode rcode)
@@ -175,30 +202,83 @@ static void answers(void)
 	add(p, LDNS_SECTION_ANSWER, "www.example. 2147483648 IN AAAA 2001:db8::80");
 	add(p, LDNS_SECTION_ANSWER, "www.example. 0 IN AAAA 2001:db8::81");
 	emit("answer", "ttl-msb-zero", p, 255);
+	{
+		/* Extended DNS Error 23 (network error) with text, from the upstream. */
+		static const uint8_t ede[] = {0, 15, 0, 6, 0, 23, 'f', 'u', 'z', 'z'};
+
+		p = answer("www.example.", LDNS_RR_TYPE_A, LDNS_RCODE_SERVFAIL);
+		edns(p, 1232, false);
+		edns_data(p, ede, sizeof(ede));
+		emit("answer", "servfail-ede", p, 6);
+	}
+	p = answer("www.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR);
+	edns(p, 1232, false);
+	ldns_pkt_set_edns_extended_rcode(p, 1); /* BADVERS */
+	emit("answer", "ext-rcode", p, 0);
+	p = answer("a.alias.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR);
+	add(p, LDNS_SECTION_ANSWER, "alias.example. 300 IN DNAME www.example.");
+	add(p, LDNS_SECTION_ANSWER, "a.alias.example. 300 IN CNAME a.www.example.");
+	add(p, LDNS_SECTION_ANSWER, "a.www.example. 300 IN A 192.0.2.81");
+	emit("answer", "dname", p, 1);
+	p = answer("alias.example.", LDNS_RR_TYPE_AAAA, LDNS_RCODE_NOERROR);
+	add(p, LDNS_SECTION_ANSWER, "alias.example. 300 IN CNAME www.example.");
+	add(p, LDNS_SECTION_ANSWER,
+	    "alias.example. 300 IN RRSIG CNAME 13 2 300 20300101000000 "
+	    "20200101000000 12345 example. AAAA");
+	add(p, LDNS_SECTION_ANSWER, "www.example. 300 IN AAAA 2001:db8::80");
+	add(p, LDNS_SECTION_ANSWER,
+	    "www.example. 300 IN RRSIG AAAA 13 2 300 20300101000000 "
+	    "20200101000000 12345 example. AAAA");
+	add(p, LDNS_SECTION_AUTHORITY, "example. 300 IN NS ns.example.");
+	add(p, LDNS_SECTION_ADDITIONAL, "ns.example. 300 IN A 192.0.2.53");
+	edns(p, 1232, true);
+	emit("answer", "cname-rrsig-do", p, 2);
+	p = answer("www.example.", LDNS_RR_TYPE_MX, LDNS_RCODE_NOERROR);
+	add(p, LDNS_SECTION_ANSWER, "www.example. 60 IN MX 10 mail.example.");
+	add(p, LDNS_SECTION_ADDITIONAL, "mail.example. 60 IN A 192.0.2.25");
+	emit("answer", "mx-then-stale", p, 230); /* 31 hours on: older entries stale or gone */
+}
+
+/* A fuzz_frame seed: the control byte, the chunk sizes, then the stream. */
+static void frame_seed(const char *name, uint8_t ctl, const uint8_t *sizes, size_t n_sizes,
+		       const uint8_t *stream, size_t len)
+{
+	uint8_t buf[2048];
+
+	buf[0] = (uint8_t)(ctl | (n_sizes - 1));
+	memcpy(buf + 1, sizes, n_sizes);
+	memcpy(buf + 1 + n_sizes, stream, len);
+	put("frame", name, buf, 1 + n_sizes + len);
 }
 
 static void frames(void)
 {
-	uint8_t buf[1024], *wire = NULL;
+	static const uint8_t sizes[] = {0, 1, 5, 40}, drip[] = {0}, large[] = {1, 0};
+	/*
+	 * Expanded: a 65535-octet message of 'A', one of 512 octets of a pattern, and a zero
+	 * length; then in large chunks, two largest messages back to back.
+	 */
+	static const uint8_t expand[] = {0xff, 0xff, 1, 'A', 2, 0, 3, 1, 2, 3, 0, 0, 0};
+	static const uint8_t expand_large[] = {0xff, 0xff, 0, 0xff, 0xff, 0};
+	uint8_t stream[1024], *wire = NULL;
 	size_t len = 0, n = 0;
 	ldns_pkt *p = pkt_new("www.example.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN);
 
 	ldns_pkt2wire(&wire, p, &len);
-	buf[n++] = 3; /* four chunk sizes follow */
-	buf[n++] = 0;
-	buf[n++] = 1;
-	buf[n++] = 5;
-	buf[n++] = 40;
-	for (int i = 0; i < 3 && n + 2 + len < sizeof(buf); i++) {
-		buf[n++] = (uint8_t)(len >> 8);
-		buf[n++] = (uint8_t)len;
-		memcpy(buf + n, wire, len);
+	for (int i = 0; i < 3 && n + 2 + len < sizeof(stream); i++) {
+		stream[n++] = (uint8_t)(len >> 8);
+		stream[n++] = (uint8_t)len;
+		memcpy(stream + n, wire, len);
 		n += len;
 	}
-	put("frame", "three", buf, n);
-	buf[n++] = 0;
-	buf[n++] = 0;
-	put("frame", "zero-length", buf, n);
+	frame_seed("three", 0, sizes, sizeof(sizes), stream, n);
+	frame_seed("drip", 0, drip, sizeof(drip), stream, n);
+	frame_seed("large-chunks", 0x20, large, sizeof(large), stream, n);
+	stream[n++] = 0;
+	stream[n++] = 0;
+	frame_seed("zero-length", 0, sizes, sizeof(sizes), stream, n);
+	frame_seed("expand", 0x10, sizes, 2, expand, sizeof(expand));
+	frame_seed("expand-large", 0x30, drip, sizeof(drip), expand_large, sizeof(expand_large));
 	free(wire);
 	ldns_pkt_free(p);
 }
