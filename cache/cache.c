@@ -21,6 +21,12 @@
 #define SERVFAIL_TTL	5    /* RFC 2308 §7.1 allows up to 5 min; we only damp repeats */
 #define MALLOC_OVERHEAD 16   /* counted per allocation, so that the bound is honest */
 #define MAX_TTLS	4096 /* records per cached message (rfc-checklist C16) */
+/*
+ * A failed refresh holds the next one back: 5 s, doubling with each failure in a row, up to the
+ * 30 s failure recheck timer of RFC 8767 §4 (the time a stale answer is served without asking).
+ */
+#define REFRESH_BACKOFF_MIN_MS 5000
+#define REFRESH_BACKOFF_MAX_MS 30000
 
 struct entry {
 	struct entry *hnext;	     /**< hash chain */
@@ -29,16 +35,18 @@ struct entry {
 	uint64_t hash;
 	uint64_t stored_at;  /**< ms */
 	uint64_t expires_at; /**< ms: stored_at + lifetime */
+	uint64_t refresh_at; /**< ms: no refresh before (after a failed one), else 0 */
 	size_t cost;	     /**< bytes counted for it */
 	uint16_t key_len;
 	uint16_t msg_len;
 	uint16_t n_ttls;
 	uint16_t ede_len;
-	uint8_t ext_rcode; /**< the upstream's extended RCODE bits */
-	bool visited;	   /**< SIEVE: hit since the hand last passed */
-	bool prefetching;  /**< a refresh was asked for */
-	bool servfail;	   /**< kept only to damp repeats: never served stale */
-	uint8_t data[];	   /**< key, message, TTL offsets, EDE options */
+	uint8_t refresh_fails; /**< failed refreshes in a row */
+	uint8_t ext_rcode;     /**< the upstream's extended RCODE bits */
+	bool visited;	       /**< SIEVE: hit since the hand last passed */
+	bool prefetching;      /**< a refresh was asked for */
+	bool servfail;	       /**< kept only to damp repeats: never served stale */
+	uint8_t data[];	       /**< key, message, TTL offsets, EDE options */
 };
 
 struct cache {
@@ -525,6 +533,55 @@ static uint32_t answer_lifetime(const struct cache *c, const uint8_t *ans, size_
 	return min_ttl;
 }
 
+/* An entry worth keeping for @k: fresh, or stale within stale_max, and not a SERVFAIL. */
+static struct entry *find_usable(struct cache *c, const struct cache_key *k, uint64_t now)
+{
+	struct entry *e = find(c, k);
+
+	if (!e || e->servfail || now >= e->expires_at + 1000ull * c->p.stale_max) {
+		return NULL;
+	}
+	return e;
+}
+
+static void refresh_failed(struct cache *c, struct entry *e, uint64_t now)
+{
+	uint64_t backoff = REFRESH_BACKOFF_MIN_MS;
+
+	for (unsigned i = 0; i < e->refresh_fails && backoff < REFRESH_BACKOFF_MAX_MS; i++) {
+		backoff *= 2;
+	}
+	if (backoff > REFRESH_BACKOFF_MAX_MS) {
+		backoff = REFRESH_BACKOFF_MAX_MS;
+	}
+	if (e->refresh_fails < UINT8_MAX) {
+		e->refresh_fails++;
+	}
+	e->refresh_at = now + backoff;
+	e->prefetching = false;
+	c->stats.refresh_failures++;
+}
+
+bool cache_refresh_failed(struct cache *c, const struct cache_key *k)
+{
+	uint64_t now = c->p.now(c->p.now_arg);
+	struct entry *e = find_usable(c, k, now);
+
+	if (!e) {
+		return false;
+	}
+	refresh_failed(c, e, now);
+	return true;
+}
+
+bool cache_refresh_held(struct cache *c, const struct cache_key *k)
+{
+	uint64_t now = c->p.now(c->p.now_arg);
+	struct entry *e = find_usable(c, k, now);
+
+	return e && now < e->refresh_at;
+}
+
 int cache_insert(struct cache *c, const struct cache_key *k, const uint8_t *ans, size_t len,
 		 const struct dns_opt *opt)
 {
@@ -558,6 +615,18 @@ int cache_insert(struct cache *c, const struct cache_key *k, const uint8_t *ans,
 	if (memcmp(ans + q.name_off + q.name_len, k->data + q.name_len, 4) != 0) {
 		c->stats.not_cacheable++;
 		return 0;
+	}
+	/*
+	 * An error answer never replaces one worth keeping: a refresh (a prefetch, or one that
+	 * goes on after the clients got the stale answer) that fails keeps the answer we have,
+	 * fresh for its TTL and then stale (RFC 8767 §4), and holds the next refresh back.
+	 */
+	if (dns_rcode(ans) != DNS_RCODE_NOERROR && dns_rcode(ans) != DNS_RCODE_NXDOMAIN) {
+		old = find_usable(c, k, now);
+		if (old) {
+			refresh_failed(c, old, now);
+			return 0;
+		}
 	}
 	life = answer_lifetime(c, ans, len, &n_ttls, &negative);
 	if (life == 0 || !servable_without_opt(ans, msg_len, opt->present)) {
@@ -613,6 +682,8 @@ int cache_insert(struct cache *c, const struct cache_key *k, const uint8_t *ans,
 	if (opt->present) {
 		dns_put16(entry_msg(e) + 10, (uint16_t)(dns_arcount(ans) - 1));
 	}
+	/* A stub is no authority (RFC 1035 §4.1.1): hits never say AA. */
+	dns_put16(entry_msg(e) + 2, (uint16_t)(dns_flags(ans) & ~DNS_AA));
 	memcpy(entry_ede(e), ede, ede_len);
 
 	/*
@@ -734,7 +805,8 @@ enum cache_state cache_lookup(struct cache *c, const struct cache_key *k,
 		e->visited = true;
 		c->stats.hits++;
 		/* The last tenth of its life: ask for one refresh (prefetch). */
-		if (!e->prefetching && now - e->stored_at >= life - life / 10) {
+		if (!e->prefetching && now >= e->refresh_at &&
+		    now - e->stored_at >= life - life / 10) {
 			e->prefetching = true;
 			*prefetch = true;
 		}

@@ -70,8 +70,9 @@ struct cache_stats {
 	uint64_t stale_hits;
 	uint64_t inserts;
 	uint64_t not_cacheable;
-	uint64_t evicted_expired; /**< evicted while past their TTL */
-	uint64_t evicted_live;	  /**< evicted by the SIEVE hand */
+	uint64_t evicted_expired;  /**< evicted while past their TTL */
+	uint64_t evicted_live;	   /**< evicted by the SIEVE hand */
+	uint64_t refresh_failures; /**< refreshes that failed while an answer was kept */
 	size_t entries;
 	size_t bytes; /**< entries and index, against max_bytes */
 };
@@ -96,8 +97,9 @@ void cache_key_make(const struct cache *c, const uint8_t *msg, const struct dns_
 
 /**
  * Store the upstream answer @ans (@len bytes, every record checked by dns_opt_find(), which gave
- * @opt) under @k, replacing what was there, if it is cacheable. Returns 1 when stored, 0 when
- * not cacheable, -ENOMEM.
+ * @opt) under @k, replacing what was there, if it is cacheable. An error answer (an RCODE other
+ * than NOERROR and NXDOMAIN) never replaces an entry that is fresh or stale within stale_max:
+ * that counts as cache_refresh_failed(). Returns 1 when stored, 0 when not, -ENOMEM.
  */
 int cache_insert(struct cache *c, const struct cache_key *k, const uint8_t *ans, size_t len,
 		 const struct dns_opt *opt);
@@ -112,6 +114,19 @@ int cache_insert(struct cache *c, const struct cache_key *k, const uint8_t *ans,
 enum cache_state cache_lookup(struct cache *c, const struct cache_key *k,
 			      const struct cache_client *cl, uint32_t stale_ttl, uint8_t *out,
 			      size_t cap, size_t *out_len, bool *prefetch);
+
+/**
+ * A refresh of @k failed (no answer, or an error answer): the entry is kept, and no prefetch is
+ * asked for it, nor cache_refresh_held() false, until a backoff (5 s doubling to 30 s, RFC 8767
+ * §4) has passed. false when there is no entry worth keeping.
+ */
+bool cache_refresh_failed(struct cache *c, const struct cache_key *k);
+
+/**
+ * Whether the refresh of @k's entry is held back after a failure: a stale entry is then to be
+ * served at once, without asking upstream (RFC 8767 §4, the failure recheck timer).
+ */
+bool cache_refresh_held(struct cache *c, const struct cache_key *k);
 
 /** Whether an entry past its TTL but within stale_max exists for @k. */
 bool cache_has_stale(struct cache *c, const struct cache_key *k);

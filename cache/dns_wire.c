@@ -184,6 +184,24 @@ int dns_walk_next(struct dns_walk *w, struct dns_rr *rr)
 	return 1;
 }
 
+int dns_msg_length(const uint8_t *msg, size_t len, size_t *out)
+{
+	struct dns_walk w;
+	struct dns_rr rr;
+	int ret;
+
+	if (dns_walk_init(&w, msg, len) != 0) {
+		return -EBADMSG;
+	}
+	while ((ret = dns_walk_next(&w, &rr)) == 1) {
+	}
+	if (ret < 0) {
+		return -EBADMSG;
+	}
+	*out = w.off;
+	return 0;
+}
+
 int dns_opt_find(const uint8_t *msg, size_t len, struct dns_opt *opt)
 {
 	struct dns_opt found = {.present = false};

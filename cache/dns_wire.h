@@ -210,6 +210,12 @@ struct dns_opt {
 int dns_opt_find(const uint8_t *msg, size_t len, struct dns_opt *opt);
 
 /**
+ * The length of the message that starts @msg: the end of its last record as the header counts
+ * them, which may be less than @len when bytes follow. -EBADMSG when a record is malformed.
+ */
+int dns_msg_length(const uint8_t *msg, size_t len, size_t *out);
+
+/**
  * Find option @code in the RDATA of @opt; store its data offset and length. -ENOENT if absent,
  * -EBADMSG if the option list is malformed.
  */

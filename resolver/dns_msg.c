@@ -18,11 +18,19 @@ enum dns_check dns_msg_check_query(const uint8_t *msg, size_t len, struct dns_cl
 {
 	struct dns_opt opt;
 	bool have_q, records_ok;
+	size_t end;
 
 	memset(cq, 0, sizeof(*cq));
 	/* RFC 1034 §4.3.1 / rfc-checklist M8: nothing to answer to, or an answer: silence. */
 	if (len < DNS_HDR_LEN || (dns_flags(msg) & DNS_QR)) {
 		return DNS_CHECK_DROP;
+	}
+	/*
+	 * Bytes after the last record of a well-formed query are ignored, as Unbound, Stubby and
+	 * dnsdist do: some clients pad datagrams. The message is what the header counts.
+	 */
+	if (dns_msg_length(msg, len, &end) == 0) {
+		len = end;
 	}
 	cq->msg = msg;
 	cq->len = len;
@@ -218,8 +226,11 @@ int dns_msg_client_answer(const struct dns_client_query *cq, const uint8_t *ans,
 	/* The client's ID and its own spelling of the name (0x20, RFC 4343 §4). */
 	memcpy(out, cq->msg, 2);
 	memcpy(out + DNS_HDR_LEN, cq->msg + DNS_HDR_LEN, cq->q.end - DNS_HDR_LEN);
-	/* RD as the client asked (RFC 1035 §4.1.1), Z clear (RFC 1035, rfc-checklist M6). */
-	flags = (dns_flags(out) & ~(DNS_Z | DNS_RD)) | (dns_flags(cq->msg) & DNS_RD);
+	/*
+	 * RD as the client asked (RFC 1035 §4.1.1), Z clear (RFC 1035, rfc-checklist M6), and AA
+	 * clear: a stub is not the zone's authority (RFC 1035 §4.1.1), whatever the upstream said.
+	 */
+	flags = (dns_flags(out) & ~(DNS_Z | DNS_RD | DNS_AA)) | (dns_flags(cq->msg) & DNS_RD);
 	if (!cq->has_opt && ext_rcode != 0) {
 		/* An extended RCODE cannot be said without OPT: say the server failed. */
 		flags = (uint16_t)((flags & ~0xf) | DNS_RCODE_SERVFAIL);
@@ -266,9 +277,15 @@ int dns_msg_error(const struct dns_client_query *cq, unsigned rcode, int ede, co
 		return -ENOSPC;
 	}
 	memcpy(out, cq->msg, qend);
-	/* QR, the client's opcode, RD and CD; RA since we recurse for it; the low RCODE bits. */
-	flags = (uint16_t)(DNS_QR | (dns_flags(cq->msg) & (0x7800 | DNS_RD | DNS_CD)) | DNS_RA |
-			   (rcode & 0xf));
+	/*
+	 * QR, the client's opcode and RD (RFC 1035 §4.1.1), the low RCODE bits. RA and CD only
+	 * for a QUERY: recursion is what we offer for it (RFC 1035 §4.1.1), and CD means something
+	 * only there (RFC 4035 §3.2.2); an unknown opcode gets neither (RFC 6895 §2).
+	 */
+	flags = (uint16_t)(DNS_QR | (dns_flags(cq->msg) & (0x7800 | DNS_RD)) | (rcode & 0xf));
+	if (dns_opcode(cq->msg) == DNS_OPCODE_QUERY) {
+		flags |= DNS_RA | (dns_flags(cq->msg) & DNS_CD);
+	}
 	dns_put16(out + 2, flags);
 	dns_put16(out + 4, cq->q.end ? 1 : 0);
 	dns_put16(out + 6, 0);

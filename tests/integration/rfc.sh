@@ -61,18 +61,26 @@ probe "+ednsopt=100: ignored, not echoed (E3)" "status: NOERROR" "OPT=100" \
 probe "+ednsflags=0x80: not echoed (E5)" "status: NOERROR" "MBZ" +ednsflags=0x80 www.example
 probe "+dnssec: DO echoed (E5)" "EDNS: version: 0, flags: do; && status: NOERROR" "" +dnssec \
 	www.example
-probe "+zflag: Z clear in the answer (M6)" "flags: qr aa rd ra;" "MBZ|; z " +zflag www.example
+probe "+zflag: Z clear in the answer (M6)" "flags: qr rd ra;" "MBZ|; z " +zflag www.example
+# unbound answers its local zone with AA; a stub is no authority (RFC 1035 §4.1.1).
+probe "AA clear on a forwarded answer" "status: NOERROR && flags: qr rd ra;" " aa" mail.example MX
+probe "AA clear on a cache hit" "status: NOERROR && flags: qr rd ra;" " aa" mail.example MX
+# RA and CD only where recursion is offered: a QUERY (RFC 1035 §4.1.1, RFC 4035 §3.2.2).
+probe "+opcode=15 +cdflag: NOTIMP without RA or CD" "status: NOTIMP && flags: qr rd;" "" \
+	+opcode=15 +cdflag www.example
+probe "+cdflag, CHAOS: REFUSED with RA and CD" "status: REFUSED && flags: qr rd ra cd;" "" \
+	+cdflag version.bind TXT CH
 probe "+opcode=15: NOTIMP (M5)" "status: NOTIMP" "" +opcode=15 www.example
 probe "TYPE666: forwarded, answered (M5)" "status: NOERROR" "" www.example TYPE666
 probe "WwW.ExAmPlE: the question echoed as sent (M7)" "^;WwW\\.ExAmPlE\\.[[:space:]]+IN[[:space:]]+A" "" \
 	WwW.ExAmPlE A
 probe "+bufsize=512: TC, at most 512 octets (E7, E8)" \
-	"flags: qr aa tc rd ra; && MSG SIZE  rcvd: ([0-9]{1,2}|[1-4][0-9]{2}|50[0-9]|51[0-2])$" \
+	"flags: qr tc rd ra; && MSG SIZE  rcvd: ([0-9]{1,2}|[1-4][0-9]{2}|50[0-9]|51[0-2])$" \
 	"ANSWER: [1-9]" +bufsize=512 +ignore big.example TXT
 probe "+bufsize=4096: TC, at most 1232 octets (E8)" \
-	"flags: qr aa tc rd ra; && MSG SIZE  rcvd: ([0-9]{1,3}|1[01][0-9]{2}|12[0-2][0-9]|123[0-2])$" \
+	"flags: qr tc rd ra; && MSG SIZE  rcvd: ([0-9]{1,3}|1[01][0-9]{2}|12[0-2][0-9]|123[0-2])$" \
 	"ANSWER: [1-9]" +bufsize=4096 +ignore big.example TXT
-probe "+tcp: the whole answer (E8)" "ANSWER: 12, && MSG SIZE  rcvd: 3[0-9]{3}" "flags: qr aa tc" \
+probe "+tcp: the whole answer (E8)" "ANSWER: 12, && MSG SIZE  rcvd: 3[0-9]{3}" "flags: qr tc" \
 	+tcp big.example TXT
 probe "CHAOS version.bind: REFUSED, not forwarded (M9)" "status: REFUSED" "" version.bind TXT CH
 probe "+norec for a name not cached: REFUSED (M8)" "status: REFUSED" "" +norec norec.example
@@ -97,6 +105,10 @@ raw "a name over 255 octets: FORMERR (M1)" "123401000001000000000000${long}00000
 raw "a compression loop: FORMERR (M2)" "123401000001000000000000c00c00010001" FORMERR
 raw "a record past the end: FORMERR (M3)" "123401000001000100000000${Q}c00c000100010000003c0004c000" \
 	FORMERR
+# Bytes after a whole, well-formed query are ignored, as Unbound, Stubby and dnsdist do.
+raw "four bytes after the query: answered, not FORMERR" "123401000001000000000000${Q}deadbeef" \
+	NOERROR
+raw "bytes after the query's OPT: answered" "123401000001000000000001${Q}${OPT}00" NOERROR
 check "and dotd still serves" "$PROBE" query "$HOST" "$DPORT" www.example A udp NOERROR 192.0.2.80
 
 stop_dotd "$MAIN_PID" 10

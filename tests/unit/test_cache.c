@@ -610,6 +610,111 @@ static void test_name_into_opt(void)
 	cache_free(c);
 }
 
+/*
+ * A refresh that fails keeps what we have (RFC 8767 §4): a SERVFAIL or REFUSED from upstream
+ * never replaces a fresh or stale answer, the entry stays fresh for its TTL and then stale,
+ * and the next prefetch waits out a backoff of 5 s, doubling to 30 s.
+ */
+static void test_failed_refresh(void)
+{
+	const char *rrs[] = {"www.example. 100 IN A 192.0.2.1", NULL};
+	struct cache *c = new_cache(1 << 20, 0, 86400, 3600);
+	struct msg q = query("www.example.", LDNS_RR_TYPE_A, false, false, false);
+	struct msg a =
+		answer("www.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, rrs, false, false);
+	struct msg sf =
+		answer("www.example.", LDNS_RR_TYPE_A, LDNS_RCODE_SERVFAIL, NULL, false, false);
+	struct msg rf =
+		answer("www.example.", LDNS_RR_TYPE_A, LDNS_RCODE_REFUSED, NULL, false, false);
+	struct cache_stats st;
+	struct cache_key k;
+	struct hit *h;
+	bool do_bit;
+
+	key_of(c, &q, &k, &do_bit);
+	CU_ASSERT_FALSE(cache_refresh_failed(c, &k)); /* nothing to keep */
+	CU_ASSERT_EQUAL(put(c, &q, &a), 1);
+	now_ms += 90000;
+	h = get(c, &q, 0, 65535);
+	CU_ASSERT_TRUE(h->prefetch);
+	/* The prefetch gets SERVFAIL: the fresh answer stays, with its aged TTL. */
+	CU_ASSERT_EQUAL(put(c, &q, &sf), 0);
+	h = get(c, &q, 0, 65535);
+	CU_ASSERT_EQUAL(h->state, CACHE_FRESH);
+	CU_ASSERT_EQUAL(ldns_pkt_get_rcode(h->pkt), LDNS_RCODE_NOERROR);
+	CU_ASSERT_EQUAL(ttl_of(h->pkt, LDNS_SECTION_ANSWER, 0), 10);
+	/* No new prefetch before the backoff (5 s) has passed, then one. */
+	CU_ASSERT_FALSE(h->prefetch);
+	now_ms += 4999;
+	CU_ASSERT_FALSE(get(c, &q, 0, 65535)->prefetch);
+	CU_ASSERT_TRUE(cache_refresh_held(c, &k));
+	now_ms += 1;
+	CU_ASSERT_FALSE(cache_refresh_held(c, &k));
+	CU_ASSERT_TRUE(get(c, &q, 0, 65535)->prefetch);
+	/* A REFUSED (second failure): the backoff doubles to 10 s. */
+	CU_ASSERT_EQUAL(put(c, &q, &rf), 0);
+	now_ms += 9999;
+	CU_ASSERT_TRUE(cache_refresh_held(c, &k));
+	now_ms += 1;
+	CU_ASSERT_FALSE(cache_refresh_held(c, &k));
+	/* Past its TTL: the stale answer is still there, and a failure keeps it too. */
+	now_ms += 1000;
+	CU_ASSERT_EQUAL(get(c, &q, 0, 65535)->state, CACHE_MISS);
+	CU_ASSERT_TRUE(cache_has_stale(c, &k));
+	CU_ASSERT_EQUAL(put(c, &q, &sf), 0);
+	CU_ASSERT_TRUE(cache_has_stale(c, &k));
+	CU_ASSERT_TRUE(cache_refresh_held(c, &k));
+	h = get(c, &q, 30, 65535);
+	CU_ASSERT_EQUAL(h->state, CACHE_STALE);
+	CU_ASSERT_EQUAL(ldns_pkt_get_rcode(h->pkt), LDNS_RCODE_NOERROR);
+	/* A failure without an answer (connection level) counts the same; 30 s at most. */
+	for (int i = 0; i < 10; i++) {
+		CU_ASSERT_TRUE(cache_refresh_failed(c, &k));
+	}
+	now_ms += 29999;
+	CU_ASSERT_TRUE(cache_refresh_held(c, &k));
+	now_ms += 1;
+	CU_ASSERT_FALSE(cache_refresh_held(c, &k));
+	cache_stats_get(c, &st);
+	CU_ASSERT_EQUAL(st.refresh_failures, 13);
+	/* A good answer replaces the entry and clears the backoff. */
+	CU_ASSERT_EQUAL(put(c, &q, &a), 1);
+	CU_ASSERT_FALSE(cache_refresh_held(c, &k));
+	h = get(c, &q, 0, 65535);
+	CU_ASSERT_EQUAL(h->state, CACHE_FRESH);
+	CU_ASSERT_EQUAL(ttl_of(h->pkt, LDNS_SECTION_ANSWER, 0), 100);
+	/* Without an entry to keep, a SERVFAIL is stored for 5 s as before. */
+	now_ms += 86400ull * 2000;
+	CU_ASSERT_EQUAL(put(c, &q, &sf), 1);
+	CU_ASSERT_EQUAL(ldns_pkt_get_rcode(get(c, &q, 0, 65535)->pkt), LDNS_RCODE_SERVFAIL);
+	msg_free(&q);
+	msg_free(&a);
+	msg_free(&sf);
+	msg_free(&rf);
+	cache_free(c);
+}
+
+/* A stub is no authority: an upstream's AA never comes back from the cache (RFC 1035 §4.1.1). */
+static void test_aa_cleared(void)
+{
+	const char *rrs[] = {"www.example. 100 IN A 192.0.2.1", NULL};
+	struct cache *c = new_cache(1 << 20, 0, 86400, 3600);
+	struct msg q = query("www.example.", LDNS_RR_TYPE_A, false, false, false);
+	struct msg a =
+		answer("www.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, rrs, false, false);
+	struct hit *h;
+
+	dns_put16(a.buf + 2, (uint16_t)(dns_flags(a.buf) | DNS_AA));
+	CU_ASSERT_EQUAL(put(c, &q, &a), 1);
+	h = get(c, &q, 0, 65535);
+	CU_ASSERT_EQUAL(h->state, CACHE_FRESH);
+	CU_ASSERT_FALSE(ldns_pkt_aa(h->pkt));
+	CU_ASSERT_TRUE(ldns_pkt_ra(h->pkt));
+	msg_free(&q);
+	msg_free(&a);
+	cache_free(c);
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
@@ -623,6 +728,8 @@ int main(void)
 		{"OPT fitted to the client", test_opt_fit},
 		{"stale window", test_stale},
 		{"prefetch mark", test_prefetch},
+		{"a failed refresh keeps the answer, backs off", test_failed_refresh},
+		{"AA cleared on hits", test_aa_cleared},
 		{"eviction order under the byte bound", test_eviction},
 		CU_TEST_INFO_NULL,
 	};

@@ -86,6 +86,28 @@ static void test_check_query(void)
 	CU_ASSERT_EQUAL(rcode, DNS_RCODE_BADVERS);
 	free(w.buf);
 
+	/*
+	 * Bytes after the last record are ignored, as Unbound, Stubby and dnsdist do: the
+	 * message is what the header counts.
+	 */
+	w = make_query("www.example.", LDNS_RR_TYPE_A, 1232, false);
+	{
+		uint8_t *longer = malloc(w.len + 7);
+
+		memcpy(longer, w.buf, w.len);
+		memcpy(longer + w.len, "trailer", 7);
+		CU_ASSERT_EQUAL(dns_msg_check_query(longer, w.len + 7, &cq, &rcode), DNS_CHECK_OK);
+		CU_ASSERT_EQUAL(cq.len, w.len);
+		CU_ASSERT_TRUE(cq.has_opt);
+		/* ... but a record that runs past the end is still FORMERR. */
+		dns_put16(longer + 10, 2);
+		CU_ASSERT_EQUAL(dns_msg_check_query(longer, w.len + 7, &cq, &rcode),
+				DNS_CHECK_ANSWER);
+		CU_ASSERT_EQUAL(rcode, DNS_RCODE_FORMERR);
+		free(longer);
+	}
+	free(w.buf);
+
 	/* CHAOS class: never forwarded. */
 	w = make_query("version.bind.", LDNS_RR_TYPE_TXT, 0, false);
 	dns_put16(w.buf + w.len - 2, DNS_CLASS_CH);
@@ -188,6 +210,7 @@ static struct wire make_answer(size_t n_a, bool opt_last)
 						   LDNS_RR_CLASS_IN, LDNS_RD) == LDNS_STATUS_OK);
 	ldns_pkt_set_qr(pkt, true);
 	ldns_pkt_set_ra(pkt, true);
+	ldns_pkt_set_aa(pkt, true); /* as an authoritative upstream (unbound's local zones) says */
 	ldns_pkt_set_id(pkt, 0x1111);
 	for (size_t i = 0; i < n_a; i++) {
 		ldns_rr *r = NULL;
@@ -251,6 +274,9 @@ static void test_client_answer(void)
 	CU_ASSERT_EQUAL(ldns_pkt_ancount(p), 2);
 	CU_ASSERT_EQUAL(ldns_pkt_arcount(p), 0);
 	CU_ASSERT_FALSE(ldns_pkt_tc(p));
+	/* A stub is no authority, whatever the upstream said (RFC 1035 §4.1.1); RA stays. */
+	CU_ASSERT_FALSE(ldns_pkt_aa(p));
+	CU_ASSERT_TRUE(ldns_pkt_ra(p));
 	ldns_pkt_free(p);
 	free(q.buf);
 
@@ -400,6 +426,21 @@ static void test_error_answer(void)
 			      0);
 	CU_ASSERT_EQUAL(dns_arcount(out), 0);
 	CU_ASSERT_EQUAL(out_len, q.len);
+	/* A QUERY: RA (recursion is offered) and the client's CD echoed. */
+	CU_ASSERT_TRUE(dns_flags(out) & DNS_RA);
+	q.buf[3] |= DNS_CD;
+	CU_ASSERT_EQUAL_FATAL(dns_msg_check_query(q.buf, q.len, &cq, &rcode), DNS_CHECK_OK);
+	CU_ASSERT_EQUAL_FATAL(
+		dns_msg_error(&cq, DNS_RCODE_REFUSED, -1, NULL, out, sizeof(out), &out_len), 0);
+	CU_ASSERT_EQUAL(dns_flags(out) & (DNS_RA | DNS_CD | DNS_RD | DNS_AA),
+			DNS_RA | DNS_CD | DNS_RD);
+	/* Another opcode (NOTIFY, 4): NOTIMP with its opcode and RD, but neither RA nor CD. */
+	q.buf[2] |= 4 << 3;
+	CU_ASSERT_EQUAL_FATAL(dns_msg_check_query(q.buf, q.len, &cq, &rcode), DNS_CHECK_ANSWER);
+	CU_ASSERT_EQUAL_FATAL(dns_msg_error(&cq, rcode, -1, NULL, out, sizeof(out), &out_len), 0);
+	CU_ASSERT_EQUAL(dns_rcode(out), DNS_RCODE_NOTIMP);
+	CU_ASSERT_EQUAL(dns_opcode(out), 4);
+	CU_ASSERT_EQUAL(dns_flags(out) & (DNS_RA | DNS_CD | DNS_RD), DNS_RD);
 	free(q.buf);
 }
 
