@@ -64,6 +64,9 @@ struct udp_send {
 	uint8_t data[];
 };
 
+/* Bytes of answers queued on one UDP socket after EAGAIN: about 200 answers of 1232 octets. */
+#define UDP_QUEUE_MAX (256 * 1024)
+
 /* One receive buffer for every UDP socket: libuv does not keep it past the callback. */
 static uint8_t udp_buf[DNS_MAX_MSG];
 
@@ -479,6 +482,14 @@ void listener_udp_send(struct listener *l, const struct sockaddr *peer, const ui
 	ret = uv_udp_try_send(&l->udp, &b, 1, peer);
 	if (ret != UV_EAGAIN) {
 		return; /* sent, or lost as datagrams may be */
+	}
+	/*
+	 * The socket's buffer is full: queue in libuv, but only so much. Past that the answer is
+	 * dropped as the network would drop it, and the client asks again (RFC 1035 §4.2.1).
+	 */
+	if (uv_udp_get_send_queue_size(&l->udp) + len > UDP_QUEUE_MAX) {
+		l->r->stats.udp_send_dropped++;
+		return;
 	}
 	s = malloc(sizeof(*s) + len);
 	if (!s) {

@@ -79,7 +79,9 @@ struct query {
 	uint8_t *tried; /**< bitmap of upstreams tried, in this allocation */
 	struct query_leg legs[QUERY_MAX_LEGS];
 	unsigned n_active;
-	int last_error; /**< TLS_ERR_* of the latest failed try */
+	int last_error;	   /**< TLS_ERR_* of the latest failed try */
+	uint8_t *fail_ans; /**< owned: an upstream's SERVFAIL or REFUSED, kept while others try */
+	size_t fail_len;
 	struct dl_node n_deadline;
 	struct dl_node n_try;
 	struct dl_node n_stale;
@@ -296,6 +298,7 @@ static void query_free(struct query *q)
 		waiter_free(r, w);
 	}
 	r->n_queries--;
+	free(q->fail_ans);
 	free(q);
 }
 
@@ -333,33 +336,60 @@ static void waiters_fail(struct query *q, int ede, const char *text)
 	}
 }
 
-/* SERVFAIL with the Extended DNS Error that says why (RFC 8914 §4), or stale; then free. */
+static void query_answer(struct query *q, const uint8_t *ans, size_t len,
+			 const struct dns_opt *aopt);
+
+/* The Extended DNS Error (RFC 8914 §4) and text that say why a try failed with @status. */
+static void fail_reason(int status, int *ede, const char **text)
+{
+	switch (status) {
+	case TLS_ERR_AUTH:
+		*ede = DNS_EDE_NO_REACHABLE;
+		*text = "upstream TLS authentication failed";
+		break;
+	case TLS_ERR_CONNECT:
+		*ede = DNS_EDE_NETWORK_ERROR;
+		*text = "upstream TLS connection failed";
+		break;
+	case TLS_ERR_PROTO:
+		*ede = DNS_EDE_NETWORK_ERROR;
+		*text = "upstream sent a broken answer";
+		break;
+	case -ETIME:
+		*ede = DNS_EDE_NO_REACHABLE;
+		*text = "no answer from upstream in time";
+		break;
+	default:
+		*ede = DNS_EDE_NETWORK_ERROR;
+		*text = "upstream connection lost";
+		break;
+	}
+}
+
+/*
+ * Every try failed: the stale answer if there is one; else the upstream's own SERVFAIL, with
+ * its Extended DNS Errors, when one said so; else SERVFAIL with the Extended DNS Error that
+ * says why (RFC 8914 §4). Then free. An upstream's REFUSED is not passed on: to the client it
+ * would say that dotd refuses it.
+ */
 static void query_fail(struct query *q, int status)
 {
+	struct dns_opt opt;
 	const char *text;
 	int ede;
 
-	switch (status) {
-	case TLS_ERR_AUTH:
-		ede = DNS_EDE_NO_REACHABLE;
-		text = "upstream TLS authentication failed";
-		break;
-	case TLS_ERR_CONNECT:
-		ede = DNS_EDE_NETWORK_ERROR;
-		text = "upstream TLS connection failed";
-		break;
-	case TLS_ERR_PROTO:
-		ede = DNS_EDE_NETWORK_ERROR;
-		text = "upstream sent a broken answer";
-		break;
-	case -ETIME:
-		ede = DNS_EDE_NO_REACHABLE;
-		text = "no answer from upstream in time";
-		break;
-	default:
-		ede = DNS_EDE_NETWORK_ERROR;
-		text = "upstream connection lost";
-		break;
+	if (q->fail_ans && dns_rcode(q->fail_ans) == DNS_RCODE_SERVFAIL &&
+	    !waiters_answer_stale(q) && dns_opt_find(q->fail_ans, q->fail_len, &opt) == 0) {
+		query_answer(q, q->fail_ans, q->fail_len, &opt);
+		return;
+	}
+	/* A refresh that failed keeps the cached answer and holds the next one back. */
+	cache_refresh_failed(q->r->cache, &q->key);
+	if (q->fail_ans && dns_rcode(q->fail_ans) == DNS_RCODE_REFUSED) {
+		ede = DNS_EDE_NO_REACHABLE; /* "...or they potentially refused to reply" */
+		text = "upstreams refused the query";
+	} else {
+		fail_reason(status, &ede, &text);
 	}
 	waiters_fail(q, ede, text);
 	query_free(q);
@@ -479,6 +509,29 @@ static bool answer_is_failure(const uint8_t *ans)
 	       (dns_flags(ans) & DNS_TC);
 }
 
+/*
+ * Keep a copy of an upstream's SERVFAIL or REFUSED (not TC: over TLS that is broken) for the
+ * case that every other try fails too; a SERVFAIL, which says more, wins over a REFUSED.
+ */
+static void query_keep_failure(struct query *q, const uint8_t *ans, size_t len)
+{
+	uint8_t *copy;
+
+	if ((dns_flags(ans) & DNS_TC) ||
+	    (q->fail_ans && (dns_rcode(q->fail_ans) == DNS_RCODE_SERVFAIL ||
+			     dns_rcode(ans) != DNS_RCODE_SERVFAIL))) {
+		return;
+	}
+	copy = malloc(len);
+	if (!copy) {
+		return;
+	}
+	memcpy(copy, ans, len);
+	free(q->fail_ans);
+	q->fail_ans = copy;
+	q->fail_len = len;
+}
+
 static void on_leg_answer(struct tls_query *tq, int status, const uint8_t *ans, size_t len,
 			  const struct dns_opt *aopt)
 {
@@ -511,12 +564,8 @@ static void on_leg_answer(struct tls_query *tq, int status, const uint8_t *ans, 
 		return;
 	}
 	if (answer_is_failure(ans)) {
+		query_keep_failure(q, ans, len);
 		if (query_retry(q, TLS_ERR_PROTO)) {
-			return;
-		}
-		if (!(dns_flags(ans) & DNS_TC) && !waiters_answer_stale(q)) {
-			/* The last word: the upstream's own SERVFAIL or REFUSED, with its EDE. */
-			query_answer(q, ans, len, aopt);
 			return;
 		}
 		query_fail(q, TLS_ERR_PROTO);
@@ -748,9 +797,14 @@ void query_receive(struct resolver *r, const struct query_origin *from, const ui
 		return;
 	}
 	q = inflight_find(r, &k);
-	if (q && q->stale_served &&
+	if (((q && q->stale_served) ||
+	     (r->cfg->serve_stale_max > 0 && cache_refresh_held(r->cache, &k))) &&
 	    answer_from_cache(r, &k, &cq, from->udp, from->peer, from->tcp, STALE_TTL, &prefetch)) {
-		return; /* its refresh is late already: stale at once (RFC 8767 §5) */
+		/*
+		 * Its refresh is late already, or failed a moment ago: stale at once (RFC 8767
+		 * §4, §5), without asking again before the failure recheck time.
+		 */
+		return;
 	}
 	if (q && q->unreachable) {
 		/* Its tries have no connection yet: say so now rather than at the deadline. */

@@ -43,7 +43,8 @@ void resolver_stats_log(struct resolver *r)
 		   "answered_here=%llu cache_answers=%llu stale_answers=%llu coalesced=%llu "
 		   "prefetches=%llu forwarded=%llu tries=%llu hedged=%llu answers=%llu "
 		   "servfail=%llu truncated=%llu scrubbed=%llu refused=%llu limited=%llu "
-		   "tcp_evicted=%llu tcp_idle_closed=%llu tcp_overflow_closed=%llu tcp_paused=%llu",
+		   "tcp_evicted=%llu tcp_idle_closed=%llu tcp_overflow_closed=%llu tcp_paused=%llu "
+		   "udp_send_dropped=%llu",
 		   (unsigned long long)s->queries_udp, (unsigned long long)s->queries_tcp,
 		   (unsigned long long)s->tcp_clients, (unsigned long long)s->dropped,
 		   (unsigned long long)s->answered_here, (unsigned long long)s->cache_answers,
@@ -54,17 +55,20 @@ void resolver_stats_log(struct resolver *r)
 		   (unsigned long long)s->truncated, (unsigned long long)s->scrubbed,
 		   (unsigned long long)s->refused, (unsigned long long)s->limited,
 		   (unsigned long long)s->tcp_evicted, (unsigned long long)s->tcp_idle_closed,
-		   (unsigned long long)s->tcp_overflow_closed, (unsigned long long)s->tcp_paused);
+		   (unsigned long long)s->tcp_overflow_closed, (unsigned long long)s->tcp_paused,
+		   (unsigned long long)s->udp_send_dropped);
 	if (r->cache) {
 		cache_stats_get(r->cache, &cs);
 		log_notice(LOG_MAIN,
 			   "cache: entries=%zu bytes=%zu hits=%llu misses=%llu stale_hits=%llu "
-			   "inserts=%llu not_cacheable=%llu evicted_expired=%llu evicted_live=%llu",
+			   "inserts=%llu not_cacheable=%llu evicted_expired=%llu evicted_live=%llu "
+			   "refresh_failures=%llu",
 			   cs.entries, cs.bytes, (unsigned long long)cs.hits,
 			   (unsigned long long)cs.misses, (unsigned long long)cs.stale_hits,
 			   (unsigned long long)cs.inserts, (unsigned long long)cs.not_cacheable,
 			   (unsigned long long)cs.evicted_expired,
-			   (unsigned long long)cs.evicted_live);
+			   (unsigned long long)cs.evicted_live,
+			   (unsigned long long)cs.refresh_failures);
 	}
 	if (r->upstreams) {
 		upstream_set_stats_log(r->upstreams);

@@ -52,6 +52,7 @@ struct resolver_stats {
 	uint64_t tcp_paused;	      /**< times a client was not read for using up its share */
 	uint64_t refused;	      /**< from outside access_control (TCP: REFUSED, UDP: none) */
 	uint64_t limited; /**< UDP queries dropped over udp_queries_per_source/queries_max */
+	uint64_t udp_send_dropped; /**< UDP answers dropped: the socket's queue was full */
 };
 
 /** A node of a dl_list, embedded in the object it orders (a query, a client connection). */

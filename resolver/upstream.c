@@ -213,19 +213,20 @@ void upstream_set_stats_log(const struct upstream_set *s)
 		struct tls_upstream_stats st;
 
 		tls_upstream_stats_get(s->ups[i], &st);
-		log_notice(LOG_MAIN,
-			   "upstream '%s': queries=%llu answers=%llu connections=%llu "
-			   "handshakes_full=%llu handshakes_resumed=%llu tickets=%llu "
-			   "auth_failures=%llu conn_failures=%llu proto_errors=%llu dead=%llu "
-			   "server_closes=%llu idle_closes=%llu backoffs=%llu srtt_ms=%u",
-			   tls_upstream_name(s->ups[i]), (unsigned long long)st.queries,
-			   (unsigned long long)st.answers, (unsigned long long)st.connections,
-			   (unsigned long long)st.handshakes_full,
-			   (unsigned long long)st.handshakes_resumed,
-			   (unsigned long long)st.tickets, (unsigned long long)st.auth_failures,
-			   (unsigned long long)st.conn_failures,
-			   (unsigned long long)st.proto_errors, (unsigned long long)st.dead,
-			   (unsigned long long)st.server_closes, (unsigned long long)st.idle_closes,
-			   (unsigned long long)st.backoffs, tls_upstream_srtt(s->ups[i]));
+		log_notice(
+			LOG_MAIN,
+			"upstream '%s': queries=%llu answers=%llu connections=%llu "
+			"handshakes_full=%llu handshakes_resumed=%llu tickets=%llu "
+			"auth_failures=%llu conn_failures=%llu proto_errors=%llu dead=%llu "
+			"server_closes=%llu idle_closes=%llu backoffs=%llu resent=%llu srtt_ms=%u",
+			tls_upstream_name(s->ups[i]), (unsigned long long)st.queries,
+			(unsigned long long)st.answers, (unsigned long long)st.connections,
+			(unsigned long long)st.handshakes_full,
+			(unsigned long long)st.handshakes_resumed, (unsigned long long)st.tickets,
+			(unsigned long long)st.auth_failures, (unsigned long long)st.conn_failures,
+			(unsigned long long)st.proto_errors, (unsigned long long)st.dead,
+			(unsigned long long)st.server_closes, (unsigned long long)st.idle_closes,
+			(unsigned long long)st.backoffs, (unsigned long long)st.resent,
+			tls_upstream_srtt(s->ups[i]));
 	}
 }

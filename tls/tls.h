@@ -110,6 +110,7 @@ struct tls_upstream_stats {
 	uint64_t idle_closes;	     /**< connections we closed for idleness or keepalive */
 	uint64_t backoffs;	     /**< times the upstream was backed off */
 	uint64_t tickets;	     /**< session tickets received and stored */
+	uint64_t resent;	     /**< queries sent again after their connection was lost */
 };
 
 /**
@@ -153,12 +154,15 @@ struct tls_query {
 	uint64_t sent_at;	/**< loop time it was written, for the round-trip time */
 	uint16_t id;		/**< upstream ID while in flight */
 	bool in_flight;
+	bool resent; /**< sent again after its connection was lost: once only */
 };
 
 /**
  * Send @q to @u: on an open connection with room, or on a new one up to max_conns, or queued on
  * the least loaded. Returns 0 (the callback will come) or a negative errno if @q is malformed or
- * no connection can be started (no callback).
+ * no connection can be started (no callback). When an authenticated connection is lost or goes
+ * silent before @q's answer came (a server's idle close racing our write, RFC 7766 §6.2.3; a
+ * dead path), @q is sent once more on a fresh connection to @u before it fails.
  */
 int tls_upstream_query(struct tls_upstream *u, struct tls_query *q);
 

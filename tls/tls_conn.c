@@ -26,7 +26,8 @@
 #include "log.h"
 #include "tls_int.h"
 
-#define CIN_CAP (18 * 1024) /* one full TLS record (16 KiB + overhead) and then some */
+#define CIN_CAP	 (18 * 1024) /* one full TLS record (16 KiB + overhead) and then some */
+#define CLOSE_MS 2000	     /* a polite close that has not drained by then is made hard */
 
 struct tls_write {
 	uv_write_t req;
@@ -39,6 +40,7 @@ static void conn_flush(struct tls_conn *c);
 static void conn_fail_all(struct tls_conn *c, int status);
 static void conn_close(struct tls_conn *c, int status);
 static void conn_timer_update(struct tls_conn *c);
+static void on_timer(uv_timer_t *t);
 
 /*
  * Random bits for upstream message IDs. Over TLS IDs need only be unique per connection (RFC
@@ -196,7 +198,12 @@ static void conn_close_gracefully(struct tls_conn *c)
 	}
 	c->state = TLS_CONN_CLOSING;
 	c->close_status = TLS_ERR_LOST;
-	uv_timer_stop(&c->timer);
+	/*
+	 * A peer that stopped reading never lets the close_notify and the FIN out: close hard
+	 * after a while rather than hold the fd for ever beside the connection that replaces it.
+	 */
+	c->timer_mode = TLS_TIMER_CLOSING;
+	uv_timer_start(&c->timer, on_timer, CLOSE_MS, 0);
 	uv_read_stop((uv_stream_t *)&c->tcp);
 	wolfSSL_shutdown(c->ssl);
 	conn_flush(c);
@@ -224,7 +231,43 @@ static struct tls_query *wait_pop(struct tls_conn *c)
 	return q;
 }
 
-/* Give every query still on @c its failure, and forget them. */
+/*
+ * @q's connection is gone without its answer. A connection that was authenticated and then
+ * lost or went silent (the server's idle close racing our write, RFC 7766 §6.2.3; a changed
+ * path) says nothing about the query: it is sent once more, on a fresh connection. Any other
+ * failure (connect, handshake, authentication, a broken answer) is the caller's to handle.
+ */
+static void conn_query_lost(struct tls_conn *c, struct tls_query *q, int status)
+{
+	bool written = q->in_flight;
+
+	q->conn = NULL;
+	q->in_flight = false;
+	if (c->was_ready && !c->up->closing && (!written || !q->resent) &&
+	    (status == TLS_ERR_LOST || status == TLS_ERR_TIMEOUT)) {
+		/* One that was never written (it waited for a slot, or for a drain) is not. */
+		q->resent = q->resent || written;
+		tls_upstream_requeue(c->up, q, status);
+		return;
+	}
+	q->cb(q, status, NULL, 0, NULL);
+}
+
+/*
+ * A draining connection (keepalive 0) writes nothing more: the queries waiting on it for a slot
+ * go to another connection of the upstream now, rather than when this one has closed.
+ */
+static void conn_move_waiting(struct tls_conn *c)
+{
+	struct tls_query *q;
+
+	while (c->state == TLS_CONN_READY && (q = wait_pop(c)) != NULL) {
+		q->conn = NULL;
+		tls_upstream_requeue(c->up, q, TLS_ERR_LOST);
+	}
+}
+
+/* Give every query still on @c its failure (or another chance), and forget them. */
 static void conn_fail_all(struct tls_conn *c, int status)
 {
 	struct tls_query *q;
@@ -240,14 +283,11 @@ static void conn_fail_all(struct tls_conn *c, int status)
 		s->q = NULL;
 		c->n_slots_used--;
 		if (q) {
-			q->conn = NULL;
-			q->in_flight = false;
-			q->cb(q, status, NULL, 0, NULL);
+			conn_query_lost(c, q, status);
 		}
 	}
 	while ((q = wait_pop(c)) != NULL) {
-		q->conn = NULL;
-		q->cb(q, status, NULL, 0, NULL);
+		conn_query_lost(c, q, status);
 	}
 }
 
@@ -327,24 +367,36 @@ static void conn_send_waiting(struct tls_conn *c)
 	unsigned mask = c->n_slots - 1;
 	bool was_idle = c->n_slots_used == 0;
 
-	while (c->wait_head && c->state == TLS_CONN_READY &&
+	/* RFC 7828 §3.2.2: after a keepalive of 0 nothing more is written here. */
+	while (c->wait_head && c->state == TLS_CONN_READY && !c->draining &&
 	       c->n_slots_used < c->up->max_in_flight) {
 		struct tls_query *q = wait_pop(c);
-		unsigned slot = random_u16() & mask;
+		unsigned start = random_u16() & mask;
+		unsigned slot = start;
 		uint16_t id;
 		int ret;
 
-		/* A free slot exists: at most half of them are used. */
-		while (c->slots[slot].used) {
+		/*
+		 * A free slot exists: at most half of them are used. One that never held an
+		 * expired query is preferred, so that a late answer to it is still known.
+		 */
+		while (c->slots[slot].used || c->slots[slot].expired) {
 			slot = (slot + 1) & mask;
+			if (slot == start) {
+				while (c->slots[slot].used) {
+					slot = (slot + 1) & mask;
+				}
+				break;
+			}
 		}
 		/* The low bits name the slot, the high bits are random. */
 		id = (uint16_t)((random_u16() & ~mask) | slot);
-		c->slots[slot] = (struct tls_slot){.q = q, .id = id, .used = true};
+		q->sent_at = uv_now(c->up->loop);
+		c->slots[slot] =
+			(struct tls_slot){.q = q, .id = id, .used = true, .sent_at = q->sent_at};
 		c->n_slots_used++;
 		q->id = id;
 		q->in_flight = true;
-		q->sent_at = uv_now(c->up->loop);
 		/* The frame may be shared with other tries: write the ID and encrypt at once. */
 		dns_put16(q->frame + 2, id);
 		ret = wolfSSL_write(c->ssl, q->frame, (int)q->frame_len);
@@ -402,6 +454,11 @@ static void conn_on_message(struct tls_conn *c, const uint8_t *msg, size_t len)
 		return;
 	}
 	s = &c->slots[dns_id(msg) & (c->n_slots - 1)];
+	if (s->expired && !s->used && s->id == dns_id(msg)) {
+		/* The late answer of a cancelled query whose slot expired: not unsolicited. */
+		s->expired = false;
+		return;
+	}
 	if (!s->used || s->id != dns_id(msg)) {
 		conn_protocol_error(c, "answer with an ID that matches no query");
 		return;
@@ -501,6 +558,7 @@ static void conn_handshake_done(struct tls_conn *c)
 		 wolfSSL_get_cipher_name(c->ssl),
 		 wolfSSL_session_reused(c->ssl) ? ", resumed" : "");
 	c->state = TLS_CONN_READY;
+	c->was_ready = true;
 	conn_timer_update(c);
 	conn_send_waiting(c);
 }
@@ -543,6 +601,12 @@ static void conn_drive(struct tls_conn *c)
 		conn_flush(c); /* alerts, key updates */
 		if (c->state != TLS_CONN_READY) {
 			return;
+		}
+		if (c->draining && c->n_waiting > 0) {
+			conn_move_waiting(c);
+			if (c->state != TLS_CONN_READY) {
+				return;
+			}
 		}
 		if (c->draining && c->n_slots_used == 0) {
 			c->up->stats.idle_closes++;
@@ -605,10 +669,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	c->cin_len += (size_t)nread;
-	if (c->timer_mode == TLS_TIMER_LIVENESS) {
-		/* Something arrived: the connection is alive. */
-		uv_timer_again(&c->timer);
-	}
+	/* Something arrived: the connection is alive (the liveness timer reads this). */
+	c->last_rx = uv_now(c->up->loop);
 	conn_drive(c);
 	if (c->state < TLS_CONN_CLOSING && c->cin_len == c->cin_cap && c->cin_head == 0) {
 		/* wolfSSL took nothing from a full buffer: it cannot make progress. */
@@ -616,10 +678,58 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	}
 }
 
+/*
+ * The liveness timer. A connection on which a query has waited liveness_ms, and from which
+ * nothing has arrived for as long, is dead (half-open, e.g. after a route change). A cancelled
+ * query's slot that has waited liveness_ms for its answer expires instead: an answer the
+ * upstream never sends must not use up the connection, nor make it look dead. Returns the ms
+ * until the timer is next due (UINT64_MAX when nothing is outstanding any more), or 0 when the
+ * connection is dead.
+ */
+static uint64_t conn_liveness_check(struct tls_conn *c)
+{
+	uint64_t now = uv_now(c->up->loop);
+	uint64_t live = c->up->liveness_ms;
+	uint64_t oldest = UINT64_MAX, next = UINT64_MAX;
+
+	for (unsigned i = 0; i < c->n_slots; i++) {
+		struct tls_slot *s = &c->slots[i];
+
+		if (!s->used) {
+			continue;
+		}
+		if (s->q) {
+			oldest = s->sent_at < oldest ? s->sent_at : oldest;
+		} else if (s->sent_at + live <= now) {
+			s->used = false;
+			s->expired = true;
+			c->n_slots_used--;
+		} else if (s->sent_at + live < next) {
+			next = s->sent_at + live;
+		}
+	}
+	if (oldest != UINT64_MAX) {
+		uint64_t due = (oldest > c->last_rx ? oldest : c->last_rx) + live;
+
+		if (now >= due) {
+			return 0;
+		}
+		next = due < next ? due : next;
+	}
+	return next == UINT64_MAX ? UINT64_MAX : next - now;
+}
+
 static void on_timer(uv_timer_t *t)
 {
 	struct tls_conn *c = t->data;
+	uint64_t next;
 
+	if (c->state == TLS_CONN_CLOSING && c->timer_mode == TLS_TIMER_CLOSING) {
+		log_debug(LOG_TLS, "upstream '%s': the close did not drain, closing hard",
+			  c->up->name);
+		conn_close_handles(c);
+		return;
+	}
 	if (c->state >= TLS_CONN_CLOSING) {
 		return;
 	}
@@ -631,6 +741,19 @@ static void on_timer(uv_timer_t *t)
 		conn_fail(c, TLS_ERR_CONNECT, "connect or handshake timed out");
 		return;
 	case TLS_TIMER_LIVENESS:
+		next = conn_liveness_check(c);
+		if (next > 0) {
+			if (next != UINT64_MAX) {
+				uv_timer_start(&c->timer, on_timer, next, 0);
+			} else if (c->draining) {
+				c->up->stats.idle_closes++;
+				conn_close_gracefully(c);
+			} else {
+				conn_timer_update(c); /* only expired slots were left: idle */
+				conn_send_waiting(c);
+			}
+			return;
+		}
 		log_notice(LOG_TLS,
 			   "upstream '%s': nothing received for %u ms with %u queries "
 			   "outstanding, dropping the connection",
@@ -644,6 +767,8 @@ static void on_timer(uv_timer_t *t)
 			c->up->stats.idle_closes++;
 			conn_close_gracefully(c);
 		}
+		return;
+	case TLS_TIMER_CLOSING:
 		return;
 	}
 }
@@ -662,7 +787,7 @@ static void conn_timer_update(struct tls_conn *c)
 	if (c->n_slots_used > 0) {
 		if (c->timer_mode != TLS_TIMER_LIVENESS) {
 			c->timer_mode = TLS_TIMER_LIVENESS;
-			uv_timer_start(&c->timer, on_timer, c->up->liveness_ms, c->up->liveness_ms);
+			uv_timer_start(&c->timer, on_timer, c->up->liveness_ms, 0);
 		}
 		return;
 	}

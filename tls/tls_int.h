@@ -33,6 +33,7 @@ enum tls_timer_mode {
 	TLS_TIMER_HANDSHAKE, /**< connect plus handshake deadline */
 	TLS_TIMER_LIVENESS,  /**< queries outstanding: something must arrive in liveness_ms */
 	TLS_TIMER_IDLE,	     /**< nothing outstanding: close when idle too long */
+	TLS_TIMER_CLOSING,   /**< close_notify sent: close hard if the write side never drains */
 };
 
 /** What the certificate verification of one handshake found (RFC 8310 §8, RFC 7469). */
@@ -46,11 +47,18 @@ struct tls_auth {
 	int error_depth;
 };
 
-/** An in-flight slot: the query whose upstream ID selects it (id & mask == slot index). */
+/**
+ * An in-flight slot: the query whose upstream ID selects it (id & mask == slot index). A slot
+ * whose query was cancelled stays used until its answer comes, or until it has waited
+ * liveness_ms; it then expires: it no longer counts against max_in_flight, a late answer to
+ * its ID is still recognised and dropped, and a new query may take it over.
+ */
 struct tls_slot {
 	struct tls_query *q; /**< borrowed; NULL when cancelled but the answer is still due */
+	uint64_t sent_at;    /**< loop time the query was written */
 	uint16_t id;
-	bool used;
+	bool used;    /**< in flight (counted in n_slots_used) */
+	bool expired; /**< cancelled and waited too long: free, but its ID is remembered */
 };
 
 #define TLS_SESSIONS 4 /* tickets kept per upstream, each offered once (RFC 8446 App. C.4) */
@@ -65,8 +73,10 @@ struct tls_conn {
 	enum tls_conn_state state;
 	enum tls_timer_mode timer_mode;
 	bool draining;		 /**< the server's keepalive is 0: no new queries (RFC 7828) */
+	bool was_ready;		 /**< it was authenticated and carried queries */
 	bool offered_session;	 /**< a stored session was offered for resumption */
 	unsigned keepalive_ms;	 /**< the server's edns-tcp-keepalive, 0 until it sends one */
+	uint64_t last_rx;	 /**< loop time bytes last arrived (liveness) */
 	unsigned handles_open;	 /**< libuv handles not yet closed (0..2) */
 	unsigned writes_pending; /**< uv_write requests not yet completed */
 	int close_status;	 /**< given to queries still here when the handles have closed */
@@ -159,6 +169,13 @@ void tls_upstream_success(struct tls_upstream *u);
 
 /** An answer arrived @rtt_ms after its query was written. */
 void tls_upstream_rtt(struct tls_upstream *u, uint64_t rtt_ms);
+
+/**
+ * Send @q again, on a fresh connection of @u if one may be opened, else on the least loaded
+ * usable one: its connection was lost before its answer came (RFC 7766 §6.2.3). Gives @q
+ * @status through its callback when that is not possible.
+ */
+void tls_upstream_requeue(struct tls_upstream *u, struct tls_query *q, int status);
 
 /** Take a stored session for a new connection (the caller frees it), or NULL. */
 WOLFSSL_SESSION *tls_upstream_session_take(struct tls_upstream *u);

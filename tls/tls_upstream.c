@@ -261,3 +261,39 @@ int tls_upstream_query(struct tls_upstream *u, struct tls_query *q)
 	tls_conn_submit(best, q);
 	return 0;
 }
+
+void tls_upstream_requeue(struct tls_upstream *u, struct tls_query *q, int status)
+{
+	struct tls_conn *best = NULL, *fresh = NULL, *c;
+	unsigned n_usable = 0;
+
+	if (!u->closing) {
+		for (c = u->conns; c; c = c->next) {
+			if (!tls_conn_usable(c)) {
+				continue;
+			}
+			n_usable++;
+			/* One still being set up is fresh: several lost queries share it. */
+			if (c->state < TLS_CONN_READY && tls_conn_load(c) < u->max_in_flight) {
+				fresh = c;
+			}
+			if (!best || tls_conn_load(c) < tls_conn_load(best)) {
+				best = c;
+			}
+		}
+		if (!fresh && n_usable < u->max_conns && tls_conn_open(u, &c) == 0) {
+			fresh = c;
+		}
+		if (fresh) {
+			best = fresh;
+		}
+	}
+	if (!best) {
+		q->cb(q, status, NULL, 0, NULL);
+		return;
+	}
+	log_debug(LOG_TLS, "upstream '%s': connection lost before an answer, sending again",
+		  u->name);
+	u->stats.resent++;
+	tls_conn_submit(best, q);
+}

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -72,6 +73,9 @@ struct options {
 	unsigned delay_ms;
 	unsigned idle_close_ms; /**< 0 if off */
 	int keepalive;		/**< edns-tcp-keepalive TIMEOUT, -1 if off */
+	int servfail_after;	/**< --servfail-after N: SERVFAIL from query N + 1 on; -1 if off */
+	const char *ignore_label; /**< borrowed (argv): never answer names with this first label */
+	bool refuse;
 	bool stall;
 	bool garbage;
 	bool bad_length;
@@ -86,6 +90,7 @@ struct stats {
 	unsigned long resumed;	   /**< of those, resumed sessions */
 	unsigned long queries;	   /**< well-formed queries received */
 	unsigned long answers;	   /**< answers (of any kind) queued for sending */
+	unsigned long after_ka0;   /**< queries received after we sent a keepalive of 0 */
 };
 
 struct query {
@@ -123,12 +128,14 @@ struct conn {
 	uint64_t last_active_ms; /**< accept, handshake, last query or answer */
 	unsigned long n_queries;
 	unsigned long n_answers;
+	bool sent_ka0; /**< an answer with edns-tcp-keepalive 0 was queued */
 	char peer[INET_ADDRSTRLEN + 8];
 };
 
 static struct options opt = {
 	.tag = 1,
 	.keepalive = -1,
+	.servfail_after = -1,
 };
 static struct stats stats;
 static struct conn *conns;
@@ -171,8 +178,10 @@ static void stats_report(void)
 	FILE *f;
 
 	snprintf(line, sizeof(line),
-		 "fakeup: connections=%lu handshakes=%lu resumed=%lu queries=%lu answers=%lu\n",
-		 stats.connections, stats.handshakes, stats.resumed, stats.queries, stats.answers);
+		 "fakeup: connections=%lu handshakes=%lu resumed=%lu queries=%lu answers=%lu "
+		 "after_keepalive0=%lu\n",
+		 stats.connections, stats.handshakes, stats.resumed, stats.queries, stats.answers,
+		 stats.after_ka0);
 	fputs(line, stderr);
 	if (!opt.stats_path) {
 		return;
@@ -299,27 +308,45 @@ static ldns_rr *answer_record(const ldns_rr *question, const ldns_rdf *owner)
 	return rr;
 }
 
-/* Our OPT (RFC 6891): only when the query had one; with --keepalive, RFC 7828's option. */
+/* Push option @code with @len bytes of @data on @list. */
+static int edns_push(ldns_edns_option_list *list, ldns_edns_option_code code, size_t len,
+		     const void *data)
+{
+	ldns_edns_option *o = ldns_edns_new_from_data(code, len, data);
+
+	if (!o || !ldns_edns_option_list_push(list, o)) {
+		ldns_edns_deep_free(o);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * Our OPT (RFC 6891): only when the query had one; with --keepalive, RFC 7828's option; on a
+ * --servfail-after SERVFAIL, an Extended DNS Error 0 "fakeup servfail" (RFC 8914).
+ */
 static int answer_edns(ldns_pkt *a, const ldns_pkt *q)
 {
+	static const uint8_t ede[] = "\0\0fakeup servfail";
 	ldns_edns_option_list *list;
-	ldns_edns_option *ka;
 	uint8_t timeout[2];
+	bool with_ede = ldns_pkt_get_rcode(a) == LDNS_RCODE_SERVFAIL;
 
 	if (!ldns_pkt_edns(q)) {
 		return 0;
 	}
 	ldns_pkt_set_edns_udp_size(a, EDNS_UDP_SIZE);
 	ldns_pkt_set_edns_do(a, ldns_pkt_edns_do(q));
-	if (opt.keepalive < 0) {
+	if (opt.keepalive < 0 && !with_ede) {
 		return 0;
 	}
 	timeout[0] = (uint8_t)(opt.keepalive >> 8);
 	timeout[1] = (uint8_t)opt.keepalive;
 	list = ldns_edns_option_list_new();
-	ka = ldns_edns_new_from_data(LDNS_EDNS_KEEPALIVE, sizeof(timeout), timeout);
-	if (!list || !ka || !ldns_edns_option_list_push(list, ka)) {
-		ldns_edns_deep_free(ka);
+	if (!list ||
+	    (opt.keepalive >= 0 &&
+	     edns_push(list, LDNS_EDNS_KEEPALIVE, sizeof(timeout), timeout) != 0) ||
+	    (with_ede && edns_push(list, LDNS_EDNS_EDE, sizeof(ede) - 1, ede) != 0)) {
 		ldns_edns_option_list_deep_free(list);
 		return -ENOMEM;
 	}
@@ -352,6 +379,11 @@ static int answer_build(const ldns_pkt *q, uint8_t **wire, size_t *len)
 	ldns_pkt_set_ra(a, true);
 	ldns_pkt_set_cd(a, ldns_pkt_cd(q));
 	ldns_pkt_set_rcode(a, LDNS_RCODE_NOERROR);
+	if (opt.refuse) {
+		ldns_pkt_set_rcode(a, LDNS_RCODE_REFUSED);
+	} else if (opt.servfail_after >= 0 && stats.answers >= (unsigned long)opt.servfail_after) {
+		ldns_pkt_set_rcode(a, LDNS_RCODE_SERVFAIL);
+	}
 
 	/* The question as received, case included (ldns keeps it): clients may compare bytes. */
 	ldns_rr_set_question(qrr, true);
@@ -359,7 +391,7 @@ static int answer_build(const ldns_pkt *q, uint8_t **wire, size_t *len)
 	ldns_rr_set_type(qrr, ldns_rr_get_type(question));
 	ldns_rr_set_class(qrr, ldns_rr_get_class(question));
 	ldns_pkt_push_rr(a, LDNS_SECTION_QUESTION, qrr);
-	rr = answer_record(question, owner);
+	rr = ldns_pkt_get_rcode(a) == LDNS_RCODE_NOERROR ? answer_record(question, owner) : NULL;
 	if (rr) {
 		ldns_pkt_push_rr(a, LDNS_SECTION_ANSWER, rr);
 	}
@@ -477,6 +509,9 @@ static void conn_answer(struct conn *c, const ldns_pkt *q, uint64_t now)
 	}
 	c->n_answers++;
 	stats.answers++;
+	if (opt.keepalive == 0 && ldns_pkt_edns(q)) {
+		c->sent_ka0 = true;
+	}
 	c->last_active_ms = now;
 	if (opt.close_after && c->n_answers >= opt.close_after) {
 		c->closing = true;
@@ -546,6 +581,17 @@ static void conn_answer_due(struct conn *c, uint64_t now)
 	}
 }
 
+/* Whether the first label of @q's name is --ignore-label's (case aside). */
+static bool ignored(const ldns_pkt *q)
+{
+	const ldns_rdf *name = ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(q), 0));
+	const uint8_t *w = ldns_rdf_data(name);
+	size_t n = strlen(opt.ignore_label);
+
+	return ldns_rdf_size(name) > n + 1 && w[0] == n &&
+	       strncasecmp((const char *)w + 1, opt.ignore_label, n) == 0;
+}
+
 /* One message from the client: parse it and queue it. */
 static int conn_query(struct conn *c, const uint8_t *wire, size_t len, uint64_t now)
 {
@@ -564,6 +610,13 @@ static int conn_query(struct conn *c, const uint8_t *wire, size_t len, uint64_t 
 	stats.queries++;
 	c->n_queries++;
 	c->last_active_ms = now;
+	if (c->sent_ka0) {
+		stats.after_ka0++; /* RFC 7828 §3.2.2: the client should have sent nothing more */
+	}
+	if (opt.ignore_label && ignored(pkt)) {
+		ldns_pkt_free(pkt);
+		return 0;
+	}
 	if (opt.stall || c->closing) {
 		ldns_pkt_free(pkt);
 		return 0;
@@ -1028,7 +1081,10 @@ static void usage(FILE *f)
 	      "  --delay MS          answer each query MS ms after it arrived\n"
 	      "  --tls12-only        accept TLS 1.2 only\n"
 	      "  --keepalive T       edns-tcp-keepalive TIMEOUT T (100 ms units) in answers' OPT\n"
-	      "  --idle-close MS     close (with close_notify) after MS ms without a query\n",
+	      "  --idle-close MS     close (with close_notify) after MS ms without a query\n"
+	      "  --servfail-after N  answer SERVFAIL (EDE 0 'fakeup servfail') after N answers\n"
+	      "  --refuse            answer REFUSED to every query\n"
+	      "  --ignore-label L    never answer names whose first label is L\n",
 	      f);
 }
 
@@ -1067,6 +1123,9 @@ static int parse_args(int argc, char **argv)
 		OPT_TLS12_ONLY,
 		OPT_KEEPALIVE,
 		OPT_IDLE_CLOSE,
+		OPT_SERVFAIL_AFTER,
+		OPT_REFUSE,
+		OPT_IGNORE_LABEL,
 		OPT_HELP,
 	};
 	static const struct option longopts[] = {
@@ -1086,6 +1145,9 @@ static int parse_args(int argc, char **argv)
 		{"tls12-only", no_argument, NULL, OPT_TLS12_ONLY},
 		{"keepalive", required_argument, NULL, OPT_KEEPALIVE},
 		{"idle-close", required_argument, NULL, OPT_IDLE_CLOSE},
+		{"servfail-after", required_argument, NULL, OPT_SERVFAIL_AFTER},
+		{"refuse", no_argument, NULL, OPT_REFUSE},
+		{"ignore-label", required_argument, NULL, OPT_IGNORE_LABEL},
 		{"help", no_argument, NULL, OPT_HELP},
 		{NULL, 0, NULL, 0},
 	};
@@ -1145,6 +1207,16 @@ static int parse_args(int argc, char **argv)
 			break;
 		case OPT_IDLE_CLOSE:
 			ret = parse_uint("--idle-close", optarg, 3600000, &opt.idle_close_ms);
+			break;
+		case OPT_SERVFAIL_AFTER:
+			ret = parse_uint("--servfail-after", optarg, INT_MAX, &v);
+			opt.servfail_after = (int)v;
+			break;
+		case OPT_REFUSE:
+			opt.refuse = true;
+			break;
+		case OPT_IGNORE_LABEL:
+			opt.ignore_label = optarg;
 			break;
 		case OPT_HELP:
 			usage(stdout);

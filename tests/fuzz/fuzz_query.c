@@ -45,6 +45,11 @@ static void check_error(const struct dns_client_query *cq, unsigned rcode, int e
 	CHECK(len >= DNS_HDR_LEN && dns_opt_find(out, len, &opt) == 0);
 	CHECK(dns_id(out) == dns_id(cq->msg) && (dns_flags(out) & DNS_QR));
 	CHECK(dns_opcode(out) == dns_opcode(cq->msg) && dns_rcode(out) == (rcode & 0xf));
+	/* Never AA; RA and the client's CD on a QUERY only; RD as asked (RFC 1035 §4.1.1). */
+	CHECK((dns_flags(out) & (DNS_AA | DNS_RA | DNS_CD | DNS_RD)) ==
+	      ((dns_flags(cq->msg) & DNS_RD) |
+	       (dns_opcode(cq->msg) == DNS_OPCODE_QUERY ? DNS_RA | (dns_flags(cq->msg) & DNS_CD)
+							: 0)));
 	CHECK(cq->q.end == 0 || same_question(out, len, cq));
 	CHECK(opt.present == cq->has_opt);
 	if (opt.present) {

@@ -192,6 +192,24 @@ stop_dotd()
 	wait "$pid" 2> /dev/null || STOP_STATUS=$?
 }
 
+# start_fakeup NAME SWITCHES...: dotd-fakeup ($FAKEUP) on a free port; sets FPORT and
+# FAKE_PID. Its counters go to $TMP/NAME.stats on SIGUSR1 and at exit.
+start_fakeup()
+{
+	local name=$1
+	shift
+	FPORT=''
+	new_port FPORT
+	"$FAKEUP" --port "$FPORT" --cert "$TMP/pki/server.pem" --key "$TMP/pki/server.key" \
+		--stats "$TMP/$name.stats" "$@" > "$TMP/$name.out" 2> "$TMP/$name-fakeup.log" &
+	FAKE_PID=$!
+	PIDS+=("$FAKE_PID")
+	if ! wait_log "$TMP/$name.out" "listening" 10; then
+		fail "$name: dotd-fakeup starts"
+		return 1
+	fi
+}
+
 # upstream_stats PID LOG UPSTREAM: SIGUSR1 to dotd, then print the statistics line it logs
 # for UPSTREAM ("IP@port").
 upstream_stats()

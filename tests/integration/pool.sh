@@ -200,23 +200,6 @@ stop_checked roundrobin "$DOTD_PID"
 
 # --- misbehaving upstreams (dotd-fakeup) in front of a healthy one ---
 
-# start_fakeup NAME SWITCHES...: dotd-fakeup on a free port; sets FPORT and FAKE_PID.
-start_fakeup()
-{
-	local name=$1
-	shift
-	FPORT=''
-	new_port FPORT
-	"$FAKEUP" --port "$FPORT" --cert "$TMP/pki/server.pem" --key "$TMP/pki/server.key" \
-		--stats "$TMP/$name.stats" "$@" > "$TMP/$name.out" 2> "$TMP/$name-fakeup.log" &
-	FAKE_PID=$!
-	PIDS+=("$FAKE_PID")
-	if ! wait_log "$TMP/$name.out" "listening" 10; then
-		fail "$name: dotd-fakeup starts"
-		return 1
-	fi
-}
-
 # misbehaviour NAME CHECKS SWITCHES...: the misbehaving server first, the second unbound
 # behind it; 300 queries over UDP and 300 over TCP all answered, dotd serves afterwards, and
 # each of CHECKS ("stat>=N stat==N ...") holds for the misbehaving upstream's counters.

@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# What dotd keeps when upstreams fail, against tests/fakeup (dotd-fakeup), which fails on
+# demand in ways no real server does when asked:
+#   - a prefetch that gets SERVFAIL keeps the fresh answer, then serves it stale at once, and
+#     holds the next refresh back (RFC 8767 §4)
+#   - a connection the server closes with queries on it: they are sent again on a fresh
+#     connection, even to the only upstream (RFC 7766 §6.2.3)
+#   - an upstream's own SERVFAIL and Extended DNS Error reach the client when the next try fails
+#     at connection level; an upstream's REFUSED becomes SERVFAIL with EDE 22
+#   - after an edns-tcp-keepalive of 0 nothing more is written on that connection (RFC 7828)
+#   - a cancelled query whose answer never comes does not make its connection look dead
+#
+# usage: failures.sh DOTD PROBE FAKEUP
+set -euo pipefail
+
+if [[ $# -ne 3 ]]; then
+	echo "usage: $0 DOTD PROBE FAKEUP" >&2
+	exit 2
+fi
+DOTD=$(realpath "$1")
+PROBE=$(realpath "$2")
+FAKEUP=$(realpath "$3")
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+# shellcheck source=tests/integration/lib.sh
+. "$HERE/lib.sh"
+
+make_pki
+
+# run_dotd NAME EXTRA-KEYS PORT...: dotd in front of dotd-fakeups on PORTs, in that order;
+# sets DPORT and DOTD_PID, and waits for the first answer.
+run_dotd()
+{
+	local name=$1 extra=$2 p
+	shift 2
+	DPORT=''
+	new_port DPORT
+	{
+		echo "tls_ca_file: \"$TMP/pki/ca.pem\""
+		echo "listen_addresses: [$HOST@$DPORT]"
+		echo "round_robin_upstreams: 0"
+		echo "$extra"
+		echo "upstream_recursive_servers:"
+		for p in "$@"; do
+			echo "  - address_data: $HOST"
+			echo "    tls_port: $p"
+			echo "    tls_auth_name: \"dot.test\""
+		done
+	} > "$TMP/$name.yml"
+	start_dotd "$TMP/$name.yml" "$TMP/$name.log"
+}
+
+# fake_stat NAME STAT: a counter of the dotd-fakeup NAME (after SIGUSR1).
+fake_stat()
+{
+	local pid=$FAKE_PID line
+	rm -f "$TMP/$1.stats"
+	kill -USR1 "$pid"
+	wait_log "$TMP/$1.stats" "queries=" 5 || return 1
+	line=" $(cat "$TMP/$1.stats")"
+	stat_of "$line" "$2"
+}
+
+# cache_stats PID LOG: SIGUSR1, then the cache statistics line dotd logs.
+cache_stats()
+{
+	local n
+	n=$(grep -c -F -- "cache: entries=" "$2" || true)
+	kill -USR1 "$1"
+	wait_log "$2" "cache: entries=" 5 $((n + 1)) || return 1
+	grep -F -- "cache: entries=" "$2" | tail -n 1
+}
+
+# expect NAME WHAT CONTEXT CONDITION: PASS if CONDITION (bash arithmetic or test) holds.
+expect()
+{
+	if eval "$4"; then
+		pass "$1: $2"
+	else
+		fail "$1: $2"
+		echo "    | $3"
+	fi
+}
+
+field()
+{
+	local v=${1##*"$2="}
+	echo "${v%% *}"
+}
+
+# --- a failed prefetch keeps what we have (RFC 8767 §4) ---
+
+# TTLs are clamped to 2 s: the last tenth of the life, when a hit prefetches, starts at 1.8 s.
+# The fakeup answers the first two queries (ready.bench, keep.bench) and SERVFAIL after them.
+start_fakeup refresh --servfail-after 2
+run_dotd refresh "cache_max_ttl: 2" "$FPORT"
+wait_answer "$DPORT" 10 "$DOTD_PID" ready.bench 192.0.2.1 || fail "refresh: dotd starts"
+l1=$("$PROBE" ttl "$HOST" "$DPORT" keep.bench A) || true
+sleep 1.85
+l2=$("$PROBE" ttl "$HOST" "$DPORT" keep.bench A) || true # a hit, and a prefetch: SERVFAIL
+sleep 0.1
+l3=$("$PROBE" ttl "$HOST" "$DPORT" keep.bench A) || true
+expect refresh "the first answer ($l1), then a hit that prefetches ($l2)" "" \
+	'[[ $l1 == "rcode=NOERROR "* && $l2 == "rcode=NOERROR ttl="[01]" "* ]]'
+expect refresh "after the prefetch got SERVFAIL, the fresh answer is still served ($l3)" "" \
+	'[[ $l3 == "rcode=NOERROR ttl="[01]" ede=none" ]]'
+sleep 0.4 # past the TTL
+t0=$SECONDS
+l4=$("$PROBE" ttl "$HOST" "$DPORT" keep.bench A) || true
+expect refresh "past its TTL: stale at once, without asking again ($l4)" "" \
+	'[[ $l4 == "rcode=NOERROR ttl=30 ede=3" ]] && ((SECONDS - t0 < 1))'
+q=$(fake_stat refresh queries) || true
+expect refresh "the upstream was asked for it twice: the first time and the prefetch ($q)" "" \
+	'((q == 3))'
+line=$(cache_stats "$DOTD_PID" "$TMP/refresh.log") || true
+v=$(stat_of "$line" refresh_failures) || true
+expect refresh "the failed refresh is counted (refresh_failures=$v)" "$line" '((v == 1))'
+stop_dotd "$DOTD_PID" 10
+kill -TERM "$FAKE_PID" 2> /dev/null || true
+
+# --- a lost connection is not a lost query (RFC 7766 §6.2.3) ---
+
+# The only upstream closes each connection after 3 answers; 4 queries are on it by then.
+start_fakeup lost --close-after 3 --delay 100
+run_dotd lost "" "$FPORT"
+wait_answer "$DPORT" 10 "$DOTD_PID" ready.bench 192.0.2.1 || fail "lost: dotd starts"
+sleep 0.3 # the connection that answered the first query is gone
+check "lost: 4 queries at once on a connection closed after 3 answers: all answered" \
+	"$PROBE" burst "$HOST" "$DPORT" 4 udp lost
+line=$(upstream_stats "$DOTD_PID" "$TMP/lost.log" "$HOST@$FPORT") || true
+v=$(stat_of "$line" resent) || true
+expect lost "sent again on a fresh connection (resent=$v)" "$line" '((v >= 1))'
+stop_dotd "$DOTD_PID" 10
+kill -TERM "$FAKE_PID" 2> /dev/null || true
+
+# --- the upstream's own word ---
+
+# The first upstream answers SERVFAIL with an Extended DNS Error; nothing listens on the second.
+start_fakeup servfail --servfail-after 0
+DEAD=''
+new_port DEAD
+run_dotd servfail "" "$FPORT" "$DEAD"
+sleep 0.5
+out=$(dig @"$HOST" -p "$DPORT" +time=3 +tries=1 word.bench A 2>&1) || true
+expect servfail "SERVFAIL with the upstream's EDE, not ours, when the next try cannot connect" \
+	"$(tr '\n' ' ' <<< "$out")" \
+	'[[ $out == *"status: SERVFAIL"* && $out == *"fakeup servfail"* ]]'
+stop_dotd "$DOTD_PID" 10
+kill -TERM "$FAKE_PID" 2> /dev/null || true
+
+start_fakeup refuse --refuse
+run_dotd refuse "" "$FPORT"
+sleep 0.5
+out=$(dig @"$HOST" -p "$DPORT" +time=3 +tries=1 refused.bench A 2>&1) || true
+expect refuse "an upstream's REFUSED: SERVFAIL with EDE 22, not REFUSED" \
+	"$(tr '\n' ' ' <<< "$out")" \
+	'[[ $out == *"status: SERVFAIL"* && $out == *"EDE: 22"*"upstreams refused"* ]]'
+stop_dotd "$DOTD_PID" 10
+kill -TERM "$FAKE_PID" 2> /dev/null || true
+
+# --- after an edns-tcp-keepalive of 0, nothing more on that connection (RFC 7828 §3.2.2) ---
+
+# The query for lost.ka.bench is never answered, so the connection it is on still has it in
+# flight when the answer with keepalive 0 comes for the second one; the others wait for a slot.
+start_fakeup keepalive0 --keepalive 0 --ignore-label lost
+run_dotd keepalive0 "limit_outstanding_queries: 2
+timeout: 1000" "$FPORT"
+wait_answer "$DPORT" 10 "$DOTD_PID" ready.bench 192.0.2.1 || fail "keepalive0: dotd starts"
+sleep 0.3 # the connection that answered it has closed
+"$PROBE" ttl "$HOST" "$DPORT" lost.ka.bench A > /dev/null 2>&1 &
+sleep 0.1
+check "keepalive0: 6 queries, two in flight per connection: all answered" \
+	"$PROBE" burst "$HOST" "$DPORT" 6 udp ka
+v=$(fake_stat keepalive0 after_keepalive0) || true
+expect keepalive0 "no query written after the server's keepalive of 0 (after_keepalive0=$v)" "" \
+	'((v == 0))'
+stop_dotd "$DOTD_PID" 10
+kill -TERM "$FAKE_PID" 2> /dev/null || true
+
+# --- an answer that never comes does not kill the connection ---
+
+# Queries for lost.*.bench are never answered; dotd gives up on them after 400 ms, and their
+# slots expire 800 ms (timeout_per_try) after they were sent.
+start_fakeup ignore --ignore-label lost
+run_dotd ignore "timeout: 400
+timeout_per_try: 800
+idle_timeout: 30000" "$FPORT"
+wait_answer "$DPORT" 10 "$DOTD_PID" ready.bench 192.0.2.1 || fail "ignore: dotd starts"
+l1=$("$PROBE" ttl "$HOST" "$DPORT" lost.a.bench A) || true
+l2=$("$PROBE" ttl "$HOST" "$DPORT" lost.b.bench A) || true
+sleep 1.2
+check "ignore: then a query is answered" \
+	"$PROBE" query "$HOST" "$DPORT" after.bench A udp NOERROR 192.0.2.1
+line=$(upstream_stats "$DOTD_PID" "$TMP/ignore.log" "$HOST@$FPORT") || true
+d=$(stat_of "$line" dead) c=$(stat_of "$line" connections)
+expect ignore "unanswered ($l1 / $l2), yet not dead: dead=$d connections=$c" "$line" \
+	'[[ $l1 == rcode=SERVFAIL* ]] && ((d == 0 && c == 1))'
+stop_dotd "$DOTD_PID" 10
+kill -TERM "$FAKE_PID" 2> /dev/null || true
+
+summary failures
