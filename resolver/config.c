@@ -87,6 +87,11 @@ static const struct enum_name log_level_names[] = {
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
+/* What the checks after the walk need to know of one upstream, beyond its config_upstream. */
+struct upstream_extra {
+	bool has_auth_key; /**< tls_auth_name or tls_pubkey_pinset is written, valid or not */
+};
+
 /* State of one config_load_string() call. */
 struct parse {
 	yaml_document_t *doc; /**< borrowed: the loaded document */
@@ -94,16 +99,19 @@ struct parse {
 	FILE *err;	      /**< borrowed, or NULL: where errors and notices go */
 	struct config *cfg;   /**< borrowed: the config being filled, owned by the caller */
 	unsigned n_errors;
-	bool oom;		/**< an allocation failed: the load returns -ENOMEM */
-	unsigned listen_line;	/**< line of listen_addresses, 0 while absent */
-	unsigned upstream_line; /**< line of upstream_recursive_servers, 0 while absent */
-	unsigned tls_max_line;	/**< line of tls_max_version, 0 while absent */
-	unsigned acl_line;	/**< line of access_control, 0 while absent */
+	bool oom;			 /**< an allocation failed: the load returns -ENOMEM */
+	unsigned listen_line;		 /**< line of listen_addresses, 0 while absent */
+	unsigned upstream_line;		 /**< line of upstream_recursive_servers, 0 while absent */
+	unsigned tls_max_line;		 /**< line of tls_max_version, 0 while absent */
+	unsigned acl_line;		 /**< line of access_control, 0 while absent */
+	bool auth_bad;			 /**< tls_authentication was given but unusable */
+	struct upstream_extra *up_extra; /**< owned: one per cfg->upstreams entry */
 };
 
 /* One upstream_recursive_servers entry while its keys are read. */
 struct upstream_parse {
 	struct config_upstream *up; /**< borrowed: the entry being filled */
+	bool addr_seen; /**< address_data is written: its own error says what is wrong */
 	bool has_addr;
 	unsigned port;
 };
@@ -200,6 +208,20 @@ static size_t seq_len(const yaml_node_t *n)
 static yaml_node_t *seq_item(struct parse *p, const yaml_node_t *n, size_t i)
 {
 	return yaml_document_get_node(p->doc, n->data.sequence.items.start[i]);
+}
+
+/* Whether mapping @map has the key @name, whatever its value. */
+static bool mapping_has_key(struct parse *p, const yaml_node_t *map, const char *name)
+{
+	for (const yaml_node_pair_t *pair = map->data.mapping.pairs.start;
+	     pair < map->data.mapping.pairs.top; pair++) {
+		const yaml_node_t *k = yaml_document_get_node(p->doc, pair->key);
+
+		if (k->type == YAML_SCALAR_NODE && strcmp(node_text(k), name) == 0) {
+			return true;
+		}
+	}
+	return false;
 }
 
 /* "expected WHAT, got a list": for a value of the wrong type or with an unusable text. */
@@ -635,9 +657,11 @@ static const struct key_rule pin_rules[] = {
 static void up_address(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
 {
 	struct upstream_parse *upp = obj;
-	const char *s = get_scalar(p, key, line, "an IP address", val);
+	const char *s;
 	const char *why = NULL;
 
+	upp->addr_seen = true;
+	s = get_scalar(p, key, line, "an IP address", val);
 	if (!s) {
 		return;
 	}
@@ -812,7 +836,8 @@ static void set_upstreams(struct parse *p, const char *key, unsigned line, yaml_
 		return;
 	}
 	cfg->upstreams = calloc(n, sizeof(*cfg->upstreams));
-	if (!cfg->upstreams) {
+	p->up_extra = calloc(n, sizeof(*p->up_extra));
+	if (!cfg->upstreams || !p->up_extra) {
 		p->oom = true;
 		return;
 	}
@@ -827,11 +852,16 @@ static void set_upstreams(struct parse *p, const char *key, unsigned line, yaml_
 			continue;
 		}
 		upp.up->line = item_line;
+		p->up_extra[cfg->n_upstreams].has_auth_key =
+			mapping_has_key(p, item, "tls_auth_name") ||
+			mapping_has_key(p, item, "tls_pubkey_pinset");
 		cfg->n_upstreams++;
 		walk_mapping(p, item, upstream_rules, N_ELEMS(upstream_rules), " in an upstream",
 			     &upp);
-		if (!upp.has_addr) {
+		if (!upp.addr_seen) {
 			report(p, item_line, "address_data", "missing: every upstream needs one");
+		}
+		if (!upp.has_addr) {
 			continue;
 		}
 		/* The name is set only for a valid address: the strict check needs it. */
@@ -849,11 +879,12 @@ static void set_auth(struct parse *p, const char *key, unsigned line, yaml_node_
 	struct config *cfg = obj;
 	int v;
 
-	if (get_enum(p, key, line, val, auth_names, N_ELEMS(auth_names),
-		     "GETDNS_AUTHENTICATION_REQUIRED or GETDNS_AUTHENTICATION_NONE", &v)) {
-		cfg->auth =
-			v == GETDNS_AUTHENTICATION_NONE ? CONFIG_AUTH_NONE : CONFIG_AUTH_REQUIRED;
+	if (!get_enum(p, key, line, val, auth_names, N_ELEMS(auth_names),
+		      "GETDNS_AUTHENTICATION_REQUIRED or GETDNS_AUTHENTICATION_NONE", &v)) {
+		p->auth_bad = true; /* the strict checks would only repeat this mistake */
+		return;
 	}
+	cfg->auth = v == GETDNS_AUTHENTICATION_NONE ? CONFIG_AUTH_NONE : CONFIG_AUTH_REQUIRED;
 }
 
 /* Check @path at start, as a strict daemon should, rather than at the first handshake. */
@@ -1410,14 +1441,17 @@ static void check_whole(struct parse *p, const yaml_node_t *root)
 	if (p->tls_max_line && cfg->tls_min > cfg->tls_max) {
 		report(p, p->tls_max_line, "tls_max_version", "is lower than tls_min_version");
 	}
-	if (cfg->auth != CONFIG_AUTH_REQUIRED) {
+	if (cfg->auth != CONFIG_AUTH_REQUIRED || p->auth_bad) {
 		return;
 	}
-	/* RFC 8310 §5: strict privacy needs an authentication domain name or an SPKI pin set. */
+	/*
+	 * RFC 8310 §5: strict privacy needs an authentication domain name or an SPKI pin set. One
+	 * that is written but wrong has had its own error.
+	 */
 	for (size_t i = 0; i < cfg->n_upstreams; i++) {
 		const struct config_upstream *up = &cfg->upstreams[i];
 
-		if (up->name && !up->auth_name && up->n_pins == 0) {
+		if (up->name && !up->auth_name && up->n_pins == 0 && !p->up_extra[i].has_auth_key) {
 			report(p, up->line, "upstream_recursive_servers",
 			       "upstream '%s' has neither tls_auth_name nor tls_pubkey_pinset, "
 			       "which "
@@ -1565,6 +1599,7 @@ int config_load_string(const char *text, size_t len, const char *source, struct 
 	rc = 0;
 cleanup_cfg:
 	config_free(cfg);
+	free(p.up_extra);
 cleanup_doc:
 	yaml_document_delete(&doc);
 cleanup_parser:

@@ -101,6 +101,22 @@ static void expect_error(const char *yaml, const char *needle)
 	free(msgs);
 }
 
+/* @yaml must fail with -EINVAL, store nothing, and print exactly @msgs: one line per mistake. */
+static void expect_only(const char *yaml, const char *expected)
+{
+	struct config *cfg = &sentinel;
+	char *msgs;
+	int rc = load(yaml, &cfg, &msgs);
+
+	CU_ASSERT_EQUAL(rc, -EINVAL);
+	CU_ASSERT_PTR_EQUAL(cfg, &sentinel);
+	if (strcmp(msgs, expected) != 0) {
+		fprintf(stderr, "\n  expected exactly:\n%s  got:\n%s", expected, msgs);
+	}
+	CU_ASSERT_STRING_EQUAL(msgs, expected);
+	free(msgs);
+}
+
 static unsigned port_of(const struct sockaddr_storage *ss)
 {
 	if (ss->ss_family == AF_INET6) {
@@ -1221,6 +1237,40 @@ static void test_err_collects_all(void)
 	CU_ASSERT_PTR_EQUAL(cfg, &sentinel);
 }
 
+/* One mistake, one line: no knock-on "missing" or strict-authentication error after it. */
+static void test_err_one_per_mistake(void)
+{
+	expect_only("upstream_recursive_servers:\n"
+		    "  - address_data: dns.quad9.net\n"
+		    "    tls_auth_name: dot.test\n",
+		    "test.yml:2: key 'address_data': bad address 'dns.quad9.net': not an IPv4 or "
+		    "IPv6 address (host names are not allowed)\n");
+	expect_only("upstream_recursive_servers:\n"
+		    "  - address_data: [192.0.2.1]\n"
+		    "    tls_auth_name: dot.test\n",
+		    "test.yml:2: key 'address_data': expected an IP address, got a list\n");
+	/* A pin set or name that is there but wrong is its own error, not "neither". */
+	expect_only("upstream_recursive_servers:\n"
+		    "  - address_data: 192.0.2.1\n"
+		    "    tls_pubkey_pinset: []\n",
+		    "test.yml:3: key 'tls_pubkey_pinset': the pin set is empty\n");
+	expect_only("upstream_recursive_servers:\n"
+		    "  - address_data: 192.0.2.1\n"
+		    "    tls_pubkey_pinset: " PIN_B64 "\n",
+		    "test.yml:3: key 'tls_pubkey_pinset': expected a list, got '" PIN_B64 "'\n");
+	expect_only("upstream_recursive_servers:\n"
+		    "  - address_data: 192.0.2.1\n"
+		    "    tls_auth_name: \"dot test\"\n",
+		    "test.yml:3: key 'tls_auth_name': 'dot test' is not a host name\n");
+	/* A misspelt mode is one error, not one more per upstream without a name. */
+	expect_only("tls_authentication: STRICT\n"
+		    "upstream_recursive_servers:\n"
+		    "  - address_data: 192.0.2.1\n"
+		    "  - address_data: 192.0.2.2\n",
+		    "test.yml:1: key 'tls_authentication': expected GETDNS_AUTHENTICATION_REQUIRED "
+		    "or GETDNS_AUTHENTICATION_NONE, got 'STRICT'\n");
+}
+
 int main(void)
 {
 	static const struct {
@@ -1256,6 +1306,7 @@ int main(void)
 		{"error: no upstreams", test_err_no_upstreams},
 		{"error: CA file and path", test_err_ca},
 		{"error: all reported in one pass", test_err_collects_all},
+		{"error: one line per mistake", test_err_one_per_mistake},
 	};
 	CU_pSuite suite;
 	int failed;
