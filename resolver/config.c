@@ -423,21 +423,143 @@ static void walk_mapping(struct parse *p, const yaml_node_t *map, const struct k
 	}
 }
 
+/*
+ * YAML reads a plain "- ::" or "- 2001:db8::" as a mapping of "2001:db8:" to nothing, because a
+ * ':' before the end of the line starts a value. If @n is such a mapping, report that the
+ * address must be quoted and return true.
+ */
+static bool report_unquoted_ipv6(struct parse *p, const char *key, unsigned line,
+				 const yaml_node_t *n)
+{
+	const yaml_node_t *k;
+	const yaml_node_t *v;
+	char text[INET6_ADDRSTRLEN + 8];
+	uint8_t addr[16];
+
+	if (n->type != YAML_MAPPING_NODE ||
+	    n->data.mapping.pairs.top - n->data.mapping.pairs.start != 1) {
+		return false;
+	}
+	k = yaml_document_get_node(p->doc, n->data.mapping.pairs.start->key);
+	v = yaml_document_get_node(p->doc, n->data.mapping.pairs.start->value);
+	if (k->type != YAML_SCALAR_NODE || k->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
+	    !node_is_null(v) || strlen(node_text(k)) + 2 > sizeof(text)) {
+		return false;
+	}
+	snprintf(text, sizeof(text), "%s:", node_text(k));
+	if (inet_pton(AF_INET6, text, addr) != 1) {
+		return false;
+	}
+	report(p, line, key,
+	       "'%s' must be quoted: YAML reads an unquoted address ending in ':' as a mapping, "
+	       "write \"%s\"",
+	       text, text);
+	return true;
+}
+
 /* ---- addresses ---- */
+
+#define WHY_LEN 200 /* room for a reason that quotes the address twice */
+
+/* 1 to 5 decimal digits, as a port is written. */
+static bool is_port_text(const char *s)
+{
+	size_t n = strspn(s, "0123456789");
+
+	return n >= 1 && n <= 5 && s[n] == '\0';
+}
+
+static bool is_ip(int family, const char *s)
+{
+	uint8_t addr[16];
+
+	return inet_pton(family, s, addr) == 1;
+}
+
+/*
+ * @buf (the text before any '@port') is an address in another program's syntax: an IPv4
+ * "IP:port", or an IPv6 address in brackets, "[IP]" or "[IP]:port". Write how dotd spells it
+ * into @why and return true; @at_port is the port written after '@', or NULL.
+ */
+static bool explain_other_syntax(const char *buf, const char *at_port, bool port_allowed, char *why,
+				 size_t why_len)
+{
+	char ip[INET6_ADDRSTRLEN + 8];
+	const char *port = at_port;
+	const char *colon = strchr(buf, ':');
+
+	if (buf[0] == '[') {
+		const char *close = strchr(buf, ']');
+
+		if (!close || (size_t)(close - buf - 1) >= sizeof(ip)) {
+			return false;
+		}
+		memcpy(ip, buf + 1, (size_t)(close - buf - 1));
+		ip[close - buf - 1] = '\0';
+		if (close[1] == ':' && !at_port && is_port_text(close + 2)) {
+			port = close + 2;
+		} else if (close[1] != '\0') {
+			return false;
+		}
+		if (!is_ip(AF_INET6, ip)) {
+			return false;
+		}
+		if (!port) {
+			snprintf(why, why_len, "write %s, without brackets", ip);
+		} else if (port_allowed) {
+			snprintf(why, why_len, "write %s@%s, without brackets", ip, port);
+		} else {
+			snprintf(why, why_len, "write %s, without brackets, and tls_port: %s", ip,
+				 port);
+		}
+		return true;
+	}
+	if (!colon || strchr(colon + 1, ':') || at_port || !is_port_text(colon + 1) ||
+	    (size_t)(colon - buf) >= sizeof(ip)) {
+		return false;
+	}
+	memcpy(ip, buf, (size_t)(colon - buf));
+	ip[colon - buf] = '\0';
+	if (!is_ip(AF_INET, ip)) {
+		return false;
+	}
+	if (port_allowed) {
+		snprintf(why, why_len, "the port follows '@', not ':': write %s@%s", ip, colon + 1);
+	} else {
+		snprintf(why, why_len, "a port is not allowed here (use tls_port: %s)", colon + 1);
+	}
+	return true;
+}
+
+/*
+ * Whether the IPv6 literal @ip ends as "::1:6050" does: a group of decimal digits after at
+ * least one more group after "::". Without it the address is still complete ("::1"), so the
+ * last group may be a port written with ':' (the syntax of other programs), and the address is
+ * ambiguous. One group after "::" ("2606:4700:4700::1111") or none is not, nor is an address
+ * written without "::".
+ */
+static bool ends_like_port(const char *ip)
+{
+	const char *dc = strstr(ip, "::");
+	const char *last = strrchr(ip, ':');
+
+	return dc && last > dc + 1 && is_port_text(last + 1);
+}
 
 /*
  * Parse "IP" or, if @port_allowed, "IP@port" into @ss with @default_port. On error return
- * -EINVAL and point *@why at the reason.
+ * -EINVAL and write the reason into @why (@why_len bytes, WHY_LEN is enough).
  */
 static int parse_endpoint(const char *text, bool port_allowed, unsigned default_port,
-			  struct sockaddr_storage *ss, socklen_t *ss_len, const char **why)
+			  struct sockaddr_storage *ss, socklen_t *ss_len, char *why, size_t why_len)
 {
 	char buf[INET6_ADDRSTRLEN + 8];
 	unsigned port = default_port;
+	const char *at_port = NULL;
 	char *at;
 
 	if (strlen(text) >= sizeof(buf)) {
-		*why = "not an IPv4 or IPv6 address";
+		snprintf(why, why_len, "not an IPv4 or IPv6 address");
 		return -EINVAL;
 	}
 	strcpy(buf, text);
@@ -447,12 +569,13 @@ static int parse_endpoint(const char *text, bool port_allowed, unsigned default_
 		const char *c = at + 1;
 
 		if (!port_allowed) {
-			*why = "a port is not allowed here (use tls_port)";
+			snprintf(why, why_len, "a port is not allowed here (use tls_port)");
 			return -EINVAL;
 		}
 		*at = '\0';
+		at_port = c;
 		if (!*c) {
-			*why = "no port after '@'";
+			snprintf(why, why_len, "no port after '@'");
 			return -EINVAL;
 		}
 		for (; *c; c++) {
@@ -462,17 +585,30 @@ static int parse_endpoint(const char *text, bool port_allowed, unsigned default_
 			v = v * 10 + (unsigned)(*c - '0');
 		}
 		if (*c || v < 1 || v > 65535) {
-			*why = "the port must be a number 1..65535";
+			snprintf(why, why_len, "the port must be a number 1..65535");
 			return -EINVAL;
 		}
 		port = (unsigned)v;
+	}
+	if (explain_other_syntax(buf, at_port, port_allowed, why, why_len)) {
+		return -EINVAL;
 	}
 	memset(ss, 0, sizeof(*ss));
 	if (strchr(buf, ':')) {
 		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
 
 		if (inet_pton(AF_INET6, buf, &sin6->sin6_addr) != 1) {
-			*why = "not an IPv6 address";
+			snprintf(why, why_len, "not an IPv6 address");
+			return -EINVAL;
+		}
+		/* Only where a port may follow: address_data takes none, and real upstreams
+		 * such as 2620:fe::fe:10 end this way. */
+		if (port_allowed && !at && ends_like_port(buf)) {
+			const char *last = strrchr(buf, ':');
+
+			snprintf(why, why_len,
+				 "ambiguous: write %.*s@%s for port %s, or %s@%u for that address",
+				 (int)(last - buf), buf, last + 1, last + 1, buf, default_port);
 			return -EINVAL;
 		}
 		sin6->sin6_family = AF_INET6;
@@ -482,7 +618,8 @@ static int parse_endpoint(const char *text, bool port_allowed, unsigned default_
 		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 
 		if (inet_pton(AF_INET, buf, &sin->sin_addr) != 1) {
-			*why = "not an IPv4 or IPv6 address (host names are not allowed)";
+			snprintf(why, why_len,
+				 "not an IPv4 or IPv6 address (host names are not allowed)");
 			return -EINVAL;
 		}
 		sin->sin_family = AF_INET;
@@ -658,14 +795,15 @@ static void up_address(struct parse *p, const char *key, unsigned line, yaml_nod
 {
 	struct upstream_parse *upp = obj;
 	const char *s;
-	const char *why = NULL;
+	char why[WHY_LEN];
 
 	upp->addr_seen = true;
 	s = get_scalar(p, key, line, "an IP address", val);
 	if (!s) {
 		return;
 	}
-	if (parse_endpoint(s, false, DOT_PORT, &upp->up->addr, &upp->up->addr_len, &why) < 0) {
+	if (parse_endpoint(s, false, DOT_PORT, &upp->up->addr, &upp->up->addr_len, why,
+			   sizeof(why)) < 0) {
 		report(p, line, key, "bad address '%s': %s", s, why);
 		return;
 	}
@@ -792,14 +930,19 @@ static void set_listen(struct parse *p, const char *key, unsigned line, yaml_nod
 		yaml_node_t *item = seq_item(p, val, i);
 		struct config_listen *l = &cfg->listen[cfg->n_listen];
 		unsigned item_line = node_line(item);
-		const char *why = NULL;
-		const char *s = get_scalar(p, key, item_line, "an address IP or IP@port", item);
+		char why[WHY_LEN];
+		const char *s;
 		bool dup = false;
 
+		if (report_unquoted_ipv6(p, key, item_line, item)) {
+			continue;
+		}
+		s = get_scalar(p, key, item_line, "an address IP or IP@port", item);
 		if (!s) {
 			continue;
 		}
-		if (parse_endpoint(s, true, DNS_PORT, &l->addr, &l->addr_len, &why) < 0) {
+		if (parse_endpoint(s, true, DNS_PORT, &l->addr, &l->addr_len, why, sizeof(why)) <
+		    0) {
 			report(p, item_line, key, "bad address '%s': %s", s, why);
 			continue;
 		}
@@ -1246,8 +1389,12 @@ static void set_acl(struct parse *p, const char *key, unsigned line, yaml_node_t
 		unsigned item_line = node_line(item);
 		struct config_prefix *px = &cfg->acl[cfg->n_acl];
 		const char *why = NULL;
-		const char *text = get_scalar(p, key, item_line, "a prefix IP/bits", item);
+		const char *text;
 
+		if (report_unquoted_ipv6(p, key, item_line, item)) {
+			continue;
+		}
+		text = get_scalar(p, key, item_line, "a prefix IP/bits", item);
 		if (!text) {
 			continue;
 		}
@@ -1409,7 +1556,7 @@ static const struct key_rule top_rules[] = {
 static int add_default_listeners(struct config *cfg)
 {
 	static const char *const defaults[] = {"127.0.0.1", "::1"};
-	const char *why;
+	char why[WHY_LEN];
 
 	cfg->listen = calloc(N_ELEMS(defaults), sizeof(*cfg->listen));
 	if (!cfg->listen) {
@@ -1417,7 +1564,8 @@ static int add_default_listeners(struct config *cfg)
 	}
 	for (size_t i = 0; i < N_ELEMS(defaults); i++) {
 		struct config_listen *l = &cfg->listen[i];
-		int rc = parse_endpoint(defaults[i], false, DNS_PORT, &l->addr, &l->addr_len, &why);
+		int rc = parse_endpoint(defaults[i], false, DNS_PORT, &l->addr, &l->addr_len, why,
+					sizeof(why));
 
 		REQUIRE(rc == 0);
 		l->name = endpoint_name(&l->addr);
@@ -1475,17 +1623,82 @@ static unsigned yaml_error_line(const yaml_parser_t *parser, const char *text, s
 	return line;
 }
 
+/*
+ * The first IPv6 address with "::" on line @line of @text, unquoted, as dotd would take it
+ * ("[::1]:53" as "::1@53") into @out: YAML takes a ':' at the start or end of a plain value,
+ * and '[', for syntax. False if there is none.
+ */
+static bool find_unquoted_ipv6(const char *text, size_t len, unsigned line, char *out,
+			       size_t out_len)
+{
+	static const char addr_chars[] = "0123456789abcdefABCDEF:.[]@";
+	const char *end = text + len;
+	const char *c = text;
+
+	for (unsigned l = 1; l < line && c < end; c++) {
+		l += *c == '\n';
+	}
+	for (; c + 1 < end && *c != '\n' && *c != '"' && *c != '\'' && *c != '#'; c++) {
+		const char *first = c;
+		const char *last = c + 2;
+		char token[INET6_ADDRSTRLEN + 16];
+		struct sockaddr_storage ss;
+		socklen_t ss_len;
+		char why[WHY_LEN];
+		const char *port = "";
+		char *close;
+		char *ip;
+		size_t n;
+
+		if (c[0] != ':' || c[1] != ':') {
+			continue;
+		}
+		while (first > text && first[-1] && strchr(addr_chars, first[-1])) {
+			first--;
+		}
+		while (last < end && *last && strchr(addr_chars, *last)) {
+			last++;
+		}
+		n = (size_t)(last - first);
+		if (n >= sizeof(token)) {
+			return false;
+		}
+		memcpy(token, first, n);
+		token[n] = '\0';
+		/* '[' may open a flow list or a bracketed address, ']' close either. */
+		ip = token + strspn(token, "[");
+		close = strchr(ip, ']');
+		if (close) {
+			*close = '\0';
+			port = close[1] == ':' || close[1] == '@' ? close + 2 : "";
+		}
+		snprintf(out, out_len, "%s%s%s", ip, *port ? "@" : "", port);
+		return parse_endpoint(out, true, DNS_PORT, &ss, &ss_len, why, sizeof(why)) == 0;
+	}
+	return false;
+}
+
 static void report_yaml_error(struct parse *p, const yaml_parser_t *parser, const char *text,
 			      size_t len)
 {
 	unsigned line = yaml_error_line(parser, text, len);
 	const char *problem = parser->problem ? parser->problem : "syntax error";
+	char ip[2 * (INET6_ADDRSTRLEN + 16)];
+	char hint[sizeof(ip) + 80] = "";
 
+	if (parser->error != YAML_READER_ERROR &&
+	    (find_unquoted_ipv6(text, len, line, ip, sizeof(ip)) ||
+	     (parser->context &&
+	      find_unquoted_ipv6(text, len, (unsigned)parser->context_mark.line + 1, ip,
+				 sizeof(ip))))) {
+		snprintf(hint, sizeof(hint), ": an IPv6 address must be quoted here, write \"%s\"",
+			 ip);
+	}
 	if (parser->context) {
-		report(p, line, NULL, "%s (%s at line %u)", problem, parser->context,
-		       (unsigned)parser->context_mark.line + 1);
+		report(p, line, NULL, "%s (%s at line %u)%s", problem, parser->context,
+		       (unsigned)parser->context_mark.line + 1, hint);
 	} else {
-		report(p, line, NULL, "%s", problem);
+		report(p, line, NULL, "%s%s", problem, hint);
 	}
 }
 

@@ -1271,6 +1271,83 @@ static void test_err_one_per_mistake(void)
 		    "or GETDNS_AUTHENTICATION_NONE, got 'STRICT'\n");
 }
 
+/* The address syntaxes of other programs, and IPv6 addresses that YAML takes for syntax. */
+static void test_err_address_syntax(void)
+{
+	struct config *cfg;
+
+	expect_only("listen_addresses:\n  - 127.0.0.1:53\n" ONE_UPSTREAM,
+		    "test.yml:2: key 'listen_addresses': bad address '127.0.0.1:53': the port "
+		    "follows '@', not ':': write 127.0.0.1@53\n");
+	expect_only("listen_addresses:\n  - \"[::1]:5353\"\n" ONE_UPSTREAM,
+		    "test.yml:2: key 'listen_addresses': bad address '[::1]:5353': write "
+		    "::1@5353, without brackets\n");
+	expect_only("listen_addresses:\n  - \"[2001:db8::1]\"\n" ONE_UPSTREAM,
+		    "test.yml:2: key 'listen_addresses': bad address '[2001:db8::1]': write "
+		    "2001:db8::1, without brackets\n");
+	expect_only("upstream_recursive_servers:\n"
+		    "  - address_data: 192.0.2.1:853\n"
+		    "    tls_auth_name: dot.test\n",
+		    "test.yml:2: key 'address_data': bad address '192.0.2.1:853': a port is not "
+		    "allowed here (use tls_port: 853)\n");
+	expect_only("upstream_recursive_servers:\n"
+		    "  - address_data: \"[2001:db8::1]:853\"\n"
+		    "    tls_auth_name: dot.test\n",
+		    "test.yml:2: key 'address_data': bad address '[2001:db8::1]:853': write "
+		    "2001:db8::1, without brackets, and tls_port: 853\n");
+
+	/* "::1:6050" is a valid address, but more likely ::1 on port 6050 written with ':'. */
+	expect_only("listen_addresses:\n  - ::1:6050\n" ONE_UPSTREAM,
+		    "test.yml:2: key 'listen_addresses': bad address '::1:6050': ambiguous: write "
+		    "::1@6050 for port 6050, or ::1:6050@53 for that address\n");
+	expect_only("listen_addresses: [\"fd00::1:53\"]\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'listen_addresses': bad address 'fd00::1:53': ambiguous: "
+		    "write fd00::1@53 for port 53, or fd00::1:53@53 for that address\n");
+	/* With '@', written out in full, or with one group after "::", it is not ambiguous. */
+	cfg = load_ok("listen_addresses:\n"
+		      "  - ::1:6050@53\n"
+		      "  - 0:0:0:0:0:0:2:6050\n"
+		      "  - 2606:4700:4700::1111\n"
+		      "  - 2001:db8::a:b\n"
+		      "upstream_recursive_servers:\n"
+		      "  - address_data: 2620:fe::fe:10\n"
+		      "    tls_auth_name: dns.quad9.net\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL_FATAL(cfg->n_listen, 4);
+	CU_ASSERT(is_ip(&cfg->listen[0].addr, cfg->listen[0].addr_len, "::1:6050"));
+	CU_ASSERT_EQUAL(port_of(&cfg->listen[0].addr), 53);
+	CU_ASSERT(is_ip(&cfg->listen[1].addr, cfg->listen[1].addr_len, "::2:6050"));
+	check_round_trip(cfg);
+	CU_ASSERT_STRING_EQUAL(cfg->upstreams[0].name, "2620:fe::fe:10@853");
+	config_free(cfg);
+
+	/* YAML reads a plain "- ::" as a mapping, and a ':' in a flow list or after a key as
+	 * syntax: the message says to quote the address. */
+	expect_only("listen_addresses:\n  - ::\n" ONE_UPSTREAM,
+		    "test.yml:2: key 'listen_addresses': '::' must be quoted: YAML reads an "
+		    "unquoted address ending in ':' as a mapping, write \"::\"\n");
+	expect_only("listen_addresses:\n  - 127.0.0.1\n  - 2001:db8::\n" ONE_UPSTREAM,
+		    "test.yml:3: key 'listen_addresses': '2001:db8::' must be quoted: YAML reads "
+		    "an unquoted address ending in ':' as a mapping, write \"2001:db8::\"\n");
+	expect_only("access_control:\n  - ::\n" ONE_UPSTREAM,
+		    "test.yml:2: key 'access_control': '::' must be quoted: YAML reads an "
+		    "unquoted address ending in ':' as a mapping, write \"::\"\n");
+	expect_only("listen_addresses: [::1]\n" ONE_UPSTREAM,
+		    "test.yml:1: did not find expected node content (while parsing a flow node at "
+		    "line 1): an IPv6 address must be quoted here, write \"::1\"\n");
+	expect_only("listen_addresses: [127.0.0.1, 2001:db8::]\n" ONE_UPSTREAM,
+		    "test.yml:1: found unexpected ':' (while scanning a plain scalar at line 1): "
+		    "an IPv6 address must be quoted here, write \"2001:db8::\"\n");
+	expect_only("listen_addresses:\n  - [::1]:5353\n" ONE_UPSTREAM,
+		    "test.yml:2: did not find expected node content (while parsing a flow node at "
+		    "line 2): an IPv6 address must be quoted here, write \"::1@5353\"\n");
+	expect_only("upstream_recursive_servers:\n"
+		    "  - address_data: 2001:db8::\n"
+		    "    tls_auth_name: dot.test\n",
+		    "test.yml:2: mapping values are not allowed in this context: an IPv6 address "
+		    "must be quoted here, write \"2001:db8::\"\n");
+}
+
 int main(void)
 {
 	static const struct {
@@ -1307,6 +1384,7 @@ int main(void)
 		{"error: CA file and path", test_err_ca},
 		{"error: all reported in one pass", test_err_collects_all},
 		{"error: one line per mistake", test_err_one_per_mistake},
+		{"error: address syntax", test_err_address_syntax},
 	};
 	CU_pSuite suite;
 	int failed;
