@@ -1840,11 +1840,15 @@ int config_load_file(const char *path, struct config **out, FILE *err)
 		if (len == cap) {
 			char *bigger;
 
-			if (cap >= CONFIG_FILE_MAX) {
+			if (cap > CONFIG_FILE_MAX) {
 				rc = -EFBIG;
 				goto cleanup_file;
 			}
 			cap = cap ? cap * 2 : 4096;
+			if (cap > CONFIG_FILE_MAX) {
+				/* One byte more tells a file of the limit from a bigger one. */
+				cap = CONFIG_FILE_MAX + 1;
+			}
 			bigger = realloc(text, cap);
 			if (!bigger) {
 				rc = -ENOMEM;
@@ -1871,7 +1875,12 @@ cleanup_file:
 	fclose(f);
 	free(text);
 report:
-	if (err) {
+	if (err && rc == -EFBIG) {
+		fprintf(err,
+			"%s: cannot read: larger than %d bytes (1 MiB), the limit for a "
+			"configuration file\n",
+			path, CONFIG_FILE_MAX);
+	} else if (err) {
 		fprintf(err, "%s: cannot read: %s\n", path, strerror(-rc));
 	}
 	return rc;

@@ -789,6 +789,69 @@ static void test_load_file(void)
 	config_free(NULL);
 }
 
+/* Write @yaml padded with comment lines to exactly @size bytes into a new file at @path. */
+static void write_padded(char *path, const char *yaml, size_t size)
+{
+	FILE *f;
+	int fd = mkstemp(path);
+	size_t len = strlen(yaml);
+
+	CU_ASSERT_FATAL(fd >= 0);
+	f = fdopen(fd, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	fputs(yaml, f);
+	while (len < size) {
+		size_t n = size - len > 64 ? 64 : size - len;
+
+		/* "#xxx...\n", or a lone "\n" at the very end. */
+		for (size_t i = 0; i < n; i++) {
+			fputc(i == n - 1 ? '\n' : i == 0 ? '#' : 'x', f);
+		}
+		len += n;
+	}
+	CU_ASSERT_FATAL(fclose(f) == 0);
+}
+
+/* A file of 1 MiB loads; one byte more is refused with a message that states the limit. */
+static void test_file_size_limit(void)
+{
+	char path[] = "/tmp/test_config_XXXXXX";
+	struct config *cfg = NULL;
+	char *msgs = NULL;
+	char expected[128];
+	size_t len = 0;
+	FILE *err = open_memstream(&msgs, &len);
+	int rc;
+
+	CU_ASSERT_FATAL(err != NULL);
+	write_padded(path, ONE_UPSTREAM, 1024 * 1024);
+	rc = config_load_file(path, &cfg, err);
+	fclose(err);
+	unlink(path);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_STRING_EQUAL(msgs, "");
+	config_free(cfg);
+	free(msgs);
+
+	strcpy(path, "/tmp/test_config_XXXXXX");
+	cfg = &sentinel;
+	msgs = NULL;
+	err = open_memstream(&msgs, &len);
+	CU_ASSERT_FATAL(err != NULL);
+	write_padded(path, ONE_UPSTREAM, 1024 * 1024 + 1);
+	rc = config_load_file(path, &cfg, err);
+	fclose(err);
+	CU_ASSERT_EQUAL(rc, -EFBIG);
+	CU_ASSERT_PTR_EQUAL(cfg, &sentinel);
+	snprintf(expected, sizeof(expected),
+		 "%s: cannot read: larger than 1048576 bytes (1 MiB), the limit for a "
+		 "configuration file\n",
+		 path);
+	CU_ASSERT_STRING_EQUAL(msgs, expected);
+	unlink(path);
+	free(msgs);
+}
+
 /* ---- errors ---- */
 
 static void test_err_unknown_keys(void)
@@ -1368,6 +1431,7 @@ int main(void)
 		{"notices for ignored keys", test_notices},
 		{"built-in default", test_default_config},
 		{"config_load_file", test_load_file},
+		{"file size limit", test_file_size_limit},
 		{"error: unknown keys", test_err_unknown_keys},
 		{"error: duplicate keys", test_err_duplicate},
 		{"error: wrong types and values", test_err_types},
