@@ -50,6 +50,8 @@ enum {
 	GETDNS_TLS1_1 = 1402,
 	GETDNS_TLS1_2 = 1403,
 	GETDNS_TLS1_3 = 1404,
+	GETDNS_EXTENSION_TRUE = 1000,
+	GETDNS_EXTENSION_FALSE = 1001,
 };
 
 struct enum_name {
@@ -79,6 +81,20 @@ static const struct enum_name tls_version_names[] = {
 	{"GETDNS_TLS1_3", GETDNS_TLS1_3},
 };
 
+/* Also the YAML booleans and 0/1: whoever writes "dnssec: true" asks for validation too. */
+static const struct enum_name extension_names[] = {
+	{"GETDNS_EXTENSION_TRUE", GETDNS_EXTENSION_TRUE},
+	{"GETDNS_EXTENSION_FALSE", GETDNS_EXTENSION_FALSE},
+	{"true", GETDNS_EXTENSION_TRUE},
+	{"True", GETDNS_EXTENSION_TRUE},
+	{"TRUE", GETDNS_EXTENSION_TRUE},
+	{"1", GETDNS_EXTENSION_TRUE},
+	{"false", GETDNS_EXTENSION_FALSE},
+	{"False", GETDNS_EXTENSION_FALSE},
+	{"FALSE", GETDNS_EXTENSION_FALSE},
+	{"0", GETDNS_EXTENSION_FALSE},
+};
+
 static const struct enum_name log_level_names[] = {
 	{"GETDNS_LOG_EMERG", 0}, {"GETDNS_LOG_ALERT", 1},   {"GETDNS_LOG_CRIT", 2},
 	{"GETDNS_LOG_ERR", 3},	 {"GETDNS_LOG_WARNING", 4}, {"GETDNS_LOG_NOTICE", 5},
@@ -89,7 +105,11 @@ static const struct enum_name log_level_names[] = {
 
 /* What the checks after the walk need to know of one upstream, beyond its config_upstream. */
 struct upstream_extra {
-	bool has_auth_key; /**< tls_auth_name or tls_pubkey_pinset is written, valid or not */
+	bool has_auth_key;     /**< tls_auth_name or tls_pubkey_pinset is written, valid or not */
+	unsigned tls_min_line; /**< line of its own tls_min_version, 0 while absent */
+	int tls_min;	       /**< that tls_min_version, a GETDNS_TLS* value */
+	unsigned tsig_line;    /**< line of its first tsig_* key, 0 while absent */
+	const char *tsig_key;  /**< borrowed from the document: that key's name */
 };
 
 /* State of one config_load_string() call. */
@@ -110,7 +130,8 @@ struct parse {
 
 /* One upstream_recursive_servers entry while its keys are read. */
 struct upstream_parse {
-	struct config_upstream *up; /**< borrowed: the entry being filled */
+	struct config_upstream *up;   /**< borrowed: the entry being filled */
+	struct upstream_extra *extra; /**< borrowed: its entry in parse.up_extra */
 	bool addr_seen; /**< address_data is written: its own error says what is wrong */
 	bool has_addr;
 	unsigned port;
@@ -886,6 +907,38 @@ static void up_pinset(struct parse *p, const char *key, unsigned line, yaml_node
 	}
 }
 
+/*
+ * Stubby's per-upstream tls_min_version. dotd has one minimum for all upstreams: ignoring a
+ * higher one would quietly accept an older TLS than asked for, so check_whole() refuses that
+ * and notes the others.
+ */
+static void up_tls_min(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
+{
+	struct upstream_parse *upp = obj;
+	int v;
+
+	if (get_enum(p, key, line, val, tls_version_names, N_ELEMS(tls_version_names),
+		     "GETDNS_TLS1_2 or GETDNS_TLS1_3", &v)) {
+		upp->extra->tls_min_line = line;
+		upp->extra->tls_min = v;
+	}
+}
+
+/*
+ * tsig_name, tsig_algorithm, tsig_secret: getdns signs queries and checks answers with TSIG
+ * over TLS too. dotd does not, which only matters without strict authentication, and
+ * check_whole() decides once tls_authentication is known. One message per upstream.
+ */
+static void up_tsig(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
+{
+	struct upstream_parse *upp = obj;
+
+	if (!upp->extra->tsig_line) {
+		upp->extra->tsig_line = line;
+		upp->extra->tsig_key = key;
+	}
+}
+
 #define CLEAR_TEXT "dotd never uses clear-text UDP/TCP upstreams"
 
 static const struct key_rule upstream_rules[] = {
@@ -894,13 +947,13 @@ static const struct key_rule upstream_rules[] = {
 	{"tls_auth_name", up_auth_name, NULL},
 	{"tls_pubkey_pinset", up_pinset, NULL},
 	{"port", NULL, CLEAR_TEXT},
-	{"tsig_name", NULL, CLEAR_TEXT},
-	{"tsig_algorithm", NULL, CLEAR_TEXT},
-	{"tsig_secret", NULL, CLEAR_TEXT},
+	{"tsig_name", up_tsig, NULL},
+	{"tsig_algorithm", up_tsig, NULL},
+	{"tsig_secret", up_tsig, NULL},
 	{"tls_cipher_list", NULL, NULL},
 	{"tls_ciphersuites", NULL, NULL},
 	{"tls_curves_list", NULL, NULL},
-	{"tls_min_version", NULL, NULL},
+	{"tls_min_version", up_tls_min, NULL},
 	{"tls_max_version", NULL, NULL},
 	{"scope_id", NULL, NULL},
 };
@@ -987,6 +1040,7 @@ static void set_upstreams(struct parse *p, const char *key, unsigned line, yaml_
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_t *item = seq_item(p, val, i);
 		struct upstream_parse upp = {.up = &cfg->upstreams[cfg->n_upstreams],
+					     .extra = &p->up_extra[cfg->n_upstreams],
 					     .port = DOT_PORT};
 		unsigned item_line = node_line(item);
 
@@ -995,9 +1049,8 @@ static void set_upstreams(struct parse *p, const char *key, unsigned line, yaml_
 			continue;
 		}
 		upp.up->line = item_line;
-		p->up_extra[cfg->n_upstreams].has_auth_key =
-			mapping_has_key(p, item, "tls_auth_name") ||
-			mapping_has_key(p, item, "tls_pubkey_pinset");
+		upp.extra->has_auth_key = mapping_has_key(p, item, "tls_auth_name") ||
+					  mapping_has_key(p, item, "tls_pubkey_pinset");
 		cfg->n_upstreams++;
 		walk_mapping(p, item, upstream_rules, N_ELEMS(upstream_rules), " in an upstream",
 			     &upp);
@@ -1498,6 +1551,28 @@ LIMIT_SETTER(set_tcp_buffer_max, tcp_buffer_max, 4096, 64u << 20)
 LIMIT_SETTER(set_tcp_idle_timeout, tcp_idle_timeout_ms, 100, 3600000)
 LIMIT_SETTER(set_tcp_messages_per_read, tcp_messages_per_read, 1, 65536)
 
+/*
+ * dnssec, dnssec_return_status, dnssec_return_only_secure, dnssec_return_validation_chain: in
+ * getdns each of them set to true turns validation on. dotd does not validate yet, and a Stubby
+ * user switching over must not lose DNSSEC without knowing: true is an error, false matches
+ * what dotd does.
+ */
+static void set_dnssec(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
+{
+	int v;
+
+	if (get_enum(p, key, line, val, extension_names, N_ELEMS(extension_names),
+		     "GETDNS_EXTENSION_TRUE or GETDNS_EXTENSION_FALSE", &v) &&
+	    v == GETDNS_EXTENSION_TRUE) {
+		report(p, line, key,
+		       "GETDNS_EXTENSION_TRUE asks for DNSSEC validation, which dotd does not do "
+		       "yet: to run without validation, remove the key or set it to "
+		       "GETDNS_EXTENSION_FALSE");
+	}
+}
+
+#define DNSSEC_ONLY "it is used only for DNSSEC validation, which dotd does not do yet"
+
 static const struct key_rule top_rules[] = {
 	{"listen_addresses", set_listen, NULL},
 	{"upstream_recursive_servers", set_upstreams, NULL},
@@ -1540,16 +1615,16 @@ static const struct key_rule top_rules[] = {
 	{"tls_curves_list", NULL, NULL},
 	{"tcp_send_timeout", NULL, NULL},
 	{"edns_maximum_udp_payload_size", NULL, NULL},
-	{"dnssec", NULL, NULL},
-	{"dnssec_return_status", NULL, NULL},
-	{"dnssec_return_only_secure", NULL, NULL},
-	{"dnssec_return_validation_chain", NULL, NULL},
-	{"dnssec_trust_anchors", NULL, NULL},
-	{"appdata_dir", NULL, NULL},
-	{"trust_anchors_url", NULL, NULL},
-	{"trust_anchors_verify_CA", NULL, NULL},
-	{"trust_anchors_verify_email", NULL, NULL},
-	{"trust_anchors_backoff_time", NULL, NULL},
+	{"dnssec", set_dnssec, NULL},
+	{"dnssec_return_status", set_dnssec, NULL},
+	{"dnssec_return_only_secure", set_dnssec, NULL},
+	{"dnssec_return_validation_chain", set_dnssec, NULL},
+	{"dnssec_trust_anchors", NULL, DNSSEC_ONLY},
+	{"appdata_dir", NULL, DNSSEC_ONLY},
+	{"trust_anchors_url", NULL, DNSSEC_ONLY},
+	{"trust_anchors_verify_CA", NULL, DNSSEC_ONLY},
+	{"trust_anchors_verify_email", NULL, DNSSEC_ONLY},
+	{"trust_anchors_backoff_time", NULL, DNSSEC_ONLY},
 };
 
 /* Listen on loopback only, as Stubby does: 127.0.0.1@53 and ::1@53. */
@@ -1577,6 +1652,46 @@ static int add_default_listeners(struct config *cfg)
 	return 0;
 }
 
+/* An upstream's keys whose meaning depends on top-level keys that may come after it. */
+static void check_upstream_extra(struct parse *p, const struct upstream_extra *x)
+{
+	const struct config *cfg = p->cfg;
+	/* config_tls_version is the wire's minor version byte, GETDNS_TLS1_2 is 1.2's. */
+	int floor = cfg->tls_min == CONFIG_TLS_1_3 ? GETDNS_TLS1_3 : GETDNS_TLS1_2;
+	char why[96];
+
+	if (x->tls_min_line && x->tls_min > floor) {
+		const char *name =
+			enum_to_name(tls_version_names, N_ELEMS(tls_version_names), x->tls_min);
+
+		report(p, x->tls_min_line, "tls_min_version",
+		       "%s is not honoured per upstream, and dotd's minimum for every upstream is "
+		       "TLS 1.%d: write tls_min_version: %s at the top level",
+		       name, floor - GETDNS_TLS1_2 + 2, name);
+	} else if (x->tls_min_line) {
+		snprintf(why, sizeof(why),
+			 "the top-level minimum, TLS 1.%d, applies to every upstream and is not "
+			 "lower",
+			 floor - GETDNS_TLS1_2 + 2);
+		notice_ignored(p, x->tls_min_line, "tls_min_version", why);
+	}
+	if (!x->tsig_line || p->auth_bad) {
+		return;
+	}
+	if (cfg->auth == CONFIG_AUTH_NONE) {
+		report(p, x->tsig_line, x->tsig_key,
+		       "dotd does not do TSIG, and under tls_authentication "
+		       "GETDNS_AUTHENTICATION_NONE nothing else would authenticate this upstream's "
+		       "answers: use GETDNS_AUTHENTICATION_REQUIRED with tls_auth_name or "
+		       "tls_pubkey_pinset, or remove the tsig_* keys");
+	} else {
+		notice_ignored(
+			p, x->tsig_line, x->tsig_key,
+			"dotd does not do TSIG; strict TLS authentication authenticates this "
+			"upstream's answers");
+	}
+}
+
 /* Checks that need the whole file: they run after every key has been read. */
 static void check_whole(struct parse *p, const yaml_node_t *root)
 {
@@ -1588,6 +1703,9 @@ static void check_whole(struct parse *p, const yaml_node_t *root)
 	}
 	if (p->tls_max_line && cfg->tls_min > cfg->tls_max) {
 		report(p, p->tls_max_line, "tls_max_version", "is lower than tls_min_version");
+	}
+	for (size_t i = 0; i < cfg->n_upstreams; i++) {
+		check_upstream_extra(p, &p->up_extra[i]);
 	}
 	if (cfg->auth != CONFIG_AUTH_REQUIRED || p->auth_bad) {
 		return;

@@ -635,7 +635,7 @@ static void test_notices(void)
 {
 	struct config *cfg = NULL;
 	char *msgs;
-	int rc = load("dnssec: GETDNS_EXTENSION_TRUE\n"
+	int rc = load("tls_ciphersuites: TLS_AES_256_GCM_SHA384\n"
 		      "tls_connection_retries: 5\n"
 		      "dnssec_trust_anchors: [/etc/unbound/getdns-root.key]\n"
 		      "cache_size: 1000000\n"
@@ -651,7 +651,7 @@ static void test_notices(void)
 
 	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT_PTR_NOT_NULL(cfg);
-	CU_ASSERT(contains(msgs, "test.yml:1: notice: key 'dnssec' is accepted but not "
+	CU_ASSERT(contains(msgs, "test.yml:1: notice: key 'tls_ciphersuites' is accepted but not "
 				 "implemented yet, ignored\n"));
 	/* Implemented now: read, and no notice. */
 	CU_ASSERT_PTR_NULL(strstr(msgs, "tls_connection_retries"));
@@ -665,7 +665,8 @@ static void test_notices(void)
 	CU_ASSERT(contains(msgs, "test.yml:8: notice: key 'port' is accepted and ignored: dotd "
 				 "never uses clear-text UDP/TCP upstreams\n"));
 	CU_ASSERT(contains(msgs, "test.yml:10: notice: key 'tsig_name' is accepted and ignored: "
-				 "dotd never uses clear-text UDP/TCP upstreams\n"));
+				 "dotd does not do TSIG; strict TLS authentication authenticates "
+				 "this upstream's answers\n"));
 	CU_ASSERT(contains(msgs, "test.yml:11: notice: key 'tls_cipher_list' is accepted but not "
 				 "implemented yet, ignored\n"));
 	CU_ASSERT(contains(msgs, "test.yml:12: notice: key 'scope_id'"));
@@ -1411,6 +1412,115 @@ static void test_err_address_syntax(void)
 		    "must be quoted here, write \"2001:db8::\"\n");
 }
 
+/* Ignored keys that would weaken security refuse to load; the others stay notices. */
+static void test_security_keys(void)
+{
+	static const char *const dnssec_keys[] = {
+		"dnssec",
+		"dnssec_return_status",
+		"dnssec_return_only_secure",
+		"dnssec_return_validation_chain",
+	};
+	struct config *cfg = NULL;
+	char *msgs;
+	int rc;
+
+	for (size_t i = 0; i < sizeof(dnssec_keys) / sizeof(dnssec_keys[0]); i++) {
+		char yaml[256];
+		char expected[512];
+
+		snprintf(yaml, sizeof(yaml), "%s: GETDNS_EXTENSION_TRUE\n" ONE_UPSTREAM,
+			 dnssec_keys[i]);
+		snprintf(expected, sizeof(expected),
+			 "test.yml:1: key '%s': GETDNS_EXTENSION_TRUE asks for DNSSEC validation, "
+			 "which dotd does not do yet: to run without validation, remove the key or "
+			 "set it to GETDNS_EXTENSION_FALSE\n",
+			 dnssec_keys[i]);
+		expect_only(yaml, expected);
+		/* By number, and as a YAML boolean. */
+		snprintf(yaml, sizeof(yaml), "%s: 1000\n" ONE_UPSTREAM, dnssec_keys[i]);
+		expect_only(yaml, expected);
+		snprintf(yaml, sizeof(yaml), "%s: true\n" ONE_UPSTREAM, dnssec_keys[i]);
+		expect_only(yaml, expected);
+	}
+	cfg = load_ok("dnssec: GETDNS_EXTENSION_FALSE\n"
+		      "dnssec_return_status: 1001\n"
+		      "dnssec_return_only_secure: false\n" ONE_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL(cfg);
+	config_free(cfg);
+	expect_only("dnssec: GETDNS_EXTENSION_MAYBE\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'dnssec': expected GETDNS_EXTENSION_TRUE or "
+		    "GETDNS_EXTENSION_FALSE, got 'GETDNS_EXTENSION_MAYBE'\n");
+
+	/* Trust anchors without validation: a notice. */
+	rc = load("dnssec_trust_anchors: [/etc/unbound/getdns-root.key]\n" ONE_UPSTREAM, &cfg,
+		  &msgs);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_STRING_EQUAL(msgs, "test.yml:1: notice: key 'dnssec_trust_anchors' is accepted "
+				     "and ignored: it is used only for DNSSEC validation, which "
+				     "dotd does not do yet\n");
+	free(msgs);
+	config_free(cfg);
+
+	/* A per-upstream minimum above dotd's own would be lost. */
+	expect_only(
+		"upstream_recursive_servers:\n"
+		"  - address_data: 192.0.2.1\n"
+		"    tls_auth_name: dot.test\n"
+		"    tls_min_version: GETDNS_TLS1_3\n",
+		"test.yml:4: key 'tls_min_version': GETDNS_TLS1_3 is not honoured per upstream, "
+		"and dotd's minimum for every upstream is TLS 1.2: write tls_min_version: "
+		"GETDNS_TLS1_3 at the top level\n");
+	rc = load("upstream_recursive_servers:\n"
+		  "  - address_data: 192.0.2.1\n"
+		  "    tls_auth_name: dot.test\n"
+		  "    tls_min_version: GETDNS_TLS1_3\n"
+		  "  - address_data: 192.0.2.2\n"
+		  "    tls_auth_name: dot.test\n"
+		  "    tls_min_version: 1403\n"
+		  "tls_min_version: GETDNS_TLS1_3\n",
+		  &cfg, &msgs);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_STRING_EQUAL(msgs, "test.yml:4: notice: key 'tls_min_version' is accepted and "
+				     "ignored: the top-level minimum, TLS 1.3, applies to every "
+				     "upstream and is not lower\n"
+				     "test.yml:7: notice: key 'tls_min_version' is accepted and "
+				     "ignored: the top-level minimum, TLS 1.3, applies to every "
+				     "upstream and is not lower\n");
+	free(msgs);
+	config_free(cfg);
+	expect_only("upstream_recursive_servers:\n"
+		    "  - address_data: 192.0.2.1\n"
+		    "    tls_auth_name: dot.test\n"
+		    "    tls_min_version: TLSv1.3\n",
+		    "test.yml:4: key 'tls_min_version': expected GETDNS_TLS1_2 or GETDNS_TLS1_3, "
+		    "got 'TLSv1.3'\n");
+
+	/* TSIG: under opportunistic TLS it would be the only authentication of the answers. */
+	expect_only("upstream_recursive_servers:\n"
+		    "  - address_data: 192.0.2.1\n"
+		    "    tsig_name: key.\n"
+		    "    tsig_algorithm: hmac-sha256\n"
+		    "    tsig_secret: c2VjcmV0\n"
+		    "tls_authentication: GETDNS_AUTHENTICATION_NONE\n",
+		    "test.yml:3: key 'tsig_name': dotd does not do TSIG, and under "
+		    "tls_authentication GETDNS_AUTHENTICATION_NONE nothing else would authenticate "
+		    "this upstream's answers: use GETDNS_AUTHENTICATION_REQUIRED with "
+		    "tls_auth_name or tls_pubkey_pinset, or remove the tsig_* keys\n");
+	rc = load("upstream_recursive_servers:\n"
+		  "  - address_data: 192.0.2.1\n"
+		  "    tls_auth_name: dot.test\n"
+		  "    tsig_secret: c2VjcmV0\n"
+		  "    tsig_name: key.\n",
+		  &cfg, &msgs);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_STRING_EQUAL(msgs, "test.yml:4: notice: key 'tsig_secret' is accepted and "
+				     "ignored: dotd does not do TSIG; strict TLS authentication "
+				     "authenticates this upstream's answers\n");
+	free(msgs);
+	config_free(cfg);
+}
+
 int main(void)
 {
 	static const struct {
@@ -1449,6 +1559,7 @@ int main(void)
 		{"error: all reported in one pass", test_err_collects_all},
 		{"error: one line per mistake", test_err_one_per_mistake},
 		{"error: address syntax", test_err_address_syntax},
+		{"error: ignored keys that weaken security", test_security_keys},
 	};
 	CU_pSuite suite;
 	int failed;
