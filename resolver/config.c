@@ -50,6 +50,8 @@ enum {
 	GETDNS_TLS1_1 = 1402,
 	GETDNS_TLS1_2 = 1403,
 	GETDNS_TLS1_3 = 1404,
+	GETDNS_EXTENSION_TRUE = 1000,
+	GETDNS_EXTENSION_FALSE = 1001,
 };
 
 struct enum_name {
@@ -79,6 +81,20 @@ static const struct enum_name tls_version_names[] = {
 	{"GETDNS_TLS1_3", GETDNS_TLS1_3},
 };
 
+/* Also the YAML booleans and 0/1: whoever writes "dnssec: true" asks for validation too. */
+static const struct enum_name extension_names[] = {
+	{"GETDNS_EXTENSION_TRUE", GETDNS_EXTENSION_TRUE},
+	{"GETDNS_EXTENSION_FALSE", GETDNS_EXTENSION_FALSE},
+	{"true", GETDNS_EXTENSION_TRUE},
+	{"True", GETDNS_EXTENSION_TRUE},
+	{"TRUE", GETDNS_EXTENSION_TRUE},
+	{"1", GETDNS_EXTENSION_TRUE},
+	{"false", GETDNS_EXTENSION_FALSE},
+	{"False", GETDNS_EXTENSION_FALSE},
+	{"FALSE", GETDNS_EXTENSION_FALSE},
+	{"0", GETDNS_EXTENSION_FALSE},
+};
+
 static const struct enum_name log_level_names[] = {
 	{"GETDNS_LOG_EMERG", 0}, {"GETDNS_LOG_ALERT", 1},   {"GETDNS_LOG_CRIT", 2},
 	{"GETDNS_LOG_ERR", 3},	 {"GETDNS_LOG_WARNING", 4}, {"GETDNS_LOG_NOTICE", 5},
@@ -87,6 +103,15 @@ static const struct enum_name log_level_names[] = {
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
+/* What the checks after the walk need to know of one upstream, beyond its config_upstream. */
+struct upstream_extra {
+	bool has_auth_key;     /**< tls_auth_name or tls_pubkey_pinset is written, valid or not */
+	unsigned tls_min_line; /**< line of its own tls_min_version, 0 while absent */
+	int tls_min;	       /**< that tls_min_version, a GETDNS_TLS* value */
+	unsigned tsig_line;    /**< line of its first tsig_* key, 0 while absent */
+	const char *tsig_key;  /**< borrowed from the document: that key's name */
+};
+
 /* State of one config_load_string() call. */
 struct parse {
 	yaml_document_t *doc; /**< borrowed: the loaded document */
@@ -94,16 +119,20 @@ struct parse {
 	FILE *err;	      /**< borrowed, or NULL: where errors and notices go */
 	struct config *cfg;   /**< borrowed: the config being filled, owned by the caller */
 	unsigned n_errors;
-	bool oom;		/**< an allocation failed: the load returns -ENOMEM */
-	unsigned listen_line;	/**< line of listen_addresses, 0 while absent */
-	unsigned upstream_line; /**< line of upstream_recursive_servers, 0 while absent */
-	unsigned tls_max_line;	/**< line of tls_max_version, 0 while absent */
-	unsigned acl_line;	/**< line of access_control, 0 while absent */
+	bool oom;			 /**< an allocation failed: the load returns -ENOMEM */
+	unsigned listen_line;		 /**< line of listen_addresses, 0 while absent */
+	unsigned upstream_line;		 /**< line of upstream_recursive_servers, 0 while absent */
+	unsigned tls_max_line;		 /**< line of tls_max_version, 0 while absent */
+	unsigned acl_line;		 /**< line of access_control, 0 while absent */
+	bool auth_bad;			 /**< tls_authentication was given but unusable */
+	struct upstream_extra *up_extra; /**< owned: one per cfg->upstreams entry */
 };
 
 /* One upstream_recursive_servers entry while its keys are read. */
 struct upstream_parse {
-	struct config_upstream *up; /**< borrowed: the entry being filled */
+	struct config_upstream *up;   /**< borrowed: the entry being filled */
+	struct upstream_extra *extra; /**< borrowed: its entry in parse.up_extra */
+	bool addr_seen; /**< address_data is written: its own error says what is wrong */
 	bool has_addr;
 	unsigned port;
 };
@@ -200,6 +229,20 @@ static size_t seq_len(const yaml_node_t *n)
 static yaml_node_t *seq_item(struct parse *p, const yaml_node_t *n, size_t i)
 {
 	return yaml_document_get_node(p->doc, n->data.sequence.items.start[i]);
+}
+
+/* Whether mapping @map has the key @name, whatever its value. */
+static bool mapping_has_key(struct parse *p, const yaml_node_t *map, const char *name)
+{
+	for (const yaml_node_pair_t *pair = map->data.mapping.pairs.start;
+	     pair < map->data.mapping.pairs.top; pair++) {
+		const yaml_node_t *k = yaml_document_get_node(p->doc, pair->key);
+
+		if (k->type == YAML_SCALAR_NODE && strcmp(node_text(k), name) == 0) {
+			return true;
+		}
+	}
+	return false;
 }
 
 /* "expected WHAT, got a list": for a value of the wrong type or with an unusable text. */
@@ -401,21 +444,143 @@ static void walk_mapping(struct parse *p, const yaml_node_t *map, const struct k
 	}
 }
 
+/*
+ * YAML reads a plain "- ::" or "- 2001:db8::" as a mapping of "2001:db8:" to nothing, because a
+ * ':' before the end of the line starts a value. If @n is such a mapping, report that the
+ * address must be quoted and return true.
+ */
+static bool report_unquoted_ipv6(struct parse *p, const char *key, unsigned line,
+				 const yaml_node_t *n)
+{
+	const yaml_node_t *k;
+	const yaml_node_t *v;
+	char text[INET6_ADDRSTRLEN + 8];
+	uint8_t addr[16];
+
+	if (n->type != YAML_MAPPING_NODE ||
+	    n->data.mapping.pairs.top - n->data.mapping.pairs.start != 1) {
+		return false;
+	}
+	k = yaml_document_get_node(p->doc, n->data.mapping.pairs.start->key);
+	v = yaml_document_get_node(p->doc, n->data.mapping.pairs.start->value);
+	if (k->type != YAML_SCALAR_NODE || k->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
+	    !node_is_null(v) || strlen(node_text(k)) + 2 > sizeof(text)) {
+		return false;
+	}
+	snprintf(text, sizeof(text), "%s:", node_text(k));
+	if (inet_pton(AF_INET6, text, addr) != 1) {
+		return false;
+	}
+	report(p, line, key,
+	       "'%s' must be quoted: YAML reads an unquoted address ending in ':' as a mapping, "
+	       "write \"%s\"",
+	       text, text);
+	return true;
+}
+
 /* ---- addresses ---- */
+
+#define WHY_LEN 200 /* room for a reason that quotes the address twice */
+
+/* 1 to 5 decimal digits, as a port is written. */
+static bool is_port_text(const char *s)
+{
+	size_t n = strspn(s, "0123456789");
+
+	return n >= 1 && n <= 5 && s[n] == '\0';
+}
+
+static bool is_ip(int family, const char *s)
+{
+	uint8_t addr[16];
+
+	return inet_pton(family, s, addr) == 1;
+}
+
+/*
+ * @buf (the text before any '@port') is an address in another program's syntax: an IPv4
+ * "IP:port", or an IPv6 address in brackets, "[IP]" or "[IP]:port". Write how dotd spells it
+ * into @why and return true; @at_port is the port written after '@', or NULL.
+ */
+static bool explain_other_syntax(const char *buf, const char *at_port, bool port_allowed, char *why,
+				 size_t why_len)
+{
+	char ip[INET6_ADDRSTRLEN + 8];
+	const char *port = at_port;
+	const char *colon = strchr(buf, ':');
+
+	if (buf[0] == '[') {
+		const char *close = strchr(buf, ']');
+
+		if (!close || (size_t)(close - buf - 1) >= sizeof(ip)) {
+			return false;
+		}
+		memcpy(ip, buf + 1, (size_t)(close - buf - 1));
+		ip[close - buf - 1] = '\0';
+		if (close[1] == ':' && !at_port && is_port_text(close + 2)) {
+			port = close + 2;
+		} else if (close[1] != '\0') {
+			return false;
+		}
+		if (!is_ip(AF_INET6, ip)) {
+			return false;
+		}
+		if (!port) {
+			snprintf(why, why_len, "write %s, without brackets", ip);
+		} else if (port_allowed) {
+			snprintf(why, why_len, "write %s@%s, without brackets", ip, port);
+		} else {
+			snprintf(why, why_len, "write %s, without brackets, and tls_port: %s", ip,
+				 port);
+		}
+		return true;
+	}
+	if (!colon || strchr(colon + 1, ':') || at_port || !is_port_text(colon + 1) ||
+	    (size_t)(colon - buf) >= sizeof(ip)) {
+		return false;
+	}
+	memcpy(ip, buf, (size_t)(colon - buf));
+	ip[colon - buf] = '\0';
+	if (!is_ip(AF_INET, ip)) {
+		return false;
+	}
+	if (port_allowed) {
+		snprintf(why, why_len, "the port follows '@', not ':': write %s@%s", ip, colon + 1);
+	} else {
+		snprintf(why, why_len, "a port is not allowed here (use tls_port: %s)", colon + 1);
+	}
+	return true;
+}
+
+/*
+ * Whether the IPv6 literal @ip ends as "::1:6050" does: a group of decimal digits after at
+ * least one more group after "::". Without it the address is still complete ("::1"), so the
+ * last group may be a port written with ':' (the syntax of other programs), and the address is
+ * ambiguous. One group after "::" ("2606:4700:4700::1111") or none is not, nor is an address
+ * written without "::".
+ */
+static bool ends_like_port(const char *ip)
+{
+	const char *dc = strstr(ip, "::");
+	const char *last = strrchr(ip, ':');
+
+	return dc && last > dc + 1 && is_port_text(last + 1);
+}
 
 /*
  * Parse "IP" or, if @port_allowed, "IP@port" into @ss with @default_port. On error return
- * -EINVAL and point *@why at the reason.
+ * -EINVAL and write the reason into @why (@why_len bytes, WHY_LEN is enough).
  */
 static int parse_endpoint(const char *text, bool port_allowed, unsigned default_port,
-			  struct sockaddr_storage *ss, socklen_t *ss_len, const char **why)
+			  struct sockaddr_storage *ss, socklen_t *ss_len, char *why, size_t why_len)
 {
 	char buf[INET6_ADDRSTRLEN + 8];
 	unsigned port = default_port;
+	const char *at_port = NULL;
 	char *at;
 
 	if (strlen(text) >= sizeof(buf)) {
-		*why = "not an IPv4 or IPv6 address";
+		snprintf(why, why_len, "not an IPv4 or IPv6 address");
 		return -EINVAL;
 	}
 	strcpy(buf, text);
@@ -425,12 +590,13 @@ static int parse_endpoint(const char *text, bool port_allowed, unsigned default_
 		const char *c = at + 1;
 
 		if (!port_allowed) {
-			*why = "a port is not allowed here (use tls_port)";
+			snprintf(why, why_len, "a port is not allowed here (use tls_port)");
 			return -EINVAL;
 		}
 		*at = '\0';
+		at_port = c;
 		if (!*c) {
-			*why = "no port after '@'";
+			snprintf(why, why_len, "no port after '@'");
 			return -EINVAL;
 		}
 		for (; *c; c++) {
@@ -440,17 +606,30 @@ static int parse_endpoint(const char *text, bool port_allowed, unsigned default_
 			v = v * 10 + (unsigned)(*c - '0');
 		}
 		if (*c || v < 1 || v > 65535) {
-			*why = "the port must be a number 1..65535";
+			snprintf(why, why_len, "the port must be a number 1..65535");
 			return -EINVAL;
 		}
 		port = (unsigned)v;
+	}
+	if (explain_other_syntax(buf, at_port, port_allowed, why, why_len)) {
+		return -EINVAL;
 	}
 	memset(ss, 0, sizeof(*ss));
 	if (strchr(buf, ':')) {
 		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
 
 		if (inet_pton(AF_INET6, buf, &sin6->sin6_addr) != 1) {
-			*why = "not an IPv6 address";
+			snprintf(why, why_len, "not an IPv6 address");
+			return -EINVAL;
+		}
+		/* Only where a port may follow: address_data takes none, and real upstreams
+		 * such as 2620:fe::fe:10 end this way. */
+		if (port_allowed && !at && ends_like_port(buf)) {
+			const char *last = strrchr(buf, ':');
+
+			snprintf(why, why_len,
+				 "ambiguous: write %.*s@%s for port %s, or %s@%u for that address",
+				 (int)(last - buf), buf, last + 1, last + 1, buf, default_port);
 			return -EINVAL;
 		}
 		sin6->sin6_family = AF_INET6;
@@ -460,7 +639,8 @@ static int parse_endpoint(const char *text, bool port_allowed, unsigned default_
 		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 
 		if (inet_pton(AF_INET, buf, &sin->sin_addr) != 1) {
-			*why = "not an IPv4 or IPv6 address (host names are not allowed)";
+			snprintf(why, why_len,
+				 "not an IPv4 or IPv6 address (host names are not allowed)");
 			return -EINVAL;
 		}
 		sin->sin_family = AF_INET;
@@ -635,13 +815,16 @@ static const struct key_rule pin_rules[] = {
 static void up_address(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
 {
 	struct upstream_parse *upp = obj;
-	const char *s = get_scalar(p, key, line, "an IP address", val);
-	const char *why = NULL;
+	const char *s;
+	char why[WHY_LEN];
 
+	upp->addr_seen = true;
+	s = get_scalar(p, key, line, "an IP address", val);
 	if (!s) {
 		return;
 	}
-	if (parse_endpoint(s, false, DOT_PORT, &upp->up->addr, &upp->up->addr_len, &why) < 0) {
+	if (parse_endpoint(s, false, DOT_PORT, &upp->up->addr, &upp->up->addr_len, why,
+			   sizeof(why)) < 0) {
 		report(p, line, key, "bad address '%s': %s", s, why);
 		return;
 	}
@@ -724,6 +907,38 @@ static void up_pinset(struct parse *p, const char *key, unsigned line, yaml_node
 	}
 }
 
+/*
+ * Stubby's per-upstream tls_min_version. dotd has one minimum for all upstreams: ignoring a
+ * higher one would quietly accept an older TLS than asked for, so check_whole() refuses that
+ * and notes the others.
+ */
+static void up_tls_min(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
+{
+	struct upstream_parse *upp = obj;
+	int v;
+
+	if (get_enum(p, key, line, val, tls_version_names, N_ELEMS(tls_version_names),
+		     "GETDNS_TLS1_2 or GETDNS_TLS1_3", &v)) {
+		upp->extra->tls_min_line = line;
+		upp->extra->tls_min = v;
+	}
+}
+
+/*
+ * tsig_name, tsig_algorithm, tsig_secret: getdns signs queries and checks answers with TSIG
+ * over TLS too. dotd does not, which only matters without strict authentication, and
+ * check_whole() decides once tls_authentication is known. One message per upstream.
+ */
+static void up_tsig(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
+{
+	struct upstream_parse *upp = obj;
+
+	if (!upp->extra->tsig_line) {
+		upp->extra->tsig_line = line;
+		upp->extra->tsig_key = key;
+	}
+}
+
 #define CLEAR_TEXT "dotd never uses clear-text UDP/TCP upstreams"
 
 static const struct key_rule upstream_rules[] = {
@@ -732,13 +947,13 @@ static const struct key_rule upstream_rules[] = {
 	{"tls_auth_name", up_auth_name, NULL},
 	{"tls_pubkey_pinset", up_pinset, NULL},
 	{"port", NULL, CLEAR_TEXT},
-	{"tsig_name", NULL, CLEAR_TEXT},
-	{"tsig_algorithm", NULL, CLEAR_TEXT},
-	{"tsig_secret", NULL, CLEAR_TEXT},
+	{"tsig_name", up_tsig, NULL},
+	{"tsig_algorithm", up_tsig, NULL},
+	{"tsig_secret", up_tsig, NULL},
 	{"tls_cipher_list", NULL, NULL},
 	{"tls_ciphersuites", NULL, NULL},
 	{"tls_curves_list", NULL, NULL},
-	{"tls_min_version", NULL, NULL},
+	{"tls_min_version", up_tls_min, NULL},
 	{"tls_max_version", NULL, NULL},
 	{"scope_id", NULL, NULL},
 };
@@ -768,14 +983,19 @@ static void set_listen(struct parse *p, const char *key, unsigned line, yaml_nod
 		yaml_node_t *item = seq_item(p, val, i);
 		struct config_listen *l = &cfg->listen[cfg->n_listen];
 		unsigned item_line = node_line(item);
-		const char *why = NULL;
-		const char *s = get_scalar(p, key, item_line, "an address IP or IP@port", item);
+		char why[WHY_LEN];
+		const char *s;
 		bool dup = false;
 
+		if (report_unquoted_ipv6(p, key, item_line, item)) {
+			continue;
+		}
+		s = get_scalar(p, key, item_line, "an address IP or IP@port", item);
 		if (!s) {
 			continue;
 		}
-		if (parse_endpoint(s, true, DNS_PORT, &l->addr, &l->addr_len, &why) < 0) {
+		if (parse_endpoint(s, true, DNS_PORT, &l->addr, &l->addr_len, why, sizeof(why)) <
+		    0) {
 			report(p, item_line, key, "bad address '%s': %s", s, why);
 			continue;
 		}
@@ -812,13 +1032,15 @@ static void set_upstreams(struct parse *p, const char *key, unsigned line, yaml_
 		return;
 	}
 	cfg->upstreams = calloc(n, sizeof(*cfg->upstreams));
-	if (!cfg->upstreams) {
+	p->up_extra = calloc(n, sizeof(*p->up_extra));
+	if (!cfg->upstreams || !p->up_extra) {
 		p->oom = true;
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_t *item = seq_item(p, val, i);
 		struct upstream_parse upp = {.up = &cfg->upstreams[cfg->n_upstreams],
+					     .extra = &p->up_extra[cfg->n_upstreams],
 					     .port = DOT_PORT};
 		unsigned item_line = node_line(item);
 
@@ -827,11 +1049,15 @@ static void set_upstreams(struct parse *p, const char *key, unsigned line, yaml_
 			continue;
 		}
 		upp.up->line = item_line;
+		upp.extra->has_auth_key = mapping_has_key(p, item, "tls_auth_name") ||
+					  mapping_has_key(p, item, "tls_pubkey_pinset");
 		cfg->n_upstreams++;
 		walk_mapping(p, item, upstream_rules, N_ELEMS(upstream_rules), " in an upstream",
 			     &upp);
-		if (!upp.has_addr) {
+		if (!upp.addr_seen) {
 			report(p, item_line, "address_data", "missing: every upstream needs one");
+		}
+		if (!upp.has_addr) {
 			continue;
 		}
 		/* The name is set only for a valid address: the strict check needs it. */
@@ -849,11 +1075,12 @@ static void set_auth(struct parse *p, const char *key, unsigned line, yaml_node_
 	struct config *cfg = obj;
 	int v;
 
-	if (get_enum(p, key, line, val, auth_names, N_ELEMS(auth_names),
-		     "GETDNS_AUTHENTICATION_REQUIRED or GETDNS_AUTHENTICATION_NONE", &v)) {
-		cfg->auth =
-			v == GETDNS_AUTHENTICATION_NONE ? CONFIG_AUTH_NONE : CONFIG_AUTH_REQUIRED;
+	if (!get_enum(p, key, line, val, auth_names, N_ELEMS(auth_names),
+		      "GETDNS_AUTHENTICATION_REQUIRED or GETDNS_AUTHENTICATION_NONE", &v)) {
+		p->auth_bad = true; /* the strict checks would only repeat this mistake */
+		return;
 	}
+	cfg->auth = v == GETDNS_AUTHENTICATION_NONE ? CONFIG_AUTH_NONE : CONFIG_AUTH_REQUIRED;
 }
 
 /* Check @path at start, as a strict daemon should, rather than at the first handshake. */
@@ -1215,8 +1442,12 @@ static void set_acl(struct parse *p, const char *key, unsigned line, yaml_node_t
 		unsigned item_line = node_line(item);
 		struct config_prefix *px = &cfg->acl[cfg->n_acl];
 		const char *why = NULL;
-		const char *text = get_scalar(p, key, item_line, "a prefix IP/bits", item);
+		const char *text;
 
+		if (report_unquoted_ipv6(p, key, item_line, item)) {
+			continue;
+		}
+		text = get_scalar(p, key, item_line, "a prefix IP/bits", item);
 		if (!text) {
 			continue;
 		}
@@ -1320,6 +1551,28 @@ LIMIT_SETTER(set_tcp_buffer_max, tcp_buffer_max, 4096, 64u << 20)
 LIMIT_SETTER(set_tcp_idle_timeout, tcp_idle_timeout_ms, 100, 3600000)
 LIMIT_SETTER(set_tcp_messages_per_read, tcp_messages_per_read, 1, 65536)
 
+/*
+ * dnssec, dnssec_return_status, dnssec_return_only_secure, dnssec_return_validation_chain: in
+ * getdns each of them set to true turns validation on. dotd does not validate yet, and a Stubby
+ * user switching over must not lose DNSSEC without knowing: true is an error, false matches
+ * what dotd does.
+ */
+static void set_dnssec(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
+{
+	int v;
+
+	if (get_enum(p, key, line, val, extension_names, N_ELEMS(extension_names),
+		     "GETDNS_EXTENSION_TRUE or GETDNS_EXTENSION_FALSE", &v) &&
+	    v == GETDNS_EXTENSION_TRUE) {
+		report(p, line, key,
+		       "GETDNS_EXTENSION_TRUE asks for DNSSEC validation, which dotd does not do "
+		       "yet: to run without validation, remove the key or set it to "
+		       "GETDNS_EXTENSION_FALSE");
+	}
+}
+
+#define DNSSEC_ONLY "it is used only for DNSSEC validation, which dotd does not do yet"
+
 static const struct key_rule top_rules[] = {
 	{"listen_addresses", set_listen, NULL},
 	{"upstream_recursive_servers", set_upstreams, NULL},
@@ -1362,23 +1615,23 @@ static const struct key_rule top_rules[] = {
 	{"tls_curves_list", NULL, NULL},
 	{"tcp_send_timeout", NULL, NULL},
 	{"edns_maximum_udp_payload_size", NULL, NULL},
-	{"dnssec", NULL, NULL},
-	{"dnssec_return_status", NULL, NULL},
-	{"dnssec_return_only_secure", NULL, NULL},
-	{"dnssec_return_validation_chain", NULL, NULL},
-	{"dnssec_trust_anchors", NULL, NULL},
-	{"appdata_dir", NULL, NULL},
-	{"trust_anchors_url", NULL, NULL},
-	{"trust_anchors_verify_CA", NULL, NULL},
-	{"trust_anchors_verify_email", NULL, NULL},
-	{"trust_anchors_backoff_time", NULL, NULL},
+	{"dnssec", set_dnssec, NULL},
+	{"dnssec_return_status", set_dnssec, NULL},
+	{"dnssec_return_only_secure", set_dnssec, NULL},
+	{"dnssec_return_validation_chain", set_dnssec, NULL},
+	{"dnssec_trust_anchors", NULL, DNSSEC_ONLY},
+	{"appdata_dir", NULL, DNSSEC_ONLY},
+	{"trust_anchors_url", NULL, DNSSEC_ONLY},
+	{"trust_anchors_verify_CA", NULL, DNSSEC_ONLY},
+	{"trust_anchors_verify_email", NULL, DNSSEC_ONLY},
+	{"trust_anchors_backoff_time", NULL, DNSSEC_ONLY},
 };
 
 /* Listen on loopback only, as Stubby does: 127.0.0.1@53 and ::1@53. */
 static int add_default_listeners(struct config *cfg)
 {
 	static const char *const defaults[] = {"127.0.0.1", "::1"};
-	const char *why;
+	char why[WHY_LEN];
 
 	cfg->listen = calloc(N_ELEMS(defaults), sizeof(*cfg->listen));
 	if (!cfg->listen) {
@@ -1386,7 +1639,8 @@ static int add_default_listeners(struct config *cfg)
 	}
 	for (size_t i = 0; i < N_ELEMS(defaults); i++) {
 		struct config_listen *l = &cfg->listen[i];
-		int rc = parse_endpoint(defaults[i], false, DNS_PORT, &l->addr, &l->addr_len, &why);
+		int rc = parse_endpoint(defaults[i], false, DNS_PORT, &l->addr, &l->addr_len, why,
+					sizeof(why));
 
 		REQUIRE(rc == 0);
 		l->name = endpoint_name(&l->addr);
@@ -1396,6 +1650,46 @@ static int add_default_listeners(struct config *cfg)
 		cfg->n_listen++;
 	}
 	return 0;
+}
+
+/* An upstream's keys whose meaning depends on top-level keys that may come after it. */
+static void check_upstream_extra(struct parse *p, const struct upstream_extra *x)
+{
+	const struct config *cfg = p->cfg;
+	/* config_tls_version is the wire's minor version byte, GETDNS_TLS1_2 is 1.2's. */
+	int floor = cfg->tls_min == CONFIG_TLS_1_3 ? GETDNS_TLS1_3 : GETDNS_TLS1_2;
+	char why[96];
+
+	if (x->tls_min_line && x->tls_min > floor) {
+		const char *name =
+			enum_to_name(tls_version_names, N_ELEMS(tls_version_names), x->tls_min);
+
+		report(p, x->tls_min_line, "tls_min_version",
+		       "%s is not honoured per upstream, and dotd's minimum for every upstream is "
+		       "TLS 1.%d: write tls_min_version: %s at the top level",
+		       name, floor - GETDNS_TLS1_2 + 2, name);
+	} else if (x->tls_min_line) {
+		snprintf(why, sizeof(why),
+			 "the top-level minimum, TLS 1.%d, applies to every upstream and is not "
+			 "lower",
+			 floor - GETDNS_TLS1_2 + 2);
+		notice_ignored(p, x->tls_min_line, "tls_min_version", why);
+	}
+	if (!x->tsig_line || p->auth_bad) {
+		return;
+	}
+	if (cfg->auth == CONFIG_AUTH_NONE) {
+		report(p, x->tsig_line, x->tsig_key,
+		       "dotd does not do TSIG, and under tls_authentication "
+		       "GETDNS_AUTHENTICATION_NONE nothing else would authenticate this upstream's "
+		       "answers: use GETDNS_AUTHENTICATION_REQUIRED with tls_auth_name or "
+		       "tls_pubkey_pinset, or remove the tsig_* keys");
+	} else {
+		notice_ignored(
+			p, x->tsig_line, x->tsig_key,
+			"dotd does not do TSIG; strict TLS authentication authenticates this "
+			"upstream's answers");
+	}
 }
 
 /* Checks that need the whole file: they run after every key has been read. */
@@ -1410,14 +1704,20 @@ static void check_whole(struct parse *p, const yaml_node_t *root)
 	if (p->tls_max_line && cfg->tls_min > cfg->tls_max) {
 		report(p, p->tls_max_line, "tls_max_version", "is lower than tls_min_version");
 	}
-	if (cfg->auth != CONFIG_AUTH_REQUIRED) {
+	for (size_t i = 0; i < cfg->n_upstreams; i++) {
+		check_upstream_extra(p, &p->up_extra[i]);
+	}
+	if (cfg->auth != CONFIG_AUTH_REQUIRED || p->auth_bad) {
 		return;
 	}
-	/* RFC 8310 §5: strict privacy needs an authentication domain name or an SPKI pin set. */
+	/*
+	 * RFC 8310 §5: strict privacy needs an authentication domain name or an SPKI pin set. One
+	 * that is written but wrong has had its own error.
+	 */
 	for (size_t i = 0; i < cfg->n_upstreams; i++) {
 		const struct config_upstream *up = &cfg->upstreams[i];
 
-		if (up->name && !up->auth_name && up->n_pins == 0) {
+		if (up->name && !up->auth_name && up->n_pins == 0 && !p->up_extra[i].has_auth_key) {
 			report(p, up->line, "upstream_recursive_servers",
 			       "upstream '%s' has neither tls_auth_name nor tls_pubkey_pinset, "
 			       "which "
@@ -1441,17 +1741,82 @@ static unsigned yaml_error_line(const yaml_parser_t *parser, const char *text, s
 	return line;
 }
 
+/*
+ * The first IPv6 address with "::" on line @line of @text, unquoted, as dotd would take it
+ * ("[::1]:53" as "::1@53") into @out: YAML takes a ':' at the start or end of a plain value,
+ * and '[', for syntax. False if there is none.
+ */
+static bool find_unquoted_ipv6(const char *text, size_t len, unsigned line, char *out,
+			       size_t out_len)
+{
+	static const char addr_chars[] = "0123456789abcdefABCDEF:.[]@";
+	const char *end = text + len;
+	const char *c = text;
+
+	for (unsigned l = 1; l < line && c < end; c++) {
+		l += *c == '\n';
+	}
+	for (; c + 1 < end && *c != '\n' && *c != '"' && *c != '\'' && *c != '#'; c++) {
+		const char *first = c;
+		const char *last = c + 2;
+		char token[INET6_ADDRSTRLEN + 16];
+		struct sockaddr_storage ss;
+		socklen_t ss_len;
+		char why[WHY_LEN];
+		const char *port = "";
+		char *close;
+		char *ip;
+		size_t n;
+
+		if (c[0] != ':' || c[1] != ':') {
+			continue;
+		}
+		while (first > text && first[-1] && strchr(addr_chars, first[-1])) {
+			first--;
+		}
+		while (last < end && *last && strchr(addr_chars, *last)) {
+			last++;
+		}
+		n = (size_t)(last - first);
+		if (n >= sizeof(token)) {
+			return false;
+		}
+		memcpy(token, first, n);
+		token[n] = '\0';
+		/* '[' may open a flow list or a bracketed address, ']' close either. */
+		ip = token + strspn(token, "[");
+		close = strchr(ip, ']');
+		if (close) {
+			*close = '\0';
+			port = close[1] == ':' || close[1] == '@' ? close + 2 : "";
+		}
+		snprintf(out, out_len, "%s%s%s", ip, *port ? "@" : "", port);
+		return parse_endpoint(out, true, DNS_PORT, &ss, &ss_len, why, sizeof(why)) == 0;
+	}
+	return false;
+}
+
 static void report_yaml_error(struct parse *p, const yaml_parser_t *parser, const char *text,
 			      size_t len)
 {
 	unsigned line = yaml_error_line(parser, text, len);
 	const char *problem = parser->problem ? parser->problem : "syntax error";
+	char ip[2 * (INET6_ADDRSTRLEN + 16)];
+	char hint[sizeof(ip) + 80] = "";
 
+	if (parser->error != YAML_READER_ERROR &&
+	    (find_unquoted_ipv6(text, len, line, ip, sizeof(ip)) ||
+	     (parser->context &&
+	      find_unquoted_ipv6(text, len, (unsigned)parser->context_mark.line + 1, ip,
+				 sizeof(ip))))) {
+		snprintf(hint, sizeof(hint), ": an IPv6 address must be quoted here, write \"%s\"",
+			 ip);
+	}
 	if (parser->context) {
-		report(p, line, NULL, "%s (%s at line %u)", problem, parser->context,
-		       (unsigned)parser->context_mark.line + 1);
+		report(p, line, NULL, "%s (%s at line %u)%s", problem, parser->context,
+		       (unsigned)parser->context_mark.line + 1, hint);
 	} else {
-		report(p, line, NULL, "%s", problem);
+		report(p, line, NULL, "%s%s", problem, hint);
 	}
 }
 
@@ -1565,6 +1930,7 @@ int config_load_string(const char *text, size_t len, const char *source, struct 
 	rc = 0;
 cleanup_cfg:
 	config_free(cfg);
+	free(p.up_extra);
 cleanup_doc:
 	yaml_document_delete(&doc);
 cleanup_parser:
@@ -1592,11 +1958,15 @@ int config_load_file(const char *path, struct config **out, FILE *err)
 		if (len == cap) {
 			char *bigger;
 
-			if (cap >= CONFIG_FILE_MAX) {
+			if (cap > CONFIG_FILE_MAX) {
 				rc = -EFBIG;
 				goto cleanup_file;
 			}
 			cap = cap ? cap * 2 : 4096;
+			if (cap > CONFIG_FILE_MAX) {
+				/* One byte more tells a file of the limit from a bigger one. */
+				cap = CONFIG_FILE_MAX + 1;
+			}
 			bigger = realloc(text, cap);
 			if (!bigger) {
 				rc = -ENOMEM;
@@ -1623,7 +1993,12 @@ cleanup_file:
 	fclose(f);
 	free(text);
 report:
-	if (err) {
+	if (err && rc == -EFBIG) {
+		fprintf(err,
+			"%s: cannot read: larger than %d bytes (1 MiB), the limit for a "
+			"configuration file\n",
+			path, CONFIG_FILE_MAX);
+	} else if (err) {
 		fprintf(err, "%s: cannot read: %s\n", path, strerror(-rc));
 	}
 	return rc;

@@ -3,7 +3,8 @@
  *
  * A stubby.yml works unchanged: the keys listed in docs/CONFIG.md mean what they mean to Stubby
  * and take the same values (GETDNS_* names or their numbers). Keys that later work implements are
- * accepted and ignored with a notice; any other key is an error. Every error names the file,
+ * accepted and ignored with a notice, unless ignoring them would weaken security (DNSSEC
+ * validation asked for): those are errors, as is any other key. Every error names the file,
  * line, key and reason. The loaded struct config is immutable and owned by the caller.
  */
 #pragma once

@@ -101,6 +101,22 @@ static void expect_error(const char *yaml, const char *needle)
 	free(msgs);
 }
 
+/* @yaml must fail with -EINVAL, store nothing, and print exactly @msgs: one line per mistake. */
+static void expect_only(const char *yaml, const char *expected)
+{
+	struct config *cfg = &sentinel;
+	char *msgs;
+	int rc = load(yaml, &cfg, &msgs);
+
+	CU_ASSERT_EQUAL(rc, -EINVAL);
+	CU_ASSERT_PTR_EQUAL(cfg, &sentinel);
+	if (strcmp(msgs, expected) != 0) {
+		fprintf(stderr, "\n  expected exactly:\n%s  got:\n%s", expected, msgs);
+	}
+	CU_ASSERT_STRING_EQUAL(msgs, expected);
+	free(msgs);
+}
+
 static unsigned port_of(const struct sockaddr_storage *ss)
 {
 	if (ss->ss_family == AF_INET6) {
@@ -619,7 +635,7 @@ static void test_notices(void)
 {
 	struct config *cfg = NULL;
 	char *msgs;
-	int rc = load("dnssec: GETDNS_EXTENSION_TRUE\n"
+	int rc = load("tls_ciphersuites: TLS_AES_256_GCM_SHA384\n"
 		      "tls_connection_retries: 5\n"
 		      "dnssec_trust_anchors: [/etc/unbound/getdns-root.key]\n"
 		      "cache_size: 1000000\n"
@@ -635,7 +651,7 @@ static void test_notices(void)
 
 	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT_PTR_NOT_NULL(cfg);
-	CU_ASSERT(contains(msgs, "test.yml:1: notice: key 'dnssec' is accepted but not "
+	CU_ASSERT(contains(msgs, "test.yml:1: notice: key 'tls_ciphersuites' is accepted but not "
 				 "implemented yet, ignored\n"));
 	/* Implemented now: read, and no notice. */
 	CU_ASSERT_PTR_NULL(strstr(msgs, "tls_connection_retries"));
@@ -649,7 +665,8 @@ static void test_notices(void)
 	CU_ASSERT(contains(msgs, "test.yml:8: notice: key 'port' is accepted and ignored: dotd "
 				 "never uses clear-text UDP/TCP upstreams\n"));
 	CU_ASSERT(contains(msgs, "test.yml:10: notice: key 'tsig_name' is accepted and ignored: "
-				 "dotd never uses clear-text UDP/TCP upstreams\n"));
+				 "dotd does not do TSIG; strict TLS authentication authenticates "
+				 "this upstream's answers\n"));
 	CU_ASSERT(contains(msgs, "test.yml:11: notice: key 'tls_cipher_list' is accepted but not "
 				 "implemented yet, ignored\n"));
 	CU_ASSERT(contains(msgs, "test.yml:12: notice: key 'scope_id'"));
@@ -771,6 +788,69 @@ static void test_load_file(void)
 	free(msgs);
 
 	config_free(NULL);
+}
+
+/* Write @yaml padded with comment lines to exactly @size bytes into a new file at @path. */
+static void write_padded(char *path, const char *yaml, size_t size)
+{
+	FILE *f;
+	int fd = mkstemp(path);
+	size_t len = strlen(yaml);
+
+	CU_ASSERT_FATAL(fd >= 0);
+	f = fdopen(fd, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	fputs(yaml, f);
+	while (len < size) {
+		size_t n = size - len > 64 ? 64 : size - len;
+
+		/* "#xxx...\n", or a lone "\n" at the very end. */
+		for (size_t i = 0; i < n; i++) {
+			fputc(i == n - 1 ? '\n' : i == 0 ? '#' : 'x', f);
+		}
+		len += n;
+	}
+	CU_ASSERT_FATAL(fclose(f) == 0);
+}
+
+/* A file of 1 MiB loads; one byte more is refused with a message that states the limit. */
+static void test_file_size_limit(void)
+{
+	char path[] = "/tmp/test_config_XXXXXX";
+	struct config *cfg = NULL;
+	char *msgs = NULL;
+	char expected[128];
+	size_t len = 0;
+	FILE *err = open_memstream(&msgs, &len);
+	int rc;
+
+	CU_ASSERT_FATAL(err != NULL);
+	write_padded(path, ONE_UPSTREAM, 1024 * 1024);
+	rc = config_load_file(path, &cfg, err);
+	fclose(err);
+	unlink(path);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_STRING_EQUAL(msgs, "");
+	config_free(cfg);
+	free(msgs);
+
+	strcpy(path, "/tmp/test_config_XXXXXX");
+	cfg = &sentinel;
+	msgs = NULL;
+	err = open_memstream(&msgs, &len);
+	CU_ASSERT_FATAL(err != NULL);
+	write_padded(path, ONE_UPSTREAM, 1024 * 1024 + 1);
+	rc = config_load_file(path, &cfg, err);
+	fclose(err);
+	CU_ASSERT_EQUAL(rc, -EFBIG);
+	CU_ASSERT_PTR_EQUAL(cfg, &sentinel);
+	snprintf(expected, sizeof(expected),
+		 "%s: cannot read: larger than 1048576 bytes (1 MiB), the limit for a "
+		 "configuration file\n",
+		 path);
+	CU_ASSERT_STRING_EQUAL(msgs, expected);
+	unlink(path);
+	free(msgs);
 }
 
 /* ---- errors ---- */
@@ -1221,6 +1301,226 @@ static void test_err_collects_all(void)
 	CU_ASSERT_PTR_EQUAL(cfg, &sentinel);
 }
 
+/* One mistake, one line: no knock-on "missing" or strict-authentication error after it. */
+static void test_err_one_per_mistake(void)
+{
+	expect_only("upstream_recursive_servers:\n"
+		    "  - address_data: dns.quad9.net\n"
+		    "    tls_auth_name: dot.test\n",
+		    "test.yml:2: key 'address_data': bad address 'dns.quad9.net': not an IPv4 or "
+		    "IPv6 address (host names are not allowed)\n");
+	expect_only("upstream_recursive_servers:\n"
+		    "  - address_data: [192.0.2.1]\n"
+		    "    tls_auth_name: dot.test\n",
+		    "test.yml:2: key 'address_data': expected an IP address, got a list\n");
+	/* A pin set or name that is there but wrong is its own error, not "neither". */
+	expect_only("upstream_recursive_servers:\n"
+		    "  - address_data: 192.0.2.1\n"
+		    "    tls_pubkey_pinset: []\n",
+		    "test.yml:3: key 'tls_pubkey_pinset': the pin set is empty\n");
+	expect_only("upstream_recursive_servers:\n"
+		    "  - address_data: 192.0.2.1\n"
+		    "    tls_pubkey_pinset: " PIN_B64 "\n",
+		    "test.yml:3: key 'tls_pubkey_pinset': expected a list, got '" PIN_B64 "'\n");
+	expect_only("upstream_recursive_servers:\n"
+		    "  - address_data: 192.0.2.1\n"
+		    "    tls_auth_name: \"dot test\"\n",
+		    "test.yml:3: key 'tls_auth_name': 'dot test' is not a host name\n");
+	/* A misspelt mode is one error, not one more per upstream without a name. */
+	expect_only("tls_authentication: STRICT\n"
+		    "upstream_recursive_servers:\n"
+		    "  - address_data: 192.0.2.1\n"
+		    "  - address_data: 192.0.2.2\n",
+		    "test.yml:1: key 'tls_authentication': expected GETDNS_AUTHENTICATION_REQUIRED "
+		    "or GETDNS_AUTHENTICATION_NONE, got 'STRICT'\n");
+}
+
+/* The address syntaxes of other programs, and IPv6 addresses that YAML takes for syntax. */
+static void test_err_address_syntax(void)
+{
+	struct config *cfg;
+
+	expect_only("listen_addresses:\n  - 127.0.0.1:53\n" ONE_UPSTREAM,
+		    "test.yml:2: key 'listen_addresses': bad address '127.0.0.1:53': the port "
+		    "follows '@', not ':': write 127.0.0.1@53\n");
+	expect_only("listen_addresses:\n  - \"[::1]:5353\"\n" ONE_UPSTREAM,
+		    "test.yml:2: key 'listen_addresses': bad address '[::1]:5353': write "
+		    "::1@5353, without brackets\n");
+	expect_only("listen_addresses:\n  - \"[2001:db8::1]\"\n" ONE_UPSTREAM,
+		    "test.yml:2: key 'listen_addresses': bad address '[2001:db8::1]': write "
+		    "2001:db8::1, without brackets\n");
+	expect_only("upstream_recursive_servers:\n"
+		    "  - address_data: 192.0.2.1:853\n"
+		    "    tls_auth_name: dot.test\n",
+		    "test.yml:2: key 'address_data': bad address '192.0.2.1:853': a port is not "
+		    "allowed here (use tls_port: 853)\n");
+	expect_only("upstream_recursive_servers:\n"
+		    "  - address_data: \"[2001:db8::1]:853\"\n"
+		    "    tls_auth_name: dot.test\n",
+		    "test.yml:2: key 'address_data': bad address '[2001:db8::1]:853': write "
+		    "2001:db8::1, without brackets, and tls_port: 853\n");
+
+	/* "::1:6050" is a valid address, but more likely ::1 on port 6050 written with ':'. */
+	expect_only("listen_addresses:\n  - ::1:6050\n" ONE_UPSTREAM,
+		    "test.yml:2: key 'listen_addresses': bad address '::1:6050': ambiguous: write "
+		    "::1@6050 for port 6050, or ::1:6050@53 for that address\n");
+	expect_only("listen_addresses: [\"fd00::1:53\"]\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'listen_addresses': bad address 'fd00::1:53': ambiguous: "
+		    "write fd00::1@53 for port 53, or fd00::1:53@53 for that address\n");
+	/* With '@', written out in full, or with one group after "::", it is not ambiguous. */
+	cfg = load_ok("listen_addresses:\n"
+		      "  - ::1:6050@53\n"
+		      "  - 0:0:0:0:0:0:2:6050\n"
+		      "  - 2606:4700:4700::1111\n"
+		      "  - 2001:db8::a:b\n"
+		      "upstream_recursive_servers:\n"
+		      "  - address_data: 2620:fe::fe:10\n"
+		      "    tls_auth_name: dns.quad9.net\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL_FATAL(cfg->n_listen, 4);
+	CU_ASSERT(is_ip(&cfg->listen[0].addr, cfg->listen[0].addr_len, "::1:6050"));
+	CU_ASSERT_EQUAL(port_of(&cfg->listen[0].addr), 53);
+	CU_ASSERT(is_ip(&cfg->listen[1].addr, cfg->listen[1].addr_len, "::2:6050"));
+	check_round_trip(cfg);
+	CU_ASSERT_STRING_EQUAL(cfg->upstreams[0].name, "2620:fe::fe:10@853");
+	config_free(cfg);
+
+	/* YAML reads a plain "- ::" as a mapping, and a ':' in a flow list or after a key as
+	 * syntax: the message says to quote the address. */
+	expect_only("listen_addresses:\n  - ::\n" ONE_UPSTREAM,
+		    "test.yml:2: key 'listen_addresses': '::' must be quoted: YAML reads an "
+		    "unquoted address ending in ':' as a mapping, write \"::\"\n");
+	expect_only("listen_addresses:\n  - 127.0.0.1\n  - 2001:db8::\n" ONE_UPSTREAM,
+		    "test.yml:3: key 'listen_addresses': '2001:db8::' must be quoted: YAML reads "
+		    "an unquoted address ending in ':' as a mapping, write \"2001:db8::\"\n");
+	expect_only("access_control:\n  - ::\n" ONE_UPSTREAM,
+		    "test.yml:2: key 'access_control': '::' must be quoted: YAML reads an "
+		    "unquoted address ending in ':' as a mapping, write \"::\"\n");
+	expect_only("listen_addresses: [::1]\n" ONE_UPSTREAM,
+		    "test.yml:1: did not find expected node content (while parsing a flow node at "
+		    "line 1): an IPv6 address must be quoted here, write \"::1\"\n");
+	expect_only("listen_addresses: [127.0.0.1, 2001:db8::]\n" ONE_UPSTREAM,
+		    "test.yml:1: found unexpected ':' (while scanning a plain scalar at line 1): "
+		    "an IPv6 address must be quoted here, write \"2001:db8::\"\n");
+	expect_only("listen_addresses:\n  - [::1]:5353\n" ONE_UPSTREAM,
+		    "test.yml:2: did not find expected node content (while parsing a flow node at "
+		    "line 2): an IPv6 address must be quoted here, write \"::1@5353\"\n");
+	expect_only("upstream_recursive_servers:\n"
+		    "  - address_data: 2001:db8::\n"
+		    "    tls_auth_name: dot.test\n",
+		    "test.yml:2: mapping values are not allowed in this context: an IPv6 address "
+		    "must be quoted here, write \"2001:db8::\"\n");
+}
+
+/* Ignored keys that would weaken security refuse to load; the others stay notices. */
+static void test_security_keys(void)
+{
+	static const char *const dnssec_keys[] = {
+		"dnssec",
+		"dnssec_return_status",
+		"dnssec_return_only_secure",
+		"dnssec_return_validation_chain",
+	};
+	struct config *cfg = NULL;
+	char *msgs;
+	int rc;
+
+	for (size_t i = 0; i < sizeof(dnssec_keys) / sizeof(dnssec_keys[0]); i++) {
+		char yaml[256];
+		char expected[512];
+
+		snprintf(yaml, sizeof(yaml), "%s: GETDNS_EXTENSION_TRUE\n" ONE_UPSTREAM,
+			 dnssec_keys[i]);
+		snprintf(expected, sizeof(expected),
+			 "test.yml:1: key '%s': GETDNS_EXTENSION_TRUE asks for DNSSEC validation, "
+			 "which dotd does not do yet: to run without validation, remove the key or "
+			 "set it to GETDNS_EXTENSION_FALSE\n",
+			 dnssec_keys[i]);
+		expect_only(yaml, expected);
+		/* By number, and as a YAML boolean. */
+		snprintf(yaml, sizeof(yaml), "%s: 1000\n" ONE_UPSTREAM, dnssec_keys[i]);
+		expect_only(yaml, expected);
+		snprintf(yaml, sizeof(yaml), "%s: true\n" ONE_UPSTREAM, dnssec_keys[i]);
+		expect_only(yaml, expected);
+	}
+	cfg = load_ok("dnssec: GETDNS_EXTENSION_FALSE\n"
+		      "dnssec_return_status: 1001\n"
+		      "dnssec_return_only_secure: false\n" ONE_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL(cfg);
+	config_free(cfg);
+	expect_only("dnssec: GETDNS_EXTENSION_MAYBE\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'dnssec': expected GETDNS_EXTENSION_TRUE or "
+		    "GETDNS_EXTENSION_FALSE, got 'GETDNS_EXTENSION_MAYBE'\n");
+
+	/* Trust anchors without validation: a notice. */
+	rc = load("dnssec_trust_anchors: [/etc/unbound/getdns-root.key]\n" ONE_UPSTREAM, &cfg,
+		  &msgs);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_STRING_EQUAL(msgs, "test.yml:1: notice: key 'dnssec_trust_anchors' is accepted "
+				     "and ignored: it is used only for DNSSEC validation, which "
+				     "dotd does not do yet\n");
+	free(msgs);
+	config_free(cfg);
+
+	/* A per-upstream minimum above dotd's own would be lost. */
+	expect_only(
+		"upstream_recursive_servers:\n"
+		"  - address_data: 192.0.2.1\n"
+		"    tls_auth_name: dot.test\n"
+		"    tls_min_version: GETDNS_TLS1_3\n",
+		"test.yml:4: key 'tls_min_version': GETDNS_TLS1_3 is not honoured per upstream, "
+		"and dotd's minimum for every upstream is TLS 1.2: write tls_min_version: "
+		"GETDNS_TLS1_3 at the top level\n");
+	rc = load("upstream_recursive_servers:\n"
+		  "  - address_data: 192.0.2.1\n"
+		  "    tls_auth_name: dot.test\n"
+		  "    tls_min_version: GETDNS_TLS1_3\n"
+		  "  - address_data: 192.0.2.2\n"
+		  "    tls_auth_name: dot.test\n"
+		  "    tls_min_version: 1403\n"
+		  "tls_min_version: GETDNS_TLS1_3\n",
+		  &cfg, &msgs);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_STRING_EQUAL(msgs, "test.yml:4: notice: key 'tls_min_version' is accepted and "
+				     "ignored: the top-level minimum, TLS 1.3, applies to every "
+				     "upstream and is not lower\n"
+				     "test.yml:7: notice: key 'tls_min_version' is accepted and "
+				     "ignored: the top-level minimum, TLS 1.3, applies to every "
+				     "upstream and is not lower\n");
+	free(msgs);
+	config_free(cfg);
+	expect_only("upstream_recursive_servers:\n"
+		    "  - address_data: 192.0.2.1\n"
+		    "    tls_auth_name: dot.test\n"
+		    "    tls_min_version: TLSv1.3\n",
+		    "test.yml:4: key 'tls_min_version': expected GETDNS_TLS1_2 or GETDNS_TLS1_3, "
+		    "got 'TLSv1.3'\n");
+
+	/* TSIG: under opportunistic TLS it would be the only authentication of the answers. */
+	expect_only("upstream_recursive_servers:\n"
+		    "  - address_data: 192.0.2.1\n"
+		    "    tsig_name: key.\n"
+		    "    tsig_algorithm: hmac-sha256\n"
+		    "    tsig_secret: c2VjcmV0\n"
+		    "tls_authentication: GETDNS_AUTHENTICATION_NONE\n",
+		    "test.yml:3: key 'tsig_name': dotd does not do TSIG, and under "
+		    "tls_authentication GETDNS_AUTHENTICATION_NONE nothing else would authenticate "
+		    "this upstream's answers: use GETDNS_AUTHENTICATION_REQUIRED with "
+		    "tls_auth_name or tls_pubkey_pinset, or remove the tsig_* keys\n");
+	rc = load("upstream_recursive_servers:\n"
+		  "  - address_data: 192.0.2.1\n"
+		  "    tls_auth_name: dot.test\n"
+		  "    tsig_secret: c2VjcmV0\n"
+		  "    tsig_name: key.\n",
+		  &cfg, &msgs);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_STRING_EQUAL(msgs, "test.yml:4: notice: key 'tsig_secret' is accepted and "
+				     "ignored: dotd does not do TSIG; strict TLS authentication "
+				     "authenticates this upstream's answers\n");
+	free(msgs);
+	config_free(cfg);
+}
+
 int main(void)
 {
 	static const struct {
@@ -1241,6 +1541,7 @@ int main(void)
 		{"notices for ignored keys", test_notices},
 		{"built-in default", test_default_config},
 		{"config_load_file", test_load_file},
+		{"file size limit", test_file_size_limit},
 		{"error: unknown keys", test_err_unknown_keys},
 		{"error: duplicate keys", test_err_duplicate},
 		{"error: wrong types and values", test_err_types},
@@ -1256,6 +1557,9 @@ int main(void)
 		{"error: no upstreams", test_err_no_upstreams},
 		{"error: CA file and path", test_err_ca},
 		{"error: all reported in one pass", test_err_collects_all},
+		{"error: one line per mistake", test_err_one_per_mistake},
+		{"error: address syntax", test_err_address_syntax},
+		{"error: ignored keys that weaken security", test_security_keys},
 	};
 	CU_pSuite suite;
 	int failed;
