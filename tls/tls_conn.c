@@ -518,7 +518,7 @@ static void conn_drive(struct tls_conn *c)
 			if (err == WOLFSSL_ERROR_WANT_READ || c->state >= TLS_CONN_CLOSING) {
 				return;
 			}
-			if (c->auth.leaf_seen && !c->auth.ok) {
+			if (c->auth.decided && c->auth.verdict != TLS_AUTH_OK) {
 				tls_auth_check(c); /* logs why */
 				c->up->stats.auth_failures++;
 				conn_fail(c, TLS_ERR_AUTH, "authentication failed");

@@ -13,6 +13,7 @@
 
 #include "dns_frame.h"
 #include "tls.h"
+#include "tls_policy.h"
 
 struct tls_client {
 	WOLFSSL_CTX *ctx; /**< owned */
@@ -37,12 +38,12 @@ enum tls_timer_mode {
 
 /** What the certificate verification of one handshake found (RFC 8310 §8, RFC 7469). */
 struct tls_auth {
-	bool leaf_seen; /**< the verify callback ran for the server's own certificate */
-	bool pkix_ok;	/**< every certificate of the chain verified, name included */
-	bool pin_leaf;	/**< the server's own key matches a pin */
-	bool pin_chain; /**< a key further up the chain matches a pin */
-	bool ok;	/**< the decision: authenticated as the configuration requires */
-	int error;	/**< first verification error, for logs */
+	bool decided;		     /**< the verify callback reached a decision (at the leaf, or
+					  earlier on a certificate that failed) */
+	bool chain_ok;		     /**< no certificate above the leaf failed verification */
+	struct tls_auth_facts facts; /**< what the leaf's turn found; tls_policy.h */
+	enum tls_auth_verdict verdict;
+	int error; /**< first verification error (wolfSSL or X509_V_ERR_*), for logs */
 	int error_depth;
 };
 
@@ -119,6 +120,9 @@ struct tls_upstream {
 };
 
 /* tls_auth.c */
+
+/** wolfSSL's verify callback: gathers the facts and decides at the leaf (tls_auth.c). */
+int tls_auth_on_verify(int preverify, WOLFSSL_X509_STORE_CTX *store);
 
 /** Set up authentication of @ssl for @c: SNI, name check, verify callback context. */
 int tls_auth_setup(struct tls_conn *c);
