@@ -7,7 +7,7 @@
  * The facts, at the server's own certificate (depth 0, which wolfSSL verifies last):
  *   - pkix_ok: wolfSSL verified the leaf to a trust anchor of the store, and no certificate
  *     above it failed (one that merely lacks an issuer is tolerated: WOLFSSL_ALT_CERT_CHAINS);
- *   - name_ok: the name matches;
+ *   - name_ok: the name matches a subjectAltName entry of the leaf (ours, RFC 9525 §6.3);
  *   - pin: where a pinned key sits. The leaf's own key; or a CA certificate that signs the
  *     leaf, which we check ourselves by building the path with a certificate manager that
  *     trusts that CA alone (tls_auth_path()), whatever order the server sent its chain in;
@@ -21,6 +21,7 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 #include <wolfssl/error-ssl.h>
+#include <wolfssl/wolfcrypt/asn.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
 #include <wolfssl/wolfcrypt/hash.h>
 
@@ -219,10 +220,53 @@ static enum tls_pin_pos pin_position(const struct tls_upstream *u, WOLFSSL_X509_
 }
 
 /*
+ * Whether the leaf @x509 is valid for @name (RFC 9525 §6.3, RFC 8310 §8.1): a DNS name against
+ * the dNSName entries of its subjectAltName (tls_name_match_dns), an IP literal against its
+ * iPAddress entries, byte for byte, and never the other way round. The subject's common name
+ * is never used (RFC 9525 drops the CN-ID): wolfSSL's own check falls back to it when there is
+ * no subjectAltName at all, and does DNS wildcard matching on the text of IP addresses.
+ */
+static bool leaf_name_matches(struct tls_auth *a, const char *name, WOLFSSL_X509 *x509)
+{
+	WOLFSSL_STACK *sans;
+	uint8_t ip[16];
+	size_t ip_len = 0;
+	bool is_ip = tls_name_is_ip(name, ip, &ip_len);
+	bool match = false;
+
+	sans = x509 ? wolfSSL_X509_get_ext_d2i(x509, NID_subject_alt_name, NULL, NULL) : NULL;
+	if (!sans) {
+		a->no_san = true;
+		return false;
+	}
+	for (int i = 0; i < wolfSSL_sk_GENERAL_NAME_num(sans) && !match; i++) {
+		WOLFSSL_GENERAL_NAME *gn = wolfSSL_sk_GENERAL_NAME_value(sans, i);
+		WOLFSSL_ASN1_STRING *v;
+
+		if (!gn) {
+			continue;
+		}
+		if (gn->type == ASN_DNS_TYPE && !is_ip) {
+			v = gn->d.dNSName;
+			match = v && v->length > 0 &&
+				tls_name_match_dns((const char *)wolfSSL_ASN1_STRING_data(v),
+						   (size_t)v->length, name);
+		} else if (gn->type == ASN_IP_TYPE && is_ip) {
+			/* wolfSSL keeps the raw 4 or 16 octets of the iPAddress here. */
+			v = gn->d.iPAddress;
+			match = v && (size_t)v->length == ip_len &&
+				memcmp(wolfSSL_ASN1_STRING_data(v), ip, ip_len) == 0;
+		}
+	}
+	wolfSSL_GENERAL_NAMES_free(sans);
+	return match;
+}
+
+/*
  * Called by wolfSSL for every certificate of the server's chain, from the top down to the
  * server's own (depth 0) last (WOLFSSL_VERIFY_CB_ALL_CERTS and WOLFSSL_ALWAYS_VERIFY_CB are
- * set in Debian's build). @preverify is wolfSSL's verdict on that certificate, the name check
- * included for the leaf. We record, and decide at the leaf.
+ * set in Debian's build). @preverify is wolfSSL's verdict on that certificate; the name is
+ * ours to check (leaf_name_matches). We record, and decide at the leaf.
  *
  * A CA certificate that failed, and that this callback let through, would be added by wolfSSL
  * to the certificate manager of the context, which every connection shares (ProcessPeerCerts
@@ -263,10 +307,9 @@ int tls_auth_on_verify(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	}
 	a->facts.has_name = u->auth_name != NULL;
 	a->facts.has_pins = u->n_pins > 0;
-	/* wolfSSL_check_domain_name(): a name mismatch is reported only on a verified chain. */
-	a->facts.pkix_ok = u->client->has_anchors && a->chain_ok &&
-			   (preverify || store->error == DOMAIN_NAME_MISMATCH);
-	a->facts.name_ok = preverify != 0;
+	/* No wolfSSL_check_domain_name(): @preverify is the chain's verdict alone. */
+	a->facts.pkix_ok = u->client->has_anchors && a->chain_ok && preverify;
+	a->facts.name_ok = u->auth_name && leaf_name_matches(a, u->auth_name, store->current_cert);
 	a->facts.pin = u->n_pins > 0 ? pin_position(u, store) : TLS_PIN_NONE;
 	a->verdict = tls_auth_decide(&a->facts);
 	a->decided = true;
@@ -283,13 +326,15 @@ int tls_auth_setup(struct tls_conn *c)
 	memset(&c->auth, 0, sizeof(c->auth));
 	c->auth.chain_ok = true;
 	wolfSSL_SetCertCbCtx(c->ssl, c);
-	if (u->auth_name) {
-		/* RFC 8310 §8.1: the name is checked and sent as SNI (never an IP literal). */
-		if (wolfSSL_UseSNI(c->ssl, WOLFSSL_SNI_HOST_NAME, u->auth_name,
-				   (unsigned short)strlen(u->auth_name)) != WOLFSSL_SUCCESS ||
-		    wolfSSL_check_domain_name(c->ssl, u->auth_name) != WOLFSSL_SUCCESS) {
-			return -ENOMEM;
-		}
+	/*
+	 * RFC 8310 §8.1: the name is sent as SNI, but never an IP literal (RFC 6066 §3). It is
+	 * checked by the verify callback, not by wolfSSL_check_domain_name() (see
+	 * leaf_name_matches()).
+	 */
+	if (u->auth_name && !tls_name_is_ip(u->auth_name, NULL, NULL) &&
+	    wolfSSL_UseSNI(c->ssl, WOLFSSL_SNI_HOST_NAME, u->auth_name,
+			   (unsigned short)strlen(u->auth_name)) != WOLFSSL_SUCCESS) {
+		return -ENOMEM;
 	}
 	return 0;
 }
@@ -372,6 +417,14 @@ bool tls_auth_check(struct tls_conn *c)
 			 "upstream '%s': certificate not verified: no trust anchors (%s "
 			 "profile)",
 			 u->name, profile);
+	} else if (a->verdict == TLS_AUTH_FAIL_NAME) {
+		log_warn(LOG_TLS,
+			 "upstream '%s': name mismatch: the certificate is not valid for '%s'%s "
+			 "(%s profile)",
+			 u->name, u->auth_name,
+			 a->no_san ? " (it has no subjectAltName, and the common name is not used)"
+				   : "",
+			 profile);
 	} else {
 		log_warn(LOG_TLS, "upstream '%s': %s (%s profile)", u->name,
 			 tls_auth_verdict_str(a->verdict), profile);

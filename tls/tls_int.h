@@ -41,6 +41,7 @@ struct tls_auth {
 	bool decided;		     /**< the verify callback reached a decision (at the leaf, or
 					  earlier on a certificate that failed) */
 	bool chain_ok;		     /**< no certificate above the leaf failed verification */
+	bool no_san;		     /**< the leaf has no subjectAltName (for logs) */
 	struct tls_auth_facts facts; /**< what the leaf's turn found; tls_policy.h */
 	enum tls_auth_verdict verdict;
 	int error; /**< first verification error (wolfSSL or X509_V_ERR_*), for logs */

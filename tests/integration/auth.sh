@@ -304,11 +304,16 @@ ROWS=(
 	"pin-root wrong-order accept -"
 	"pin-root leaf-alone refuse no key in the certificate chain matches"
 	"name other-name refuse name mismatch"
+	"name wildcard-1 refuse name mismatch"
 	"name-3 wildcard-3 accept -"
 	"name expired refuse certificate expired"
 	"name untrusted refuse unknown issuer"
 	"pin-uleaf untrusted accept -"
 	"name cn-only refuse name mismatch"
+	"name no-san refuse has no subjectAltName"
+	"name-dot right-dot accept sni 'dot.test'"
+	"name-ip right-ip accept sni ''"
+	"name-ip ip-as-dns refuse name mismatch"
 )
 
 TABLE=()
