@@ -392,11 +392,14 @@ bool tls_auth_check(struct tls_conn *c)
 	if (wolfSSL_session_reused(c->ssl)) {
 		/*
 		 * A resumed session carries the authentication of the handshake that made it;
-		 * sessions are only ever offered to the upstream they came from.
+		 * sessions are only ever offered to the upstream they came from, and only
+		 * authenticated connections store them (tls_ctx.c).
 		 */
+		a->authenticated = true;
 		return true;
 	}
 	if (a->decided && a->verdict == TLS_AUTH_OK) {
+		a->authenticated = true;
 		log_debug(LOG_TLS, "upstream '%s': authenticated (%s%s%s)", u->name,
 			  u->auth_name ? "name" : "", u->auth_name && u->n_pins ? " and " : "",
 			  u->n_pins ? a->facts.pin == TLS_PIN_LEAF ? "pin on the server's key"

@@ -128,6 +128,7 @@ static void on_handle_closed(uv_handle_t *h)
 	REQUIRE(c->writes_pending == 0);
 	conn_fail_all(c, c->close_status);
 	tls_upstream_conn_freed(c->up, c);
+	tls_conn_session_release(c); /* dropped: the state is CLOSED */
 	if (c->ssl) {
 		wolfSSL_free(c->ssl);
 	}
@@ -501,6 +502,7 @@ static void conn_handshake_done(struct tls_conn *c)
 		 wolfSSL_get_cipher_name(c->ssl),
 		 wolfSSL_session_reused(c->ssl) ? ", resumed" : "");
 	c->state = TLS_CONN_READY;
+	tls_conn_session_release(c);
 	conn_timer_update(c);
 	conn_send_waiting(c);
 }

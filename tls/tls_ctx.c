@@ -3,6 +3,13 @@
  * list, the memory I/O hooks of tls_conn.c) and the session callback that keeps tickets per
  * upstream. The authentication of each connection is in tls_auth.c (wolfSSL's side) and
  * tls_policy.c (the decision).
+ *
+ * Sessions (RFC 8446 §4.6.1, RFC 5077): one is stored with its upstream only once its
+ * connection has been authenticated (state READY, tls_auth_check() passed, not merely
+ * tolerated by the opportunistic profile), so that no resumption can ever skip an
+ * authentication that did not happen, whatever wolfSSL does. Under TLS 1.2 wolfSSL makes the
+ * session at the end of the handshake, before we have looked at the result: the connection
+ * holds it until it becomes READY and authenticated, or drops it.
  */
 #include <string.h>
 
@@ -37,25 +44,53 @@ void tls_cleanup(void)
 
 /*
  * wolfSSL hands us each new session as it is made: under TLS 1.3 when a NewSessionTicket
- * arrives after the handshake, under TLS 1.2 at its end. We keep a copy with the connection's
- * upstream. (A session taken with wolfSSL_get1_session() from a resumed TLS 1.3 connection fails
- * its binder on the next handshake with wolfSSL 5.5.4; sessions from this callback do not.)
- * Returning 0 leaves wolfSSL's own reference to wolfSSL.
+ * arrives after the handshake (the connection is READY), under TLS 1.2 at the end of the
+ * handshake (it is not yet). We keep a copy. (A session taken with wolfSSL_get1_session() from a
+ * resumed TLS 1.3 connection fails its binder on the next handshake with wolfSSL 5.5.4;
+ * sessions from this callback do not.) Returning 0 leaves wolfSSL's own reference to wolfSSL.
  */
 static int on_new_session(WOLFSSL *ssl, WOLFSSL_SESSION *session)
 {
 	struct tls_conn *c = wolfSSL_get_app_data(ssl);
 	WOLFSSL_SESSION *copy;
 
-	if (!c || c->state >= TLS_CONN_CLOSING || !wolfSSL_SESSION_has_ticket(session)) {
+	if (!c || c->state > TLS_CONN_READY || !wolfSSL_SESSION_has_ticket(session)) {
 		return 0;
 	}
-	copy = wolfSSL_SESSION_dup(session);
-	if (copy) {
-		tls_upstream_session_put(c->up, copy);
-		log_debug(LOG_TLS, "upstream '%s': session ticket stored", c->up->name);
+	if (c->state == TLS_CONN_READY && !c->auth.authenticated) {
+		return 0; /* tolerated by the opportunistic profile, never resumed */
 	}
+	copy = wolfSSL_SESSION_dup(session);
+	if (!copy) {
+		return 0;
+	}
+	if (c->state < TLS_CONN_READY) {
+		/* TLS 1.2: not authenticated yet. tls_conn_session_release() decides. */
+		if (c->held_session) {
+			wolfSSL_SESSION_free(c->held_session);
+		}
+		c->held_session = copy;
+		return 0;
+	}
+	tls_upstream_session_put(c->up, copy);
+	log_debug(LOG_TLS, "upstream '%s': session ticket stored", c->up->name);
 	return 0;
+}
+
+void tls_conn_session_release(struct tls_conn *c)
+{
+	WOLFSSL_SESSION *s = c->held_session;
+
+	if (!s) {
+		return;
+	}
+	c->held_session = NULL;
+	if (c->state == TLS_CONN_READY && c->auth.authenticated) {
+		tls_upstream_session_put(c->up, s);
+		log_debug(LOG_TLS, "upstream '%s': session ticket stored", c->up->name);
+		return;
+	}
+	wolfSSL_SESSION_free(s);
 }
 
 int tls_client_new(const struct tls_client_params *p, struct tls_client **out)

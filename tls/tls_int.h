@@ -44,7 +44,9 @@ struct tls_auth {
 	bool no_san;		     /**< the leaf has no subjectAltName (for logs) */
 	struct tls_auth_facts facts; /**< what the leaf's turn found; tls_policy.h */
 	enum tls_auth_verdict verdict;
-	int error; /**< first verification error (wolfSSL or X509_V_ERR_*), for logs */
+	bool authenticated; /**< tls_auth_check() passed on the decision, or on a resumed session
+			       (which only authenticated connections make) */
+	int error;	    /**< first verification error (wolfSSL or X509_V_ERR_*), for logs */
 	int error_depth;
 };
 
@@ -86,7 +88,9 @@ struct tls_conn {
 	unsigned n_slots;
 	unsigned n_slots_used; /**< in flight, cancelled ones included */
 	struct tls_auth auth;
-	struct tls_conn *next; /**< in the upstream's list of connections */
+	WOLFSSL_SESSION *held_session; /**< owned: made during the handshake (TLS 1.2), stored by
+					    tls_conn_session_release() once authenticated */
+	struct tls_conn *next;	       /**< in the upstream's list of connections */
 };
 
 struct tls_upstream {
@@ -130,6 +134,14 @@ int tls_auth_setup(struct tls_conn *c);
 
 /** After the handshake: whether @c is authenticated as required; logs the outcome. */
 bool tls_auth_check(struct tls_conn *c);
+
+/* tls_ctx.c */
+
+/**
+ * @c has become READY, or is closing: store the session it holds if it is authenticated, else
+ * drop it.
+ */
+void tls_conn_session_release(struct tls_conn *c);
 
 /* tls_conn.c */
 

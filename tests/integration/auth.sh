@@ -7,7 +7,7 @@
 # dotd-fakeup (it sends the chain file in the order written), and each row of the matrix is a
 # dotd with one upstream, one configuration, one query: NOERROR (accept) or SERVFAIL (refuse),
 # and the log must say why. Then: a forged intermediate must not plant itself in the trust
-# store.
+# store, and sessions of unauthenticated connections are never resumed.
 #
 # usage: auth.sh DOTD PROBE FAKEUP
 set -euo pipefail
@@ -412,6 +412,73 @@ if wait_log "$TMP/forged.log" "serving with" 10; then
 	fi
 else
 	fail "forged: dotd starts"
+fi
+stop_dotd "$pid" 10
+
+# --- sessions of unauthenticated connections are never resumed ---
+
+# Opportunistic profile, a chain that cannot be authenticated, the server closing idle
+# connections after 300 ms: the second connection must be a full handshake, under TLS 1.3 (the
+# ticket comes after the handshake) and TLS 1.2 (the session is made during it).
+CHAIN_CERTS[untrusted-12]=${CHAIN_CERTS[untrusted]}
+CHAIN_CERTS[untrusted-13]=${CHAIN_CERTS[untrusted]}
+serve untrusted-12 --tls12-only --idle-close 300
+serve untrusted-13 --idle-close 300
+for v in 12 13; do
+	chain=untrusted-$v
+	what="opportunistic TLS 1.${v#1}"
+	wait_log "$TMP/fakeup-$chain.out" listening 10 || die "dotd-fakeup $chain"
+	port=''
+	new_port port
+	dotd_yaml "$TMP/opp$v.yml" "$port" "tls_authentication: GETDNS_AUTHENTICATION_NONE" \
+		"$(upstream_yaml "${SPORT[$chain]}" "name=dot.test")"
+	start_dotd "$TMP/opp$v.yml" "$TMP/opp$v.log"
+	pid=$DOTD_PID
+	if ! wait_answer "$port" 10 "$pid" "first.$v.bench" 192.0.2.1; then
+		fail "$what: dotd answers"
+		stop_dotd "$pid" 10
+		continue
+	fi
+	sleep 0.6
+	check "$what: a query after the server's idle close" \
+		"$PROBE" query "$HOST" "$port" "second.$v.bench" A udp NOERROR 192.0.2.1
+	line=$(upstream_stats "$pid" "$TMP/opp$v.log" "$HOST@${SPORT[$chain]}")
+	echo "    $what: $line"
+	tickets=$(stat_of "$line" tickets) || tickets=?
+	resumed=$(stat_of "$line" handshakes_resumed) || resumed=?
+	full=$(stat_of "$line" handshakes_full) || full=?
+	if [[ $tickets == 0 && $resumed == 0 && $full == 2 ]]; then
+		pass "$what: no ticket kept from an unauthenticated connection"
+	else
+		fail "$what: no ticket kept (tickets=$tickets resumed=$resumed full=$full)"
+	fi
+	stop_dotd "$pid" 10
+done
+
+# And the other side: a TLS 1.2 session made during an authenticated handshake is held, stored
+# once the connection is READY, and resumed.
+CHAIN_CERTS[right-12]=${CHAIN_CERTS[right]}
+serve right-12 --tls12-only --idle-close 300
+wait_log "$TMP/fakeup-right-12.out" listening 10 || die "dotd-fakeup right-12"
+port=''
+new_port port
+dotd_yaml "$TMP/strict12.yml" "$port" "" "$(upstream_yaml "${SPORT[right-12]}" "name=dot.test")"
+start_dotd "$TMP/strict12.yml" "$TMP/strict12.log"
+pid=$DOTD_PID
+if wait_answer "$port" 10 "$pid" first.strict12.bench 192.0.2.1; then
+	sleep 0.6
+	check "strict TLS 1.2: a query after the server's idle close" \
+		"$PROBE" query "$HOST" "$port" second.strict12.bench A udp NOERROR 192.0.2.1
+	line=$(upstream_stats "$pid" "$TMP/strict12.log" "$HOST@${SPORT[right-12]}")
+	echo "    strict TLS 1.2: $line"
+	resumed=$(stat_of "$line" handshakes_resumed) || resumed=0
+	if ((resumed >= 1)); then
+		pass "strict TLS 1.2: the session held during the handshake is resumed"
+	else
+		fail "strict TLS 1.2: the session held during the handshake is resumed"
+	fi
+else
+	fail "strict TLS 1.2: dotd answers"
 fi
 stop_dotd "$pid" 10
 
