@@ -337,7 +337,7 @@ run_rows()
 	for ((i = first; i < first + count; i++)); do
 		read -r cfg chain expect why <<< "${ROWS[$i]}"
 		log=$TMP/row$i.log
-		row="$cfg ($(sed 's/ *$//' <<< "${CONFIGS[$cfg]}")) x $chain"
+		row="$cfg (${CONFIGS[$cfg]}) x $chain"
 		if ! wait_log "$log" "serving with" 10; then
 			fail "$row: dotd starts"
 			show_log "row $i" "$log"
@@ -384,8 +384,8 @@ done
 echo
 echo "authentication matrix (configuration x chain the server presents):"
 printf '| %-30s | %-11s | %-6s | %-6s | %s |\n' configuration chain expect got why
-printf '|%s|%s|%s|%s|%s|\n' "$(printf '%32s' | tr ' ' -)" "$(printf '%13s' | tr ' ' -)" \
-	"$(printf '%8s' | tr ' ' -)" "$(printf '%8s' | tr ' ' -)" "-----"
+printf '|%s|%s|%s|%s|%s|\n' "$(printf '%32s' '' | tr ' ' -)" "$(printf '%13s' '' | tr ' ' -)" \
+	"$(printf '%8s' '' | tr ' ' -)" "$(printf '%8s' '' | tr ' ' -)" "-----"
 printf '%s\n' "${TABLE[@]}"
 echo
 
@@ -444,9 +444,9 @@ for v in 12 13; do
 		"$PROBE" query "$HOST" "$port" "second.$v.bench" A udp NOERROR 192.0.2.1
 	line=$(upstream_stats "$pid" "$TMP/opp$v.log" "$HOST@${SPORT[$chain]}")
 	echo "    $what: $line"
-	tickets=$(stat_of "$line" tickets) || tickets=?
-	resumed=$(stat_of "$line" handshakes_resumed) || resumed=?
-	full=$(stat_of "$line" handshakes_full) || full=?
+	tickets=$(stat_of "$line" tickets) || tickets='?'
+	resumed=$(stat_of "$line" handshakes_resumed) || resumed='?'
+	full=$(stat_of "$line" handshakes_full) || full='?'
 	if [[ $tickets == 0 && $resumed == 0 && $full == 2 ]]; then
 		pass "$what: no ticket kept from an unauthenticated connection"
 	else
