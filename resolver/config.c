@@ -849,11 +849,13 @@ static void up_auth_name(struct parse *p, const char *key, unsigned line, yaml_n
 	if (!s) {
 		return;
 	}
+	/* One trailing dot is the absolute form of the same name: drop it (RFC 9525 §6.3). */
 	len = strlen(s);
 	if (len > 0 && s[len - 1] == '.') {
 		len--;
 	}
-	if (len == 0 || len > NAME_MAX_LEN) {
+	/* No empty label: not "", ".", "..", ".a", "a..b" nor "a..". */
+	if (len == 0 || len > NAME_MAX_LEN || s[0] == '.' || s[len - 1] == '.' || strstr(s, "..")) {
 		report(p, line, key, "'%s' is not a host name", s);
 		return;
 	}
@@ -863,7 +865,9 @@ static void up_auth_name(struct parse *p, const char *key, unsigned line, yaml_n
 			return;
 		}
 	}
-	get_string(p, key, line, val, &upp->up->auth_name);
+	if (get_string(p, key, line, val, &upp->up->auth_name)) {
+		upp->up->auth_name[len] = 0;
+	}
 }
 
 static void up_pinset(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)

@@ -1,49 +1,34 @@
 /*
- * tls_auth: the shared wolfSSL context and the authentication of upstreams (RFC 8310 §8).
+ * tls_auth: wolfSSL's side of the authentication of upstreams (RFC 8310 §8). The verify callback
+ * gathers the facts of one handshake into a struct tls_auth_facts and tls_auth_decide()
+ * (tls_policy.c, pure, table-tested) turns them into the decision; docs/ARCHITECTURE.md
+ * ("Authentication") has the table.
  *
- * Rules (docs/ARCHITECTURE.md, "Authentication"):
- *   - name only: the chain must verify to a trust anchor and the name must match (wolfSSL's
- *     domain check, which it reports to the verify callback as a failure of the leaf);
- *   - name and pins: both, as Stubby does (rfc-checklist A7);
- *   - pins only: the server's own key matches a pin, or the chain verifies and a key higher in
- *     it matches. A pin on a CA key counts only in a verified chain, otherwise any server could
- *     append that CA's certificate to its own chain;
- *   - strict profile: a connection that is not authenticated is closed before any query is
- *     written. Opportunistic profile: it is used, and the outcome is logged.
- * The decision is taken in the verify callback for the leaf, so that a failure aborts the
- * handshake with an alert, and checked again when the handshake completes.
+ * The facts, at the server's own certificate (depth 0, which wolfSSL verifies last):
+ *   - pkix_ok: wolfSSL verified the leaf to a trust anchor of the store, and no certificate
+ *     above it failed (one that merely lacks an issuer is tolerated: WOLFSSL_ALT_CERT_CHAINS);
+ *   - name_ok: the name matches a subjectAltName entry of the leaf (ours, RFC 9525 §6.3);
+ *   - pin: where a pinned key sits. The leaf's own key; or a CA certificate that signs the
+ *     leaf, which we check ourselves by building the path with a certificate manager that
+ *     trusts that CA alone (tls_auth_path()), whatever order the server sent its chain in;
+ *     or merely a certificate the server sent, which counts for nothing.
+ * Under the strict profile a failure aborts the handshake with an alert, and tls_auth_check()
+ * checks the decision again when the handshake completes, so that no query is ever written
+ * on a connection that is not authenticated.
  */
 #include <string.h>
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/error-ssl.h>
+#include <wolfssl/wolfcrypt/asn.h>
+#include <wolfssl/wolfcrypt/error-crypt.h>
 #include <wolfssl/wolfcrypt/hash.h>
 
 #include "log.h"
 #include "tls_int.h"
 
-/*
- * RFC 9325 §4.2: AEAD suites with forward secrecy only. Debian's wolfSSL enables far more by
- * default (RC4 and NULL among them).
- */
-static const char cipher_list[] = "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:"
-				  "TLS13-CHACHA20-POLY1305-SHA256:"
-				  "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-				  "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-				  "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-
-int tls_io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg);
-int tls_io_send(WOLFSSL *ssl, char *buf, int sz, void *arg);
-
-int tls_init(void)
-{
-	return wolfSSL_Init() == WOLFSSL_SUCCESS ? 0 : -ENOMEM;
-}
-
-void tls_cleanup(void)
-{
-	wolfSSL_Cleanup();
-}
+#define PATH_MAX_CERTS 16 /* certificates of a presented chain we look at (wolfSSL keeps 9) */
 
 static int pin_of_x509(WOLFSSL_X509 *x509, uint8_t out[TLS_PIN_LEN])
 {
@@ -82,13 +67,8 @@ int tls_spki_pin(const uint8_t *der, size_t der_len, uint8_t out[TLS_PIN_LEN])
 	return ret;
 }
 
-static bool pin_matches(const struct tls_upstream *u, WOLFSSL_X509 *x509)
+static bool pin_in_set(const struct tls_upstream *u, const uint8_t pin[TLS_PIN_LEN])
 {
-	uint8_t pin[TLS_PIN_LEN];
-
-	if (!x509 || pin_of_x509(x509, pin) != 0) {
-		return false;
-	}
 	for (size_t i = 0; i < u->n_pins; i++) {
 		if (memcmp(u->pins[i], pin, TLS_PIN_LEN) == 0) {
 			return true;
@@ -97,151 +77,246 @@ static bool pin_matches(const struct tls_upstream *u, WOLFSSL_X509 *x509)
 	return false;
 }
 
-static bool auth_decide(const struct tls_upstream *u, const struct tls_auth *a)
+static bool pin_matches(const struct tls_upstream *u, WOLFSSL_X509 *x509)
 {
-	if (u->auth_name) {
-		return a->pkix_ok && (u->n_pins == 0 || a->pin_leaf || a->pin_chain);
+	uint8_t pin[TLS_PIN_LEN];
+
+	return x509 && pin_of_x509(x509, pin) == 0 && pin_in_set(u, pin);
+}
+
+/* Whether the DER certificate @der is a CA certificate whose key is in @u's pin set. */
+static bool der_is_pinned_ca(const struct tls_upstream *u, const uint8_t *der, unsigned len,
+			     bool *pinned)
+{
+	WOLFSSL_X509 *x509 = wolfSSL_X509_d2i(NULL, der, (int)len);
+	bool ca;
+
+	*pinned = false;
+	if (!x509) {
+		return false;
 	}
-	if (u->n_pins > 0) {
-		return a->pin_leaf || (a->pkix_ok && a->pin_chain);
+	*pinned = pin_matches(u, x509);
+	ca = wolfSSL_X509_get_isCA(x509) == 1;
+	wolfSSL_X509_free(x509);
+	return ca;
+}
+
+static bool der_is_ca(const uint8_t *der, unsigned len)
+{
+	WOLFSSL_X509 *x509 = wolfSSL_X509_d2i(NULL, der, (int)len);
+	bool ca;
+
+	if (!x509) {
+		return false;
 	}
-	/* Neither: only the opportunistic profile allows such an upstream (config checks it). */
-	return false;
+	ca = wolfSSL_X509_get_isCA(x509) == 1;
+	wolfSSL_X509_free(x509);
+	return ca;
+}
+
+/*
+ * Whether the leaf @certs[0] verifies, through any of the other certificates the server sent
+ * and in whatever order it sent them, to @anchor alone. A certificate manager of our own trusts
+ * @anchor and nothing else; a presented CA certificate joins it once it verifies under what is
+ * there already, until nothing more joins; then the leaf must verify (signatures, dates, CA
+ * constraints: wolfSSL_CertManagerVerifyBuffer). wolfSSL_CertManagerLoadCABuffer() accepts a
+ * certificate that is no CA, so the callers check that the anchor is one.
+ */
+static bool tls_auth_path(const uint8_t *anchor, unsigned anchor_len,
+			  const WOLFSSL_BUFFER_INFO *certs, int n)
+{
+	WOLFSSL_CERT_MANAGER *cm = wolfSSL_CertManagerNew();
+	bool joined[PATH_MAX_CERTS] = {false};
+	bool progress = true, ok = false;
+
+	if (!cm) {
+		return false;
+	}
+	if (wolfSSL_CertManagerLoadCABuffer(cm, anchor, (long)anchor_len, WOLFSSL_FILETYPE_ASN1) !=
+	    WOLFSSL_SUCCESS) {
+		goto cleanup;
+	}
+	while (progress) {
+		progress = false;
+		for (int i = 1; i < n; i++) {
+			if (joined[i] || !der_is_ca(certs[i].buffer, certs[i].length)) {
+				continue;
+			}
+			if (wolfSSL_CertManagerVerifyBuffer(
+				    cm, certs[i].buffer, (long)certs[i].length,
+				    WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS &&
+			    wolfSSL_CertManagerLoadCABuffer(
+				    cm, certs[i].buffer, (long)certs[i].length,
+				    WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS) {
+				joined[i] = true;
+				progress = true;
+			}
+		}
+	}
+	ok = wolfSSL_CertManagerVerifyBuffer(cm, certs[0].buffer, (long)certs[0].length,
+					     WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS;
+cleanup:
+	wolfSSL_CertManagerFree(cm);
+	return ok;
+}
+
+/*
+ * Where a pin matches (struct tls_auth_facts). The candidates for a CA pin are the CA
+ * certificates the server sent and the trust anchors of the store that issued one of them
+ * (servers do not send the root they chain to, and a pin on that root is the common case);
+ * either counts only if the leaf verifies to it.
+ */
+static enum tls_pin_pos pin_position(const struct tls_upstream *u, WOLFSSL_X509_STORE_CTX *store)
+{
+	const WOLFSSL_BUFFER_INFO *certs = store->certs;
+	int n = store->totalCerts < PATH_MAX_CERTS ? store->totalCerts : PATH_MAX_CERTS;
+	enum tls_pin_pos pos = TLS_PIN_NONE;
+
+	if (pin_matches(u, store->current_cert)) {
+		return TLS_PIN_LEAF;
+	}
+	if (!certs || n < 1) {
+		return TLS_PIN_NONE;
+	}
+	for (int i = 1; i < n; i++) {
+		bool pinned;
+		bool ca = der_is_pinned_ca(u, certs[i].buffer, certs[i].length, &pinned);
+
+		if (!pinned) {
+			continue;
+		}
+		pos = TLS_PIN_PRESENTED;
+		if (ca && tls_auth_path(certs[i].buffer, certs[i].length, certs, n)) {
+			return TLS_PIN_SIGNER;
+		}
+	}
+	/* Anchors in the store: the issuer of each presented certificate, if the store has it. */
+	for (int i = 0; i < n; i++) {
+		WOLFSSL_X509 *x509 = wolfSSL_X509_d2i(NULL, certs[i].buffer, (int)certs[i].length);
+		WOLFSSL_X509 *issuer = NULL;
+		const unsigned char *der;
+		int der_len = 0;
+		bool found = false;
+
+		if (!x509) {
+			continue;
+		}
+		if (wolfSSL_X509_STORE_CTX_get1_issuer(&issuer, store, x509) == WOLFSSL_SUCCESS &&
+		    issuer && issuer != x509 && wolfSSL_X509_get_isCA(issuer) == 1 &&
+		    pin_matches(u, issuer)) {
+			der = wolfSSL_X509_get_der(issuer, &der_len);
+			found = der && der_len > 0 &&
+				tls_auth_path(der, (unsigned)der_len, certs, n);
+		}
+		if (issuer && issuer != x509) {
+			wolfSSL_X509_free(issuer);
+		}
+		wolfSSL_X509_free(x509);
+		if (found) {
+			return TLS_PIN_SIGNER;
+		}
+	}
+	return pos;
+}
+
+/*
+ * Whether the leaf @x509 is valid for @name (RFC 9525 §6.3, RFC 8310 §8.1): a DNS name against
+ * the dNSName entries of its subjectAltName (tls_name_match_dns), an IP literal against its
+ * iPAddress entries, byte for byte, and never the other way round. The subject's common name
+ * is never used (RFC 9525 drops the CN-ID): wolfSSL's own check falls back to it when there is
+ * no subjectAltName at all, and does DNS wildcard matching on the text of IP addresses.
+ */
+static bool leaf_name_matches(struct tls_auth *a, const char *name, WOLFSSL_X509 *x509)
+{
+	WOLFSSL_STACK *sans;
+	uint8_t ip[16];
+	size_t ip_len = 0;
+	bool is_ip = tls_name_is_ip(name, ip, &ip_len);
+	bool match = false;
+
+	sans = x509 ? wolfSSL_X509_get_ext_d2i(x509, NID_subject_alt_name, NULL, NULL) : NULL;
+	if (!sans) {
+		a->no_san = true;
+		return false;
+	}
+	for (int i = 0; i < wolfSSL_sk_GENERAL_NAME_num(sans) && !match; i++) {
+		WOLFSSL_GENERAL_NAME *gn = wolfSSL_sk_GENERAL_NAME_value(sans, i);
+		WOLFSSL_ASN1_STRING *v;
+
+		if (!gn) {
+			continue;
+		}
+		if (gn->type == ASN_DNS_TYPE && !is_ip) {
+			v = gn->d.dNSName;
+			match = v && v->length > 0 &&
+				tls_name_match_dns((const char *)wolfSSL_ASN1_STRING_data(v),
+						   (size_t)v->length, name);
+		} else if (gn->type == ASN_IP_TYPE && is_ip) {
+			/* wolfSSL keeps the raw 4 or 16 octets of the iPAddress here. */
+			v = gn->d.iPAddress;
+			match = v && (size_t)v->length == ip_len &&
+				memcmp(wolfSSL_ASN1_STRING_data(v), ip, ip_len) == 0;
+		}
+	}
+	wolfSSL_GENERAL_NAMES_free(sans);
+	return match;
 }
 
 /*
  * Called by wolfSSL for every certificate of the server's chain, from the top down to the
  * server's own (depth 0) last (WOLFSSL_VERIFY_CB_ALL_CERTS and WOLFSSL_ALWAYS_VERIFY_CB are
- * set in Debian's build). @preverify is wolfSSL's verdict on that certificate, the name check
- * included for the leaf. We record, and decide at the leaf.
+ * set in Debian's build). @preverify is wolfSSL's verdict on that certificate; the name is
+ * ours to check (leaf_name_matches). We record, and decide at the leaf.
+ *
+ * A CA certificate that failed, and that this callback let through, would be added by wolfSSL
+ * to the certificate manager of the context, which every connection shares (ProcessPeerCerts
+ * in 5.5.4: "If valid CA then add to Certificate Manager", after the callback), unless the
+ * build has WOLFSSL_ALT_CERT_CHAINS, which skips failed CAs. Debian's has; we do not count on
+ * it: one refused handshake must not plant a trust anchor for all the others. So under the
+ * strict profile such a failure aborts the handshake at once, even where a pin on the leaf
+ * would have sufficed. (A CA that only lacks an issuer comes here with @preverify 1 under
+ * alternate chains and is not added.) The opportunistic profile uses every connection anyway,
+ * and the profile is the daemon's.
  */
-static int on_verify(int preverify, WOLFSSL_X509_STORE_CTX *store)
+int tls_auth_on_verify(int preverify, WOLFSSL_X509_STORE_CTX *store)
 {
 	struct tls_conn *c = store->userCtx;
+	struct tls_upstream *u;
 	struct tls_auth *a;
 	int depth = store->error_depth;
 
 	if (!c) {
 		return 0;
 	}
+	u = c->up;
 	a = &c->auth;
-	if (!preverify) {
-		if (a->pkix_ok) {
-			a->error = store->error;
-			a->error_depth = depth;
-		}
-		a->pkix_ok = false;
-	}
-	if (c->up->n_pins > 0 && pin_matches(c->up, store->current_cert)) {
-		if (depth == 0) {
-			a->pin_leaf = true;
-		} else {
-			a->pin_chain = true;
-		}
+	if (!preverify && a->error == 0) {
+		a->error = store->error;
+		a->error_depth = depth;
 	}
 	if (depth != 0) {
+		if (!preverify) {
+			a->chain_ok = false;
+			if (u->strict) {
+				a->decided = true;
+				a->verdict = TLS_AUTH_FAIL_PKIX;
+				return 0;
+			}
+		}
 		return 1; /* decide at the leaf, when the whole chain has been seen */
 	}
-	a->leaf_seen = true;
-	a->ok = auth_decide(c->up, a);
-	if (!a->ok && c->up->strict) {
+	a->facts.has_name = u->auth_name != NULL;
+	a->facts.has_pins = u->n_pins > 0;
+	/* No wolfSSL_check_domain_name(): @preverify is the chain's verdict alone. */
+	a->facts.pkix_ok = u->client->has_anchors && a->chain_ok && preverify;
+	a->facts.name_ok = u->auth_name && leaf_name_matches(a, u->auth_name, store->current_cert);
+	a->facts.pin = u->n_pins > 0 ? pin_position(u, store) : TLS_PIN_NONE;
+	a->verdict = tls_auth_decide(&a->facts);
+	a->decided = true;
+	if (a->verdict != TLS_AUTH_OK && u->strict) {
 		return 0; /* abort the handshake with an alert */
 	}
 	return 1;
-}
-
-/*
- * wolfSSL hands us each new session as it is made: under TLS 1.3 when a NewSessionTicket
- * arrives after the handshake, under TLS 1.2 at its end. We keep a copy with the connection's
- * upstream. (A session taken with wolfSSL_get1_session() from a resumed TLS 1.3 connection fails
- * its binder on the next handshake with wolfSSL 5.5.4; sessions from this callback do not.)
- * Returning 0 leaves wolfSSL's own reference to wolfSSL.
- */
-static int on_new_session(WOLFSSL *ssl, WOLFSSL_SESSION *session)
-{
-	struct tls_conn *c = wolfSSL_get_app_data(ssl);
-	WOLFSSL_SESSION *copy;
-
-	if (!c || c->state >= TLS_CONN_CLOSING || !wolfSSL_SESSION_has_ticket(session)) {
-		return 0;
-	}
-	copy = wolfSSL_SESSION_dup(session);
-	if (copy) {
-		tls_upstream_session_put(c->up, copy);
-		log_debug(LOG_TLS, "upstream '%s': session ticket stored", c->up->name);
-	}
-	return 0;
-}
-
-int tls_client_new(const struct tls_client_params *p, struct tls_client **out)
-{
-	struct tls_client *c;
-	int ret = -EINVAL;
-
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		return -ENOMEM;
-	}
-	c->ctx = wolfSSL_CTX_new(wolfSSLv23_client_method());
-	if (!c->ctx) {
-		ret = -ENOMEM;
-		goto cleanup;
-	}
-	/* RFC 8310 §9 and RFC 9325 §3.1.1: TLS 1.2 at least, 1.3 preferred. */
-	if (wolfSSL_CTX_SetMinVersion(c->ctx,
-				      p->tls_min >= 4 ? WOLFSSL_TLSV1_3 : WOLFSSL_TLSV1_2) !=
-	    WOLFSSL_SUCCESS) {
-		log_err(LOG_TLS, "cannot set the minimum TLS version");
-		goto cleanup;
-	}
-	if (p->tls_max == 3 &&
-	    wolfSSL_CTX_set_max_proto_version(c->ctx, TLS1_2_VERSION) != WOLFSSL_SUCCESS) {
-		log_err(LOG_TLS, "cannot set the maximum TLS version");
-		goto cleanup;
-	}
-	if (wolfSSL_CTX_set_cipher_list(c->ctx, cipher_list) != WOLFSSL_SUCCESS) {
-		log_err(LOG_TLS, "cannot set the cipher list");
-		goto cleanup;
-	}
-	if (p->ca_file || p->ca_path) {
-		if (wolfSSL_CTX_load_verify_locations_ex(c->ctx, p->ca_file, p->ca_path,
-							 WOLFSSL_LOAD_FLAG_IGNORE_ERR) !=
-		    WOLFSSL_SUCCESS) {
-			log_err(LOG_TLS, "cannot load trust anchors from '%s'",
-				p->ca_file ? p->ca_file : p->ca_path);
-			goto cleanup;
-		}
-		c->has_anchors = true;
-	} else if (wolfSSL_CTX_load_system_CA_certs(c->ctx) == WOLFSSL_SUCCESS) {
-		c->has_anchors = true;
-	} else {
-		log_warn(LOG_TLS, "no system trust store found (install ca-certificates or set "
-				  "tls_ca_file): only pinned upstreams can be authenticated");
-	}
-	wolfSSL_CTX_set_verify(c->ctx, WOLFSSL_VERIFY_PEER, on_verify);
-	/* Sessions are kept per upstream (tls_upstream.c), not in wolfSSL's global cache. */
-	wolfSSL_CTX_set_session_cache_mode(c->ctx, WOLFSSL_SESS_CACHE_CLIENT |
-							   WOLFSSL_SESS_CACHE_NO_INTERNAL_STORE);
-	wolfSSL_CTX_sess_set_new_cb(c->ctx, on_new_session);
-	wolfSSL_CTX_SetIORecv(c->ctx, tls_io_recv);
-	wolfSSL_CTX_SetIOSend(c->ctx, tls_io_send);
-	*out = c;
-	return 0;
-
-cleanup:
-	tls_client_free(c);
-	return ret;
-}
-
-void tls_client_free(struct tls_client *c)
-{
-	if (!c) {
-		return;
-	}
-	if (c->ctx) {
-		wolfSSL_CTX_free(c->ctx);
-	}
-	free(c);
 }
 
 int tls_auth_setup(struct tls_conn *c)
@@ -249,17 +324,63 @@ int tls_auth_setup(struct tls_conn *c)
 	const struct tls_upstream *u = c->up;
 
 	memset(&c->auth, 0, sizeof(c->auth));
-	c->auth.pkix_ok = c->up->client->has_anchors;
+	c->auth.chain_ok = true;
 	wolfSSL_SetCertCbCtx(c->ssl, c);
-	if (u->auth_name) {
-		/* RFC 8310 §8.1: the name is checked and sent as SNI (never an IP literal). */
-		if (wolfSSL_UseSNI(c->ssl, WOLFSSL_SNI_HOST_NAME, u->auth_name,
-				   (unsigned short)strlen(u->auth_name)) != WOLFSSL_SUCCESS ||
-		    wolfSSL_check_domain_name(c->ssl, u->auth_name) != WOLFSSL_SUCCESS) {
-			return -ENOMEM;
-		}
+	/*
+	 * RFC 8310 §8.1: the name is sent as SNI, but never an IP literal (RFC 6066 §3). It is
+	 * checked by the verify callback, not by wolfSSL_check_domain_name() (see
+	 * leaf_name_matches()).
+	 */
+	if (u->auth_name && !tls_name_is_ip(u->auth_name, NULL, NULL) &&
+	    wolfSSL_UseSNI(c->ssl, WOLFSSL_SNI_HOST_NAME, u->auth_name,
+			   (unsigned short)strlen(u->auth_name)) != WOLFSSL_SUCCESS) {
+		return -ENOMEM;
 	}
 	return 0;
+}
+
+/*
+ * What went wrong with a certificate, in words. wolfSSL_X509_verify_cert_error_string() knows
+ * neither the X509_V_ERR_* values wolfSSL gives the callback (OPENSSL_COMPATIBLE_DEFAULTS maps
+ * the common ones: GetX509Error()) nor its own negative codes for the rest ("unknown error
+ * number"), so the usual ones are named here.
+ */
+static const char *cert_error_string(int err)
+{
+	switch (err) {
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD:
+	case ASN_AFTER_DATE_E:
+		return "certificate expired";
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+	case X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD:
+	case ASN_BEFORE_DATE_E:
+		return "certificate not yet valid";
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case ASN_NO_SIGNER_E:
+		return "unknown issuer (no trust anchor signed the chain)";
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case ASN_SELF_SIGNED_E:
+		return "self-signed certificate not among the trust anchors";
+	case X509_V_ERR_INVALID_CA:
+		return "invalid CA certificate";
+	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+	case ASN_SIG_CONFIRM_E:
+	case ASN_SIG_OID_E:
+	case ASN_SIG_HASH_E:
+	case ASN_SIG_KEY_E:
+		return "signature failure";
+	case X509_V_ERR_PATH_LENGTH_EXCEEDED:
+	case ASN_PATHLEN_INV_E:
+	case ASN_PATHLEN_SIZE_E:
+		return "path length constraint exceeded";
+	case DOMAIN_NAME_MISMATCH:
+	case IPADDR_MISMATCH:
+		return "name mismatch";
+	}
+	return wolfSSL_ERR_reason_error_string((unsigned long)err);
 }
 
 bool tls_auth_check(struct tls_conn *c)
@@ -271,35 +392,45 @@ bool tls_auth_check(struct tls_conn *c)
 	if (wolfSSL_session_reused(c->ssl)) {
 		/*
 		 * A resumed session carries the authentication of the handshake that made it;
-		 * sessions are only ever offered to the upstream they came from.
+		 * sessions are only ever offered to the upstream they came from, and only
+		 * authenticated connections store them (tls_ctx.c).
 		 */
+		a->authenticated = true;
 		return true;
 	}
-	if (a->leaf_seen && a->ok) {
+	if (a->decided && a->verdict == TLS_AUTH_OK) {
+		a->authenticated = true;
 		log_debug(LOG_TLS, "upstream '%s': authenticated (%s%s%s)", u->name,
 			  u->auth_name ? "name" : "", u->auth_name && u->n_pins ? " and " : "",
-			  u->n_pins ? "pin" : "");
+			  u->n_pins ? a->facts.pin == TLS_PIN_LEAF ? "pin on the server's key"
+								   : "pin on a CA of the path"
+				    : "");
 		return true;
 	}
-	if (!a->leaf_seen) {
+	if (!a->decided) {
 		log_warn(LOG_TLS, "upstream '%s': no certificate was verified (%s profile)",
 			 u->name, profile);
-	} else if (!a->pkix_ok && a->error) {
+	} else if (a->verdict == TLS_AUTH_FAIL_PKIX && a->error) {
 		log_warn(LOG_TLS,
 			 "upstream '%s': certificate verification failed at depth %d: %s (%s "
 			 "profile)",
-			 u->name, a->error_depth, wolfSSL_X509_verify_cert_error_string(a->error),
-			 profile);
-	} else if (!a->pkix_ok) {
+			 u->name, a->error_depth, cert_error_string(a->error), profile);
+	} else if (a->verdict == TLS_AUTH_FAIL_PKIX) {
 		log_warn(LOG_TLS,
 			 "upstream '%s': certificate not verified: no trust anchors (%s "
 			 "profile)",
 			 u->name, profile);
-	} else {
+	} else if (a->verdict == TLS_AUTH_FAIL_NAME) {
 		log_warn(LOG_TLS,
-			 "upstream '%s': no key in the certificate chain matches the pin set "
+			 "upstream '%s': name mismatch: the certificate is not valid for '%s'%s "
 			 "(%s profile)",
-			 u->name, profile);
+			 u->name, u->auth_name,
+			 a->no_san ? " (it has no subjectAltName, and the common name is not used)"
+				   : "",
+			 profile);
+	} else {
+		log_warn(LOG_TLS, "upstream '%s': %s (%s profile)", u->name,
+			 tls_auth_verdict_str(a->verdict), profile);
 	}
 	if (!u->strict) {
 		log_notice(LOG_TLS,

@@ -130,6 +130,7 @@ static void on_handle_closed(uv_handle_t *h)
 	REQUIRE(c->writes_pending == 0);
 	conn_fail_all(c, c->close_status);
 	tls_upstream_conn_freed(c->up, c);
+	tls_conn_session_release(c); /* dropped: the state is CLOSED */
 	if (c->ssl) {
 		wolfSSL_free(c->ssl);
 	}
@@ -559,6 +560,7 @@ static void conn_handshake_done(struct tls_conn *c)
 		 wolfSSL_session_reused(c->ssl) ? ", resumed" : "");
 	c->state = TLS_CONN_READY;
 	c->was_ready = true;
+	tls_conn_session_release(c);
 	conn_timer_update(c);
 	conn_send_waiting(c);
 }
@@ -576,7 +578,7 @@ static void conn_drive(struct tls_conn *c)
 			if (err == WOLFSSL_ERROR_WANT_READ || c->state >= TLS_CONN_CLOSING) {
 				return;
 			}
-			if (c->auth.leaf_seen && !c->auth.ok) {
+			if (c->auth.decided && c->auth.verdict != TLS_AUTH_OK) {
 				tls_auth_check(c); /* logs why */
 				c->up->stats.auth_failures++;
 				conn_fail(c, TLS_ERR_AUTH, "authentication failed");

@@ -13,6 +13,7 @@
 
 #include "dns_frame.h"
 #include "tls.h"
+#include "tls_policy.h"
 
 struct tls_client {
 	WOLFSSL_CTX *ctx; /**< owned */
@@ -38,12 +39,15 @@ enum tls_timer_mode {
 
 /** What the certificate verification of one handshake found (RFC 8310 §8, RFC 7469). */
 struct tls_auth {
-	bool leaf_seen; /**< the verify callback ran for the server's own certificate */
-	bool pkix_ok;	/**< every certificate of the chain verified, name included */
-	bool pin_leaf;	/**< the server's own key matches a pin */
-	bool pin_chain; /**< a key further up the chain matches a pin */
-	bool ok;	/**< the decision: authenticated as the configuration requires */
-	int error;	/**< first verification error, for logs */
+	bool decided;		     /**< the verify callback reached a decision (at the leaf, or
+					  earlier on a certificate that failed) */
+	bool chain_ok;		     /**< no certificate above the leaf failed verification */
+	bool no_san;		     /**< the leaf has no subjectAltName (for logs) */
+	struct tls_auth_facts facts; /**< what the leaf's turn found; tls_policy.h */
+	enum tls_auth_verdict verdict;
+	bool authenticated; /**< tls_auth_check() passed on the decision, or on a resumed session
+			       (which only authenticated connections make) */
+	int error;	    /**< first verification error (wolfSSL or X509_V_ERR_*), for logs */
 	int error_depth;
 };
 
@@ -94,7 +98,9 @@ struct tls_conn {
 	unsigned n_slots;
 	unsigned n_slots_used; /**< in flight, cancelled ones included */
 	struct tls_auth auth;
-	struct tls_conn *next; /**< in the upstream's list of connections */
+	WOLFSSL_SESSION *held_session; /**< owned: made during the handshake (TLS 1.2), stored by
+					    tls_conn_session_release() once authenticated */
+	struct tls_conn *next;	       /**< in the upstream's list of connections */
 };
 
 struct tls_upstream {
@@ -130,11 +136,22 @@ struct tls_upstream {
 
 /* tls_auth.c */
 
+/** wolfSSL's verify callback: gathers the facts and decides at the leaf (tls_auth.c). */
+int tls_auth_on_verify(int preverify, WOLFSSL_X509_STORE_CTX *store);
+
 /** Set up authentication of @ssl for @c: SNI, name check, verify callback context. */
 int tls_auth_setup(struct tls_conn *c);
 
 /** After the handshake: whether @c is authenticated as required; logs the outcome. */
 bool tls_auth_check(struct tls_conn *c);
+
+/* tls_ctx.c */
+
+/**
+ * @c has become READY, or is closing: store the session it holds if it is authenticated, else
+ * drop it.
+ */
+void tls_conn_session_release(struct tls_conn *c);
 
 /* tls_conn.c */
 

@@ -748,6 +748,8 @@ static void conn_handshake(struct conn *c, uint64_t now)
 	int ret;
 	int err;
 	bool reused;
+	void *sni = NULL;
+	unsigned short sni_len;
 
 	ret = wolfSSL_accept(c->ssl);
 	if (ret == WOLFSSL_SUCCESS) {
@@ -758,8 +760,13 @@ static void conn_handshake(struct conn *c, uint64_t now)
 		if (reused) {
 			stats.resumed++;
 		}
-		log_msg("conn %u: handshake done, %s %s, %s", c->id, wolfSSL_get_version(c->ssl),
-			wolfSSL_get_cipher_name(c->ssl), reused ? "resumed" : "full");
+		/* WOLFSSL_ALWAYS_KEEP_SNI (Debian): the client's SNI is kept with no SNI of ours.
+		 */
+		sni_len = wolfSSL_SNI_GetRequest(c->ssl, WOLFSSL_SNI_HOST_NAME, &sni);
+		log_msg("conn %u: handshake done, %s %s, %s, sni '%.*s'", c->id,
+			wolfSSL_get_version(c->ssl), wolfSSL_get_cipher_name(c->ssl),
+			reused ? "resumed" : "full", sni ? (int)sni_len : 0,
+			sni ? (char *)sni : "");
 		return;
 	}
 	err = wolfSSL_get_error(c->ssl, ret);

@@ -599,7 +599,8 @@ static void test_round_trip_mixed(void)
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
 	CU_ASSERT_EQUAL_FATAL(cfg->n_upstreams, 2);
-	CU_ASSERT_STRING_EQUAL(cfg->upstreams[0].auth_name, "we\"ird\\name.");
+	/* The trailing dot is dropped: the absolute form of the same name. */
+	CU_ASSERT_STRING_EQUAL(cfg->upstreams[0].auth_name, "we\"ird\\name");
 	CU_ASSERT_EQUAL_FATAL(cfg->upstreams[0].n_pins, 2);
 	CU_ASSERT_EQUAL(cfg->upstreams[0].pins[1].sha256[0], 0x7e);
 	CU_ASSERT_EQUAL(cfg->upstreams[0].pins[1].sha256[31], 0xd4);
@@ -607,6 +608,44 @@ static void test_round_trip_mixed(void)
 	CU_ASSERT_PTR_NULL(cfg->upstreams[1].auth_name);
 	check_round_trip(cfg);
 	config_free(cfg);
+}
+
+/* tls_auth_name: one trailing dot dropped, IP literals kept, empty labels refused. */
+static void test_auth_name_normalised(void)
+{
+	static const struct {
+		const char *in, *out;
+	} ok[] = {
+		{"dns.quad9.net.", "dns.quad9.net"}, {"dns.quad9.net", "dns.quad9.net"},
+		{"localhost.", "localhost"},	     {"127.0.0.1", "127.0.0.1"},
+		{"2620:fe::fe", "2620:fe::fe"},
+	};
+	static const char *const bad[] = {
+		".", "..", "dns..quad9.net", ".dns.quad9.net", "dns.quad9.net..", "''"};
+	char yaml[256];
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct config *cfg;
+
+		snprintf(yaml, sizeof(yaml),
+			 "upstream_recursive_servers:\n"
+			 "  - address_data: 192.0.2.1\n"
+			 "    tls_auth_name: \"%s\"\n",
+			 ok[i].in);
+		cfg = load_ok(yaml);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+		CU_ASSERT_STRING_EQUAL(cfg->upstreams[0].auth_name, ok[i].out);
+		check_round_trip(cfg);
+		config_free(cfg);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(yaml, sizeof(yaml),
+			 "upstream_recursive_servers:\n"
+			 "  - address_data: 192.0.2.1\n"
+			 "    tls_auth_name: %s\n",
+			 bad[i]);
+		expect_error(yaml, "is not a host name");
+	}
 }
 
 /* Opportunistic mode allows an upstream with neither a name nor pins. */
@@ -1537,6 +1576,7 @@ int main(void)
 		{"names, numbers and booleans", test_values},
 		{"tls_ca_file and tls_ca_path", test_ca},
 		{"round trip of names and pins", test_round_trip_mixed},
+		{"tls_auth_name normalised", test_auth_name_normalised},
 		{"opportunistic mode", test_opportunistic},
 		{"notices for ignored keys", test_notices},
 		{"built-in default", test_default_config},
