@@ -3,7 +3,8 @@
  *
  * main() reads the configuration (a Stubby-compatible YAML file, or the built-in default),
  * binds every listener before serving anything, and runs the libuv loop in the foreground until
- * SIGINT or SIGTERM; then every handle is closed and everything freed.
+ * SIGINT or SIGTERM; then every handle is closed and everything freed. Under systemd
+ * (Type=notify) it says READY=1 once serving and STOPPING=1 when the stop begins (notify.h).
  *
  * Exit status: 0 after a clean stop, 1 when the daemon cannot start (a port cannot be bound, the
  * trust store cannot be read), 2 for a configuration error (usage errors included).
@@ -20,6 +21,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "notify.h"
 #include "resolver.h"
 
 #define DOTD_VERSION "0.1.0"
@@ -130,6 +132,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	uv_loop_init(&loop);
+	/*
+	 * The service manager's socket is connected while we may still be root (the socket stays
+	 * ours after the drop); READY=1 goes only once the listeners are bound and root is gone,
+	 * since systemd then starts what waits for us (nss-lookup.target). A socket that cannot be
+	 * used is a warning, never a reason not to serve.
+	 */
+	notify_open();
 	ret = resolver_start(&r, &loop, cfg);
 	if (ret == 0 && cfg->user) {
 		ret = privileges_drop(cfg->user);
@@ -138,6 +147,7 @@ int main(int argc, char **argv)
 		log_notice(LOG_MAIN, "dotd %s serving with %zu upstream%s (%s authentication)",
 			   DOTD_VERSION, cfg->n_upstreams, cfg->n_upstreams == 1 ? "" : "s",
 			   cfg->auth == CONFIG_AUTH_REQUIRED ? "strict" : "opportunistic");
+		notify_ready(resolver_summary(&r));
 		status = 0;
 	} else {
 		log_err(LOG_MAIN, "cannot start: %s", strerror(ret < 0 ? -ret : ret));
@@ -149,6 +159,7 @@ int main(int argc, char **argv)
 		log_err(LOG_MAIN, "handles left open at exit");
 		status = 1;
 	}
+	notify_close();
 	tls_cleanup();
 	config_free(cfg);
 	return status;

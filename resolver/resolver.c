@@ -6,10 +6,12 @@
  * uv_run() returns once every handle has closed; resolver_free() then frees the rest.
  */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "notify.h"
 #include "resolver.h"
 
 /* The cache's clock: the loop's time, in ms (cache/ does no I/O of its own). */
@@ -84,7 +86,43 @@ static void on_signal(uv_signal_t *s, int signum)
 		return;
 	}
 	log_notice(LOG_MAIN, "%s received, stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
+	notify_stopping();
 	resolver_stop(r);
+}
+
+/* Name listener @name in the summary while there is room; count it in any case. */
+static void summary_add(struct resolver *r, const char *name)
+{
+	size_t len = strlen(r->summary), need = strlen(name) + 2;
+
+	r->n_listening++;
+	/* Keep room for " and N more with N upstreams". */
+	if (r->n_unnamed == 0 && len + need + 64 < sizeof(r->summary)) {
+		snprintf(r->summary + len, sizeof(r->summary) - len, "%s%s",
+			 r->n_listening == 1 ? "serving on " : ", ", name);
+	} else {
+		r->n_unnamed++;
+	}
+}
+
+static void summary_finish(struct resolver *r)
+{
+	size_t len = strlen(r->summary);
+
+	if (len == 0) { /* no name fitted: a count alone */
+		len = (size_t)snprintf(r->summary, sizeof(r->summary), "serving on %zu addresses",
+				       r->n_unnamed);
+	} else if (r->n_unnamed > 0) {
+		len += (size_t)snprintf(r->summary + len, sizeof(r->summary) - len, " and %zu more",
+					r->n_unnamed);
+	}
+	snprintf(r->summary + len, sizeof(r->summary) - len, " with %zu upstream%s",
+		 r->cfg->n_upstreams, r->cfg->n_upstreams == 1 ? "" : "s");
+}
+
+const char *resolver_summary(const struct resolver *r)
+{
+	return r->summary;
 }
 
 static int signal_start(struct resolver *r, uv_signal_t *s, int signum)
@@ -116,7 +154,6 @@ int resolver_start(struct resolver *r, uv_loop_t *loop, const struct config *cfg
 		.now = loop_now,
 		.now_arg = loop,
 	};
-	size_t n_open = 0;
 	int ret;
 
 	memset(r, 0, sizeof(*r));
@@ -171,12 +208,13 @@ int resolver_start(struct resolver *r, uv_loop_t *loop, const struct config *cfg
 		if (ret != 0) {
 			return ret;
 		}
-		n_open++;
+		summary_add(r, cfg->listen[i].name);
 	}
-	if (n_open == 0) {
+	if (r->n_listening == 0) {
 		log_err(LOG_NET, "no listen address could be used");
 		return -EADDRNOTAVAIL;
 	}
+	summary_finish(r);
 	r->serving = true;
 	return 0;
 }

@@ -108,6 +108,9 @@ static inline void dl_append(struct dl_list *l, struct dl_node *n, uint64_t at)
 	n->linked = true;
 }
 
+/** Room for the one-line summary (STATUS= for systemd); more listeners are counted, not named. */
+#define RESOLVER_SUMMARY_MAX 256
+
 struct resolver {
 	uv_loop_t *loop;		/**< borrowed */
 	const struct config *cfg;	/**< borrowed; outlives the resolver */
@@ -136,13 +139,23 @@ struct resolver {
 
 	uint8_t *out;	/**< owned scratch buffer for one answer, with prefix */
 	uint8_t *scrub; /**< owned scratch buffer for an upstream answer rebuilt by dns_msg_scrub */
-	bool serving;	/**< resolver_start() succeeded */
-	bool stopping;	/**< resolver_stop() was called */
+	char summary[RESOLVER_SUMMARY_MAX]; /**< resolver_summary() */
+	size_t n_listening;		    /**< listeners bound */
+	size_t n_unnamed;		    /**< of those, not named in summary (no room) */
+	bool serving;			    /**< resolver_start() succeeded */
+	bool stopping;			    /**< resolver_stop() was called */
 	struct resolver_stats stats;
 };
 
 /** Set up everything from @cfg: TLS context, upstreams, listeners (bound), signals. */
 int resolver_start(struct resolver *r, uv_loop_t *loop, const struct config *cfg);
+
+/**
+ * Where and how dotd serves, in one line, once resolver_start() has succeeded: "serving on
+ * 127.0.0.1@53, ::1@53 with 8 upstreams" (the listeners actually bound). systemd shows it as
+ * the service's status.
+ */
+const char *resolver_summary(const struct resolver *r);
 
 /** Close everything; uv_run() returns when the last handle has closed. */
 void resolver_stop(struct resolver *r);
