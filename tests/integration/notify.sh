@@ -109,7 +109,7 @@ else
 fi
 ready=$(grep -F "READY=1" "$TMP/notify.out")
 if [[ $ready == "pid=$MAIN_PID uid=$want_uid "* ]]; then
-	pass "READY=1 from the main PID ($MAIN_PID), uid $want_uid${user_line:+ (after the drop to nobody)}"
+	pass "READY=1 from the main PID ($MAIN_PID), uid $want_uid${user_line:+ (nobody: after the drop)}"
 else
 	fail "READY=1 from the main PID ($MAIN_PID), uid $want_uid"
 	indent <<< "$ready"
