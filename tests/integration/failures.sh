@@ -71,23 +71,6 @@ cache_stats()
 	grep -F -- "cache: entries=" "$2" | tail -n 1
 }
 
-# expect NAME WHAT CONTEXT CONDITION: PASS if CONDITION (bash arithmetic or test) holds.
-expect()
-{
-	if eval "$4"; then
-		pass "$1: $2"
-	else
-		fail "$1: $2"
-		echo "    | $3"
-	fi
-}
-
-field()
-{
-	local v=${1##*"$2="}
-	echo "${v%% *}"
-}
-
 # --- a failed prefetch keeps what we have (RFC 8767 §4) ---
 
 # TTLs are clamped to 2 s: the last tenth of the life, when a hit prefetches, starts at 1.8 s.

@@ -210,6 +210,17 @@ start_fakeup()
 	fi
 }
 
+# expect NAME CONDITION-TEXT STATS-LINE BASH-CONDITION
+expect()
+{
+	if eval "$4"; then
+		pass "$1: $2"
+	else
+		fail "$1: $2"
+		echo "    | $3"
+	fi
+}
+
 # upstream_stats PID LOG UPSTREAM: SIGUSR1 to dotd, then print the statistics line it logs
 # for UPSTREAM ("IP@port").
 upstream_stats()

@@ -81,16 +81,6 @@ stop_checked()
 	fi
 }
 
-# expect NAME CONDITION-TEXT STATS-LINE BASH-CONDITION
-expect()
-{
-	if eval "$4"; then
-		pass "$1: $2"
-	else
-		fail "$1: $2"
-		echo "    | $3"
-	fi
-}
 
 make_pki
 
