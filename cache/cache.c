@@ -27,6 +27,14 @@
  */
 #define REFRESH_BACKOFF_MIN_MS 5000
 #define REFRESH_BACKOFF_MAX_MS 30000
+/*
+ * Internal times are the injected clock plus this bias, so that an entry loaded from a cache
+ * file (cache_load()) can be given a storage time before the clock's zero: the daemon's clock
+ * (uv_now()) counts from boot, and a router that was just started holds entries stored hours
+ * ago. Only differences of times are ever used, so the bias changes nothing else. 2^44 ms
+ * (557 years) is more than any lifetime plus stale_max (2 * 2^32 s).
+ */
+#define CLOCK_BIAS_MS (1ull << 44)
 
 struct entry {
 	struct entry *hnext;	     /**< hash chain */
@@ -115,6 +123,11 @@ static uint64_t siphash(const uint64_t key[2], const uint8_t *in, size_t len)
 		sip_round(v);
 	}
 	return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+static uint64_t clock_now(const struct cache *c)
+{
+	return c->p.now(c->p.now_arg) + CLOCK_BIAS_MS;
 }
 
 /* --- entries --- */
@@ -564,7 +577,7 @@ static void refresh_failed(struct cache *c, struct entry *e, uint64_t now)
 
 bool cache_refresh_failed(struct cache *c, const struct cache_key *k)
 {
-	uint64_t now = c->p.now(c->p.now_arg);
+	uint64_t now = clock_now(c);
 	struct entry *e = find_usable(c, k, now);
 
 	if (!e) {
@@ -576,70 +589,57 @@ bool cache_refresh_failed(struct cache *c, const struct cache_key *k)
 
 bool cache_refresh_held(struct cache *c, const struct cache_key *k)
 {
-	uint64_t now = c->p.now(c->p.now_arg);
+	uint64_t now = clock_now(c);
 	struct entry *e = find_usable(c, k, now);
 
 	return e && now < e->refresh_at;
 }
 
-int cache_insert(struct cache *c, const struct cache_key *k, const uint8_t *ans, size_t len,
-		 const struct dns_opt *opt)
+/* Whether the question of @ans (@len bytes) is @k's, the name's case aside. */
+static bool question_is_key(const uint8_t *ans, size_t len, const struct cache_key *k)
 {
-	uint64_t now = c->p.now(c->p.now_arg);
-	size_t msg_len = opt->present ? opt->off : len;
 	struct dns_question q;
-	struct dns_walk w;
-	struct dns_rr rr;
-	uint16_t n_ttls = 0, ede_len = 0;
-	uint32_t life;
-	bool negative;
-	uint8_t ede[512];
-	struct entry *e, *old;
-	size_t cost, n = 0;
 
-	if (c->p.max_bytes == 0) {
-		return 0;
-	}
-	/* The question must be the key's (case aside), and OPT last: else not cached. */
-	if (dns_question_parse(ans, len, &q) != 0 || q.name_len + 5 != k->len ||
-	    (opt->present && !opt->last)) {
-		c->stats.not_cacheable++;
-		return 0;
+	if (dns_question_parse(ans, len, &q) != 0 || q.name_len + 5 != k->len) {
+		return false;
 	}
 	for (size_t i = 0; i < q.name_len; i++) {
 		if (ascii_lower(ans[q.name_off + i]) != k->data[i]) {
-			c->stats.not_cacheable++;
-			return 0;
+			return false;
 		}
 	}
-	if (memcmp(ans + q.name_off + q.name_len, k->data + q.name_len, 4) != 0) {
-		c->stats.not_cacheable++;
-		return 0;
-	}
-	/*
-	 * An error answer never replaces one worth keeping: a refresh (a prefetch, or one that
-	 * goes on after the clients got the stale answer) that fails keeps the answer we have,
-	 * fresh for its TTL and then stale (RFC 8767 §4), and holds the next refresh back.
-	 */
-	if (dns_rcode(ans) != DNS_RCODE_NOERROR && dns_rcode(ans) != DNS_RCODE_NXDOMAIN) {
-		old = find_usable(c, k, now);
-		if (old) {
-			refresh_failed(c, old, now);
-			return 0;
-		}
-	}
-	life = answer_lifetime(c, ans, len, &n_ttls, &negative);
-	if (life == 0 || !servable_without_opt(ans, msg_len, opt->present)) {
-		c->stats.not_cacheable++;
-		return 0;
-	}
-	if (opt->present) {
-		ede_len = (uint16_t)dns_opt_copy_options(ans, opt, DNS_OPT_EDE, ede, sizeof(ede));
-	}
-	cost = cache_entry_cost(msg_len, n_ttls, k->len) + ede_len;
+	return memcmp(ans + q.name_off + q.name_len, k->data + q.name_len, 4) == 0;
+}
+
+/* What an entry is made of, checked: cache_insert() and cache_load() fill it in. */
+struct entry_src {
+	const uint8_t *msg; /**< borrowed: the message, its OPT cut off (or still behind msg_len) */
+	size_t msg_len;
+	bool had_opt; /**< ARCOUNT still counts the OPT cut off */
+	uint8_t ext_rcode;
+	const uint8_t *ede; /**< borrowed: the EDE options to keep */
+	uint16_t ede_len;
+	uint32_t life; /**< s, from answer_lifetime() */
+	uint16_t n_ttls;
+	bool negative;
+	uint64_t age; /**< ms the answer has already lived */
+};
+
+/*
+ * Store @s under @k in place of what was there, evicting as the bound asks. 1 when stored, 0
+ * when larger than the whole cache, -ENOMEM.
+ */
+static int entry_add(struct cache *c, const struct cache_key *k, const struct entry_src *s,
+		     uint64_t now)
+{
+	struct dns_walk w;
+	struct dns_rr rr;
+	struct entry *e, *old;
+	size_t cost, n = 0;
+
+	cost = cache_entry_cost(s->msg_len, s->n_ttls, k->len) + s->ede_len;
 	if (cost + c->stats.bytes > c->p.max_bytes &&
 	    cost > c->p.max_bytes - index_cost(c->n_buckets, c->heap_cap) - sizeof(*c)) {
-		c->stats.not_cacheable++;
 		return 0; /* larger than the whole cache */
 	}
 	old = find(c, k);
@@ -669,35 +669,36 @@ int cache_insert(struct cache *c, const struct cache_key *k, const uint8_t *ans,
 	memset(e, 0, sizeof(*e));
 	e->hash = k->hash;
 	e->key_len = k->len;
-	e->msg_len = (uint16_t)msg_len;
-	e->n_ttls = n_ttls;
-	e->ede_len = ede_len;
-	e->ext_rcode = opt->present ? opt->ext_rcode : 0;
-	e->servfail = dns_rcode(ans) == DNS_RCODE_SERVFAIL;
-	e->stored_at = now;
-	e->expires_at = now + 1000ull * life;
+	e->msg_len = (uint16_t)s->msg_len;
+	e->n_ttls = s->n_ttls;
+	e->ede_len = s->ede_len;
+	e->ext_rcode = s->ext_rcode;
+	e->servfail = dns_rcode(s->msg) == DNS_RCODE_SERVFAIL;
+	e->stored_at = now - s->age;
+	e->expires_at = e->stored_at + 1000ull * s->life;
 	e->cost = cost;
 	memcpy(entry_key(e), k->data, k->len);
-	memcpy(entry_msg(e), ans, msg_len);
-	if (opt->present) {
-		dns_put16(entry_msg(e) + 10, (uint16_t)(dns_arcount(ans) - 1));
+	memcpy(entry_msg(e), s->msg, s->msg_len);
+	if (s->had_opt) {
+		dns_put16(entry_msg(e) + 10, (uint16_t)(dns_arcount(s->msg) - 1));
 	}
 	/* A stub is no authority (RFC 1035 §4.1.1): hits never say AA. */
-	dns_put16(entry_msg(e) + 2, (uint16_t)(dns_flags(ans) & ~DNS_AA));
-	memcpy(entry_ede(e), ede, ede_len);
+	dns_put16(entry_msg(e) + 2, (uint16_t)(dns_flags(s->msg) & ~DNS_AA));
+	memcpy(entry_ede(e), s->ede, s->ede_len);
 
 	/*
 	 * Record every TTL and store it as the client should first see it: no more than the
 	 * entry lives for a negative answer (the SOA's TTL then counts down to its expiry), and
-	 * within [lifetime, max_ttl] for a positive one.
+	 * within [lifetime, max_ttl] for a positive one. (Done again on a stored message, this
+	 * changes nothing: cache_load() relies on it.)
 	 */
-	dns_walk_init(&w, entry_msg(e), msg_len);
+	dns_walk_init(&w, entry_msg(e), s->msg_len);
 	while (dns_walk_next(&w, &rr) == 1) {
 		uint8_t *t = entry_msg(e) + rr.ttl_off;
 		uint32_t ttl = ttl_value(dns_get32(t));
 
-		if (negative ? ttl > life : ttl < life) {
-			ttl = life;
+		if (s->negative ? ttl > s->life : ttl < s->life) {
+			ttl = s->life;
 		}
 		if (ttl > c->p.max_ttl) {
 			ttl = c->p.max_ttl;
@@ -720,15 +721,66 @@ int cache_insert(struct cache *c, const struct cache_key *k, const uint8_t *ans,
 	c->heap[c->stats.entries++] = e;
 	heap_up(c, e->heap_idx);
 	c->stats.bytes += cost;
-	c->stats.inserts++;
 	return 1;
+}
+
+int cache_insert(struct cache *c, const struct cache_key *k, const uint8_t *ans, size_t len,
+		 const struct dns_opt *opt)
+{
+	uint64_t now = clock_now(c);
+	struct entry_src s = {
+		.msg = ans,
+		.msg_len = opt->present ? opt->off : len,
+		.had_opt = opt->present,
+		.ext_rcode = opt->present ? opt->ext_rcode : 0,
+	};
+	uint8_t ede[512];
+	struct entry *old;
+	int ret;
+
+	if (c->p.max_bytes == 0) {
+		return 0;
+	}
+	/* The question must be the key's (case aside), and OPT last: else not cached. */
+	if (!question_is_key(ans, len, k) || (opt->present && !opt->last)) {
+		c->stats.not_cacheable++;
+		return 0;
+	}
+	/*
+	 * An error answer never replaces one worth keeping: a refresh (a prefetch, or one that
+	 * goes on after the clients got the stale answer) that fails keeps the answer we have,
+	 * fresh for its TTL and then stale (RFC 8767 §4), and holds the next refresh back.
+	 */
+	if (dns_rcode(ans) != DNS_RCODE_NOERROR && dns_rcode(ans) != DNS_RCODE_NXDOMAIN) {
+		old = find_usable(c, k, now);
+		if (old) {
+			refresh_failed(c, old, now);
+			return 0;
+		}
+	}
+	s.life = answer_lifetime(c, ans, len, &s.n_ttls, &s.negative);
+	if (s.life == 0 || !servable_without_opt(ans, s.msg_len, opt->present)) {
+		c->stats.not_cacheable++;
+		return 0;
+	}
+	if (opt->present) {
+		s.ede_len = (uint16_t)dns_opt_copy_options(ans, opt, DNS_OPT_EDE, ede, sizeof(ede));
+	}
+	s.ede = ede;
+	ret = entry_add(c, k, &s, now);
+	if (ret == 0) {
+		c->stats.not_cacheable++;
+	} else if (ret == 1) {
+		c->stats.inserts++;
+	}
+	return ret;
 }
 
 enum cache_state cache_lookup(struct cache *c, const struct cache_key *k,
 			      const struct cache_client *cl, uint32_t stale_ttl, uint8_t *out,
 			      size_t cap, size_t *out_len, bool *prefetch)
 {
-	uint64_t now = c->p.now(c->p.now_arg);
+	uint64_t now = clock_now(c);
 	struct entry *e = find(c, k);
 	enum cache_state state;
 	uint32_t elapsed;
@@ -818,7 +870,7 @@ enum cache_state cache_lookup(struct cache *c, const struct cache_key *k,
 
 bool cache_has_stale(struct cache *c, const struct cache_key *k)
 {
-	uint64_t now = c->p.now(c->p.now_arg);
+	uint64_t now = clock_now(c);
 	struct entry *e = find(c, k);
 
 	return e && !e->servfail && now >= e->expires_at &&
