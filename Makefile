@@ -57,6 +57,7 @@ fuzz: test-deps
 bench: deps
 	$(MAKE) build
 	./$(BUILD)/tests/bench/bench_cache
+	./$(BUILD)/tests/bench/bench_cachefile
 
 check-format:
 	@files=$$(git ls-files '*.c' '*.h' 2>/dev/null); \

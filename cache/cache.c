@@ -27,6 +27,14 @@
  */
 #define REFRESH_BACKOFF_MIN_MS 5000
 #define REFRESH_BACKOFF_MAX_MS 30000
+/*
+ * Internal times are the injected clock plus this bias, so that an entry loaded from a cache
+ * file (cache_load()) can be given a storage time before the clock's zero: the daemon's clock
+ * (uv_now()) counts from boot, and a router that was just started holds entries stored hours
+ * ago. Only differences of times are ever used, so the bias changes nothing else. 2^44 ms
+ * (557 years) is more than any lifetime plus stale_max (2 * 2^32 s).
+ */
+#define CLOCK_BIAS_MS (1ull << 44)
 
 struct entry {
 	struct entry *hnext;	     /**< hash chain */
@@ -115,6 +123,11 @@ static uint64_t siphash(const uint64_t key[2], const uint8_t *in, size_t len)
 		sip_round(v);
 	}
 	return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+static uint64_t clock_now(const struct cache *c)
+{
+	return c->p.now(c->p.now_arg) + CLOCK_BIAS_MS;
 }
 
 /* --- entries --- */
@@ -564,7 +577,7 @@ static void refresh_failed(struct cache *c, struct entry *e, uint64_t now)
 
 bool cache_refresh_failed(struct cache *c, const struct cache_key *k)
 {
-	uint64_t now = c->p.now(c->p.now_arg);
+	uint64_t now = clock_now(c);
 	struct entry *e = find_usable(c, k, now);
 
 	if (!e) {
@@ -576,70 +589,57 @@ bool cache_refresh_failed(struct cache *c, const struct cache_key *k)
 
 bool cache_refresh_held(struct cache *c, const struct cache_key *k)
 {
-	uint64_t now = c->p.now(c->p.now_arg);
+	uint64_t now = clock_now(c);
 	struct entry *e = find_usable(c, k, now);
 
 	return e && now < e->refresh_at;
 }
 
-int cache_insert(struct cache *c, const struct cache_key *k, const uint8_t *ans, size_t len,
-		 const struct dns_opt *opt)
+/* Whether the question of @ans (@len bytes) is @k's, the name's case aside. */
+static bool question_is_key(const uint8_t *ans, size_t len, const struct cache_key *k)
 {
-	uint64_t now = c->p.now(c->p.now_arg);
-	size_t msg_len = opt->present ? opt->off : len;
 	struct dns_question q;
-	struct dns_walk w;
-	struct dns_rr rr;
-	uint16_t n_ttls = 0, ede_len = 0;
-	uint32_t life;
-	bool negative;
-	uint8_t ede[512];
-	struct entry *e, *old;
-	size_t cost, n = 0;
 
-	if (c->p.max_bytes == 0) {
-		return 0;
-	}
-	/* The question must be the key's (case aside), and OPT last: else not cached. */
-	if (dns_question_parse(ans, len, &q) != 0 || q.name_len + 5 != k->len ||
-	    (opt->present && !opt->last)) {
-		c->stats.not_cacheable++;
-		return 0;
+	if (dns_question_parse(ans, len, &q) != 0 || q.name_len + 5 != k->len) {
+		return false;
 	}
 	for (size_t i = 0; i < q.name_len; i++) {
 		if (ascii_lower(ans[q.name_off + i]) != k->data[i]) {
-			c->stats.not_cacheable++;
-			return 0;
+			return false;
 		}
 	}
-	if (memcmp(ans + q.name_off + q.name_len, k->data + q.name_len, 4) != 0) {
-		c->stats.not_cacheable++;
-		return 0;
-	}
-	/*
-	 * An error answer never replaces one worth keeping: a refresh (a prefetch, or one that
-	 * goes on after the clients got the stale answer) that fails keeps the answer we have,
-	 * fresh for its TTL and then stale (RFC 8767 §4), and holds the next refresh back.
-	 */
-	if (dns_rcode(ans) != DNS_RCODE_NOERROR && dns_rcode(ans) != DNS_RCODE_NXDOMAIN) {
-		old = find_usable(c, k, now);
-		if (old) {
-			refresh_failed(c, old, now);
-			return 0;
-		}
-	}
-	life = answer_lifetime(c, ans, len, &n_ttls, &negative);
-	if (life == 0 || !servable_without_opt(ans, msg_len, opt->present)) {
-		c->stats.not_cacheable++;
-		return 0;
-	}
-	if (opt->present) {
-		ede_len = (uint16_t)dns_opt_copy_options(ans, opt, DNS_OPT_EDE, ede, sizeof(ede));
-	}
-	cost = cache_entry_cost(msg_len, n_ttls, k->len) + ede_len;
+	return memcmp(ans + q.name_off + q.name_len, k->data + q.name_len, 4) == 0;
+}
+
+/* What an entry is made of, checked: cache_insert() and cache_load() fill it in. */
+struct entry_src {
+	const uint8_t *msg; /**< borrowed: the message, its OPT cut off (or still behind msg_len) */
+	size_t msg_len;
+	bool had_opt; /**< ARCOUNT still counts the OPT cut off */
+	uint8_t ext_rcode;
+	const uint8_t *ede; /**< borrowed: the EDE options to keep */
+	uint16_t ede_len;
+	uint32_t life; /**< s, from answer_lifetime() */
+	uint16_t n_ttls;
+	bool negative;
+	uint64_t age; /**< ms the answer has already lived */
+};
+
+/*
+ * Store @s under @k in place of what was there, evicting as the bound asks. 1 when stored, 0
+ * when larger than the whole cache, -ENOMEM.
+ */
+static int entry_add(struct cache *c, const struct cache_key *k, const struct entry_src *s,
+		     uint64_t now)
+{
+	struct dns_walk w;
+	struct dns_rr rr;
+	struct entry *e, *old;
+	size_t cost, n = 0;
+
+	cost = cache_entry_cost(s->msg_len, s->n_ttls, k->len) + s->ede_len;
 	if (cost + c->stats.bytes > c->p.max_bytes &&
 	    cost > c->p.max_bytes - index_cost(c->n_buckets, c->heap_cap) - sizeof(*c)) {
-		c->stats.not_cacheable++;
 		return 0; /* larger than the whole cache */
 	}
 	old = find(c, k);
@@ -669,35 +669,36 @@ int cache_insert(struct cache *c, const struct cache_key *k, const uint8_t *ans,
 	memset(e, 0, sizeof(*e));
 	e->hash = k->hash;
 	e->key_len = k->len;
-	e->msg_len = (uint16_t)msg_len;
-	e->n_ttls = n_ttls;
-	e->ede_len = ede_len;
-	e->ext_rcode = opt->present ? opt->ext_rcode : 0;
-	e->servfail = dns_rcode(ans) == DNS_RCODE_SERVFAIL;
-	e->stored_at = now;
-	e->expires_at = now + 1000ull * life;
+	e->msg_len = (uint16_t)s->msg_len;
+	e->n_ttls = s->n_ttls;
+	e->ede_len = s->ede_len;
+	e->ext_rcode = s->ext_rcode;
+	e->servfail = dns_rcode(s->msg) == DNS_RCODE_SERVFAIL;
+	e->stored_at = now - s->age;
+	e->expires_at = e->stored_at + 1000ull * s->life;
 	e->cost = cost;
 	memcpy(entry_key(e), k->data, k->len);
-	memcpy(entry_msg(e), ans, msg_len);
-	if (opt->present) {
-		dns_put16(entry_msg(e) + 10, (uint16_t)(dns_arcount(ans) - 1));
+	memcpy(entry_msg(e), s->msg, s->msg_len);
+	if (s->had_opt) {
+		dns_put16(entry_msg(e) + 10, (uint16_t)(dns_arcount(s->msg) - 1));
 	}
 	/* A stub is no authority (RFC 1035 §4.1.1): hits never say AA. */
-	dns_put16(entry_msg(e) + 2, (uint16_t)(dns_flags(ans) & ~DNS_AA));
-	memcpy(entry_ede(e), ede, ede_len);
+	dns_put16(entry_msg(e) + 2, (uint16_t)(dns_flags(s->msg) & ~DNS_AA));
+	memcpy(entry_ede(e), s->ede, s->ede_len);
 
 	/*
 	 * Record every TTL and store it as the client should first see it: no more than the
 	 * entry lives for a negative answer (the SOA's TTL then counts down to its expiry), and
-	 * within [lifetime, max_ttl] for a positive one.
+	 * within [lifetime, max_ttl] for a positive one. (Done again on a stored message, this
+	 * changes nothing: cache_load() relies on it.)
 	 */
-	dns_walk_init(&w, entry_msg(e), msg_len);
+	dns_walk_init(&w, entry_msg(e), s->msg_len);
 	while (dns_walk_next(&w, &rr) == 1) {
 		uint8_t *t = entry_msg(e) + rr.ttl_off;
 		uint32_t ttl = ttl_value(dns_get32(t));
 
-		if (negative ? ttl > life : ttl < life) {
-			ttl = life;
+		if (s->negative ? ttl > s->life : ttl < s->life) {
+			ttl = s->life;
 		}
 		if (ttl > c->p.max_ttl) {
 			ttl = c->p.max_ttl;
@@ -720,15 +721,66 @@ int cache_insert(struct cache *c, const struct cache_key *k, const uint8_t *ans,
 	c->heap[c->stats.entries++] = e;
 	heap_up(c, e->heap_idx);
 	c->stats.bytes += cost;
-	c->stats.inserts++;
 	return 1;
+}
+
+int cache_insert(struct cache *c, const struct cache_key *k, const uint8_t *ans, size_t len,
+		 const struct dns_opt *opt)
+{
+	uint64_t now = clock_now(c);
+	struct entry_src s = {
+		.msg = ans,
+		.msg_len = opt->present ? opt->off : len,
+		.had_opt = opt->present,
+		.ext_rcode = opt->present ? opt->ext_rcode : 0,
+	};
+	uint8_t ede[512];
+	struct entry *old;
+	int ret;
+
+	if (c->p.max_bytes == 0) {
+		return 0;
+	}
+	/* The question must be the key's (case aside), and OPT last: else not cached. */
+	if (!question_is_key(ans, len, k) || (opt->present && !opt->last)) {
+		c->stats.not_cacheable++;
+		return 0;
+	}
+	/*
+	 * An error answer never replaces one worth keeping: a refresh (a prefetch, or one that
+	 * goes on after the clients got the stale answer) that fails keeps the answer we have,
+	 * fresh for its TTL and then stale (RFC 8767 §4), and holds the next refresh back.
+	 */
+	if (dns_rcode(ans) != DNS_RCODE_NOERROR && dns_rcode(ans) != DNS_RCODE_NXDOMAIN) {
+		old = find_usable(c, k, now);
+		if (old) {
+			refresh_failed(c, old, now);
+			return 0;
+		}
+	}
+	s.life = answer_lifetime(c, ans, len, &s.n_ttls, &s.negative);
+	if (s.life == 0 || !servable_without_opt(ans, s.msg_len, opt->present)) {
+		c->stats.not_cacheable++;
+		return 0;
+	}
+	if (opt->present) {
+		s.ede_len = (uint16_t)dns_opt_copy_options(ans, opt, DNS_OPT_EDE, ede, sizeof(ede));
+	}
+	s.ede = ede;
+	ret = entry_add(c, k, &s, now);
+	if (ret == 0) {
+		c->stats.not_cacheable++;
+	} else if (ret == 1) {
+		c->stats.inserts++;
+	}
+	return ret;
 }
 
 enum cache_state cache_lookup(struct cache *c, const struct cache_key *k,
 			      const struct cache_client *cl, uint32_t stale_ttl, uint8_t *out,
 			      size_t cap, size_t *out_len, bool *prefetch)
 {
-	uint64_t now = c->p.now(c->p.now_arg);
+	uint64_t now = clock_now(c);
 	struct entry *e = find(c, k);
 	enum cache_state state;
 	uint32_t elapsed;
@@ -818,7 +870,7 @@ enum cache_state cache_lookup(struct cache *c, const struct cache_key *k,
 
 bool cache_has_stale(struct cache *c, const struct cache_key *k)
 {
-	uint64_t now = c->p.now(c->p.now_arg);
+	uint64_t now = clock_now(c);
 	struct entry *e = find(c, k);
 
 	return e && !e->servfail && now >= e->expires_at &&
@@ -828,4 +880,313 @@ bool cache_has_stale(struct cache *c, const struct cache_key *k)
 void cache_stats_get(const struct cache *c, struct cache_stats *out)
 {
 	*out = c->stats;
+}
+
+/* --- the cache file (see cache.h for the format) --- */
+
+#define FILE_WRITE_BUF (64 * 1024)
+#define FILE_EDE_MAX   512 /* cache_insert()'s buffer */
+#define FNV_OFFSET     0xcbf29ce484222325ull
+#define FNV_PRIME      0x100000001b3ull
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	dns_put32(p, (uint32_t)(v >> 32));
+	dns_put32(p + 4, (uint32_t)v);
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return ((uint64_t)dns_get32(p) << 32) | dns_get32(p + 4);
+}
+
+/* FNV-1a, 64 bits: a change of any one byte always changes it. */
+static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		h = (h ^ p[i]) * FNV_PRIME;
+	}
+	return h;
+}
+
+/* Whether @e goes into a dump: a SERVFAIL does not outlive a restart, nor one past stale_max. */
+static bool entry_dumped(const struct cache *c, const struct entry *e, uint64_t now)
+{
+	return !e->servfail && now < e->expires_at + 1000ull * c->p.stale_max;
+}
+
+/* The dump's output: a buffer, so that the callback is not called for every field. */
+struct file_writer {
+	int (*write_cb)(void *arg, const void *buf, size_t len);
+	void *arg;
+	uint8_t *buf; /**< owned: FILE_WRITE_BUF bytes */
+	size_t used;
+	uint64_t sum;
+	int err; /**< the first error: nothing is written after it */
+};
+
+static void writer_call(struct file_writer *w, const void *p, size_t len)
+{
+	int ret;
+
+	if (w->err != 0 || len == 0) {
+		return;
+	}
+	ret = w->write_cb(w->arg, p, len);
+	if (ret != 0) {
+		w->err = ret < 0 ? ret : -EIO;
+	}
+}
+
+static void writer_flush(struct file_writer *w)
+{
+	writer_call(w, w->buf, w->used);
+	w->used = 0;
+}
+
+static void writer_put(struct file_writer *w, const void *p, size_t len)
+{
+	w->sum = fnv1a(w->sum, p, len);
+	if (w->used + len > FILE_WRITE_BUF) {
+		writer_flush(w);
+	}
+	if (len > FILE_WRITE_BUF) {
+		writer_call(w, p, len);
+		return;
+	}
+	memcpy(w->buf + w->used, p, len);
+	w->used += len;
+}
+
+int cache_dump(const struct cache *c, uint64_t wall_now_s,
+	       int (*write_cb)(void *arg, const void *buf, size_t len), void *arg,
+	       size_t *n_entries)
+{
+	struct file_writer w = {.write_cb = write_cb, .arg = arg, .sum = FNV_OFFSET};
+	uint64_t now = clock_now(c), total = CACHE_FILE_HDR_LEN + CACHE_FILE_SUM_LEN;
+	uint8_t hdr[CACHE_FILE_HDR_LEN], eh[CACHE_FILE_ENTRY_HDR_LEN], sum[CACHE_FILE_SUM_LEN];
+	struct entry *e;
+	size_t n = 0;
+
+	/* The count and the length go first: one pass to know them (nothing changes between). */
+	for (e = c->q_tail; e; e = e->qprev) {
+		if (entry_dumped(c, e, now)) {
+			n++;
+			total += CACHE_FILE_ENTRY_HDR_LEN + e->key_len + e->msg_len + e->ede_len;
+		}
+	}
+	w.buf = malloc(FILE_WRITE_BUF);
+	if (!w.buf) {
+		return -ENOMEM;
+	}
+	memcpy(hdr, CACHE_FILE_MAGIC, 8);
+	dns_put32(hdr + 8, CACHE_FILE_VERSION);
+	dns_put32(hdr + 12, (uint32_t)n);
+	put64(hdr + 16, wall_now_s);
+	put64(hdr + 24, total);
+	writer_put(&w, hdr, sizeof(hdr));
+	/* Oldest first: cache_load() puts each at the head, and the SIEVE order comes back. */
+	for (e = c->q_tail; e && w.err == 0; e = e->qprev) {
+		if (!entry_dumped(c, e, now)) {
+			continue;
+		}
+		dns_put16(eh, e->key_len);
+		dns_put16(eh + 2, e->msg_len);
+		dns_put16(eh + 4, e->ede_len);
+		eh[6] = e->ext_rcode;
+		put64(eh + 7, now > e->stored_at ? now - e->stored_at : 0);
+		writer_put(&w, eh, sizeof(eh));
+		writer_put(&w, e->data, (size_t)e->key_len + e->msg_len); /* key, message */
+		writer_put(&w, entry_ede(e), e->ede_len);
+	}
+	put64(sum, w.sum);
+	writer_put(&w, sum, sizeof(sum));
+	writer_flush(&w);
+	free(w.buf);
+	if (w.err != 0) {
+		return w.err;
+	}
+	if (n_entries) {
+		*n_entries = n;
+	}
+	return 0;
+}
+
+/* Whether @len bytes at @p are whole EDE options (RFC 8914 §2), as cache_insert() keeps. */
+static bool ede_valid(const uint8_t *p, size_t len)
+{
+	size_t pos = 0;
+
+	if (len > FILE_EDE_MAX) {
+		return false;
+	}
+	while (pos < len) {
+		if (len - pos < 4 || dns_get16(p + pos) != DNS_OPT_EDE ||
+		    dns_get16(p + pos + 2) > len - pos - 4) {
+			return false;
+		}
+		pos += 4 + (size_t)dns_get16(p + pos + 2);
+	}
+	return true;
+}
+
+/*
+ * Read the entry at *@pos (the entries end at @end) into @t, aged by @elapsed_s. 0 when stored
+ * or dropped (counted in @st), -EBADMSG when the entry is not one cache_dump() writes,
+ * -ENOMEM.
+ */
+static int load_entry(struct cache *t, const uint8_t *buf, size_t end, size_t *pos,
+		      uint64_t elapsed_s, uint64_t now, struct cache_load_stats *st)
+{
+	const uint8_t *p = buf + *pos;
+	struct entry_src s = {0};
+	struct cache_key k;
+	size_t key_len, msg_len, ede_len;
+	uint64_t age, window;
+	unsigned rcode;
+	int ret;
+
+	if (end - *pos < CACHE_FILE_ENTRY_HDR_LEN) {
+		return -EBADMSG;
+	}
+	key_len = dns_get16(p);
+	msg_len = dns_get16(p + 2);
+	ede_len = dns_get16(p + 4);
+	s.ext_rcode = p[6];
+	age = get64(p + 7);
+	if (end - *pos - CACHE_FILE_ENTRY_HDR_LEN < key_len + msg_len + ede_len) {
+		return -EBADMSG;
+	}
+	p += CACHE_FILE_ENTRY_HDR_LEN;
+	*pos += CACHE_FILE_ENTRY_HDR_LEN + key_len + msg_len + ede_len;
+
+	/* The key as cache_key_make() writes it (name lower-cased, DO and CD), of this question. */
+	if (key_len < 6 || key_len > CACHE_KEY_MAX || p[key_len - 1] > 3) {
+		return -EBADMSG;
+	}
+	memcpy(k.data, p, key_len);
+	k.len = (uint16_t)key_len;
+	k.hash = siphash(t->secret, k.data, k.len);
+	s.msg = p + key_len;
+	s.msg_len = msg_len;
+	s.ede = s.msg + msg_len;
+	s.ede_len = (uint16_t)ede_len;
+	if (!question_is_key(s.msg, msg_len, &k) || find(t, &k)) {
+		return -EBADMSG;
+	}
+	/* The message as stored: it reads again, without OPT or TC, names clear of its TTLs. */
+	rcode = dns_rcode(s.msg);
+	if (!servable_without_opt(s.msg, msg_len, false) || (dns_flags(s.msg) & DNS_TC) ||
+	    (rcode != DNS_RCODE_NOERROR && rcode != DNS_RCODE_NXDOMAIN &&
+	     rcode != DNS_RCODE_SERVFAIL) ||
+	    !ede_valid(s.ede, ede_len)) {
+		return -EBADMSG;
+	}
+	/* Its lifetime as the settings now give it (the same, if they did not change). */
+	s.life = answer_lifetime(t, s.msg, msg_len, &s.n_ttls, &s.negative);
+	if (rcode == DNS_RCODE_SERVFAIL || s.life == 0 || t->p.max_bytes == 0) {
+		st->skipped++;
+		return 0;
+	}
+	/* Aged by the time since the dump; kept while within its lifetime and stale_max. */
+	window = 1000ull * s.life + 1000ull * t->p.stale_max;
+	if (age >= window || elapsed_s >= (window - age + 999) / 1000) {
+		st->expired++;
+		return 0;
+	}
+	s.age = age + 1000 * elapsed_s;
+	ret = entry_add(t, &k, &s, now);
+	if (ret < 0) {
+		return ret;
+	}
+	if (ret == 0) {
+		st->skipped++;
+	} else {
+		st->loaded++;
+	}
+	return 0;
+}
+
+/* Exchange the entries of @a and @b, with their index; the counters stay. */
+static void cache_entries_swap(struct cache *a, struct cache *b)
+{
+	struct cache tmp = *a;
+
+	a->table = b->table;
+	a->n_buckets = b->n_buckets;
+	a->heap = b->heap;
+	a->heap_cap = b->heap_cap;
+	a->q_head = b->q_head;
+	a->q_tail = b->q_tail;
+	a->hand = b->hand;
+	a->stats.entries = b->stats.entries;
+	a->stats.bytes = b->stats.bytes;
+	b->table = tmp.table;
+	b->n_buckets = tmp.n_buckets;
+	b->heap = tmp.heap;
+	b->heap_cap = tmp.heap_cap;
+	b->q_head = tmp.q_head;
+	b->q_tail = tmp.q_tail;
+	b->hand = tmp.hand;
+	b->stats.entries = tmp.stats.entries;
+	b->stats.bytes = tmp.stats.bytes;
+}
+
+int cache_load(struct cache *c, const uint8_t *buf, size_t len, uint64_t wall_now_s,
+	       struct cache_load_stats *st)
+{
+	struct cache_load_stats s = {0};
+	struct cache *t = NULL;
+	uint64_t dumped_at, now;
+	size_t pos = CACHE_FILE_HDR_LEN, end;
+	uint32_t count;
+	int ret;
+
+	if (len < 8) {
+		return -EBADMSG;
+	}
+	if (memcmp(buf, CACHE_FILE_MAGIC, 8) != 0) {
+		return -EINVAL;
+	}
+	if (len < CACHE_FILE_HDR_LEN + CACHE_FILE_SUM_LEN) {
+		return -EBADMSG;
+	}
+	if (dns_get32(buf + 8) != CACHE_FILE_VERSION) {
+		return -EPROTONOSUPPORT;
+	}
+	end = len - CACHE_FILE_SUM_LEN;
+	if (get64(buf + 24) != len || fnv1a(FNV_OFFSET, buf, end) != get64(buf + end)) {
+		return -EBADMSG;
+	}
+	count = dns_get32(buf + 12);
+	dumped_at = get64(buf + 16);
+	s.age_s = wall_now_s > dumped_at ? wall_now_s - dumped_at : 0;
+
+	/* Into a cache of its own, swapped in at the end: a refused file leaves @c as it was. */
+	ret = cache_new(&c->p, &t);
+	if (ret != 0) {
+		return ret;
+	}
+	memcpy(t->secret, c->secret, sizeof(t->secret));
+	now = clock_now(t);
+	for (uint32_t i = 0; i < count; i++) {
+		ret = load_entry(t, buf, end, &pos, s.age_s, now, &s);
+		if (ret != 0) {
+			goto fail;
+		}
+	}
+	if (pos != end) {
+		ret = -EBADMSG;
+		goto fail;
+	}
+	s.evicted = (size_t)(t->stats.evicted_expired + t->stats.evicted_live);
+	cache_entries_swap(c, t);
+	cache_free(t);
+	if (st) {
+		*st = s;
+	}
+	return 0;
+fail:
+	cache_free(t);
+	return ret;
 }

@@ -135,3 +135,70 @@ void cache_stats_get(const struct cache *c, struct cache_stats *out);
 
 /** The bytes one entry of @msg_len bytes with @n_ttls TTLs and key @key_len costs. */
 size_t cache_entry_cost(size_t msg_len, size_t n_ttls, size_t key_len);
+
+/*
+ * The cache file: what survives a restart (cache_file). cache_dump() writes the entries,
+ * cache_load() reads them back into a cache that has just been made; the daemon does the I/O
+ * (a temporary file, fsync, rename) and passes the wall-clock time, since the cache's own clock
+ * is monotonic and does not survive a restart.
+ *
+ * Format, version 1; every integer big-endian, so that a file moves between architectures:
+ *
+ *   header    "DOTDCACH", version (u32), entry count (u32), wall-clock time of the dump (u64,
+ *             seconds since the epoch), length of the whole file (u64)
+ *   entries   oldest first: key length (u16), message length (u16), EDE length (u16), the
+ *             extended RCODE bits (u8), age at the dump (u64, ms since the entry was stored),
+ *             then the key as cache_key_make() writes it, the message as stored (its OPT cut
+ *             off, AA clear, TTLs as a client first sees them) and the EDE options
+ *   checksum  FNV-1a 64 (u64) of every byte before it
+ *
+ * The TTL offsets and the lifetime are not written: the loader finds them again by walking the
+ * message as cache_insert() does, so a file cannot point a TTL into a name. The remaining
+ * lifetime at the dump is that lifetime less the age, negative for a stale entry. SERVFAIL
+ * entries (kept 5 s only to damp repeats) and entries past stale_max are not written.
+ *
+ * The checksum detects corruption (a torn or truncated write, a bad flash block), not an
+ * attacker, who can compute it as well: hostile contents are refused by validation.
+ */
+#define CACHE_FILE_MAGIC	 "DOTDCACH"
+#define CACHE_FILE_VERSION	 1
+#define CACHE_FILE_HDR_LEN	 32
+#define CACHE_FILE_ENTRY_HDR_LEN 15
+#define CACHE_FILE_SUM_LEN	 8
+
+/**
+ * Write the entries of @c (fresh, and stale within stale_max) as a cache file through
+ * @write_cb, which gets the file in order in pieces of up to 64 KiB (more for one large
+ * entry) and returns 0 or a negative errno, which stops the dump and is returned.
+ * @wall_now_s is the wall-clock time (s since the epoch). *@n_entries (if not NULL) is set to
+ * the entries written. 0, -ENOMEM, or the callback's error.
+ */
+int cache_dump(const struct cache *c, uint64_t wall_now_s,
+	       int (*write_cb)(void *arg, const void *buf, size_t len), void *arg,
+	       size_t *n_entries);
+
+struct cache_load_stats {
+	size_t loaded;	/**< entries stored */
+	size_t expired; /**< dropped: past stale_max once aged by the time since the dump */
+	size_t skipped; /**< dropped: not cacheable now (SERVFAIL, the TTL settings, size) */
+	size_t evicted; /**< stored, then evicted for room by later ones (max_bytes) */
+	uint64_t age_s; /**< wall-clock seconds since the dump (0 for a dump from the future) */
+};
+
+/**
+ * Read the cache file @buf (@len bytes) into @c, at wall-clock time @wall_now_s. Every TTL is
+ * aged by the wall-clock time since the dump (none if the clock went back); what is then past
+ * stale_max is dropped, and max_bytes holds as for cache_insert(). Each entry is checked as
+ * an answer from the network would be (the key is its question's, the message reads and keeps
+ * its names clear of its TTLs, no OPT, no TC, an RCODE the cache keeps, whole EDE options);
+ * one that is not cacheable under the current settings is skipped.
+ *
+ * Meant for a cache that holds nothing yet: on success @c holds the file's entries (what it
+ * held is dropped; its counters stay) and *@st (if not NULL) says what happened. On failure
+ * @c is unchanged: -EINVAL for a file that is not a cache file, -EPROTONOSUPPORT for another
+ * version, -EBADMSG for one that is truncated, corrupted (length, checksum, count) or holds an
+ * entry that fails the checks above or repeats a key (the whole file is refused: dotd wrote
+ * none such), -ENOMEM.
+ */
+int cache_load(struct cache *c, const uint8_t *buf, size_t len, uint64_t wall_now_s,
+	       struct cache_load_stats *st);

@@ -3,7 +3,7 @@
  * that the seeds are well-formed messages the fuzzer then mutates. Run once when the targets
  * change; the output is committed.
  *
- * usage: fuzz_seeds DIR    (writes DIR/query, DIR/answer, DIR/frame, DIR/config)
+ * usage: fuzz_seeds DIR    (writes DIR/query, DIR/answer, DIR/frame, DIR/config, DIR/cachefile)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 
 #include <ldns/ldns.h>
+
+#include "cache.h"
 
 static const char *dir;
 
@@ -314,6 +316,110 @@ static void configs(void)
 	}
 }
 
+/* --- cache files: dumps of a cache holding a few answers, with fuzz_cachefile's control byte ---
+ */
+
+static uint64_t seed_clock_ms = 1000000;
+
+static uint64_t seed_now(void *arg)
+{
+	(void)arg;
+	return seed_clock_ms;
+}
+
+struct seed_sink {
+	uint8_t buf[8192];
+	size_t len;
+};
+
+static int seed_write(void *arg, const void *buf, size_t len)
+{
+	struct seed_sink *s = arg;
+
+	if (1 + s->len + len > sizeof(s->buf)) {
+		return -1;
+	}
+	memcpy(s->buf + 1 + s->len, buf, len);
+	s->len += len;
+	return 0;
+}
+
+/* Store @p (freed) in @c as the answer to its own question, asked with @do_bit. */
+static void seed_store(struct cache *c, ldns_pkt *p, bool do_bit, bool edns)
+{
+	uint8_t *wire = NULL;
+	struct dns_question q;
+	struct dns_opt opt;
+	struct cache_key k;
+	size_t len = 0;
+
+	if (edns) {
+		ldns_pkt_set_edns_udp_size(p, 1232);
+		ldns_pkt_set_edns_do(p, do_bit);
+		p->_edns_present = true;
+	}
+	if (ldns_pkt2wire(&wire, p, &len) != LDNS_STATUS_OK ||
+	    dns_question_parse(wire, len, &q) != 0 || dns_opt_find(wire, len, &opt) != 0) {
+		exit(1);
+	}
+	cache_key_make(c, wire, &q, do_bit, &k);
+	if (cache_insert(c, &k, wire, len, &opt) != 1) {
+		fprintf(stderr, "seed answer not cached\n");
+		exit(1);
+	}
+	free(wire);
+	ldns_pkt_free(p);
+}
+
+static void cache_seed(const char *name, uint8_t ctl, const struct cache *c)
+{
+	static struct seed_sink s;
+
+	s.len = 0;
+	if (cache_dump(c, 1700000000, seed_write, &s, NULL) != 0) {
+		exit(1);
+	}
+	s.buf[0] = ctl;
+	put("cachefile", name, s.buf, s.len + 1);
+}
+
+static void cachefiles(void)
+{
+	struct cache_params cp = {.max_bytes = 1 << 20,
+				  .max_ttl = 86400,
+				  .max_neg_ttl = 3600,
+				  .stale_max = 86400,
+				  .now = seed_now};
+	struct cache *c = NULL;
+	ldns_pkt *p;
+
+	if (cache_new(&cp, &c) != 0) {
+		exit(1);
+	}
+	cache_seed("empty", 0, c);
+	p = answer("www.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR);
+	add(p, LDNS_SECTION_ANSWER, "www.example. 300 IN A 192.0.2.80");
+	seed_store(c, p, false, false);
+	cache_seed("one", 0, c);
+	p = answer("Alias.Example.", LDNS_RR_TYPE_AAAA, LDNS_RCODE_NOERROR);
+	add(p, LDNS_SECTION_ANSWER, "alias.example. 600 IN CNAME www.example.");
+	add(p, LDNS_SECTION_ANSWER, "www.example. 600 IN AAAA 2001:db8::80");
+	seed_store(c, p, true, true);
+	p = answer("nope.example.", LDNS_RR_TYPE_MX, LDNS_RCODE_NXDOMAIN);
+	add(p, LDNS_SECTION_AUTHORITY,
+	    "example. 3600 IN SOA ns.example. host.example. 1 3600 900 604800 60");
+	seed_store(c, p, false, true);
+	p = answer("old.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR);
+	add(p, LDNS_SECTION_ANSWER, "old.example. 5 IN A 192.0.2.5");
+	seed_store(c, p, false, false);
+	seed_clock_ms += 10000; /* "old" is stale */
+	cache_seed("four", 0, c);
+	cache_seed("four-aged-small", 0x04 | 0x08 | 0x20, c);
+	cache_seed("four-future-minttl", 0x1c | 0x40, c);
+	cache_seed("four-fix-sums", 0x03, c);
+	cache_free(c);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -326,5 +432,6 @@ int main(int argc, char **argv)
 	answers();
 	frames();
 	configs();
+	cachefiles();
 	return 0;
 }

@@ -2,6 +2,8 @@
  * test_cache: the answer cache (cache/cache.c) on an injected clock. Answers are built with
  * ldns and read back with ldns, an implementation independent of ours.
  */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -715,6 +717,671 @@ static void test_aa_cleared(void)
 	cache_free(c);
 }
 
+/* --- the cache file --- */
+
+#define WALL_NOW 1700000000ull /* the wall clock at the dump (s) */
+
+/* A growing buffer for cache_dump(); fail_after > 0 makes the write that passes it fail. */
+struct sink {
+	uint8_t *buf;
+	size_t len;
+	size_t calls;
+	size_t fail_after;
+};
+
+static int sink_write(void *arg, const void *buf, size_t len)
+{
+	struct sink *s = arg;
+
+	s->calls++;
+	if (s->fail_after && s->len + len > s->fail_after) {
+		return -ENOSPC;
+	}
+	s->buf = realloc(s->buf, s->len + len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s->buf);
+	memcpy(s->buf + s->len, buf, len);
+	s->len += len;
+	return 0;
+}
+
+static struct sink dump(const struct cache *c, uint64_t wall, size_t *n)
+{
+	struct sink s = {0};
+
+	CU_ASSERT_EQUAL_FATAL(cache_dump(c, wall, sink_write, &s, n), 0);
+	return s;
+}
+
+static uint64_t be64(const uint8_t *p)
+{
+	return ((uint64_t)dns_get32(p) << 32) | dns_get32(p + 4);
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+	dns_put32(p, (uint32_t)(v >> 32));
+	dns_put32(p + 4, (uint32_t)v);
+}
+
+/* FNV-1a 64, written here from its definition, as the format says. */
+static uint64_t fnv1a64(const uint8_t *p, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < len; i++) {
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	}
+	return h;
+}
+
+/* Make @f whole again after an edit: the length field and the checksum. */
+static void reseal(struct sink *f)
+{
+	put_be64(f->buf + 24, f->len);
+	put_be64(f->buf + f->len - 8, fnv1a64(f->buf, f->len - 8));
+}
+
+/* One entry, for a file written by hand. */
+struct fentry {
+	const uint8_t *key;
+	size_t key_len;
+	const uint8_t *msg;
+	size_t msg_len;
+	const uint8_t *ede;
+	size_t ede_len;
+	uint8_t ext_rcode;
+	uint64_t age_ms;
+};
+
+/* A cache file written from the format's description, not by cache_dump(). */
+static struct sink file_write(const struct fentry *e, size_t n, uint64_t wall)
+{
+	struct sink f = {0};
+	uint8_t hdr[CACHE_FILE_HDR_LEN] = "DOTDCACH", eh[CACHE_FILE_ENTRY_HDR_LEN], sum[8] = {0};
+
+	dns_put32(hdr + 8, 1);
+	dns_put32(hdr + 12, (uint32_t)n);
+	put_be64(hdr + 16, wall);
+	sink_write(&f, hdr, sizeof(hdr));
+	for (size_t i = 0; i < n; i++) {
+		dns_put16(eh, (uint16_t)e[i].key_len);
+		dns_put16(eh + 2, (uint16_t)e[i].msg_len);
+		dns_put16(eh + 4, (uint16_t)e[i].ede_len);
+		eh[6] = e[i].ext_rcode;
+		put_be64(eh + 7, e[i].age_ms);
+		sink_write(&f, eh, sizeof(eh));
+		sink_write(&f, e[i].key, e[i].key_len);
+		sink_write(&f, e[i].msg, e[i].msg_len);
+		sink_write(&f, e[i].ede, e[i].ede_len);
+	}
+	sink_write(&f, sum, sizeof(sum));
+	reseal(&f);
+	return f;
+}
+
+static struct cache *new_cache_stale(size_t bytes, uint32_t stale_max)
+{
+	struct cache_params p = {
+		.max_bytes = bytes,
+		.max_ttl = 86400,
+		.max_neg_ttl = 3600,
+		.stale_max = stale_max,
+		.now = fake_now,
+	};
+	struct cache *c = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(cache_new(&p, &c), 0);
+	return c;
+}
+
+/* The answers of the file tests: question, answer, lookup EDNS, and how long they live. */
+struct fixture {
+	struct msg q[6];
+	struct msg a[6];
+	size_t n;
+};
+
+static void fixture_fill(struct cache *c, struct fixture *f)
+{
+	static const char *const a_rrs[] = {"www.example. 100 IN A 192.0.2.1",
+					    "www.example. 200 IN A 192.0.2.2", NULL};
+	static const char *const cname_rrs[] = {"Alias.Example. 300 IN CNAME www.example.",
+						"www.example. 300 IN A 192.0.2.1", NULL};
+	static const char *const nx_rrs[] = {
+		"ns:example. 600 IN SOA ns.example. host.example. 1 2 3 4 60", NULL};
+	static const char *const six_rrs[] = {"www.example. 500 IN AAAA 2001:db8::1", NULL};
+	static const char *const stale_rrs[] = {"old.example. 10 IN A 192.0.2.9", NULL};
+
+	f->q[0] = query("www.example.", LDNS_RR_TYPE_A, false, false, false);
+	f->a[0] = answer("www.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, a_rrs, false, false);
+	f->q[1] = query("Alias.Example.", LDNS_RR_TYPE_A, true, true, false);
+	f->a[1] = answer("Alias.Example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, cname_rrs, true,
+			 false);
+	f->q[2] = query("nx.example.", LDNS_RR_TYPE_A, false, false, true);
+	f->a[2] = answer("nx.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN, nx_rrs, false, false);
+	f->q[3] = query("www.example.", LDNS_RR_TYPE_AAAA, true, false, false);
+	f->a[3] =
+		answer("www.example.", LDNS_RR_TYPE_AAAA, LDNS_RCODE_NOERROR, six_rrs, true, false);
+	f->q[4] = query("old.example.", LDNS_RR_TYPE_A, false, false, false);
+	f->a[4] =
+		answer("old.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, stale_rrs, false, false);
+	f->q[5] = query("fail.example.", LDNS_RR_TYPE_A, false, false, false);
+	f->a[5] = answer("fail.example.", LDNS_RR_TYPE_A, LDNS_RCODE_SERVFAIL, NULL, false, false);
+	f->n = 6;
+	for (size_t i = 0; i < f->n; i++) {
+		CU_ASSERT_EQUAL_FATAL(put(c, &f->q[i], &f->a[i]), 1);
+	}
+}
+
+static void fixture_free(struct fixture *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		msg_free(&f->q[i]);
+		msg_free(&f->a[i]);
+	}
+}
+
+/* Whether @h's packet carries an EDE option of info code @code. */
+static bool has_ede(const struct hit *h, uint16_t code)
+{
+	ldns_edns_option_list *l = ldns_pkt_edns_get_option_list(h->pkt);
+
+	for (size_t i = 0; l && i < ldns_edns_option_list_get_count(l); i++) {
+		ldns_edns_option *o = ldns_edns_option_list_get_option(l, i);
+
+		if (ldns_edns_get_code(o) == LDNS_EDNS_EDE && ldns_edns_get_size(o) >= 2 &&
+		    dns_get16(ldns_edns_get_data(o)) == code) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Dump and load: the entries come back aged by the wall-clock time between (none for a clock
+ * that went back), with their EDE and their key (DO, CD), on a clock that has just started
+ * (a router after a reboot); the stale one is kept within stale_max; a SERVFAIL is not
+ * written. A second dump is the first byte for byte.
+ */
+static void test_file_round_trip(void)
+{
+	struct cache *c = new_cache(1 << 20, 0, 86400, 3600), *d;
+	struct cache_load_stats ls;
+	struct cache_stats st;
+	struct fixture f;
+	struct sink s, s2;
+	struct hit *h;
+	size_t n;
+
+	fixture_fill(c, &f);
+	now_ms += 20000; /* 20 s later: "old" is 10 s stale */
+	s = dump(c, WALL_NOW, &n);
+	CU_ASSERT_EQUAL(n, 5);
+	CU_ASSERT_EQUAL(s.len, be64(s.buf + 24));
+	CU_ASSERT_EQUAL(memcmp(s.buf, "DOTDCACH\0\0\0\1\0\0\0\5", 16), 0);
+	CU_ASSERT_EQUAL(be64(s.buf + 16), WALL_NOW);
+
+	/* 30 s on the wall clock since the dump; the monotonic clock is at 5 ms. */
+	d = new_cache(1 << 20, 0, 86400, 3600);
+	now_ms = 5;
+	CU_ASSERT_EQUAL(cache_load(d, s.buf, s.len, WALL_NOW + 30, &ls), 0);
+	CU_ASSERT_EQUAL(ls.loaded, 5);
+	CU_ASSERT_EQUAL(ls.expired + ls.skipped + ls.evicted, 0);
+	CU_ASSERT_EQUAL(ls.age_s, 30);
+	cache_stats_get(d, &st);
+	CU_ASSERT_EQUAL(st.entries, 5);
+	h = get(d, &f.q[0], 0, 65535);
+	CU_ASSERT_EQUAL(h->state, CACHE_FRESH);
+	CU_ASSERT_EQUAL(ttl_of(h->pkt, LDNS_SECTION_ANSWER, 0), 50);
+	CU_ASSERT_EQUAL(ttl_of(h->pkt, LDNS_SECTION_ANSWER, 1), 150);
+	h = get(d, &f.q[1], 0, 65535);
+	CU_ASSERT_EQUAL(h->state, CACHE_FRESH);
+	CU_ASSERT_EQUAL(ttl_of(h->pkt, LDNS_SECTION_ANSWER, 0), 250);
+	CU_ASSERT_TRUE(has_ede(h, 17));
+	CU_ASSERT_TRUE(ldns_pkt_edns_do(h->pkt));
+	h = get(d, &f.q[2], 0, 65535);
+	CU_ASSERT_EQUAL(h->state, CACHE_FRESH);
+	CU_ASSERT_EQUAL(ldns_pkt_get_rcode(h->pkt), LDNS_RCODE_NXDOMAIN);
+	CU_ASSERT_EQUAL(ttl_of(h->pkt, LDNS_SECTION_AUTHORITY, 0), 10); /* 60 - 50 */
+	CU_ASSERT_EQUAL(get(d, &f.q[3], 0, 65535)->state, CACHE_FRESH);
+	CU_ASSERT_EQUAL(get(d, &f.q[4], 0, 65535)->state, CACHE_MISS);
+	CU_ASSERT_TRUE(get(d, &f.q[4], 30, 65535)->state == CACHE_STALE);
+	CU_ASSERT_EQUAL(get(d, &f.q[5], 0, 65535)->state, CACHE_MISS);
+	/* Lifetimes go on: the A answer expires 50 s later, not 100. */
+	now_ms += 49999;
+	CU_ASSERT_EQUAL(get(d, &f.q[0], 0, 65535)->state, CACHE_FRESH);
+	now_ms += 1;
+	CU_ASSERT_EQUAL(get(d, &f.q[0], 0, 65535)->state, CACHE_MISS);
+	cache_free(d);
+
+	/* A clock that went back: nothing elapsed. A second dump is the first. */
+	d = new_cache(1 << 20, 0, 86400, 3600);
+	CU_ASSERT_EQUAL(cache_load(d, s.buf, s.len, WALL_NOW - 1000, &ls), 0);
+	CU_ASSERT_EQUAL(ls.age_s, 0);
+	CU_ASSERT_EQUAL(ttl_of(get(d, &f.q[0], 0, 65535)->pkt, LDNS_SECTION_ANSWER, 0), 80);
+	s2 = dump(d, WALL_NOW, &n);
+	CU_ASSERT_EQUAL(n, 5);
+	CU_ASSERT_TRUE(s2.len == s.len && memcmp(s.buf, s2.buf, s.len) == 0);
+	cache_free(d);
+	free(s2.buf);
+	free(s.buf);
+	fixture_free(&f);
+	cache_free(c);
+}
+
+/* Stale entries are kept within stale_max of their expiry, counted on the wall clock. */
+static void test_file_stale_max(void)
+{
+	struct cache *c = new_cache_stale(1 << 20, 3600), *d;
+	struct cache_load_stats ls;
+	struct fixture f;
+	struct sink s;
+
+	now_ms = 1000000;
+	fixture_fill(c, &f);
+	now_ms += 20000;
+	s = dump(c, WALL_NOW, NULL);
+	/* "old" expired 10 s before the dump: 3589 s later it is stale within 3600 s. */
+	d = new_cache_stale(1 << 20, 3600);
+	CU_ASSERT_EQUAL(cache_load(d, s.buf, s.len, WALL_NOW + 3589, &ls), 0);
+	CU_ASSERT_EQUAL(ls.loaded, 5);
+	CU_ASSERT_EQUAL(get(d, &f.q[4], 30, 65535)->state, CACHE_STALE);
+	CU_ASSERT_EQUAL(get(d, &f.q[0], 30, 65535)->state, CACHE_STALE);
+	cache_free(d);
+	/* A second later it is gone; the NXDOMAIN (40 s left) and the A (80 s) are stale. */
+	d = new_cache_stale(1 << 20, 3600);
+	CU_ASSERT_EQUAL(cache_load(d, s.buf, s.len, WALL_NOW + 3590, &ls), 0);
+	CU_ASSERT_EQUAL(ls.loaded, 4);
+	CU_ASSERT_EQUAL(ls.expired, 1);
+	CU_ASSERT_EQUAL(get(d, &f.q[4], 30, 65535)->state, CACHE_MISS);
+	CU_ASSERT_EQUAL(get(d, &f.q[0], 30, 65535)->state, CACHE_STALE);
+	cache_free(d);
+	/* Past every lifetime and stale_max: an empty cache, and no error. */
+	d = new_cache_stale(1 << 20, 3600);
+	CU_ASSERT_EQUAL(cache_load(d, s.buf, s.len, WALL_NOW + 3600 + 481, &ls), 0);
+	CU_ASSERT_EQUAL(ls.loaded, 0);
+	CU_ASSERT_EQUAL(ls.expired, 5);
+	cache_free(d);
+	free(s.buf);
+	fixture_free(&f);
+	cache_free(c);
+}
+
+/* A cache holding one entry of its own, to see that a refused file leaves it as it was. */
+static struct cache *bystander(struct msg *q, struct msg *a)
+{
+	static const char *const rrs[] = {"keep.example. 300 IN A 192.0.2.7", NULL};
+	struct cache *d = new_cache_stale(1 << 20, 86400);
+
+	*q = query("keep.example.", LDNS_RR_TYPE_A, false, false, false);
+	*a = answer("keep.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, rrs, false, false);
+	CU_ASSERT_EQUAL_FATAL(put(d, q, a), 1);
+	return d;
+}
+
+static void assert_unchanged(struct cache *d, const struct msg *q)
+{
+	struct cache_stats st;
+
+	cache_stats_get(d, &st);
+	CU_ASSERT_EQUAL(st.entries, 1);
+	CU_ASSERT_EQUAL(get(d, q, 0, 65535)->state, CACHE_FRESH);
+}
+
+/* Every prefix of a dump, and every change of one byte, is refused; the cache is unchanged. */
+static void test_file_truncated_corrupted(void)
+{
+	struct cache *c = new_cache(1 << 20, 0, 86400, 3600), *d;
+	struct msg kq, ka;
+	struct fixture f;
+	struct sink s;
+	size_t refused = 0, tried = 0;
+
+	fixture_fill(c, &f);
+	s = dump(c, WALL_NOW, NULL);
+	d = bystander(&kq, &ka);
+	for (size_t l = 0; l < s.len; l++) {
+		CU_ASSERT(cache_load(d, s.buf, l, WALL_NOW, NULL) < 0);
+	}
+	for (size_t i = 0; i < s.len; i++) {
+		uint8_t orig = s.buf[i];
+
+		for (unsigned v = 0; v < 256; v++) {
+			if (v == orig) {
+				continue;
+			}
+			s.buf[i] = (uint8_t)v;
+			tried++;
+			refused += cache_load(d, s.buf, s.len, WALL_NOW, NULL) < 0;
+		}
+		s.buf[i] = orig;
+	}
+	CU_ASSERT_EQUAL(refused, tried);
+	CU_ASSERT_EQUAL(cache_load(d, s.buf + 1, s.len - 1, WALL_NOW, NULL), -EINVAL);
+	assert_unchanged(d, &kq);
+	/* And the untouched file loads. */
+	CU_ASSERT_EQUAL(cache_load(d, s.buf, s.len, WALL_NOW, NULL), 0);
+	free(s.buf);
+	msg_free(&kq);
+	msg_free(&ka);
+	fixture_free(&f);
+	cache_free(d);
+	cache_free(c);
+}
+
+/* Not a cache file at all, or another version: refused. */
+static void test_file_foreign(void)
+{
+	static const char yaml[] = "# dotd\nlisten_addresses:\n  - 127.0.0.1@53\n"
+				   "cache_file: /var/cache/dotd/cache\n";
+	struct cache *d, *e;
+	struct msg kq, ka;
+	struct sink s;
+	uint8_t junk[4096];
+	uint32_t x = 42;
+
+	d = bystander(&kq, &ka);
+	CU_ASSERT_EQUAL(cache_load(d, (const uint8_t *)yaml, sizeof(yaml) - 1, WALL_NOW, NULL),
+			-EINVAL);
+	CU_ASSERT_EQUAL(cache_load(d, (const uint8_t *)"", 0, WALL_NOW, NULL), -EBADMSG);
+	for (int round = 0; round < 64; round++) {
+		size_t len = (size_t)round * 61;
+
+		for (size_t i = 0; i < len; i++) {
+			x = x * 1103515245u + 12345u;
+			junk[i] = (uint8_t)(x >> 16);
+		}
+		CU_ASSERT(cache_load(d, junk, len, WALL_NOW, NULL) < 0);
+		/* With our magic in front, random bytes are still refused. */
+		if (len >= 8) {
+			memcpy(junk, "DOTDCACH", 8);
+			CU_ASSERT(cache_load(d, junk, len, WALL_NOW, NULL) < 0);
+		}
+	}
+	/* An empty file of ours loads; version 2, checksum right, is another version. */
+	s = file_write(NULL, 0, WALL_NOW);
+	e = new_cache_stale(1 << 20, 86400);
+	CU_ASSERT_EQUAL(cache_load(e, s.buf, s.len, WALL_NOW, NULL), 0);
+	cache_free(e);
+	dns_put32(s.buf + 8, 2);
+	reseal(&s);
+	CU_ASSERT_EQUAL(cache_load(d, s.buf, s.len, WALL_NOW, NULL), -EPROTONOSUPPORT);
+	assert_unchanged(d, &kq);
+	free(s.buf);
+	msg_free(&kq);
+	msg_free(&ka);
+	cache_free(d);
+}
+
+/* The key of @q, for a file written by hand. */
+static struct cache_key key_for(struct cache *c, const struct msg *q)
+{
+	struct cache_key k;
+	bool do_bit;
+
+	key_of(c, q, &k, &do_bit);
+	return k;
+}
+
+/* Load the one-entry file of @e into the bystander @d: the result, and *@ls. */
+static int load_one(struct cache *d, const struct fentry *e, struct cache_load_stats *ls)
+{
+	struct sink f = file_write(e, 1, WALL_NOW);
+	int ret = cache_load(d, f.buf, f.len, WALL_NOW, ls);
+
+	free(f.buf);
+	return ret;
+}
+
+/*
+ * A file with the right checksum but hostile contents: the whole file is refused when an entry
+ * is one cache_dump() never writes (key and message apart, a message that does not read, an
+ * OPT, TC, another RCODE, a name across a TTL, EDE bytes that are not whole EDE options, a key
+ * twice, lengths or a count that do not add up). An entry that is merely not cacheable now is
+ * skipped (a SERVFAIL, a TTL that counts as 0, one past stale_max); TTLs are clamped again.
+ */
+static void test_file_hostile(void)
+{
+	/* test_name_across_ttl's answer: a name that runs on into a TTL. */
+	static const uint8_t across[] = {
+		0x42, 0x42, 0x81, 0x80, 0x00, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x05,
+		'a',  'l',  'i',  'a',	's',  0x07, 'e',  'x',	'a',  'm',  'p',  'l',	'e',
+		0x00, 0x00, 0x01, 0x00, 0x01, 0xc0, 0x0c, 0x00, 0x05, 0x00, 0x01, 0x00, 0x00,
+		0x01, 0x2c, 0x00, 0x06, 0x03, 'w',  'w',  'w',	0x06, 0x12, 0xc0, 0x2b, 0x00,
+		0x01, 0x00, 0x01, 0x00, 0x02, 0x01, 0x2c, 0x00, 0x04, 0xc0, 0x00, 0x02, 0x50,
+	};
+	static const uint8_t ede_ok[] = {0, 15, 0, 2, 0, 17};
+	static const uint8_t ede_pad[] = {0, 12, 0, 2, 0, 0};
+	static const uint8_t ede_over[] = {0, 15, 0, 9, 0, 17};
+	static const char *const rrs[] = {"www.example. 100 IN A 192.0.2.1", NULL};
+	static const char *const huge[] = {"www.example. 2147483647 IN A 192.0.2.1", NULL};
+	static const char *const msb[] = {"www.example. 2147483648 IN A 192.0.2.1", NULL};
+	struct msg q = query("www.example.", LDNS_RR_TYPE_A, false, false, false);
+	struct msg q6 = query("www.example.", LDNS_RR_TYPE_AAAA, false, false, false);
+	struct msg qa = query("alias.example.", LDNS_RR_TYPE_A, false, false, false);
+	struct msg a =
+		answer("www.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, rrs, false, false);
+	struct msg ao =
+		answer("www.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, rrs, true, false);
+	struct msg atc =
+		answer("www.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, rrs, false, true);
+	struct msg aref =
+		answer("www.example.", LDNS_RR_TYPE_A, LDNS_RCODE_REFUSED, NULL, false, false);
+	struct msg asf =
+		answer("www.example.", LDNS_RR_TYPE_A, LDNS_RCODE_SERVFAIL, NULL, false, false);
+	struct msg ahuge =
+		answer("www.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, huge, false, false);
+	struct msg amsb =
+		answer("www.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, msb, false, false);
+	struct msg kq, ka;
+	struct cache *d = bystander(&kq, &ka);
+	struct cache_key k = key_for(d, &q), k6 = key_for(d, &q6), kal = key_for(d, &qa), kx;
+	struct fentry good = {.key = k.data, .key_len = k.len, .msg = a.buf, .msg_len = a.len};
+	struct fentry e, two[2];
+	struct cache_load_stats ls;
+	struct sink f;
+	uint8_t big_key[300] = {0};
+
+	/* What a refusal must leave: the bystander's own entry. */
+#define REFUSED(entry)                                                                             \
+	do {                                                                                       \
+		e = (entry);                                                                       \
+		CU_ASSERT_EQUAL(load_one(d, &e, &ls), -EBADMSG);                                   \
+		assert_unchanged(d, &kq);                                                          \
+	} while (0)
+
+	/* The key is not the message's question. */
+	kx = k;
+	kx.data[1] = 'x';
+	REFUSED(((struct fentry){
+		.key = kx.data, .key_len = kx.len, .msg = a.buf, .msg_len = a.len}));
+	kx.data[1] = 'W'; /* keys are lower-cased */
+	REFUSED(((struct fentry){
+		.key = kx.data, .key_len = kx.len, .msg = a.buf, .msg_len = a.len}));
+	kx = k;
+	kx.data[kx.len - 1] = 4; /* flags other than DO and CD */
+	REFUSED(((struct fentry){
+		.key = kx.data, .key_len = kx.len, .msg = a.buf, .msg_len = a.len}));
+	REFUSED(((struct fentry){
+		.key = k6.data, .key_len = k6.len, .msg = a.buf, .msg_len = a.len}));
+	REFUSED(((struct fentry){.key = k.data, .key_len = 0, .msg = a.buf, .msg_len = a.len}));
+	REFUSED(((struct fentry){.key = big_key, .key_len = 300, .msg = a.buf, .msg_len = a.len}));
+	/* The message: cut short, a name across a TTL, an OPT, TC, REFUSED. */
+	REFUSED(((struct fentry){
+		.key = k.data, .key_len = k.len, .msg = a.buf, .msg_len = a.len - 1}));
+	REFUSED(((struct fentry){
+		.key = kal.data, .key_len = kal.len, .msg = across, .msg_len = sizeof(across)}));
+	REFUSED(((struct fentry){
+		.key = k.data, .key_len = k.len, .msg = ao.buf, .msg_len = ao.len}));
+	REFUSED(((struct fentry){
+		.key = k.data, .key_len = k.len, .msg = atc.buf, .msg_len = atc.len}));
+	REFUSED(((struct fentry){
+		.key = k.data, .key_len = k.len, .msg = aref.buf, .msg_len = aref.len}));
+	/* EDE bytes: another option, one that overruns. */
+	e = good;
+	e.ede = ede_pad;
+	e.ede_len = sizeof(ede_pad);
+	REFUSED(e);
+	e.ede = ede_over;
+	e.ede_len = sizeof(ede_over);
+	REFUSED(e);
+
+	/* Lengths and count that do not add up, checksum right. */
+	f = file_write(&good, 1, WALL_NOW);
+	dns_put16(f.buf + CACHE_FILE_HDR_LEN + 2, 0xffff); /* message past the end */
+	reseal(&f);
+	CU_ASSERT_EQUAL(cache_load(d, f.buf, f.len, WALL_NOW, NULL), -EBADMSG);
+	dns_put16(f.buf + CACHE_FILE_HDR_LEN + 2, (uint16_t)a.len);
+	dns_put32(f.buf + 12, 0xffffffff); /* a huge count */
+	reseal(&f);
+	CU_ASSERT_EQUAL(cache_load(d, f.buf, f.len, WALL_NOW, NULL), -EBADMSG);
+	dns_put32(f.buf + 12, 0); /* an entry beyond the count */
+	reseal(&f);
+	CU_ASSERT_EQUAL(cache_load(d, f.buf, f.len, WALL_NOW, NULL), -EBADMSG);
+	put_be64(f.buf + 24, f.len + 1); /* a length that is not the file's */
+	put_be64(f.buf + f.len - 8, fnv1a64(f.buf, f.len - 8));
+	CU_ASSERT_EQUAL(cache_load(d, f.buf, f.len, WALL_NOW, NULL), -EBADMSG);
+	free(f.buf);
+	/* The same key twice. */
+	two[0] = good;
+	two[1] = good;
+	f = file_write(two, 2, WALL_NOW);
+	CU_ASSERT_EQUAL(cache_load(d, f.buf, f.len, WALL_NOW, NULL), -EBADMSG);
+	free(f.buf);
+	assert_unchanged(d, &kq);
+
+	/* Skipped, not refused: a SERVFAIL, a TTL that counts as 0, an age past stale_max. */
+	e = (struct fentry){.key = k.data, .key_len = k.len, .msg = asf.buf, .msg_len = asf.len};
+	CU_ASSERT_EQUAL(load_one(d, &e, &ls), 0);
+	CU_ASSERT_TRUE(ls.loaded == 0 && ls.skipped == 1);
+	e = (struct fentry){.key = k.data, .key_len = k.len, .msg = amsb.buf, .msg_len = amsb.len};
+	CU_ASSERT_EQUAL(load_one(d, &e, &ls), 0);
+	CU_ASSERT_TRUE(ls.loaded == 0 && ls.skipped == 1);
+	e = good;
+	e.age_ms = UINT64_MAX;
+	CU_ASSERT_EQUAL(load_one(d, &e, &ls), 0);
+	CU_ASSERT_TRUE(ls.loaded == 0 && ls.expired == 1);
+	/* Loaded, TTLs clamped to cache_max_ttl as from the network; EDE kept. */
+	e = (struct fentry){
+		.key = k.data, .key_len = k.len, .msg = ahuge.buf, .msg_len = ahuge.len};
+	CU_ASSERT_EQUAL(load_one(d, &e, &ls), 0);
+	CU_ASSERT_EQUAL(ls.loaded, 1);
+	CU_ASSERT_EQUAL(ttl_of(get(d, &q, 0, 65535)->pkt, LDNS_SECTION_ANSWER, 0), 86400);
+	e = good;
+	e.ede = ede_ok;
+	e.ede_len = sizeof(ede_ok);
+	CU_ASSERT_EQUAL(load_one(d, &e, &ls), 0);
+	CU_ASSERT_EQUAL(ls.loaded, 1);
+	CU_ASSERT_EQUAL(get(d, &q, 0, 65535)->state, CACHE_FRESH);
+#undef REFUSED
+	msg_free(&q);
+	msg_free(&q6);
+	msg_free(&qa);
+	msg_free(&a);
+	msg_free(&ao);
+	msg_free(&atc);
+	msg_free(&aref);
+	msg_free(&asf);
+	msg_free(&ahuge);
+	msg_free(&amsb);
+	msg_free(&kq);
+	msg_free(&ka);
+	cache_free(d);
+}
+
+/* A file larger than the cache: the bound holds, the newest entries stay. */
+static void test_file_bound(void)
+{
+	struct cache *c = new_cache_stale(1 << 20, 86400), *d;
+	struct cache_load_stats ls;
+	struct cache_stats st;
+	struct msg q[400], a[400];
+	char name[64], rr[128];
+	struct sink s;
+
+	for (int i = 0; i < 400; i++) {
+		const char *rrs[] = {rr, NULL};
+
+		snprintf(name, sizeof(name), "host%d.example.", i);
+		snprintf(rr, sizeof(rr), "%s 300 IN A 192.0.2.%d", name, i % 250);
+		q[i] = query(name, LDNS_RR_TYPE_A, false, false, false);
+		a[i] = answer(name, LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, rrs, false, false);
+		CU_ASSERT_EQUAL_FATAL(put(c, &q[i], &a[i]), 1);
+	}
+	s = dump(c, WALL_NOW, NULL);
+	d = new_cache_stale(48 * 1024, 86400);
+	CU_ASSERT_EQUAL(cache_load(d, s.buf, s.len, WALL_NOW, &ls), 0);
+	cache_stats_get(d, &st);
+	CU_ASSERT_EQUAL(ls.loaded, 400);
+	CU_ASSERT(ls.evicted > 0);
+	CU_ASSERT_EQUAL(st.entries, 400 - ls.evicted);
+	CU_ASSERT(st.bytes <= 48 * 1024);
+	CU_ASSERT_EQUAL(get(d, &q[399], 0, 65535)->state, CACHE_FRESH);
+	CU_ASSERT_EQUAL(get(d, &q[0], 0, 65535)->state, CACHE_MISS);
+	cache_free(d);
+	/* A disabled cache takes nothing, and that is no error. */
+	d = new_cache_stale(0, 86400);
+	CU_ASSERT_EQUAL(cache_load(d, s.buf, s.len, WALL_NOW, &ls), 0);
+	CU_ASSERT_TRUE(ls.loaded == 0 && ls.skipped == 400);
+	cache_free(d);
+	free(s.buf);
+	for (int i = 0; i < 400; i++) {
+		msg_free(&q[i]);
+		msg_free(&a[i]);
+	}
+	cache_free(c);
+}
+
+/* The largest entries round-trip (written past the dump's buffer); a write error stops it. */
+static void test_file_large_and_errors(void)
+{
+	char name[300], *line;
+	const char *rrs[244];
+	struct cache *c = new_cache_stale(1 << 20, 86400), *d;
+	struct msg q, a;
+	struct sink s, s2 = {.fail_after = 100};
+	size_t n;
+
+	/* A 240-octet name and 243 TXT records of 255 octets: a 65 KB message. */
+	snprintf(name, sizeof(name), "%.63s.%.63s.%.63s.%.47s.",
+		 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		 "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+		 "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+		 "ccccccccccccccccccccccccccccccccccccccccccccccc"
+		 "cccccccccccccccccccccccccc",
+		 "ddddddddddddddddddddddddddddddddddddddddddddddddddd");
+	line = malloc(1024);
+	snprintf(line, 1024, "%s 300 IN TXT \"%0255d\"", name, 0);
+	for (int i = 0; i < 243; i++) {
+		rrs[i] = line;
+	}
+	rrs[243] = NULL;
+	q = query(name, LDNS_RR_TYPE_TXT, false, false, false);
+	a = answer(name, LDNS_RR_TYPE_TXT, LDNS_RCODE_NOERROR, rrs, false, false);
+	CU_ASSERT_FATAL(a.len > 65000 && a.len <= 65535);
+	CU_ASSERT_EQUAL_FATAL(put(c, &q, &a), 1);
+	s = dump(c, WALL_NOW, &n);
+	CU_ASSERT_EQUAL(n, 1);
+	CU_ASSERT(s.len > 65536);
+	d = new_cache_stale(1 << 20, 86400);
+	CU_ASSERT_EQUAL(cache_load(d, s.buf, s.len, WALL_NOW, NULL), 0);
+	CU_ASSERT_EQUAL(get(d, &q, 0, 65535)->state, CACHE_FRESH);
+	CU_ASSERT_EQUAL(ldns_pkt_ancount(get_last()->pkt), 243);
+	/* The callback's error is the dump's, and n is not written. */
+	n = 7;
+	CU_ASSERT_EQUAL(cache_dump(c, WALL_NOW, sink_write, &s2, &n), -ENOSPC);
+	CU_ASSERT_EQUAL(n, 7);
+	CU_ASSERT_EQUAL(s2.calls, 2); /* the header, then the entry that fails: nothing after */
+	free(s2.buf);
+	free(s.buf);
+	free(line);
+	msg_free(&q);
+	msg_free(&a);
+	cache_free(d);
+	cache_free(c);
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
@@ -731,6 +1398,13 @@ int main(void)
 		{"a failed refresh keeps the answer, backs off", test_failed_refresh},
 		{"AA cleared on hits", test_aa_cleared},
 		{"eviction order under the byte bound", test_eviction},
+		{"cache file: round trip, aged by the wall clock", test_file_round_trip},
+		{"cache file: stale within stale_max", test_file_stale_max},
+		{"cache file: truncated or corrupted, refused", test_file_truncated_corrupted},
+		{"cache file: foreign, another version", test_file_foreign},
+		{"cache file: hostile contents", test_file_hostile},
+		{"cache file: larger than the cache", test_file_bound},
+		{"cache file: largest entries, write errors", test_file_large_and_errors},
 		CU_TEST_INFO_NULL,
 	};
 
