@@ -124,6 +124,7 @@ struct parse {
 	unsigned upstream_line;		 /**< line of upstream_recursive_servers, 0 while absent */
 	unsigned tls_max_line;		 /**< line of tls_max_version, 0 while absent */
 	unsigned acl_line;		 /**< line of access_control, 0 while absent */
+	unsigned metrics_acl_line;	 /**< line of metrics_access_control, 0 while absent */
 	bool auth_bad;			 /**< tls_authentication was given but unusable */
 	struct upstream_extra *up_extra; /**< owned: one per cfg->upstreams entry */
 };
@@ -1426,25 +1427,25 @@ static int prefix_text(struct config_prefix *px)
 	return px->text ? 0 : -ENOMEM;
 }
 
-static void set_acl(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
+/* Read a list of prefixes into *@out (*@n_out of them). */
+static void get_prefixes(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			 struct config_prefix **out, size_t *n_out)
 {
-	struct config *cfg = obj;
 	size_t n;
 
-	p->acl_line = line;
 	if (!get_list(p, key, line, val)) {
 		return;
 	}
 	n = seq_len(val);
-	cfg->acl = calloc(n ? n : 1, sizeof(*cfg->acl));
-	if (!cfg->acl) {
+	*out = calloc(n ? n : 1, sizeof(**out));
+	if (!*out) {
 		p->oom = true;
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_t *item = seq_item(p, val, i);
 		unsigned item_line = node_line(item);
-		struct config_prefix *px = &cfg->acl[cfg->n_acl];
+		struct config_prefix *px = &(*out)[*n_out];
 		const char *why = NULL;
 		const char *text;
 
@@ -1463,8 +1464,44 @@ static void set_acl(struct parse *p, const char *key, unsigned line, yaml_node_t
 			p->oom = true;
 			return;
 		}
-		cfg->n_acl++;
+		(*n_out)++;
 	}
+}
+
+static void set_acl(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
+{
+	struct config *cfg = obj;
+
+	p->acl_line = line;
+	get_prefixes(p, key, line, val, &cfg->acl, &cfg->n_acl);
+}
+
+static void set_metrics_acl(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			    void *obj)
+{
+	struct config *cfg = obj;
+
+	p->metrics_acl_line = line;
+	get_prefixes(p, key, line, val, &cfg->metrics_acl, &cfg->n_metrics_acl);
+}
+
+static int add_prefixes(const char *const *texts, size_t n, struct config_prefix **out,
+			size_t *n_out)
+{
+	const char *why;
+
+	*out = calloc(n, sizeof(**out));
+	if (!*out) {
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		REQUIRE(parse_prefix(texts[i], &(*out)[i], &why) == 0);
+		if (prefix_text(&(*out)[i]) != 0) {
+			return -ENOMEM;
+		}
+		(*n_out)++;
+	}
+	return 0;
 }
 
 /* Loopback, and the private ranges of RFC 1918 and RFC 4193: a home network, not the world. */
@@ -1474,20 +1511,16 @@ static int add_default_acl(struct config *cfg)
 		"127.0.0.0/8",	 "::1/128",	   "10.0.0.0/8",
 		"172.16.0.0/12", "192.168.0.0/16", "fc00::/7",
 	};
-	const char *why;
 
-	cfg->acl = calloc(N_ELEMS(defaults), sizeof(*cfg->acl));
-	if (!cfg->acl) {
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < N_ELEMS(defaults); i++) {
-		REQUIRE(parse_prefix(defaults[i], &cfg->acl[i], &why) == 0);
-		if (prefix_text(&cfg->acl[i]) != 0) {
-			return -ENOMEM;
-		}
-		cfg->n_acl++;
-	}
-	return 0;
+	return add_prefixes(defaults, N_ELEMS(defaults), &cfg->acl, &cfg->n_acl);
+}
+
+/* Metrics tell a lot about a network's traffic: loopback only unless widened. */
+static int add_default_metrics_acl(struct config *cfg)
+{
+	static const char *const defaults[] = {"127.0.0.0/8", "::1/128"};
+
+	return add_prefixes(defaults, N_ELEMS(defaults), &cfg->metrics_acl, &cfg->n_metrics_acl);
 }
 
 static bool prefix_match(const struct config_prefix *px, const uint8_t *addr)
@@ -1500,7 +1533,7 @@ static bool prefix_match(const struct config_prefix *px, const uint8_t *addr)
 	return rest == 0 || ((px->addr[full] ^ addr[full]) & (uint8_t)(0xff00u >> rest)) == 0;
 }
 
-bool config_acl_allows(const struct config *cfg, const struct sockaddr *sa)
+static bool prefixes_allow(const struct config_prefix *px, size_t n, const struct sockaddr *sa)
 {
 	const uint8_t *addr;
 	int family = sa->sa_family;
@@ -1512,12 +1545,22 @@ bool config_acl_allows(const struct config *cfg, const struct sockaddr *sa)
 	} else {
 		return false;
 	}
-	for (size_t i = 0; i < cfg->n_acl; i++) {
-		if (cfg->acl[i].family == family && prefix_match(&cfg->acl[i], addr)) {
+	for (size_t i = 0; i < n; i++) {
+		if (px[i].family == family && prefix_match(&px[i], addr)) {
 			return true;
 		}
 	}
 	return false;
+}
+
+bool config_acl_allows(const struct config *cfg, const struct sockaddr *sa)
+{
+	return prefixes_allow(cfg->acl, cfg->n_acl, sa);
+}
+
+bool config_metrics_allows(const struct config *cfg, const struct sockaddr *sa)
+{
+	return prefixes_allow(cfg->metrics_acl, cfg->n_metrics_acl, sa);
 }
 
 bool config_is_loopback(const struct sockaddr *sa)
@@ -1536,6 +1579,82 @@ static void set_user(struct parse *p, const char *key, unsigned line, yaml_node_
 	struct config *cfg = obj;
 
 	get_string(p, key, line, val, &cfg->user);
+}
+
+/*
+ * An absolute path of at most @max bytes: the daemon changes directory to nothing, but a
+ * relative path would mean something else to dotd-ctl and to a reload started elsewhere.
+ */
+static void get_path(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+		     size_t max, char **out)
+{
+	char *s = NULL;
+
+	if (!get_string(p, key, line, val, &s)) {
+		return;
+	}
+	if (s[0] != '/') {
+		report(p, line, key, "'%s' is not an absolute path (one starting with /)", s);
+		free(s);
+		return;
+	}
+	if (strlen(s) > max) {
+		report(p, line, key, "'%s' is longer than %zu bytes", s, max);
+		free(s);
+		return;
+	}
+	free(*out);
+	*out = s;
+}
+
+/* sun_path of struct sockaddr_un holds 108 bytes on Linux, its terminating NUL included. */
+#define UNIX_PATH_MAX_LEN 107
+
+static void set_control_socket(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			       void *obj)
+{
+	struct config *cfg = obj;
+
+	get_path(p, key, line, val, UNIX_PATH_MAX_LEN, &cfg->control_socket);
+}
+
+static void set_cache_file(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			   void *obj)
+{
+	struct config *cfg = obj;
+
+	get_path(p, key, line, val, 4000, &cfg->cache_file);
+}
+
+/* metrics_listen: IP@PORT, the port written out (there is no well-known one). */
+static void set_metrics_listen(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			       void *obj)
+{
+	struct config *cfg = obj;
+	char why[WHY_LEN];
+	const char *s;
+
+	if (report_unquoted_ipv6(p, key, line, val)) {
+		return;
+	}
+	s = get_scalar(p, key, line, "an address IP@port", val);
+	if (!s) {
+		return;
+	}
+	if (!strchr(s, '@')) {
+		report(p, line, key, "'%s' has no port: write it as IP@port, e.g. 127.0.0.1@9153", s);
+		return;
+	}
+	if (parse_endpoint(s, true, 0, &cfg->metrics_addr, &cfg->metrics_addr_len, why,
+			   sizeof(why)) < 0) {
+		report(p, line, key, "bad address '%s': %s", s, why);
+		return;
+	}
+	free(cfg->metrics_name);
+	cfg->metrics_name = endpoint_name(&cfg->metrics_addr);
+	if (!cfg->metrics_name) {
+		p->oom = true;
+	}
 }
 
 #define LIMIT_SETTER(fn, field, lo, hi)                                                            \
@@ -1606,6 +1725,10 @@ static const struct key_rule top_rules[] = {
 	{"serve_stale_max", set_serve_stale, NULL},
 	{"access_control", set_acl, NULL},
 	{"user", set_user, NULL},
+	{"control_socket", set_control_socket, NULL},
+	{"cache_file", set_cache_file, NULL},
+	{"metrics_listen", set_metrics_listen, NULL},
+	{"metrics_access_control", set_metrics_acl, NULL},
 	{"tcp_clients_max", set_tcp_clients_max, NULL},
 	{"tcp_queries_per_client", set_tcp_queries_per_client, NULL},
 	{"udp_queries_per_source", set_udp_queries_per_source, NULL},
@@ -1921,6 +2044,10 @@ int config_load_string(const char *text, size_t len, const char *source, struct 
 	if (!p.oom && p.n_errors == 0 && p.acl_line == 0 && add_default_acl(cfg) < 0) {
 		p.oom = true;
 	}
+	if (!p.oom && p.n_errors == 0 && p.metrics_acl_line == 0 &&
+	    add_default_metrics_acl(cfg) < 0) {
+		p.oom = true;
+	}
 	if (p.oom) {
 		rc = -ENOMEM;
 		goto cleanup_cfg;
@@ -2058,6 +2185,31 @@ static const char *tls_version_name(enum config_tls_version v)
 	return v == CONFIG_TLS_1_3 ? "GETDNS_TLS1_3" : "GETDNS_TLS1_2";
 }
 
+static void print_prefixes(FILE *out, const char *key, const struct config_prefix *px, size_t n)
+{
+	fprintf(out, "%s:", key);
+	if (n == 0) {
+		fputs(" []", out);
+	}
+	fputc('\n', out);
+	for (size_t i = 0; i < n; i++) {
+		fputs("  - ", out);
+		print_quoted(out, px[i].text);
+		fputc('\n', out);
+	}
+}
+
+static void print_path(FILE *out, const char *key, const char *path, const char *unset)
+{
+	if (path) {
+		fprintf(out, "%s: ", key);
+		print_quoted(out, path);
+		fputc('\n', out);
+	} else {
+		fprintf(out, "# %s: not set (%s)\n", key, unset);
+	}
+}
+
 void config_print(const struct config *cfg, FILE *out)
 {
 	REQUIRE(cfg && out);
@@ -2114,16 +2266,17 @@ void config_print(const struct config *cfg, FILE *out)
 	} else {
 		fputs("# user: not set (dotd keeps the user it was started as)\n", out);
 	}
-	fputs("access_control:", out);
-	if (cfg->n_acl == 0) {
-		fputs(" []", out);
-	}
-	fputc('\n', out);
-	for (size_t i = 0; i < cfg->n_acl; i++) {
-		fputs("  - ", out);
-		print_quoted(out, cfg->acl[i].text);
+	print_prefixes(out, "access_control", cfg->acl, cfg->n_acl);
+	print_path(out, "control_socket", cfg->control_socket, "no control socket");
+	print_path(out, "cache_file", cfg->cache_file, "the cache starts empty");
+	if (cfg->metrics_name) {
+		fputs("metrics_listen: ", out);
+		print_quoted(out, cfg->metrics_name);
 		fputc('\n', out);
+	} else {
+		fputs("# metrics_listen: not set (no HTTP metrics)\n", out);
 	}
+	print_prefixes(out, "metrics_access_control", cfg->metrics_acl, cfg->n_metrics_acl);
 	fprintf(out, "upstream_selection: %s\n",
 		enum_to_name(selection_names, N_ELEMS(selection_names), (int)cfg->selection));
 	fprintf(out, "log_level: %s\n",
@@ -2183,6 +2336,13 @@ void config_free(struct config *cfg)
 		free(cfg->acl[i].text);
 	}
 	free(cfg->acl);
+	for (size_t i = 0; i < cfg->n_metrics_acl; i++) {
+		free(cfg->metrics_acl[i].text);
+	}
+	free(cfg->metrics_acl);
+	free(cfg->metrics_name);
+	free(cfg->control_socket);
+	free(cfg->cache_file);
 	free(cfg->user);
 	free(cfg->ca_file);
 	free(cfg->ca_path);

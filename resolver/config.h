@@ -102,6 +102,13 @@ struct config {
 	unsigned tcp_buffer_max;	 /**< bytes of answers queued for one TCP client, 64 KiB */
 	unsigned tcp_idle_timeout_ms;	 /**< client TCP idle, from the last whole message, 10 s */
 	unsigned tcp_messages_per_read;	 /**< TCP messages handled per read callback, 32 */
+	char *control_socket;		 /**< owned or NULL: control_socket, an absolute path */
+	char *cache_file;		 /**< owned or NULL: cache_file, an absolute path */
+	struct sockaddr_storage metrics_addr; /**< metrics_listen, when metrics_name is set */
+	socklen_t metrics_addr_len;
+	char *metrics_name;		   /**< owned or NULL: metrics_listen as "IP@port" */
+	struct config_prefix *metrics_acl; /**< owned array: metrics_access_control (or loopback) */
+	size_t n_metrics_acl;
 };
 
 /**
@@ -126,6 +133,9 @@ void config_free(struct config *cfg);
 
 /** Whether @sa (AF_INET or AF_INET6) falls in one of the access_control prefixes of @cfg. */
 bool config_acl_allows(const struct config *cfg, const struct sockaddr *sa);
+
+/** Whether @sa may fetch metrics: in metrics_access_control (default: loopback only). */
+bool config_metrics_allows(const struct config *cfg, const struct sockaddr *sa);
 
 /** Whether @sa is a loopback address (127.0.0.0/8 or ::1). */
 bool config_is_loopback(const struct sockaddr *sa);

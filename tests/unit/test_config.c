@@ -160,8 +160,16 @@ static bool config_equal(const struct config *a, const struct config *b)
 	    a->conns_per_upstream != b->conns_per_upstream ||
 	    a->connection_retries != b->connection_retries ||
 	    a->backoff_max_s != b->backoff_max_s ||
-	    a->timeout_per_try_ms != b->timeout_per_try_ms || a->selection != b->selection) {
+	    a->timeout_per_try_ms != b->timeout_per_try_ms || a->selection != b->selection ||
+	    !str_equal(a->control_socket, b->control_socket) ||
+	    !str_equal(a->cache_file, b->cache_file) ||
+	    !str_equal(a->metrics_name, b->metrics_name) || a->n_metrics_acl != b->n_metrics_acl) {
 		return false;
+	}
+	for (size_t i = 0; i < a->n_metrics_acl; i++) {
+		if (!str_equal(a->metrics_acl[i].text, b->metrics_acl[i].text)) {
+			return false;
+		}
 	}
 	for (size_t i = 0; i < a->n_listen; i++) {
 		const struct config_listen *x = &a->listen[i], *y = &b->listen[i];
@@ -435,6 +443,67 @@ static void test_access_control(void)
 		     "test.yml:1: key 'access_control': bad prefix 'lan'");
 	expect_error("access_control: 10.0.0.0/8\n" ONE_UPSTREAM,
 		     "test.yml:1: key 'access_control': expected a list");
+}
+
+static bool metrics_allows(const struct config *cfg, const char *ip)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(ip, ':')) {
+		ss.ss_family = AF_INET6;
+		inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)&ss)->sin6_addr);
+	} else {
+		ss.ss_family = AF_INET;
+		inet_pton(AF_INET, ip, &((struct sockaddr_in *)&ss)->sin_addr);
+	}
+	return config_metrics_allows(cfg, (struct sockaddr *)&ss);
+}
+
+/* control_socket, cache_file, metrics_listen and metrics_access_control. */
+static void test_ops_keys(void)
+{
+	struct config *cfg = load_ok(ONE_UPSTREAM);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_PTR_NULL(cfg->control_socket);
+	CU_ASSERT_PTR_NULL(cfg->cache_file);
+	CU_ASSERT_PTR_NULL(cfg->metrics_name);
+	/* Metrics default to loopback only, though the DNS access control admits the LAN. */
+	CU_ASSERT_TRUE(metrics_allows(cfg, "127.0.0.1"));
+	CU_ASSERT_TRUE(metrics_allows(cfg, "::1"));
+	CU_ASSERT_FALSE(metrics_allows(cfg, "192.168.1.10"));
+	CU_ASSERT_TRUE(allows(cfg, "192.168.1.10"));
+	check_round_trip(cfg);
+	config_free(cfg);
+
+	cfg = load_ok("control_socket: /run/dotd/control.sock\ncache_file: /tmp/dotd.cache\n"
+		      "metrics_listen: \"::1@9153\"\nmetrics_access_control: [192.168.1.0/24]\n"
+		      ONE_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_STRING_EQUAL(cfg->control_socket, "/run/dotd/control.sock");
+	CU_ASSERT_STRING_EQUAL(cfg->cache_file, "/tmp/dotd.cache");
+	CU_ASSERT_STRING_EQUAL(cfg->metrics_name, "::1@9153");
+	CU_ASSERT_EQUAL(port_of(&cfg->metrics_addr), 9153);
+	CU_ASSERT_TRUE(metrics_allows(cfg, "192.168.1.10"));
+	CU_ASSERT_FALSE(metrics_allows(cfg, "127.0.0.1")); /* given, the default no longer applies */
+	check_round_trip(cfg);
+	config_free(cfg);
+
+	expect_error("control_socket: run/dotd.sock\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'control_socket': 'run/dotd.sock' is not an absolute path");
+	/* sun_path holds 107 bytes and a NUL: a longer path would be cut, another socket. */
+	expect_error("control_socket: /" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n" ONE_UPSTREAM,
+		     "is longer than 107 bytes");
+	expect_error("cache_file: dotd.cache\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'cache_file': 'dotd.cache' is not an absolute path");
+	expect_error("metrics_listen: 127.0.0.1\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'metrics_listen': '127.0.0.1' has no port");
+	expect_error("metrics_listen: localhost@9153\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'metrics_listen': bad address 'localhost@9153'");
+	expect_error("metrics_access_control: [10.0.0.0/33]\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'metrics_access_control': bad prefix '10.0.0.0/33'");
 }
 
 /* Limits and user: values, the round trip, and errors. */
@@ -1573,6 +1642,7 @@ int main(void)
 		{"cache keys", test_cache_keys},
 		{"access control", test_access_control},
 		{"limits and user", test_limits_user},
+		{"control socket, cache file, metrics", test_ops_keys},
 		{"names, numbers and booleans", test_values},
 		{"tls_ca_file and tls_ca_path", test_ca},
 		{"round trip of names and pins", test_round_trip_mixed},
