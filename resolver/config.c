@@ -1585,8 +1585,8 @@ static void set_user(struct parse *p, const char *key, unsigned line, yaml_node_
  * An absolute path of at most @max bytes: the daemon changes directory to nothing, but a
  * relative path would mean something else to dotd-ctl and to a reload started elsewhere.
  */
-static void get_path(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
-		     size_t max, char **out)
+static void get_path(struct parse *p, const char *key, unsigned line, yaml_node_t *val, size_t max,
+		     char **out)
 {
 	char *s = NULL;
 
@@ -1642,7 +1642,8 @@ static void set_metrics_listen(struct parse *p, const char *key, unsigned line, 
 		return;
 	}
 	if (!strchr(s, '@')) {
-		report(p, line, key, "'%s' has no port: write it as IP@port, e.g. 127.0.0.1@9153", s);
+		report(p, line, key, "'%s' has no port: write it as IP@port, e.g. 127.0.0.1@9153",
+		       s);
 		return;
 	}
 	if (parse_endpoint(s, true, 0, &cfg->metrics_addr, &cfg->metrics_addr_len, why,

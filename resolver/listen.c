@@ -28,12 +28,20 @@
 
 #define CLIENT_TCP_BACKLOG 128
 
+/*
+ * One listen address. Freed when its two handles have closed and no UDP query holds it any
+ * more (a reload may close it while answers are still to be sent from its socket: those are
+ * dropped, and the client asks again on the address it now uses).
+ */
 struct listener {
 	struct resolver *r;
 	uv_udp_t udp;
 	uv_tcp_t tcp;
-	char *name; /**< owned */
-	unsigned handles_open;
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	char *name;    /**< owned */
+	unsigned refs; /**< one per open handle, one per UDP query holding it */
+	bool closing;
 	struct listener *next;
 };
 
@@ -479,6 +487,9 @@ void listener_udp_send(struct listener *l, const struct sockaddr *peer, const ui
 	struct udp_send *s;
 	int ret;
 
+	if (l->closing) {
+		return;
+	}
 	ret = uv_udp_try_send(&l->udp, &b, 1, peer);
 	if (ret != UV_EAGAIN) {
 		return; /* sent, or lost as datagrams may be */
@@ -505,14 +516,52 @@ void listener_udp_send(struct listener *l, const struct sockaddr *peer, const ui
 
 /* --- listeners --- */
 
-static void on_listener_closed(uv_handle_t *h)
+void listener_ref(struct listener *l)
 {
-	struct listener *l = h->data;
+	l->refs++;
+}
 
-	if (--l->handles_open == 0) {
+void listener_unref(struct listener *l)
+{
+	REQUIRE(l->refs > 0);
+	if (--l->refs == 0) {
 		free(l->name);
 		free(l);
 	}
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+	listener_unref(h->data);
+}
+
+const char *listener_name(const struct listener *l)
+{
+	return l->name;
+}
+
+struct listener *listener_find(struct resolver *r, const struct config_listen *addr)
+{
+	for (struct listener *l = r->listeners; l; l = l->next) {
+		if (l->addr_len == addr->addr_len &&
+		    memcmp(&l->addr, &addr->addr, l->addr_len) == 0) {
+			return l;
+		}
+	}
+	return NULL;
+}
+
+void listener_close(struct resolver *r, struct listener *l)
+{
+	for (struct listener **pp = &r->listeners; *pp; pp = &(*pp)->next) {
+		if (*pp == l) {
+			*pp = l->next;
+			break;
+		}
+	}
+	l->closing = true;
+	uv_close((uv_handle_t *)&l->udp, on_listener_closed);
+	uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
 }
 
 static void on_work_closed(uv_handle_t *h)
@@ -533,6 +582,7 @@ int listener_init(struct resolver *r)
 	return ret;
 }
 
+/* Open and bind @addr; on failure the listener is closed again (freed in its callbacks). */
 int listener_open(struct resolver *r, const struct config_listen *addr)
 {
 	const struct sockaddr *sa = (const struct sockaddr *)&addr->addr;
@@ -545,24 +595,27 @@ int listener_open(struct resolver *r, const struct config_listen *addr)
 		return -ENOMEM;
 	}
 	l->r = r;
+	memcpy(&l->addr, &addr->addr, addr->addr_len);
+	l->addr_len = addr->addr_len;
 	l->name = strdup(addr->name);
 	uv_udp_init(r->loop, &l->udp);
 	uv_tcp_init(r->loop, &l->tcp);
 	l->udp.data = l;
 	l->tcp.data = l;
-	l->handles_open = 2;
+	l->refs = 2;
 	l->next = r->listeners;
 	r->listeners = l;
 	if (!l->name) {
-		return -ENOMEM;
+		ret = -ENOMEM;
+		goto cleanup;
 	}
 	ret = uv_udp_bind(&l->udp, sa, flags);
 	if (ret == UV_EADDRNOTAVAIL || ret == UV_EAFNOSUPPORT) {
-		return ret; /* the caller decides: a host without this address */
+		goto cleanup; /* the caller decides: a host without this address */
 	}
 	if (ret != 0) {
 		log_err(LOG_NET, "cannot bind UDP '%s': %s", addr->name, uv_strerror(ret));
-		return ret;
+		goto cleanup;
 	}
 	ret = uv_tcp_bind(&l->tcp, sa, flags ? UV_TCP_IPV6ONLY : 0);
 	if (ret == 0) {
@@ -570,16 +623,19 @@ int listener_open(struct resolver *r, const struct config_listen *addr)
 	}
 	if (ret != 0) {
 		log_err(LOG_NET, "cannot listen on TCP '%s': %s", addr->name, uv_strerror(ret));
-		return ret;
+		goto cleanup;
 	}
 	ret = uv_udp_recv_start(&l->udp, on_udp_alloc, on_udp_recv);
 	if (ret != 0) {
 		log_err(LOG_NET, "cannot receive on UDP '%s': %s", addr->name, uv_strerror(ret));
-		return ret;
+		goto cleanup;
 	}
 	log_notice(LOG_NET, "listening on '%s' (UDP and TCP)%s", addr->name,
 		   config_is_loopback(sa) ? "" : ", answering the access_control prefixes only");
 	return 0;
+cleanup:
+	listener_close(r, l);
+	return ret;
 }
 
 void listener_close_all(struct resolver *r)
@@ -588,11 +644,7 @@ void listener_close_all(struct resolver *r)
 		client_tcp_close(DL_ENTRY(r->tcp_clients.head, struct client_tcp, lru));
 	}
 	while (r->listeners) {
-		struct listener *l = r->listeners;
-
-		r->listeners = l->next;
-		uv_close((uv_handle_t *)&l->udp, on_listener_closed);
-		uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+		listener_close(r, r->listeners);
 	}
 	if (r->tcp_work.type == UV_IDLE && !uv_is_closing((uv_handle_t *)&r->tcp_work)) {
 		uv_close((uv_handle_t *)&r->tcp_work, on_work_closed);

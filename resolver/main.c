@@ -81,6 +81,7 @@ int main(int argc, char **argv)
 	bool print_only = false;
 	int verbosity = -1;
 	struct config *cfg = NULL;
+	char *user = NULL;
 	struct resolver r;
 	uv_loop_t loop;
 	int opt, ret, status = 1;
@@ -131,6 +132,11 @@ int main(int argc, char **argv)
 		config_free(cfg);
 		return 1;
 	}
+	user = cfg->user ? strdup(cfg->user) : NULL;
+	if (cfg->user && !user) {
+		config_free(cfg);
+		return 1;
+	}
 	uv_loop_init(&loop);
 	/*
 	 * The service manager's socket is connected while we may still be root (the socket stays
@@ -139,14 +145,17 @@ int main(int argc, char **argv)
 	 * used is a warning, never a reason not to serve.
 	 */
 	notify_open();
-	ret = resolver_start(&r, &loop, cfg);
-	if (ret == 0 && cfg->user) {
-		ret = privileges_drop(cfg->user);
+	/* The resolver owns cfg from here on, in its configuration snapshot. */
+	ret = resolver_start(&r, &loop, cfg, file);
+	cfg = NULL;
+	r.log_level_forced = verbosity;
+	if (ret == 0 && user) {
+		ret = privileges_drop(user);
 	}
 	if (ret == 0) {
 		log_notice(LOG_MAIN, "dotd %s serving with %zu upstream%s (%s authentication)",
-			   DOTD_VERSION, cfg->n_upstreams, cfg->n_upstreams == 1 ? "" : "s",
-			   cfg->auth == CONFIG_AUTH_REQUIRED ? "strict" : "opportunistic");
+			   DOTD_VERSION, r.cfg->n_upstreams, r.cfg->n_upstreams == 1 ? "" : "s",
+			   r.cfg->auth == CONFIG_AUTH_REQUIRED ? "strict" : "opportunistic");
 		notify_ready(resolver_summary(&r));
 		status = 0;
 	} else {
@@ -161,6 +170,6 @@ int main(int argc, char **argv)
 	}
 	notify_close();
 	tls_cleanup();
-	config_free(cfg);
+	free(user);
 	return status;
 }

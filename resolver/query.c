@@ -53,7 +53,7 @@ struct query;
 /** A client waiting for the answer to a query. */
 struct waiter {
 	struct waiter *next;
-	struct listener *udp;	      /**< borrowed; listeners outlive queries */
+	struct listener *udp;	      /**< referenced, or NULL for TCP */
 	struct sockaddr_storage peer; /**< UDP peer */
 	struct client_tcp *tcp;	      /**< referenced, or NULL */
 	struct udp_source *src;	      /**< its UDP source's count, or NULL */
@@ -69,6 +69,7 @@ struct query_leg {
 
 struct query {
 	struct resolver *r;
+	struct snapshot *snap; /**< referenced: the configuration and upstreams it runs on */
 	struct cache_key key;
 	struct query *hnext;	/**< in the in-flight table */
 	struct waiter *waiters; /**< owned */
@@ -218,6 +219,9 @@ static void waiter_free(struct resolver *r, struct waiter *w)
 	if (w->src) {
 		source_put(r, w->src);
 	}
+	if (w->udp) {
+		listener_unref(w->udp);
+	}
 	r->n_waiters--;
 	free(w);
 	listener_queries_done(r);
@@ -298,6 +302,7 @@ static void query_free(struct query *q)
 		waiter_free(r, w);
 	}
 	r->n_queries--;
+	snapshot_unref(q->snap);
 	free(q->fail_ans);
 	free(q);
 }
@@ -461,13 +466,13 @@ static bool query_try_next(struct query *q)
 		if (!leg) {
 			return true; /* enough tries in flight; the next timer looks again */
 		}
-		i = upstream_pick(r->upstreams, q->tried, q->n_active == 0);
+		i = upstream_pick(q->snap->ups, q->tried, q->n_active == 0);
 		if (i < 0) {
 			dl_remove(&r->tries, &q->n_try);
 			return false;
 		}
 		q->tried[i / 8] |= (uint8_t)(1u << (i % 8));
-		u = upstream_get(r->upstreams, (size_t)i);
+		u = upstream_get(q->snap->ups, (size_t)i);
 		memset(&leg->tq, 0, sizeof(leg->tq));
 		leg->tq.frame = q->frame;
 		leg->tq.frame_len = q->frame_len;
@@ -483,7 +488,7 @@ static bool query_try_next(struct query *q)
 		leg->active = true;
 		q->n_active++;
 		r->stats.tries++;
-		dl_append(&r->tries, &q->n_try, uv_now(r->loop) + r->cfg->timeout_per_try_ms);
+		dl_append(&r->tries, &q->n_try, uv_now(r->loop) + q->snap->cfg->timeout_per_try_ms);
 		timer_arm(r);
 		return true;
 	}
@@ -602,8 +607,10 @@ static void on_query_timer(uv_timer_t *t)
 	uint64_t now = uv_now(r->loop);
 
 	while (r->deadlines.head && r->deadlines.head->at <= now) {
-		log_debug(LOG_QUERY, "query timed out after %u ms", r->cfg->timeout_ms);
-		query_fail(QUERY_OF(r->deadlines.head, n_deadline), -ETIME);
+		struct query *q = QUERY_OF(r->deadlines.head, n_deadline);
+
+		log_debug(LOG_QUERY, "query timed out after %u ms", q->snap->cfg->timeout_ms);
+		query_fail(q, -ETIME);
 	}
 	while (r->stales.head && r->stales.head->at <= now) {
 		struct query *q = QUERY_OF(r->stales.head, n_stale);
@@ -685,6 +692,9 @@ static struct waiter *waiter_new(struct resolver *r, const struct query_origin *
 	}
 	w->next = NULL;
 	w->udp = from->udp;
+	if (w->udp) {
+		listener_ref(w->udp);
+	}
 	w->tcp = from->tcp;
 	w->src = src;
 	if (src) {
@@ -714,8 +724,9 @@ static struct waiter *waiter_new(struct resolver *r, const struct query_origin *
 static bool query_start(struct resolver *r, const struct cache_key *k,
 			const struct dns_client_query *cq, struct waiter *w)
 {
-	size_t frame_cap = 2 + cq->q.end + 64 + r->opts.padding_blocksize;
-	size_t tried_len = (upstream_count(r->upstreams) + 7) / 8;
+	struct snapshot *snap = r->snap;
+	size_t frame_cap = 2 + cq->q.end + 64 + snap->opts.padding_blocksize;
+	size_t tried_len = (upstream_count(snap->ups) + 7) / 8;
 	uint64_t now = uv_now(r->loop);
 	struct query *q;
 
@@ -727,15 +738,16 @@ static bool query_start(struct resolver *r, const struct cache_key *k,
 	q->key = *k;
 	q->frame = q->data;
 	q->tried = q->frame + frame_cap;
-	if (dns_msg_upstream_query(cq, &r->opts, q->frame, frame_cap, &q->frame_len) != 0) {
+	if (dns_msg_upstream_query(cq, &snap->opts, q->frame, frame_cap, &q->frame_len) != 0) {
 		free(q);
 		return false;
 	}
+	q->snap = snapshot_ref(snap);
 	q->waiters = w;
 	q->hnext = *inflight_bucket(r, k->hash);
 	*inflight_bucket(r, k->hash) = q;
 	r->n_queries++;
-	dl_append(&r->deadlines, &q->n_deadline, now + r->cfg->timeout_ms);
+	dl_append(&r->deadlines, &q->n_deadline, now + snap->cfg->timeout_ms);
 	if (w && r->cfg->serve_stale_max > 0 && cache_has_stale(r->cache, k)) {
 		dl_append(&r->stales, &q->n_stale, now + STALE_CLIENT_MS);
 	}

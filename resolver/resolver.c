@@ -27,11 +27,48 @@ static void on_handle_closed(uv_handle_t *h)
 	r->handles_open--;
 }
 
-static void on_upstreams_closed(void *arg)
+struct snapshot *snapshot_ref(struct snapshot *s)
 {
-	struct resolver *r = arg;
+	s->refs++;
+	return s;
+}
 
-	r->upstreams = NULL;
+void snapshot_unref(struct snapshot *s)
+{
+	if (!s) {
+		return;
+	}
+	REQUIRE(s->refs > 0);
+	if (--s->refs > 0) {
+		return;
+	}
+	upstream_set_free(s->ups);
+	config_free(s->cfg);
+	free(s);
+}
+
+/* A snapshot of @cfg (taken over, whatever the outcome) with its upstreams from the pool. */
+static int snapshot_new(struct resolver *r, struct config *cfg, struct snapshot **out)
+{
+	struct snapshot *s = calloc(1, sizeof(*s));
+	int ret;
+
+	if (!s) {
+		config_free(cfg);
+		return -ENOMEM;
+	}
+	s->refs = 1;
+	s->cfg = cfg;
+	s->opts.padding_blocksize = cfg->padding_blocksize;
+	s->opts.ecs_private = cfg->ecs_private;
+	s->opts.keepalive = true;
+	ret = upstream_set_new(r->pool, cfg, &s->ups);
+	if (ret != 0) {
+		snapshot_unref(s);
+		return ret;
+	}
+	*out = s;
+	return 0;
 }
 
 void resolver_stats_log(struct resolver *r)
@@ -72,8 +109,8 @@ void resolver_stats_log(struct resolver *r)
 			   (unsigned long long)cs.evicted_live,
 			   (unsigned long long)cs.refresh_failures);
 	}
-	if (r->upstreams) {
-		upstream_set_stats_log(r->upstreams);
+	if (r->snap) {
+		upstream_set_stats_log(r->snap->ups);
 	}
 }
 
@@ -137,14 +174,8 @@ static int signal_start(struct resolver *r, uv_signal_t *s, int signum)
 	return uv_signal_start(s, on_signal, signum);
 }
 
-int resolver_start(struct resolver *r, uv_loop_t *loop, const struct config *cfg)
+int resolver_start(struct resolver *r, uv_loop_t *loop, struct config *cfg, const char *path)
 {
-	struct tls_client_params tp = {
-		.ca_file = cfg->ca_file,
-		.ca_path = cfg->ca_path,
-		.tls_min = cfg->tls_min,
-		.tls_max = cfg->tls_max,
-	};
 	struct cache_params cp = {
 		.max_bytes = cfg->cache_size,
 		.min_ttl = cfg->cache_min_ttl,
@@ -158,15 +189,21 @@ int resolver_start(struct resolver *r, uv_loop_t *loop, const struct config *cfg
 
 	memset(r, 0, sizeof(*r));
 	r->loop = loop;
-	r->cfg = cfg;
-	r->opts.padding_blocksize = cfg->padding_blocksize;
-	r->opts.ecs_private = cfg->ecs_private;
-	r->opts.keepalive = true;
+	r->log_level_forced = -1;
 	r->out = malloc(2 + DNS_MAX_MSG + 128);
 	r->scrub = malloc(DNS_MAX_MSG);
-	if (!r->out || !r->scrub) {
+	r->config_path = path ? strdup(path) : NULL;
+	ret = upstream_pool_new(loop, &r->pool);
+	if (!r->out || !r->scrub || (path && !r->config_path) || ret != 0) {
+		config_free(cfg);
 		return -ENOMEM;
 	}
+	/* The snapshot is made before anything can fail, so that cfg has its owner from here. */
+	ret = snapshot_new(r, cfg, &r->snap);
+	if (ret != 0) {
+		return ret;
+	}
+	r->cfg = cfg;
 	r->q_timer.data = r;
 	ret = query_timer_init(r);
 	if (ret == 0) {
@@ -186,14 +223,6 @@ int resolver_start(struct resolver *r, uv_loop_t *loop, const struct config *cfg
 		return ret;
 	}
 	ret = cache_new(&cp, &r->cache);
-	if (ret != 0) {
-		return ret;
-	}
-	ret = tls_client_new(&tp, &r->tls);
-	if (ret != 0) {
-		return ret;
-	}
-	ret = upstream_set_new(r, &r->upstreams);
 	if (ret != 0) {
 		return ret;
 	}
@@ -230,9 +259,9 @@ void resolver_stop(struct resolver *r)
 	}
 	query_drop_all(r);
 	listener_close_all(r);
-	if (r->upstreams) {
-		upstream_set_close(r->upstreams, on_upstreams_closed, r);
-	}
+	/* The queries are gone: this was the last reference, and the upstreams close now. */
+	snapshot_unref(r->snap);
+	r->snap = NULL;
 	uv_handle_t *handles[] = {
 		(uv_handle_t *)&r->q_timer,
 		(uv_handle_t *)&r->sig_int,
@@ -249,9 +278,11 @@ void resolver_stop(struct resolver *r)
 
 void resolver_free(struct resolver *r)
 {
-	REQUIRE(r->upstreams == NULL && r->listeners == NULL && r->deadlines.head == NULL);
-	tls_client_free(r->tls);
-	r->tls = NULL;
+	REQUIRE(r->snap == NULL && r->listeners == NULL && r->deadlines.head == NULL);
+	upstream_pool_free(r->pool);
+	r->pool = NULL;
+	free(r->config_path);
+	r->config_path = NULL;
 	cache_free(r->cache);
 	r->cache = NULL;
 	free(r->inflight);

@@ -6,8 +6,15 @@
  *   upstream.c  the configured upstreams and the choice among them
  *
  * Everything runs on one libuv loop. Ownership: struct resolver owns the listeners, the
- * upstream set and every query in flight; a query holds a reference on the TCP client it
- * answers, so that a client that goes away mid-query is freed only after its last query.
+ * upstream pool, the cache, the counters and every query in flight; a query holds a reference
+ * on the TCP client it answers, so that a client that goes away mid-query is freed only after
+ * its last query, and on the UDP listener it came in on.
+ *
+ * Configuration: what was loaded is an immutable snapshot (struct snapshot: the config and the
+ * upstream set built from it), reference-counted. The resolver holds the current one; each
+ * query holds the one it started on and finishes on it, so that a reload (resolver_reload)
+ * swaps the current snapshot without touching a query in flight. Long-lived state (cache,
+ * upstream pool with its connections and tickets, counters) lives outside any snapshot.
  */
 #pragma once
 
@@ -25,8 +32,24 @@
 struct listener;
 struct client_tcp;
 struct query;
+struct upstream_pool;
 struct upstream_set;
 struct udp_source;
+
+/**
+ * One loaded configuration and what is built from it alone. Immutable once made; freed when the
+ * last reference goes (the resolver's, or the last query that started on it). Freeing it lets
+ * go of its upstreams: those no newer snapshot uses close then, after their last query.
+ */
+struct snapshot {
+	unsigned refs;
+	struct config *cfg;	       /**< owned */
+	struct upstream_set *ups;      /**< owned: the upstreams of cfg, from the pool */
+	struct dns_upstream_opts opts; /**< how upstream queries are written (padding, ECS) */
+};
+
+struct snapshot *snapshot_ref(struct snapshot *s);
+void snapshot_unref(struct snapshot *s);
 
 /** Counters of the client side, logged on SIGUSR1 and at exit. */
 struct resolver_stats {
@@ -63,9 +86,10 @@ struct dl_node {
 };
 
 /**
- * A list of nodes, oldest at the head. For deadlines, every node of a list has the same
- * duration, so appending keeps it sorted; for the client TCP connections, appending a client
- * when it is active keeps the least recently active at the head.
+ * A list of nodes, oldest at the head. For deadlines, the nodes of a list have one duration
+ * (until a reload changes it), so inserting from the tail is O(1) and keeps it sorted; for the
+ * client TCP connections (all at 0), appending a client when it is active keeps the least
+ * recently active at the head.
  */
 struct dl_list {
 	struct dl_node *head, *tail;
@@ -92,19 +116,32 @@ static inline void dl_remove(struct dl_list *l, struct dl_node *n)
 	n->linked = false;
 }
 
-/* Append @n due at @at; every node of @l has the same duration, so the list stays sorted. */
+/*
+ * Insert @n due at @at, after every node due at or before @at. Usually that is the tail; after
+ * a reload shortened a timeout, the nodes of the old, longer one are passed over.
+ */
 static inline void dl_append(struct dl_list *l, struct dl_node *n, uint64_t at)
 {
+	struct dl_node *after;
+
 	dl_remove(l, n);
 	n->at = at;
-	n->prev = l->tail;
-	n->next = NULL;
-	if (l->tail) {
-		l->tail->next = n;
+	after = l->tail;
+	while (after && after->at > at) {
+		after = after->prev;
+	}
+	n->prev = after;
+	n->next = after ? after->next : l->head;
+	if (n->next) {
+		n->next->prev = n;
+	} else {
+		l->tail = n;
+	}
+	if (after) {
+		after->next = n;
 	} else {
 		l->head = n;
 	}
-	l->tail = n;
 	n->linked = true;
 }
 
@@ -112,13 +149,14 @@ static inline void dl_append(struct dl_list *l, struct dl_node *n, uint64_t at)
 #define RESOLVER_SUMMARY_MAX 256
 
 struct resolver {
-	uv_loop_t *loop;		/**< borrowed */
-	const struct config *cfg;	/**< borrowed; outlives the resolver */
-	struct tls_client *tls;		/**< owned */
-	struct upstream_set *upstreams; /**< owned; freed asynchronously on stop */
-	struct listener *listeners;	/**< owned list */
-	struct cache *cache;		/**< owned (disabled when cache_size is 0) */
-	struct dns_upstream_opts opts;
+	uv_loop_t *loop;	    /**< borrowed */
+	struct snapshot *snap;	    /**< referenced: the current configuration */
+	const struct config *cfg;   /**< borrowed from snap: what new work follows */
+	char *config_path;	    /**< owned or NULL (the built-in default): what reload reads */
+	int log_level_forced;	    /**< -v on the command line, kept across reloads; or -1 */
+	struct upstream_pool *pool; /**< owned: every upstream some snapshot uses */
+	struct listener *listeners; /**< owned list */
+	struct cache *cache;	    /**< owned (disabled when cache_size is 0) */
 
 	struct query **inflight;  /**< owned: queries by question, for coalescing */
 	size_t n_queries;	  /**< queries in flight */
@@ -147,8 +185,12 @@ struct resolver {
 	struct resolver_stats stats;
 };
 
-/** Set up everything from @cfg: TLS context, upstreams, listeners (bound), signals. */
-int resolver_start(struct resolver *r, uv_loop_t *loop, const struct config *cfg);
+/**
+ * Set up everything from @cfg: TLS context, upstreams, listeners (bound), signals. @cfg becomes
+ * the resolver's (freed with its snapshot), whether this succeeds or not; @path is the file it
+ * came from (NULL: the built-in default), read again on reload.
+ */
+int resolver_start(struct resolver *r, uv_loop_t *loop, struct config *cfg, const char *path);
 
 /**
  * Where and how dotd serves, in one line, once resolver_start() has succeeded: "serving on
@@ -174,8 +216,20 @@ int listener_init(struct resolver *r);
 /** Open and bind UDP and TCP on @addr. */
 int listener_open(struct resolver *r, const struct config_listen *addr);
 
+/** The listener bound to @addr, or NULL. */
+struct listener *listener_find(struct resolver *r, const struct config_listen *addr);
+
+/** Stop listening on @l (a reload removed it); client TCP connections it accepted go on. */
+void listener_close(struct resolver *r, struct listener *l);
+
+const char *listener_name(const struct listener *l);
+
 /** Close every listener and client connection. */
 void listener_close_all(struct resolver *r);
+
+/** A UDP query holds its listener, so that one closed by a reload is freed after it. */
+void listener_ref(struct listener *l);
+void listener_unref(struct listener *l);
 
 /** Send @len bytes of @msg (starting with its 2-octet prefix) to a TCP client, if still open. */
 void client_tcp_send(struct client_tcp *c, const uint8_t *frame, size_t len);
@@ -215,7 +269,24 @@ int query_timer_init(struct resolver *r);
 
 /* upstream.c */
 
-int upstream_set_new(struct resolver *r, struct upstream_set **out);
+int upstream_pool_new(uv_loop_t *loop, struct upstream_pool **out);
+
+/** Free the pool, once every set is freed and every upstream closed (after the loop ends). */
+void upstream_pool_free(struct upstream_pool *p);
+
+/**
+ * The upstreams of @cfg, from @pool: an upstream whose pool key (address, port, tls_auth_name,
+ * pins, strictness, trust anchors and TLS versions) is already there is shared, with its
+ * connections and tickets, and takes @cfg's limits; the others are made.
+ */
+int upstream_set_new(struct upstream_pool *pool, const struct config *cfg,
+		     struct upstream_set **out);
+
+/** Let go of the upstreams of @s; those no other set uses close. */
+void upstream_set_free(struct upstream_set *s);
+
+/** Whether upstream @i of @s is also in @old (a reload kept it). */
+bool upstream_set_shares(const struct upstream_set *s, size_t i, const struct upstream_set *old);
 
 size_t upstream_count(const struct upstream_set *s);
 
@@ -227,8 +298,5 @@ struct tls_upstream *upstream_get(struct upstream_set *s, size_t i);
  * backed off, the one whose backoff ends first. -1 when there is none.
  */
 int upstream_pick(struct upstream_set *s, const uint8_t *tried, bool any);
-
-/** Close every upstream; @s is freed when the last is; @done(@arg) is then called. */
-void upstream_set_close(struct upstream_set *s, void (*done)(void *arg), void *arg);
 
 void upstream_set_stats_log(const struct upstream_set *s);

@@ -12,6 +12,7 @@
  * next query, not after an hour of backoff).
  */
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 
 #include "log.h"
@@ -21,22 +22,297 @@
 #define HANDSHAKE_TIMEOUT_MS 4000
 #define PROBE_EVERY	     16
 
+/* A TLS client context: the trust anchors and versions shared by the upstreams that use it. */
+struct upstream_ctx {
+	struct upstream_ctx *next;
+	struct tls_client *client; /**< owned */
+	char *ca_file;		   /**< owned or NULL */
+	char *ca_path;		   /**< owned or NULL */
+	int tls_min, tls_max;
+	unsigned refs; /**< sets and pool entries using it */
+};
+
+/*
+ * One upstream of the pool: its tls_upstream (connections, tickets, health, counters) and the
+ * key under which a reloaded configuration finds it again.
+ */
+struct pool_entry {
+	struct pool_entry *next;
+	struct upstream_pool *pool;
+	struct tls_upstream *u;	  /**< owned; closed when the last set lets go */
+	struct upstream_ctx *ctx; /**< referenced */
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	char *auth_name; /**< owned or NULL */
+	uint8_t (*pins)[TLS_PIN_LEN];
+	size_t n_pins;
+	bool strict;
+	unsigned refs; /**< sets using it */
+};
+
+struct upstream_pool {
+	uv_loop_t *loop;
+	struct upstream_ctx *ctxs;  /**< every context not yet freed */
+	struct pool_entry *entries; /**< entries some set uses */
+	size_t n_closing;	    /**< entries closing, freed in their close callback */
+};
+
 struct upstream_set {
 	uv_loop_t *loop;
-	struct tls_upstream **ups; /**< owned array of n upstreams, each closed on stop */
+	struct upstream_pool *pool;
+	struct upstream_ctx *ctx; /**< referenced */
+	struct pool_entry **ents; /**< owned array of n referenced entries, in config order */
 	size_t n;
 	size_t next; /**< round robin position */
 	bool round_robin;
 	bool fastest;
 	unsigned picks;
-	size_t n_open; /**< upstreams not yet freed after close */
-	void (*done)(void *arg);
-	void *done_arg;
 };
 
-int upstream_set_new(struct resolver *r, struct upstream_set **out)
+int upstream_pool_new(uv_loop_t *loop, struct upstream_pool **out)
 {
-	const struct config *cfg = r->cfg;
+	struct upstream_pool *p = calloc(1, sizeof(*p));
+
+	if (!p) {
+		return -ENOMEM;
+	}
+	p->loop = loop;
+	*out = p;
+	return 0;
+}
+
+void upstream_pool_free(struct upstream_pool *p)
+{
+	if (!p) {
+		return;
+	}
+	REQUIRE(!p->entries && p->n_closing == 0 && !p->ctxs);
+	free(p);
+}
+
+static bool str_same(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static void ctx_unref(struct upstream_pool *p, struct upstream_ctx *x)
+{
+	REQUIRE(x->refs > 0);
+	if (--x->refs > 0) {
+		return;
+	}
+	for (struct upstream_ctx **pp = &p->ctxs; *pp; pp = &(*pp)->next) {
+		if (*pp == x) {
+			*pp = x->next;
+			break;
+		}
+	}
+	tls_client_free(x->client);
+	free(x->ca_file);
+	free(x->ca_path);
+	free(x);
+}
+
+/*
+ * The context for @cfg's trust parameters: the one in use if they are unchanged (its
+ * connections stay), else a new one, which reads the CA file or directory now.
+ */
+static int ctx_get(struct upstream_pool *p, const struct config *cfg, struct upstream_ctx **out)
+{
+	struct tls_client_params tp = {
+		.ca_file = cfg->ca_file,
+		.ca_path = cfg->ca_path,
+		.tls_min = cfg->tls_min,
+		.tls_max = cfg->tls_max,
+	};
+	struct upstream_ctx *x;
+	int ret;
+
+	for (x = p->ctxs; x; x = x->next) {
+		if (str_same(x->ca_file, cfg->ca_file) && str_same(x->ca_path, cfg->ca_path) &&
+		    x->tls_min == (int)cfg->tls_min && x->tls_max == (int)cfg->tls_max) {
+			x->refs++;
+			*out = x;
+			return 0;
+		}
+	}
+	x = calloc(1, sizeof(*x));
+	if (!x) {
+		return -ENOMEM;
+	}
+	x->ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
+	x->ca_path = cfg->ca_path ? strdup(cfg->ca_path) : NULL;
+	if ((cfg->ca_file && !x->ca_file) || (cfg->ca_path && !x->ca_path)) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	ret = tls_client_new(&tp, &x->client);
+	if (ret != 0) {
+		goto cleanup;
+	}
+	x->tls_min = (int)cfg->tls_min;
+	x->tls_max = (int)cfg->tls_max;
+	x->refs = 1;
+	x->next = p->ctxs;
+	p->ctxs = x;
+	*out = x;
+	return 0;
+cleanup:
+	free(x->ca_file);
+	free(x->ca_path);
+	free(x);
+	return ret;
+}
+
+static bool addr_same(const struct sockaddr_storage *a, socklen_t alen,
+		      const struct sockaddr_storage *b, socklen_t blen)
+{
+	if (alen != blen || a->ss_family != b->ss_family) {
+		return false;
+	}
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+	}
+	return false;
+}
+
+/* Whether @e is the pool's upstream for @cu under @ctx: the pool key (tls_upstream.c). */
+static bool entry_matches(const struct pool_entry *e, const struct config_upstream *cu,
+			  const struct upstream_ctx *ctx, bool strict)
+{
+	return e->ctx == ctx && e->strict == strict &&
+	       addr_same(&e->addr, e->addr_len, &cu->addr, cu->addr_len) &&
+	       str_same(e->auth_name, cu->auth_name) && e->n_pins == cu->n_pins &&
+	       (e->n_pins == 0 || memcmp(e->pins, cu->pins, e->n_pins * TLS_PIN_LEN) == 0);
+}
+
+static void params_of(const struct config *cfg, const struct config_upstream *cu,
+		      struct tls_upstream_params *p)
+{
+	unsigned hs =
+		cfg->timeout_ms < HANDSHAKE_TIMEOUT_MS ? cfg->timeout_ms : HANDSHAKE_TIMEOUT_MS;
+
+	*p = (struct tls_upstream_params){
+		.addr = (const struct sockaddr *)&cu->addr,
+		.addr_len = cu->addr_len,
+		.name = cu->name,
+		.auth_name = cu->auth_name,
+		.pins = (const uint8_t(*)[TLS_PIN_LEN])cu->pins,
+		.n_pins = cu->n_pins,
+		.strict = cfg->auth == CONFIG_AUTH_REQUIRED,
+		.idle_timeout_ms = cfg->idle_timeout_ms,
+		.handshake_timeout_ms = hs,
+		.liveness_ms = cfg->timeout_per_try_ms,
+		.max_in_flight = cfg->max_in_flight,
+		.max_conns = cfg->conns_per_upstream,
+		.failures_before_backoff = cfg->connection_retries,
+		.backoff_max_ms = cfg->backoff_max_s * 1000u,
+	};
+}
+
+static void entry_free(struct pool_entry *e)
+{
+	free(e->auth_name);
+	free(e->pins);
+	free(e);
+}
+
+/* The pool's entry for @cu: the one in use, retuned to @cfg's limits, or a new one. */
+static int entry_get(struct upstream_pool *pool, const struct config *cfg,
+		     const struct config_upstream *cu, struct upstream_ctx *ctx,
+		     struct pool_entry **out)
+{
+	bool strict = cfg->auth == CONFIG_AUTH_REQUIRED;
+	struct tls_upstream_params tp;
+	struct pool_entry *e;
+	int ret;
+
+	params_of(cfg, cu, &tp);
+	for (e = pool->entries; e; e = e->next) {
+		if (entry_matches(e, cu, ctx, strict)) {
+			tls_upstream_tune(e->u, &tp);
+			e->refs++;
+			*out = e;
+			return 0;
+		}
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		return -ENOMEM;
+	}
+	memcpy(&e->addr, &cu->addr, cu->addr_len);
+	e->addr_len = cu->addr_len;
+	e->auth_name = cu->auth_name ? strdup(cu->auth_name) : NULL;
+	e->pins = cu->n_pins ? calloc(cu->n_pins, TLS_PIN_LEN) : NULL;
+	if ((cu->auth_name && !e->auth_name) || (cu->n_pins && !e->pins)) {
+		entry_free(e);
+		return -ENOMEM;
+	}
+	if (cu->n_pins) {
+		memcpy(e->pins, cu->pins, cu->n_pins * TLS_PIN_LEN);
+	}
+	e->n_pins = cu->n_pins;
+	e->strict = strict;
+	ret = tls_upstream_new(pool->loop, ctx->client, &tp, &e->u);
+	if (ret != 0) {
+		entry_free(e);
+		return ret;
+	}
+	e->pool = pool;
+	e->ctx = ctx;
+	ctx->refs++;
+	e->refs = 1;
+	e->next = pool->entries;
+	pool->entries = e;
+	*out = e;
+	return 0;
+}
+
+static void on_entry_closed(void *arg)
+{
+	struct pool_entry *e = arg;
+	struct upstream_pool *pool = e->pool;
+
+	pool->n_closing--;
+	ctx_unref(pool, e->ctx);
+	entry_free(e);
+}
+
+/*
+ * A set lets go of @e. The last one closes it: queries still on it get TLS_ERR_LOST, which
+ * cannot happen in practice, since the set is freed only when the snapshot's last query is.
+ */
+static void entry_unref(struct pool_entry *e)
+{
+	struct upstream_pool *pool = e->pool;
+
+	REQUIRE(e->refs > 0);
+	if (--e->refs > 0) {
+		return;
+	}
+	for (struct pool_entry **pp = &pool->entries; *pp; pp = &(*pp)->next) {
+		if (*pp == e) {
+			*pp = e->next;
+			break;
+		}
+	}
+	log_debug(LOG_MAIN, "closing upstream '%s'", tls_upstream_name(e->u));
+	pool->n_closing++;
+	/* An upstream with no connection is freed at once, calling back synchronously. */
+	tls_upstream_close(e->u, on_entry_closed, e);
+}
+
+int upstream_set_new(struct upstream_pool *pool, const struct config *cfg,
+		     struct upstream_set **out)
+{
 	struct upstream_set *s;
 	int ret = 0;
 
@@ -44,51 +320,53 @@ int upstream_set_new(struct resolver *r, struct upstream_set **out)
 	if (!s) {
 		return -ENOMEM;
 	}
-	s->ups = calloc(cfg->n_upstreams, sizeof(*s->ups));
-	if (!s->ups) {
+	s->ents = calloc(cfg->n_upstreams ? cfg->n_upstreams : 1, sizeof(*s->ents));
+	if (!s->ents) {
 		free(s);
 		return -ENOMEM;
 	}
-	s->loop = r->loop;
+	s->loop = pool->loop;
+	s->pool = pool;
 	s->round_robin = cfg->round_robin;
 	s->fastest = cfg->selection == CONFIG_SELECT_FASTEST;
-	for (size_t i = 0; i < cfg->n_upstreams; i++) {
-		const struct config_upstream *cu = &cfg->upstreams[i];
-		unsigned hs = cfg->timeout_ms < HANDSHAKE_TIMEOUT_MS ? cfg->timeout_ms
-								     : HANDSHAKE_TIMEOUT_MS;
-		struct tls_upstream_params p = {
-			.addr = (const struct sockaddr *)&cu->addr,
-			.addr_len = cu->addr_len,
-			.name = cu->name,
-			.auth_name = cu->auth_name,
-			.pins = (const uint8_t(*)[TLS_PIN_LEN])cu->pins,
-			.n_pins = cu->n_pins,
-			.strict = cfg->auth == CONFIG_AUTH_REQUIRED,
-			.idle_timeout_ms = cfg->idle_timeout_ms,
-			.handshake_timeout_ms = hs,
-			.liveness_ms = cfg->timeout_per_try_ms,
-			.max_in_flight = cfg->max_in_flight,
-			.max_conns = cfg->conns_per_upstream,
-			.failures_before_backoff = cfg->connection_retries,
-			.backoff_max_ms = cfg->backoff_max_s * 1000u,
-		};
-
-		ret = tls_upstream_new(r->loop, r->tls, &p, &s->ups[i]);
-		if (ret != 0) {
-			break;
+	ret = ctx_get(pool, cfg, &s->ctx);
+	for (size_t i = 0; ret == 0 && i < cfg->n_upstreams; i++) {
+		ret = entry_get(pool, cfg, &cfg->upstreams[i], s->ctx, &s->ents[i]);
+		if (ret == 0) {
+			s->n++;
 		}
-		s->n++;
 	}
 	if (ret != 0) {
-		for (size_t i = 0; i < s->n; i++) {
-			tls_upstream_close(s->ups[i], NULL, NULL);
-		}
-		free(s->ups);
-		free(s);
+		upstream_set_free(s);
 		return ret;
 	}
 	*out = s;
 	return 0;
+}
+
+void upstream_set_free(struct upstream_set *s)
+{
+	if (!s) {
+		return;
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		entry_unref(s->ents[i]);
+	}
+	if (s->ctx) {
+		ctx_unref(s->pool, s->ctx);
+	}
+	free(s->ents);
+	free(s);
+}
+
+bool upstream_set_shares(const struct upstream_set *s, size_t i, const struct upstream_set *old)
+{
+	for (size_t j = 0; old && j < old->n; j++) {
+		if (old->ents[j] == s->ents[i]) {
+			return true;
+		}
+	}
+	return false;
 }
 
 size_t upstream_count(const struct upstream_set *s)
@@ -99,7 +377,7 @@ size_t upstream_count(const struct upstream_set *s)
 struct tls_upstream *upstream_get(struct upstream_set *s, size_t i)
 {
 	REQUIRE(i < s->n);
-	return s->ups[i];
+	return s->ents[i]->u;
 }
 
 static bool is_tried(const uint8_t *tried, size_t i)
@@ -112,12 +390,12 @@ static int pick_fastest(struct upstream_set *s, const uint8_t *tried, uint64_t n
 	size_t best = s->n, n_cand = 0;
 
 	for (size_t i = 0; i < s->n; i++) {
-		if (is_tried(tried, i) || tls_upstream_available_at(s->ups[i]) > now) {
+		if (is_tried(tried, i) || tls_upstream_available_at(s->ents[i]->u) > now) {
 			continue;
 		}
 		n_cand++;
 		if (best == s->n ||
-		    tls_upstream_srtt(s->ups[i]) < tls_upstream_srtt(s->ups[best])) {
+		    tls_upstream_srtt(s->ents[i]->u) < tls_upstream_srtt(s->ents[best]->u)) {
 			best = i;
 		}
 	}
@@ -132,7 +410,7 @@ static int pick_fastest(struct upstream_set *s, const uint8_t *tried, uint64_t n
 		k = r % (n_cand - 1);
 		for (size_t i = 0; i < s->n; i++) {
 			if (i == best || is_tried(tried, i) ||
-			    tls_upstream_available_at(s->ups[i]) > now) {
+			    tls_upstream_available_at(s->ents[i]->u) > now) {
 				continue;
 			}
 			if (k-- == 0) {
@@ -157,7 +435,8 @@ int upstream_pick(struct upstream_set *s, const uint8_t *tried, bool any)
 		for (size_t k = 0; k < s->n; k++) {
 			size_t i = (start + k) % s->n;
 
-			if (!is_tried(tried, i) && tls_upstream_available_at(s->ups[i]) <= now) {
+			if (!is_tried(tried, i) &&
+			    tls_upstream_available_at(s->ents[i]->u) <= now) {
 				pick = (int)i;
 				break;
 			}
@@ -172,39 +451,12 @@ int upstream_pick(struct upstream_set *s, const uint8_t *tried, bool any)
 	/* Every untried upstream is backed off: the one that recovers first, now. */
 	for (size_t i = 0; i < s->n; i++) {
 		if (!is_tried(tried, i) &&
-		    (soonest == s->n || tls_upstream_available_at(s->ups[i]) <
-						tls_upstream_available_at(s->ups[soonest]))) {
+		    (soonest == s->n || tls_upstream_available_at(s->ents[i]->u) <
+						tls_upstream_available_at(s->ents[soonest]->u))) {
 			soonest = i;
 		}
 	}
 	return soonest < s->n ? (int)soonest : -1;
-}
-
-static void on_upstream_closed(void *arg)
-{
-	struct upstream_set *s = arg;
-
-	if (--s->n_open > 0) {
-		return;
-	}
-	if (s->done) {
-		s->done(s->done_arg);
-	}
-	free(s->ups);
-	free(s);
-}
-
-void upstream_set_close(struct upstream_set *s, void (*done)(void *arg), void *arg)
-{
-	size_t n = s->n;
-
-	s->done = done;
-	s->done_arg = arg;
-	s->n_open = n;
-	/* An upstream with no connection is freed at once, calling back synchronously. */
-	for (size_t i = 0; i < n; i++) {
-		tls_upstream_close(s->ups[i], on_upstream_closed, s);
-	}
 }
 
 void upstream_set_stats_log(const struct upstream_set *s)
@@ -212,14 +464,14 @@ void upstream_set_stats_log(const struct upstream_set *s)
 	for (size_t i = 0; i < s->n; i++) {
 		struct tls_upstream_stats st;
 
-		tls_upstream_stats_get(s->ups[i], &st);
+		tls_upstream_stats_get(s->ents[i]->u, &st);
 		log_notice(
 			LOG_MAIN,
 			"upstream '%s': queries=%llu answers=%llu connections=%llu "
 			"handshakes_full=%llu handshakes_resumed=%llu tickets=%llu "
 			"auth_failures=%llu conn_failures=%llu proto_errors=%llu dead=%llu "
 			"server_closes=%llu idle_closes=%llu backoffs=%llu resent=%llu srtt_ms=%u",
-			tls_upstream_name(s->ups[i]), (unsigned long long)st.queries,
+			tls_upstream_name(s->ents[i]->u), (unsigned long long)st.queries,
 			(unsigned long long)st.answers, (unsigned long long)st.connections,
 			(unsigned long long)st.handshakes_full,
 			(unsigned long long)st.handshakes_resumed, (unsigned long long)st.tickets,
@@ -227,6 +479,6 @@ void upstream_set_stats_log(const struct upstream_set *s)
 			(unsigned long long)st.proto_errors, (unsigned long long)st.dead,
 			(unsigned long long)st.server_closes, (unsigned long long)st.idle_closes,
 			(unsigned long long)st.backoffs, (unsigned long long)st.resent,
-			tls_upstream_srtt(s->ups[i]));
+			tls_upstream_srtt(s->ents[i]->u));
 	}
 }

@@ -87,6 +87,14 @@ int tls_upstream_new(uv_loop_t *loop, struct tls_client *client,
 		     const struct tls_upstream_params *p, struct tls_upstream **out);
 
 /**
+ * Apply the limits of @p (timeouts, max_in_flight, max_conns, retries, backoff) to @u; the pool
+ * key (address, names, pins, strictness) is not looked at. A configuration reload keeps @u, its
+ * connections and its tickets, and changes only these. Connections already open keep the
+ * timers they armed until they re-arm them.
+ */
+void tls_upstream_tune(struct tls_upstream *u, const struct tls_upstream_params *p);
+
+/**
  * Close every connection of @u; queries still on it get TLS_ERR_LOST. @u is freed when its last
  * libuv handle has closed, after which @on_closed(@arg) is called (it may be NULL).
  */

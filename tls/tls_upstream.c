@@ -74,6 +74,20 @@ int tls_upstream_new(uv_loop_t *loop, struct tls_client *client,
 	return 0;
 }
 
+void tls_upstream_tune(struct tls_upstream *u, const struct tls_upstream_params *p)
+{
+	if (p->max_in_flight == 0 || p->max_in_flight > MAX_IN_FLIGHT_LIMIT || p->max_conns == 0) {
+		return; /* tls_upstream_new() would have refused them; config.c never gives them */
+	}
+	u->idle_timeout_ms = p->idle_timeout_ms;
+	u->handshake_timeout_ms = p->handshake_timeout_ms;
+	u->liveness_ms = p->liveness_ms;
+	u->max_in_flight = p->max_in_flight;
+	u->max_conns = p->max_conns;
+	u->failures_before_backoff = p->failures_before_backoff;
+	u->backoff_max_ms = p->backoff_max_ms;
+}
+
 static void upstream_free(struct tls_upstream *u)
 {
 	void (*cb)(void *) = u->on_closed;
