@@ -320,12 +320,40 @@ static int heap_grow(struct cache *c)
 
 /* --- the public functions --- */
 
+/* Whether @max_bytes holds the cache and its smallest index; 0 (disabled) holds nothing. */
+static bool max_bytes_valid(size_t max_bytes)
+{
+	return max_bytes == 0 ||
+	       max_bytes >= sizeof(struct cache) + index_cost(TABLE_MIN, TABLE_MIN);
+}
+
+/*
+ * Give @c, which holds no entries and no index (a disabled cache), the smallest index, as an
+ * enabled cache starts with. -ENOMEM leaves @c as it was.
+ */
+static int index_new(struct cache *c)
+{
+	struct entry **table = calloc(TABLE_MIN, sizeof(*table));
+	struct entry **heap = calloc(TABLE_MIN, sizeof(*heap));
+
+	if (!table || !heap) {
+		free(table);
+		free(heap);
+		return -ENOMEM;
+	}
+	c->table = table;
+	c->n_buckets = TABLE_MIN;
+	c->heap = heap;
+	c->heap_cap = TABLE_MIN;
+	c->stats.bytes = sizeof(*c) + index_cost(c->n_buckets, c->heap_cap);
+	return 0;
+}
+
 int cache_new(const struct cache_params *p, struct cache **out)
 {
 	struct cache *c;
 
-	if ((p->max_bytes > 0 && p->max_bytes < index_cost(TABLE_MIN, TABLE_MIN) + sizeof(*c)) ||
-	    !p->now) {
+	if (!max_bytes_valid(p->max_bytes) || !p->now) {
 		return -EINVAL;
 	}
 	c = calloc(1, sizeof(*c));
@@ -337,19 +365,11 @@ int cache_new(const struct cache_params *p, struct cache **out)
 		c->secret[0] = (uint64_t)(uintptr_t)c ^ p->now(p->now_arg);
 		c->secret[1] = ~c->secret[0] * 0x9e3779b97f4a7c15ull;
 	}
-	if (p->max_bytes == 0) {
-		*out = c; /* disabled: keys are made, nothing is stored */
-		return 0;
-	}
-	c->n_buckets = TABLE_MIN;
-	c->heap_cap = TABLE_MIN;
-	c->table = calloc(c->n_buckets, sizeof(*c->table));
-	c->heap = calloc(c->heap_cap, sizeof(*c->heap));
-	if (!c->table || !c->heap) {
-		cache_free(c);
+	/* With max_bytes 0, disabled: keys are made, nothing is stored (no index). */
+	if (p->max_bytes > 0 && index_new(c) != 0) {
+		free(c);
 		return -ENOMEM;
 	}
-	c->stats.bytes = sizeof(*c) + index_cost(c->n_buckets, c->heap_cap);
 	*out = c;
 	return 0;
 }
