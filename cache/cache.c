@@ -902,6 +902,81 @@ void cache_stats_get(const struct cache *c, struct cache_stats *out)
 	*out = c->stats;
 }
 
+/* Drop every entry; the index stays as it is, empty. The number dropped. */
+static size_t entries_drop_all(struct cache *c)
+{
+	size_t n = c->stats.entries;
+	struct entry *e = c->q_head;
+
+	while (e) {
+		struct entry *next = e->qnext;
+
+		c->stats.bytes -= e->cost;
+		free(e);
+		e = next;
+	}
+	if (c->table) {
+		memset(c->table, 0, c->n_buckets * sizeof(*c->table));
+	}
+	c->q_head = NULL;
+	c->q_tail = NULL;
+	c->hand = NULL;
+	c->stats.entries = 0;
+	return n;
+}
+
+/* The length of @name, an uncompressed name in wire format; 0 if it is not one. */
+static size_t wire_name_len(const uint8_t *name)
+{
+	size_t pos = 0;
+
+	while (pos < DNS_MAX_NAME) {
+		if (name[pos] == 0) {
+			return pos + 1;
+		}
+		if (name[pos] > DNS_MAX_LABEL) {
+			return 0; /* a pointer or a reserved label type */
+		}
+		pos += 1 + (size_t)name[pos];
+	}
+	return 0;
+}
+
+size_t cache_flush(struct cache *c, const uint8_t *name, int qtype)
+{
+	uint8_t lower[DNS_MAX_NAME];
+	struct entry *e, *next;
+	size_t name_len, n = 0;
+
+	if (!name) {
+		return entries_drop_all(c);
+	}
+	name_len = wire_name_len(name);
+	if (name_len == 0) {
+		return 0;
+	}
+	/* As cache_key_make() lowers it: a length octet (at most 63) is below 'A', and stays. */
+	for (size_t i = 0; i < name_len; i++) {
+		lower[i] = ascii_lower(name[i]);
+	}
+	/*
+	 * The class and the DO and CD bits are in the hash as well, so the entries of one name
+	 * are in no one bucket: a walk of all of them, which a control command can afford. A
+	 * @qtype out of range equals no key's type.
+	 */
+	for (e = c->q_head; e; e = next) {
+		const uint8_t *key = entry_key(e);
+
+		next = e->qnext;
+		if (e->key_len == name_len + 5 && memcmp(key, lower, name_len) == 0 &&
+		    (qtype == -1 || dns_get16(key + name_len) == qtype)) {
+			entry_unlink(c, e);
+			n++;
+		}
+	}
+	return n;
+}
+
 /* --- the cache file (see cache.h for the format) --- */
 
 #define FILE_WRITE_BUF (64 * 1024)

@@ -133,6 +133,19 @@ bool cache_has_stale(struct cache *c, const struct cache_key *k);
 
 void cache_stats_get(const struct cache *c, struct cache_stats *out);
 
+/**
+ * Drop entries (dotd-ctl flush). With @name NULL, every entry (@qtype is not read). Else @name
+ * is a domain name in uncompressed wire format, as dns_wire reads it from a question, matched
+ * without regard to ASCII case (keys hold it lower-cased); its entries of type @qtype are
+ * dropped, or of every type when @qtype is -1, of every class, with DO and CD set or not.
+ * Only @name's own entries go: a key holds one name, so the names below it (www.example.
+ * under example.) stay. A malformed @name, or a @qtype outside -1..65535, matches nothing.
+ *
+ * The counters stay (a flush is no eviction); entries and bytes are those of what is left.
+ * Returns the number of entries dropped.
+ */
+size_t cache_flush(struct cache *c, const uint8_t *name, int qtype);
+
 /** The bytes one entry of @msg_len bytes with @n_ttls TTLs and key @key_len costs. */
 size_t cache_entry_cost(size_t msg_len, size_t n_ttls, size_t key_len);
 

@@ -1385,6 +1385,391 @@ static void test_file_large_and_errors(void)
 	cache_free(c);
 }
 
+/* --- flush and reload --- */
+
+/* A question and its answer, one record and no OPT, for the tests that count entries. */
+struct qa {
+	struct msg q;
+	struct msg a;
+};
+
+/* The query for @name/@type (@edns, @do_bit, @cd as query() takes them) and an answer. */
+static struct qa qa_make(const char *name, ldns_rr_type type, uint32_t ttl, bool edns, bool do_bit,
+			 bool cd)
+{
+	const char *rdata = "A 192.0.2.1";
+	char rr[512];
+	const char *rrs[] = {rr, NULL};
+	struct qa x;
+
+	if (type == LDNS_RR_TYPE_AAAA) {
+		rdata = "AAAA 2001:db8::1";
+	} else if (type == LDNS_RR_TYPE_MX) {
+		rdata = "MX 10 mx.example.";
+	}
+	snprintf(rr, sizeof(rr), "%s %u IN %s", name, ttl, rdata);
+	x.q = query(name, type, edns, do_bit, cd);
+	x.a = answer(name, type, LDNS_RCODE_NOERROR, rrs, false, false);
+	return x;
+}
+
+/* Make @x's question (of query and answer) one of class @qclass. */
+static void qa_set_class(struct qa *x, uint16_t qclass)
+{
+	struct dns_question dq;
+
+	CU_ASSERT_EQUAL_FATAL(dns_question_parse(x->q.buf, x->q.len, &dq), 0);
+	dns_put16(x->q.buf + dq.end - 2, qclass);
+	dns_put16(x->a.buf + dq.end - 2, qclass);
+}
+
+static void qa_free(struct qa *xs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		msg_free(&xs[i].q);
+		msg_free(&xs[i].a);
+	}
+}
+
+/* What @x's entry costs, from its parts: the message (no OPT to cut), its TTLs, its key. */
+static size_t qa_cost(const struct qa *x)
+{
+	struct dns_question dq;
+	size_t n_rrs =
+		(size_t)dns_ancount(x->a.buf) + dns_nscount(x->a.buf) + dns_arcount(x->a.buf);
+
+	CU_ASSERT_EQUAL_FATAL(dns_question_parse(x->q.buf, x->q.len, &dq), 0);
+	return cache_entry_cost(x->a.len, n_rrs, dq.name_len + 5);
+}
+
+/* The bytes of a cache of @max_bytes that holds nothing: itself and its first index. */
+static size_t empty_bytes(size_t max_bytes)
+{
+	struct cache_params p = {.max_bytes = max_bytes, .max_ttl = 86400, .now = fake_now};
+	struct cache_stats st;
+	struct cache *e = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(cache_new(&p, &e), 0);
+	cache_stats_get(e, &st);
+	cache_free(e);
+	return st.bytes;
+}
+
+/*
+ * Which of @xs (@n of them) @c holds, found[i] (a lookup finds it, fresh or stale; it marks
+ * it hit), and whether the counts are a fresh sum of what it holds: as many entries as found,
+ * and the bytes of an empty cache (@base) and of each entry found. The index must not have
+ * grown (fewer than 1024 entries). Returns the number found.
+ */
+static size_t held(struct cache *c, struct qa *xs, size_t n, size_t base, bool *found)
+{
+	struct cache_stats st;
+	size_t n_found = 0, bytes = base;
+
+	for (size_t i = 0; i < n; i++) {
+		found[i] = get(c, &xs[i].q, 30, 65535)->state != CACHE_MISS;
+		if (found[i]) {
+			n_found++;
+			bytes += qa_cost(&xs[i]);
+		}
+	}
+	cache_stats_get(c, &st);
+	CU_ASSERT_EQUAL(st.entries, n_found);
+	CU_ASSERT_EQUAL(st.bytes, bytes);
+	return n_found;
+}
+
+/*
+ * The entries the flush tests start from: www.example. in seven variants (A without EDNS,
+ * with DO, with CD, with both; AAAA; MX; A of class CH), then the names around it: another,
+ * one below, one above, one that shares its first labels.
+ */
+enum {
+	FX_A,
+	FX_A_DO,
+	FX_A_CD,
+	FX_A_DO_CD,
+	FX_AAAA,
+	FX_MX,
+	FX_A_CH,
+	FX_OTHER,
+	FX_BELOW,
+	FX_ABOVE,
+	FX_LONGER,
+	FX_N,
+};
+
+static void flush_fixture(struct cache *c, struct qa *xs)
+{
+	xs[FX_A] = qa_make("www.example.", LDNS_RR_TYPE_A, 300, false, false, false);
+	xs[FX_A_DO] = qa_make("www.example.", LDNS_RR_TYPE_A, 300, true, true, false);
+	xs[FX_A_CD] = qa_make("www.example.", LDNS_RR_TYPE_A, 300, false, false, true);
+	xs[FX_A_DO_CD] = qa_make("www.example.", LDNS_RR_TYPE_A, 300, true, true, true);
+	xs[FX_AAAA] = qa_make("www.example.", LDNS_RR_TYPE_AAAA, 300, false, false, false);
+	xs[FX_MX] = qa_make("www.example.", LDNS_RR_TYPE_MX, 300, false, false, false);
+	xs[FX_A_CH] = qa_make("www.example.", LDNS_RR_TYPE_A, 300, false, false, false);
+	qa_set_class(&xs[FX_A_CH], DNS_CLASS_CH);
+	xs[FX_OTHER] = qa_make("other.example.", LDNS_RR_TYPE_A, 300, false, false, false);
+	xs[FX_BELOW] = qa_make("sub.www.example.", LDNS_RR_TYPE_A, 300, false, false, false);
+	xs[FX_ABOVE] = qa_make("example.", LDNS_RR_TYPE_A, 300, false, false, false);
+	xs[FX_LONGER] = qa_make("www.example.com.", LDNS_RR_TYPE_A, 300, false, false, false);
+	for (size_t i = 0; i < FX_N; i++) {
+		CU_ASSERT_EQUAL_FATAL(put(c, &xs[i].q, &xs[i].a), 1);
+	}
+}
+
+/* Whether found[] is true exactly for the indexes in @keep (ended by -1). */
+static bool found_exactly(const bool *found, size_t n, const int *keep)
+{
+	for (size_t i = 0; i < n; i++) {
+		bool kept = false;
+
+		for (const int *k = keep; *k >= 0; k++) {
+			kept = kept || (size_t)*k == i;
+		}
+		if (found[i] != kept) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The name of @m's question, in wire format, as a client spelt it. */
+static const uint8_t *qname(const struct msg *m)
+{
+	return m->buf + DNS_HDR_LEN;
+}
+
+/* Flush with no name: every entry goes, of every type, and the counters stay. */
+static void test_flush_all(void)
+{
+	struct cache *c = new_cache(1 << 20, 0, 86400, 3600);
+	size_t base = empty_bytes(1 << 20);
+	struct cache_stats st, st2;
+	struct qa xs[FX_N];
+	bool found[FX_N];
+
+	flush_fixture(c, xs);
+	CU_ASSERT_EQUAL(held(c, xs, FX_N, base, found), FX_N);
+	cache_stats_get(c, &st);
+	/* The type is not read without a name. */
+	CU_ASSERT_EQUAL(cache_flush(c, NULL, DNS_TYPE_A), FX_N);
+	cache_stats_get(c, &st2);
+	CU_ASSERT_EQUAL(st2.entries, 0);
+	CU_ASSERT_EQUAL(st2.bytes, base);
+	CU_ASSERT_EQUAL(st2.hits, st.hits);
+	CU_ASSERT_EQUAL(st2.inserts, st.inserts);
+	CU_ASSERT_EQUAL(st2.evicted_live + st2.evicted_expired, 0);
+	CU_ASSERT_EQUAL(held(c, xs, FX_N, base, found), 0);
+	CU_ASSERT_EQUAL(cache_flush(c, NULL, -1), 0);
+	/* The index is whole and empty: entries are stored and found again. */
+	CU_ASSERT_EQUAL(put(c, &xs[FX_AAAA].q, &xs[FX_AAAA].a), 1);
+	CU_ASSERT_EQUAL(put(c, &xs[FX_OTHER].q, &xs[FX_OTHER].a), 1);
+	CU_ASSERT_EQUAL(held(c, xs, FX_N, base, found), 2);
+	CU_ASSERT_TRUE(found_exactly(found, FX_N, (const int[]){FX_AAAA, FX_OTHER, -1}));
+	qa_free(xs, FX_N);
+	cache_free(c);
+}
+
+/*
+ * Flush a name, spelt in mixed case, of every type: all its entries go (A and AAAA, MX, the
+ * DO and CD variants, class CH); another name, the names below and above it and a longer
+ * one that starts alike stay.
+ */
+static void test_flush_name(void)
+{
+	struct cache *c = new_cache(1 << 20, 0, 86400, 3600);
+	size_t base = empty_bytes(1 << 20);
+	struct msg mixed = query("WwW.eXaMpLe.", LDNS_RR_TYPE_TXT, false, false, false);
+	struct cache_stats st, st2;
+	struct qa xs[FX_N];
+	bool found[FX_N];
+
+	flush_fixture(c, xs);
+	cache_stats_get(c, &st);
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&mixed), -1), 7);
+	cache_stats_get(c, &st2);
+	CU_ASSERT_EQUAL(st2.entries, FX_N - 7);
+	CU_ASSERT_EQUAL(st2.evicted_live + st2.evicted_expired, 0);
+	CU_ASSERT_EQUAL(st2.inserts, st.inserts);
+	CU_ASSERT_EQUAL(held(c, xs, FX_N, base, found), FX_N - 7);
+	CU_ASSERT_TRUE(found_exactly(found, FX_N,
+				     (const int[]){FX_OTHER, FX_BELOW, FX_ABOVE, FX_LONGER, -1}));
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&mixed), -1), 0);
+	/* What is left goes on working: stored again, flushed again. */
+	CU_ASSERT_EQUAL(put(c, &xs[FX_AAAA].q, &xs[FX_AAAA].a), 1);
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&xs[FX_BELOW].q), -1), 1);
+	CU_ASSERT_EQUAL(held(c, xs, FX_N, base, found), 4);
+	CU_ASSERT_TRUE(found_exactly(found, FX_N,
+				     (const int[]){FX_AAAA, FX_OTHER, FX_ABOVE, FX_LONGER, -1}));
+	msg_free(&mixed);
+	qa_free(xs, FX_N);
+	cache_free(c);
+}
+
+/*
+ * Flush a name and one type: AAAA goes, A stays; then A, in every variant of the key (DO, CD,
+ * both, class CH), and MX stays.
+ */
+static void test_flush_name_type(void)
+{
+	struct cache *c = new_cache(1 << 20, 0, 86400, 3600);
+	size_t base = empty_bytes(1 << 20);
+	struct msg upper = query("WWW.EXAMPLE.", LDNS_RR_TYPE_A, false, false, false);
+	struct qa xs[FX_N];
+	bool found[FX_N];
+
+	flush_fixture(c, xs);
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&upper), DNS_TYPE_AAAA), 1);
+	CU_ASSERT_EQUAL(held(c, xs, FX_N, base, found), FX_N - 1);
+	CU_ASSERT_TRUE(
+		found_exactly(found, FX_N,
+			      (const int[]){FX_A, FX_A_DO, FX_A_CD, FX_A_DO_CD, FX_MX, FX_A_CH,
+					    FX_OTHER, FX_BELOW, FX_ABOVE, FX_LONGER, -1}));
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&upper), DNS_TYPE_AAAA), 0);
+
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&upper), DNS_TYPE_A), 5);
+	CU_ASSERT_EQUAL(held(c, xs, FX_N, base, found), FX_N - 6);
+	CU_ASSERT_TRUE(found_exactly(
+		found, FX_N, (const int[]){FX_MX, FX_OTHER, FX_BELOW, FX_ABOVE, FX_LONGER, -1}));
+	msg_free(&upper);
+	qa_free(xs, FX_N);
+	cache_free(c);
+}
+
+/*
+ * Nothing held for it: a name not present, the parent of one that is, a type not present, a
+ * malformed name, a type out of range; and a disabled cache. Nothing changes.
+ */
+static void test_flush_absent(void)
+{
+	static const uint8_t pointer[] = {3, 'w', 'w', 'w', 0xc0, 0x0c};
+	static const uint8_t overlong[] = {64, 'x'};
+	struct cache *c = new_cache(1 << 20, 0, 86400, 3600), *d;
+	size_t base = empty_bytes(1 << 20);
+	struct msg absent = query("nothere.example.", LDNS_RR_TYPE_A, false, false, false);
+	struct msg parent = query("example.com.", LDNS_RR_TYPE_A, false, false, false);
+	struct cache_stats st, st2;
+	struct qa xs[FX_N];
+	bool found[FX_N];
+
+	flush_fixture(c, xs);
+	cache_stats_get(c, &st);
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&absent), -1), 0);
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&parent), -1), 0);
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&xs[FX_A].q), DNS_TYPE_TXT), 0);
+	CU_ASSERT_EQUAL(cache_flush(c, pointer, -1), 0);
+	CU_ASSERT_EQUAL(cache_flush(c, overlong, -1), 0);
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&xs[FX_A].q), -2), 0);
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&xs[FX_A].q), 65536 + DNS_TYPE_A), 0);
+	cache_stats_get(c, &st2);
+	CU_ASSERT_EQUAL(st2.entries, st.entries);
+	CU_ASSERT_EQUAL(st2.bytes, st.bytes);
+	CU_ASSERT_EQUAL(held(c, xs, FX_N, base, found), FX_N);
+
+	d = new_cache(0, 0, 86400, 3600);
+	CU_ASSERT_EQUAL(cache_flush(d, qname(&xs[FX_A].q), -1), 0);
+	CU_ASSERT_EQUAL(cache_flush(d, NULL, -1), 0);
+	cache_free(d);
+	msg_free(&absent);
+	msg_free(&parent);
+	qa_free(xs, FX_N);
+	cache_free(c);
+}
+
+#define SMALL_BYTES (40 * 1024)
+#define SMALL_N	    200
+
+/*
+ * Fill a cache of SMALL_BYTES with entries of one size, "n000.example." on: the first 10 live
+ * 10 s, the others an hour. Fills until one more would evict; returns how many were stored.
+ */
+static size_t small_fill(struct cache *c, struct qa *xs)
+{
+	struct cache_stats st;
+	char name[64];
+	size_t n;
+
+	for (size_t i = 0; i < SMALL_N; i++) {
+		snprintf(name, sizeof(name), "n%03zu.example.", i);
+		xs[i] = qa_make(name, LDNS_RR_TYPE_A, i < 10 ? 10 : 3600, false, false, false);
+	}
+	for (n = 0; n < SMALL_N; n++) {
+		cache_stats_get(c, &st);
+		if (st.bytes + qa_cost(&xs[n]) > SMALL_BYTES) {
+			break;
+		}
+		CU_ASSERT_EQUAL_FATAL(put(c, &xs[n].q, &xs[n].a), 1);
+	}
+	CU_ASSERT_FATAL(n > 40 && n < SMALL_N - 40);
+	return n;
+}
+
+/*
+ * After a flush the heap and the SIEVE queue are whole: the expired entries left are evicted
+ * first, then the oldest not hit; a flush of the entry under the hand moves the hand on.
+ */
+static void test_flush_then_evict(void)
+{
+	struct cache *c = new_cache(SMALL_BYTES, 0, 86400, 3600);
+	size_t base = empty_bytes(SMALL_BYTES), n, i;
+	struct cache_stats st;
+	struct qa xs[SMALL_N];
+	bool found[SMALL_N];
+
+	n = small_fill(c, xs);
+	for (i = 10; i < 20; i++) {
+		get(c, &xs[i].q, 0, 65535);
+	}
+	/* Three that are to expire, one live in the middle of the queue. */
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&xs[0].q), -1), 1);
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&xs[1].q), -1), 1);
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&xs[2].q), DNS_TYPE_A), 1);
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&xs[30].q), -1), 1);
+	now_ms += 11000;
+	/* Four stored in their room, then 7 expired evicted, then 20..24 (10..19 were hit). */
+	for (i = n; i < SMALL_N; i++) {
+		CU_ASSERT_EQUAL(put(c, &xs[i].q, &xs[i].a), 1);
+		cache_stats_get(c, &st);
+		if (st.evicted_expired + st.evicted_live >= 12) {
+			break;
+		}
+	}
+	CU_ASSERT_EQUAL_FATAL(i, n + 4 + 12 - 1);
+	CU_ASSERT_EQUAL(st.evicted_expired, 7);
+	CU_ASSERT_EQUAL(st.evicted_live, 5);
+	/* The hand is at 25: flushed, the next eviction takes 26. */
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&xs[25].q), -1), 1);
+	CU_ASSERT_EQUAL(put(c, &xs[i + 1].q, &xs[i + 1].a), 1);
+	CU_ASSERT_EQUAL(put(c, &xs[i + 2].q, &xs[i + 2].a), 1);
+	cache_stats_get(c, &st);
+	CU_ASSERT_EQUAL(st.evicted_expired, 7);
+	CU_ASSERT_EQUAL(st.evicted_live, 6);
+	CU_ASSERT(st.bytes <= SMALL_BYTES);
+	/* As many as at the start: each flushed or evicted one was replaced by one stored. */
+	CU_ASSERT_EQUAL(held(c, xs, SMALL_N, base, found), n);
+	for (size_t j = 0; j < SMALL_N; j++) {
+		bool gone = j < 10 || (j >= 20 && j <= 26) || j == 30 || j > i + 2;
+
+		CU_ASSERT_EQUAL(found[j], !gone);
+	}
+	/* Everything flushed with the hand on an entry: filled again, evicting from the tail. */
+	CU_ASSERT_EQUAL(cache_flush(c, NULL, -1), n);
+	cache_stats_get(c, &st);
+	CU_ASSERT_EQUAL(st.bytes, base);
+	for (i = 0; i < n + 1; i++) {
+		CU_ASSERT_EQUAL(put(c, &xs[i].q, &xs[i].a), 1);
+	}
+	cache_stats_get(c, &st);
+	CU_ASSERT_EQUAL(st.evicted_expired, 7);
+	CU_ASSERT_EQUAL(st.evicted_live, 7);
+	CU_ASSERT_EQUAL(held(c, xs, SMALL_N, base, found), n);
+	CU_ASSERT_FALSE(found[0]);
+	CU_ASSERT_TRUE(found[n]);
+	qa_free(xs, SMALL_N);
+	cache_free(c);
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
@@ -1408,6 +1793,11 @@ int main(void)
 		{"cache file: hostile contents", test_file_hostile},
 		{"cache file: larger than the cache", test_file_bound},
 		{"cache file: largest entries, write errors", test_file_large_and_errors},
+		{"flush: every entry", test_flush_all},
+		{"flush: a name, every type, any case", test_flush_name},
+		{"flush: a name and a type, every DO/CD and class", test_flush_name_type},
+		{"flush: nothing held, nothing changes", test_flush_absent},
+		{"flush: heap and SIEVE whole after it", test_flush_then_evict},
 		CU_TEST_INFO_NULL,
 	};
 
