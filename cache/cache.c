@@ -318,6 +318,110 @@ static int heap_grow(struct cache *c)
 	return 0;
 }
 
+/* Drop every entry; the index stays as it is, empty. The number dropped. */
+static size_t entries_drop_all(struct cache *c)
+{
+	size_t n = c->stats.entries;
+	struct entry *e = c->q_head;
+
+	while (e) {
+		struct entry *next = e->qnext;
+
+		c->stats.bytes -= e->cost;
+		free(e);
+		e = next;
+	}
+	if (c->table) {
+		memset(c->table, 0, c->n_buckets * sizeof(*c->table));
+	}
+	c->q_head = NULL;
+	c->q_tail = NULL;
+	c->hand = NULL;
+	c->stats.entries = 0;
+	return n;
+}
+
+/* The index capacity, a power of two as the index grows, that holds @n entries at load 1. */
+static size_t cap_for(size_t n)
+{
+	size_t cap = TABLE_MIN;
+
+	while (cap < n) {
+		cap *= 2;
+	}
+	return cap;
+}
+
+/*
+ * Halve the table: bucket i + n/2 joins bucket i, the hash bit that told them apart no longer
+ * read. Should realloc refuse to shrink the block (C allows it), the larger one serves on,
+ * counted as the smaller: a shrink never fails.
+ */
+static void table_halve(struct cache *c)
+{
+	size_t half = c->n_buckets / 2;
+	struct entry **t;
+
+	for (size_t i = 0; i < half; i++) {
+		struct entry **pp = &c->table[i];
+
+		while (*pp) {
+			pp = &(*pp)->hnext;
+		}
+		*pp = c->table[half + i];
+	}
+	t = realloc(c->table, half * sizeof(*t));
+	if (t) {
+		c->table = t;
+	}
+	c->stats.bytes -= half * sizeof(void *);
+	c->n_buckets = half;
+}
+
+/* Halve the heap's capacity; it must still hold every entry. A refused realloc as above. */
+static void heap_halve(struct cache *c)
+{
+	size_t cap = c->heap_cap / 2;
+	struct entry **h = realloc(c->heap, cap * sizeof(*h));
+
+	if (h) {
+		c->heap = h;
+	}
+	c->stats.bytes -= cap * sizeof(void *);
+	c->heap_cap = cap;
+}
+
+/*
+ * Bring @c, which has an index, within a max_bytes made smaller. Evicting alone may not do:
+ * the index of a cache that had grown large can exceed a small bound by itself. So entries go
+ * as for an insertion (evict_one()) until they fit with the index an insertion would have
+ * grown for as many (load 1; the table as it is if smaller, since it grows only when there is
+ * room), and then the index is cut down to it as far as the bound asks, the heap's spare slots
+ * before the table's buckets. With no entries left that index is the smallest, which
+ * max_bytes_valid() makes sure fits.
+ */
+static void fit(struct cache *c, uint64_t now)
+{
+	size_t max = c->p.max_bytes;
+
+	while (c->stats.entries > 0) {
+		size_t cap = cap_for(c->stats.entries);
+		size_t buckets = c->n_buckets < cap ? c->n_buckets : cap;
+		size_t but_index = c->stats.bytes - index_cost(c->n_buckets, c->heap_cap);
+
+		if (but_index + index_cost(buckets, cap) <= max) {
+			break;
+		}
+		evict_one(c, now);
+	}
+	while (c->stats.bytes > max && c->heap_cap > cap_for(c->stats.entries)) {
+		heap_halve(c);
+	}
+	while (c->stats.bytes > max && c->n_buckets > cap_for(c->stats.entries)) {
+		table_halve(c);
+	}
+}
+
 /* --- the public functions --- */
 
 /* Whether @max_bytes holds the cache and its smallest index; 0 (disabled) holds nothing. */
@@ -347,6 +451,19 @@ static int index_new(struct cache *c)
 	c->heap_cap = TABLE_MIN;
 	c->stats.bytes = sizeof(*c) + index_cost(c->n_buckets, c->heap_cap);
 	return 0;
+}
+
+/* Drop every entry and the index: @c is then as cache_new() makes a disabled cache. */
+static void index_free(struct cache *c)
+{
+	entries_drop_all(c);
+	free(c->table);
+	c->table = NULL;
+	c->n_buckets = 0;
+	free(c->heap);
+	c->heap = NULL;
+	c->heap_cap = 0;
+	c->stats.bytes = 0;
 }
 
 int cache_new(const struct cache_params *p, struct cache **out)
@@ -392,6 +509,32 @@ void cache_free(struct cache *c)
 	free(c->table);
 	free(c->heap);
 	free(c);
+}
+
+int cache_params_set(struct cache *c, const struct cache_params *p)
+{
+	struct cache_params np = *p;
+	int ret;
+
+	if (!max_bytes_valid(p->max_bytes)) {
+		return -EINVAL;
+	}
+	if (c->p.max_bytes == 0 && p->max_bytes > 0) {
+		ret = index_new(c);
+		if (ret != 0) {
+			return ret;
+		}
+	} else if (c->p.max_bytes > 0 && p->max_bytes == 0) {
+		index_free(c);
+	}
+	/* The clock stays: every time stored is on it. */
+	np.now = c->p.now;
+	np.now_arg = c->p.now_arg;
+	c->p = np;
+	if (c->table && c->stats.bytes > c->p.max_bytes) {
+		fit(c, clock_now(c));
+	}
+	return 0;
 }
 
 static inline uint8_t ascii_lower(uint8_t ch)
@@ -900,29 +1043,6 @@ bool cache_has_stale(struct cache *c, const struct cache_key *k)
 void cache_stats_get(const struct cache *c, struct cache_stats *out)
 {
 	*out = c->stats;
-}
-
-/* Drop every entry; the index stays as it is, empty. The number dropped. */
-static size_t entries_drop_all(struct cache *c)
-{
-	size_t n = c->stats.entries;
-	struct entry *e = c->q_head;
-
-	while (e) {
-		struct entry *next = e->qnext;
-
-		c->stats.bytes -= e->cost;
-		free(e);
-		e = next;
-	}
-	if (c->table) {
-		memset(c->table, 0, c->n_buckets * sizeof(*c->table));
-	}
-	c->q_head = NULL;
-	c->q_tail = NULL;
-	c->hand = NULL;
-	c->stats.entries = 0;
-	return n;
 }
 
 /* The length of @name, an uncompressed name in wire format; 0 if it is not one. */
