@@ -8,7 +8,8 @@
  * Index: a chained hash table (power of two, grown at load 1), keyed by SipHash-2-4 of the key
  * with a secret drawn at creation, so that a client cannot pick names that collide. A min-heap
  * by expiry finds an entry past its TTL in O(1) for eviction; a SIEVE queue (newest at the
- * head, a hand walking from the tail, a hit only setting a bit) picks among live ones.
+ * head, a hand walking from the tail, a hit only setting a bit) picks among live ones. Table
+ * and heap shrink only when a reload (cache_params_set()) makes max_bytes too small for them.
  */
 #include <errno.h>
 #include <stdlib.h>
