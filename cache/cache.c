@@ -8,7 +8,8 @@
  * Index: a chained hash table (power of two, grown at load 1), keyed by SipHash-2-4 of the key
  * with a secret drawn at creation, so that a client cannot pick names that collide. A min-heap
  * by expiry finds an entry past its TTL in O(1) for eviction; a SIEVE queue (newest at the
- * head, a hand walking from the tail, a hit only setting a bit) picks among live ones.
+ * head, a hand walking from the tail, a hit only setting a bit) picks among live ones. Table
+ * and heap shrink only when a reload (cache_params_set()) makes max_bytes too small for them.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -318,14 +319,159 @@ static int heap_grow(struct cache *c)
 	return 0;
 }
 
+/* Drop every entry; the index stays as it is, empty. The number dropped. */
+static size_t entries_drop_all(struct cache *c)
+{
+	size_t n = c->stats.entries;
+	struct entry *e = c->q_head;
+
+	while (e) {
+		struct entry *next = e->qnext;
+
+		c->stats.bytes -= e->cost;
+		free(e);
+		e = next;
+	}
+	if (c->table) {
+		memset(c->table, 0, c->n_buckets * sizeof(*c->table));
+	}
+	c->q_head = NULL;
+	c->q_tail = NULL;
+	c->hand = NULL;
+	c->stats.entries = 0;
+	return n;
+}
+
+/* The index capacity, a power of two as the index grows, that holds @n entries at load 1. */
+static size_t cap_for(size_t n)
+{
+	size_t cap = TABLE_MIN;
+
+	while (cap < n) {
+		cap *= 2;
+	}
+	return cap;
+}
+
+/*
+ * Halve the table: bucket i + n/2 joins bucket i, the hash bit that told them apart no longer
+ * read. Should realloc refuse to shrink the block (C allows it), the larger one serves on,
+ * counted as the smaller: a shrink never fails.
+ */
+static void table_halve(struct cache *c)
+{
+	size_t half = c->n_buckets / 2;
+	struct entry **t;
+
+	for (size_t i = 0; i < half; i++) {
+		struct entry **pp = &c->table[i];
+
+		while (*pp) {
+			pp = &(*pp)->hnext;
+		}
+		*pp = c->table[half + i];
+	}
+	t = realloc(c->table, half * sizeof(*t));
+	if (t) {
+		c->table = t;
+	}
+	c->stats.bytes -= half * sizeof(void *);
+	c->n_buckets = half;
+}
+
+/* Halve the heap's capacity; it must still hold every entry. A refused realloc as above. */
+static void heap_halve(struct cache *c)
+{
+	size_t cap = c->heap_cap / 2;
+	struct entry **h = realloc(c->heap, cap * sizeof(*h));
+
+	if (h) {
+		c->heap = h;
+	}
+	c->stats.bytes -= cap * sizeof(void *);
+	c->heap_cap = cap;
+}
+
+/*
+ * Bring @c, which has an index, within a max_bytes made smaller. Evicting alone may not do:
+ * the index of a cache that had grown large can exceed a small bound by itself. So entries go
+ * as for an insertion (evict_one()) until they fit with the index an insertion would have
+ * grown for as many (load 1; the table as it is if smaller, since it grows only when there is
+ * room), and then the index is cut down to it as far as the bound asks, the heap's spare slots
+ * before the table's buckets. With no entries left that index is the smallest, which
+ * max_bytes_valid() makes sure fits.
+ */
+static void fit(struct cache *c, uint64_t now)
+{
+	size_t max = c->p.max_bytes;
+
+	while (c->stats.entries > 0) {
+		size_t cap = cap_for(c->stats.entries);
+		size_t buckets = c->n_buckets < cap ? c->n_buckets : cap;
+		size_t but_index = c->stats.bytes - index_cost(c->n_buckets, c->heap_cap);
+
+		if (but_index + index_cost(buckets, cap) <= max) {
+			break;
+		}
+		evict_one(c, now);
+	}
+	while (c->stats.bytes > max && c->heap_cap > cap_for(c->stats.entries)) {
+		heap_halve(c);
+	}
+	while (c->stats.bytes > max && c->n_buckets > cap_for(c->stats.entries)) {
+		table_halve(c);
+	}
+}
+
 /* --- the public functions --- */
+
+/* Whether @max_bytes holds the cache and its smallest index; 0 (disabled) holds nothing. */
+static bool max_bytes_valid(size_t max_bytes)
+{
+	return max_bytes == 0 ||
+	       max_bytes >= sizeof(struct cache) + index_cost(TABLE_MIN, TABLE_MIN);
+}
+
+/*
+ * Give @c, which holds no entries and no index (a disabled cache), the smallest index, as an
+ * enabled cache starts with. -ENOMEM leaves @c as it was.
+ */
+static int index_new(struct cache *c)
+{
+	struct entry **table = calloc(TABLE_MIN, sizeof(*table));
+	struct entry **heap = calloc(TABLE_MIN, sizeof(*heap));
+
+	if (!table || !heap) {
+		free(table);
+		free(heap);
+		return -ENOMEM;
+	}
+	c->table = table;
+	c->n_buckets = TABLE_MIN;
+	c->heap = heap;
+	c->heap_cap = TABLE_MIN;
+	c->stats.bytes = sizeof(*c) + index_cost(c->n_buckets, c->heap_cap);
+	return 0;
+}
+
+/* Drop every entry and the index: @c is then as cache_new() makes a disabled cache. */
+static void index_free(struct cache *c)
+{
+	entries_drop_all(c);
+	free(c->table);
+	c->table = NULL;
+	c->n_buckets = 0;
+	free(c->heap);
+	c->heap = NULL;
+	c->heap_cap = 0;
+	c->stats.bytes = 0;
+}
 
 int cache_new(const struct cache_params *p, struct cache **out)
 {
 	struct cache *c;
 
-	if ((p->max_bytes > 0 && p->max_bytes < index_cost(TABLE_MIN, TABLE_MIN) + sizeof(*c)) ||
-	    !p->now) {
+	if (!max_bytes_valid(p->max_bytes) || !p->now) {
 		return -EINVAL;
 	}
 	c = calloc(1, sizeof(*c));
@@ -337,19 +483,11 @@ int cache_new(const struct cache_params *p, struct cache **out)
 		c->secret[0] = (uint64_t)(uintptr_t)c ^ p->now(p->now_arg);
 		c->secret[1] = ~c->secret[0] * 0x9e3779b97f4a7c15ull;
 	}
-	if (p->max_bytes == 0) {
-		*out = c; /* disabled: keys are made, nothing is stored */
-		return 0;
-	}
-	c->n_buckets = TABLE_MIN;
-	c->heap_cap = TABLE_MIN;
-	c->table = calloc(c->n_buckets, sizeof(*c->table));
-	c->heap = calloc(c->heap_cap, sizeof(*c->heap));
-	if (!c->table || !c->heap) {
-		cache_free(c);
+	/* With max_bytes 0, disabled: keys are made, nothing is stored (no index). */
+	if (p->max_bytes > 0 && index_new(c) != 0) {
+		free(c);
 		return -ENOMEM;
 	}
-	c->stats.bytes = sizeof(*c) + index_cost(c->n_buckets, c->heap_cap);
 	*out = c;
 	return 0;
 }
@@ -372,6 +510,32 @@ void cache_free(struct cache *c)
 	free(c->table);
 	free(c->heap);
 	free(c);
+}
+
+int cache_params_set(struct cache *c, const struct cache_params *p)
+{
+	struct cache_params np = *p;
+	int ret;
+
+	if (!max_bytes_valid(p->max_bytes)) {
+		return -EINVAL;
+	}
+	if (c->p.max_bytes == 0 && p->max_bytes > 0) {
+		ret = index_new(c);
+		if (ret != 0) {
+			return ret;
+		}
+	} else if (c->p.max_bytes > 0 && p->max_bytes == 0) {
+		index_free(c);
+	}
+	/* The clock stays: every time stored is on it. */
+	np.now = c->p.now;
+	np.now_arg = c->p.now_arg;
+	c->p = np;
+	if (c->table && c->stats.bytes > c->p.max_bytes) {
+		fit(c, clock_now(c));
+	}
+	return 0;
 }
 
 static inline uint8_t ascii_lower(uint8_t ch)
@@ -880,6 +1044,58 @@ bool cache_has_stale(struct cache *c, const struct cache_key *k)
 void cache_stats_get(const struct cache *c, struct cache_stats *out)
 {
 	*out = c->stats;
+}
+
+/* The length of @name, an uncompressed name in wire format; 0 if it is not one. */
+static size_t wire_name_len(const uint8_t *name)
+{
+	size_t pos = 0;
+
+	while (pos < DNS_MAX_NAME) {
+		if (name[pos] == 0) {
+			return pos + 1;
+		}
+		if (name[pos] > DNS_MAX_LABEL) {
+			return 0; /* a pointer or a reserved label type */
+		}
+		pos += 1 + (size_t)name[pos];
+	}
+	return 0;
+}
+
+size_t cache_flush(struct cache *c, const uint8_t *name, int qtype)
+{
+	uint8_t lower[DNS_MAX_NAME];
+	struct entry *e, *next;
+	size_t name_len, n = 0;
+
+	if (!name) {
+		return entries_drop_all(c);
+	}
+	name_len = wire_name_len(name);
+	if (name_len == 0) {
+		return 0;
+	}
+	/* As cache_key_make() lowers it: a length octet (at most 63) is below 'A', and stays. */
+	for (size_t i = 0; i < name_len; i++) {
+		lower[i] = ascii_lower(name[i]);
+	}
+	/*
+	 * The class and the DO and CD bits are in the hash as well, so the entries of one name
+	 * are in no one bucket: a walk of all of them, which a control command can afford. A
+	 * @qtype out of range equals no key's type.
+	 */
+	for (e = c->q_head; e; e = next) {
+		const uint8_t *key = entry_key(e);
+
+		next = e->qnext;
+		if (e->key_len == name_len + 5 && memcmp(key, lower, name_len) == 0 &&
+		    (qtype == -1 || dns_get16(key + name_len) == qtype)) {
+			entry_unlink(c, e);
+			n++;
+		}
+	}
+	return n;
 }
 
 /* --- the cache file (see cache.h for the format) --- */

@@ -38,7 +38,7 @@ struct cache_params {
 	uint32_t max_ttl;     /**< cache_max_ttl (s) */
 	uint32_t max_neg_ttl; /**< cache_max_negative_ttl (s) */
 	uint32_t stale_max;   /**< serve_stale_max (s): how long past its TTL an entry is kept */
-	cache_now_fn now;     /**< the clock */
+	cache_now_fn now;     /**< the clock (cache_params_set() keeps the cache's own) */
 	void *now_arg;
 };
 
@@ -88,6 +88,27 @@ int cache_new(const struct cache_params *p, struct cache **out);
 void cache_free(struct cache *c);
 
 /**
+ * A configuration reload: @c takes every setting of @p but its clock, and keeps its entries.
+ * The clock (now, now_arg) stays, since every time stored is on it, and so does the hash
+ * secret, since queries in flight hold keys made with it.
+ *
+ * min_ttl, max_ttl and max_neg_ttl apply to answers stored from then on: an entry already
+ * stored keeps its expiry and its TTLs. stale_max applies at once to every entry, since it is
+ * read whenever an entry is used.
+ *
+ * A smaller max_bytes evicts as cache_insert() does (entries past their TTL first, then the
+ * SIEVE hand; counted in evicted_expired and evicted_live) until the entries and the index
+ * fit; the index shrinks with the entries when it must, since a cache that had grown large
+ * may have an index larger than the new bound. A larger one only lets the cache grow. From 0
+ * the cache is set up as cache_new() does; to 0 every entry is dropped (no eviction: nothing
+ * is counted but entries and bytes) and the cache is disabled just as one made with max_bytes
+ * 0. The counters stay; entries and bytes are those of what is left.
+ *
+ * 0; -EINVAL for a max_bytes cache_new() refuses, -ENOMEM (enabling): @c is then unchanged.
+ */
+int cache_params_set(struct cache *c, const struct cache_params *p);
+
+/**
  * The key of a query @msg whose question is @q: the name lower-cased, type, class, and the
  * DO and CD bits. The hash is keyed with a secret chosen at cache_new(), so that names cannot
  * be chosen to collide.
@@ -132,6 +153,19 @@ bool cache_refresh_held(struct cache *c, const struct cache_key *k);
 bool cache_has_stale(struct cache *c, const struct cache_key *k);
 
 void cache_stats_get(const struct cache *c, struct cache_stats *out);
+
+/**
+ * Drop entries (dotd-ctl flush). With @name NULL, every entry (@qtype is not read). Else @name
+ * is a domain name in uncompressed wire format, as dns_wire reads it from a question, matched
+ * without regard to ASCII case (keys hold it lower-cased); its entries of type @qtype are
+ * dropped, or of every type when @qtype is -1, of every class, with DO and CD set or not.
+ * Only @name's own entries go: a key holds one name, so the names below it (www.example.
+ * under example.) stay. A malformed @name, or a @qtype outside -1..65535, matches nothing.
+ *
+ * The counters stay (a flush is no eviction); entries and bytes are those of what is left.
+ * Returns the number of entries dropped.
+ */
+size_t cache_flush(struct cache *c, const uint8_t *name, int qtype);
 
 /** The bytes one entry of @msg_len bytes with @n_ttls TTLs and key @key_len costs. */
 size_t cache_entry_cost(size_t msg_len, size_t n_ttls, size_t key_len);

@@ -1385,6 +1385,826 @@ static void test_file_large_and_errors(void)
 	cache_free(c);
 }
 
+/* --- flush and reload --- */
+
+/* A question and its answer, one record and no OPT, for the tests that count entries. */
+struct qa {
+	struct msg q;
+	struct msg a;
+};
+
+/* The query for @name/@type (@edns, @do_bit, @cd as query() takes them) and an answer. */
+static struct qa qa_make(const char *name, ldns_rr_type type, uint32_t ttl, bool edns, bool do_bit,
+			 bool cd)
+{
+	const char *rdata = "A 192.0.2.1";
+	char rr[512];
+	const char *rrs[] = {rr, NULL};
+	struct qa x;
+
+	if (type == LDNS_RR_TYPE_AAAA) {
+		rdata = "AAAA 2001:db8::1";
+	} else if (type == LDNS_RR_TYPE_MX) {
+		rdata = "MX 10 mx.example.";
+	}
+	snprintf(rr, sizeof(rr), "%s %u IN %s", name, ttl, rdata);
+	x.q = query(name, type, edns, do_bit, cd);
+	x.a = answer(name, type, LDNS_RCODE_NOERROR, rrs, false, false);
+	return x;
+}
+
+/* Make @x's question (of query and answer) one of class @qclass. */
+static void qa_set_class(struct qa *x, uint16_t qclass)
+{
+	struct dns_question dq;
+
+	CU_ASSERT_EQUAL_FATAL(dns_question_parse(x->q.buf, x->q.len, &dq), 0);
+	dns_put16(x->q.buf + dq.end - 2, qclass);
+	dns_put16(x->a.buf + dq.end - 2, qclass);
+}
+
+static void qa_free(struct qa *xs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		msg_free(&xs[i].q);
+		msg_free(&xs[i].a);
+	}
+}
+
+/* What @x's entry costs, from its parts: the message (no OPT to cut), its TTLs, its key. */
+static size_t qa_cost(const struct qa *x)
+{
+	struct dns_question dq;
+	size_t n_rrs =
+		(size_t)dns_ancount(x->a.buf) + dns_nscount(x->a.buf) + dns_arcount(x->a.buf);
+
+	CU_ASSERT_EQUAL_FATAL(dns_question_parse(x->q.buf, x->q.len, &dq), 0);
+	return cache_entry_cost(x->a.len, n_rrs, dq.name_len + 5);
+}
+
+/* The bytes of a cache of @max_bytes that holds nothing: itself and its first index. */
+static size_t empty_bytes(size_t max_bytes)
+{
+	struct cache_params p = {.max_bytes = max_bytes, .max_ttl = 86400, .now = fake_now};
+	struct cache_stats st;
+	struct cache *e = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(cache_new(&p, &e), 0);
+	cache_stats_get(e, &st);
+	cache_free(e);
+	return st.bytes;
+}
+
+/*
+ * Which of @xs (@n of them) @c holds, found[i] (a lookup finds it, fresh or stale; it marks
+ * it hit), and whether the counts are a fresh sum of what it holds: as many entries as found,
+ * and the bytes of an empty cache (@base) and of each entry found. The index must not have
+ * grown (fewer than 1024 entries). Returns the number found.
+ */
+static size_t held(struct cache *c, struct qa *xs, size_t n, size_t base, bool *found)
+{
+	struct cache_stats st;
+	size_t n_found = 0, bytes = base;
+
+	for (size_t i = 0; i < n; i++) {
+		found[i] = get(c, &xs[i].q, 30, 65535)->state != CACHE_MISS;
+		if (found[i]) {
+			n_found++;
+			bytes += qa_cost(&xs[i]);
+		}
+	}
+	cache_stats_get(c, &st);
+	CU_ASSERT_EQUAL(st.entries, n_found);
+	CU_ASSERT_EQUAL(st.bytes, bytes);
+	return n_found;
+}
+
+/*
+ * The entries the flush tests start from: www.example. in seven variants (A without EDNS,
+ * with DO, with CD, with both; AAAA; MX; A of class CH), then the names around it: another,
+ * one below, one above, one that shares its first labels.
+ */
+enum {
+	FX_A,
+	FX_A_DO,
+	FX_A_CD,
+	FX_A_DO_CD,
+	FX_AAAA,
+	FX_MX,
+	FX_A_CH,
+	FX_OTHER,
+	FX_BELOW,
+	FX_ABOVE,
+	FX_LONGER,
+	FX_N,
+};
+
+static void flush_fixture(struct cache *c, struct qa *xs)
+{
+	xs[FX_A] = qa_make("www.example.", LDNS_RR_TYPE_A, 300, false, false, false);
+	xs[FX_A_DO] = qa_make("www.example.", LDNS_RR_TYPE_A, 300, true, true, false);
+	xs[FX_A_CD] = qa_make("www.example.", LDNS_RR_TYPE_A, 300, false, false, true);
+	xs[FX_A_DO_CD] = qa_make("www.example.", LDNS_RR_TYPE_A, 300, true, true, true);
+	xs[FX_AAAA] = qa_make("www.example.", LDNS_RR_TYPE_AAAA, 300, false, false, false);
+	xs[FX_MX] = qa_make("www.example.", LDNS_RR_TYPE_MX, 300, false, false, false);
+	xs[FX_A_CH] = qa_make("www.example.", LDNS_RR_TYPE_A, 300, false, false, false);
+	qa_set_class(&xs[FX_A_CH], DNS_CLASS_CH);
+	xs[FX_OTHER] = qa_make("other.example.", LDNS_RR_TYPE_A, 300, false, false, false);
+	xs[FX_BELOW] = qa_make("sub.www.example.", LDNS_RR_TYPE_A, 300, false, false, false);
+	xs[FX_ABOVE] = qa_make("example.", LDNS_RR_TYPE_A, 300, false, false, false);
+	xs[FX_LONGER] = qa_make("www.example.com.", LDNS_RR_TYPE_A, 300, false, false, false);
+	for (size_t i = 0; i < FX_N; i++) {
+		CU_ASSERT_EQUAL_FATAL(put(c, &xs[i].q, &xs[i].a), 1);
+	}
+}
+
+/* Whether found[] is true exactly for the indexes in @keep (ended by -1). */
+static bool found_exactly(const bool *found, size_t n, const int *keep)
+{
+	for (size_t i = 0; i < n; i++) {
+		bool kept = false;
+
+		for (const int *k = keep; *k >= 0; k++) {
+			kept = kept || (size_t)*k == i;
+		}
+		if (found[i] != kept) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The name of @m's question, in wire format, as a client spelt it. */
+static const uint8_t *qname(const struct msg *m)
+{
+	return m->buf + DNS_HDR_LEN;
+}
+
+/* Flush with no name: every entry goes, of every type, and the counters stay. */
+static void test_flush_all(void)
+{
+	struct cache *c = new_cache(1 << 20, 0, 86400, 3600);
+	size_t base = empty_bytes(1 << 20);
+	struct cache_stats st, st2;
+	struct qa xs[FX_N];
+	bool found[FX_N];
+
+	flush_fixture(c, xs);
+	CU_ASSERT_EQUAL(held(c, xs, FX_N, base, found), FX_N);
+	cache_stats_get(c, &st);
+	/* The type is not read without a name. */
+	CU_ASSERT_EQUAL(cache_flush(c, NULL, DNS_TYPE_A), FX_N);
+	cache_stats_get(c, &st2);
+	CU_ASSERT_EQUAL(st2.entries, 0);
+	CU_ASSERT_EQUAL(st2.bytes, base);
+	CU_ASSERT_EQUAL(st2.hits, st.hits);
+	CU_ASSERT_EQUAL(st2.inserts, st.inserts);
+	CU_ASSERT_EQUAL(st2.evicted_live + st2.evicted_expired, 0);
+	CU_ASSERT_EQUAL(held(c, xs, FX_N, base, found), 0);
+	CU_ASSERT_EQUAL(cache_flush(c, NULL, -1), 0);
+	/* The index is whole and empty: entries are stored and found again. */
+	CU_ASSERT_EQUAL(put(c, &xs[FX_AAAA].q, &xs[FX_AAAA].a), 1);
+	CU_ASSERT_EQUAL(put(c, &xs[FX_OTHER].q, &xs[FX_OTHER].a), 1);
+	CU_ASSERT_EQUAL(held(c, xs, FX_N, base, found), 2);
+	CU_ASSERT_TRUE(found_exactly(found, FX_N, (const int[]){FX_AAAA, FX_OTHER, -1}));
+	qa_free(xs, FX_N);
+	cache_free(c);
+}
+
+/*
+ * Flush a name, spelt in mixed case, of every type: all its entries go (A and AAAA, MX, the
+ * DO and CD variants, class CH); another name, the names below and above it and a longer
+ * one that starts alike stay.
+ */
+static void test_flush_name(void)
+{
+	struct cache *c = new_cache(1 << 20, 0, 86400, 3600);
+	size_t base = empty_bytes(1 << 20);
+	struct msg mixed = query("WwW.eXaMpLe.", LDNS_RR_TYPE_TXT, false, false, false);
+	struct cache_stats st, st2;
+	struct qa xs[FX_N];
+	bool found[FX_N];
+
+	flush_fixture(c, xs);
+	cache_stats_get(c, &st);
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&mixed), -1), 7);
+	cache_stats_get(c, &st2);
+	CU_ASSERT_EQUAL(st2.entries, FX_N - 7);
+	CU_ASSERT_EQUAL(st2.evicted_live + st2.evicted_expired, 0);
+	CU_ASSERT_EQUAL(st2.inserts, st.inserts);
+	CU_ASSERT_EQUAL(held(c, xs, FX_N, base, found), FX_N - 7);
+	CU_ASSERT_TRUE(found_exactly(found, FX_N,
+				     (const int[]){FX_OTHER, FX_BELOW, FX_ABOVE, FX_LONGER, -1}));
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&mixed), -1), 0);
+	/* What is left goes on working: stored again, flushed again. */
+	CU_ASSERT_EQUAL(put(c, &xs[FX_AAAA].q, &xs[FX_AAAA].a), 1);
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&xs[FX_BELOW].q), -1), 1);
+	CU_ASSERT_EQUAL(held(c, xs, FX_N, base, found), 4);
+	CU_ASSERT_TRUE(found_exactly(found, FX_N,
+				     (const int[]){FX_AAAA, FX_OTHER, FX_ABOVE, FX_LONGER, -1}));
+	msg_free(&mixed);
+	qa_free(xs, FX_N);
+	cache_free(c);
+}
+
+/*
+ * Flush a name and one type: AAAA goes, A stays; then A, in every variant of the key (DO, CD,
+ * both, class CH), and MX stays.
+ */
+static void test_flush_name_type(void)
+{
+	struct cache *c = new_cache(1 << 20, 0, 86400, 3600);
+	size_t base = empty_bytes(1 << 20);
+	struct msg upper = query("WWW.EXAMPLE.", LDNS_RR_TYPE_A, false, false, false);
+	struct qa xs[FX_N];
+	bool found[FX_N];
+
+	flush_fixture(c, xs);
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&upper), DNS_TYPE_AAAA), 1);
+	CU_ASSERT_EQUAL(held(c, xs, FX_N, base, found), FX_N - 1);
+	CU_ASSERT_TRUE(
+		found_exactly(found, FX_N,
+			      (const int[]){FX_A, FX_A_DO, FX_A_CD, FX_A_DO_CD, FX_MX, FX_A_CH,
+					    FX_OTHER, FX_BELOW, FX_ABOVE, FX_LONGER, -1}));
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&upper), DNS_TYPE_AAAA), 0);
+
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&upper), DNS_TYPE_A), 5);
+	CU_ASSERT_EQUAL(held(c, xs, FX_N, base, found), FX_N - 6);
+	CU_ASSERT_TRUE(found_exactly(
+		found, FX_N, (const int[]){FX_MX, FX_OTHER, FX_BELOW, FX_ABOVE, FX_LONGER, -1}));
+	msg_free(&upper);
+	qa_free(xs, FX_N);
+	cache_free(c);
+}
+
+/*
+ * Nothing held for it: a name not present, the parent of one that is, a type not present, a
+ * malformed name, a type out of range; and a disabled cache. Nothing changes.
+ */
+static void test_flush_absent(void)
+{
+	static const uint8_t pointer[] = {3, 'w', 'w', 'w', 0xc0, 0x0c};
+	static const uint8_t overlong[] = {64, 'x'};
+	struct cache *c = new_cache(1 << 20, 0, 86400, 3600), *d;
+	size_t base = empty_bytes(1 << 20);
+	struct msg absent = query("nothere.example.", LDNS_RR_TYPE_A, false, false, false);
+	struct msg parent = query("example.com.", LDNS_RR_TYPE_A, false, false, false);
+	struct cache_stats st, st2;
+	struct qa xs[FX_N];
+	bool found[FX_N];
+
+	flush_fixture(c, xs);
+	cache_stats_get(c, &st);
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&absent), -1), 0);
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&parent), -1), 0);
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&xs[FX_A].q), DNS_TYPE_TXT), 0);
+	CU_ASSERT_EQUAL(cache_flush(c, pointer, -1), 0);
+	CU_ASSERT_EQUAL(cache_flush(c, overlong, -1), 0);
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&xs[FX_A].q), -2), 0);
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&xs[FX_A].q), 65536 + DNS_TYPE_A), 0);
+	cache_stats_get(c, &st2);
+	CU_ASSERT_EQUAL(st2.entries, st.entries);
+	CU_ASSERT_EQUAL(st2.bytes, st.bytes);
+	CU_ASSERT_EQUAL(held(c, xs, FX_N, base, found), FX_N);
+
+	d = new_cache(0, 0, 86400, 3600);
+	CU_ASSERT_EQUAL(cache_flush(d, qname(&xs[FX_A].q), -1), 0);
+	CU_ASSERT_EQUAL(cache_flush(d, NULL, -1), 0);
+	cache_free(d);
+	msg_free(&absent);
+	msg_free(&parent);
+	qa_free(xs, FX_N);
+	cache_free(c);
+}
+
+#define SMALL_BYTES (40 * 1024)
+#define SMALL_N	    200
+
+/*
+ * Fill a cache of SMALL_BYTES with entries of one size, "n000.example." on: the first 10 live
+ * 10 s, the others an hour. Fills until one more would evict; returns how many were stored.
+ */
+static size_t small_fill(struct cache *c, struct qa *xs)
+{
+	struct cache_stats st;
+	char name[64];
+	size_t n;
+
+	for (size_t i = 0; i < SMALL_N; i++) {
+		snprintf(name, sizeof(name), "n%03zu.example.", i);
+		xs[i] = qa_make(name, LDNS_RR_TYPE_A, i < 10 ? 10 : 3600, false, false, false);
+	}
+	for (n = 0; n < SMALL_N; n++) {
+		cache_stats_get(c, &st);
+		if (st.bytes + qa_cost(&xs[n]) > SMALL_BYTES) {
+			break;
+		}
+		CU_ASSERT_EQUAL_FATAL(put(c, &xs[n].q, &xs[n].a), 1);
+	}
+	CU_ASSERT_FATAL(n > 40 && n < SMALL_N - 40);
+	return n;
+}
+
+/*
+ * After a flush the heap and the SIEVE queue are whole: the expired entries left are evicted
+ * first, then the oldest not hit; a flush of the entry under the hand moves the hand on.
+ */
+static void test_flush_then_evict(void)
+{
+	struct cache *c = new_cache(SMALL_BYTES, 0, 86400, 3600);
+	size_t base = empty_bytes(SMALL_BYTES), n, i;
+	struct cache_stats st;
+	struct qa xs[SMALL_N];
+	bool found[SMALL_N];
+
+	n = small_fill(c, xs);
+	for (i = 10; i < 20; i++) {
+		get(c, &xs[i].q, 0, 65535);
+	}
+	/* Three that are to expire, one live in the middle of the queue. */
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&xs[0].q), -1), 1);
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&xs[1].q), -1), 1);
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&xs[2].q), DNS_TYPE_A), 1);
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&xs[30].q), -1), 1);
+	now_ms += 11000;
+	/* Four stored in their room, then 7 expired evicted, then 20..24 (10..19 were hit). */
+	for (i = n; i < SMALL_N; i++) {
+		CU_ASSERT_EQUAL(put(c, &xs[i].q, &xs[i].a), 1);
+		cache_stats_get(c, &st);
+		if (st.evicted_expired + st.evicted_live >= 12) {
+			break;
+		}
+	}
+	CU_ASSERT_EQUAL_FATAL(i, n + 4 + 12 - 1);
+	CU_ASSERT_EQUAL(st.evicted_expired, 7);
+	CU_ASSERT_EQUAL(st.evicted_live, 5);
+	/* The hand is at 25: flushed, the next eviction takes 26. */
+	CU_ASSERT_EQUAL(cache_flush(c, qname(&xs[25].q), -1), 1);
+	CU_ASSERT_EQUAL(put(c, &xs[i + 1].q, &xs[i + 1].a), 1);
+	CU_ASSERT_EQUAL(put(c, &xs[i + 2].q, &xs[i + 2].a), 1);
+	cache_stats_get(c, &st);
+	CU_ASSERT_EQUAL(st.evicted_expired, 7);
+	CU_ASSERT_EQUAL(st.evicted_live, 6);
+	CU_ASSERT(st.bytes <= SMALL_BYTES);
+	/* As many as at the start: each flushed or evicted one was replaced by one stored. */
+	CU_ASSERT_EQUAL(held(c, xs, SMALL_N, base, found), n);
+	for (size_t j = 0; j < SMALL_N; j++) {
+		bool gone = j < 10 || (j >= 20 && j <= 26) || j == 30 || j > i + 2;
+
+		CU_ASSERT_EQUAL(found[j], !gone);
+	}
+	/* Everything flushed with the hand on an entry: filled again, evicting from the tail. */
+	CU_ASSERT_EQUAL(cache_flush(c, NULL, -1), n);
+	cache_stats_get(c, &st);
+	CU_ASSERT_EQUAL(st.bytes, base);
+	for (i = 0; i < n + 1; i++) {
+		CU_ASSERT_EQUAL(put(c, &xs[i].q, &xs[i].a), 1);
+	}
+	cache_stats_get(c, &st);
+	CU_ASSERT_EQUAL(st.evicted_expired, 7);
+	CU_ASSERT_EQUAL(st.evicted_live, 7);
+	CU_ASSERT_EQUAL(held(c, xs, SMALL_N, base, found), n);
+	CU_ASSERT_FALSE(found[0]);
+	CU_ASSERT_TRUE(found[n]);
+	qa_free(xs, SMALL_N);
+	cache_free(c);
+}
+
+/* The first TTL of @sec in @c's fresh answer to @q, which must be there. */
+static uint32_t fresh_ttl(struct cache *c, const struct msg *q, ldns_pkt_section sec)
+{
+	struct hit *h = get(c, q, 0, 65535);
+
+	CU_ASSERT_EQUAL_FATAL(h->state, CACHE_FRESH);
+	return ttl_of(h->pkt, sec, 0);
+}
+
+/* The settings of a reload. */
+static struct cache_params params(size_t bytes, uint32_t min_ttl, uint32_t max_ttl,
+				  uint32_t max_neg, uint32_t stale_max)
+{
+	return (struct cache_params){
+		.max_bytes = bytes,
+		.min_ttl = min_ttl,
+		.max_ttl = max_ttl,
+		.max_neg_ttl = max_neg,
+		.stale_max = stale_max,
+		.now = fake_now,
+	};
+}
+
+/* @n entries of one size, "s0000.example." on, TTL 3600 but the first @n_short (10 s). */
+static void same_size(struct qa *xs, size_t n, size_t n_short)
+{
+	char name[64];
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "s%04zu.example.", i);
+		xs[i] = qa_make(name, LDNS_RR_TYPE_A, i < n_short ? 10 : 3600, false, false, false);
+	}
+}
+
+/*
+ * A smaller cache_size evicts as an insertion does: the expired entries, then from the SIEVE
+ * hand, sparing those hit; just as many go as the new size asks. What is left is served and
+ * the counters go on.
+ */
+static void test_params_shrink(void)
+{
+	enum { N = 300 };
+	struct cache *c = new_cache(1 << 20, 0, 86400, 3600);
+	struct cache_params p = params(SMALL_BYTES, 0, 86400, 3600, 86400);
+	size_t base = empty_bytes(SMALL_BYTES), kept;
+	struct cache_stats st0, st;
+	struct qa xs[N];
+	bool found[N];
+
+	same_size(xs, N, 10);
+	for (size_t i = 0; i < N; i++) {
+		CU_ASSERT_EQUAL_FATAL(put(c, &xs[i].q, &xs[i].a), 1);
+	}
+	for (size_t i = 100; i < 110; i++) {
+		CU_ASSERT_EQUAL(get(c, &xs[i].q, 0, 65535)->state, CACHE_FRESH);
+	}
+	now_ms += 11000;
+	cache_stats_get(c, &st0);
+	CU_ASSERT_EQUAL(cache_params_set(c, &p), 0);
+	cache_stats_get(c, &st);
+	CU_ASSERT(st.bytes <= SMALL_BYTES);
+	CU_ASSERT(st.bytes + qa_cost(&xs[0]) > SMALL_BYTES); /* no more went than had to */
+	CU_ASSERT_EQUAL(st.evicted_expired, 10);
+	CU_ASSERT_EQUAL(st.evicted_live, N - 10 - st.entries);
+	CU_ASSERT_EQUAL(st.hits, st0.hits);
+	CU_ASSERT_EQUAL(st.misses, st0.misses);
+	CU_ASSERT_EQUAL(st.inserts, st0.inserts);
+	/* Kept: the ten hit, and the newest. */
+	kept = held(c, xs, N, base, found);
+	CU_ASSERT_FATAL(kept > 20 && kept < N - 100);
+	for (size_t i = 0; i < N; i++) {
+		CU_ASSERT_EQUAL(found[i], (i >= 100 && i < 110) || i >= N - (kept - 10));
+	}
+	CU_ASSERT_EQUAL(fresh_ttl(c, &xs[N - 1].q, LDNS_SECTION_ANSWER), 3600 - 11);
+	/* Insertions go on under the new bound. */
+	CU_ASSERT_EQUAL(put(c, &xs[0].q, &xs[0].a), 1);
+	cache_stats_get(c, &st);
+	CU_ASSERT(st.bytes <= SMALL_BYTES);
+	CU_ASSERT_EQUAL(st.entries, kept);
+	qa_free(xs, N);
+	cache_free(c);
+}
+
+/*
+ * A cache whose index has grown (4096 buckets and heap slots: 64 KiB) cut down, first to room
+ * for 1500 entries, then to SMALL_BYTES: evicting alone would not fit, the index shrinks with
+ * the entries. It holds as many as fit with the index an insertion grows for them, the
+ * newest; grown again it takes thousands once more.
+ */
+static void test_params_shrink_index(void)
+{
+	enum { N = 3000 };
+	struct cache *c = new_cache(4 << 20, 0, 86400, 3600);
+	struct cache_params small = params(SMALL_BYTES, 0, 86400, 3600, 86400);
+	struct cache_params big = params(4 << 20, 0, 86400, 3600, 86400), medium;
+	size_t base = empty_bytes(SMALL_BYTES), fits, n_found, cost;
+	struct cache_stats st;
+	struct qa *xs = calloc(N, sizeof(*xs));
+	bool *found = calloc(N, sizeof(*found));
+
+	CU_ASSERT_FATAL(xs && found);
+	same_size(xs, N, 0);
+	cost = qa_cost(&xs[0]);
+	fits = (SMALL_BYTES - base) / cost;
+	for (size_t i = 0; i < N; i++) {
+		CU_ASSERT_EQUAL_FATAL(put(c, &xs[i].q, &xs[i].a), 1);
+	}
+	cache_stats_get(c, &st);
+	/* The index has grown from 1024 buckets and heap slots to 4096 each. */
+	CU_ASSERT_EQUAL_FATAL(st.bytes, base + N * cost + 2 * 3072 * sizeof(void *));
+	/*
+	 * Room for 1500 entries and an index of 2048 each (load 1), and half an entry: the index
+	 * halves, and as many stay as fit with it, the newest.
+	 */
+	medium = params(base + 2 * 1024 * sizeof(void *) + 1500 * cost + cost / 2, 0, 86400, 3600,
+			86400);
+	CU_ASSERT_EQUAL(cache_params_set(c, &medium), 0);
+	cache_stats_get(c, &st);
+	CU_ASSERT_EQUAL(st.entries, 1500);
+	CU_ASSERT_EQUAL(st.bytes, base + 2 * 1024 * sizeof(void *) + 1500 * cost);
+	n_found = 0;
+	for (size_t i = 0; i < N; i++) {
+		bool hit = get(c, &xs[i].q, 0, 65535)->state == CACHE_FRESH;
+
+		CU_ASSERT_EQUAL(hit, i >= N - 1500);
+		n_found += hit;
+	}
+	CU_ASSERT_EQUAL(n_found, 1500);
+	CU_ASSERT_EQUAL(cache_params_set(c, &small), 0);
+	cache_stats_get(c, &st);
+	CU_ASSERT(st.bytes <= SMALL_BYTES);
+	CU_ASSERT_EQUAL(st.entries, fits);
+	CU_ASSERT_EQUAL(st.evicted_live, N - fits);
+	/* The bytes are those of a new cache's index and the entries: the index is its first. */
+	n_found = held(c, xs, N, base, found);
+	CU_ASSERT_EQUAL(n_found, fits);
+	for (size_t i = 0; i < N; i++) {
+		CU_ASSERT_EQUAL(found[i], i >= N - fits);
+	}
+	/* The shrunk index serves: insertions evict in turn, the bound holds. */
+	for (size_t i = 0; i < 50; i++) {
+		CU_ASSERT_EQUAL(put(c, &xs[i].q, &xs[i].a), 1);
+	}
+	cache_stats_get(c, &st);
+	CU_ASSERT(st.bytes <= SMALL_BYTES);
+	CU_ASSERT_EQUAL(st.entries, fits);
+	CU_ASSERT_EQUAL(get(c, &xs[49].q, 0, 65535)->state, CACHE_FRESH);
+	/* Grown again, it takes all of them, its index growing again. */
+	CU_ASSERT_EQUAL(cache_params_set(c, &big), 0);
+	for (size_t i = 0; i < N; i++) {
+		CU_ASSERT_EQUAL(put(c, &xs[i].q, &xs[i].a), 1);
+	}
+	cache_stats_get(c, &st);
+	CU_ASSERT_EQUAL(st.entries, N);
+	CU_ASSERT_EQUAL(st.evicted_live, N - fits + 50);
+	n_found = 0;
+	for (size_t i = 0; i < N; i++) {
+		n_found += get(c, &xs[i].q, 0, 65535)->state == CACHE_FRESH;
+	}
+	CU_ASSERT_EQUAL(n_found, N);
+	qa_free(xs, N);
+	free(xs);
+	free(found);
+	cache_free(c);
+}
+
+/* A larger cache_size: nothing goes, and the cache grows past the old size without evicting. */
+static void test_params_grow(void)
+{
+	struct cache *c = new_cache(SMALL_BYTES, 0, 86400, 3600);
+	struct cache_params p = params(1 << 20, 0, 86400, 3600, 86400);
+	size_t base = empty_bytes(SMALL_BYTES), n, i;
+	struct cache_stats st0, st;
+	struct qa xs[SMALL_N];
+	bool found[SMALL_N];
+
+	n = small_fill(c, xs);
+	for (i = n; i < n + 20; i++) {
+		CU_ASSERT_EQUAL(put(c, &xs[i].q, &xs[i].a), 1);
+	}
+	cache_stats_get(c, &st0);
+	CU_ASSERT_EQUAL_FATAL(st0.evicted_live, 20);
+	CU_ASSERT_EQUAL(cache_params_set(c, &p), 0);
+	cache_stats_get(c, &st);
+	CU_ASSERT_EQUAL(st.entries, st0.entries);
+	CU_ASSERT_EQUAL(st.bytes, st0.bytes);
+	for (; i < SMALL_N; i++) {
+		CU_ASSERT_EQUAL(put(c, &xs[i].q, &xs[i].a), 1);
+	}
+	cache_stats_get(c, &st);
+	CU_ASSERT_EQUAL(st.evicted_live + st.evicted_expired, 20);
+	CU_ASSERT(st.bytes > SMALL_BYTES);
+	CU_ASSERT_EQUAL(held(c, xs, SMALL_N, base, found), SMALL_N - 20);
+	for (i = 0; i < SMALL_N; i++) {
+		CU_ASSERT_EQUAL(found[i], i >= 20);
+	}
+	qa_free(xs, SMALL_N);
+	cache_free(c);
+}
+
+/* Each counter of @a1 less @a0 equals that of @b1 less @b0: the same operations counted alike. */
+static bool same_counts(const struct cache_stats *a0, const struct cache_stats *a1,
+			const struct cache_stats *b0, const struct cache_stats *b1)
+{
+	return a1->hits - a0->hits == b1->hits - b0->hits &&
+	       a1->misses - a0->misses == b1->misses - b0->misses &&
+	       a1->stale_hits - a0->stale_hits == b1->stale_hits - b0->stale_hits &&
+	       a1->inserts - a0->inserts == b1->inserts - b0->inserts &&
+	       a1->not_cacheable - a0->not_cacheable == b1->not_cacheable - b0->not_cacheable &&
+	       a1->evicted_expired - a0->evicted_expired ==
+		       b1->evicted_expired - b0->evicted_expired &&
+	       a1->evicted_live - a0->evicted_live == b1->evicted_live - b0->evicted_live &&
+	       a1->refresh_failures - a0->refresh_failures ==
+		       b1->refresh_failures - b0->refresh_failures &&
+	       a1->entries == b1->entries && a1->bytes == b1->bytes;
+}
+
+/*
+ * What a disabled cache does, on @c: nothing is stored (an insertion says 0, counts nothing),
+ * lookups miss, nothing is stale or held, a flush drops nothing, a dump holds no entry and a
+ * load (of @f, the flush fixture's dump) takes none. The same dump as @ref's, a cache made
+ * disabled, which gets the same calls: they count alike.
+ */
+static void disabled_alike(struct cache *c, struct cache *ref, struct qa *x, const struct sink *f)
+{
+	struct cache *both[2] = {c, ref};
+	struct cache_stats st0[2], st1[2];
+	struct sink dumps[2];
+	struct cache_load_stats ls;
+	struct cache_key k;
+	size_t n;
+
+	for (int i = 0; i < 2; i++) {
+		cache_stats_get(both[i], &st0[i]);
+		k = key_for(both[i], &x->q);
+		CU_ASSERT_EQUAL(put(both[i], &x->q, &x->a), 0);
+		CU_ASSERT_EQUAL(get(both[i], &x->q, 30, 65535)->state, CACHE_MISS);
+		CU_ASSERT_FALSE(cache_has_stale(both[i], &k));
+		CU_ASSERT_FALSE(cache_refresh_failed(both[i], &k));
+		CU_ASSERT_FALSE(cache_refresh_held(both[i], &k));
+		CU_ASSERT_EQUAL(cache_flush(both[i], qname(&x->q), -1), 0);
+		CU_ASSERT_EQUAL(cache_flush(both[i], NULL, -1), 0);
+		dumps[i] = dump(both[i], WALL_NOW, &n);
+		CU_ASSERT_EQUAL(n, 0);
+		CU_ASSERT_EQUAL(cache_load(both[i], f->buf, f->len, WALL_NOW, &ls), 0);
+		CU_ASSERT_TRUE(ls.loaded == 0 && ls.skipped == FX_N);
+		cache_stats_get(both[i], &st1[i]);
+		CU_ASSERT_EQUAL(st1[i].entries, 0);
+		CU_ASSERT_EQUAL(st1[i].bytes, 0);
+	}
+	CU_ASSERT_TRUE(same_counts(&st0[0], &st1[0], &st0[1], &st1[1]));
+	CU_ASSERT_TRUE(dumps[0].len == dumps[1].len &&
+		       memcmp(dumps[0].buf, dumps[1].buf, dumps[0].len) == 0);
+	free(dumps[0].buf);
+	free(dumps[1].buf);
+}
+
+/*
+ * cache_size 0: every entry dropped (no eviction counted), the cache disabled as one made so;
+ * the other counters stay. Enabled again it stores, and keys made before still find entries:
+ * the hash secret did not change.
+ */
+static void test_params_disable(void)
+{
+	struct cache *c = new_cache(1 << 20, 0, 86400, 3600), *ref = new_cache(0, 0, 86400, 3600);
+	struct cache_params off = params(0, 0, 86400, 3600, 86400);
+	struct cache_params on = params(1 << 20, 0, 86400, 3600, 86400);
+	size_t base = empty_bytes(1 << 20);
+	struct cache_stats st0, st;
+	struct cache_key k_before;
+	struct cache_client cl;
+	struct dns_question dq;
+	struct qa xs[FX_N];
+	bool found[FX_N], prefetch;
+	struct sink f;
+	size_t len;
+
+	flush_fixture(c, xs);
+	k_before = key_for(c, &xs[FX_OTHER].q);
+	f = dump(c, WALL_NOW, NULL); /* the fixture's entries, for a load into the disabled */
+	CU_ASSERT_EQUAL(held(c, xs, FX_N, base, found), FX_N);
+	cache_stats_get(c, &st0);
+	CU_ASSERT_EQUAL(cache_params_set(c, &off), 0);
+	cache_stats_get(c, &st);
+	CU_ASSERT_EQUAL(st.entries, 0);
+	CU_ASSERT_EQUAL(st.bytes, 0);
+	CU_ASSERT_EQUAL(st.hits, st0.hits);
+	CU_ASSERT_EQUAL(st.inserts, st0.inserts);
+	CU_ASSERT_EQUAL(st.evicted_live + st.evicted_expired, 0);
+	disabled_alike(c, ref, &xs[FX_A], &f);
+	/* Disabled again: no change. */
+	CU_ASSERT_EQUAL(cache_params_set(c, &off), 0);
+	disabled_alike(c, ref, &xs[FX_AAAA], &f);
+
+	/* Enabled: as a new cache, it stores again, found by a key made before. */
+	CU_ASSERT_EQUAL(cache_params_set(c, &on), 0);
+	cache_stats_get(c, &st);
+	CU_ASSERT_EQUAL(st.bytes, base);
+	CU_ASSERT_EQUAL(put(c, &xs[FX_OTHER].q, &xs[FX_OTHER].a), 1);
+	CU_ASSERT_EQUAL(held(c, xs, FX_N, base, found), 1);
+	CU_ASSERT_TRUE(found[FX_OTHER]);
+	dns_question_parse(xs[FX_OTHER].q.buf, xs[FX_OTHER].q.len, &dq);
+	cl = (struct cache_client){.query = xs[FX_OTHER].q.buf, .qend = dq.end, .max_len = 65535};
+	CU_ASSERT_EQUAL(
+		cache_lookup(c, &k_before, &cl, 0, last.wire, sizeof(last.wire), &len, &prefetch),
+		CACHE_FRESH);
+	free(f.buf);
+	qa_free(xs, FX_N);
+	cache_free(ref);
+	cache_free(c);
+}
+
+static uint64_t far_now(void *arg)
+{
+	(void)arg;
+	return now_ms + 86400ull * 1000 * 365;
+}
+
+/*
+ * The TTL limits of a reload apply to answers stored after it: cache_max_ttl lowered, then
+ * cache_min_ttl raised and cache_max_negative_ttl lowered. What was stored keeps its expiry;
+ * serve_stale_max applies at once. The clock given is not taken: the cache keeps its own.
+ */
+static void test_params_ttl(void)
+{
+	static const char *const soa[] = {
+		"ns:example. 3600 IN SOA ns.example. host.example. 1 3600 900 604800 60", NULL};
+	struct cache *c = new_cache(1 << 20, 0, 86400, 3600);
+	struct cache_params p = params(1 << 20, 30, 100, 10, 86400);
+	struct qa old = qa_make("old.example.", LDNS_RR_TYPE_A, 1000, false, false, false);
+	struct qa fresh = qa_make("new.example.", LDNS_RR_TYPE_A, 1000, false, false, false);
+	struct qa shorter = qa_make("short.example.", LDNS_RR_TYPE_A, 5, false, false, false);
+	struct qa stale = qa_make("stale.example.", LDNS_RR_TYPE_A, 10, false, false, false);
+	struct msg nq = query("nx.example.", LDNS_RR_TYPE_A, false, false, false);
+	struct msg nx =
+		answer("nx.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN, soa, false, false);
+	struct cache_key k_stale;
+
+	CU_ASSERT_EQUAL(put(c, &old.q, &old.a), 1);
+	CU_ASSERT_EQUAL(put(c, &stale.q, &stale.a), 1);
+	k_stale = key_for(c, &stale.q);
+	now_ms += 20000; /* stale is 10 s past its TTL */
+	CU_ASSERT_TRUE(cache_has_stale(c, &k_stale));
+	p.now = far_now;
+	CU_ASSERT_EQUAL(cache_params_set(c, &p), 0);
+	/* Stored before: its TTL and expiry as they were, on the cache's own clock. */
+	CU_ASSERT_EQUAL(fresh_ttl(c, &old.q, LDNS_SECTION_ANSWER), 980);
+	/* Stored after: 1000 capped at 100, 5 raised to 30, the NXDOMAIN's 60 capped at 10. */
+	CU_ASSERT_EQUAL(put(c, &fresh.q, &fresh.a), 1);
+	CU_ASSERT_EQUAL(put(c, &shorter.q, &shorter.a), 1);
+	CU_ASSERT_EQUAL(put(c, &nq, &nx), 1);
+	CU_ASSERT_EQUAL(fresh_ttl(c, &fresh.q, LDNS_SECTION_ANSWER), 100);
+	CU_ASSERT_EQUAL(fresh_ttl(c, &shorter.q, LDNS_SECTION_ANSWER), 30);
+	CU_ASSERT_EQUAL(fresh_ttl(c, &nq, LDNS_SECTION_AUTHORITY), 10);
+	now_ms += 10000;
+	CU_ASSERT_EQUAL(get(c, &nq, 0, 65535)->state, CACHE_MISS);
+	now_ms += 90000;
+	CU_ASSERT_EQUAL(get(c, &fresh.q, 0, 65535)->state, CACHE_MISS);
+	CU_ASSERT_EQUAL(fresh_ttl(c, &old.q, LDNS_SECTION_ANSWER), 880);
+	now_ms += 880000 - 1;
+	CU_ASSERT_EQUAL(get(c, &old.q, 0, 65535)->state, CACHE_FRESH);
+	now_ms += 1;
+	CU_ASSERT_EQUAL(get(c, &old.q, 0, 65535)->state, CACHE_MISS);
+
+	/* serve_stale_max: an entry 20 s past its TTL, stale within 30 s, not within 10. */
+	CU_ASSERT_EQUAL(put(c, &stale.q, &stale.a), 1); /* 30 s now (cache_min_ttl) */
+	now_ms += 50000;
+	CU_ASSERT_TRUE(cache_has_stale(c, &k_stale));
+	p = params(1 << 20, 30, 100, 10, 30);
+	CU_ASSERT_EQUAL(cache_params_set(c, &p), 0);
+	CU_ASSERT_TRUE(cache_has_stale(c, &k_stale));
+	p.stale_max = 10;
+	CU_ASSERT_EQUAL(cache_params_set(c, &p), 0);
+	CU_ASSERT_FALSE(cache_has_stale(c, &k_stale));
+	CU_ASSERT_EQUAL(get(c, &stale.q, 30, 65535)->state, CACHE_MISS);
+	qa_free(&old, 1);
+	qa_free(&fresh, 1);
+	qa_free(&shorter, 1);
+	qa_free(&stale, 1);
+	msg_free(&nq);
+	msg_free(&nx);
+	cache_free(c);
+}
+
+/*
+ * A cache_size that cache_new() refuses (too small for the index) is refused, and nothing
+ * changes: not the entries, not the counters, not the TTL limits given with it. The smallest
+ * size cache_new() takes is taken, and holds no entry.
+ */
+static void test_params_invalid(void)
+{
+	struct cache *c = new_cache(1 << 20, 0, 86400, 3600), *d;
+	size_t base = empty_bytes(1 << 20);
+	struct cache_params p = params(1, 0, 5, 5, 5), q;
+	struct qa later = qa_make("later.example.", LDNS_RR_TYPE_A, 1000, false, false, false);
+	struct cache_stats st0, st;
+	struct qa xs[FX_N];
+	bool found[FX_N];
+
+	flush_fixture(c, xs);
+	cache_stats_get(c, &st0);
+	CU_ASSERT_EQUAL(cache_params_set(c, &p), -EINVAL);
+	p.max_bytes = base - 1;
+	CU_ASSERT_EQUAL(cache_params_set(c, &p), -EINVAL);
+	CU_ASSERT_EQUAL(cache_new(&p, &d), -EINVAL);
+	cache_stats_get(c, &st);
+	CU_ASSERT_TRUE(same_counts(&st0, &st, &st0, &st0));
+	CU_ASSERT_EQUAL(held(c, xs, FX_N, base, found), FX_N);
+	CU_ASSERT_EQUAL(put(c, &later.q, &later.a), 1);
+	CU_ASSERT_EQUAL(fresh_ttl(c, &later.q, LDNS_SECTION_ANSWER), 1000);
+
+	/* Disabled, it stays so. */
+	d = new_cache(0, 0, 86400, 3600);
+	p.max_bytes = 1;
+	CU_ASSERT_EQUAL(cache_params_set(d, &p), -EINVAL);
+	CU_ASSERT_EQUAL(put(d, &later.q, &later.a), 0);
+	cache_stats_get(d, &st);
+	CU_ASSERT_EQUAL(st.bytes, 0);
+	cache_free(d);
+
+	/* The smallest: every entry goes, and no entry fits. */
+	q = params(base, 0, 86400, 3600, 86400);
+	CU_ASSERT_EQUAL(cache_new(&q, &d), 0);
+	cache_free(d);
+	CU_ASSERT_EQUAL(cache_params_set(c, &q), 0);
+	cache_stats_get(c, &st);
+	CU_ASSERT_EQUAL(st.entries, 0);
+	CU_ASSERT_EQUAL(st.bytes, base);
+	CU_ASSERT_EQUAL(st.evicted_live, FX_N + 1);
+	CU_ASSERT_EQUAL(put(c, &later.q, &later.a), 0);
+	qa_free(&later, 1);
+	qa_free(xs, FX_N);
+	cache_free(c);
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
@@ -1408,6 +2228,17 @@ int main(void)
 		{"cache file: hostile contents", test_file_hostile},
 		{"cache file: larger than the cache", test_file_bound},
 		{"cache file: largest entries, write errors", test_file_large_and_errors},
+		{"flush: every entry", test_flush_all},
+		{"flush: a name, every type, any case", test_flush_name},
+		{"flush: a name and a type, every DO/CD and class", test_flush_name_type},
+		{"flush: nothing held, nothing changes", test_flush_absent},
+		{"flush: heap and SIEVE whole after it", test_flush_then_evict},
+		{"reload: a smaller size evicts, as an insertion does", test_params_shrink},
+		{"reload: a smaller size shrinks a grown index", test_params_shrink_index},
+		{"reload: a larger size lets the cache grow", test_params_grow},
+		{"reload: size 0 disables, as a cache made so; enabled again", test_params_disable},
+		{"reload: TTL limits for what is stored after", test_params_ttl},
+		{"reload: an invalid size changes nothing", test_params_invalid},
 		CU_TEST_INFO_NULL,
 	};
 
