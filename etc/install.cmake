@@ -52,6 +52,8 @@ function(dotd_install_fitted src dest_dir name must_have)
 	file(INSTALL DESTINATION "${dest_dir}" TYPE FILE
 		PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ
 		FILES "${staging}/${name}")
+	# file(INSTALL) lists the file for install_manifest.txt in this scope.
+	set(CMAKE_INSTALL_MANIFEST_FILES "${CMAKE_INSTALL_MANIFEST_FILES}" PARENT_SCOPE)
 endfunction()
 
 dotd_install_fitted("${DOTD_SRC}/etc/dotd.service" "${unitdir}" dotd.service
