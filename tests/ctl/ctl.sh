@@ -20,6 +20,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/dotd-ctl.XXXXXX")
 server_pid=""
 status=0
 
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
 	server_stop
 	rm -rf "$tmp"
