@@ -2,8 +2,9 @@
 # etc/dotd.service against systemd's own checks, without running it: the unit and dotd are
 # installed into a temporary root (with the system's units, and /bin/kill for the ExecReload=
 # that reload will bring), then `systemd-analyze verify` must pass with no message at all (it checks that
-# ExecStart= and ExecReload= can be executed, and that man: pages exist) and `systemd-analyze
-# security` must rate its exposure at most MAX (tenths, 0..100; 14 is "1.4 OK").
+# ExecStart= and ExecReload= can be executed, and that man: pages exist: it asks the host's man,
+# so MANPATH names the pages of man/ copied into the root) and `systemd-analyze security` must
+# rate its exposure at most MAX (tenths, 0..100; 14 is "1.4 OK").
 #
 # usage: unit.sh DOTD UNIT [MAX]    exit 77 (skipped) without systemd-analyze
 set -euo pipefail
@@ -30,6 +31,11 @@ cp -a "$units" "$root/usr/lib/systemd/system"
 cp "$(realpath /bin/kill)" "$root/usr/bin/kill"
 ln -s usr/bin "$root/bin"
 ln -s usr/lib "$root/lib"
+man_src=$(dirname "$(realpath "$0")")/../../man
+for page in "$man_src"/*.[58]; do
+	install -D -m 644 "$page" "$root/usr/share/man/man${page##*.}/$(basename "$page")"
+done
+export MANPATH=$root/usr/share/man
 
 # shellcheck disable=SC2016 # $MAINPID is for systemd, literally
 for want in 'Type=notify'; do
