@@ -218,7 +218,8 @@ void upstream_set_stats_log(const struct upstream_set *s)
 			"upstream '%s': queries=%llu answers=%llu connections=%llu "
 			"handshakes_full=%llu handshakes_resumed=%llu tickets=%llu "
 			"auth_failures=%llu conn_failures=%llu proto_errors=%llu dead=%llu "
-			"server_closes=%llu idle_closes=%llu backoffs=%llu resent=%llu srtt_ms=%u",
+			"server_closes=%llu idle_closes=%llu backoffs=%llu resent=%llu srtt_ms=%u "
+			"in_flight=%llu queued=%llu conns_open=%llu state=%s",
 			tls_upstream_name(s->ups[i]), (unsigned long long)st.queries,
 			(unsigned long long)st.answers, (unsigned long long)st.connections,
 			(unsigned long long)st.handshakes_full,
@@ -227,6 +228,8 @@ void upstream_set_stats_log(const struct upstream_set *s)
 			(unsigned long long)st.proto_errors, (unsigned long long)st.dead,
 			(unsigned long long)st.server_closes, (unsigned long long)st.idle_closes,
 			(unsigned long long)st.backoffs, (unsigned long long)st.resent,
-			tls_upstream_srtt(s->ups[i]));
+			tls_upstream_srtt(s->ups[i]), (unsigned long long)st.in_flight,
+			(unsigned long long)st.queued, (unsigned long long)st.conns_open,
+			tls_upstream_state_name(tls_upstream_state(s->ups[i])));
 	}
 }
