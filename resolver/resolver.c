@@ -59,6 +59,7 @@ void resolver_stats_log(struct resolver *r)
 		   (unsigned long long)s->tcp_evicted, (unsigned long long)s->tcp_idle_closed,
 		   (unsigned long long)s->tcp_overflow_closed, (unsigned long long)s->tcp_paused,
 		   (unsigned long long)s->udp_send_dropped);
+	stats_log_answers(s);
 	if (r->cache) {
 		cache_stats_get(r->cache, &cs);
 		log_notice(LOG_MAIN,
@@ -159,6 +160,7 @@ int resolver_start(struct resolver *r, uv_loop_t *loop, const struct config *cfg
 	memset(r, 0, sizeof(*r));
 	r->loop = loop;
 	r->cfg = cfg;
+	r->started = uv_hrtime();
 	r->opts.padding_blocksize = cfg->padding_blocksize;
 	r->opts.ecs_private = cfg->ecs_private;
 	r->opts.keepalive = true;

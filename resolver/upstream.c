@@ -209,7 +209,10 @@ void upstream_set_close(struct upstream_set *s, void (*done)(void *arg), void *a
 
 void upstream_set_stats_log(const struct upstream_set *s)
 {
+	uint64_t now = uv_now(s->loop);
+
 	for (size_t i = 0; i < s->n; i++) {
+		uint64_t at = tls_upstream_available_at(s->ups[i]);
 		struct tls_upstream_stats st;
 
 		tls_upstream_stats_get(s->ups[i], &st);
@@ -219,7 +222,7 @@ void upstream_set_stats_log(const struct upstream_set *s)
 			"handshakes_full=%llu handshakes_resumed=%llu tickets=%llu "
 			"auth_failures=%llu conn_failures=%llu proto_errors=%llu dead=%llu "
 			"server_closes=%llu idle_closes=%llu backoffs=%llu resent=%llu srtt_ms=%u "
-			"in_flight=%llu queued=%llu conns_open=%llu state=%s",
+			"in_flight=%llu queued=%llu conns_open=%llu state=%s backoff_ms=%llu",
 			tls_upstream_name(s->ups[i]), (unsigned long long)st.queries,
 			(unsigned long long)st.answers, (unsigned long long)st.connections,
 			(unsigned long long)st.handshakes_full,
@@ -230,6 +233,7 @@ void upstream_set_stats_log(const struct upstream_set *s)
 			(unsigned long long)st.backoffs, (unsigned long long)st.resent,
 			tls_upstream_srtt(s->ups[i]), (unsigned long long)st.in_flight,
 			(unsigned long long)st.queued, (unsigned long long)st.conns_open,
-			tls_upstream_state_name(tls_upstream_state(s->ups[i])));
+			tls_upstream_state_name(tls_upstream_state(s->ups[i])),
+			(unsigned long long)(at > now ? at - now : 0));
 	}
 }
