@@ -306,6 +306,7 @@ static void client_tcp_work(struct client_tcp *c)
 		/* A complete message: the connection is alive (slow drips do not count). */
 		uv_timer_again(&c->idle);
 		lru_touch(c);
+		from.received = uv_hrtime();
 		query_receive(r, &from, msg, len);
 	}
 	queue_remove(c);
@@ -471,6 +472,7 @@ static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	if (flags & UV_UDP_PARTIAL) {
 		return; /* larger than any DNS message */
 	}
+	from.received = uv_hrtime();
 	query_receive(l->r, &from, (const uint8_t *)buf->base, (size_t)nread);
 }
 

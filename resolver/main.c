@@ -24,8 +24,6 @@
 #include "notify.h"
 #include "resolver.h"
 
-#define DOTD_VERSION "0.1.0"
-
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: dotd [-C FILE] [-i] [-l] [-v LEVEL] [-V] [-h]\n"

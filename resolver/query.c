@@ -57,6 +57,7 @@ struct waiter {
 	struct sockaddr_storage peer; /**< UDP peer */
 	struct client_tcp *tcp;	      /**< referenced, or NULL */
 	struct udp_source *src;	      /**< its UDP source's count, or NULL */
+	uint64_t received;	      /**< uv_hrtime() when its query arrived */
 	struct dns_client_query cq;   /**< cq.msg points to msg */
 	uint8_t msg[];
 };
@@ -123,10 +124,15 @@ static void inflight_remove(struct query *q)
 
 /* --- answering waiters --- */
 
-/* Send a finished answer (in r->out after a 2-octet gap) back to @w. */
+/*
+ * Send a finished answer (in r->out after a 2-octet gap) to a client (@tcp, or @peer through
+ * @udp) whose query arrived at @received; @src says where the answer came from. Every answer
+ * passes here, so it is counted here, once.
+ */
 static void send_to(struct resolver *r, struct listener *udp, const struct sockaddr *peer,
-		    struct client_tcp *tcp, size_t len)
+		    struct client_tcp *tcp, size_t len, uint64_t received, enum stats_source src)
 {
+	stats_count_answer(&r->stats, r->out + 2, len, src, uv_hrtime() - received);
 	if (tcp) {
 		dns_put16(r->out, (uint16_t)len);
 		client_tcp_send(tcp, r->out, 2 + len);
@@ -144,7 +150,8 @@ static void answer_error_to(struct resolver *r, const struct query_origin *to,
 	if (dns_msg_error(cq, rcode, ede, text, r->out + 2, DNS_MAX_MSG, &len) != 0) {
 		return; /* cannot happen: an error answer is at most the question plus 300 bytes */
 	}
-	send_to(r, to->udp, to->peer, to->tcp, len);
+	send_to(r, to->udp, to->peer, to->tcp, len, to->received,
+		rcode == DNS_RCODE_SERVFAIL ? STATS_SRC_SERVFAIL : STATS_SRC_LOCAL);
 }
 
 static size_t max_len_of(const struct dns_client_query *cq, bool tcp)
@@ -231,7 +238,7 @@ static void waiter_free(struct resolver *r, struct waiter *w)
 static bool answer_from_cache(struct resolver *r, const struct cache_key *k,
 			      const struct dns_client_query *cq, struct listener *udp,
 			      const struct sockaddr *peer, struct client_tcp *tcp,
-			      uint32_t stale_ttl, bool *prefetch)
+			      uint64_t received, uint32_t stale_ttl, bool *prefetch)
 {
 	struct cache_client cl = {
 		.query = cq->msg,
@@ -256,7 +263,8 @@ static bool answer_from_cache(struct resolver *r, const struct cache_key *k,
 	} else {
 		r->stats.cache_answers++;
 	}
-	send_to(r, udp, peer, tcp, len);
+	send_to(r, udp, peer, tcp, len, received,
+		st == CACHE_STALE ? STATS_SRC_STALE : STATS_SRC_CACHE);
 	return true;
 }
 
@@ -274,7 +282,7 @@ static bool waiters_answer_stale(struct query *q)
 
 		q->waiters = w->next;
 		answer_from_cache(r, &q->key, &w->cq, w->udp, (const struct sockaddr *)&w->peer,
-				  w->tcp, STALE_TTL, &prefetch);
+				  w->tcp, w->received, STALE_TTL, &prefetch);
 		waiter_free(r, w);
 	}
 	q->stale_served = true;
@@ -332,6 +340,7 @@ static void waiters_fail(struct query *q, int ede, const char *text)
 			.udp = w->udp,
 			.peer = (const struct sockaddr *)&w->peer,
 			.tcp = w->tcp,
+			.received = w->received,
 		};
 
 		q->waiters = w->next;
@@ -420,6 +429,7 @@ static void query_answer(struct query *q, const uint8_t *ans, size_t len,
 				.udp = w->udp,
 				.peer = (const struct sockaddr *)&w->peer,
 				.tcp = w->tcp,
+				.received = w->received,
 			};
 
 			log_info(LOG_QUERY, "answer from upstream cannot be passed on");
@@ -431,7 +441,8 @@ static void query_answer(struct query *q, const uint8_t *ans, size_t len,
 				r->stats.truncated++;
 			}
 			r->stats.answers++;
-			send_to(r, w->udp, (const struct sockaddr *)&w->peer, w->tcp, out_len);
+			send_to(r, w->udp, (const struct sockaddr *)&w->peer, w->tcp, out_len,
+				w->received, STATS_SRC_UPSTREAM);
 		}
 		waiter_free(r, w);
 	}
@@ -697,6 +708,7 @@ static struct waiter *waiter_new(struct resolver *r, const struct query_origin *
 	}
 	w->tcp = from->tcp;
 	w->src = src;
+	w->received = from->received;
 	if (src) {
 		src->n++;
 	}
@@ -773,6 +785,7 @@ void query_receive(struct resolver *r, const struct query_origin *from, const ui
 	if (r->stopping) {
 		return;
 	}
+	stats_count_query(&r->stats, msg, len);
 	if (from->tcp) {
 		r->stats.queries_tcp++;
 	} else {
@@ -801,7 +814,8 @@ void query_receive(struct resolver *r, const struct query_origin *from, const ui
 		break;
 	}
 	cache_key_make(r->cache, cq.msg, &cq.q, cq.do_bit, &k);
-	if (answer_from_cache(r, &k, &cq, from->udp, from->peer, from->tcp, 0, &prefetch)) {
+	if (answer_from_cache(r, &k, &cq, from->udp, from->peer, from->tcp, from->received, 0,
+			      &prefetch)) {
 		if (prefetch && !inflight_find(r, &k)) {
 			r->stats.prefetches++;
 			query_start(r, &k, &cq, NULL);
@@ -811,7 +825,8 @@ void query_receive(struct resolver *r, const struct query_origin *from, const ui
 	q = inflight_find(r, &k);
 	if (((q && q->stale_served) ||
 	     (r->cfg->serve_stale_max > 0 && cache_refresh_held(r->cache, &k))) &&
-	    answer_from_cache(r, &k, &cq, from->udp, from->peer, from->tcp, STALE_TTL, &prefetch)) {
+	    answer_from_cache(r, &k, &cq, from->udp, from->peer, from->tcp, from->received,
+			      STALE_TTL, &prefetch)) {
 		/*
 		 * Its refresh is late already, or failed a moment ago: stale at once (RFC 8767
 		 * §4, §5), without asking again before the failure recheck time.

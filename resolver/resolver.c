@@ -96,6 +96,7 @@ void resolver_stats_log(struct resolver *r)
 		   (unsigned long long)s->tcp_evicted, (unsigned long long)s->tcp_idle_closed,
 		   (unsigned long long)s->tcp_overflow_closed, (unsigned long long)s->tcp_paused,
 		   (unsigned long long)s->udp_send_dropped);
+	stats_log_answers(s);
 	if (r->cache) {
 		cache_stats_get(r->cache, &cs);
 		log_notice(LOG_MAIN,
@@ -190,6 +191,7 @@ int resolver_start(struct resolver *r, uv_loop_t *loop, struct config *cfg, cons
 	memset(r, 0, sizeof(*r));
 	r->loop = loop;
 	r->log_level_forced = -1;
+	r->started = uv_hrtime();
 	r->out = malloc(2 + DNS_MAX_MSG + 128);
 	r->scrub = malloc(DNS_MAX_MSG);
 	r->config_path = path ? strdup(path) : NULL;

@@ -27,6 +27,7 @@
 #include "cache.h"
 #include "config.h"
 #include "dns_msg.h"
+#include "stats.h"
 #include "tls.h"
 
 struct listener;
@@ -76,6 +77,14 @@ struct resolver_stats {
 	uint64_t refused;	      /**< from outside access_control (TCP: REFUSED, UDP: none) */
 	uint64_t limited; /**< UDP queries dropped over udp_queries_per_source/queries_max */
 	uint64_t udp_send_dropped; /**< UDP answers dropped: the socket's queue was full */
+
+	/* stats_count_query() and stats_count_answer(); the tables' names are in stats.c. */
+	uint64_t by_qtype[STATS_N_QTYPES];   /**< client messages by the type of their question */
+	uint64_t by_rcode[STATS_N_RCODES];   /**< answers sent, by RCODE */
+	uint64_t by_source[STATS_N_SOURCES]; /**< answers sent, by where they came from */
+	uint64_t duration[STATS_N_BUCKETS];  /**< answers sent, by time since arrival; per
+						  bucket, not cumulative */
+	uint64_t duration_ns;		     /**< the sum of those times */
 };
 
 /** A node of a dl_list, embedded in the object it orders (a query, a client connection). */
@@ -182,6 +191,7 @@ struct resolver {
 	size_t n_unnamed;		    /**< of those, not named in summary (no room) */
 	bool serving;			    /**< resolver_start() succeeded */
 	bool stopping;			    /**< resolver_stop() was called */
+	uint64_t started;		    /**< uv_hrtime() at resolver_start(), for the uptime */
 	struct resolver_stats stats;
 };
 
@@ -255,6 +265,8 @@ struct query_origin {
 	struct listener *udp;	     /**< borrowed, or NULL for TCP */
 	const struct sockaddr *peer; /**< the client's address (UDP: where to answer); copied */
 	struct client_tcp *tcp;	     /**< referenced while the query lives, or NULL */
+	uint64_t received;	     /**< uv_hrtime() when the message was read, for its answer's
+					  duration */
 };
 
 /** Handle one DNS message from a client. */

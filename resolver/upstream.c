@@ -461,7 +461,10 @@ int upstream_pick(struct upstream_set *s, const uint8_t *tried, bool any)
 
 void upstream_set_stats_log(const struct upstream_set *s)
 {
+	uint64_t now = uv_now(s->loop);
+
 	for (size_t i = 0; i < s->n; i++) {
+		uint64_t at = tls_upstream_available_at(s->ents[i]->u);
 		struct tls_upstream_stats st;
 
 		tls_upstream_stats_get(s->ents[i]->u, &st);
@@ -470,7 +473,8 @@ void upstream_set_stats_log(const struct upstream_set *s)
 			"upstream '%s': queries=%llu answers=%llu connections=%llu "
 			"handshakes_full=%llu handshakes_resumed=%llu tickets=%llu "
 			"auth_failures=%llu conn_failures=%llu proto_errors=%llu dead=%llu "
-			"server_closes=%llu idle_closes=%llu backoffs=%llu resent=%llu srtt_ms=%u",
+			"server_closes=%llu idle_closes=%llu backoffs=%llu resent=%llu srtt_ms=%u "
+			"in_flight=%llu queued=%llu conns_open=%llu state=%s backoff_ms=%llu",
 			tls_upstream_name(s->ents[i]->u), (unsigned long long)st.queries,
 			(unsigned long long)st.answers, (unsigned long long)st.connections,
 			(unsigned long long)st.handshakes_full,
@@ -479,6 +483,9 @@ void upstream_set_stats_log(const struct upstream_set *s)
 			(unsigned long long)st.proto_errors, (unsigned long long)st.dead,
 			(unsigned long long)st.server_closes, (unsigned long long)st.idle_closes,
 			(unsigned long long)st.backoffs, (unsigned long long)st.resent,
-			tls_upstream_srtt(s->ents[i]->u));
+			tls_upstream_srtt(s->ents[i]->u), (unsigned long long)st.in_flight,
+			(unsigned long long)st.queued, (unsigned long long)st.conns_open,
+			tls_upstream_state_name(tls_upstream_state(s->ents[i]->u)),
+			(unsigned long long)(at > now ? at - now : 0));
 	}
 }

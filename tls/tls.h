@@ -119,6 +119,20 @@ struct tls_upstream_stats {
 	uint64_t backoffs;	     /**< times the upstream was backed off */
 	uint64_t tickets;	     /**< session tickets received and stored */
 	uint64_t resent;	     /**< queries sent again after their connection was lost */
+
+	/* Gauges, read from the connections by tls_upstream_stats_get(). */
+	uint64_t in_flight;  /**< queries written and not answered yet (cancelled ones included:
+				  their answers are still due) */
+	uint64_t queued;     /**< queries waiting for a handshake or a free slot */
+	uint64_t conns_open; /**< connections not yet closed, from the connect to the close */
+};
+
+/** What an upstream is doing now, as tls_upstream_state() sees it. */
+enum tls_upstream_state {
+	TLS_UPSTREAM_IDLE,	 /**< no connection open or being set up */
+	TLS_UPSTREAM_CONNECTING, /**< a connection is being set up, none is ready */
+	TLS_UPSTREAM_UP,	 /**< a connection is authenticated and takes queries */
+	TLS_UPSTREAM_BACKED_OFF, /**< failed repeatedly: not chosen until available_at */
 };
 
 /**
@@ -130,7 +144,17 @@ uint64_t tls_upstream_available_at(const struct tls_upstream *u);
 /** The smoothed round-trip time of @u's answers in ms (RFC 6298 style), 0 until measured. */
 unsigned tls_upstream_srtt(const struct tls_upstream *u);
 
+/** The counters of @u, and its gauges as they are now. */
 void tls_upstream_stats_get(const struct tls_upstream *u, struct tls_upstream_stats *out);
+
+/**
+ * The state of @u now: backed off while tls_upstream_available_at() is in the future (that is
+ * what decides whether it is chosen), else up, connecting or idle by its connections.
+ */
+enum tls_upstream_state tls_upstream_state(const struct tls_upstream *u);
+
+/** "idle", "connecting", "up" or "backed-off", as logs and statistics spell @st. */
+const char *tls_upstream_state_name(enum tls_upstream_state st);
 
 struct dns_opt;
 

@@ -140,6 +140,47 @@ const char *tls_upstream_name(const struct tls_upstream *u)
 void tls_upstream_stats_get(const struct tls_upstream *u, struct tls_upstream_stats *out)
 {
 	*out = u->stats;
+	/* Walked, not kept up to date on every change: there are at most max_conns. */
+	for (const struct tls_conn *c = u->conns; c; c = c->next) {
+		out->in_flight += c->n_slots_used;
+		out->queued += c->n_waiting;
+		if (c->state < TLS_CONN_CLOSED) {
+			out->conns_open++;
+		}
+	}
+}
+
+enum tls_upstream_state tls_upstream_state(const struct tls_upstream *u)
+{
+	enum tls_upstream_state st = TLS_UPSTREAM_IDLE;
+
+	if (u->backoff_until > uv_now(u->loop)) {
+		return TLS_UPSTREAM_BACKED_OFF;
+	}
+	for (const struct tls_conn *c = u->conns; c; c = c->next) {
+		if (c->state == TLS_CONN_READY) {
+			return TLS_UPSTREAM_UP;
+		}
+		if (c->state < TLS_CONN_READY) {
+			st = TLS_UPSTREAM_CONNECTING;
+		}
+	}
+	return st;
+}
+
+const char *tls_upstream_state_name(enum tls_upstream_state st)
+{
+	switch (st) {
+	case TLS_UPSTREAM_IDLE:
+		return "idle";
+	case TLS_UPSTREAM_CONNECTING:
+		return "connecting";
+	case TLS_UPSTREAM_UP:
+		return "up";
+	case TLS_UPSTREAM_BACKED_OFF:
+		return "backed-off";
+	}
+	return "unknown";
 }
 
 uint64_t tls_upstream_available_at(const struct tls_upstream *u)

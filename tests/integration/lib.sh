@@ -222,10 +222,10 @@ expect()
 }
 
 # upstream_stats PID LOG UPSTREAM: SIGUSR1 to dotd, then print the statistics line it logs
-# for UPSTREAM ("IP@port").
+# for UPSTREAM ("IP@port"); other lines about it (connected, backing off) do not count.
 upstream_stats()
 {
-	local pid=$1 log=$2 pat="upstream '$3':" n
+	local pid=$1 log=$2 pat="upstream '$3': queries=" n
 	n=$(grep -c -F -- "$pat" "$log" || true)
 	kill -USR1 "$pid"
 	if ! wait_log "$log" "$pat" 5 $((n + 1)); then
