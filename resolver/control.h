@@ -33,9 +33,28 @@
  */
 #pragma once
 
+#include <sys/types.h>
+
 #define CONTROL_REQUEST_MAX 4096
 #define CONTROL_TIMEOUT_MS  5000
 #define CONTROL_CLIENTS_MAX 16
 
 /** The packaged configuration's control_socket, dotd-ctl's default -s. */
 #define CONTROL_SOCKET_DEFAULT "/run/dotd/control.sock"
+
+struct resolver;
+struct control;
+
+/**
+ * Listen on @path for control clients of @r. What is at @path is replaced only if it is a
+ * socket nobody listens on; anything else is refused (-EEXIST, -EADDRINUSE). The socket is
+ * mode 0660 from its creation and, when @uid is not (uid_t)-1, given to @uid:@gid (the user
+ * dotd is about to become). Errors are logged.
+ */
+int control_open(struct resolver *r, const char *path, uid_t uid, gid_t gid, struct control **out);
+
+/**
+ * Close the socket (and remove its path while the process may) and every client; @ctl is freed
+ * after the last close callback, then @on_closed(@arg) runs (it may be NULL).
+ */
+void control_close(struct control *ctl, void (*on_closed)(void *arg), void *arg);

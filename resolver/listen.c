@@ -652,3 +652,44 @@ void listener_close_all(struct resolver *r)
 		uv_close((uv_handle_t *)&r->tcp_work, on_work_closed);
 	}
 }
+
+/*
+ * Listeners: those no longer configured close (their TCP clients go on until idle), new ones
+ * are bound if the process still may. Returns how many could not be bound, each named in
+ * @msgs.
+ */
+size_t listener_apply(struct resolver *r, FILE *msgs)
+{
+	struct listener *l, *next;
+	size_t failed = 0;
+
+	for (l = r->listeners; l; l = next) {
+		bool kept = false;
+
+		next = l->next;
+		for (size_t i = 0; i < r->cfg->n_listen && !kept; i++) {
+			kept = listener_find(r, &r->cfg->listen[i]) == l;
+		}
+		if (!kept) {
+			log_notice(LOG_NET, "no longer listening on '%s'", listener_name(l));
+			listener_close(r, l);
+		}
+	}
+	for (size_t i = 0; i < r->cfg->n_listen; i++) {
+		const struct config_listen *la = &r->cfg->listen[i];
+		int ret;
+
+		if (listener_find(r, la)) {
+			continue;
+		}
+		ret = listener_open(r, la);
+		if (ret != 0) {
+			failed++;
+			fprintf(msgs, "cannot listen on '%s': %s%s\n", la->name, uv_strerror(ret),
+				ret == UV_EACCES ? " (a port below 1024 needs root or "
+						   "CAP_NET_BIND_SERVICE, which dotd gave up)"
+						 : "");
+		}
+	}
+	return failed;
+}

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "control.h"
 #include "log.h"
 #include "notify.h"
 #include "resolver.h"
@@ -73,13 +74,35 @@ static int privileges_drop(const char *user)
 	return 0;
 }
 
+/*
+ * The control socket is made while dotd may still be root (it may bind anywhere), and given to
+ * @user, who must be able to answer on it and, with the group, to let dotd-ctl in.
+ */
+static int control_start(struct resolver *r, const char *user)
+{
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+
+	if (user && geteuid() == 0) {
+		struct passwd *pw = getpwnam(user);
+
+		if (!pw) {
+			log_err(LOG_MAIN, "user '%s': no such user", user);
+			return -ENOENT;
+		}
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+	}
+	return control_open(r, r->cfg->control_socket, uid, gid, &r->control);
+}
+
 int main(int argc, char **argv)
 {
 	const char *file = NULL;
 	bool print_only = false;
 	int verbosity = -1;
 	struct config *cfg = NULL;
-	char *user = NULL;
+	char *user = NULL, *path = NULL;
 	struct resolver r;
 	uv_loop_t loop;
 	int opt, ret, status = 1;
@@ -143,10 +166,17 @@ int main(int argc, char **argv)
 	 * used is a warning, never a reason not to serve.
 	 */
 	notify_open();
+	/* Reload reads the same file whatever the working directory is then. */
+	if (file) {
+		path = realpath(file, NULL);
+	}
 	/* The resolver owns cfg from here on, in its configuration snapshot. */
-	ret = resolver_start(&r, &loop, cfg, file);
+	ret = resolver_start(&r, &loop, cfg, path ? path : file);
 	cfg = NULL;
 	r.log_level_forced = verbosity;
+	if (ret == 0 && r.cfg->control_socket) {
+		ret = control_start(&r, user);
+	}
 	if (ret == 0 && user) {
 		ret = privileges_drop(user);
 	}
@@ -169,5 +199,6 @@ int main(int argc, char **argv)
 	notify_close();
 	tls_cleanup();
 	free(user);
+	free(path);
 	return status;
 }

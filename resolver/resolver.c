@@ -10,9 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "resolver.h"
+#include "stats.h"
 
 /* The cache's clock: the loop's time, in ms (cache/ does no I/O of its own). */
 static uint64_t loop_now(void *arg)
@@ -26,6 +29,10 @@ static void on_handle_closed(uv_handle_t *h)
 
 	r->handles_open--;
 }
+
+static void cache_file_load_at_start(struct resolver *r);
+static void cache_file_dump_at_stop(struct resolver *r);
+static void cache_params_of(const struct config *cfg, uv_loop_t *loop, struct cache_params *cp);
 
 struct snapshot *snapshot_ref(struct snapshot *s)
 {
@@ -123,9 +130,31 @@ static void on_signal(uv_signal_t *s, int signum)
 		resolver_stats_log(r);
 		return;
 	}
+	if (signum == SIGHUP) {
+		log_notice(LOG_MAIN, "SIGHUP received, reloading");
+		resolver_reload(r, NULL);
+		return;
+	}
 	log_notice(LOG_MAIN, "%s received, stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
 	notify_stopping();
 	resolver_stop(r);
+}
+
+static void summary_add(struct resolver *r, const char *name);
+static void summary_finish(struct resolver *r);
+
+/* The summary of what is bound now, in the order of listen_addresses. */
+static void summary_make(struct resolver *r)
+{
+	r->summary[0] = '\0';
+	r->n_listening = 0;
+	r->n_unnamed = 0;
+	for (size_t i = 0; i < r->cfg->n_listen; i++) {
+		if (listener_find(r, &r->cfg->listen[i])) {
+			summary_add(r, r->cfg->listen[i].name);
+		}
+	}
+	summary_finish(r);
 }
 
 /* Name listener @name in the summary while there is room; count it in any case. */
@@ -177,15 +206,7 @@ static int signal_start(struct resolver *r, uv_signal_t *s, int signum)
 
 int resolver_start(struct resolver *r, uv_loop_t *loop, struct config *cfg, const char *path)
 {
-	struct cache_params cp = {
-		.max_bytes = cfg->cache_size,
-		.min_ttl = cfg->cache_min_ttl,
-		.max_ttl = cfg->cache_max_ttl,
-		.max_neg_ttl = cfg->cache_max_negative_ttl,
-		.stale_max = cfg->serve_stale_max,
-		.now = loop_now,
-		.now_arg = loop,
-	};
+	struct cache_params cp;
 	int ret;
 
 	memset(r, 0, sizeof(*r));
@@ -221,9 +242,13 @@ int resolver_start(struct resolver *r, uv_loop_t *loop, struct config *cfg, cons
 	if (ret == 0) {
 		ret = signal_start(r, &r->sig_usr1, SIGUSR1);
 	}
+	if (ret == 0) {
+		ret = signal_start(r, &r->sig_hup, SIGHUP);
+	}
 	if (ret != 0) {
 		return ret;
 	}
+	cache_params_of(cfg, loop, &cp);
 	ret = cache_new(&cp, &r->cache);
 	if (ret != 0) {
 		return ret;
@@ -246,8 +271,252 @@ int resolver_start(struct resolver *r, uv_loop_t *loop, struct config *cfg, cons
 		return -EADDRNOTAVAIL;
 	}
 	summary_finish(r);
+	if (cfg->metrics_name) {
+		ret = resolver_metrics_apply(r, NULL);
+		if (ret != 0) {
+			return ret;
+		}
+	}
+	if (cfg->cache_file) {
+		cache_file_load_at_start(r);
+	}
 	r->serving = true;
+	r->started_at = uv_now(loop);
 	return 0;
+}
+
+/* Read cache_file before serving; any problem is a warning and the cache starts empty. */
+static void cache_file_load_at_start(struct resolver *r)
+{
+	struct cache_load_stats st;
+	char *msg = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&msg, &len);
+	int ret;
+
+	if (!f) {
+		return;
+	}
+	ret = cachefile_read(r, r->cfg->cache_file, &st, f);
+	fclose(f);
+	if (ret == -ENOENT) {
+		log_info(LOG_MAIN, "cache file '%s' does not exist yet: the cache starts empty",
+			 r->cfg->cache_file);
+	} else if (ret != 0) {
+		log_warn(LOG_MAIN, "cache file: %.*s; the cache starts empty",
+			 (int)(len && msg[len - 1] == '\n' ? len - 1 : len), msg);
+	} else {
+		log_notice(LOG_MAIN,
+			   "cache file '%s': %zu entries loaded, %zu expired, %zu skipped, %zu "
+			   "evicted; written %llu s ago",
+			   r->cfg->cache_file, st.loaded, st.expired, st.skipped, st.evicted,
+			   (unsigned long long)st.age_s);
+	}
+	free(msg);
+}
+
+/* Write cache_file on a clean stop; a failure is logged, the stop goes on. */
+static void cache_file_dump_at_stop(struct resolver *r)
+{
+	char *msg = NULL;
+	size_t len = 0, n = 0;
+	FILE *f = open_memstream(&msg, &len);
+	int ret;
+
+	if (!f) {
+		return;
+	}
+	ret = cachefile_write(r, r->cfg->cache_file, &n, f);
+	fclose(f);
+	if (ret == 0) {
+		log_notice(LOG_MAIN, "cache file '%s': %zu entries written", r->cfg->cache_file, n);
+	} else {
+		log_warn(LOG_MAIN, "cache file: %.*s",
+			 (int)(len && msg[len - 1] == '\n' ? len - 1 : len), msg);
+	}
+	free(msg);
+}
+
+/* Log the lines of @text (messages of a config load) at @level, one record each. */
+static void log_lines(int level, const char *text)
+{
+	while (text && *text) {
+		const char *nl = strchr(text, '\n');
+		int n = nl ? (int)(nl - text) : (int)strlen(text);
+
+		log_msg(level, LOG_MAIN, "%.*s", n, text);
+		text += n + (nl ? 1 : 0);
+	}
+}
+
+static bool str_same(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* What a reload cannot change without a restart: said, and the old value stays in effect. */
+static void reload_check_fixed(struct resolver *r, const struct config *cfg, FILE *msgs)
+{
+	if (!str_same(cfg->user, r->cfg->user)) {
+		fprintf(msgs,
+			"warning: user: takes effect at the next start (dotd gave up root)\n");
+	}
+	if (!str_same(cfg->control_socket, r->cfg->control_socket)) {
+		fprintf(msgs, "warning: control_socket: takes effect at the next start\n");
+	}
+}
+
+static void cache_params_of(const struct config *cfg, uv_loop_t *loop, struct cache_params *cp)
+{
+	*cp = (struct cache_params){
+		.max_bytes = cfg->cache_size,
+		.min_ttl = cfg->cache_min_ttl,
+		.max_ttl = cfg->cache_max_ttl,
+		.max_neg_ttl = cfg->cache_max_negative_ttl,
+		.stale_max = cfg->serve_stale_max,
+		.now = loop_now,
+		.now_arg = loop,
+	};
+}
+
+static bool on_metrics_allow(void *arg, const struct sockaddr *peer)
+{
+	struct resolver *r = arg;
+
+	return config_metrics_allows(r->cfg, peer);
+}
+
+static int on_metrics_render(void *arg, FILE *out)
+{
+	return stats_write(arg, STATS_PROMETHEUS, out);
+}
+
+int resolver_metrics_apply(struct resolver *r, FILE *msgs)
+{
+	const char *want = r->cfg->metrics_name;
+	int ret;
+
+	if (str_same(want, r->metrics_name)) {
+		return 0;
+	}
+	if (r->metrics) {
+		log_notice(LOG_NET, "no longer serving metrics on '%s'", r->metrics_name);
+		metrics_server_close(r->metrics, NULL, NULL);
+		r->metrics = NULL;
+		free(r->metrics_name);
+		r->metrics_name = NULL;
+	}
+	if (!want) {
+		return 0;
+	}
+	ret = metrics_server_open(r->loop, (const struct sockaddr *)&r->cfg->metrics_addr,
+				  on_metrics_allow, on_metrics_render, r, &r->metrics);
+	if (ret == 0) {
+		r->metrics_name = strdup(want);
+		if (!r->metrics_name) {
+			metrics_server_close(r->metrics, NULL, NULL);
+			r->metrics = NULL;
+			ret = -ENOMEM;
+		}
+	}
+	if (ret != 0) {
+		log_err(LOG_NET, "cannot serve metrics on '%s': %s", want, uv_strerror(ret));
+		if (msgs) {
+			fprintf(msgs, "cannot serve metrics on '%s': %s\n", want, uv_strerror(ret));
+		}
+		return ret;
+	}
+	log_notice(LOG_NET, "serving metrics on '%s' (HTTP GET /metrics)", want);
+	return 0;
+}
+
+int resolver_reload(struct resolver *r, FILE *out)
+{
+	const char *what = r->config_path ? r->config_path : "the built-in default";
+	struct snapshot *snap = NULL, *old = r->snap;
+	struct config *cfg = NULL;
+	char *msgs = NULL;
+	size_t len = 0, failed, kept = 0;
+	FILE *m = open_memstream(&msgs, &len);
+	struct cache_params cp;
+	int ret;
+
+	if (!m || r->stopping) {
+		if (m) {
+			fclose(m);
+			free(msgs);
+		}
+		return r->stopping ? -ESHUTDOWN : -ENOMEM;
+	}
+	notify_reloading();
+	ret = r->config_path ? config_load_file(r->config_path, &cfg, m)
+			     : config_load_default(&cfg, m);
+	if (ret != 0) {
+		fflush(m);
+		log_lines(LOG_ERR, msgs);
+		log_err(LOG_MAIN,
+			"reload: %s does not load; the running configuration is unchanged", what);
+		fprintf(m, "%s does not load; the running configuration is unchanged\n", what);
+		goto cleanup;
+	}
+	reload_check_fixed(r, cfg, m);
+	cache_params_of(cfg, r->loop, &cp);
+	ret = snapshot_new(r, cfg, &snap); /* takes cfg */
+	if (ret == 0) {
+		ret = cache_params_set(r->cache, &cp);
+	}
+	if (ret != 0) {
+		fprintf(m, "cannot use %s: %s; the running configuration is unchanged\n", what,
+			strerror(-ret));
+		fflush(m);
+		log_lines(LOG_ERR, msgs);
+		snapshot_unref(snap);
+		goto cleanup;
+	}
+	r->snap = snap;
+	r->cfg = snap->cfg;
+	if (r->log_level_forced < 0) {
+		log_level_set(r->cfg->log_level);
+	}
+	for (size_t i = 0; i < upstream_count(snap->ups); i++) {
+		if (upstream_set_shares(snap->ups, i, old->ups)) {
+			kept++;
+		}
+	}
+	failed = listener_apply(r, m);
+	if (resolver_metrics_apply(r, m) != 0) {
+		failed++;
+	}
+	summary_make(r);
+	fflush(m);
+	log_lines(failed ? LOG_WARNING : LOG_NOTICE, msgs);
+	log_notice(LOG_MAIN,
+		   "reloaded %s: %zu upstream%s (%zu kept with their connections, %zu new), %s",
+		   what, upstream_count(snap->ups), upstream_count(snap->ups) == 1 ? "" : "s", kept,
+		   upstream_count(snap->ups) - kept, r->summary);
+	/* Queries in flight finish on the old snapshot; its removed upstreams close after them. */
+	snapshot_unref(old);
+	ret = failed ? -EADDRNOTAVAIL : 0;
+	if (failed) {
+		fprintf(m,
+			"reloaded %s, but %zu address%s could not be bound (above); serving on the "
+			"others\n",
+			what, failed, failed == 1 ? "" : "es");
+	} else {
+		fprintf(m, "reloaded %s: %s\n", what, r->summary);
+	}
+cleanup:
+	fclose(m);
+	if (out && msgs) {
+		fputs(msgs, out);
+	}
+	free(msgs);
+	notify_ready(r->summary);
+	r->stats.reloads++;
+	if (ret != 0) {
+		r->stats.reload_failures++;
+	}
+	return ret;
 }
 
 void resolver_stop(struct resolver *r)
@@ -258,17 +527,29 @@ void resolver_stop(struct resolver *r)
 	r->stopping = true;
 	if (r->serving) {
 		resolver_stats_log(r);
+		if (r->cfg->cache_file) {
+			cache_file_dump_at_stop(r);
+		}
 	}
+	if (r->control) {
+		control_close(r->control, NULL, NULL);
+		r->control = NULL;
+	}
+	if (r->metrics) {
+		metrics_server_close(r->metrics, NULL, NULL);
+		r->metrics = NULL;
+	}
+	free(r->metrics_name);
+	r->metrics_name = NULL;
 	query_drop_all(r);
 	listener_close_all(r);
 	/* The queries are gone: this was the last reference, and the upstreams close now. */
 	snapshot_unref(r->snap);
 	r->snap = NULL;
 	uv_handle_t *handles[] = {
-		(uv_handle_t *)&r->q_timer,
-		(uv_handle_t *)&r->sig_int,
-		(uv_handle_t *)&r->sig_term,
-		(uv_handle_t *)&r->sig_usr1,
+		(uv_handle_t *)&r->q_timer,  (uv_handle_t *)&r->sig_int,
+		(uv_handle_t *)&r->sig_term, (uv_handle_t *)&r->sig_usr1,
+		(uv_handle_t *)&r->sig_hup,
 	};
 	for (size_t i = 0; i < sizeof(handles) / sizeof(handles[0]); i++) {
 		if (handles[i]->type != UV_UNKNOWN_HANDLE && !uv_is_closing(handles[i])) {

@@ -36,6 +36,8 @@ struct query;
 struct upstream_pool;
 struct upstream_set;
 struct udp_source;
+struct control;
+struct metrics_server;
 
 /**
  * One loaded configuration and what is built from it alone. Immutable once made; freed when the
@@ -85,6 +87,8 @@ struct resolver_stats {
 	uint64_t duration[STATS_N_BUCKETS];  /**< answers sent, by time since arrival; per
 						  bucket, not cumulative */
 	uint64_t duration_ns;		     /**< the sum of those times */
+	uint64_t reloads;		     /**< reloads asked for (SIGHUP, dotd-ctl reload) */
+	uint64_t reload_failures; /**< of those, the ones that left something unchanged */
 };
 
 /** A node of a dl_list, embedded in the object it orders (a query, a client connection). */
@@ -173,8 +177,12 @@ struct resolver {
 	struct dl_list tries;	  /**< queries by try deadline (timeout_per_try) */
 	struct dl_list stales;	  /**< queries by serve-stale deadline (1.8 s) */
 	uv_timer_t q_timer;	  /**< fires at the earliest head of the three */
-	uv_signal_t sig_int, sig_term, sig_usr1;
-	unsigned handles_open; /**< of the above: timer and signals */
+	uv_signal_t sig_int, sig_term, sig_usr1, sig_hup;
+	uint64_t started_at;		/**< loop time serving began, for uptime */
+	struct control *control;	/**< owned or NULL: the control socket */
+	struct metrics_server *metrics; /**< owned or NULL: metrics_listen */
+	char *metrics_name;		/**< owned: what metrics is bound to, for reload */
+	unsigned handles_open;		/**< of the above: timer and signals */
 
 	struct dl_list tcp_clients; /**< open client TCP connections, least recently active first */
 	size_t n_tcp_clients;
@@ -209,6 +217,28 @@ int resolver_start(struct resolver *r, uv_loop_t *loop, struct config *cfg, cons
  */
 const char *resolver_summary(const struct resolver *r);
 
+/**
+ * Read the configuration file again and make it current (SIGHUP, dotd-ctl reload). The cache,
+ * the counters and the upstreams whose pool key is unchanged (with their connections and
+ * tickets) stay; queries in flight finish on the snapshot they started on. A file that does not
+ * load changes nothing. What was said (errors with file and line, warnings, the outcome) is
+ * logged and, if @out is not NULL, written to it. 0; -EINVAL and the like when nothing changed;
+ * -EADDRNOTAVAIL when the new configuration is in effect but some listen address could not be
+ * bound (the others serve).
+ */
+int resolver_reload(struct resolver *r, FILE *out);
+
+/** Open, move or close the metrics endpoint as r->cfg says; problems go to @msgs (or NULL). */
+int resolver_metrics_apply(struct resolver *r, FILE *msgs);
+
+/* cachefile.c */
+
+/** Write the cache to @path atomically; *@n_entries written. Problems are written to @msg. */
+int cachefile_write(struct resolver *r, const char *path, size_t *n_entries, FILE *msg);
+
+/** Read @path into the cache (what it held is replaced); problems are written to @msg. */
+int cachefile_read(struct resolver *r, const char *path, struct cache_load_stats *st, FILE *msg);
+
 /** Close everything; uv_run() returns when the last handle has closed. */
 void resolver_stop(struct resolver *r);
 
@@ -233,6 +263,13 @@ struct listener *listener_find(struct resolver *r, const struct config_listen *a
 void listener_close(struct resolver *r, struct listener *l);
 
 const char *listener_name(const struct listener *l);
+
+/**
+ * Make the listeners those of r->cfg (a reload): the ones no longer configured close, their TCP
+ * clients going on until idle; new ones are bound if the process still may. Returns how many
+ * could not be bound, each named in @msgs.
+ */
+size_t listener_apply(struct resolver *r, FILE *msgs);
 
 /** Close every listener and client connection. */
 void listener_close_all(struct resolver *r);

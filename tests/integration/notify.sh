@@ -4,7 +4,8 @@
 # (SO_PASSCRED), as systemd reads them. A real unbound serves DoT behind dotd on loopback.
 #
 #   READY=1 with STATUS= only once dotd answers (queried at once, no retry), from the main
-#   PID, after root is dropped (user: nobody, when run as root); STOPPING=1 on SIGTERM; an
+#   PID, after root is dropped (user: nobody, when run as root); RELOADING=1 with
+#   MONOTONIC_USEC= and READY=1 again on SIGHUP; STOPPING=1 on SIGTERM; an
 #   abstract socket ('@'); a NOTIFY_SOCKET that names nothing: a warning, dotd serves anyway.
 #
 # usage: notify.sh DOTD PROBE
@@ -114,6 +115,26 @@ else
 	fail "READY=1 from the main PID ($MAIN_PID), uid $want_uid"
 	indent <<< "$ready"
 fi
+# SIGHUP: RELOADING=1 with MONOTONIC_USEC= (systemd 253's Type=notify-reload wants it, and
+# the time must be CLOCK_MONOTONIC's now), then READY=1 once the new configuration serves.
+read -r up _ < /proc/uptime
+now_us=$((${up%%.*} * 1000000))
+kill -HUP "$MAIN_PID"
+if wait_log "$TMP/notify.out" "RELOADING=1" 5 && wait_log "$TMP/notify.out" "READY=1" 5 2; then
+	usec=$(sed -n 's/.*RELOADING=1\\nMONOTONIC_USEC=\([0-9]*\).*/\1/p' "$TMP/notify.out")
+	# /proc/uptime counts from boot as CLOCK_MONOTONIC does, give or take suspend time.
+	if [[ -n $usec ]] && ((usec >= now_us - 5000000 && usec <= now_us + 5000000)); then
+		pass "SIGHUP: RELOADING=1 with MONOTONIC_USEC=$usec (now ~$now_us), then READY=1"
+	else
+		fail "SIGHUP: RELOADING=1 with MONOTONIC_USEC= near $now_us"
+		indent < "$TMP/notify.out"
+	fi
+else
+	fail "SIGHUP: RELOADING=1 then READY=1 within 5 s"
+	indent < "$TMP/notify.out"
+fi
+want+=$'\n'"RELOADING=1\\nMONOTONIC_USEC=$usec"$'\n'"READY=1\\nSTATUS=serving on $HOST@$DPORT with 1 upstream"
+
 stop_dotd "$MAIN_PID" 10
 if ((STOP_STATUS == 0)) && wait_log "$TMP/notify.out" "STOPPING=1" 5; then
 	pass "SIGTERM: STOPPING=1 arrives, exit status 0"
@@ -123,9 +144,9 @@ else
 fi
 want+=$'\n'"STOPPING=1\\nSTATUS=stopping"
 if [[ $(datagrams "$TMP/notify.out") == "$want" ]]; then
-	pass "every datagram, in order: READY=1 with STATUS=, then STOPPING=1"
+	pass "every datagram, in order: READY=1 with STATUS=, RELOADING=1, READY=1, STOPPING=1"
 else
-	fail "every datagram, in order: READY=1 with STATUS=, then STOPPING=1"
+	fail "every datagram, in order: READY=1 with STATUS=, RELOADING=1, READY=1, STOPPING=1"
 	indent < "$TMP/notify.out"
 fi
 if grep -q "warning" "$TMP/dotd.log"; then

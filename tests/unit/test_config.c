@@ -478,22 +478,24 @@ static void test_ops_keys(void)
 	config_free(cfg);
 
 	cfg = load_ok("control_socket: /run/dotd/control.sock\ncache_file: /tmp/dotd.cache\n"
-		      "metrics_listen: \"::1@9153\"\nmetrics_access_control: [192.168.1.0/24]\n"
-		      ONE_UPSTREAM);
+		      "metrics_listen: \"::1@9153\"\nmetrics_access_control: "
+		      "[192.168.1.0/24]\n" ONE_UPSTREAM);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
 	CU_ASSERT_STRING_EQUAL(cfg->control_socket, "/run/dotd/control.sock");
 	CU_ASSERT_STRING_EQUAL(cfg->cache_file, "/tmp/dotd.cache");
 	CU_ASSERT_STRING_EQUAL(cfg->metrics_name, "::1@9153");
 	CU_ASSERT_EQUAL(port_of(&cfg->metrics_addr), 9153);
 	CU_ASSERT_TRUE(metrics_allows(cfg, "192.168.1.10"));
-	CU_ASSERT_FALSE(metrics_allows(cfg, "127.0.0.1")); /* given, the default no longer applies */
+	CU_ASSERT_FALSE(
+		metrics_allows(cfg, "127.0.0.1")); /* given, the default no longer applies */
 	check_round_trip(cfg);
 	config_free(cfg);
 
 	expect_error("control_socket: run/dotd.sock\n" ONE_UPSTREAM,
 		     "test.yml:1: key 'control_socket': 'run/dotd.sock' is not an absolute path");
 	/* sun_path holds 107 bytes and a NUL: a longer path would be cut, another socket. */
-	expect_error("control_socket: /" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	expect_error("control_socket: /"
+		     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 		     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n" ONE_UPSTREAM,
 		     "is longer than 107 bytes");
 	expect_error("cache_file: dotd.cache\n" ONE_UPSTREAM,
