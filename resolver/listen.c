@@ -616,7 +616,12 @@ int listener_open(struct resolver *r, const struct config_listen *addr)
 		goto cleanup; /* the caller decides: a host without this address */
 	}
 	if (ret != 0) {
-		log_err(LOG_NET, "cannot bind UDP '%s': %s", addr->name, uv_strerror(ret));
+		log_err(LOG_NET, "cannot bind UDP '%s': %s%s", addr->name, uv_strerror(ret),
+			ret == UV_EADDRINUSE ? " (another DNS server, such as systemd-resolved or "
+					       "dnsmasq? `ss -lunp` names it)"
+			: ret == UV_EACCES   ? " (a port below 1024 needs root or "
+					       "CAP_NET_BIND_SERVICE)"
+					     : "");
 		goto cleanup;
 	}
 	ret = uv_tcp_bind(&l->tcp, sa, flags ? UV_TCP_IPV6ONLY : 0);
