@@ -73,13 +73,14 @@ cache_stats()
 
 # --- a failed prefetch keeps what we have (RFC 8767 §4) ---
 
-# TTLs are clamped to 2 s: the last tenth of the life, when a hit prefetches, starts at 1.8 s.
+# TTLs are clamped to 10 s: the last tenth of the life, when a hit prefetches, starts at 9 s;
+# the checks then have 0.8 s to spare on a loaded machine (2 s TTLs left 0.1 s, too little).
 # The fakeup answers the first two queries (ready.bench, keep.bench) and SERVFAIL after them.
 start_fakeup refresh --servfail-after 2
-run_dotd refresh "cache_max_ttl: 2" "$FPORT"
+run_dotd refresh "cache_max_ttl: 10" "$FPORT"
 wait_answer "$DPORT" 10 "$DOTD_PID" ready.bench 192.0.2.1 || fail "refresh: dotd starts"
 l1=$("$PROBE" ttl "$HOST" "$DPORT" keep.bench A) || true
-sleep 1.85
+sleep 9.1
 l2=$("$PROBE" ttl "$HOST" "$DPORT" keep.bench A) || true # a hit, and a prefetch: SERVFAIL
 sleep 0.1
 l3=$("$PROBE" ttl "$HOST" "$DPORT" keep.bench A) || true
@@ -87,7 +88,7 @@ expect refresh "the first answer ($l1), then a hit that prefetches ($l2)" "" \
 	'[[ $l1 == "rcode=NOERROR "* && $l2 == "rcode=NOERROR ttl="[01]" "* ]]'
 expect refresh "after the prefetch got SERVFAIL, the fresh answer is still served ($l3)" "" \
 	'[[ $l3 == "rcode=NOERROR ttl="[01]" ede=none" ]]'
-sleep 0.4 # past the TTL
+sleep 1.1 # past the TTL
 t0=$SECONDS
 l4=$("$PROBE" ttl "$HOST" "$DPORT" keep.bench A) || true
 expect refresh "past its TTL: stale at once, without asking again ($l4)" "" \
