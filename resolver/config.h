@@ -49,13 +49,46 @@ struct config_pin {
 };
 
 struct config_upstream {
-	struct sockaddr_storage addr; /**< address_data, with tls_port (default 853) */
-	socklen_t addr_len;
-	char *name;		 /**< owned: "IP@port" for logs, e.g. "9.9.9.9@853" */
+	struct sockaddr_storage addr; /**< address_data, with tls_port (default 853); for a host
+					   name upstream, family AF_UNSPEC and only the port */
+	socklen_t addr_len;	      /**< 0 for a host name upstream */
+	char *host;		 /**< owned or NULL: tls://HOST, a host name to resolve (lower case,
+				      no trailing dot); the certificate must match it */
+	char *name;		 /**< owned: "IP@port" for logs, e.g. "9.9.9.9@853"; "HOST@port" */
 	char *auth_name;	 /**< owned, or NULL: tls_auth_name (name check and SNI) */
 	struct config_pin *pins; /**< owned array of n_pins, or NULL: tls_pubkey_pinset */
 	size_t n_pins;
 	unsigned line; /**< line of the upstream in its file, for messages */
+};
+
+/** A plain DNS server of a forward zone (plain:), or of bootstrap:. */
+struct config_plain {
+	struct sockaddr_storage addr; /**< IP with port (default 53) */
+	socklen_t addr_len;
+	char *name; /**< owned: "IP@port" */
+};
+
+/**
+ * One forward_zones item: the names at and under zone go to its own upstreams, DoT (the
+ * upstream_recursive_servers syntax) or plain DNS (plain:, private addresses only), never
+ * both.
+ */
+struct config_zone {
+	char *zone;	      /**< owned: canonical text, lower case, ending in ".": "lan.", "." */
+	uint8_t *zone_wire;   /**< owned: the same in wire format (lower case) */
+	size_t zone_wire_len; /**< including the root label */
+	struct config_upstream *upstreams; /**< owned array of n_upstreams: DoT forwarders */
+	size_t n_upstreams;
+	struct config_plain *plain; /**< owned array of n_plain: plain forwarders */
+	size_t n_plain;
+	unsigned line;
+};
+
+/** block_answer: what a blocked name gets. */
+enum config_block_answer {
+	CONFIG_BLOCK_NXDOMAIN, /**< NXDOMAIN (default) */
+	CONFIG_BLOCK_NODATA,   /**< NOERROR without records */
+	CONFIG_BLOCK_NULL,     /**< 0.0.0.0 for A, :: for AAAA, NODATA for other types */
 };
 
 struct config_listen {
@@ -109,6 +142,18 @@ struct config {
 	char *metrics_name;		   /**< owned or NULL: metrics_listen as "IP@port" */
 	struct config_prefix *metrics_acl; /**< owned array: metrics_access_control (or loopback) */
 	size_t n_metrics_acl;
+	struct config_zone *zones; /**< owned array: forward_zones, in file order */
+	size_t n_zones;
+	bool special_zones; /**< special_use_zones, default 1: localhost, local, invalid,
+			       home.arpa, resolver.arpa and RFC 6303's reverse zones stay local */
+	char *hosts_file;   /**< owned or NULL: hosts_file, an absolute path */
+	char **blocklists;  /**< owned array of n_blocklists absolute paths */
+	size_t n_blocklists;
+	char **allowlists; /**< owned array of n_allowlists absolute paths */
+	size_t n_allowlists;
+	enum config_block_answer block_answer; /**< block_answer, default nxdomain */
+	struct config_plain *bootstrap; /**< owned array: bootstrap, plain servers for host names */
+	size_t n_bootstrap;
 };
 
 /**
