@@ -760,11 +760,51 @@ bool cache_refresh_held(struct cache *c, const struct cache_key *k)
 }
 
 /* Whether the question of @ans (@len bytes) is @k's, the name's case aside. */
+void cache_key_set_group(const struct cache *c, struct cache_key *k, uint64_t group)
+{
+	size_t flags = 0;
+
+	/* The flags byte follows the name (its labels walked: the key starts with it) and the
+	 * type and class. */
+	while (flags < k->len && k->data[flags] != 0) {
+		flags += 1 + (size_t)k->data[flags];
+	}
+	flags += 5; /* the root label, type, class: the flags byte */
+	if (group == 0 || flags + 1 != k->len || (k->data[flags] & CACHE_KEY_GROUP)) {
+		return;
+	}
+	k->data[flags] |= CACHE_KEY_GROUP;
+	for (int i = 0; i < 8; i++) {
+		k->data[k->len + i] = (uint8_t)(group >> (56 - 8 * i));
+	}
+	k->len = (uint16_t)(k->len + 8);
+	k->hash = siphash(c->secret, k->data, k->len);
+}
+
+/* The length of @k's name, type, class and flags: what is left without its group. */
+static size_t key_base_len(const uint8_t *key, size_t len, size_t name_len)
+{
+	if (len == name_len + 13 && (key[name_len + 4] & CACHE_KEY_GROUP)) {
+		return name_len + 5;
+	}
+	return len;
+}
+
+/*
+ * Whether @k is the key of @ans's question: its name lower-cased, type, class, a flags byte of
+ * DO, CD and CACHE_KEY_GROUP only, and a group exactly when that flag says so.
+ */
 static bool question_is_key(const uint8_t *ans, size_t len, const struct cache_key *k)
 {
 	struct dns_question q;
+	uint8_t flags;
 
-	if (dns_question_parse(ans, len, &q) != 0 || q.name_len + 5 != k->len) {
+	if (dns_question_parse(ans, len, &q) != 0 || k->len < q.name_len + 5) {
+		return false;
+	}
+	flags = k->data[q.name_len + 4];
+	if ((flags & ~(3 | CACHE_KEY_GROUP)) ||
+	    k->len != q.name_len + ((flags & CACHE_KEY_GROUP) ? 13 : 5)) {
 		return false;
 	}
 	for (size_t i = 0; i < q.name_len; i++) {
@@ -1089,7 +1129,8 @@ size_t cache_flush(struct cache *c, const uint8_t *name, int qtype)
 		const uint8_t *key = entry_key(e);
 
 		next = e->qnext;
-		if (e->key_len == name_len + 5 && memcmp(key, lower, name_len) == 0 &&
+		if (key_base_len(key, e->key_len, name_len) == name_len + 5 &&
+		    memcmp(key, lower, name_len) == 0 &&
 		    (qtype == -1 || dns_get16(key + name_len) == qtype)) {
 			entry_unlink(c, e);
 			n++;
@@ -1277,9 +1318,10 @@ static int load_entry(struct cache *t, const uint8_t *buf, size_t end, size_t *p
 	*pos += CACHE_FILE_ENTRY_HDR_LEN + key_len + msg_len + ede_len;
 
 	/* The key as cache_key_make() writes it (name lower-cased, DO and CD), of this question. */
-	if (key_len < 6 || key_len > CACHE_KEY_MAX || p[key_len - 1] > 3) {
+	if (key_len < 6 || key_len > CACHE_KEY_MAX) {
 		return -EBADMSG;
 	}
+	/* Its flags byte and group, if any, are checked against the question below. */
 	memcpy(k.data, p, key_len);
 	k.len = (uint16_t)key_len;
 	k.hash = siphash(t->secret, k.data, k.len);

@@ -27,7 +27,8 @@
 
 #include "dns_wire.h"
 
-#define CACHE_KEY_MAX (DNS_MAX_NAME + 5) /* name, type, class, flags */
+#define CACHE_KEY_MAX (DNS_MAX_NAME + 13) /* name, type, class, flags, and a group */
+#define CACHE_KEY_GROUP 4		   /* in the flags byte: a group follows (8 octets) */
 
 /** Milliseconds on a monotonic clock. */
 typedef uint64_t (*cache_now_fn)(void *arg);
@@ -115,6 +116,16 @@ int cache_params_set(struct cache *c, const struct cache_params *p);
  */
 void cache_key_make(const struct cache *c, const uint8_t *msg, const struct dns_question *q,
 		    bool do_bit, struct cache_key *k);
+
+/**
+ * Put @k in upstream group @group (not 0): the answers of a forward zone's upstreams are kept
+ * apart from the default group's and from every other zone's, so that an answer fetched from
+ * one set of servers is never served for another. The group is an opaque 64-bit value that
+ * the caller derives from what the servers are (so that a reload that keeps them keeps the
+ * entries, and one that changes them does not serve the old servers' answers). 0 leaves @k
+ * as it is (the default group).
+ */
+void cache_key_set_group(const struct cache *c, struct cache_key *k, uint64_t group);
 
 /**
  * Store the upstream answer @ans (@len bytes, every record checked by dns_opt_find(), which gave

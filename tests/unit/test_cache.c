@@ -126,6 +126,8 @@ struct hit {
 	bool prefetch;
 };
 
+static uint64_t key_group; /* the upstream group key_of() puts keys in (0: the default) */
+
 static void key_of(struct cache *c, const struct msg *q, struct cache_key *k, bool *do_bit)
 {
 	struct dns_question dq;
@@ -135,6 +137,7 @@ static void key_of(struct cache *c, const struct msg *q, struct cache_key *k, bo
 	CU_ASSERT_EQUAL_FATAL(dns_opt_find(q->buf, q->len, &opt), 0);
 	*do_bit = opt.present && (opt.flags & DNS_EDNS_DO);
 	cache_key_make(c, q->buf, &dq, *do_bit, k);
+	cache_key_set_group(c, k, key_group);
 }
 
 static int put(struct cache *c, const struct msg *q, const struct msg *a)
@@ -969,6 +972,80 @@ static void test_file_round_trip(void)
 	free(s2.buf);
 	free(s.buf);
 	fixture_free(&f);
+	cache_free(c);
+}
+
+/*
+ * Upstream groups (forward zones): an answer stored under one group is not served for the
+ * default group or another, a flush of the name drops it in every group, and the cache file
+ * keeps the group; a file whose key says "group" without one, or has one without saying so,
+ * is refused.
+ */
+static void test_groups(void)
+{
+	const char *rrs[] = {"router.lan. 300 IN A 192.168.1.1", NULL};
+	struct cache *c = new_cache(1 << 20, 0, 86400, 3600), *d;
+	struct msg q = query("router.lan.", LDNS_RR_TYPE_A, false, false, false);
+	struct msg a =
+		answer("router.lan.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, rrs, false, false);
+	struct cache_load_stats ls;
+	struct cache_key k;
+	struct fentry e;
+	struct sink s, bad;
+	bool do_bit;
+	size_t n;
+
+	key_group = 0x1122334455667788ull;
+	CU_ASSERT_EQUAL(put(c, &q, &a), 1);
+	CU_ASSERT_EQUAL(get(c, &q, 0, 65535)->state, CACHE_FRESH);
+	key_group = 0;
+	CU_ASSERT_EQUAL(get(c, &q, 0, 65535)->state, CACHE_MISS);
+	key_group = 0x1122334455667789ull;
+	CU_ASSERT_EQUAL(get(c, &q, 0, 65535)->state, CACHE_MISS);
+	/* Setting a group twice keeps the first: a key is in one group. */
+	key_group = 0x1122334455667788ull;
+	key_of(c, &q, &k, &do_bit);
+	n = k.len;
+	cache_key_set_group(c, &k, 7);
+	CU_ASSERT_EQUAL(k.len, n);
+
+	/* The file keeps the group. */
+	s = dump(c, WALL_NOW, &n);
+	CU_ASSERT_EQUAL(n, 1);
+	d = new_cache(1 << 20, 0, 86400, 3600);
+	CU_ASSERT_EQUAL(cache_load(d, s.buf, s.len, WALL_NOW, &ls), 0);
+	CU_ASSERT_EQUAL(ls.loaded, 1);
+	CU_ASSERT_EQUAL(get(d, &q, 0, 65535)->state, CACHE_FRESH);
+	key_group = 0;
+	CU_ASSERT_EQUAL(get(d, &q, 0, 65535)->state, CACHE_MISS);
+	cache_free(d);
+
+	/* Hostile keys: the group flag without the 8 octets, and 8 octets without the flag. */
+	key_group = 0x1122334455667788ull;
+	key_of(c, &q, &k, &do_bit);
+	e = (struct fentry){.key = k.data, .key_len = k.len - 8, .msg = a.buf, .msg_len = a.len};
+	bad = file_write(&e, 1, WALL_NOW);
+	d = new_cache(1 << 20, 0, 86400, 3600);
+	CU_ASSERT_EQUAL(cache_load(d, bad.buf, bad.len, WALL_NOW, &ls), -EBADMSG);
+	free(bad.buf);
+	k.data[k.len - 9] &= (uint8_t)~CACHE_KEY_GROUP;
+	e.key_len = k.len;
+	bad = file_write(&e, 1, WALL_NOW);
+	CU_ASSERT_EQUAL(cache_load(d, bad.buf, bad.len, WALL_NOW, &ls), -EBADMSG);
+	free(bad.buf);
+	cache_free(d);
+
+	/* A flush of the name reaches every group. */
+	key_group = 0;
+	CU_ASSERT_EQUAL(put(c, &q, &a), 1);
+	CU_ASSERT_EQUAL(cache_flush(c, (const uint8_t *)"\6router\3lan", -1), 2);
+	CU_ASSERT_EQUAL(get(c, &q, 0, 65535)->state, CACHE_MISS);
+	key_group = 0x1122334455667788ull;
+	CU_ASSERT_EQUAL(get(c, &q, 0, 65535)->state, CACHE_MISS);
+	key_group = 0;
+	free(s.buf);
+	msg_free(&q);
+	msg_free(&a);
 	cache_free(c);
 }
 
@@ -2222,6 +2299,7 @@ int main(void)
 		{"AA cleared on hits", test_aa_cleared},
 		{"eviction order under the byte bound", test_eviction},
 		{"cache file: round trip, aged by the wall clock", test_file_round_trip},
+		{"upstream groups: kept apart, flushed, in the file", test_groups},
 		{"cache file: stale within stale_max", test_file_stale_max},
 		{"cache file: truncated or corrupted, refused", test_file_truncated_corrupted},
 		{"cache file: foreign, another version", test_file_foreign},
