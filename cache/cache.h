@@ -27,8 +27,8 @@
 
 #include "dns_wire.h"
 
-#define CACHE_KEY_MAX (DNS_MAX_NAME + 13) /* name, type, class, flags, and a group */
-#define CACHE_KEY_GROUP 4		   /* in the flags byte: a group follows (8 octets) */
+#define CACHE_KEY_MAX	(DNS_MAX_NAME + 13) /* name, type, class, flags, and a group */
+#define CACHE_KEY_GROUP 4		    /* in the flags byte: a group follows (8 octets) */
 
 /** Milliseconds on a monotonic clock. */
 typedef uint64_t (*cache_now_fn)(void *arg);

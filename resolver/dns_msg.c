@@ -412,3 +412,113 @@ int dns_msg_scrub(const uint8_t *ans, size_t len, uint8_t *out, size_t cap, size
 	}
 	return scrub_rebuild(ans, len, rank, n, (int)n_chain - 1, out, cap, out_len);
 }
+
+/*
+ * The SOA of a zone answered here: MNAME the zone itself, RNAME nobody.invalid. (RFC 6303 §3
+ * suggests both), serial 1, Unbound's refresh, retry and expire, and @ttl as the minimum, which
+ * is the negative TTL (RFC 2308 §4).
+ */
+static size_t soa_write(uint8_t *p, const uint8_t *zone, size_t zone_len, uint32_t ttl)
+{
+	static const uint8_t rname[] = "\6nobody\7invalid";
+	size_t rdlen = zone_len + sizeof(rname) + 20;
+	uint8_t *r;
+
+	memcpy(p, zone, zone_len);
+	p += zone_len;
+	dns_put16(p, DNS_TYPE_SOA);
+	dns_put16(p + 2, DNS_CLASS_IN);
+	dns_put32(p + 4, ttl);
+	dns_put16(p + 8, (uint16_t)rdlen);
+	r = p + 10;
+	memcpy(r, zone, zone_len);
+	r += zone_len;
+	memcpy(r, rname, sizeof(rname)); /* with its NUL: the root label */
+	r += sizeof(rname);
+	dns_put32(r, 1);
+	dns_put32(r + 4, 3600);
+	dns_put32(r + 8, 1200);
+	dns_put32(r + 12, 604800);
+	dns_put32(r + 16, ttl);
+	return zone_len + 10 + rdlen;
+}
+
+int dns_msg_local(const struct dns_client_query *cq, unsigned rcode, bool aa,
+		  const struct dns_local_rr *ans, size_t n_ans, const uint8_t *soa_zone,
+		  size_t soa_zone_len, uint32_t soa_ttl, int ede, const char *ede_text,
+		  size_t max_len, uint8_t *out, size_t cap, size_t *out_len)
+{
+	size_t text_len = ede_text ? strlen(ede_text) : 0;
+	size_t opt_len = 0, len = cq->q.end, need = cq->q.end, n_fit = 0;
+	bool tc = false;
+	uint16_t flags;
+
+	if (cq->q.end <= DNS_HDR_LEN) {
+		return -EINVAL; /* only a query with a question gets a local answer */
+	}
+	if (cq->has_opt) {
+		opt_len = DNS_OPT_FIXED_LEN + (ede >= 0 ? 6 + text_len : 0);
+	}
+	need += opt_len;
+	if (soa_zone) {
+		need += 2 * soa_zone_len + 17 + 10 + 20 + 1;
+	}
+	for (size_t i = 0; i < n_ans; i++) {
+		need += 12 + ans[i].rdlen;
+	}
+	if (need > cap || need > DNS_MAX_MSG) {
+		return -ENOSPC;
+	}
+	memcpy(out, cq->msg, cq->q.end);
+	/* The records that fit in @max_len with the OPT (RFC 6891 §7: the OPT is kept). */
+	for (size_t i = 0; i < n_ans; i++) {
+		uint8_t *p = out + len;
+
+		if (len + 12 + ans[i].rdlen + opt_len > max_len) {
+			tc = true;
+			break;
+		}
+		dns_put16(p, 0xc000 | DNS_HDR_LEN); /* the question's name */
+		dns_put16(p + 2, ans[i].type);
+		dns_put16(p + 4, DNS_CLASS_IN);
+		dns_put32(p + 6, ans[i].ttl);
+		dns_put16(p + 10, ans[i].rdlen);
+		memcpy(p + 12, ans[i].rdata, ans[i].rdlen);
+		len += 12 + ans[i].rdlen;
+		n_fit++;
+	}
+	if (soa_zone && !tc) {
+		size_t soa_len = 2 * soa_zone_len + 17 + 10 + 20;
+
+		if (len + soa_len + opt_len <= max_len) {
+			len += soa_write(out + len, soa_zone, soa_zone_len, soa_ttl);
+		} else {
+			soa_zone = NULL;
+			tc = true;
+		}
+	} else {
+		soa_zone = NULL;
+	}
+	flags = (uint16_t)(DNS_QR | (dns_flags(cq->msg) & (0x7800 | DNS_RD | DNS_CD)) | DNS_RA |
+			   (rcode & 0xf) | (aa ? DNS_AA : 0) | (tc ? DNS_TC : 0));
+	dns_put16(out + 2, flags);
+	dns_put16(out + 4, 1);
+	dns_put16(out + 6, (uint16_t)n_fit);
+	dns_put16(out + 8, soa_zone ? 1 : 0);
+	dns_put16(out + 10, cq->has_opt ? 1 : 0);
+	if (cq->has_opt) {
+		uint8_t *p = out + len;
+
+		p += dns_opt_write(p, DNS_MSG_UDP_MAX, (uint8_t)(rcode >> 4), cq->do_bit,
+				   (uint16_t)(opt_len - DNS_OPT_FIXED_LEN));
+		if (ede >= 0) {
+			dns_put16(p, DNS_OPT_EDE);
+			dns_put16(p + 2, (uint16_t)(2 + text_len));
+			dns_put16(p + 4, (uint16_t)ede);
+			memcpy(p + 6, ede_text, text_len);
+		}
+		len += opt_len;
+	}
+	*out_len = len;
+	return 0;
+}

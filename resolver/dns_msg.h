@@ -91,3 +91,25 @@ size_t dns_msg_udp_limit(const struct dns_client_query *cq);
 #define DNS_EDE_NO_REACHABLE  22
 #define DNS_EDE_NETWORK_ERROR 23
 #define DNS_EDE_PROHIBITED    18
+
+/** One record of an answer made here: its owner is the question's name. */
+struct dns_local_rr {
+	uint16_t type;
+	uint32_t ttl;
+	const uint8_t *rdata; /**< borrowed; a name in it is uncompressed */
+	uint16_t rdlen;
+};
+
+/**
+ * Write an answer made here (a local zone, the hosts file, a blocked name): @rcode, AA set when
+ * @aa, the @n_ans records of @ans in the answer section under the client's spelling of the name
+ * (a pointer to its question), and, when @soa_zone is not NULL, an SOA of that zone (wire, lower
+ * case) in the authority section with @soa_ttl as its TTL and minimum (RFC 2308 §3: a negative
+ * answer carries the SOA that says how long to keep it). An OPT if the client sent one, with
+ * an Extended DNS Error when @ede >= 0. The answer is cut with TC set past @max_len.
+ * 0, or -ENOSPC.
+ */
+int dns_msg_local(const struct dns_client_query *cq, unsigned rcode, bool aa,
+		  const struct dns_local_rr *ans, size_t n_ans, const uint8_t *soa_zone,
+		  size_t soa_zone_len, uint32_t soa_ttl, int ede, const char *ede_text,
+		  size_t max_len, uint8_t *out, size_t cap, size_t *out_len);

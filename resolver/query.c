@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "policy.h"
 #include "resolver.h"
 
 #define QUERY_MAX_LEGS	 4    /* tries in flight at once for one query */
@@ -71,6 +72,7 @@ struct query_leg {
 struct query {
 	struct resolver *r;
 	struct snapshot *snap; /**< referenced: the configuration and upstreams it runs on */
+	size_t group;	       /**< its upstream group in snap (0: the default upstreams) */
 	struct cache_key key;
 	struct query *hnext;	/**< in the in-flight table */
 	struct waiter *waiters; /**< owned */
@@ -449,6 +451,62 @@ static void query_answer(struct query *q, const uint8_t *ans, size_t len,
 	query_free(q);
 }
 
+/* --- answers made here --- */
+
+#define SPECIAL_TTL 10800 /* of special-use zone answers and their SOA (Unbound's) */
+
+/* Send an answer made here by dns_msg_local(); counted as a local answer. */
+static void answer_local_to(struct resolver *r, const struct query_origin *to,
+			    const struct dns_client_query *cq, unsigned rcode,
+			    const struct dns_local_rr *rrs, size_t n_rrs, const uint8_t *soa_zone,
+			    size_t soa_len, uint32_t soa_ttl, int ede, const char *text)
+{
+	size_t len;
+
+	if (dns_msg_local(cq, rcode, true, rrs, n_rrs, soa_zone, soa_len, soa_ttl, ede, text,
+			  max_len_of(cq, to->tcp != NULL), r->out + 2, DNS_MAX_MSG, &len) != 0) {
+		answer_error_to(r, to, cq, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "answer too large");
+		return;
+	}
+	send_to(r, to->udp, to->peer, to->tcp, len, to->received, STATS_SRC_LOCAL);
+}
+
+/*
+ * A name in a special-use zone, answered without asking anyone: localhost's loopback
+ * addresses (RFC 6761 §6.3), NODATA at a zone's apex and for resolver.arpa (RFC 9462),
+ * NXDOMAIN below the apex of the others; with the zone's SOA when there is no answer record
+ * (RFC 2308 §3), or as the answer to a question for the apex's SOA.
+ */
+static void answer_special(struct resolver *r, const struct query_origin *to,
+			   const struct dns_client_query *cq, const struct policy_zone *z)
+{
+	static const uint8_t v4[4] = {127, 0, 0, 1};
+	static const uint8_t v6[16] = {[15] = 1};
+	struct dns_local_rr rr = {.ttl = SPECIAL_TTL};
+	bool apex = cq->q.name_len == z->apex_len;
+	unsigned rcode = DNS_RCODE_NOERROR;
+
+	r->stats.special_answers++;
+	if (z->action == POLICY_LOCALHOST && cq->q.qtype == DNS_TYPE_A) {
+		rr.type = DNS_TYPE_A;
+		rr.rdata = v4;
+		rr.rdlen = sizeof(v4);
+		answer_local_to(r, to, cq, rcode, &rr, 1, NULL, 0, 0, -1, NULL);
+		return;
+	}
+	if (z->action == POLICY_LOCALHOST && cq->q.qtype == DNS_TYPE_AAAA) {
+		rr.type = DNS_TYPE_AAAA;
+		rr.rdata = v6;
+		rr.rdlen = sizeof(v6);
+		answer_local_to(r, to, cq, rcode, &rr, 1, NULL, 0, 0, -1, NULL);
+		return;
+	}
+	if (z->action == POLICY_NXDOMAIN && !apex) {
+		rcode = DNS_RCODE_NXDOMAIN;
+	}
+	answer_local_to(r, to, cq, rcode, NULL, 0, z->apex, z->apex_len, SPECIAL_TTL, -1, NULL);
+}
+
 /* --- trying upstreams --- */
 
 static void on_leg_answer(struct tls_query *tq, int status, const uint8_t *ans, size_t len,
@@ -477,13 +535,13 @@ static bool query_try_next(struct query *q)
 		if (!leg) {
 			return true; /* enough tries in flight; the next timer looks again */
 		}
-		i = upstream_pick(q->snap->ups, q->tried, q->n_active == 0);
+		i = upstream_pick(q->snap->groups[q->group].ups, q->tried, q->n_active == 0);
 		if (i < 0) {
 			dl_remove(&r->tries, &q->n_try);
 			return false;
 		}
 		q->tried[i / 8] |= (uint8_t)(1u << (i % 8));
-		u = upstream_get(q->snap->ups, (size_t)i);
+		u = upstream_get(q->snap->groups[q->group].ups, (size_t)i);
 		memset(&leg->tq, 0, sizeof(leg->tq));
 		leg->tq.frame = q->frame;
 		leg->tq.frame_len = q->frame_len;
@@ -734,11 +792,11 @@ static struct waiter *waiter_new(struct resolver *r, const struct query_origin *
  * (NULL for a background refresh). Returns false when it could not even start.
  */
 static bool query_start(struct resolver *r, const struct cache_key *k,
-			const struct dns_client_query *cq, struct waiter *w)
+			const struct dns_client_query *cq, size_t group, struct waiter *w)
 {
 	struct snapshot *snap = r->snap;
 	size_t frame_cap = 2 + cq->q.end + 64 + snap->opts.padding_blocksize;
-	size_t tried_len = (upstream_count(snap->ups) + 7) / 8;
+	size_t tried_len = (upstream_count(snap->groups[group].ups) + 7) / 8;
 	uint64_t now = uv_now(r->loop);
 	struct query *q;
 
@@ -748,6 +806,7 @@ static bool query_start(struct resolver *r, const struct cache_key *k,
 	}
 	q->r = r;
 	q->key = *k;
+	q->group = group;
 	q->frame = q->data;
 	q->tried = q->frame + frame_cap;
 	if (dns_msg_upstream_query(cq, &snap->opts, q->frame, frame_cap, &q->frame_len) != 0) {
@@ -775,6 +834,7 @@ static bool query_start(struct resolver *r, const struct cache_key *k,
 void query_receive(struct resolver *r, const struct query_origin *from, const uint8_t *msg,
 		   size_t len)
 {
+	const struct policy_zone *zone;
 	struct dns_client_query cq;
 	struct cache_key k;
 	struct query *q;
@@ -813,12 +873,19 @@ void query_receive(struct resolver *r, const struct query_origin *from, const ui
 	case DNS_CHECK_OK:
 		break;
 	}
+	/* The policy stage: a name of a local zone is answered here; the others go to a group. */
+	zone = policy_lookup(r->snap->policy, cq.msg + cq.q.name_off, cq.q.name_len);
+	if (zone->action != POLICY_FORWARD) {
+		answer_special(r, from, &cq, zone);
+		return;
+	}
 	cache_key_make(r->cache, cq.msg, &cq.q, cq.do_bit, &k);
+	cache_key_set_group(r->cache, &k, r->snap->groups[zone->group].key);
 	if (answer_from_cache(r, &k, &cq, from->udp, from->peer, from->tcp, from->received, 0,
 			      &prefetch)) {
 		if (prefetch && !inflight_find(r, &k)) {
 			r->stats.prefetches++;
-			query_start(r, &k, &cq, NULL);
+			query_start(r, &k, &cq, zone->group, NULL);
 		}
 		return;
 	}
@@ -863,7 +930,7 @@ void query_receive(struct resolver *r, const struct query_origin *from, const ui
 		r->stats.coalesced++;
 		return;
 	}
-	if (!query_start(r, &k, &cq, w)) {
+	if (!query_start(r, &k, &cq, zone->group, w)) {
 		answer_error_to(r, from, &cq, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "out of memory");
 		waiter_free(r, w);
 	}

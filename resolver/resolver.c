@@ -14,6 +14,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "policy.h"
 #include "resolver.h"
 #include "stats.h"
 
@@ -49,9 +50,53 @@ void snapshot_unref(struct snapshot *s)
 	if (--s->refs > 0) {
 		return;
 	}
-	upstream_set_free(s->ups);
+	for (size_t i = 0; i < s->n_groups; i++) {
+		upstream_set_free(s->groups[i].ups);
+	}
+	free(s->groups);
+	policy_free(s->policy);
 	config_free(s->cfg);
 	free(s);
+}
+
+/* FNV-1a 64 over @len bytes, continuing from @h. */
+static uint64_t fnv(uint64_t h, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < len; i++) {
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	}
+	return h;
+}
+
+static uint64_t fnv_str(uint64_t h, const char *s)
+{
+	return fnv(h, s ? s : "", (s ? strlen(s) : 0) + 1);
+}
+
+/*
+ * The cache group of forward zone @z: the zone and what its servers are (addresses, names,
+ * pins, plain or not), so that the answers of other servers are never taken for theirs.
+ * Never 0, which is the default group's.
+ */
+static uint64_t group_key(const struct config_zone *z)
+{
+	uint64_t h = fnv_str(0xcbf29ce484222325ull, z->zone);
+
+	for (size_t i = 0; i < z->n_upstreams; i++) {
+		const struct config_upstream *u = &z->upstreams[i];
+
+		h = fnv_str(h, "tls");
+		h = fnv_str(h, u->name);
+		h = fnv_str(h, u->auth_name);
+		h = fnv(h, u->pins, u->n_pins * sizeof(*u->pins));
+	}
+	for (size_t i = 0; i < z->n_plain; i++) {
+		h = fnv_str(h, "plain");
+		h = fnv_str(h, z->plain[i].name);
+	}
+	return h ? h : 1;
 }
 
 /* A snapshot of @cfg (taken over, whatever the outcome) with its upstreams from the pool. */
@@ -69,11 +114,34 @@ static int snapshot_new(struct resolver *r, struct config *cfg, struct snapshot 
 	s->opts.padding_blocksize = cfg->padding_blocksize;
 	s->opts.ecs_private = cfg->ecs_private;
 	s->opts.keepalive = true;
-	ret = upstream_set_new(r->pool, cfg, &s->ups);
+	s->groups = calloc(cfg->n_zones + 1, sizeof(*s->groups));
+	if (!s->groups) {
+		snapshot_unref(s);
+		return -ENOMEM;
+	}
+	ret = upstream_set_new(r->pool, cfg, &s->groups[0].ups);
+	s->groups[0].zone = ".";
+	if (ret == 0) {
+		s->n_groups = 1;
+	}
+	for (size_t i = 0; ret == 0 && i < cfg->n_zones; i++) {
+		struct upstream_group *g = &s->groups[i + 1];
+
+		ret = upstream_set_new_zone(r->pool, cfg, &cfg->zones[i], &g->ups);
+		g->key = group_key(&cfg->zones[i]);
+		g->zone = cfg->zones[i].zone;
+		if (ret == 0) {
+			s->n_groups++;
+		}
+	}
+	if (ret == 0) {
+		ret = policy_new(cfg, &s->policy);
+	}
 	if (ret != 0) {
 		snapshot_unref(s);
 		return ret;
 	}
+	s->ups = s->groups[0].ups;
 	*out = s;
 	return 0;
 }

@@ -44,10 +44,24 @@ struct metrics_server;
  * last reference goes (the resolver's, or the last query that started on it). Freeing it lets
  * go of its upstreams: those no newer snapshot uses close then, after their last query.
  */
+/**
+ * An upstream group: the default upstreams (group 0) or a forward zone's. @key puts its
+ * answers apart in the cache (cache_key_set_group); it is derived from the zone and its
+ * servers, so that a reload that keeps them keeps the cached answers, and 0 for the default.
+ */
+struct upstream_group {
+	struct upstream_set *ups; /**< owned */
+	uint64_t key;
+	const char *zone; /**< borrowed from the config: "lan.", or "." for the default */
+};
+
 struct snapshot {
 	unsigned refs;
 	struct config *cfg;	       /**< owned */
-	struct upstream_set *ups;      /**< owned: the upstreams of cfg, from the pool */
+	struct upstream_set *ups;      /**< borrowed: groups[0].ups, the default upstreams */
+	struct upstream_group *groups; /**< owned array: 0 the default, then cfg->zones' */
+	size_t n_groups;
+	struct policy *policy;	       /**< owned: where each name goes (policy.h) */
 	struct dns_upstream_opts opts; /**< how upstream queries are written (padding, ECS) */
 };
 
@@ -87,6 +101,7 @@ struct resolver_stats {
 	uint64_t duration[STATS_N_BUCKETS];  /**< answers sent, by time since arrival; per
 						  bucket, not cumulative */
 	uint64_t duration_ns;		     /**< the sum of those times */
+	uint64_t special_answers;	     /**< answered from a special-use zone (policy.h) */
 	uint64_t reloads;		     /**< reloads asked for (SIGHUP, dotd-ctl reload) */
 	uint64_t reload_failures; /**< of those, the ones that left something unchanged */
 };
@@ -330,6 +345,10 @@ void upstream_pool_free(struct upstream_pool *p);
  */
 int upstream_set_new(struct upstream_pool *pool, const struct config *cfg,
 		     struct upstream_set **out);
+
+/** The upstreams of forward zone @z (its own list, @cfg's TLS settings), as above. */
+int upstream_set_new_zone(struct upstream_pool *pool, const struct config *cfg,
+			  const struct config_zone *z, struct upstream_set **out);
 
 /** Let go of the upstreams of @s; those no other set uses close. */
 void upstream_set_free(struct upstream_set *s);

@@ -521,6 +521,8 @@ static const struct field client_fields[] = {
 	       "client TCP connections closed for not reading their answers (tcp_buffer_max)"),
 	CLIENT(tcp_paused, "tcp_paused",
 	       "times a client TCP connection was not read for using up its share"),
+	CLIENT(special_answers, "special_answers",
+	       "answers from a special-use zone: localhost, local, home.arpa, RFC 6303 reverse"),
 	CLIENT(reloads, "reloads", "configuration reloads asked for (SIGHUP, dotd-ctl reload)"),
 	CLIENT(reload_failures, "reload_failures",
 	       "reloads that left the configuration, or a listen address, unchanged"),

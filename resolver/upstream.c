@@ -310,8 +310,9 @@ static void entry_unref(struct pool_entry *e)
 	tls_upstream_close(e->u, on_entry_closed, e);
 }
 
-int upstream_set_new(struct upstream_pool *pool, const struct config *cfg,
-		     struct upstream_set **out)
+/* The set of the @n upstreams @ups under @cfg's TLS settings. */
+static int set_new(struct upstream_pool *pool, const struct config *cfg,
+		   const struct config_upstream *ups, size_t n, struct upstream_set **out)
 {
 	struct upstream_set *s;
 	int ret = 0;
@@ -320,7 +321,7 @@ int upstream_set_new(struct upstream_pool *pool, const struct config *cfg,
 	if (!s) {
 		return -ENOMEM;
 	}
-	s->ents = calloc(cfg->n_upstreams ? cfg->n_upstreams : 1, sizeof(*s->ents));
+	s->ents = calloc(n ? n : 1, sizeof(*s->ents));
 	if (!s->ents) {
 		free(s);
 		return -ENOMEM;
@@ -330,8 +331,8 @@ int upstream_set_new(struct upstream_pool *pool, const struct config *cfg,
 	s->round_robin = cfg->round_robin;
 	s->fastest = cfg->selection == CONFIG_SELECT_FASTEST;
 	ret = ctx_get(pool, cfg, &s->ctx);
-	for (size_t i = 0; ret == 0 && i < cfg->n_upstreams; i++) {
-		ret = entry_get(pool, cfg, &cfg->upstreams[i], s->ctx, &s->ents[i]);
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		ret = entry_get(pool, cfg, &ups[i], s->ctx, &s->ents[i]);
 		if (ret == 0) {
 			s->n++;
 		}
@@ -342,6 +343,18 @@ int upstream_set_new(struct upstream_pool *pool, const struct config *cfg,
 	}
 	*out = s;
 	return 0;
+}
+
+int upstream_set_new(struct upstream_pool *pool, const struct config *cfg,
+		     struct upstream_set **out)
+{
+	return set_new(pool, cfg, cfg->upstreams, cfg->n_upstreams, out);
+}
+
+int upstream_set_new_zone(struct upstream_pool *pool, const struct config *cfg,
+			  const struct config_zone *z, struct upstream_set **out)
+{
+	return set_new(pool, cfg, z->upstreams, z->n_upstreams, out);
 }
 
 void upstream_set_free(struct upstream_set *s)

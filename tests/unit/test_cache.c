@@ -986,8 +986,7 @@ static void test_groups(void)
 	const char *rrs[] = {"router.lan. 300 IN A 192.168.1.1", NULL};
 	struct cache *c = new_cache(1 << 20, 0, 86400, 3600), *d;
 	struct msg q = query("router.lan.", LDNS_RR_TYPE_A, false, false, false);
-	struct msg a =
-		answer("router.lan.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, rrs, false, false);
+	struct msg a = answer("router.lan.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, rrs, false, false);
 	struct cache_load_stats ls;
 	struct cache_key k;
 	struct fentry e;
