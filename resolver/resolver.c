@@ -185,8 +185,8 @@ void resolver_stats_log(struct resolver *r)
 			   (unsigned long long)cs.evicted_live,
 			   (unsigned long long)cs.refresh_failures);
 	}
-	if (r->snap) {
-		upstream_set_stats_log(r->snap->ups);
+	for (size_t g = 0; r->snap && g < r->snap->n_groups; g++) {
+		upstream_set_stats_log(r->snap->groups[g].ups);
 	}
 }
 

@@ -782,19 +782,54 @@ int stats_view_upstreams_write(const struct stats_view *v, FILE *out)
 /* --- gathering --- */
 
 /* A view of @r now; *@ups is the array of its upstreams, to be freed with free(). */
+/* Every upstream of the current snapshot, the forward zones' too, each once. */
+static size_t upstreams_all(struct resolver *r, struct tls_upstream **out, size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t g = 0; r->snap && g < r->snap->n_groups; g++) {
+		const struct upstream_set *s = r->snap->groups[g].ups;
+
+		for (size_t i = 0; i < upstream_count(s); i++) {
+			struct tls_upstream *u = upstream_get((struct upstream_set *)s, i);
+			bool seen = false;
+
+			for (size_t j = 0; j < n && !seen; j++) {
+				seen = out && out[j] == u;
+			}
+			if (!seen) {
+				if (out && n < cap) {
+					out[n] = u;
+				}
+				n++;
+			}
+		}
+	}
+	return n;
+}
+
 static int gather(struct resolver *r, struct stats_view *v, struct stats_upstream **ups)
 {
-	size_t n = r->snap ? upstream_count(r->snap->ups) : 0;
+	size_t cap = 0, n;
+	struct tls_upstream **list = NULL;
 	uint64_t now = uv_now(r->loop);
 
 	memset(v, 0, sizeof(*v));
 	*ups = NULL;
-	if (n > 0) {
-		*ups = calloc(n, sizeof(**ups));
-		if (!*ups) {
+	for (size_t g = 0; r->snap && g < r->snap->n_groups; g++) {
+		cap += upstream_count(r->snap->groups[g].ups);
+	}
+	if (cap > 0) {
+		*ups = calloc(cap, sizeof(**ups));
+		list = calloc(cap, sizeof(*list));
+		if (!*ups || !list) {
+			free(*ups);
+			free(list);
+			*ups = NULL;
 			return -ENOMEM;
 		}
 	}
+	n = cap > 0 ? upstreams_all(r, list, cap) : 0;
 	v->version = DOTD_VERSION;
 	v->uptime_ms = r->started ? (uv_hrtime() - r->started) / 1000000 : 0;
 	v->clients = r->stats;
@@ -806,7 +841,7 @@ static int gather(struct resolver *r, struct stats_view *v, struct stats_upstrea
 		cache_stats_get(r->cache, &v->cache);
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct tls_upstream *u = upstream_get(r->snap->ups, i);
+		struct tls_upstream *u = list[i];
 		uint64_t at = tls_upstream_available_at(u);
 
 		(*ups)[i].name = tls_upstream_name(u);
@@ -815,6 +850,7 @@ static int gather(struct resolver *r, struct stats_view *v, struct stats_upstrea
 		(*ups)[i].srtt_ms = tls_upstream_srtt(u);
 		tls_upstream_stats_get(u, &(*ups)[i].st);
 	}
+	free(list);
 	v->upstreams = *ups;
 	v->n_upstreams = n;
 	return 0;
