@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -106,6 +107,7 @@ static const struct enum_name log_level_names[] = {
 /* What the checks after the walk need to know of one upstream, beyond its config_upstream. */
 struct upstream_extra {
 	bool has_auth_key;     /**< tls_auth_name or tls_pubkey_pinset is written, valid or not */
+	bool short_form;       /**< written as a tls:// string, for the strict check's message */
 	unsigned tls_min_line; /**< line of its own tls_min_version, 0 while absent */
 	int tls_min;	       /**< that tls_min_version, a GETDNS_TLS* value */
 	unsigned tsig_line;    /**< line of its first tsig_* key, 0 while absent */
@@ -160,11 +162,17 @@ struct key_rule {
 static void report(struct parse *p, unsigned line, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-/* Count an error and print it as "SOURCE:LINE: key 'K': REASON" (no key part if @key is NULL). */
-static void report(struct parse *p, unsigned line, const char *key, const char *fmt, ...)
-{
-	va_list ap;
+static void vreport(struct parse *p, unsigned line, const char *key, const char *what,
+		    const char *text, const char *fmt, va_list ap)
+	__attribute__((format(printf, 6, 0)));
 
+/*
+ * Count an error and print it as "SOURCE:LINE: key 'K': REASON" (no key part if @key is NULL),
+ * or "SOURCE:LINE: key 'K': bad WHAT 'TEXT': REASON" if @what is set.
+ */
+static void vreport(struct parse *p, unsigned line, const char *key, const char *what,
+		    const char *text, const char *fmt, va_list ap)
+{
 	p->n_errors++;
 	if (!p->err) {
 		return;
@@ -173,10 +181,35 @@ static void report(struct parse *p, unsigned line, const char *key, const char *
 	if (key) {
 		fprintf(p->err, "key '%s': ", key);
 	}
-	va_start(ap, fmt);
+	if (what) {
+		fprintf(p->err, "bad %s '%s': ", what, text);
+	}
 	vfprintf(p->err, fmt, ap);
-	va_end(ap);
 	fputc('\n', p->err);
+}
+
+static void report(struct parse *p, unsigned line, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(p, line, key, NULL, NULL, fmt, ap);
+	va_end(ap);
+}
+
+static void report_bad(struct parse *p, unsigned line, const char *key, const char *what,
+		       const char *text, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+/* "key 'K': bad WHAT 'TEXT': REASON": for a value whose reason quotes only a part of it. */
+static void report_bad(struct parse *p, unsigned line, const char *key, const char *what,
+		       const char *text, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(p, line, key, what, text, fmt, ap);
+	va_end(ap);
 }
 
 static void notice_ignored(struct parse *p, unsigned line, const char *key, const char *why)
@@ -781,28 +814,46 @@ static void pin_digest(struct parse *p, const char *key, unsigned line, yaml_nod
 	}
 }
 
+/*
+ * Decode the base64 SHA-256 pin @s into @pin. Returns 0; -EINVAL if @s is not base64;
+ * -EMSGSIZE if it decodes to more than a pin; -ERANGE if to less, *@n_bytes of them.
+ */
+static int decode_pin(const char *s, struct config_pin *pin, int *n_bytes)
+{
+	uint8_t buf[CONFIG_PIN_LEN + 3];
+	int n = b64_decode(s, buf, sizeof(buf));
+
+	if (n < 0) {
+		return n;
+	}
+	if (n != CONFIG_PIN_LEN) {
+		*n_bytes = n;
+		return -ERANGE;
+	}
+	memcpy(pin->sha256, buf, CONFIG_PIN_LEN);
+	return 0;
+}
+
 static void pin_value(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
 {
 	struct pin_parse *pp = obj;
 	const char *s = get_scalar(p, key, line, "the base64 of a SHA-256 digest", val);
-	uint8_t buf[CONFIG_PIN_LEN + 3];
-	int n;
+	int n = 0;
+	int rc;
 
 	pp->has_value = true;
 	if (!s) {
 		return;
 	}
-	n = b64_decode(s, buf, sizeof(buf));
-	if (n == -EMSGSIZE) {
+	rc = decode_pin(s, pp->pin, &n);
+	if (rc == -EMSGSIZE) {
 		report(p, line, key, "'%s' decodes to more than %d bytes, a SHA-256 pin has %d", s,
 		       CONFIG_PIN_LEN, CONFIG_PIN_LEN);
-	} else if (n < 0) {
-		report(p, line, key, "'%s' is not valid base64", s);
-	} else if (n != CONFIG_PIN_LEN) {
+	} else if (rc == -ERANGE) {
 		report(p, line, key, "'%s' decodes to %d bytes, a SHA-256 pin has %d", s, n,
 		       CONFIG_PIN_LEN);
-	} else {
-		memcpy(pp->pin->sha256, buf, CONFIG_PIN_LEN);
+	} else if (rc < 0) {
+		report(p, line, key, "'%s' is not valid base64", s);
 	}
 }
 
@@ -840,6 +891,30 @@ static void up_tls_port(struct parse *p, const char *key, unsigned line, yaml_no
 	get_uint(p, key, line, val, 1, 65535, &upp->port);
 }
 
+/*
+ * Whether the @n bytes at @s are a tls_auth_name: a host name or an IP literal, with no empty
+ * label ("", ".", "..", ".a", "a..b", "a.."), no space and no control character. One trailing
+ * dot is the absolute form of the same name (RFC 9525 §6.3): *@len is the length without it.
+ */
+static bool is_auth_name(const char *s, size_t n, size_t *len)
+{
+	if (n > 0 && s[n - 1] == '.') {
+		n--;
+	}
+	if (n == 0 || n > NAME_MAX_LEN || s[0] == '.' || s[n - 1] == '.') {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c <= ' ' || c == 0x7f || (c == '.' && s[i + 1] == '.')) {
+			return false;
+		}
+	}
+	*len = n;
+	return true;
+}
+
 static void up_auth_name(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
 			 void *obj)
 {
@@ -850,21 +925,9 @@ static void up_auth_name(struct parse *p, const char *key, unsigned line, yaml_n
 	if (!s) {
 		return;
 	}
-	/* One trailing dot is the absolute form of the same name: drop it (RFC 9525 §6.3). */
-	len = strlen(s);
-	if (len > 0 && s[len - 1] == '.') {
-		len--;
-	}
-	/* No empty label: not "", ".", "..", ".a", "a..b" nor "a..". */
-	if (len == 0 || len > NAME_MAX_LEN || s[0] == '.' || s[len - 1] == '.' || strstr(s, "..")) {
+	if (!is_auth_name(s, strlen(s), &len)) {
 		report(p, line, key, "'%s' is not a host name", s);
 		return;
-	}
-	for (const char *c = s; *c; c++) {
-		if ((unsigned char)*c <= ' ' || *c == 0x7f) {
-			report(p, line, key, "'%s' is not a host name", s);
-			return;
-		}
 	}
 	if (get_string(p, key, line, val, &upp->up->auth_name)) {
 		upp->up->auth_name[len] = 0;
@@ -963,6 +1026,425 @@ static const struct key_rule upstream_rules[] = {
 	{"scope_id", NULL, NULL},
 };
 
+/* ---- upstreams the short way: tls://ADDR[:PORT][#AUTH_NAME][^PIN]... ---- */
+
+#define TLS_URL_SYNTAX "tls://ADDR[:PORT][#AUTH_NAME][^PIN]..."
+
+/* The @n bytes at @s as a port, 1..65535. */
+static bool parse_port(const char *s, size_t n, unsigned *out)
+{
+	unsigned v = 0;
+
+	if (n == 0 || n > 5) {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9') {
+			return false;
+		}
+		v = v * 10 + (unsigned)(s[i] - '0');
+	}
+	if (v < 1 || v > 65535) {
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+/*
+ * Whether the @n bytes at @s (no trailing dot) are a host name as RFC 1123 §2.1 has them:
+ * labels of 1 to 63 letters, digits and '-', neither first nor last, 253 bytes at most. If
+ * not, the reason is in @why. A last label of digits only is refused (RFC 3696 §2): such a
+ * name is an IPv4 address written wrong, and a resolver would never find it.
+ */
+static bool is_host_name(const char *s, size_t n, char *why, size_t why_len)
+{
+	size_t label = 0;
+	bool digits = true;
+
+	if (n > NAME_MAX_LEN) {
+		snprintf(why, why_len, "it is longer than %d characters", NAME_MAX_LEN);
+		return false;
+	}
+	for (size_t i = 0; i <= n; i++) {
+		char c = i < n ? s[i] : '.';
+
+		if (c == '.') {
+			if (label == 0) {
+				snprintf(why, why_len, "it has an empty label");
+				return false;
+			}
+			if (s[i - 1] == '-') {
+				snprintf(why, why_len, "a label ends with '-'");
+				return false;
+			}
+			if (i == n && digits) {
+				snprintf(why, why_len, "its last label is all digits");
+				return false;
+			}
+			label = 0;
+			digits = true;
+			continue;
+		}
+		if ((unsigned char)c >= 0x80) {
+			snprintf(why, why_len, "write an internationalised name in its xn-- form");
+			return false;
+		}
+		if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') &&
+		    c != '-') {
+			snprintf(why, why_len,
+				 "'%c' is not allowed (letters, digits, '-' and '.' only)", c);
+			return false;
+		}
+		if (c == '-' && label == 0) {
+			snprintf(why, why_len, "a label starts with '-'");
+			return false;
+		}
+		digits = digits && c >= '0' && c <= '9';
+		if (++label > 63) {
+			snprintf(why, why_len, "a label is longer than 63 characters");
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * An IPv6 address written without brackets in the @n bytes at @a (two ':' or more): RFC 3986
+ * §3.2.2 wants brackets, and without them the last group may be a port. Report how to write
+ * it: "2620:fe::fe:853" is the address 2620:fe::fe:853 as well as 2620:fe::fe on port 853.
+ */
+static void report_bare_ipv6(struct parse *p, const char *key, unsigned line, const char *text,
+			     const char *a, size_t n)
+{
+	char whole[INET6_ADDRSTRLEN + 8];
+	char head[INET6_ADDRSTRLEN + 8];
+	const char *last = a + n;
+	unsigned port;
+	bool whole_ok;
+	bool head_ok;
+
+	while (last[-1] != ':') {
+		last--;
+	}
+	if (n >= sizeof(whole)) {
+		report_bad(p, line, key, "upstream", text, "not an IP address nor a host name");
+		return;
+	}
+	memcpy(whole, a, n);
+	whole[n] = '\0';
+	memcpy(head, a, (size_t)(last - 1 - a));
+	head[last - 1 - a] = '\0';
+	whole_ok = is_ip(AF_INET6, whole);
+	head_ok = parse_port(last, (size_t)(a + n - last), &port) && is_ip(AF_INET6, head);
+	if (whole_ok && head_ok) {
+		report_bad(p, line, key, "upstream", text,
+			   "an IPv6 address goes in brackets: write tls://[%s]:%u for port %u, or "
+			   "tls://[%s] for that address",
+			   head, port, port, whole);
+	} else if (head_ok) {
+		report_bad(p, line, key, "upstream", text,
+			   "an IPv6 address goes in brackets: write tls://[%s]:%u", head, port);
+	} else if (whole_ok) {
+		report_bad(p, line, key, "upstream", text,
+			   "an IPv6 address goes in brackets: write tls://[%s]", whole);
+	} else {
+		report_bad(p, line, key, "upstream", text, "not an IP address nor a host name");
+	}
+}
+
+/* The port after the address, at @s (@n bytes, ":PORT" or nothing), into *@port. */
+static bool get_url_port(struct parse *p, const char *key, unsigned line, const char *text,
+			 const char *s, size_t n, unsigned *port)
+{
+	if (n == 0) {
+		return true;
+	}
+	if (s[0] != ':') {
+		report_bad(p, line, key, "upstream", text, "unexpected '%.*s' after the address",
+			   (int)n, s);
+		return false;
+	}
+	if (n == 1) {
+		report_bad(p, line, key, "upstream", text, "no port after ':'");
+		return false;
+	}
+	if (!parse_port(s + 1, n - 1, port)) {
+		report_bad(p, line, key, "upstream", text, "the port must be a number 1..65535");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The ADDR[:PORT] of a tls:// upstream, the @n bytes at @a, into @up: an IPv4 address, an
+ * IPv6 address in brackets, or a host name (up->host, lower case, without a trailing dot;
+ * up->addr then has family AF_UNSPEC and only the port). With -ENOMEM's p->oom set, false.
+ */
+static bool get_url_addr(struct parse *p, const char *key, unsigned line, const char *text,
+			 const char *a, size_t n, struct config_upstream *up)
+{
+	char ip[INET6_ADDRSTRLEN + 8];
+	char why[WHY_LEN];
+	unsigned port = DOT_PORT;
+	const char *at = memchr(a, '@', n);
+	const char *colon;
+	size_t host_len;
+
+	if (n == 0) {
+		report_bad(p, line, key, "upstream", text, "no address after tls://");
+		return false;
+	}
+	if (memchr(a, '/', n) || memchr(a, '?', n)) {
+		report_bad(p, line, key, "upstream", text,
+			   "DNS over TLS has no path nor query: " TLS_URL_SYNTAX);
+		return false;
+	}
+	/* Stubby's and listen_addresses' IP@port: here a port follows ':', as in any URL. */
+	if (at) {
+		if (at > a && parse_port(at + 1, (size_t)(a + n - at - 1), &port)) {
+			report_bad(p, line, key, "upstream", text,
+				   "the port follows ':' in a tls:// upstream: write tls://%.*s:%u",
+				   (int)(at - a), a, port);
+		} else {
+			report_bad(p, line, key, "upstream", text,
+				   "'@' has no place in a tls:// upstream: " TLS_URL_SYNTAX);
+		}
+		return false;
+	}
+	memset(&up->addr, 0, sizeof(up->addr));
+	if (a[0] == '[') {
+		const char *close = memchr(a, ']', n);
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&up->addr;
+		size_t ip_len = close ? (size_t)(close - a - 1) : 0;
+
+		if (!close) {
+			report_bad(p, line, key, "upstream", text, "no ']' after '['");
+			return false;
+		}
+		if (ip_len >= sizeof(ip)) {
+			ip_len = sizeof(ip) - 1;
+		}
+		memcpy(ip, a + 1, ip_len);
+		ip[ip_len] = '\0';
+		if (is_ip(AF_INET, ip)) {
+			report_bad(p, line, key, "upstream", text,
+				   "brackets are for IPv6 addresses only: write tls://%s", ip);
+			return false;
+		}
+		if (inet_pton(AF_INET6, ip, &sin6->sin6_addr) != 1) {
+			report_bad(p, line, key, "upstream", text, "'[%s]' is not an IPv6 address",
+				   ip);
+			return false;
+		}
+		if (!get_url_port(p, key, line, text, close + 1, (size_t)(a + n - close - 1),
+				  &port)) {
+			return false;
+		}
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		up->addr_len = sizeof(*sin6);
+		return true;
+	}
+	colon = memchr(a, ':', n);
+	if (colon && memchr(colon + 1, ':', (size_t)(a + n - colon - 1))) {
+		report_bare_ipv6(p, key, line, text, a, n);
+		return false;
+	}
+	host_len = colon ? (size_t)(colon - a) : n;
+	if (host_len == 0) {
+		report_bad(p, line, key, "upstream", text, "no address before ':'");
+		return false;
+	}
+	if (!get_url_port(p, key, line, text, a + host_len, n - host_len, &port)) {
+		return false;
+	}
+	if (host_len < sizeof(ip)) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&up->addr;
+
+		memcpy(ip, a, host_len);
+		ip[host_len] = '\0';
+		if (inet_pton(AF_INET, ip, &sin->sin_addr) == 1) {
+			sin->sin_family = AF_INET;
+			sin->sin_port = htons((uint16_t)port);
+			up->addr_len = sizeof(*sin);
+			return true;
+		}
+	}
+	/* One trailing dot is the absolute form of the same name. */
+	if (host_len > 1 && a[host_len - 1] == '.') {
+		host_len--;
+	}
+	if (strspn(a, "0123456789.") >= host_len) {
+		report_bad(p, line, key, "upstream", text, "'%.*s' is not an IPv4 address",
+			   (int)host_len, a);
+		return false;
+	}
+	if (!is_host_name(a, host_len, why, sizeof(why))) {
+		report_bad(p, line, key, "upstream", text, "'%.*s' is not a host name: %s",
+			   (int)host_len, a, why);
+		return false;
+	}
+	up->host = strndup(a, host_len);
+	if (!up->host) {
+		p->oom = true;
+		return false;
+	}
+	for (char *c = up->host; *c; c++) {
+		if (*c >= 'A' && *c <= 'Z') {
+			*c = (char)(*c - 'A' + 'a');
+		}
+	}
+	/* AF_UNSPEC, as calloc left it; the port where struct sockaddr_in keeps it. */
+	((struct sockaddr_in *)&up->addr)->sin_port = htons((uint16_t)port);
+	up->addr_len = 0;
+	return true;
+}
+
+/* The ^PINs of a tls:// upstream: @s is the first '^'. */
+static bool get_url_pins(struct parse *p, const char *key, unsigned line, const char *text,
+			 const char *s, struct config_upstream *up)
+{
+	size_t n = 0;
+
+	for (const char *c = s; *c; c++) {
+		n += *c == '^';
+	}
+	up->pins = calloc(n, sizeof(*up->pins));
+	if (!up->pins) {
+		p->oom = true;
+		return false;
+	}
+	while (*s == '^') {
+		size_t len = strcspn(s + 1, "^");
+		char *pin = strndup(s + 1, len);
+		int n_bytes = 0;
+		int rc;
+
+		if (!pin) {
+			p->oom = true;
+			return false;
+		}
+		rc = len ? decode_pin(pin, &up->pins[up->n_pins], &n_bytes) : 0;
+		if (len == 0) {
+			report_bad(p, line, key, "upstream", text, "no pin after '^'");
+		} else if (rc == -EMSGSIZE) {
+			report_bad(
+				p, line, key, "upstream", text,
+				"the pin '%s' decodes to more than %d bytes, a SHA-256 pin has %d",
+				pin, CONFIG_PIN_LEN, CONFIG_PIN_LEN);
+		} else if (rc == -ERANGE) {
+			report_bad(p, line, key, "upstream", text,
+				   "the pin '%s' decodes to %d bytes, a SHA-256 pin has %d", pin,
+				   n_bytes, CONFIG_PIN_LEN);
+		} else if (rc < 0) {
+			report_bad(p, line, key, "upstream", text,
+				   "the pin '%s' is not valid base64", pin);
+		}
+		free(pin);
+		if (len == 0 || rc < 0) {
+			return false;
+		}
+		up->n_pins++;
+		s += 1 + len;
+	}
+	return true;
+}
+
+/*
+ * An upstream written as the string @text, tls://ADDR[:PORT][#AUTH_NAME][^PIN]..., into @up
+ * (not its name). A host name is its own auth name unless #AUTH_NAME says otherwise: the
+ * certificate must be valid for the name the address was looked up by, or for the one given.
+ * One error per string: false after it.
+ */
+static bool get_tls_url(struct parse *p, const char *key, unsigned line, const char *text,
+			struct config_upstream *up)
+{
+	const char *sep = strstr(text, "://");
+	const char *rest;
+	const char *hash;
+	const char *caret;
+	size_t addr_len;
+
+	if (!sep) {
+		report_bad(p, line, key, "upstream", text,
+			   "no scheme: write " TLS_URL_SYNTAX ", or a mapping with address_data");
+		return false;
+	}
+	/* RFC 3986 §3.1: the scheme is case-insensitive. */
+	if (sep - text != 3 || strncasecmp(text, "tls", 3) != 0) {
+		report_bad(p, line, key, "upstream", text,
+			   "dotd speaks DNS over TLS only: " TLS_URL_SYNTAX);
+		return false;
+	}
+	rest = sep + 3;
+	hash = strchr(rest, '#');
+	caret = strchr(rest, '^');
+	if (hash && caret && caret < hash) {
+		report_bad(p, line, key, "upstream", text,
+			   "the #AUTH_NAME comes before the ^PINs: " TLS_URL_SYNTAX);
+		return false;
+	}
+	addr_len = hash ? (size_t)(hash - rest) : caret ? (size_t)(caret - rest) : strlen(rest);
+	if (!get_url_addr(p, key, line, text, rest, addr_len, up)) {
+		return false;
+	}
+	if (hash) {
+		size_t n = caret ? (size_t)(caret - hash - 1) : strlen(hash + 1);
+		size_t len;
+
+		if (n == 0) {
+			report_bad(p, line, key, "upstream", text,
+				   "no auth name after '#' (leave the '#' out for none)");
+			return false;
+		}
+		if (!is_auth_name(hash + 1, n, &len)) {
+			report_bad(p, line, key, "upstream", text, "'%.*s' is not a host name",
+				   (int)n, hash + 1);
+			return false;
+		}
+		up->auth_name = strndup(hash + 1, len);
+	} else if (up->host) {
+		up->auth_name = strdup(up->host);
+	}
+	if ((hash || up->host) && !up->auth_name) {
+		p->oom = true;
+		return false;
+	}
+	return !caret || get_url_pins(p, key, line, text, caret, up);
+}
+
+/*
+ * YAML reads "- tls://9.9.9.9:" as a mapping of "tls://9.9.9.9" to nothing, for the ':' that
+ * ends it. If @n is such a mapping, the string with its ':' back (owned by the caller), so
+ * that get_tls_url() says what is wrong with it; otherwise, or out of memory, NULL.
+ */
+static char *url_read_as_mapping(struct parse *p, const yaml_node_t *n)
+{
+	const yaml_node_t *k;
+	const yaml_node_t *v;
+	char *text;
+
+	if (n->type != YAML_MAPPING_NODE ||
+	    n->data.mapping.pairs.top - n->data.mapping.pairs.start != 1) {
+		return NULL;
+	}
+	k = yaml_document_get_node(p->doc, n->data.mapping.pairs.start->key);
+	v = yaml_document_get_node(p->doc, n->data.mapping.pairs.start->value);
+	if (k->type != YAML_SCALAR_NODE || k->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
+	    !node_is_null(v) || !strstr(node_text(k), "://")) {
+		return NULL;
+	}
+	text = malloc(strlen(node_text(k)) + 2);
+	if (!text) {
+		p->oom = true;
+		return NULL;
+	}
+	strcpy(text, node_text(k));
+	strcat(text, ":");
+	return text;
+}
+
 /* ---- top-level keys ---- */
 
 static void set_listen(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
@@ -1021,6 +1503,26 @@ static void set_listen(struct parse *p, const char *key, unsigned line, yaml_nod
 	}
 }
 
+/*
+ * "IP@port" or "HOST@port". Set only for an upstream without errors: the checks after the
+ * walk look at those only, so that a mistake is not reported again as a consequence.
+ */
+static void set_upstream_name(struct parse *p, struct config_upstream *up)
+{
+	char name[NAME_MAX_LEN + 8];
+
+	if (up->host) {
+		snprintf(name, sizeof(name), "%s@%u", up->host,
+			 ntohs(((const struct sockaddr_in *)&up->addr)->sin_port));
+		up->name = strdup(name);
+	} else {
+		up->name = endpoint_name(&up->addr);
+	}
+	if (!up->name) {
+		p->oom = true;
+	}
+}
+
 static void set_upstreams(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
 			  void *obj)
 {
@@ -1048,9 +1550,23 @@ static void set_upstreams(struct parse *p, const char *key, unsigned line, yaml_
 					     .extra = &p->up_extra[cfg->n_upstreams],
 					     .port = DOT_PORT};
 		unsigned item_line = node_line(item);
+		char *joined = url_read_as_mapping(p, item);
 
+		if (joined || (item->type == YAML_SCALAR_NODE && !node_is_null(item))) {
+			upp.up->line = item_line;
+			upp.extra->short_form = true;
+			cfg->n_upstreams++;
+			if (get_tls_url(p, key, item_line, joined ? joined : node_text(item),
+					upp.up)) {
+				set_upstream_name(p, upp.up);
+			}
+			free(joined);
+			continue;
+		}
 		if (item->type != YAML_MAPPING_NODE) {
-			report_type(p, key, item_line, "a mapping with address_data", item);
+			report_type(p, key, item_line,
+				    "a mapping with address_data, or a string " TLS_URL_SYNTAX,
+				    item);
 			continue;
 		}
 		upp.up->line = item_line;
@@ -1065,13 +1581,8 @@ static void set_upstreams(struct parse *p, const char *key, unsigned line, yaml_
 		if (!upp.has_addr) {
 			continue;
 		}
-		/* The name is set only for a valid address: the strict check needs it. */
 		endpoint_set_port(&upp.up->addr, upp.port);
-		upp.up->name = endpoint_name(&upp.up->addr);
-		if (!upp.up->name) {
-			p->oom = true;
-			return;
-		}
+		set_upstream_name(p, upp.up);
 	}
 }
 
@@ -1847,10 +2358,11 @@ static void check_whole(struct parse *p, const yaml_node_t *root)
 
 		if (up->name && !up->auth_name && up->n_pins == 0 && !p->up_extra[i].has_auth_key) {
 			report(p, up->line, "upstream_recursive_servers",
-			       "upstream '%s' has neither tls_auth_name nor tls_pubkey_pinset, "
-			       "which "
-			       "tls_authentication GETDNS_AUTHENTICATION_REQUIRED needs",
-			       up->name);
+			       "upstream '%s' has neither %s, which tls_authentication "
+			       "GETDNS_AUTHENTICATION_REQUIRED needs",
+			       up->name,
+			       p->up_extra[i].short_form ? "#AUTH_NAME nor ^PIN"
+							 : "tls_auth_name nor tls_pubkey_pinset");
 		}
 	}
 }
@@ -1924,19 +2436,63 @@ static bool find_unquoted_ipv6(const char *text, size_t len, unsigned line, char
 	return false;
 }
 
+/*
+ * The first unquoted tls:// upstream with an IPv6 address in brackets on line @line of @text,
+ * into @out: inside [...] or {...}, YAML takes its '[' and ']' for syntax. False if none.
+ */
+static bool find_unquoted_url(const char *text, size_t len, unsigned line, char *out,
+			      size_t out_len)
+{
+	const char *end = text + len;
+	const char *c = text;
+	const char *close;
+	const char *last;
+
+	for (unsigned l = 1; l < line && c < end; c++) {
+		l += *c == '\n';
+	}
+	for (; c + 7 < end && *c != '\n' && *c != '"' && *c != '\''; c++) {
+		if (strncasecmp(c, "tls://[", 7) != 0) {
+			continue;
+		}
+		close = memchr(c, ']', (size_t)(end - c));
+		if (!close || memchr(c, '\n', (size_t)(close - c))) {
+			return false;
+		}
+		last = close + 1;
+		while (last < end && !strchr(" \t\r\n,]}", *last)) {
+			last++;
+		}
+		if ((size_t)(last - c) >= out_len) {
+			return false;
+		}
+		memcpy(out, c, (size_t)(last - c));
+		out[last - c] = '\0';
+		return true;
+	}
+	return false;
+}
+
 static void report_yaml_error(struct parse *p, const yaml_parser_t *parser, const char *text,
 			      size_t len)
 {
 	unsigned line = yaml_error_line(parser, text, len);
+	unsigned context_line = (unsigned)parser->context_mark.line + 1;
 	const char *problem = parser->problem ? parser->problem : "syntax error";
 	char ip[2 * (INET6_ADDRSTRLEN + 16)];
-	char hint[sizeof(ip) + 80] = "";
+	char url[256];
+	char hint[sizeof(url) + 80] = "";
 
 	if (parser->error != YAML_READER_ERROR &&
-	    (find_unquoted_ipv6(text, len, line, ip, sizeof(ip)) ||
-	     (parser->context &&
-	      find_unquoted_ipv6(text, len, (unsigned)parser->context_mark.line + 1, ip,
-				 sizeof(ip))))) {
+	    (find_unquoted_url(text, len, line, url, sizeof(url)) ||
+	     (parser->context && find_unquoted_url(text, len, context_line, url, sizeof(url))))) {
+		snprintf(hint, sizeof(hint),
+			 ": a tls:// upstream with brackets must be quoted here, write \"%s\"",
+			 url);
+	} else if (parser->error != YAML_READER_ERROR &&
+		   (find_unquoted_ipv6(text, len, line, ip, sizeof(ip)) ||
+		    (parser->context &&
+		     find_unquoted_ipv6(text, len, context_line, ip, sizeof(ip))))) {
 		snprintf(hint, sizeof(hint), ": an IPv6 address must be quoted here, write \"%s\"",
 			 ip);
 	}
@@ -2144,10 +2700,9 @@ int config_load_default(struct config **out, FILE *err)
 
 /* ---- printing ---- */
 
-/* @s as a YAML double-quoted scalar. */
-static void print_quoted(FILE *out, const char *s)
+/* @s escaped for the inside of a YAML double-quoted scalar. */
+static void print_escaped(FILE *out, const char *s)
 {
-	fputc('"', out);
 	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
 		if (*c == '"' || *c == '\\') {
 			fprintf(out, "\\%c", *c);
@@ -2157,6 +2712,13 @@ static void print_quoted(FILE *out, const char *s)
 			fputc(*c, out);
 		}
 	}
+}
+
+/* @s as a YAML double-quoted scalar. */
+static void print_quoted(FILE *out, const char *s)
+{
+	fputc('"', out);
+	print_escaped(out, s);
 	fputc('"', out);
 }
 
@@ -2208,6 +2770,46 @@ static void print_path(FILE *out, const char *key, const char *path, const char 
 		fputc('\n', out);
 	} else {
 		fprintf(out, "# %s: not set (%s)\n", key, unset);
+	}
+}
+
+/*
+ * One upstream as a list item whose '-' is at column @indent. A host name upstream has no
+ * mapping form (address_data takes an address), so it is printed as tls://, its auth name
+ * only if it is not the host name; the others as mappings, which take any tls_auth_name.
+ */
+static void print_upstream(FILE *out, const struct config_upstream *up, int indent)
+{
+	char b64[4 * ((CONFIG_PIN_LEN + 2) / 3) + 1];
+
+	if (up->host) {
+		fprintf(out, "%*s- \"tls://%s:%u", indent, "", up->host, endpoint_port(&up->addr));
+		if (up->auth_name && strcmp(up->auth_name, up->host) != 0) {
+			fputc('#', out);
+			print_escaped(out, up->auth_name);
+		}
+		for (size_t j = 0; j < up->n_pins; j++) {
+			b64_encode(up->pins[j].sha256, CONFIG_PIN_LEN, b64);
+			fprintf(out, "^%s", b64);
+		}
+		fputs("\"\n", out);
+		return;
+	}
+	fprintf(out, "%*s- address_data: ", indent, "");
+	print_ip(out, &up->addr);
+	fprintf(out, "\n%*s  tls_port: %u\n", indent, "", endpoint_port(&up->addr));
+	if (up->auth_name) {
+		fprintf(out, "%*s  tls_auth_name: ", indent, "");
+		print_quoted(out, up->auth_name);
+		fputc('\n', out);
+	}
+	if (up->n_pins) {
+		fprintf(out, "%*s  tls_pubkey_pinset:\n", indent, "");
+	}
+	for (size_t j = 0; j < up->n_pins; j++) {
+		b64_encode(up->pins[j].sha256, CONFIG_PIN_LEN, b64);
+		fprintf(out, "%*s    - digest: \"sha256\"\n%*s      value: %s\n", indent, "",
+			indent, "", b64);
 	}
 }
 
@@ -2296,25 +2898,7 @@ void config_print(const struct config *cfg, FILE *out)
 	}
 	fputs("upstream_recursive_servers:\n", out);
 	for (size_t i = 0; i < cfg->n_upstreams; i++) {
-		const struct config_upstream *up = &cfg->upstreams[i];
-
-		fputs("  - address_data: ", out);
-		print_ip(out, &up->addr);
-		fprintf(out, "\n    tls_port: %u\n", endpoint_port(&up->addr));
-		if (up->auth_name) {
-			fputs("    tls_auth_name: ", out);
-			print_quoted(out, up->auth_name);
-			fputc('\n', out);
-		}
-		if (up->n_pins) {
-			fputs("    tls_pubkey_pinset:\n", out);
-		}
-		for (size_t j = 0; j < up->n_pins; j++) {
-			char b64[4 * ((CONFIG_PIN_LEN + 2) / 3) + 1];
-
-			b64_encode(up->pins[j].sha256, CONFIG_PIN_LEN, b64);
-			fprintf(out, "      - digest: \"sha256\"\n        value: %s\n", b64);
-		}
+		print_upstream(out, &cfg->upstreams[i], 2);
 	}
 }
 
@@ -2324,6 +2908,7 @@ void config_free(struct config *cfg)
 		return;
 	}
 	for (size_t i = 0; i < cfg->n_upstreams; i++) {
+		free(cfg->upstreams[i].host);
 		free(cfg->upstreams[i].name);
 		free(cfg->upstreams[i].auth_name);
 		free(cfg->upstreams[i].pins);

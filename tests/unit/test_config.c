@@ -147,9 +147,63 @@ static bool str_equal(const char *a, const char *b)
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+static bool prefixes_equal(const struct config_prefix *x, size_t n_x, const struct config_prefix *y,
+			   size_t n_y)
+{
+	if (n_x != n_y) {
+		return false;
+	}
+	for (size_t i = 0; i < n_x; i++) {
+		if (x[i].family != y[i].family || x[i].bits != y[i].bits ||
+		    memcmp(x[i].addr, y[i].addr, sizeof(x[i].addr)) != 0 ||
+		    !str_equal(x[i].text, y[i].text)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Every field of an upstream that the resolver uses: a host name upstream has only a port. */
+static bool upstreams_equal(const struct config_upstream *x, size_t n_x,
+			    const struct config_upstream *y, size_t n_y)
+{
+	if (n_x != n_y) {
+		return false;
+	}
+	for (size_t i = 0; i < n_x; i++) {
+		if (x[i].addr_len != y[i].addr_len || x[i].addr.ss_family != y[i].addr.ss_family ||
+		    port_of(&x[i].addr) != port_of(&y[i].addr) ||
+		    memcmp(&x[i].addr, &y[i].addr, x[i].addr_len) != 0 ||
+		    !str_equal(x[i].host, y[i].host) || !str_equal(x[i].name, y[i].name) ||
+		    !str_equal(x[i].auth_name, y[i].auth_name) || x[i].n_pins != y[i].n_pins ||
+		    (x[i].n_pins &&
+		     memcmp(x[i].pins, y[i].pins, x[i].n_pins * sizeof(*x[i].pins)) != 0)) {
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Whether @a and @b are the same configuration (the source and line numbers aside). */
 static bool config_equal(const struct config *a, const struct config *b)
 {
+	if (a->cache_size != b->cache_size || a->cache_min_ttl != b->cache_min_ttl ||
+	    a->cache_max_ttl != b->cache_max_ttl ||
+	    a->cache_max_negative_ttl != b->cache_max_negative_ttl ||
+	    a->serve_stale_max != b->serve_stale_max || !str_equal(a->user, b->user) ||
+	    a->tcp_clients_max != b->tcp_clients_max ||
+	    a->tcp_queries_per_client != b->tcp_queries_per_client ||
+	    a->udp_queries_per_source != b->udp_queries_per_source ||
+	    a->queries_max != b->queries_max || a->tcp_buffer_max != b->tcp_buffer_max ||
+	    a->tcp_idle_timeout_ms != b->tcp_idle_timeout_ms ||
+	    a->tcp_messages_per_read != b->tcp_messages_per_read ||
+	    a->metrics_addr_len != b->metrics_addr_len ||
+	    memcmp(&a->metrics_addr, &b->metrics_addr, a->metrics_addr_len) != 0 ||
+	    !prefixes_equal(a->acl, a->n_acl, b->acl, b->n_acl) ||
+	    !prefixes_equal(a->metrics_acl, a->n_metrics_acl, b->metrics_acl, b->n_metrics_acl) ||
+	    !upstreams_equal(a->upstreams, a->n_upstreams, b->upstreams, b->n_upstreams)) {
+		return false;
+	}
 	if (a->n_listen != b->n_listen || a->n_upstreams != b->n_upstreams || a->auth != b->auth ||
 	    !str_equal(a->ca_file, b->ca_file) || !str_equal(a->ca_path, b->ca_path) ||
 	    a->idle_timeout_ms != b->idle_timeout_ms || a->timeout_ms != b->timeout_ms ||
@@ -176,16 +230,6 @@ static bool config_equal(const struct config *a, const struct config *b)
 
 		if (x->addr_len != y->addr_len || memcmp(&x->addr, &y->addr, x->addr_len) != 0 ||
 		    !str_equal(x->name, y->name)) {
-			return false;
-		}
-	}
-	for (size_t i = 0; i < a->n_upstreams; i++) {
-		const struct config_upstream *x = &a->upstreams[i], *y = &b->upstreams[i];
-
-		if (x->addr_len != y->addr_len || memcmp(&x->addr, &y->addr, x->addr_len) != 0 ||
-		    !str_equal(x->name, y->name) || !str_equal(x->auth_name, y->auth_name) ||
-		    x->n_pins != y->n_pins ||
-		    (x->n_pins && memcmp(x->pins, y->pins, x->n_pins * sizeof(*x->pins)) != 0)) {
 			return false;
 		}
 	}
@@ -719,6 +763,237 @@ static void test_auth_name_normalised(void)
 	}
 }
 
+/* Upstreams the short way: every form of tls://, and that each means its mapping form. */
+static void test_tls_url(void)
+{
+	struct config *cfg = load_ok("upstream_recursive_servers:\n"
+				     "  - tls://9.9.9.9#dns.quad9.net\n"
+				     "  - tls://149.112.112.112:8853#dns.quad9.net.\n"
+				     "  - \"tls://[2620:fe::fe]#dns.quad9.net\"\n"
+				     "  - tls://[2620:fe::9]:443#2620:fe::9\n"
+				     "  - TLS://DNS.Quad9.NET.\n"
+				     "  - tls://dns.quad9.net:8853#Other.Example\n"
+				     "  - tls://one.one.one.one^" PIN_B64 "^" PIN2_B64 "\n"
+				     "  - tls://192.0.2.1^" PIN_B64 "\n"
+				     "  - address_data: 192.0.2.3\n"
+				     "    tls_auth_name: dot.test\n");
+	struct config *same;
+	const struct config_upstream *up;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL_FATAL(cfg->n_upstreams, 9);
+	up = &cfg->upstreams[0];
+	CU_ASSERT_EQUAL(up->addr.ss_family, AF_INET);
+	CU_ASSERT(is_ip(&up->addr, up->addr_len, "9.9.9.9"));
+	CU_ASSERT_EQUAL(port_of(&up->addr), 853);
+	CU_ASSERT_PTR_NULL(up->host);
+	CU_ASSERT_STRING_EQUAL(up->name, "9.9.9.9@853");
+	CU_ASSERT_STRING_EQUAL(up->auth_name, "dns.quad9.net");
+	CU_ASSERT_EQUAL(up->n_pins, 0);
+	CU_ASSERT_EQUAL(up->line, 2);
+	/* The trailing dot of an auth name is dropped, as in tls_auth_name. */
+	up = &cfg->upstreams[1];
+	CU_ASSERT_EQUAL(port_of(&up->addr), 8853);
+	CU_ASSERT_STRING_EQUAL(up->name, "149.112.112.112@8853");
+	CU_ASSERT_STRING_EQUAL(up->auth_name, "dns.quad9.net");
+	/* IPv6 in brackets, without and with a port; an IP literal as the auth name. */
+	up = &cfg->upstreams[2];
+	CU_ASSERT_EQUAL(up->addr.ss_family, AF_INET6);
+	CU_ASSERT(is_ip(&up->addr, up->addr_len, "2620:fe::fe"));
+	CU_ASSERT_EQUAL(port_of(&up->addr), 853);
+	CU_ASSERT_STRING_EQUAL(up->name, "2620:fe::fe@853");
+	up = &cfg->upstreams[3];
+	CU_ASSERT(is_ip(&up->addr, up->addr_len, "2620:fe::9"));
+	CU_ASSERT_EQUAL(port_of(&up->addr), 443);
+	CU_ASSERT_STRING_EQUAL(up->name, "2620:fe::9@443");
+	CU_ASSERT_STRING_EQUAL(up->auth_name, "2620:fe::9");
+	/* A host name: lower case, no trailing dot, only a port, and its own auth name. */
+	up = &cfg->upstreams[4];
+	CU_ASSERT_STRING_EQUAL(up->host, "dns.quad9.net");
+	CU_ASSERT_EQUAL(up->addr.ss_family, AF_UNSPEC);
+	CU_ASSERT_EQUAL(up->addr_len, 0);
+	CU_ASSERT_EQUAL(ntohs(((const struct sockaddr_in *)&up->addr)->sin_port), 853);
+	CU_ASSERT_STRING_EQUAL(up->name, "dns.quad9.net@853");
+	CU_ASSERT_STRING_EQUAL(up->auth_name, "dns.quad9.net");
+	CU_ASSERT_EQUAL(up->line, 6);
+	/* #AUTH_NAME, when it differs, is the name the certificate must match, as written. */
+	up = &cfg->upstreams[5];
+	CU_ASSERT_STRING_EQUAL(up->host, "dns.quad9.net");
+	CU_ASSERT_EQUAL(port_of(&up->addr), 8853);
+	CU_ASSERT_STRING_EQUAL(up->name, "dns.quad9.net@8853");
+	CU_ASSERT_STRING_EQUAL(up->auth_name, "Other.Example");
+	/* Several pins, in order. */
+	up = &cfg->upstreams[6];
+	CU_ASSERT_STRING_EQUAL(up->host, "one.one.one.one");
+	CU_ASSERT_STRING_EQUAL(up->auth_name, "one.one.one.one");
+	CU_ASSERT_EQUAL_FATAL(up->n_pins, 2);
+	CU_ASSERT_EQUAL(up->pins[0].sha256[31], 31);
+	CU_ASSERT_EQUAL(up->pins[1].sha256[0], 0x7e);
+	CU_ASSERT_EQUAL(up->pins[1].sha256[31], 0xd4);
+	/* A pin alone satisfies strict authentication, as in the mapping form. */
+	up = &cfg->upstreams[7];
+	CU_ASSERT_PTR_NULL(up->auth_name);
+	CU_ASSERT_EQUAL(up->n_pins, 1);
+	CU_ASSERT_STRING_EQUAL(cfg->upstreams[8].name, "192.0.2.3@853");
+	check_round_trip(cfg);
+
+	/* Each IP form is its mapping form exactly. */
+	same = load_ok("upstream_recursive_servers:\n"
+		       "  - {address_data: 9.9.9.9, tls_auth_name: dns.quad9.net}\n"
+		       "  - {address_data: 149.112.112.112, tls_port: 8853, "
+		       "tls_auth_name: dns.quad9.net}\n"
+		       "  - {address_data: \"2620:fe::fe\", tls_auth_name: dns.quad9.net}\n"
+		       "  - {address_data: \"2620:fe::9\", tls_port: 443, "
+		       "tls_auth_name: \"2620:fe::9\"}\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(same);
+	CU_ASSERT(upstreams_equal(cfg->upstreams, 4, same->upstreams, same->n_upstreams));
+	config_free(same);
+	config_free(cfg);
+
+	/* Quoted, a tls:// upstream with brackets goes in a flow list too. */
+	cfg = load_ok("upstream_recursive_servers: [\"tls://[::1]:8853#dot.test\", "
+		      "tls://127.0.0.1#dot.test]\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL_FATAL(cfg->n_upstreams, 2);
+	CU_ASSERT_STRING_EQUAL(cfg->upstreams[0].name, "::1@8853");
+	CU_ASSERT_STRING_EQUAL(cfg->upstreams[1].name, "127.0.0.1@853");
+	config_free(cfg);
+
+	/* Odd but valid auth names of a host name upstream round-trip in the tls:// form. */
+	cfg = load_ok("upstream_recursive_servers:\n"
+		      "  - tls://dns.example:853#we\"ird\\\\name#x\n"
+		      "  - tls://192.0.2.1#dot.test\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_STRING_EQUAL(cfg->upstreams[0].auth_name, "we\"ird\\\\name#x");
+	check_round_trip(cfg);
+	config_free(cfg);
+
+	/* Under strict authentication a host name needs nothing more: its name is checked. */
+	cfg = load_ok("upstream_recursive_servers:\n"
+		      "  - tls://dns.quad9.net\n"
+		      "  - tls://9.9.9.9#dns.quad9.net\n");
+	CU_ASSERT_PTR_NOT_NULL(cfg);
+	config_free(cfg);
+	/* Opportunistic mode takes a bare address. */
+	cfg = load_ok("tls_authentication: GETDNS_AUTHENTICATION_NONE\n"
+		      "upstream_recursive_servers: [tls://192.0.2.1]\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_PTR_NULL(cfg->upstreams[0].auth_name);
+	check_round_trip(cfg);
+	config_free(cfg);
+}
+
+/* Every mistake in a tls:// upstream: one line each, saying what is wrong. */
+static void test_err_tls_url(void)
+{
+	static const struct {
+		const char *url, *why;
+	} bad[] = {
+		{"192.0.2.1", "no scheme: write tls://ADDR[:PORT][#AUTH_NAME][^PIN]..., or a "
+			      "mapping with address_data"},
+		{"dns.quad9.net", "no scheme: write tls://ADDR[:PORT][#AUTH_NAME][^PIN]..., or a "
+				  "mapping with address_data"},
+		{"https://dns.quad9.net/dns-query",
+		 "dotd speaks DNS over TLS only: tls://ADDR[:PORT][#AUTH_NAME][^PIN]..."},
+		{"quic://dns.adguard-dns.com",
+		 "dotd speaks DNS over TLS only: tls://ADDR[:PORT][#AUTH_NAME][^PIN]..."},
+		{"udp://192.0.2.1",
+		 "dotd speaks DNS over TLS only: tls://ADDR[:PORT][#AUTH_NAME][^PIN]..."},
+		{"tls://", "no address after tls://"},
+		{"tls://:853", "no address before ':'"},
+		{"tls://192.0.2.1:0", "the port must be a number 1..65535"},
+		{"tls://192.0.2.1:65536", "the port must be a number 1..65535"},
+		{"tls://192.0.2.1:85x", "the port must be a number 1..65535"},
+		{"tls://[2620:fe::fe]:99999999", "the port must be a number 1..65535"},
+		{"tls://192.0.2.1@853",
+		 "the port follows ':' in a tls:// upstream: write tls://192.0.2.1:853"},
+		{"tls://2620:fe::fe:853", "an IPv6 address goes in brackets: write "
+					  "tls://[2620:fe::fe]:853 for port 853, or "
+					  "tls://[2620:fe::fe:853] for that address"},
+		{"tls://2620:fe::fe",
+		 "an IPv6 address goes in brackets: write tls://[2620:fe::fe]"},
+		{"tls://[2620:fe::fe", "no ']' after '['"},
+		{"tls://[192.0.2.1]:853",
+		 "brackets are for IPv6 addresses only: write tls://192.0.2.1"},
+		{"tls://[2620:fe::fg]", "'[2620:fe::fg]' is not an IPv6 address"},
+		{"tls://[fe80::1%eth0]", "'[fe80::1%eth0]' is not an IPv6 address"},
+		{"tls://[::1]853", "unexpected '853' after the address"},
+		{"tls://192.0.2.256", "'192.0.2.256' is not an IPv4 address"},
+		{"tls://dns_quad9.net", "'dns_quad9.net' is not a host name: '_' is not allowed "
+					"(letters, digits, '-' and '.' only)"},
+		{"tls://dns..quad9.net",
+		 "'dns..quad9.net' is not a host name: it has an empty label"},
+		{"tls://.quad9.net", "'.quad9.net' is not a host name: it has an empty label"},
+		{"tls://-dns.quad9.net",
+		 "'-dns.quad9.net' is not a host name: a label starts with '-'"},
+		{"tls://dns-.quad9.net",
+		 "'dns-.quad9.net' is not a host name: a label ends with '-'"},
+		{"tls://dns.quad9.123", "'dns.quad9.123' is not a host name: its last label is all "
+					"digits"},
+		{"tls://dns.b\xc3\xbc"
+		 "cher.example",
+		 "'dns.b\xc3\xbc"
+		 "cher.example' is not a host name: write an internationalised name in its xn-- "
+		 "form"},
+		{"tls://dns.quad9.net/dns-query",
+		 "DNS over TLS has no path nor query: tls://ADDR[:PORT][#AUTH_NAME][^PIN]..."},
+		{"tls://192.0.2.1#", "no auth name after '#' (leave the '#' out for none)"},
+		{"tls://192.0.2.1#^" PIN_B64,
+		 "no auth name after '#' (leave the '#' out for none)"},
+		{"tls://192.0.2.1#dns..quad9.net", "'dns..quad9.net' is not a host name"},
+		{"tls://192.0.2.1^", "no pin after '^'"},
+		{"tls://192.0.2.1^" PIN_B64 "^", "no pin after '^'"},
+		{"tls://192.0.2.1^AAECAwQFBgcICQoLDA0ODxAREhM=",
+		 "the pin 'AAECAwQFBgcICQoLDA0ODxAREhM=' decodes to 20 bytes, a SHA-256 pin has "
+		 "32"},
+		{"tls://192.0.2.1^AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4v",
+		 "the pin 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4v' "
+		 "decodes to more than 32 bytes, a SHA-256 pin has 32"},
+		{"tls://192.0.2.1^AAECAwQFBgcICQoLDA0O!xAREhMUFRYXGBkaGxwdHh8=",
+		 "the pin 'AAECAwQFBgcICQoLDA0O!xAREhMUFRYXGBkaGxwdHh8=' is not valid base64"},
+		{"tls://192.0.2.1^" PIN_B64 "#dot.test",
+		 "the #AUTH_NAME comes before the ^PINs: tls://ADDR[:PORT][#AUTH_NAME][^PIN]..."},
+	};
+	char yaml[512];
+	char expected[1024];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(yaml, sizeof(yaml), "upstream_recursive_servers:\n  - \"%s\"\n",
+			 bad[i].url);
+		snprintf(expected, sizeof(expected),
+			 "test.yml:2: key 'upstream_recursive_servers': bad upstream '%s': %s\n",
+			 bad[i].url, bad[i].why);
+		expect_only(yaml, expected);
+	}
+
+	/* A ':' at the end makes YAML read a mapping: the message is still about the port. */
+	expect_only(
+		"upstream_recursive_servers:\n  - tls://192.0.2.1:\n",
+		"test.yml:2: key 'upstream_recursive_servers': bad upstream 'tls://192.0.2.1:': "
+		"no port after ':'\n");
+	/* In a flow list, YAML takes the brackets for its own. */
+	expect_only(
+		"upstream_recursive_servers: [tls://[2620:fe::fe]:853#dns.quad9.net]\n",
+		"test.yml:1: did not find expected ',' or ']' (while parsing a flow sequence at "
+		"line 1): a tls:// upstream with brackets must be quoted here, write "
+		"\"tls://[2620:fe::fe]:853#dns.quad9.net\"\n");
+
+	/* Strict authentication: an address with neither #name nor ^pin, as for a mapping. */
+	expect_only("upstream_recursive_servers:\n  - tls://192.0.2.1\n",
+		    "test.yml:2: key 'upstream_recursive_servers': upstream '192.0.2.1@853' has "
+		    "neither #AUTH_NAME nor ^PIN, which tls_authentication "
+		    "GETDNS_AUTHENTICATION_REQUIRED needs\n");
+	expect_only("upstream_recursive_servers:\n  - \"tls://[2620:fe::fe]:8853\"\n",
+		    "test.yml:2: key 'upstream_recursive_servers': upstream '2620:fe::fe@8853' has "
+		    "neither #AUTH_NAME nor ^PIN, which tls_authentication "
+		    "GETDNS_AUTHENTICATION_REQUIRED needs\n");
+	/* " #" starts a YAML comment: the name is lost, and strict authentication says so. */
+	expect_only("upstream_recursive_servers:\n  - tls://192.0.2.1 #dns.quad9.net\n",
+		    "test.yml:2: key 'upstream_recursive_servers': upstream '192.0.2.1@853' has "
+		    "neither #AUTH_NAME nor ^PIN, which tls_authentication "
+		    "GETDNS_AUTHENTICATION_REQUIRED needs\n");
+}
+
 /* Opportunistic mode allows an upstream with neither a name nor pins. */
 static void test_opportunistic(void)
 {
@@ -1035,8 +1310,14 @@ static void test_err_types(void)
 		"test.yml:1: key 'upstream_recursive_servers': expected a list, got a mapping\n");
 	expect_error("upstream_recursive_servers:\n"
 		     "  - 192.0.2.1\n",
+		     "test.yml:2: key 'upstream_recursive_servers': bad upstream '192.0.2.1': no "
+		     "scheme: write tls://ADDR[:PORT][#AUTH_NAME][^PIN]..., or a mapping with "
+		     "address_data\n");
+	expect_error("upstream_recursive_servers:\n"
+		     "  - [192.0.2.1]\n",
 		     "test.yml:2: key 'upstream_recursive_servers': expected a mapping with "
-		     "address_data, got '192.0.2.1'\n");
+		     "address_data, or a string tls://ADDR[:PORT][#AUTH_NAME][^PIN]..., got a "
+		     "list\n");
 	expect_error("tls_ca_file: [a, b]\n" ONE_UPSTREAM,
 		     "test.yml:1: key 'tls_ca_file': expected a string, got a list\n");
 	expect_error("dns_transport_list: GETDNS_TRANSPORT_TLS\n" ONE_UPSTREAM,
@@ -1649,6 +1930,8 @@ int main(void)
 		{"tls_ca_file and tls_ca_path", test_ca},
 		{"round trip of names and pins", test_round_trip_mixed},
 		{"tls_auth_name normalised", test_auth_name_normalised},
+		{"tls:// upstreams", test_tls_url},
+		{"error: tls:// upstreams", test_err_tls_url},
 		{"opportunistic mode", test_opportunistic},
 		{"notices for ignored keys", test_notices},
 		{"built-in default", test_default_config},
