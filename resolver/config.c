@@ -127,6 +127,7 @@ struct parse {
 	unsigned tls_max_line;		 /**< line of tls_max_version, 0 while absent */
 	unsigned acl_line;		 /**< line of access_control, 0 while absent */
 	unsigned metrics_acl_line;	 /**< line of metrics_access_control, 0 while absent */
+	bool bootstrap_bad;		 /**< bootstrap has an error of its own */
 	bool auth_bad;			 /**< tls_authentication was given but unusable */
 	struct upstream_extra *up_extra; /**< owned: one per cfg->upstreams entry */
 };
@@ -1586,6 +1587,79 @@ static void set_upstreams(struct parse *p, const char *key, unsigned line, yaml_
 	}
 }
 
+/*
+ * A list of plain DNS servers, IP or IP@port (port 53), into *@out (*@n_out of them). An empty
+ * list is an error if @empty_why says why.
+ */
+static void get_plain_list(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			   const char *empty_why, struct config_plain **out, size_t *n_out)
+{
+	size_t n;
+
+	if (!get_list(p, key, line, val)) {
+		return;
+	}
+	n = seq_len(val);
+	if (n == 0 && empty_why) {
+		report(p, line, key, "the list is empty: %s", empty_why);
+		return;
+	}
+	*out = calloc(n ? n : 1, sizeof(**out));
+	if (!*out) {
+		p->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = seq_item(p, val, i);
+		struct config_plain *pl = &(*out)[*n_out];
+		unsigned item_line = node_line(item);
+		char why[WHY_LEN];
+		const char *s;
+		bool dup = false;
+
+		if (report_unquoted_ipv6(p, key, item_line, item)) {
+			continue;
+		}
+		s = get_scalar(p, key, item_line, "an address IP or IP@port", item);
+		if (!s) {
+			continue;
+		}
+		if (parse_endpoint(s, true, DNS_PORT, &pl->addr, &pl->addr_len, why, sizeof(why)) <
+		    0) {
+			report(p, item_line, key, "bad address '%s': %s", s, why);
+			continue;
+		}
+		for (size_t j = 0; j < *n_out && !dup; j++) {
+			dup = endpoint_equal(&(*out)[j].addr, (*out)[j].addr_len, &pl->addr,
+					     pl->addr_len);
+		}
+		if (dup) {
+			report(p, item_line, key, "'%s' is listed twice", s);
+			continue;
+		}
+		pl->name = endpoint_name(&pl->addr);
+		if (!pl->name) {
+			p->oom = true;
+			return;
+		}
+		(*n_out)++;
+	}
+}
+
+/*
+ * bootstrap: plain DNS servers that look up the host names of tls:// upstreams, and nothing
+ * else. Any address: the user chose to show those names, the router's or the ISP's resolver.
+ */
+static void set_bootstrap(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			  void *obj)
+{
+	struct config *cfg = obj;
+	unsigned n_errors = p->n_errors;
+
+	get_plain_list(p, key, line, val, NULL, &cfg->bootstrap, &cfg->n_bootstrap);
+	p->bootstrap_bad = p->n_errors != n_errors;
+}
+
 static void set_auth(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
 {
 	struct config *cfg = obj;
@@ -2248,6 +2322,7 @@ static const struct key_rule top_rules[] = {
 	{"tcp_buffer_max", set_tcp_buffer_max, NULL},
 	{"tcp_idle_timeout", set_tcp_idle_timeout, NULL},
 	{"tcp_messages_per_read", set_tcp_messages_per_read, NULL},
+	{"bootstrap", set_bootstrap, NULL},
 	/* Accepted for Stubby files, implemented by later work: a notice each. */
 	{"tls_cipher_list", NULL, NULL},
 	{"tls_ciphersuites", NULL, NULL},
@@ -2331,10 +2406,43 @@ static void check_upstream_extra(struct parse *p, const struct upstream_extra *x
 	}
 }
 
+/*
+ * A host name upstream needs something to look its name up: the upstreams with an address
+ * (over TLS), or bootstrap (plain DNS). One error, at the first host name. Not when an
+ * upstream or bootstrap has its own error: it may be the one that was meant to.
+ */
+static void check_host_names(struct parse *p)
+{
+	const struct config *cfg = p->cfg;
+	const struct config_upstream *host = NULL;
+
+	if (cfg->n_bootstrap || p->bootstrap_bad) {
+		return;
+	}
+	for (size_t i = 0; i < cfg->n_upstreams; i++) {
+		const struct config_upstream *up = &cfg->upstreams[i];
+
+		if (!up->name || !up->host) {
+			return; /* an address, or an upstream with an error */
+		}
+		host = host ? host : up;
+	}
+	if (host) {
+		report(p, host->line, "upstream_recursive_servers",
+		       "upstream '%s' is a host name, and nothing can look it up: add an upstream "
+		       "with an address (tls://IP#NAME or address_data), which looks it up over "
+		       "TLS, or bootstrap: [IP, ...], plain DNS servers that then see the "
+		       "upstreams' host names in clear text",
+		       host->name);
+	}
+}
+
 /* Checks that need the whole file: they run after every key has been read. */
 static void check_whole(struct parse *p, const yaml_node_t *root)
 {
 	struct config *cfg = p->cfg;
+
+	check_host_names(p);
 
 	if (p->upstream_line == 0) {
 		report(p, node_line(root), "upstream_recursive_servers",
@@ -2813,6 +2921,18 @@ static void print_upstream(FILE *out, const struct config_upstream *up, int inde
 	}
 }
 
+/* "KEY:" and its plain servers, the key at column @indent. */
+static void print_plain(FILE *out, const char *key, const struct config_plain *pl, size_t n,
+			int indent)
+{
+	fprintf(out, "%*s%s:%s\n", indent, "", key, n ? "" : " []");
+	for (size_t i = 0; i < n; i++) {
+		fprintf(out, "%*s  - ", indent, "");
+		print_quoted(out, pl[i].name);
+		fputc('\n', out);
+	}
+}
+
 void config_print(const struct config *cfg, FILE *out)
 {
 	REQUIRE(cfg && out);
@@ -2900,6 +3020,7 @@ void config_print(const struct config *cfg, FILE *out)
 	for (size_t i = 0; i < cfg->n_upstreams; i++) {
 		print_upstream(out, &cfg->upstreams[i], 2);
 	}
+	print_plain(out, "bootstrap", cfg->bootstrap, cfg->n_bootstrap, 0);
 }
 
 void config_free(struct config *cfg)
@@ -2914,6 +3035,10 @@ void config_free(struct config *cfg)
 		free(cfg->upstreams[i].pins);
 	}
 	free(cfg->upstreams);
+	for (size_t i = 0; i < cfg->n_bootstrap; i++) {
+		free(cfg->bootstrap[i].name);
+	}
+	free(cfg->bootstrap);
 	for (size_t i = 0; i < cfg->n_listen; i++) {
 		free(cfg->listen[i].name);
 	}

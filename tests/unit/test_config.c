@@ -994,6 +994,81 @@ static void test_err_tls_url(void)
 		    "GETDNS_AUTHENTICATION_REQUIRED needs\n");
 }
 
+#define HOST_NOT_LOOKED_UP                                                                         \
+	"is a host name, and nothing can look it up: add an upstream with an address "             \
+	"(tls://IP#NAME or address_data), which looks it up over TLS, or bootstrap: [IP, ...], "   \
+	"plain DNS servers that then see the upstreams' host names in clear text\n"
+
+/* bootstrap: plain servers for the host names of upstreams, needed only when nothing else is. */
+static void test_bootstrap(void)
+{
+	struct config *cfg = load_ok("bootstrap: [192.168.1.1, \"::1@5353\", 8.8.8.8]\n"
+				     "upstream_recursive_servers:\n"
+				     "  - tls://dns.quad9.net\n"
+				     "  - tls://one.one.one.one:853#cloudflare-dns.com\n");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL_FATAL(cfg->n_bootstrap, 3);
+	CU_ASSERT(is_ip(&cfg->bootstrap[0].addr, cfg->bootstrap[0].addr_len, "192.168.1.1"));
+	CU_ASSERT_EQUAL(port_of(&cfg->bootstrap[0].addr), 53);
+	CU_ASSERT_STRING_EQUAL(cfg->bootstrap[0].name, "192.168.1.1@53");
+	CU_ASSERT(is_ip(&cfg->bootstrap[1].addr, cfg->bootstrap[1].addr_len, "::1"));
+	CU_ASSERT_EQUAL(port_of(&cfg->bootstrap[1].addr), 5353);
+	/* Any address: the user chose to show the upstreams' names to this one. */
+	CU_ASSERT_STRING_EQUAL(cfg->bootstrap[2].name, "8.8.8.8@53");
+	check_round_trip(cfg);
+	config_free(cfg);
+
+	/* An upstream with an address looks the host names up, over TLS: no bootstrap needed. */
+	cfg = load_ok("upstream_recursive_servers:\n"
+		      "  - tls://dns.quad9.net\n"
+		      "  - address_data: 9.9.9.9\n"
+		      "    tls_auth_name: dns.quad9.net\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->n_bootstrap, 0);
+	CU_ASSERT_PTR_NULL(cfg->bootstrap);
+	check_round_trip(cfg);
+	config_free(cfg);
+	/* Without host names it is not needed, and not an error either. */
+	cfg = load_ok("bootstrap: [192.168.1.1]\n" ONE_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->n_bootstrap, 1);
+	config_free(cfg);
+
+	/* Host names only and no bootstrap: one error, at the first, that gives both ways out. */
+	expect_only("upstream_recursive_servers:\n"
+		    "  - tls://dns.quad9.net\n"
+		    "  - tls://one.one.one.one\n",
+		    "test.yml:2: key 'upstream_recursive_servers': upstream "
+		    "'dns.quad9.net@853' " HOST_NOT_LOOKED_UP);
+	expect_only("bootstrap: []\n"
+		    "upstream_recursive_servers:\n"
+		    "  - tls://dns.quad9.net:8853\n",
+		    "test.yml:3: key 'upstream_recursive_servers': upstream "
+		    "'dns.quad9.net@8853' " HOST_NOT_LOOKED_UP);
+	/* No knock-on error when bootstrap or an upstream is wrong itself. */
+	expect_only("bootstrap: [dns.google]\n"
+		    "upstream_recursive_servers:\n"
+		    "  - tls://dns.quad9.net\n",
+		    "test.yml:1: key 'bootstrap': bad address 'dns.google': not an IPv4 or IPv6 "
+		    "address (host names are not allowed)\n");
+	expect_only("upstream_recursive_servers:\n"
+		    "  - tls://dns.quad9.net\n"
+		    "  - tls://9.9.9.9:0#dns.quad9.net\n",
+		    "test.yml:3: key 'upstream_recursive_servers': bad upstream "
+		    "'tls://9.9.9.9:0#dns.quad9.net': the port must be a number 1..65535\n");
+	expect_only("bootstrap: [192.168.1.1, 192.168.1.1@53]\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'bootstrap': '192.168.1.1@53' is listed twice\n");
+	expect_only("bootstrap: [192.168.1.1:53]\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'bootstrap': bad address '192.168.1.1:53': the port follows "
+		    "'@', not ':': write 192.168.1.1@53\n");
+	expect_only("bootstrap: 192.168.1.1\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'bootstrap': expected a list, got '192.168.1.1'\n");
+	expect_only("bootstrap:\n  - \"::\"\n  - ::\n" ONE_UPSTREAM,
+		    "test.yml:3: key 'bootstrap': '::' must be quoted: YAML reads an unquoted "
+		    "address ending in ':' as a mapping, write \"::\"\n");
+}
+
 /* Opportunistic mode allows an upstream with neither a name nor pins. */
 static void test_opportunistic(void)
 {
@@ -1932,6 +2007,7 @@ int main(void)
 		{"tls_auth_name normalised", test_auth_name_normalised},
 		{"tls:// upstreams", test_tls_url},
 		{"error: tls:// upstreams", test_err_tls_url},
+		{"bootstrap", test_bootstrap},
 		{"opportunistic mode", test_opportunistic},
 		{"notices for ignored keys", test_notices},
 		{"built-in default", test_default_config},
