@@ -130,6 +130,8 @@ struct parse {
 	bool bootstrap_bad;		 /**< bootstrap has an error of its own */
 	bool auth_bad;			 /**< tls_authentication was given but unusable */
 	struct upstream_extra *up_extra; /**< owned: one per cfg->upstreams entry */
+	struct upstream_extra **zone_extra; /**< owned: per cfg->zones entry, one per upstream */
+	size_t n_zone_extra;
 };
 
 /* One upstream_recursive_servers entry while its keys are read. */
@@ -1524,39 +1526,42 @@ static void set_upstream_name(struct parse *p, struct config_upstream *up)
 	}
 }
 
-static void set_upstreams(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
-			  void *obj)
+/*
+ * A list of upstreams, mappings or tls:// strings, into *@out (*@n_out of them), with one
+ * upstream_extra each in *@extra for the checks after the walk. An empty list is an error that
+ * @empty_why explains. The top level and forward zones take the same items.
+ */
+static void get_upstream_list(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			      const char *empty_why, struct config_upstream **out, size_t *n_out,
+			      struct upstream_extra **extra)
 {
-	struct config *cfg = obj;
 	size_t n;
 
-	p->upstream_line = line;
 	if (!get_list(p, key, line, val)) {
 		return;
 	}
 	n = seq_len(val);
 	if (n == 0) {
-		report(p, line, key, "the list is empty: dotd needs at least one upstream");
+		report(p, line, key, "the list is empty: %s", empty_why);
 		return;
 	}
-	cfg->upstreams = calloc(n, sizeof(*cfg->upstreams));
-	p->up_extra = calloc(n, sizeof(*p->up_extra));
-	if (!cfg->upstreams || !p->up_extra) {
+	*out = calloc(n, sizeof(**out));
+	*extra = calloc(n, sizeof(**extra));
+	if (!*out || !*extra) {
 		p->oom = true;
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_t *item = seq_item(p, val, i);
-		struct upstream_parse upp = {.up = &cfg->upstreams[cfg->n_upstreams],
-					     .extra = &p->up_extra[cfg->n_upstreams],
-					     .port = DOT_PORT};
+		struct upstream_parse upp = {
+			.up = &(*out)[*n_out], .extra = &(*extra)[*n_out], .port = DOT_PORT};
 		unsigned item_line = node_line(item);
 		char *joined = url_read_as_mapping(p, item);
 
 		if (joined || (item->type == YAML_SCALAR_NODE && !node_is_null(item))) {
 			upp.up->line = item_line;
 			upp.extra->short_form = true;
-			cfg->n_upstreams++;
+			(*n_out)++;
 			if (get_tls_url(p, key, item_line, joined ? joined : node_text(item),
 					upp.up)) {
 				set_upstream_name(p, upp.up);
@@ -1573,7 +1578,7 @@ static void set_upstreams(struct parse *p, const char *key, unsigned line, yaml_
 		upp.up->line = item_line;
 		upp.extra->has_auth_key = mapping_has_key(p, item, "tls_auth_name") ||
 					  mapping_has_key(p, item, "tls_pubkey_pinset");
-		cfg->n_upstreams++;
+		(*n_out)++;
 		walk_mapping(p, item, upstream_rules, N_ELEMS(upstream_rules), " in an upstream",
 			     &upp);
 		if (!upp.addr_seen) {
@@ -1587,77 +1592,14 @@ static void set_upstreams(struct parse *p, const char *key, unsigned line, yaml_
 	}
 }
 
-/*
- * A list of plain DNS servers, IP or IP@port (port 53), into *@out (*@n_out of them). An empty
- * list is an error if @empty_why says why.
- */
-static void get_plain_list(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
-			   const char *empty_why, struct config_plain **out, size_t *n_out)
-{
-	size_t n;
-
-	if (!get_list(p, key, line, val)) {
-		return;
-	}
-	n = seq_len(val);
-	if (n == 0 && empty_why) {
-		report(p, line, key, "the list is empty: %s", empty_why);
-		return;
-	}
-	*out = calloc(n ? n : 1, sizeof(**out));
-	if (!*out) {
-		p->oom = true;
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		yaml_node_t *item = seq_item(p, val, i);
-		struct config_plain *pl = &(*out)[*n_out];
-		unsigned item_line = node_line(item);
-		char why[WHY_LEN];
-		const char *s;
-		bool dup = false;
-
-		if (report_unquoted_ipv6(p, key, item_line, item)) {
-			continue;
-		}
-		s = get_scalar(p, key, item_line, "an address IP or IP@port", item);
-		if (!s) {
-			continue;
-		}
-		if (parse_endpoint(s, true, DNS_PORT, &pl->addr, &pl->addr_len, why, sizeof(why)) <
-		    0) {
-			report(p, item_line, key, "bad address '%s': %s", s, why);
-			continue;
-		}
-		for (size_t j = 0; j < *n_out && !dup; j++) {
-			dup = endpoint_equal(&(*out)[j].addr, (*out)[j].addr_len, &pl->addr,
-					     pl->addr_len);
-		}
-		if (dup) {
-			report(p, item_line, key, "'%s' is listed twice", s);
-			continue;
-		}
-		pl->name = endpoint_name(&pl->addr);
-		if (!pl->name) {
-			p->oom = true;
-			return;
-		}
-		(*n_out)++;
-	}
-}
-
-/*
- * bootstrap: plain DNS servers that look up the host names of tls:// upstreams, and nothing
- * else. Any address: the user chose to show those names, the router's or the ISP's resolver.
- */
-static void set_bootstrap(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+static void set_upstreams(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
 			  void *obj)
 {
 	struct config *cfg = obj;
-	unsigned n_errors = p->n_errors;
 
-	get_plain_list(p, key, line, val, NULL, &cfg->bootstrap, &cfg->n_bootstrap);
-	p->bootstrap_bad = p->n_errors != n_errors;
+	p->upstream_line = line;
+	get_upstream_list(p, key, line, val, "dotd needs at least one upstream", &cfg->upstreams,
+			  &cfg->n_upstreams, &p->up_extra);
 }
 
 static void set_auth(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
@@ -2282,6 +2224,335 @@ static void set_dnssec(struct parse *p, const char *key, unsigned line, yaml_nod
 
 #define DNSSEC_ONLY "it is used only for DNSSEC validation, which dotd does not do yet"
 
+/* ---- the home network: forward zones and bootstrap ---- */
+
+/* Whether @ss is in the prefix @text. */
+static bool in_prefix(const struct sockaddr_storage *ss, const char *text)
+{
+	struct config_prefix px;
+	const char *why;
+
+	REQUIRE(parse_prefix(text, &px, &why) == 0);
+	return prefixes_allow(&px, 1, (const struct sockaddr *)ss);
+}
+
+/*
+ * Whether plain DNS to @ss stays on this host or the local network: loopback (127.0.0.0/8,
+ * ::1), RFC 1918 (10/8, 172.16/12, 192.168/16), RFC 4193 (fc00::/7) and link-local
+ * (169.254/16, fe80::/10). Not 100.64.0.0/10 (RFC 6598, carrier-grade NAT): that is the
+ * carrier's network, shared with its other customers. An IPv4-mapped IPv6 address
+ * (::ffff:a.b.c.d) goes to its IPv4 address, and is judged as that.
+ */
+static bool is_private_address(const struct sockaddr_storage *ss)
+{
+	static const char *const private_nets[] = {
+		"127.0.0.0/8",	  "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+		"169.254.0.0/16", "::1/128",	"fc00::/7",	 "fe80::/10",
+	};
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+	struct sockaddr_storage v4;
+
+	if (ss->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&v4;
+
+		memset(&v4, 0, sizeof(v4));
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, &sin6->sin6_addr.s6_addr[12], 4);
+		ss = &v4;
+	}
+	for (size_t i = 0; i < N_ELEMS(private_nets); i++) {
+		if (in_prefix(ss, private_nets[i])) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * A list of plain DNS servers, IP or IP@port (port 53), into *@out (*@n_out of them). An empty
+ * list is an error if @empty_why says why. With @private_only, each must be on this host or
+ * the local network.
+ */
+static void get_plain_list(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			   bool private_only, const char *empty_why, struct config_plain **out,
+			   size_t *n_out)
+{
+	size_t n;
+
+	if (!get_list(p, key, line, val)) {
+		return;
+	}
+	n = seq_len(val);
+	if (n == 0 && empty_why) {
+		report(p, line, key, "the list is empty: %s", empty_why);
+		return;
+	}
+	*out = calloc(n ? n : 1, sizeof(**out));
+	if (!*out) {
+		p->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = seq_item(p, val, i);
+		struct config_plain *pl = &(*out)[*n_out];
+		unsigned item_line = node_line(item);
+		char why[WHY_LEN];
+		const char *s;
+		bool dup = false;
+
+		if (report_unquoted_ipv6(p, key, item_line, item)) {
+			continue;
+		}
+		s = get_scalar(p, key, item_line, "an address IP or IP@port", item);
+		if (!s) {
+			continue;
+		}
+		if (parse_endpoint(s, true, DNS_PORT, &pl->addr, &pl->addr_len, why, sizeof(why)) <
+		    0) {
+			report(p, item_line, key, "bad address '%s': %s", s, why);
+			continue;
+		}
+		if (private_only && !is_private_address(&pl->addr)) {
+			report(p, item_line, key,
+			       "plain DNS only to private addresses: %s would carry names in clear "
+			       "text across the internet; use upstream_recursive_servers with "
+			       "tls:// for it%s",
+			       s,
+			       in_prefix(&pl->addr, "100.64.0.0/10")
+				       ? " (100.64.0.0/10 is the carrier's shared address space, "
+					 "RFC 6598, not the home network)"
+				       : "");
+			continue;
+		}
+		for (size_t j = 0; j < *n_out && !dup; j++) {
+			dup = endpoint_equal(&(*out)[j].addr, (*out)[j].addr_len, &pl->addr,
+					     pl->addr_len);
+		}
+		if (dup) {
+			report(p, item_line, key, "'%s' is listed twice", s);
+			continue;
+		}
+		pl->name = endpoint_name(&pl->addr);
+		if (!pl->name) {
+			p->oom = true;
+			return;
+		}
+		(*n_out)++;
+	}
+}
+
+/*
+ * bootstrap: plain DNS servers that look up the host names of tls:// upstreams, and nothing
+ * else. Any address: the user chose to show those names, the router's or the ISP's resolver.
+ */
+static void set_bootstrap(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			  void *obj)
+{
+	struct config *cfg = obj;
+	unsigned n_errors = p->n_errors;
+
+	get_plain_list(p, key, line, val, false, NULL, &cfg->bootstrap, &cfg->n_bootstrap);
+	p->bootstrap_bad = p->n_errors != n_errors;
+}
+
+/*
+ * The zone @s into @z: lower case and ending in '.' ("LAN" is "lan."), and in wire format.
+ * A domain name rather than a host name: '_' (_msdcs.corp.example) and labels of digits only
+ * (168.192.in-addr.arpa) are allowed. -EINVAL with the reason in @why, or -ENOMEM.
+ */
+static int parse_zone(const char *s, struct config_zone *z, char *why, size_t why_len)
+{
+	size_t n = strcmp(s, ".") == 0 ? 0 : strlen(s);
+	size_t label = 0;
+	size_t w = 0;
+
+	if (n > 0 && s[n - 1] == '.') {
+		n--;
+		if (n == 0) {
+			snprintf(why, why_len, "it has an empty label");
+			return -EINVAL;
+		}
+	} else if (n == 0 && s[0] != '.') {
+		snprintf(why, why_len, "it is empty (the root zone is \".\")");
+		return -EINVAL;
+	}
+	if (n > NAME_MAX_LEN) {
+		snprintf(why, why_len, "it is longer than %d characters", NAME_MAX_LEN);
+		return -EINVAL;
+	}
+	for (size_t i = 0; n > 0 && i <= n; i++) {
+		unsigned char c = i < n ? (unsigned char)s[i] : '.';
+
+		if (c == '.') {
+			if (label == 0) {
+				snprintf(why, why_len, "it has an empty label");
+				return -EINVAL;
+			}
+			label = 0;
+		} else if (c >= 0x80) {
+			snprintf(why, why_len, "write an internationalised name in its xn-- form");
+			return -EINVAL;
+		} else if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') &&
+			   !(c >= '0' && c <= '9') && c != '-' && c != '_') {
+			snprintf(why, why_len,
+				 "'%c' is not allowed (letters, digits, '-', '_' and '.' only)", c);
+			return -EINVAL;
+		} else if (++label > 63) {
+			snprintf(why, why_len, "a label is longer than 63 characters");
+			return -EINVAL;
+		}
+	}
+	z->zone = malloc(n + 2);
+	z->zone_wire = malloc(n + 2);
+	if (!z->zone || !z->zone_wire) {
+		return -ENOMEM;
+	}
+	/* The text, lower case, with its final dot; the wire form, each label after its length. */
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		z->zone[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+	}
+	z->zone[n] = '.';
+	z->zone[n + 1] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strcspn(z->zone + i, ".");
+
+		z->zone_wire[w++] = (uint8_t)len;
+		memcpy(z->zone_wire + w, z->zone + i, len);
+		w += len;
+		i += len;
+	}
+	z->zone_wire[w++] = 0;
+	z->zone_wire_len = w;
+	return 0;
+}
+
+/* One forward_zones item while its keys are read. */
+struct zone_parse {
+	struct config_zone *zone;      /**< borrowed: the entry being filled */
+	struct upstream_extra **extra; /**< borrowed: where its upstreams' extras go */
+	unsigned zone_line;	       /**< line of zone, 0 while absent */
+	unsigned upstreams_line;       /**< line of upstream_recursive_servers, 0 while absent */
+	unsigned plain_line;	       /**< line of plain, 0 while absent */
+};
+
+static void zone_name(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
+{
+	struct zone_parse *zp = obj;
+	const char *s = get_scalar(p, key, line, "a domain name", val);
+	char why[WHY_LEN];
+	int rc;
+
+	zp->zone_line = line;
+	if (!s) {
+		return;
+	}
+	rc = parse_zone(s, zp->zone, why, sizeof(why));
+	if (rc == -ENOMEM) {
+		p->oom = true;
+	} else if (rc < 0) {
+		report(p, line, key, "'%s' is not a domain name: %s", s, why);
+	}
+}
+
+#define ZONE_ONE_WAY "a forward zone takes upstream_recursive_servers or plain, not both"
+
+static void zone_upstreams(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			   void *obj)
+{
+	struct zone_parse *zp = obj;
+	struct config_zone *z = zp->zone;
+
+	zp->upstreams_line = line;
+	if (zp->plain_line) {
+		report(p, line, key, ZONE_ONE_WAY);
+	}
+	get_upstream_list(p, key, line, val, "a forward zone needs at least one upstream",
+			  &z->upstreams, &z->n_upstreams, zp->extra);
+}
+
+static void zone_plain(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
+{
+	struct zone_parse *zp = obj;
+	struct config_zone *z = zp->zone;
+
+	zp->plain_line = line;
+	if (zp->upstreams_line) {
+		report(p, line, key, ZONE_ONE_WAY);
+	}
+	get_plain_list(p, key, line, val, true, "a forward zone needs at least one server",
+		       &z->plain, &z->n_plain);
+}
+
+static const struct key_rule zone_rules[] = {
+	{"zone", zone_name, NULL},
+	{"upstream_recursive_servers", zone_upstreams, NULL},
+	{"plain", zone_plain, NULL},
+};
+
+/*
+ * forward_zones: names at and under each zone go to its own servers. Checked here: the zone
+ * and one way to reach it, the root zone never in clear text, no zone twice.
+ */
+static void set_zones(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
+{
+	struct config *cfg = obj;
+	size_t n;
+
+	if (!get_list(p, key, line, val)) {
+		return;
+	}
+	n = seq_len(val);
+	cfg->zones = calloc(n ? n : 1, sizeof(*cfg->zones));
+	p->zone_extra = calloc(n ? n : 1, sizeof(*p->zone_extra));
+	if (!cfg->zones || !p->zone_extra) {
+		p->oom = true;
+		return;
+	}
+	p->n_zone_extra = n;
+	for (size_t i = 0; i < n && !p->oom; i++) {
+		yaml_node_t *item = seq_item(p, val, i);
+		struct config_zone *z = &cfg->zones[cfg->n_zones];
+		struct zone_parse zp = {.zone = z, .extra = &p->zone_extra[cfg->n_zones]};
+		unsigned item_line = node_line(item);
+
+		if (item->type != YAML_MAPPING_NODE) {
+			report_type(p, key, item_line,
+				    "a mapping with zone, and upstream_recursive_servers or plain",
+				    item);
+			continue;
+		}
+		z->line = item_line;
+		cfg->n_zones++;
+		walk_mapping(p, item, zone_rules, N_ELEMS(zone_rules), " in a forward zone", &zp);
+		if (!zp.zone_line) {
+			report(p, item_line, "zone", "missing: every forward zone needs one");
+		}
+		if (!zp.upstreams_line && !zp.plain_line) {
+			report(p, item_line, key,
+			       "a forward zone needs upstream_recursive_servers (DNS over TLS) or "
+			       "plain (plain DNS to private addresses)");
+		}
+		if (!z->zone) {
+			continue;
+		}
+		if (zp.plain_line && z->zone_wire_len == 1) {
+			report(p, zp.plain_line, "plain",
+			       "the root zone '.' would send every query in clear text: use "
+			       "upstream_recursive_servers with tls:// for it");
+		}
+		for (size_t j = 0; j + 1 < cfg->n_zones; j++) {
+			if (cfg->zones[j].zone && strcmp(cfg->zones[j].zone, z->zone) == 0) {
+				report(p, zp.zone_line, "zone",
+				       "'%s' is listed twice (first at line %u)", z->zone,
+				       cfg->zones[j].line);
+				break;
+			}
+		}
+	}
+}
+
 static const struct key_rule top_rules[] = {
 	{"listen_addresses", set_listen, NULL},
 	{"upstream_recursive_servers", set_upstreams, NULL},
@@ -2323,6 +2594,7 @@ static const struct key_rule top_rules[] = {
 	{"tcp_idle_timeout", set_tcp_idle_timeout, NULL},
 	{"tcp_messages_per_read", set_tcp_messages_per_read, NULL},
 	{"bootstrap", set_bootstrap, NULL},
+	{"forward_zones", set_zones, NULL},
 	/* Accepted for Stubby files, implemented by later work: a notice each. */
 	{"tls_cipher_list", NULL, NULL},
 	{"tls_ciphersuites", NULL, NULL},
@@ -2419,13 +2691,18 @@ static void check_host_names(struct parse *p)
 	if (cfg->n_bootstrap || p->bootstrap_bad) {
 		return;
 	}
-	for (size_t i = 0; i < cfg->n_upstreams; i++) {
-		const struct config_upstream *up = &cfg->upstreams[i];
+	/* The top level's upstreams, then each forward zone's. */
+	for (size_t z = 0; z <= cfg->n_zones; z++) {
+		const struct config_upstream *ups =
+			z ? cfg->zones[z - 1].upstreams : cfg->upstreams;
+		size_t n = z ? cfg->zones[z - 1].n_upstreams : cfg->n_upstreams;
 
-		if (!up->name || !up->host) {
-			return; /* an address, or an upstream with an error */
+		for (size_t i = 0; i < n; i++) {
+			if (!ups[i].name || !ups[i].host) {
+				return; /* an address, or an upstream with an error */
+			}
+			host = host ? host : &ups[i];
 		}
-		host = host ? host : up;
 	}
 	if (host) {
 		report(p, host->line, "upstream_recursive_servers",
@@ -2434,6 +2711,34 @@ static void check_host_names(struct parse *p)
 		       "TLS, or bootstrap: [IP, ...], plain DNS servers that then see the "
 		       "upstreams' host names in clear text",
 		       host->name);
+	}
+}
+
+/* The checks of one list of upstreams, the top level's or a forward zone's. */
+static void check_upstream_list(struct parse *p, const struct config_upstream *ups, size_t n,
+				const struct upstream_extra *extra)
+{
+	for (size_t i = 0; i < n; i++) {
+		check_upstream_extra(p, &extra[i]);
+	}
+	if (p->cfg->auth != CONFIG_AUTH_REQUIRED || p->auth_bad) {
+		return;
+	}
+	/*
+	 * RFC 8310 §5: strict privacy needs an authentication domain name or an SPKI pin set. One
+	 * that is written but wrong has had its own error. A host name is its own auth name.
+	 */
+	for (size_t i = 0; i < n; i++) {
+		const struct config_upstream *up = &ups[i];
+
+		if (up->name && !up->auth_name && up->n_pins == 0 && !extra[i].has_auth_key) {
+			report(p, up->line, "upstream_recursive_servers",
+			       "upstream '%s' has neither %s, which tls_authentication "
+			       "GETDNS_AUTHENTICATION_REQUIRED needs",
+			       up->name,
+			       extra[i].short_form ? "#AUTH_NAME nor ^PIN"
+						   : "tls_auth_name nor tls_pubkey_pinset");
+		}
 	}
 }
 
@@ -2451,26 +2756,12 @@ static void check_whole(struct parse *p, const yaml_node_t *root)
 	if (p->tls_max_line && cfg->tls_min > cfg->tls_max) {
 		report(p, p->tls_max_line, "tls_max_version", "is lower than tls_min_version");
 	}
-	for (size_t i = 0; i < cfg->n_upstreams; i++) {
-		check_upstream_extra(p, &p->up_extra[i]);
-	}
-	if (cfg->auth != CONFIG_AUTH_REQUIRED || p->auth_bad) {
-		return;
-	}
-	/*
-	 * RFC 8310 §5: strict privacy needs an authentication domain name or an SPKI pin set. One
-	 * that is written but wrong has had its own error.
-	 */
-	for (size_t i = 0; i < cfg->n_upstreams; i++) {
-		const struct config_upstream *up = &cfg->upstreams[i];
-
-		if (up->name && !up->auth_name && up->n_pins == 0 && !p->up_extra[i].has_auth_key) {
-			report(p, up->line, "upstream_recursive_servers",
-			       "upstream '%s' has neither %s, which tls_authentication "
-			       "GETDNS_AUTHENTICATION_REQUIRED needs",
-			       up->name,
-			       p->up_extra[i].short_form ? "#AUTH_NAME nor ^PIN"
-							 : "tls_auth_name nor tls_pubkey_pinset");
+	for (size_t z = 0; z <= cfg->n_zones; z++) {
+		if (z == 0) {
+			check_upstream_list(p, cfg->upstreams, cfg->n_upstreams, p->up_extra);
+		} else {
+			check_upstream_list(p, cfg->zones[z - 1].upstreams,
+					    cfg->zones[z - 1].n_upstreams, p->zone_extra[z - 1]);
 		}
 	}
 }
@@ -2727,6 +3018,10 @@ int config_load_string(const char *text, size_t len, const char *source, struct 
 cleanup_cfg:
 	config_free(cfg);
 	free(p.up_extra);
+	for (size_t i = 0; i < p.n_zone_extra; i++) {
+		free(p.zone_extra[i]);
+	}
+	free(p.zone_extra);
 cleanup_doc:
 	yaml_document_delete(&doc);
 cleanup_parser:
@@ -3021,6 +3316,41 @@ void config_print(const struct config *cfg, FILE *out)
 		print_upstream(out, &cfg->upstreams[i], 2);
 	}
 	print_plain(out, "bootstrap", cfg->bootstrap, cfg->n_bootstrap, 0);
+	fprintf(out, "forward_zones:%s\n", cfg->n_zones ? "" : " []");
+	for (size_t i = 0; i < cfg->n_zones; i++) {
+		const struct config_zone *z = &cfg->zones[i];
+
+		fputs("  - zone: ", out);
+		print_quoted(out, z->zone);
+		fputc('\n', out);
+		if (z->n_plain) {
+			print_plain(out, "plain", z->plain, z->n_plain, 4);
+		} else {
+			fputs("    upstream_recursive_servers:\n", out);
+		}
+		for (size_t j = 0; j < z->n_upstreams; j++) {
+			print_upstream(out, &z->upstreams[j], 6);
+		}
+	}
+}
+
+static void free_upstreams(struct config_upstream *ups, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(ups[i].host);
+		free(ups[i].name);
+		free(ups[i].auth_name);
+		free(ups[i].pins);
+	}
+	free(ups);
+}
+
+static void free_plain(struct config_plain *pl, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(pl[i].name);
+	}
+	free(pl);
 }
 
 void config_free(struct config *cfg)
@@ -3028,17 +3358,15 @@ void config_free(struct config *cfg)
 	if (!cfg) {
 		return;
 	}
-	for (size_t i = 0; i < cfg->n_upstreams; i++) {
-		free(cfg->upstreams[i].host);
-		free(cfg->upstreams[i].name);
-		free(cfg->upstreams[i].auth_name);
-		free(cfg->upstreams[i].pins);
+	free_upstreams(cfg->upstreams, cfg->n_upstreams);
+	free_plain(cfg->bootstrap, cfg->n_bootstrap);
+	for (size_t i = 0; i < cfg->n_zones; i++) {
+		free(cfg->zones[i].zone);
+		free(cfg->zones[i].zone_wire);
+		free_upstreams(cfg->zones[i].upstreams, cfg->zones[i].n_upstreams);
+		free_plain(cfg->zones[i].plain, cfg->zones[i].n_plain);
 	}
-	free(cfg->upstreams);
-	for (size_t i = 0; i < cfg->n_bootstrap; i++) {
-		free(cfg->bootstrap[i].name);
-	}
-	free(cfg->bootstrap);
+	free(cfg->zones);
 	for (size_t i = 0; i < cfg->n_listen; i++) {
 		free(cfg->listen[i].name);
 	}

@@ -184,9 +184,47 @@ static bool upstreams_equal(const struct config_upstream *x, size_t n_x,
 	return true;
 }
 
+static bool plain_equal(const struct config_plain *x, size_t n_x, const struct config_plain *y,
+			size_t n_y)
+{
+	if (n_x != n_y) {
+		return false;
+	}
+	for (size_t i = 0; i < n_x; i++) {
+		if (x[i].addr_len != y[i].addr_len ||
+		    memcmp(&x[i].addr, &y[i].addr, x[i].addr_len) != 0 ||
+		    !str_equal(x[i].name, y[i].name)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool zones_equal(const struct config *a, const struct config *b)
+{
+	if (a->n_zones != b->n_zones) {
+		return false;
+	}
+	for (size_t i = 0; i < a->n_zones; i++) {
+		const struct config_zone *x = &a->zones[i], *y = &b->zones[i];
+
+		if (!str_equal(x->zone, y->zone) || x->zone_wire_len != y->zone_wire_len ||
+		    memcmp(x->zone_wire, y->zone_wire, x->zone_wire_len) != 0 ||
+		    !upstreams_equal(x->upstreams, x->n_upstreams, y->upstreams, y->n_upstreams) ||
+		    !plain_equal(x->plain, x->n_plain, y->plain, y->n_plain)) {
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Whether @a and @b are the same configuration (the source and line numbers aside). */
 static bool config_equal(const struct config *a, const struct config *b)
 {
+	if (!zones_equal(a, b) ||
+	    !plain_equal(a->bootstrap, a->n_bootstrap, b->bootstrap, b->n_bootstrap)) {
+		return false;
+	}
 	if (a->cache_size != b->cache_size || a->cache_min_ttl != b->cache_min_ttl ||
 	    a->cache_max_ttl != b->cache_max_ttl ||
 	    a->cache_max_negative_ttl != b->cache_max_negative_ttl ||
@@ -1067,6 +1105,387 @@ static void test_bootstrap(void)
 	expect_only("bootstrap:\n  - \"::\"\n  - ::\n" ONE_UPSTREAM,
 		    "test.yml:3: key 'bootstrap': '::' must be quoted: YAML reads an unquoted "
 		    "address ending in ':' as a mapping, write \"::\"\n");
+}
+
+/* forward_zones: DoT and plain zones, their names normalised and in wire format. */
+static void test_forward_zones(void)
+{
+	static const uint8_t lan_wire[] = {3, 'l', 'a', 'n', 0};
+	static const uint8_t corp_wire[] = {4,	 'c', 'o', 'r', 'p', 7,	  'e',
+					    'x', 'a', 'm', 'p', 'l', 'e', 0};
+	struct config *cfg =
+		load_ok(ONE_UPSTREAM "forward_zones:\n"
+				     "  - zone: LAN\n"
+				     "    plain: [192.168.1.1, \"fd00::53@5353\"]\n"
+				     "  - zone: Corp.Example.\n"
+				     "    upstream_recursive_servers:\n"
+				     "      - tls://dns.corp.example:8853\n"
+				     "      - address_data: 10.0.0.53\n"
+				     "        tls_auth_name: dns.corp.example\n"
+				     "        tls_pubkey_pinset:\n"
+				     "          - {digest: sha256, value: " PIN_B64 "}\n"
+				     "  - zone: 168.192.in-addr.arpa\n"
+				     "    plain: [\"192.168.1.1@53\"]\n"
+				     "  - zone: _msdcs.corp.example\n"
+				     "    plain: [10.0.0.1]\n");
+	const struct config_zone *z;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL_FATAL(cfg->n_zones, 4);
+	z = &cfg->zones[0];
+	CU_ASSERT_STRING_EQUAL(z->zone, "lan.");
+	CU_ASSERT_EQUAL_FATAL(z->zone_wire_len, sizeof(lan_wire));
+	CU_ASSERT(memcmp(z->zone_wire, lan_wire, sizeof(lan_wire)) == 0);
+	CU_ASSERT_EQUAL(z->line, 5);
+	CU_ASSERT_EQUAL(z->n_upstreams, 0);
+	CU_ASSERT_PTR_NULL(z->upstreams);
+	CU_ASSERT_EQUAL_FATAL(z->n_plain, 2);
+	CU_ASSERT(is_ip(&z->plain[0].addr, z->plain[0].addr_len, "192.168.1.1"));
+	CU_ASSERT_EQUAL(port_of(&z->plain[0].addr), 53);
+	CU_ASSERT_STRING_EQUAL(z->plain[0].name, "192.168.1.1@53");
+	CU_ASSERT_EQUAL(port_of(&z->plain[1].addr), 5353);
+	CU_ASSERT_STRING_EQUAL(z->plain[1].name, "fd00::53@5353");
+	/* Upstreams of a zone: the same items and fields as at the top level. */
+	z = &cfg->zones[1];
+	CU_ASSERT_STRING_EQUAL(z->zone, "corp.example.");
+	CU_ASSERT_EQUAL_FATAL(z->zone_wire_len, sizeof(corp_wire));
+	CU_ASSERT(memcmp(z->zone_wire, corp_wire, sizeof(corp_wire)) == 0);
+	CU_ASSERT_EQUAL(z->n_plain, 0);
+	CU_ASSERT_EQUAL_FATAL(z->n_upstreams, 2);
+	CU_ASSERT_STRING_EQUAL(z->upstreams[0].host, "dns.corp.example");
+	CU_ASSERT_STRING_EQUAL(z->upstreams[0].name, "dns.corp.example@8853");
+	CU_ASSERT_STRING_EQUAL(z->upstreams[0].auth_name, "dns.corp.example");
+	CU_ASSERT_EQUAL(z->upstreams[0].line, 9);
+	CU_ASSERT(is_ip(&z->upstreams[1].addr, z->upstreams[1].addr_len, "10.0.0.53"));
+	CU_ASSERT_STRING_EQUAL(z->upstreams[1].name, "10.0.0.53@853");
+	CU_ASSERT_STRING_EQUAL(z->upstreams[1].auth_name, "dns.corp.example");
+	CU_ASSERT_EQUAL(z->upstreams[1].n_pins, 1);
+	/* A domain name, not a host name: digits-only labels and '_' are allowed. */
+	CU_ASSERT_STRING_EQUAL(cfg->zones[2].zone, "168.192.in-addr.arpa.");
+	CU_ASSERT_EQUAL(cfg->zones[2].zone_wire_len, 22);
+	CU_ASSERT_STRING_EQUAL(cfg->zones[3].zone, "_msdcs.corp.example.");
+	check_round_trip(cfg);
+	config_free(cfg);
+
+	/* No zones: an empty list. */
+	cfg = load_ok("forward_zones: []\n" ONE_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->n_zones, 0);
+	check_round_trip(cfg);
+	config_free(cfg);
+}
+
+/*
+ * Zones inside zones are all kept, in file order, each with its own name and wire form, for
+ * the resolver to pick the longest that matches; the root zone over DoT; the longest name.
+ */
+static void test_forward_zones_nested(void)
+{
+	/* 63 + 1 + 63 + 1 + 63 + 1 + 61 = 253 characters: 255 octets in wire format. */
+	static const char l63[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	static const char l61[] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+	static const uint8_t sub_wire[] = {7,	'p', 'r', 'i', 'n', 't', 'e',
+					   'r', 3,   'l', 'a', 'n', 0};
+	struct config *cfg = load_ok(ONE_UPSTREAM "forward_zones:\n"
+						  "  - zone: lan\n"
+						  "    plain: [192.168.1.1]\n"
+						  "  - zone: printer.lan\n"
+						  "    plain: [192.168.1.2]\n"
+						  "  - zone: .\n"
+						  "    upstream_recursive_servers:\n"
+						  "      - tls://9.9.9.9#dns.quad9.net\n");
+	char yaml[1024];
+	char expected[1024];
+	char longest[300];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL_FATAL(cfg->n_zones, 3);
+	CU_ASSERT_STRING_EQUAL(cfg->zones[0].zone, "lan.");
+	CU_ASSERT_STRING_EQUAL(cfg->zones[1].zone, "printer.lan.");
+	CU_ASSERT_EQUAL_FATAL(cfg->zones[1].zone_wire_len, sizeof(sub_wire));
+	CU_ASSERT(memcmp(cfg->zones[1].zone_wire, sub_wire, sizeof(sub_wire)) == 0);
+	CU_ASSERT_STRING_EQUAL(cfg->zones[1].plain[0].name, "192.168.1.2@53");
+	CU_ASSERT_STRING_EQUAL(cfg->zones[2].zone, ".");
+	CU_ASSERT_EQUAL_FATAL(cfg->zones[2].zone_wire_len, 1);
+	CU_ASSERT_EQUAL(cfg->zones[2].zone_wire[0], 0);
+	CU_ASSERT_EQUAL(cfg->zones[2].n_upstreams, 1);
+	check_round_trip(cfg);
+	config_free(cfg);
+
+	snprintf(longest, sizeof(longest), "%s.%s.%s.%s", l63, l63, l63, l61);
+	CU_ASSERT_EQUAL_FATAL(strlen(longest), 253);
+	snprintf(yaml, sizeof(yaml),
+		 ONE_UPSTREAM "forward_zones:\n  - zone: %s.\n    plain: [10.0.0.1]\n", longest);
+	cfg = load_ok(yaml);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL_FATAL(cfg->zones[0].zone_wire_len, 255);
+	CU_ASSERT_EQUAL(cfg->zones[0].zone_wire[0], 63);
+	CU_ASSERT_EQUAL(cfg->zones[0].zone_wire[192], 61);
+	CU_ASSERT_EQUAL(cfg->zones[0].zone_wire[254], 0);
+	CU_ASSERT_EQUAL(strlen(cfg->zones[0].zone), 254);
+	check_round_trip(cfg);
+	config_free(cfg);
+
+	/* One more is a name of 256 octets, over the limit (RFC 1035 §2.3.4). */
+	snprintf(yaml, sizeof(yaml),
+		 ONE_UPSTREAM "forward_zones:\n  - zone: b%s\n    plain: [10.0.0.1]\n", longest);
+	snprintf(expected, sizeof(expected),
+		 "test.yml:5: key 'zone': 'b%s.%s.%s.%s' is not a domain "
+		 "name: it is longer than 253 characters\n",
+		 l63, l63, l63, l61);
+	expect_only(yaml, expected);
+	snprintf(yaml, sizeof(yaml),
+		 ONE_UPSTREAM "forward_zones:\n  - zone: a%s.lan\n    plain: [10.0.0.1]\n", l63);
+	snprintf(expected, sizeof(expected),
+		 "test.yml:5: key 'zone': 'a%s.lan' is not a domain name: "
+		 "a label is longer than 63 characters\n",
+		 l63);
+	expect_only(yaml, expected);
+}
+
+/* Plain DNS to @addr in a zone: whether it loads (nothing printed), or its exact error. */
+static void check_plain(const char *addr, bool allowed, const char *hint)
+{
+	char yaml[256];
+	char expected[512];
+	struct config *cfg;
+
+	snprintf(yaml, sizeof(yaml),
+		 ONE_UPSTREAM "forward_zones:\n  - zone: lan\n    plain: [\"%s\"]\n", addr);
+	if (allowed) {
+		cfg = load_ok(yaml);
+		CU_ASSERT_PTR_NOT_NULL(cfg);
+		config_free(cfg);
+		return;
+	}
+	snprintf(expected, sizeof(expected),
+		 "test.yml:6: key 'plain': plain DNS only to private addresses: %s would carry "
+		 "names in clear text across the internet; use upstream_recursive_servers with "
+		 "tls:// for it%s\n",
+		 addr, hint);
+	expect_only(yaml, expected);
+}
+
+/* Plain DNS stays on this host or the local network: every range, and just outside each. */
+static void test_forward_zones_private(void)
+{
+	static const char *const allowed[] = {
+		"127.0.0.1",	  "127.255.255.254",	"::1",
+		"10.0.0.1",	  "10.255.255.255",	"172.16.0.1",
+		"172.31.255.255", "192.168.0.1",	"192.168.255.255",
+		"169.254.0.1",	  "169.254.255.255",	"fc00::1",
+		"fd12:3456::53",  "fdff:ffff::1",	"fe80::1",
+		"febf:ffff::1",	  "::ffff:192.168.1.1", "192.168.1.1@5353",
+		"fd00::53@5353",
+	};
+	static const char *const refused[] = {
+		"8.8.8.8",		/* public IPv4 */
+		"2001:4860:4860::8888", /* public IPv6 */
+		"172.32.0.1",		/* just above 172.16.0.0/12 */
+		"172.15.255.255",	/* just below it */
+		"11.0.0.1",		/* just above 10.0.0.0/8 */
+		"192.169.0.1",		/* just above 192.168.0.0/16 */
+		"169.255.0.1",		/* just above 169.254.0.0/16 */
+		"128.0.0.1",		/* just above 127.0.0.0/8 */
+		"fe00::1",		/* between fc00::/7 and fe80::/10 */
+		"fbff:ffff::1",		/* just below fc00::/7 */
+		"fec0::1",		/* just above fe80::/10: the old site-local */
+		"::2",			/* not ::1 */
+		"::ffff:8.8.8.8",	/* IPv4-mapped: judged as 8.8.8.8 */
+		"0.0.0.0",
+		"::",
+		"224.0.0.251", /* multicast (mDNS's) */
+		"255.255.255.255",
+	};
+
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+		check_plain(allowed[i], true, "");
+	}
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		check_plain(refused[i], false, "");
+	}
+	/* Carrier-grade NAT is the carrier's network, not the home's: refused, and says so. */
+	check_plain("100.64.0.1", false,
+		    " (100.64.0.0/10 is the carrier's shared address space, RFC 6598, not the home "
+		    "network)");
+	check_plain("100.127.255.254", false,
+		    " (100.64.0.0/10 is the carrier's shared address space, RFC 6598, not the home "
+		    "network)");
+	check_plain("100.128.0.1", false, "");
+}
+
+/* Every mistake in a forward zone, one line each. */
+static void test_err_forward_zones(void)
+{
+	/* The root zone in clear text would be every query in clear text. */
+	expect_only(ONE_UPSTREAM "forward_zones:\n  - zone: .\n    plain: [192.168.1.1]\n",
+		    "test.yml:6: key 'plain': the root zone '.' would send every query in clear "
+		    "text: use upstream_recursive_servers with tls:// for it\n");
+	/* The same zone twice, however it is written. */
+	expect_only(ONE_UPSTREAM "forward_zones:\n"
+				 "  - zone: lan.\n"
+				 "    plain: [192.168.1.1]\n"
+				 "  - zone: LAN\n"
+				 "    plain: [192.168.1.2]\n",
+		    "test.yml:7: key 'zone': 'lan.' is listed twice (first at line 5)\n");
+	/* Exactly one of upstream_recursive_servers and plain. */
+	expect_only(ONE_UPSTREAM "forward_zones:\n"
+				 "  - zone: lan\n"
+				 "    plain: [192.168.1.1]\n"
+				 "    upstream_recursive_servers: [tls://192.168.1.1#router.lan]\n",
+		    "test.yml:7: key 'upstream_recursive_servers': a forward zone takes "
+		    "upstream_recursive_servers or plain, not both\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n  - zone: lan\n",
+		    "test.yml:5: key 'forward_zones': a forward zone needs "
+		    "upstream_recursive_servers (DNS over TLS) or plain (plain DNS to private "
+		    "addresses)\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n  - plain: [192.168.1.1]\n",
+		    "test.yml:5: key 'zone': missing: every forward zone needs one\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n"
+				 "  - zone: lan\n"
+				 "    plain: [192.168.1.1]\n"
+				 "    tls_auth_name: router.lan\n",
+		    "test.yml:7: key 'tls_auth_name': unknown key in a forward zone\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n"
+				 "  - zone: lan\n"
+				 "    zone: home\n"
+				 "    plain: [192.168.1.1]\n",
+		    "test.yml:6: key 'zone': duplicate key (first at line 5)\n");
+	/* Bad names. */
+	expect_only(
+		ONE_UPSTREAM "forward_zones:\n  - zone: lan..\n    plain: [192.168.1.1]\n",
+		"test.yml:5: key 'zone': 'lan..' is not a domain name: it has an empty label\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n  - zone: \"..\"\n    plain: [192.168.1.1]\n",
+		    "test.yml:5: key 'zone': '..' is not a domain name: it has an empty label\n");
+	expect_only(
+		ONE_UPSTREAM "forward_zones:\n  - zone: \"\"\n    plain: [192.168.1.1]\n",
+		"test.yml:5: key 'zone': '' is not a domain name: it is empty (the root zone is "
+		"\".\")\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n  - zone: my lan\n    plain: [192.168.1.1]\n",
+		    "test.yml:5: key 'zone': 'my lan' is not a domain name: ' ' is not allowed "
+		    "(letters, digits, '-', '_' and '.' only)\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n  - zone: \"*.lan\"\n    plain: [192.168.1.1]\n",
+		    "test.yml:5: key 'zone': '*.lan' is not a domain name: '*' is not allowed "
+		    "(letters, digits, '-', '_' and '.' only)\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n  - zone: [lan]\n    plain: [192.168.1.1]\n",
+		    "test.yml:5: key 'zone': expected a domain name, got a list\n");
+	/* Types and empty lists. */
+	expect_only(ONE_UPSTREAM "forward_zones:\n  zone: lan\n",
+		    "test.yml:4: key 'forward_zones': expected a list, got a mapping\n");
+	expect_only(ONE_UPSTREAM "forward_zones: [lan]\n",
+		    "test.yml:4: key 'forward_zones': expected a mapping with zone, and "
+		    "upstream_recursive_servers or plain, got 'lan'\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n  - zone: lan\n    plain: []\n",
+		    "test.yml:6: key 'plain': the list is empty: a forward zone needs at least one "
+		    "server\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n  - zone: lan\n    plain: 192.168.1.1\n",
+		    "test.yml:6: key 'plain': expected a list, got '192.168.1.1'\n");
+	expect_only(ONE_UPSTREAM
+		    "forward_zones:\n  - zone: lan\n    upstream_recursive_servers: []\n",
+		    "test.yml:6: key 'upstream_recursive_servers': the list is empty: a forward "
+		    "zone needs at least one upstream\n");
+	/* plain servers: addresses, as elsewhere. */
+	expect_only(
+		ONE_UPSTREAM "forward_zones:\n  - zone: lan\n    plain: [router.lan]\n",
+		"test.yml:6: key 'plain': bad address 'router.lan': not an IPv4 or IPv6 address "
+		"(host names are not allowed)\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n  - zone: lan\n    plain: [192.168.1.1:53]\n",
+		    "test.yml:6: key 'plain': bad address '192.168.1.1:53': the port follows '@', "
+		    "not ':': write 192.168.1.1@53\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n"
+				 "  - zone: lan\n"
+				 "    plain: [192.168.1.1, 192.168.1.1@53]\n",
+		    "test.yml:6: key 'plain': '192.168.1.1@53' is listed twice\n");
+	/* Upstreams of a zone: the same item rules and the same strict authentication. */
+	expect_only(ONE_UPSTREAM "forward_zones:\n"
+				 "  - zone: corp\n"
+				 "    upstream_recursive_servers: [tls://10.0.0.53]\n",
+		    "test.yml:6: key 'upstream_recursive_servers': upstream '10.0.0.53@853' has "
+		    "neither #AUTH_NAME nor ^PIN, which tls_authentication "
+		    "GETDNS_AUTHENTICATION_REQUIRED needs\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n"
+				 "  - zone: corp\n"
+				 "    upstream_recursive_servers:\n"
+				 "      - address_data: 10.0.0.53\n",
+		    "test.yml:7: key 'upstream_recursive_servers': upstream '10.0.0.53@853' has "
+		    "neither tls_auth_name nor tls_pubkey_pinset, which tls_authentication "
+		    "GETDNS_AUTHENTICATION_REQUIRED needs\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n"
+				 "  - zone: corp\n"
+				 "    upstream_recursive_servers:\n"
+				 "      - address_data: 10.0.0.53\n"
+				 "        tls_auth_nam: dns.corp\n"
+				 "        tls_auth_name: dns.corp\n",
+		    "test.yml:8: key 'tls_auth_nam': unknown key in an upstream\n");
+	expect_only(ONE_UPSTREAM
+		    "forward_zones:\n"
+		    "  - zone: corp\n"
+		    "    upstream_recursive_servers: [\"https://dns.corp/dns-query\"]\n",
+		    "test.yml:6: key 'upstream_recursive_servers': bad upstream "
+		    "'https://dns.corp/dns-query': dotd speaks DNS over TLS only: "
+		    "tls://ADDR[:PORT][#AUTH_NAME][^PIN]...\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n"
+				 "  - zone: corp\n"
+				 "    upstream_recursive_servers:\n"
+				 "      - address_data: 10.0.0.53\n"
+				 "        tls_auth_name: dns.corp\n"
+				 "        tls_min_version: GETDNS_TLS1_3\n",
+		    "test.yml:9: key 'tls_min_version': GETDNS_TLS1_3 is not honoured per "
+		    "upstream, and dotd's minimum for every upstream is TLS 1.2: write "
+		    "tls_min_version: GETDNS_TLS1_3 at the top level\n");
+	/* Opportunistic mode applies to zones too. */
+	{
+		struct config *cfg = load_ok("tls_authentication: GETDNS_AUTHENTICATION_NONE\n"
+					     "upstream_recursive_servers: [tls://192.0.2.1]\n"
+					     "forward_zones:\n"
+					     "  - zone: corp\n"
+					     "    upstream_recursive_servers: [tls://10.0.0.53]\n");
+
+		CU_ASSERT_PTR_NOT_NULL(cfg);
+		config_free(cfg);
+	}
+}
+
+/* Host name upstreams in zones: looked up by any upstream with an address, or by bootstrap. */
+static void test_forward_zones_host_names(void)
+{
+	/* An address in a forward zone counts as well as one at the top level. */
+	struct config *cfg =
+		load_ok("upstream_recursive_servers: [tls://dns.quad9.net]\n"
+			"forward_zones:\n"
+			"  - zone: corp\n"
+			"    upstream_recursive_servers: [tls://10.0.0.53#dns.corp]\n");
+
+	CU_ASSERT_PTR_NOT_NULL(cfg);
+	check_round_trip(cfg);
+	config_free(cfg);
+	cfg = load_ok(ONE_UPSTREAM "forward_zones:\n"
+				   "  - zone: corp\n"
+				   "    upstream_recursive_servers: [tls://dns.corp]\n");
+	CU_ASSERT_PTR_NOT_NULL(cfg);
+	config_free(cfg);
+	/* Host names everywhere and no bootstrap: the first one is named. */
+	expect_only("upstream_recursive_servers: [tls://dns.quad9.net]\n"
+		    "forward_zones:\n"
+		    "  - zone: corp\n"
+		    "    upstream_recursive_servers: [tls://dns.corp]\n",
+		    "test.yml:1: key 'upstream_recursive_servers': upstream "
+		    "'dns.quad9.net@853' " HOST_NOT_LOOKED_UP);
+	/* A plain server of a zone does not look up upstreams' names. */
+	expect_only("upstream_recursive_servers: [tls://dns.quad9.net]\n"
+		    "forward_zones:\n"
+		    "  - zone: lan\n"
+		    "    plain: [192.168.1.1]\n",
+		    "test.yml:1: key 'upstream_recursive_servers': upstream "
+		    "'dns.quad9.net@853' " HOST_NOT_LOOKED_UP);
+	cfg = load_ok("bootstrap: [192.168.1.1]\n"
+		      "upstream_recursive_servers: [tls://dns.quad9.net]\n"
+		      "forward_zones:\n"
+		      "  - zone: corp\n"
+		      "    upstream_recursive_servers: [tls://dns.corp]\n");
+	CU_ASSERT_PTR_NOT_NULL(cfg);
+	check_round_trip(cfg);
+	config_free(cfg);
 }
 
 /* Opportunistic mode allows an upstream with neither a name nor pins. */
@@ -2008,6 +2427,11 @@ int main(void)
 		{"tls:// upstreams", test_tls_url},
 		{"error: tls:// upstreams", test_err_tls_url},
 		{"bootstrap", test_bootstrap},
+		{"forward zones", test_forward_zones},
+		{"forward zones: nested, root, longest", test_forward_zones_nested},
+		{"forward zones: plain DNS to private addresses only", test_forward_zones_private},
+		{"forward zones: host name upstreams", test_forward_zones_host_names},
+		{"error: forward zones", test_err_forward_zones},
 		{"opportunistic mode", test_opportunistic},
 		{"notices for ignored keys", test_notices},
 		{"built-in default", test_default_config},
