@@ -2145,12 +2145,127 @@ static void set_control_socket(struct parse *p, const char *key, unsigned line, 
 	get_path(p, key, line, val, UNIX_PATH_MAX_LEN, &cfg->control_socket);
 }
 
+#define FILE_PATH_MAX_LEN 4000 /* PATH_MAX less room: a path longer than this is a mistake */
+
 static void set_cache_file(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
 			   void *obj)
 {
 	struct config *cfg = obj;
 
-	get_path(p, key, line, val, 4000, &cfg->cache_file);
+	get_path(p, key, line, val, FILE_PATH_MAX_LEN, &cfg->cache_file);
+}
+
+static void set_hosts_file(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			   void *obj)
+{
+	struct config *cfg = obj;
+
+	get_path(p, key, line, val, FILE_PATH_MAX_LEN, &cfg->hosts_file);
+}
+
+/*
+ * A list of absolute paths into *@out (*@n_out of them). One path written without the list
+ * is an error rather than a list of one: it says how to write it, so that a second file added
+ * later has an obvious place.
+ */
+static void get_paths(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+		      char ***out, size_t *n_out)
+{
+	size_t n;
+
+	if (val->type == YAML_SCALAR_NODE && !node_is_null(val)) {
+		report(p, line, key,
+		       "expected a list, got '%s': write a list even of one, [\"%s\"]",
+		       node_text(val), node_text(val));
+		return;
+	}
+	if (!get_list(p, key, line, val)) {
+		return;
+	}
+	n = seq_len(val);
+	*out = calloc(n ? n : 1, sizeof(**out));
+	if (!*out) {
+		p->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = seq_item(p, val, i);
+		unsigned item_line = node_line(item);
+		char *path = NULL;
+		bool dup = false;
+
+		get_path(p, key, item_line, item, FILE_PATH_MAX_LEN, &path);
+		if (!path) {
+			continue;
+		}
+		for (size_t j = 0; j < *n_out && !dup; j++) {
+			dup = strcmp((*out)[j], path) == 0;
+		}
+		if (dup) {
+			report(p, item_line, key, "'%s' is listed twice", path);
+			free(path);
+			continue;
+		}
+		(*out)[(*n_out)++] = path;
+	}
+}
+
+static void set_blocklists(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			   void *obj)
+{
+	struct config *cfg = obj;
+
+	get_paths(p, key, line, val, &cfg->blocklists, &cfg->n_blocklists);
+}
+
+static void set_allowlists(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			   void *obj)
+{
+	struct config *cfg = obj;
+
+	get_paths(p, key, line, val, &cfg->allowlists, &cfg->n_allowlists);
+}
+
+static const char *const block_answer_names[] = {
+	[CONFIG_BLOCK_NXDOMAIN] = "nxdomain",
+	[CONFIG_BLOCK_NODATA] = "nodata",
+	[CONFIG_BLOCK_NULL] = "null",
+};
+
+/*
+ * nxdomain, nodata or null, in any case (NXDOMAIN is how RFCs spell it). Not by number, as
+ * get_enum() would take them: these are no getdns constants. An unquoted null is YAML's null,
+ * which here can only mean the value of that name.
+ */
+static void set_block_answer(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			     void *obj)
+{
+	struct config *cfg = obj;
+	const char *s;
+
+	if (node_is_null(val) && strcasecmp(node_text(val), "null") == 0) {
+		cfg->block_answer = CONFIG_BLOCK_NULL;
+		return;
+	}
+	s = get_scalar(p, key, line, "nxdomain, nodata or null", val);
+	if (!s) {
+		return;
+	}
+	for (size_t i = 0; i < N_ELEMS(block_answer_names); i++) {
+		if (strcasecmp(s, block_answer_names[i]) == 0) {
+			cfg->block_answer = (enum config_block_answer)i;
+			return;
+		}
+	}
+	report_type(p, key, line, "nxdomain, nodata or null", val);
+}
+
+static void set_special_zones(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			      void *obj)
+{
+	struct config *cfg = obj;
+
+	get_flag(p, key, line, val, &cfg->special_zones);
 }
 
 /* metrics_listen: IP@PORT, the port written out (there is no well-known one). */
@@ -2595,6 +2710,11 @@ static const struct key_rule top_rules[] = {
 	{"tcp_messages_per_read", set_tcp_messages_per_read, NULL},
 	{"bootstrap", set_bootstrap, NULL},
 	{"forward_zones", set_zones, NULL},
+	{"special_use_zones", set_special_zones, NULL},
+	{"hosts_file", set_hosts_file, NULL},
+	{"blocklists", set_blocklists, NULL},
+	{"allowlists", set_allowlists, NULL},
+	{"block_answer", set_block_answer, NULL},
 	/* Accepted for Stubby files, implemented by later work: a notice each. */
 	{"tls_cipher_list", NULL, NULL},
 	{"tls_ciphersuites", NULL, NULL},
@@ -2960,6 +3080,8 @@ int config_load_string(const char *text, size_t len, const char *source, struct 
 	cfg->tcp_buffer_max = 64 * 1024;
 	cfg->tcp_idle_timeout_ms = 10000;
 	cfg->tcp_messages_per_read = 32;
+	cfg->special_zones = true;
+	cfg->block_answer = CONFIG_BLOCK_NXDOMAIN;
 	cfg->source = strdup(source);
 	if (!cfg->source) {
 		rc = -ENOMEM;
@@ -3216,6 +3338,16 @@ static void print_upstream(FILE *out, const struct config_upstream *up, int inde
 	}
 }
 
+static void print_paths(FILE *out, const char *key, char *const *paths, size_t n)
+{
+	fprintf(out, "%s:%s\n", key, n ? "" : " []");
+	for (size_t i = 0; i < n; i++) {
+		fputs("  - ", out);
+		print_quoted(out, paths[i]);
+		fputc('\n', out);
+	}
+}
+
 /* "KEY:" and its plain servers, the key at column @indent. */
 static void print_plain(FILE *out, const char *key, const struct config_plain *pl, size_t n,
 			int indent)
@@ -3315,6 +3447,12 @@ void config_print(const struct config *cfg, FILE *out)
 	for (size_t i = 0; i < cfg->n_upstreams; i++) {
 		print_upstream(out, &cfg->upstreams[i], 2);
 	}
+	fprintf(out, "special_use_zones: %d\n", cfg->special_zones ? 1 : 0);
+	print_path(out, "hosts_file", cfg->hosts_file, "no hosts file");
+	print_paths(out, "blocklists", cfg->blocklists, cfg->n_blocklists);
+	print_paths(out, "allowlists", cfg->allowlists, cfg->n_allowlists);
+	/* Quoted: another YAML reader would take a plain null for nothing at all. */
+	fprintf(out, "block_answer: \"%s\"\n", block_answer_names[cfg->block_answer]);
 	print_plain(out, "bootstrap", cfg->bootstrap, cfg->n_bootstrap, 0);
 	fprintf(out, "forward_zones:%s\n", cfg->n_zones ? "" : " []");
 	for (size_t i = 0; i < cfg->n_zones; i++) {
@@ -3367,6 +3505,15 @@ void config_free(struct config *cfg)
 		free_plain(cfg->zones[i].plain, cfg->zones[i].n_plain);
 	}
 	free(cfg->zones);
+	for (size_t i = 0; i < cfg->n_blocklists; i++) {
+		free(cfg->blocklists[i]);
+	}
+	free(cfg->blocklists);
+	for (size_t i = 0; i < cfg->n_allowlists; i++) {
+		free(cfg->allowlists[i]);
+	}
+	free(cfg->allowlists);
+	free(cfg->hosts_file);
 	for (size_t i = 0; i < cfg->n_listen; i++) {
 		free(cfg->listen[i].name);
 	}

@@ -200,6 +200,19 @@ static bool plain_equal(const struct config_plain *x, size_t n_x, const struct c
 	return true;
 }
 
+static bool paths_equal(char *const *x, size_t n_x, char *const *y, size_t n_y)
+{
+	if (n_x != n_y) {
+		return false;
+	}
+	for (size_t i = 0; i < n_x; i++) {
+		if (!str_equal(x[i], y[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
 static bool zones_equal(const struct config *a, const struct config *b)
 {
 	if (a->n_zones != b->n_zones) {
@@ -222,7 +235,11 @@ static bool zones_equal(const struct config *a, const struct config *b)
 static bool config_equal(const struct config *a, const struct config *b)
 {
 	if (!zones_equal(a, b) ||
-	    !plain_equal(a->bootstrap, a->n_bootstrap, b->bootstrap, b->n_bootstrap)) {
+	    !plain_equal(a->bootstrap, a->n_bootstrap, b->bootstrap, b->n_bootstrap) ||
+	    a->special_zones != b->special_zones || !str_equal(a->hosts_file, b->hosts_file) ||
+	    !paths_equal(a->blocklists, a->n_blocklists, b->blocklists, b->n_blocklists) ||
+	    !paths_equal(a->allowlists, a->n_allowlists, b->allowlists, b->n_allowlists) ||
+	    a->block_answer != b->block_answer) {
 		return false;
 	}
 	if (a->cache_size != b->cache_size || a->cache_min_ttl != b->cache_min_ttl ||
@@ -437,6 +454,14 @@ static void test_defaults(void)
 	CU_ASSERT_EQUAL(cfg->cache_max_ttl, 86400);
 	CU_ASSERT_EQUAL(cfg->cache_max_negative_ttl, 3600);
 	CU_ASSERT_EQUAL(cfg->serve_stale_max, 86400);
+	CU_ASSERT_PTR_NULL(cfg->upstreams[0].host);
+	CU_ASSERT_EQUAL(cfg->n_zones, 0);
+	CU_ASSERT_TRUE(cfg->special_zones);
+	CU_ASSERT_PTR_NULL(cfg->hosts_file);
+	CU_ASSERT_EQUAL(cfg->n_blocklists, 0);
+	CU_ASSERT_EQUAL(cfg->n_allowlists, 0);
+	CU_ASSERT_EQUAL(cfg->block_answer, CONFIG_BLOCK_NXDOMAIN);
+	CU_ASSERT_EQUAL(cfg->n_bootstrap, 0);
 	check_round_trip(cfg);
 	config_free(cfg);
 }
@@ -1488,6 +1513,124 @@ static void test_forward_zones_host_names(void)
 	config_free(cfg);
 }
 
+/* special_use_zones: on by default, off with 0, a flag like the others. */
+static void test_special_use_zones(void)
+{
+	struct config *cfg = load_ok(ONE_UPSTREAM);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_TRUE(cfg->special_zones);
+	config_free(cfg);
+	cfg = load_ok("special_use_zones: 0\n" ONE_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_FALSE(cfg->special_zones);
+	check_round_trip(cfg);
+	config_free(cfg);
+	cfg = load_ok("special_use_zones: true\n" ONE_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_TRUE(cfg->special_zones);
+	check_round_trip(cfg);
+	config_free(cfg);
+	expect_only("special_use_zones: 2\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'special_use_zones': expected 0, 1, true or false, got '2'\n");
+	expect_only("special_use_zones: [localhost]\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'special_use_zones': expected 0, 1, true or false, got a "
+		    "list\n");
+}
+
+/* hosts_file, blocklists, allowlists and block_answer: values, defaults and mistakes. */
+static void test_filter_keys(void)
+{
+	static const struct {
+		const char *text;
+		enum config_block_answer value;
+	} answers[] = {
+		{"nxdomain", CONFIG_BLOCK_NXDOMAIN}, {"NXDOMAIN", CONFIG_BLOCK_NXDOMAIN},
+		{"nodata", CONFIG_BLOCK_NODATA},     {"NoData", CONFIG_BLOCK_NODATA},
+		{"null", CONFIG_BLOCK_NULL},	     {"\"null\"", CONFIG_BLOCK_NULL},
+		{"NULL", CONFIG_BLOCK_NULL},	     {"'null'", CONFIG_BLOCK_NULL},
+	};
+	struct config *cfg = load_ok(ONE_UPSTREAM);
+	char yaml[256];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_PTR_NULL(cfg->hosts_file);
+	CU_ASSERT_EQUAL(cfg->n_blocklists, 0);
+	CU_ASSERT_EQUAL(cfg->n_allowlists, 0);
+	CU_ASSERT_EQUAL(cfg->block_answer, CONFIG_BLOCK_NXDOMAIN);
+	config_free(cfg);
+
+	cfg = load_ok("hosts_file: /etc/hosts\n"
+		      "blocklists:\n"
+		      "  - /etc/dotd/ads.txt\n"
+		      "  - \"/var/lib/dotd/malware hosts\"\n"
+		      "allowlists: [/etc/dotd/allow.txt]\n"
+		      "block_answer: null\n" ONE_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_STRING_EQUAL(cfg->hosts_file, "/etc/hosts");
+	CU_ASSERT_EQUAL_FATAL(cfg->n_blocklists, 2);
+	CU_ASSERT_STRING_EQUAL(cfg->blocklists[0], "/etc/dotd/ads.txt");
+	CU_ASSERT_STRING_EQUAL(cfg->blocklists[1], "/var/lib/dotd/malware hosts");
+	CU_ASSERT_EQUAL_FATAL(cfg->n_allowlists, 1);
+	CU_ASSERT_STRING_EQUAL(cfg->allowlists[0], "/etc/dotd/allow.txt");
+	CU_ASSERT_EQUAL(cfg->block_answer, CONFIG_BLOCK_NULL);
+	check_round_trip(cfg);
+	config_free(cfg);
+
+	/* Empty lists are none. */
+	cfg = load_ok("blocklists: []\nallowlists: []\n" ONE_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->n_blocklists, 0);
+	CU_ASSERT_EQUAL(cfg->n_allowlists, 0);
+	config_free(cfg);
+
+	/* Any case; an unquoted null is YAML's null, which here names the value. */
+	for (size_t i = 0; i < sizeof(answers) / sizeof(answers[0]); i++) {
+		snprintf(yaml, sizeof(yaml), "block_answer: %s\n" ONE_UPSTREAM, answers[i].text);
+		cfg = load_ok(yaml);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+		CU_ASSERT_EQUAL(cfg->block_answer, answers[i].value);
+		check_round_trip(cfg);
+		config_free(cfg);
+	}
+
+	expect_only("hosts_file: etc/hosts\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'hosts_file': 'etc/hosts' is not an absolute path (one "
+		    "starting with /)\n");
+	expect_only("hosts_file: [/etc/hosts]\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'hosts_file': expected a string, got a list\n");
+	expect_only("hosts_file:\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'hosts_file': expected a string, got nothing\n");
+	/* One path without the list: the message shows the list. */
+	expect_only("blocklists: /etc/dotd/ads.txt\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'blocklists': expected a list, got '/etc/dotd/ads.txt': write "
+		    "a list even of one, [\"/etc/dotd/ads.txt\"]\n");
+	expect_only("allowlists: /etc/dotd/allow.txt\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'allowlists': expected a list, got '/etc/dotd/allow.txt': "
+		    "write a list even of one, [\"/etc/dotd/allow.txt\"]\n");
+	expect_only("blocklists: {ads: /etc/dotd/ads.txt}\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'blocklists': expected a list, got a mapping\n");
+	expect_only("blocklists:\n  - /etc/dotd/ads.txt\n  - ads.txt\n" ONE_UPSTREAM,
+		    "test.yml:3: key 'blocklists': 'ads.txt' is not an absolute path (one starting "
+		    "with /)\n");
+	expect_only("allowlists:\n  - [/etc/dotd/allow.txt]\n" ONE_UPSTREAM,
+		    "test.yml:2: key 'allowlists': expected a string, got a list\n");
+	expect_only("blocklists: [/etc/dotd/ads.txt, /etc/dotd/ads.txt]\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'blocklists': '/etc/dotd/ads.txt' is listed twice\n");
+	expect_only("block_answer: refused\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'block_answer': expected nxdomain, nodata or null, got "
+		    "'refused'\n");
+	/* No numbers: these are not getdns constants. */
+	expect_only("block_answer: 0\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'block_answer': expected nxdomain, nodata or null, got '0'\n");
+	expect_only("block_answer: ~\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'block_answer': expected nxdomain, nodata or null, got "
+		    "nothing\n");
+	expect_only("block_answer:\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'block_answer': expected nxdomain, nodata or null, got "
+		    "nothing\n");
+}
+
 /* Opportunistic mode allows an upstream with neither a name nor pins. */
 static void test_opportunistic(void)
 {
@@ -1609,6 +1752,14 @@ static void test_default_config(void)
 	CU_ASSERT_EQUAL(cfg->tls_max, CONFIG_TLS_ANY);
 	CU_ASSERT_PTR_NULL(cfg->ca_file);
 	CU_ASSERT_PTR_NULL(cfg->ca_path);
+	/* The home-network features are off until the file asks for them. */
+	CU_ASSERT_EQUAL(cfg->n_zones, 0);
+	CU_ASSERT_TRUE(cfg->special_zones);
+	CU_ASSERT_PTR_NULL(cfg->hosts_file);
+	CU_ASSERT_EQUAL(cfg->n_blocklists, 0);
+	CU_ASSERT_EQUAL(cfg->n_allowlists, 0);
+	CU_ASSERT_EQUAL(cfg->block_answer, CONFIG_BLOCK_NXDOMAIN);
+	CU_ASSERT_EQUAL(cfg->n_bootstrap, 0);
 	check_round_trip(cfg);
 	config_free(cfg);
 }
@@ -2432,6 +2583,8 @@ int main(void)
 		{"forward zones: plain DNS to private addresses only", test_forward_zones_private},
 		{"forward zones: host name upstreams", test_forward_zones_host_names},
 		{"error: forward zones", test_err_forward_zones},
+		{"special_use_zones", test_special_use_zones},
+		{"hosts file, block and allow lists, block_answer", test_filter_keys},
 		{"opportunistic mode", test_opportunistic},
 		{"notices for ignored keys", test_notices},
 		{"built-in default", test_default_config},
