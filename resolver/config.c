@@ -1123,7 +1123,7 @@ static void report_bare_ipv6(struct parse *p, const char *key, unsigned line, co
 	char whole[INET6_ADDRSTRLEN + 8];
 	char head[INET6_ADDRSTRLEN + 8];
 	const char *last = a + n;
-	unsigned port;
+	unsigned port = 0;
 	bool whole_ok;
 	bool head_ok;
 
@@ -1131,7 +1131,7 @@ static void report_bare_ipv6(struct parse *p, const char *key, unsigned line, co
 		last--;
 	}
 	if (n >= sizeof(whole)) {
-		report_bad(p, line, key, "upstream", text, "not an IP address nor a host name");
+		report_bad(p, line, key, "upstream", text, "neither an IP address nor a host name");
 		return;
 	}
 	memcpy(whole, a, n);
@@ -1152,7 +1152,7 @@ static void report_bare_ipv6(struct parse *p, const char *key, unsigned line, co
 		report_bad(p, line, key, "upstream", text,
 			   "an IPv6 address goes in brackets: write tls://[%s]", whole);
 	} else {
-		report_bad(p, line, key, "upstream", text, "not an IP address nor a host name");
+		report_bad(p, line, key, "upstream", text, "neither an IP address nor a host name");
 	}
 }
 
@@ -1274,14 +1274,17 @@ static bool get_url_addr(struct parse *p, const char *key, unsigned line, const 
 			return true;
 		}
 	}
+	/* Digits and dots only ("192.0.2.256", "9.9.9.9."): an IPv4 address gone wrong. */
+	for (size_t i = 0; i < host_len && ((a[i] >= '0' && a[i] <= '9') || a[i] == '.'); i++) {
+		if (i + 1 == host_len) {
+			report_bad(p, line, key, "upstream", text, "'%.*s' is not an IPv4 address",
+				   (int)host_len, a);
+			return false;
+		}
+	}
 	/* One trailing dot is the absolute form of the same name. */
 	if (host_len > 1 && a[host_len - 1] == '.') {
 		host_len--;
-	}
-	if (strspn(a, "0123456789.") >= host_len) {
-		report_bad(p, line, key, "upstream", text, "'%.*s' is not an IPv4 address",
-			   (int)host_len, a);
-		return false;
 	}
 	if (!is_host_name(a, host_len, why, sizeof(why))) {
 		report_bad(p, line, key, "upstream", text, "'%.*s' is not a host name: %s",
@@ -1551,7 +1554,7 @@ static void get_upstream_list(struct parse *p, const char *key, unsigned line, y
 		p->oom = true;
 		return;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && !p->oom; i++) {
 		yaml_node_t *item = seq_item(p, val, i);
 		struct upstream_parse upp = {
 			.up = &(*out)[*n_out], .extra = &(*extra)[*n_out], .port = DOT_PORT};

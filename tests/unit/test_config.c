@@ -982,6 +982,9 @@ static void test_err_tls_url(void)
 		{"tls://[fe80::1%eth0]", "'[fe80::1%eth0]' is not an IPv6 address"},
 		{"tls://[::1]853", "unexpected '853' after the address"},
 		{"tls://192.0.2.256", "'192.0.2.256' is not an IPv4 address"},
+		{"tls://192.0.2.1.", "'192.0.2.1.' is not an IPv4 address"},
+		{"tls://192.0.2", "'192.0.2' is not an IPv4 address"},
+		{"tls://2620:fe::fe::1:853", "neither an IP address nor a host name"},
 		{"tls://dns_quad9.net", "'dns_quad9.net' is not a host name: '_' is not allowed "
 					"(letters, digits, '-' and '.' only)"},
 		{"tls://dns..quad9.net",
