@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -106,6 +107,7 @@ static const struct enum_name log_level_names[] = {
 /* What the checks after the walk need to know of one upstream, beyond its config_upstream. */
 struct upstream_extra {
 	bool has_auth_key;     /**< tls_auth_name or tls_pubkey_pinset is written, valid or not */
+	bool short_form;       /**< written as a tls:// string, for the strict check's message */
 	unsigned tls_min_line; /**< line of its own tls_min_version, 0 while absent */
 	int tls_min;	       /**< that tls_min_version, a GETDNS_TLS* value */
 	unsigned tsig_line;    /**< line of its first tsig_* key, 0 while absent */
@@ -125,8 +127,11 @@ struct parse {
 	unsigned tls_max_line;		 /**< line of tls_max_version, 0 while absent */
 	unsigned acl_line;		 /**< line of access_control, 0 while absent */
 	unsigned metrics_acl_line;	 /**< line of metrics_access_control, 0 while absent */
+	bool bootstrap_bad;		 /**< bootstrap has an error of its own */
 	bool auth_bad;			 /**< tls_authentication was given but unusable */
 	struct upstream_extra *up_extra; /**< owned: one per cfg->upstreams entry */
+	struct upstream_extra **zone_extra; /**< owned: per cfg->zones entry, one per upstream */
+	size_t n_zone_extra;
 };
 
 /* One upstream_recursive_servers entry while its keys are read. */
@@ -160,11 +165,17 @@ struct key_rule {
 static void report(struct parse *p, unsigned line, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-/* Count an error and print it as "SOURCE:LINE: key 'K': REASON" (no key part if @key is NULL). */
-static void report(struct parse *p, unsigned line, const char *key, const char *fmt, ...)
-{
-	va_list ap;
+static void vreport(struct parse *p, unsigned line, const char *key, const char *what,
+		    const char *text, const char *fmt, va_list ap)
+	__attribute__((format(printf, 6, 0)));
 
+/*
+ * Count an error and print it as "SOURCE:LINE: key 'K': REASON" (no key part if @key is NULL),
+ * or "SOURCE:LINE: key 'K': bad WHAT 'TEXT': REASON" if @what is set.
+ */
+static void vreport(struct parse *p, unsigned line, const char *key, const char *what,
+		    const char *text, const char *fmt, va_list ap)
+{
 	p->n_errors++;
 	if (!p->err) {
 		return;
@@ -173,10 +184,35 @@ static void report(struct parse *p, unsigned line, const char *key, const char *
 	if (key) {
 		fprintf(p->err, "key '%s': ", key);
 	}
-	va_start(ap, fmt);
+	if (what) {
+		fprintf(p->err, "bad %s '%s': ", what, text);
+	}
 	vfprintf(p->err, fmt, ap);
-	va_end(ap);
 	fputc('\n', p->err);
+}
+
+static void report(struct parse *p, unsigned line, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(p, line, key, NULL, NULL, fmt, ap);
+	va_end(ap);
+}
+
+static void report_bad(struct parse *p, unsigned line, const char *key, const char *what,
+		       const char *text, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+/* "key 'K': bad WHAT 'TEXT': REASON": for a value whose reason quotes only a part of it. */
+static void report_bad(struct parse *p, unsigned line, const char *key, const char *what,
+		       const char *text, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(p, line, key, what, text, fmt, ap);
+	va_end(ap);
 }
 
 static void notice_ignored(struct parse *p, unsigned line, const char *key, const char *why)
@@ -781,28 +817,46 @@ static void pin_digest(struct parse *p, const char *key, unsigned line, yaml_nod
 	}
 }
 
+/*
+ * Decode the base64 SHA-256 pin @s into @pin. Returns 0; -EINVAL if @s is not base64;
+ * -EMSGSIZE if it decodes to more than a pin; -ERANGE if to less, *@n_bytes of them.
+ */
+static int decode_pin(const char *s, struct config_pin *pin, int *n_bytes)
+{
+	uint8_t buf[CONFIG_PIN_LEN + 3];
+	int n = b64_decode(s, buf, sizeof(buf));
+
+	if (n < 0) {
+		return n;
+	}
+	if (n != CONFIG_PIN_LEN) {
+		*n_bytes = n;
+		return -ERANGE;
+	}
+	memcpy(pin->sha256, buf, CONFIG_PIN_LEN);
+	return 0;
+}
+
 static void pin_value(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
 {
 	struct pin_parse *pp = obj;
 	const char *s = get_scalar(p, key, line, "the base64 of a SHA-256 digest", val);
-	uint8_t buf[CONFIG_PIN_LEN + 3];
-	int n;
+	int n = 0;
+	int rc;
 
 	pp->has_value = true;
 	if (!s) {
 		return;
 	}
-	n = b64_decode(s, buf, sizeof(buf));
-	if (n == -EMSGSIZE) {
+	rc = decode_pin(s, pp->pin, &n);
+	if (rc == -EMSGSIZE) {
 		report(p, line, key, "'%s' decodes to more than %d bytes, a SHA-256 pin has %d", s,
 		       CONFIG_PIN_LEN, CONFIG_PIN_LEN);
-	} else if (n < 0) {
-		report(p, line, key, "'%s' is not valid base64", s);
-	} else if (n != CONFIG_PIN_LEN) {
+	} else if (rc == -ERANGE) {
 		report(p, line, key, "'%s' decodes to %d bytes, a SHA-256 pin has %d", s, n,
 		       CONFIG_PIN_LEN);
-	} else {
-		memcpy(pp->pin->sha256, buf, CONFIG_PIN_LEN);
+	} else if (rc < 0) {
+		report(p, line, key, "'%s' is not valid base64", s);
 	}
 }
 
@@ -840,6 +894,30 @@ static void up_tls_port(struct parse *p, const char *key, unsigned line, yaml_no
 	get_uint(p, key, line, val, 1, 65535, &upp->port);
 }
 
+/*
+ * Whether the @n bytes at @s are a tls_auth_name: a host name or an IP literal, with no empty
+ * label ("", ".", "..", ".a", "a..b", "a.."), no space and no control character. One trailing
+ * dot is the absolute form of the same name (RFC 9525 §6.3): *@len is the length without it.
+ */
+static bool is_auth_name(const char *s, size_t n, size_t *len)
+{
+	if (n > 0 && s[n - 1] == '.') {
+		n--;
+	}
+	if (n == 0 || n > NAME_MAX_LEN || s[0] == '.' || s[n - 1] == '.') {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c <= ' ' || c == 0x7f || (c == '.' && s[i + 1] == '.')) {
+			return false;
+		}
+	}
+	*len = n;
+	return true;
+}
+
 static void up_auth_name(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
 			 void *obj)
 {
@@ -850,21 +928,9 @@ static void up_auth_name(struct parse *p, const char *key, unsigned line, yaml_n
 	if (!s) {
 		return;
 	}
-	/* One trailing dot is the absolute form of the same name: drop it (RFC 9525 §6.3). */
-	len = strlen(s);
-	if (len > 0 && s[len - 1] == '.') {
-		len--;
-	}
-	/* No empty label: not "", ".", "..", ".a", "a..b" nor "a..". */
-	if (len == 0 || len > NAME_MAX_LEN || s[0] == '.' || s[len - 1] == '.' || strstr(s, "..")) {
+	if (!is_auth_name(s, strlen(s), &len)) {
 		report(p, line, key, "'%s' is not a host name", s);
 		return;
-	}
-	for (const char *c = s; *c; c++) {
-		if ((unsigned char)*c <= ' ' || *c == 0x7f) {
-			report(p, line, key, "'%s' is not a host name", s);
-			return;
-		}
 	}
 	if (get_string(p, key, line, val, &upp->up->auth_name)) {
 		upp->up->auth_name[len] = 0;
@@ -963,6 +1029,428 @@ static const struct key_rule upstream_rules[] = {
 	{"scope_id", NULL, NULL},
 };
 
+/* ---- upstreams the short way: tls://ADDR[:PORT][#AUTH_NAME][^PIN]... ---- */
+
+#define TLS_URL_SYNTAX "tls://ADDR[:PORT][#AUTH_NAME][^PIN]..."
+
+/* The @n bytes at @s as a port, 1..65535. */
+static bool parse_port(const char *s, size_t n, unsigned *out)
+{
+	unsigned v = 0;
+
+	if (n == 0 || n > 5) {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9') {
+			return false;
+		}
+		v = v * 10 + (unsigned)(s[i] - '0');
+	}
+	if (v < 1 || v > 65535) {
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+/*
+ * Whether the @n bytes at @s (no trailing dot) are a host name as RFC 1123 §2.1 has them:
+ * labels of 1 to 63 letters, digits and '-', neither first nor last, 253 bytes at most. If
+ * not, the reason is in @why. A last label of digits only is refused (RFC 3696 §2): such a
+ * name is an IPv4 address written wrong, and a resolver would never find it.
+ */
+static bool is_host_name(const char *s, size_t n, char *why, size_t why_len)
+{
+	size_t label = 0;
+	bool digits = true;
+
+	if (n > NAME_MAX_LEN) {
+		snprintf(why, why_len, "it is longer than %d characters", NAME_MAX_LEN);
+		return false;
+	}
+	for (size_t i = 0; i <= n; i++) {
+		char c = i < n ? s[i] : '.';
+
+		if (c == '.') {
+			if (label == 0) {
+				snprintf(why, why_len, "it has an empty label");
+				return false;
+			}
+			if (s[i - 1] == '-') {
+				snprintf(why, why_len, "a label ends with '-'");
+				return false;
+			}
+			if (i == n && digits) {
+				snprintf(why, why_len, "its last label is all digits");
+				return false;
+			}
+			label = 0;
+			digits = true;
+			continue;
+		}
+		if ((unsigned char)c >= 0x80) {
+			snprintf(why, why_len, "write an internationalised name in its xn-- form");
+			return false;
+		}
+		if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') &&
+		    c != '-') {
+			snprintf(why, why_len,
+				 "'%c' is not allowed (letters, digits, '-' and '.' only)", c);
+			return false;
+		}
+		if (c == '-' && label == 0) {
+			snprintf(why, why_len, "a label starts with '-'");
+			return false;
+		}
+		digits = digits && c >= '0' && c <= '9';
+		if (++label > 63) {
+			snprintf(why, why_len, "a label is longer than 63 characters");
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * An IPv6 address written without brackets in the @n bytes at @a (two ':' or more): RFC 3986
+ * §3.2.2 wants brackets, and without them the last group may be a port. Report how to write
+ * it: "2620:fe::fe:853" is the address 2620:fe::fe:853 as well as 2620:fe::fe on port 853.
+ */
+static void report_bare_ipv6(struct parse *p, const char *key, unsigned line, const char *text,
+			     const char *a, size_t n)
+{
+	char whole[INET6_ADDRSTRLEN + 8];
+	char head[INET6_ADDRSTRLEN + 8];
+	const char *last = a + n;
+	unsigned port = 0;
+	bool whole_ok;
+	bool head_ok;
+
+	while (last[-1] != ':') {
+		last--;
+	}
+	if (n >= sizeof(whole)) {
+		report_bad(p, line, key, "upstream", text, "neither an IP address nor a host name");
+		return;
+	}
+	memcpy(whole, a, n);
+	whole[n] = '\0';
+	memcpy(head, a, (size_t)(last - 1 - a));
+	head[last - 1 - a] = '\0';
+	whole_ok = is_ip(AF_INET6, whole);
+	head_ok = parse_port(last, (size_t)(a + n - last), &port) && is_ip(AF_INET6, head);
+	if (whole_ok && head_ok) {
+		report_bad(p, line, key, "upstream", text,
+			   "an IPv6 address goes in brackets: write tls://[%s]:%u for port %u, or "
+			   "tls://[%s] for that address",
+			   head, port, port, whole);
+	} else if (head_ok) {
+		report_bad(p, line, key, "upstream", text,
+			   "an IPv6 address goes in brackets: write tls://[%s]:%u", head, port);
+	} else if (whole_ok) {
+		report_bad(p, line, key, "upstream", text,
+			   "an IPv6 address goes in brackets: write tls://[%s]", whole);
+	} else {
+		report_bad(p, line, key, "upstream", text, "neither an IP address nor a host name");
+	}
+}
+
+/* The port after the address, at @s (@n bytes, ":PORT" or nothing), into *@port. */
+static bool get_url_port(struct parse *p, const char *key, unsigned line, const char *text,
+			 const char *s, size_t n, unsigned *port)
+{
+	if (n == 0) {
+		return true;
+	}
+	if (s[0] != ':') {
+		report_bad(p, line, key, "upstream", text, "unexpected '%.*s' after the address",
+			   (int)n, s);
+		return false;
+	}
+	if (n == 1) {
+		report_bad(p, line, key, "upstream", text, "no port after ':'");
+		return false;
+	}
+	if (!parse_port(s + 1, n - 1, port)) {
+		report_bad(p, line, key, "upstream", text, "the port must be a number 1..65535");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The ADDR[:PORT] of a tls:// upstream, the @n bytes at @a, into @up: an IPv4 address, an
+ * IPv6 address in brackets, or a host name (up->host, lower case, without a trailing dot;
+ * up->addr then has family AF_UNSPEC and only the port). With -ENOMEM's p->oom set, false.
+ */
+static bool get_url_addr(struct parse *p, const char *key, unsigned line, const char *text,
+			 const char *a, size_t n, struct config_upstream *up)
+{
+	char ip[INET6_ADDRSTRLEN + 8];
+	char why[WHY_LEN];
+	unsigned port = DOT_PORT;
+	const char *at = memchr(a, '@', n);
+	const char *colon;
+	size_t host_len;
+
+	if (n == 0) {
+		report_bad(p, line, key, "upstream", text, "no address after tls://");
+		return false;
+	}
+	if (memchr(a, '/', n) || memchr(a, '?', n)) {
+		report_bad(p, line, key, "upstream", text,
+			   "DNS over TLS has no path nor query: " TLS_URL_SYNTAX);
+		return false;
+	}
+	/* Stubby's and listen_addresses' IP@port: here a port follows ':', as in any URL. */
+	if (at) {
+		if (at > a && parse_port(at + 1, (size_t)(a + n - at - 1), &port)) {
+			report_bad(p, line, key, "upstream", text,
+				   "the port follows ':' in a tls:// upstream: write tls://%.*s:%u",
+				   (int)(at - a), a, port);
+		} else {
+			report_bad(p, line, key, "upstream", text,
+				   "'@' has no place in a tls:// upstream: " TLS_URL_SYNTAX);
+		}
+		return false;
+	}
+	memset(&up->addr, 0, sizeof(up->addr));
+	if (a[0] == '[') {
+		const char *close = memchr(a, ']', n);
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&up->addr;
+		size_t ip_len = close ? (size_t)(close - a - 1) : 0;
+
+		if (!close) {
+			report_bad(p, line, key, "upstream", text, "no ']' after '['");
+			return false;
+		}
+		if (ip_len >= sizeof(ip)) {
+			ip_len = sizeof(ip) - 1;
+		}
+		memcpy(ip, a + 1, ip_len);
+		ip[ip_len] = '\0';
+		if (is_ip(AF_INET, ip)) {
+			report_bad(p, line, key, "upstream", text,
+				   "brackets are for IPv6 addresses only: write tls://%s", ip);
+			return false;
+		}
+		if (inet_pton(AF_INET6, ip, &sin6->sin6_addr) != 1) {
+			report_bad(p, line, key, "upstream", text, "'[%s]' is not an IPv6 address",
+				   ip);
+			return false;
+		}
+		if (!get_url_port(p, key, line, text, close + 1, (size_t)(a + n - close - 1),
+				  &port)) {
+			return false;
+		}
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		up->addr_len = sizeof(*sin6);
+		return true;
+	}
+	colon = memchr(a, ':', n);
+	if (colon && memchr(colon + 1, ':', (size_t)(a + n - colon - 1))) {
+		report_bare_ipv6(p, key, line, text, a, n);
+		return false;
+	}
+	host_len = colon ? (size_t)(colon - a) : n;
+	if (host_len == 0) {
+		report_bad(p, line, key, "upstream", text, "no address before ':'");
+		return false;
+	}
+	if (!get_url_port(p, key, line, text, a + host_len, n - host_len, &port)) {
+		return false;
+	}
+	if (host_len < sizeof(ip)) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&up->addr;
+
+		memcpy(ip, a, host_len);
+		ip[host_len] = '\0';
+		if (inet_pton(AF_INET, ip, &sin->sin_addr) == 1) {
+			sin->sin_family = AF_INET;
+			sin->sin_port = htons((uint16_t)port);
+			up->addr_len = sizeof(*sin);
+			return true;
+		}
+	}
+	/* Digits and dots only ("192.0.2.256", "9.9.9.9."): an IPv4 address gone wrong. */
+	for (size_t i = 0; i < host_len && ((a[i] >= '0' && a[i] <= '9') || a[i] == '.'); i++) {
+		if (i + 1 == host_len) {
+			report_bad(p, line, key, "upstream", text, "'%.*s' is not an IPv4 address",
+				   (int)host_len, a);
+			return false;
+		}
+	}
+	/* One trailing dot is the absolute form of the same name. */
+	if (host_len > 1 && a[host_len - 1] == '.') {
+		host_len--;
+	}
+	if (!is_host_name(a, host_len, why, sizeof(why))) {
+		report_bad(p, line, key, "upstream", text, "'%.*s' is not a host name: %s",
+			   (int)host_len, a, why);
+		return false;
+	}
+	up->host = strndup(a, host_len);
+	if (!up->host) {
+		p->oom = true;
+		return false;
+	}
+	for (char *c = up->host; *c; c++) {
+		if (*c >= 'A' && *c <= 'Z') {
+			*c = (char)(*c - 'A' + 'a');
+		}
+	}
+	/* AF_UNSPEC, as calloc left it; the port where struct sockaddr_in keeps it. */
+	((struct sockaddr_in *)&up->addr)->sin_port = htons((uint16_t)port);
+	up->addr_len = 0;
+	return true;
+}
+
+/* The ^PINs of a tls:// upstream: @s is the first '^'. */
+static bool get_url_pins(struct parse *p, const char *key, unsigned line, const char *text,
+			 const char *s, struct config_upstream *up)
+{
+	size_t n = 0;
+
+	for (const char *c = s; *c; c++) {
+		n += *c == '^';
+	}
+	up->pins = calloc(n, sizeof(*up->pins));
+	if (!up->pins) {
+		p->oom = true;
+		return false;
+	}
+	while (*s == '^') {
+		size_t len = strcspn(s + 1, "^");
+		char *pin = strndup(s + 1, len);
+		int n_bytes = 0;
+		int rc;
+
+		if (!pin) {
+			p->oom = true;
+			return false;
+		}
+		rc = len ? decode_pin(pin, &up->pins[up->n_pins], &n_bytes) : 0;
+		if (len == 0) {
+			report_bad(p, line, key, "upstream", text, "no pin after '^'");
+		} else if (rc == -EMSGSIZE) {
+			report_bad(
+				p, line, key, "upstream", text,
+				"the pin '%s' decodes to more than %d bytes, a SHA-256 pin has %d",
+				pin, CONFIG_PIN_LEN, CONFIG_PIN_LEN);
+		} else if (rc == -ERANGE) {
+			report_bad(p, line, key, "upstream", text,
+				   "the pin '%s' decodes to %d bytes, a SHA-256 pin has %d", pin,
+				   n_bytes, CONFIG_PIN_LEN);
+		} else if (rc < 0) {
+			report_bad(p, line, key, "upstream", text,
+				   "the pin '%s' is not valid base64", pin);
+		}
+		free(pin);
+		if (len == 0 || rc < 0) {
+			return false;
+		}
+		up->n_pins++;
+		s += 1 + len;
+	}
+	return true;
+}
+
+/*
+ * An upstream written as the string @text, tls://ADDR[:PORT][#AUTH_NAME][^PIN]..., into @up
+ * (not its name). A host name is its own auth name unless #AUTH_NAME says otherwise: the
+ * certificate must be valid for the name the address was looked up by, or for the one given.
+ * One error per string: false after it.
+ */
+static bool get_tls_url(struct parse *p, const char *key, unsigned line, const char *text,
+			struct config_upstream *up)
+{
+	const char *sep = strstr(text, "://");
+	const char *rest;
+	const char *hash;
+	const char *caret;
+	size_t addr_len;
+
+	if (!sep) {
+		report_bad(p, line, key, "upstream", text,
+			   "no scheme: write " TLS_URL_SYNTAX ", or a mapping with address_data");
+		return false;
+	}
+	/* RFC 3986 §3.1: the scheme is case-insensitive. */
+	if (sep - text != 3 || strncasecmp(text, "tls", 3) != 0) {
+		report_bad(p, line, key, "upstream", text,
+			   "dotd speaks DNS over TLS only: " TLS_URL_SYNTAX);
+		return false;
+	}
+	rest = sep + 3;
+	hash = strchr(rest, '#');
+	caret = strchr(rest, '^');
+	if (hash && caret && caret < hash) {
+		report_bad(p, line, key, "upstream", text,
+			   "the #AUTH_NAME comes before the ^PINs: " TLS_URL_SYNTAX);
+		return false;
+	}
+	addr_len = hash ? (size_t)(hash - rest) : caret ? (size_t)(caret - rest) : strlen(rest);
+	if (!get_url_addr(p, key, line, text, rest, addr_len, up)) {
+		return false;
+	}
+	if (hash) {
+		size_t n = caret ? (size_t)(caret - hash - 1) : strlen(hash + 1);
+		size_t len;
+
+		if (n == 0) {
+			report_bad(p, line, key, "upstream", text,
+				   "no auth name after '#' (leave the '#' out for none)");
+			return false;
+		}
+		if (!is_auth_name(hash + 1, n, &len)) {
+			report_bad(p, line, key, "upstream", text, "'%.*s' is not a host name",
+				   (int)n, hash + 1);
+			return false;
+		}
+		up->auth_name = strndup(hash + 1, len);
+	} else if (up->host) {
+		up->auth_name = strdup(up->host);
+	}
+	if ((hash || up->host) && !up->auth_name) {
+		p->oom = true;
+		return false;
+	}
+	return !caret || get_url_pins(p, key, line, text, caret, up);
+}
+
+/*
+ * YAML reads "- tls://9.9.9.9:" as a mapping of "tls://9.9.9.9" to nothing, for the ':' that
+ * ends it. If @n is such a mapping, the string with its ':' back (owned by the caller), so
+ * that get_tls_url() says what is wrong with it; otherwise, or out of memory, NULL.
+ */
+static char *url_read_as_mapping(struct parse *p, const yaml_node_t *n)
+{
+	const yaml_node_t *k;
+	const yaml_node_t *v;
+	char *text;
+
+	if (n->type != YAML_MAPPING_NODE ||
+	    n->data.mapping.pairs.top - n->data.mapping.pairs.start != 1) {
+		return NULL;
+	}
+	k = yaml_document_get_node(p->doc, n->data.mapping.pairs.start->key);
+	v = yaml_document_get_node(p->doc, n->data.mapping.pairs.start->value);
+	if (k->type != YAML_SCALAR_NODE || k->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
+	    !node_is_null(v) || !strstr(node_text(k), "://")) {
+		return NULL;
+	}
+	text = malloc(strlen(node_text(k)) + 2);
+	if (!text) {
+		p->oom = true;
+		return NULL;
+	}
+	strcpy(text, node_text(k));
+	strcat(text, ":");
+	return text;
+}
+
 /* ---- top-level keys ---- */
 
 static void set_listen(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
@@ -1021,42 +1509,79 @@ static void set_listen(struct parse *p, const char *key, unsigned line, yaml_nod
 	}
 }
 
-static void set_upstreams(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
-			  void *obj)
+/*
+ * "IP@port" or "HOST@port". Set only for an upstream without errors: the checks after the
+ * walk look at those only, so that a mistake is not reported again as a consequence.
+ */
+static void set_upstream_name(struct parse *p, struct config_upstream *up)
 {
-	struct config *cfg = obj;
+	char name[NAME_MAX_LEN + 8];
+
+	if (up->host) {
+		snprintf(name, sizeof(name), "%s@%u", up->host,
+			 ntohs(((const struct sockaddr_in *)&up->addr)->sin_port));
+		up->name = strdup(name);
+	} else {
+		up->name = endpoint_name(&up->addr);
+	}
+	if (!up->name) {
+		p->oom = true;
+	}
+}
+
+/*
+ * A list of upstreams, mappings or tls:// strings, into *@out (*@n_out of them), with one
+ * upstream_extra each in *@extra for the checks after the walk. An empty list is an error that
+ * @empty_why explains. The top level and forward zones take the same items.
+ */
+static void get_upstream_list(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			      const char *empty_why, struct config_upstream **out, size_t *n_out,
+			      struct upstream_extra **extra)
+{
 	size_t n;
 
-	p->upstream_line = line;
 	if (!get_list(p, key, line, val)) {
 		return;
 	}
 	n = seq_len(val);
 	if (n == 0) {
-		report(p, line, key, "the list is empty: dotd needs at least one upstream");
+		report(p, line, key, "the list is empty: %s", empty_why);
 		return;
 	}
-	cfg->upstreams = calloc(n, sizeof(*cfg->upstreams));
-	p->up_extra = calloc(n, sizeof(*p->up_extra));
-	if (!cfg->upstreams || !p->up_extra) {
+	*out = calloc(n, sizeof(**out));
+	*extra = calloc(n, sizeof(**extra));
+	if (!*out || !*extra) {
 		p->oom = true;
 		return;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && !p->oom; i++) {
 		yaml_node_t *item = seq_item(p, val, i);
-		struct upstream_parse upp = {.up = &cfg->upstreams[cfg->n_upstreams],
-					     .extra = &p->up_extra[cfg->n_upstreams],
-					     .port = DOT_PORT};
+		struct upstream_parse upp = {
+			.up = &(*out)[*n_out], .extra = &(*extra)[*n_out], .port = DOT_PORT};
 		unsigned item_line = node_line(item);
+		char *joined = url_read_as_mapping(p, item);
 
+		if (joined || (item->type == YAML_SCALAR_NODE && !node_is_null(item))) {
+			upp.up->line = item_line;
+			upp.extra->short_form = true;
+			(*n_out)++;
+			if (get_tls_url(p, key, item_line, joined ? joined : node_text(item),
+					upp.up)) {
+				set_upstream_name(p, upp.up);
+			}
+			free(joined);
+			continue;
+		}
 		if (item->type != YAML_MAPPING_NODE) {
-			report_type(p, key, item_line, "a mapping with address_data", item);
+			report_type(p, key, item_line,
+				    "a mapping with address_data, or a string " TLS_URL_SYNTAX,
+				    item);
 			continue;
 		}
 		upp.up->line = item_line;
 		upp.extra->has_auth_key = mapping_has_key(p, item, "tls_auth_name") ||
 					  mapping_has_key(p, item, "tls_pubkey_pinset");
-		cfg->n_upstreams++;
+		(*n_out)++;
 		walk_mapping(p, item, upstream_rules, N_ELEMS(upstream_rules), " in an upstream",
 			     &upp);
 		if (!upp.addr_seen) {
@@ -1065,14 +1590,19 @@ static void set_upstreams(struct parse *p, const char *key, unsigned line, yaml_
 		if (!upp.has_addr) {
 			continue;
 		}
-		/* The name is set only for a valid address: the strict check needs it. */
 		endpoint_set_port(&upp.up->addr, upp.port);
-		upp.up->name = endpoint_name(&upp.up->addr);
-		if (!upp.up->name) {
-			p->oom = true;
-			return;
-		}
+		set_upstream_name(p, upp.up);
 	}
+}
+
+static void set_upstreams(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			  void *obj)
+{
+	struct config *cfg = obj;
+
+	p->upstream_line = line;
+	get_upstream_list(p, key, line, val, "dotd needs at least one upstream", &cfg->upstreams,
+			  &cfg->n_upstreams, &p->up_extra);
 }
 
 static void set_auth(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
@@ -1618,12 +2148,127 @@ static void set_control_socket(struct parse *p, const char *key, unsigned line, 
 	get_path(p, key, line, val, UNIX_PATH_MAX_LEN, &cfg->control_socket);
 }
 
+#define FILE_PATH_MAX_LEN 4000 /* PATH_MAX less room: a path longer than this is a mistake */
+
 static void set_cache_file(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
 			   void *obj)
 {
 	struct config *cfg = obj;
 
-	get_path(p, key, line, val, 4000, &cfg->cache_file);
+	get_path(p, key, line, val, FILE_PATH_MAX_LEN, &cfg->cache_file);
+}
+
+static void set_hosts_file(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			   void *obj)
+{
+	struct config *cfg = obj;
+
+	get_path(p, key, line, val, FILE_PATH_MAX_LEN, &cfg->hosts_file);
+}
+
+/*
+ * A list of absolute paths into *@out (*@n_out of them). One path written without the list
+ * is an error rather than a list of one: it says how to write it, so that a second file added
+ * later has an obvious place.
+ */
+static void get_paths(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+		      char ***out, size_t *n_out)
+{
+	size_t n;
+
+	if (val->type == YAML_SCALAR_NODE && !node_is_null(val)) {
+		report(p, line, key,
+		       "expected a list, got '%s': write a list even of one, [\"%s\"]",
+		       node_text(val), node_text(val));
+		return;
+	}
+	if (!get_list(p, key, line, val)) {
+		return;
+	}
+	n = seq_len(val);
+	*out = calloc(n ? n : 1, sizeof(**out));
+	if (!*out) {
+		p->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = seq_item(p, val, i);
+		unsigned item_line = node_line(item);
+		char *path = NULL;
+		bool dup = false;
+
+		get_path(p, key, item_line, item, FILE_PATH_MAX_LEN, &path);
+		if (!path) {
+			continue;
+		}
+		for (size_t j = 0; j < *n_out && !dup; j++) {
+			dup = strcmp((*out)[j], path) == 0;
+		}
+		if (dup) {
+			report(p, item_line, key, "'%s' is listed twice", path);
+			free(path);
+			continue;
+		}
+		(*out)[(*n_out)++] = path;
+	}
+}
+
+static void set_blocklists(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			   void *obj)
+{
+	struct config *cfg = obj;
+
+	get_paths(p, key, line, val, &cfg->blocklists, &cfg->n_blocklists);
+}
+
+static void set_allowlists(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			   void *obj)
+{
+	struct config *cfg = obj;
+
+	get_paths(p, key, line, val, &cfg->allowlists, &cfg->n_allowlists);
+}
+
+static const char *const block_answer_names[] = {
+	[CONFIG_BLOCK_NXDOMAIN] = "nxdomain",
+	[CONFIG_BLOCK_NODATA] = "nodata",
+	[CONFIG_BLOCK_NULL] = "null",
+};
+
+/*
+ * nxdomain, nodata or null, in any case (NXDOMAIN is how RFCs spell it). Not by number, as
+ * get_enum() would take them: these are no getdns constants. An unquoted null is YAML's null,
+ * which here can only mean the value of that name.
+ */
+static void set_block_answer(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			     void *obj)
+{
+	struct config *cfg = obj;
+	const char *s;
+
+	if (node_is_null(val) && strcasecmp(node_text(val), "null") == 0) {
+		cfg->block_answer = CONFIG_BLOCK_NULL;
+		return;
+	}
+	s = get_scalar(p, key, line, "nxdomain, nodata or null", val);
+	if (!s) {
+		return;
+	}
+	for (size_t i = 0; i < N_ELEMS(block_answer_names); i++) {
+		if (strcasecmp(s, block_answer_names[i]) == 0) {
+			cfg->block_answer = (enum config_block_answer)i;
+			return;
+		}
+	}
+	report_type(p, key, line, "nxdomain, nodata or null", val);
+}
+
+static void set_special_zones(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			      void *obj)
+{
+	struct config *cfg = obj;
+
+	get_flag(p, key, line, val, &cfg->special_zones);
 }
 
 /* metrics_listen: IP@PORT, the port written out (there is no well-known one). */
@@ -1697,6 +2342,335 @@ static void set_dnssec(struct parse *p, const char *key, unsigned line, yaml_nod
 
 #define DNSSEC_ONLY "it is used only for DNSSEC validation, which dotd does not do yet"
 
+/* ---- the home network: forward zones and bootstrap ---- */
+
+/* Whether @ss is in the prefix @text. */
+static bool in_prefix(const struct sockaddr_storage *ss, const char *text)
+{
+	struct config_prefix px;
+	const char *why;
+
+	REQUIRE(parse_prefix(text, &px, &why) == 0);
+	return prefixes_allow(&px, 1, (const struct sockaddr *)ss);
+}
+
+/*
+ * Whether plain DNS to @ss stays on this host or the local network: loopback (127.0.0.0/8,
+ * ::1), RFC 1918 (10/8, 172.16/12, 192.168/16), RFC 4193 (fc00::/7) and link-local
+ * (169.254/16, fe80::/10). Not 100.64.0.0/10 (RFC 6598, carrier-grade NAT): that is the
+ * carrier's network, shared with its other customers. An IPv4-mapped IPv6 address
+ * (::ffff:a.b.c.d) goes to its IPv4 address, and is judged as that.
+ */
+static bool is_private_address(const struct sockaddr_storage *ss)
+{
+	static const char *const private_nets[] = {
+		"127.0.0.0/8",	  "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+		"169.254.0.0/16", "::1/128",	"fc00::/7",	 "fe80::/10",
+	};
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+	struct sockaddr_storage v4;
+
+	if (ss->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&v4;
+
+		memset(&v4, 0, sizeof(v4));
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, &sin6->sin6_addr.s6_addr[12], 4);
+		ss = &v4;
+	}
+	for (size_t i = 0; i < N_ELEMS(private_nets); i++) {
+		if (in_prefix(ss, private_nets[i])) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * A list of plain DNS servers, IP or IP@port (port 53), into *@out (*@n_out of them). An empty
+ * list is an error if @empty_why says why. With @private_only, each must be on this host or
+ * the local network.
+ */
+static void get_plain_list(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			   bool private_only, const char *empty_why, struct config_plain **out,
+			   size_t *n_out)
+{
+	size_t n;
+
+	if (!get_list(p, key, line, val)) {
+		return;
+	}
+	n = seq_len(val);
+	if (n == 0 && empty_why) {
+		report(p, line, key, "the list is empty: %s", empty_why);
+		return;
+	}
+	*out = calloc(n ? n : 1, sizeof(**out));
+	if (!*out) {
+		p->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = seq_item(p, val, i);
+		struct config_plain *pl = &(*out)[*n_out];
+		unsigned item_line = node_line(item);
+		char why[WHY_LEN];
+		const char *s;
+		bool dup = false;
+
+		if (report_unquoted_ipv6(p, key, item_line, item)) {
+			continue;
+		}
+		s = get_scalar(p, key, item_line, "an address IP or IP@port", item);
+		if (!s) {
+			continue;
+		}
+		if (parse_endpoint(s, true, DNS_PORT, &pl->addr, &pl->addr_len, why, sizeof(why)) <
+		    0) {
+			report(p, item_line, key, "bad address '%s': %s", s, why);
+			continue;
+		}
+		if (private_only && !is_private_address(&pl->addr)) {
+			report(p, item_line, key,
+			       "plain DNS only to private addresses: %s would carry names in clear "
+			       "text across the internet; use upstream_recursive_servers with "
+			       "tls:// for it%s",
+			       s,
+			       in_prefix(&pl->addr, "100.64.0.0/10")
+				       ? " (100.64.0.0/10 is the carrier's shared address space, "
+					 "RFC 6598, not the home network)"
+				       : "");
+			continue;
+		}
+		for (size_t j = 0; j < *n_out && !dup; j++) {
+			dup = endpoint_equal(&(*out)[j].addr, (*out)[j].addr_len, &pl->addr,
+					     pl->addr_len);
+		}
+		if (dup) {
+			report(p, item_line, key, "'%s' is listed twice", s);
+			continue;
+		}
+		pl->name = endpoint_name(&pl->addr);
+		if (!pl->name) {
+			p->oom = true;
+			return;
+		}
+		(*n_out)++;
+	}
+}
+
+/*
+ * bootstrap: plain DNS servers that look up the host names of tls:// upstreams, and nothing
+ * else. Any address: the user chose to show those names, the router's or the ISP's resolver.
+ */
+static void set_bootstrap(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			  void *obj)
+{
+	struct config *cfg = obj;
+	unsigned n_errors = p->n_errors;
+
+	get_plain_list(p, key, line, val, false, NULL, &cfg->bootstrap, &cfg->n_bootstrap);
+	p->bootstrap_bad = p->n_errors != n_errors;
+}
+
+/*
+ * The zone @s into @z: lower case and ending in '.' ("LAN" is "lan."), and in wire format.
+ * A domain name rather than a host name: '_' (_msdcs.corp.example) and labels of digits only
+ * (168.192.in-addr.arpa) are allowed. -EINVAL with the reason in @why, or -ENOMEM.
+ */
+static int parse_zone(const char *s, struct config_zone *z, char *why, size_t why_len)
+{
+	size_t n = strcmp(s, ".") == 0 ? 0 : strlen(s);
+	size_t label = 0;
+	size_t w = 0;
+
+	if (n > 0 && s[n - 1] == '.') {
+		n--;
+		if (n == 0) {
+			snprintf(why, why_len, "it has an empty label");
+			return -EINVAL;
+		}
+	} else if (n == 0 && s[0] != '.') {
+		snprintf(why, why_len, "it is empty (the root zone is \".\")");
+		return -EINVAL;
+	}
+	if (n > NAME_MAX_LEN) {
+		snprintf(why, why_len, "it is longer than %d characters", NAME_MAX_LEN);
+		return -EINVAL;
+	}
+	for (size_t i = 0; n > 0 && i <= n; i++) {
+		unsigned char c = i < n ? (unsigned char)s[i] : '.';
+
+		if (c == '.') {
+			if (label == 0) {
+				snprintf(why, why_len, "it has an empty label");
+				return -EINVAL;
+			}
+			label = 0;
+		} else if (c >= 0x80) {
+			snprintf(why, why_len, "write an internationalised name in its xn-- form");
+			return -EINVAL;
+		} else if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') &&
+			   !(c >= '0' && c <= '9') && c != '-' && c != '_') {
+			snprintf(why, why_len,
+				 "'%c' is not allowed (letters, digits, '-', '_' and '.' only)", c);
+			return -EINVAL;
+		} else if (++label > 63) {
+			snprintf(why, why_len, "a label is longer than 63 characters");
+			return -EINVAL;
+		}
+	}
+	z->zone = malloc(n + 2);
+	z->zone_wire = malloc(n + 2);
+	if (!z->zone || !z->zone_wire) {
+		return -ENOMEM;
+	}
+	/* The text, lower case, with its final dot; the wire form, each label after its length. */
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		z->zone[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+	}
+	z->zone[n] = '.';
+	z->zone[n + 1] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strcspn(z->zone + i, ".");
+
+		z->zone_wire[w++] = (uint8_t)len;
+		memcpy(z->zone_wire + w, z->zone + i, len);
+		w += len;
+		i += len;
+	}
+	z->zone_wire[w++] = 0;
+	z->zone_wire_len = w;
+	return 0;
+}
+
+/* One forward_zones item while its keys are read. */
+struct zone_parse {
+	struct config_zone *zone;      /**< borrowed: the entry being filled */
+	struct upstream_extra **extra; /**< borrowed: where its upstreams' extras go */
+	unsigned zone_line;	       /**< line of zone, 0 while absent */
+	unsigned upstreams_line;       /**< line of upstream_recursive_servers, 0 while absent */
+	unsigned plain_line;	       /**< line of plain, 0 while absent */
+};
+
+static void zone_name(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
+{
+	struct zone_parse *zp = obj;
+	const char *s = get_scalar(p, key, line, "a domain name", val);
+	char why[WHY_LEN];
+	int rc;
+
+	zp->zone_line = line;
+	if (!s) {
+		return;
+	}
+	rc = parse_zone(s, zp->zone, why, sizeof(why));
+	if (rc == -ENOMEM) {
+		p->oom = true;
+	} else if (rc < 0) {
+		report(p, line, key, "'%s' is not a domain name: %s", s, why);
+	}
+}
+
+#define ZONE_ONE_WAY "a forward zone takes upstream_recursive_servers or plain, not both"
+
+static void zone_upstreams(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			   void *obj)
+{
+	struct zone_parse *zp = obj;
+	struct config_zone *z = zp->zone;
+
+	zp->upstreams_line = line;
+	if (zp->plain_line) {
+		report(p, line, key, ZONE_ONE_WAY);
+	}
+	get_upstream_list(p, key, line, val, "a forward zone needs at least one upstream",
+			  &z->upstreams, &z->n_upstreams, zp->extra);
+}
+
+static void zone_plain(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
+{
+	struct zone_parse *zp = obj;
+	struct config_zone *z = zp->zone;
+
+	zp->plain_line = line;
+	if (zp->upstreams_line) {
+		report(p, line, key, ZONE_ONE_WAY);
+	}
+	get_plain_list(p, key, line, val, true, "a forward zone needs at least one server",
+		       &z->plain, &z->n_plain);
+}
+
+static const struct key_rule zone_rules[] = {
+	{"zone", zone_name, NULL},
+	{"upstream_recursive_servers", zone_upstreams, NULL},
+	{"plain", zone_plain, NULL},
+};
+
+/*
+ * forward_zones: names at and under each zone go to its own servers. Checked here: the zone
+ * and one way to reach it, the root zone never in clear text, no zone twice.
+ */
+static void set_zones(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
+{
+	struct config *cfg = obj;
+	size_t n;
+
+	if (!get_list(p, key, line, val)) {
+		return;
+	}
+	n = seq_len(val);
+	cfg->zones = calloc(n ? n : 1, sizeof(*cfg->zones));
+	p->zone_extra = calloc(n ? n : 1, sizeof(*p->zone_extra));
+	if (!cfg->zones || !p->zone_extra) {
+		p->oom = true;
+		return;
+	}
+	p->n_zone_extra = n;
+	for (size_t i = 0; i < n && !p->oom; i++) {
+		yaml_node_t *item = seq_item(p, val, i);
+		struct config_zone *z = &cfg->zones[cfg->n_zones];
+		struct zone_parse zp = {.zone = z, .extra = &p->zone_extra[cfg->n_zones]};
+		unsigned item_line = node_line(item);
+
+		if (item->type != YAML_MAPPING_NODE) {
+			report_type(p, key, item_line,
+				    "a mapping with zone, and upstream_recursive_servers or plain",
+				    item);
+			continue;
+		}
+		z->line = item_line;
+		cfg->n_zones++;
+		walk_mapping(p, item, zone_rules, N_ELEMS(zone_rules), " in a forward zone", &zp);
+		if (!zp.zone_line) {
+			report(p, item_line, "zone", "missing: every forward zone needs one");
+		}
+		if (!zp.upstreams_line && !zp.plain_line) {
+			report(p, item_line, key,
+			       "a forward zone needs upstream_recursive_servers (DNS over TLS) or "
+			       "plain (plain DNS to private addresses)");
+		}
+		if (!z->zone) {
+			continue;
+		}
+		if (zp.plain_line && z->zone_wire_len == 1) {
+			report(p, zp.plain_line, "plain",
+			       "the root zone '.' would send every query in clear text: use "
+			       "upstream_recursive_servers with tls:// for it");
+		}
+		for (size_t j = 0; j + 1 < cfg->n_zones; j++) {
+			if (cfg->zones[j].zone && strcmp(cfg->zones[j].zone, z->zone) == 0) {
+				report(p, zp.zone_line, "zone",
+				       "'%s' is listed twice (first at line %u)", z->zone,
+				       cfg->zones[j].line);
+				break;
+			}
+		}
+	}
+}
+
 static const struct key_rule top_rules[] = {
 	{"listen_addresses", set_listen, NULL},
 	{"upstream_recursive_servers", set_upstreams, NULL},
@@ -1737,6 +2711,13 @@ static const struct key_rule top_rules[] = {
 	{"tcp_buffer_max", set_tcp_buffer_max, NULL},
 	{"tcp_idle_timeout", set_tcp_idle_timeout, NULL},
 	{"tcp_messages_per_read", set_tcp_messages_per_read, NULL},
+	{"bootstrap", set_bootstrap, NULL},
+	{"forward_zones", set_zones, NULL},
+	{"special_use_zones", set_special_zones, NULL},
+	{"hosts_file", set_hosts_file, NULL},
+	{"blocklists", set_blocklists, NULL},
+	{"allowlists", set_allowlists, NULL},
+	{"block_answer", set_block_answer, NULL},
 	/* Accepted for Stubby files, implemented by later work: a notice each. */
 	{"tls_cipher_list", NULL, NULL},
 	{"tls_ciphersuites", NULL, NULL},
@@ -1820,10 +2801,76 @@ static void check_upstream_extra(struct parse *p, const struct upstream_extra *x
 	}
 }
 
+/*
+ * A host name upstream needs something to look its name up: the upstreams with an address
+ * (over TLS), or bootstrap (plain DNS). One error, at the first host name. Not when an
+ * upstream or bootstrap has its own error: it may be the one that was meant to.
+ */
+static void check_host_names(struct parse *p)
+{
+	const struct config *cfg = p->cfg;
+	const struct config_upstream *host = NULL;
+
+	if (cfg->n_bootstrap || p->bootstrap_bad) {
+		return;
+	}
+	/* The top level's upstreams, then each forward zone's. */
+	for (size_t z = 0; z <= cfg->n_zones; z++) {
+		const struct config_upstream *ups =
+			z ? cfg->zones[z - 1].upstreams : cfg->upstreams;
+		size_t n = z ? cfg->zones[z - 1].n_upstreams : cfg->n_upstreams;
+
+		for (size_t i = 0; i < n; i++) {
+			if (!ups[i].name || !ups[i].host) {
+				return; /* an address, or an upstream with an error */
+			}
+			host = host ? host : &ups[i];
+		}
+	}
+	if (host) {
+		report(p, host->line, "upstream_recursive_servers",
+		       "upstream '%s' is a host name, and nothing can look it up: add an upstream "
+		       "with an address (tls://IP#NAME or address_data), which looks it up over "
+		       "TLS, or bootstrap: [IP, ...], plain DNS servers that then see the "
+		       "upstreams' host names in clear text",
+		       host->name);
+	}
+}
+
+/* The checks of one list of upstreams, the top level's or a forward zone's. */
+static void check_upstream_list(struct parse *p, const struct config_upstream *ups, size_t n,
+				const struct upstream_extra *extra)
+{
+	for (size_t i = 0; i < n; i++) {
+		check_upstream_extra(p, &extra[i]);
+	}
+	if (p->cfg->auth != CONFIG_AUTH_REQUIRED || p->auth_bad) {
+		return;
+	}
+	/*
+	 * RFC 8310 §5: strict privacy needs an authentication domain name or an SPKI pin set. One
+	 * that is written but wrong has had its own error. A host name is its own auth name.
+	 */
+	for (size_t i = 0; i < n; i++) {
+		const struct config_upstream *up = &ups[i];
+
+		if (up->name && !up->auth_name && up->n_pins == 0 && !extra[i].has_auth_key) {
+			report(p, up->line, "upstream_recursive_servers",
+			       "upstream '%s' has neither %s, which tls_authentication "
+			       "GETDNS_AUTHENTICATION_REQUIRED needs",
+			       up->name,
+			       extra[i].short_form ? "#AUTH_NAME nor ^PIN"
+						   : "tls_auth_name nor tls_pubkey_pinset");
+		}
+	}
+}
+
 /* Checks that need the whole file: they run after every key has been read. */
 static void check_whole(struct parse *p, const yaml_node_t *root)
 {
 	struct config *cfg = p->cfg;
+
+	check_host_names(p);
 
 	if (p->upstream_line == 0) {
 		report(p, node_line(root), "upstream_recursive_servers",
@@ -1832,25 +2879,12 @@ static void check_whole(struct parse *p, const yaml_node_t *root)
 	if (p->tls_max_line && cfg->tls_min > cfg->tls_max) {
 		report(p, p->tls_max_line, "tls_max_version", "is lower than tls_min_version");
 	}
-	for (size_t i = 0; i < cfg->n_upstreams; i++) {
-		check_upstream_extra(p, &p->up_extra[i]);
-	}
-	if (cfg->auth != CONFIG_AUTH_REQUIRED || p->auth_bad) {
-		return;
-	}
-	/*
-	 * RFC 8310 §5: strict privacy needs an authentication domain name or an SPKI pin set. One
-	 * that is written but wrong has had its own error.
-	 */
-	for (size_t i = 0; i < cfg->n_upstreams; i++) {
-		const struct config_upstream *up = &cfg->upstreams[i];
-
-		if (up->name && !up->auth_name && up->n_pins == 0 && !p->up_extra[i].has_auth_key) {
-			report(p, up->line, "upstream_recursive_servers",
-			       "upstream '%s' has neither tls_auth_name nor tls_pubkey_pinset, "
-			       "which "
-			       "tls_authentication GETDNS_AUTHENTICATION_REQUIRED needs",
-			       up->name);
+	for (size_t z = 0; z <= cfg->n_zones; z++) {
+		if (z == 0) {
+			check_upstream_list(p, cfg->upstreams, cfg->n_upstreams, p->up_extra);
+		} else {
+			check_upstream_list(p, cfg->zones[z - 1].upstreams,
+					    cfg->zones[z - 1].n_upstreams, p->zone_extra[z - 1]);
 		}
 	}
 }
@@ -1924,19 +2958,63 @@ static bool find_unquoted_ipv6(const char *text, size_t len, unsigned line, char
 	return false;
 }
 
+/*
+ * The first unquoted tls:// upstream with an IPv6 address in brackets on line @line of @text,
+ * into @out: inside [...] or {...}, YAML takes its '[' and ']' for syntax. False if none.
+ */
+static bool find_unquoted_url(const char *text, size_t len, unsigned line, char *out,
+			      size_t out_len)
+{
+	const char *end = text + len;
+	const char *c = text;
+	const char *close;
+	const char *last;
+
+	for (unsigned l = 1; l < line && c < end; c++) {
+		l += *c == '\n';
+	}
+	for (; c + 7 < end && *c != '\n' && *c != '"' && *c != '\''; c++) {
+		if (strncasecmp(c, "tls://[", 7) != 0) {
+			continue;
+		}
+		close = memchr(c, ']', (size_t)(end - c));
+		if (!close || memchr(c, '\n', (size_t)(close - c))) {
+			return false;
+		}
+		last = close + 1;
+		while (last < end && !strchr(" \t\r\n,]}", *last)) {
+			last++;
+		}
+		if ((size_t)(last - c) >= out_len) {
+			return false;
+		}
+		memcpy(out, c, (size_t)(last - c));
+		out[last - c] = '\0';
+		return true;
+	}
+	return false;
+}
+
 static void report_yaml_error(struct parse *p, const yaml_parser_t *parser, const char *text,
 			      size_t len)
 {
 	unsigned line = yaml_error_line(parser, text, len);
+	unsigned context_line = (unsigned)parser->context_mark.line + 1;
 	const char *problem = parser->problem ? parser->problem : "syntax error";
 	char ip[2 * (INET6_ADDRSTRLEN + 16)];
-	char hint[sizeof(ip) + 80] = "";
+	char url[256];
+	char hint[sizeof(url) + 80] = "";
 
 	if (parser->error != YAML_READER_ERROR &&
-	    (find_unquoted_ipv6(text, len, line, ip, sizeof(ip)) ||
-	     (parser->context &&
-	      find_unquoted_ipv6(text, len, (unsigned)parser->context_mark.line + 1, ip,
-				 sizeof(ip))))) {
+	    (find_unquoted_url(text, len, line, url, sizeof(url)) ||
+	     (parser->context && find_unquoted_url(text, len, context_line, url, sizeof(url))))) {
+		snprintf(hint, sizeof(hint),
+			 ": a tls:// upstream with brackets must be quoted here, write \"%s\"",
+			 url);
+	} else if (parser->error != YAML_READER_ERROR &&
+		   (find_unquoted_ipv6(text, len, line, ip, sizeof(ip)) ||
+		    (parser->context &&
+		     find_unquoted_ipv6(text, len, context_line, ip, sizeof(ip))))) {
 		snprintf(hint, sizeof(hint), ": an IPv6 address must be quoted here, write \"%s\"",
 			 ip);
 	}
@@ -2005,6 +3083,8 @@ int config_load_string(const char *text, size_t len, const char *source, struct 
 	cfg->tcp_buffer_max = 64 * 1024;
 	cfg->tcp_idle_timeout_ms = 10000;
 	cfg->tcp_messages_per_read = 32;
+	cfg->special_zones = true;
+	cfg->block_answer = CONFIG_BLOCK_NXDOMAIN;
 	cfg->source = strdup(source);
 	if (!cfg->source) {
 		rc = -ENOMEM;
@@ -2063,6 +3143,10 @@ int config_load_string(const char *text, size_t len, const char *source, struct 
 cleanup_cfg:
 	config_free(cfg);
 	free(p.up_extra);
+	for (size_t i = 0; i < p.n_zone_extra; i++) {
+		free(p.zone_extra[i]);
+	}
+	free(p.zone_extra);
 cleanup_doc:
 	yaml_document_delete(&doc);
 cleanup_parser:
@@ -2144,10 +3228,9 @@ int config_load_default(struct config **out, FILE *err)
 
 /* ---- printing ---- */
 
-/* @s as a YAML double-quoted scalar. */
-static void print_quoted(FILE *out, const char *s)
+/* @s escaped for the inside of a YAML double-quoted scalar. */
+static void print_escaped(FILE *out, const char *s)
 {
-	fputc('"', out);
 	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
 		if (*c == '"' || *c == '\\') {
 			fprintf(out, "\\%c", *c);
@@ -2157,6 +3240,13 @@ static void print_quoted(FILE *out, const char *s)
 			fputc(*c, out);
 		}
 	}
+}
+
+/* @s as a YAML double-quoted scalar. */
+static void print_quoted(FILE *out, const char *s)
+{
+	fputc('"', out);
+	print_escaped(out, s);
 	fputc('"', out);
 }
 
@@ -2208,6 +3298,68 @@ static void print_path(FILE *out, const char *key, const char *path, const char 
 		fputc('\n', out);
 	} else {
 		fprintf(out, "# %s: not set (%s)\n", key, unset);
+	}
+}
+
+/*
+ * One upstream as a list item whose '-' is at column @indent. A host name upstream has no
+ * mapping form (address_data takes an address), so it is printed as tls://, its auth name
+ * only if it is not the host name; the others as mappings, which take any tls_auth_name.
+ */
+static void print_upstream(FILE *out, const struct config_upstream *up, int indent)
+{
+	char b64[4 * ((CONFIG_PIN_LEN + 2) / 3) + 1];
+
+	if (up->host) {
+		fprintf(out, "%*s- \"tls://%s:%u", indent, "", up->host, endpoint_port(&up->addr));
+		if (up->auth_name && strcmp(up->auth_name, up->host) != 0) {
+			fputc('#', out);
+			print_escaped(out, up->auth_name);
+		}
+		for (size_t j = 0; j < up->n_pins; j++) {
+			b64_encode(up->pins[j].sha256, CONFIG_PIN_LEN, b64);
+			fprintf(out, "^%s", b64);
+		}
+		fputs("\"\n", out);
+		return;
+	}
+	fprintf(out, "%*s- address_data: ", indent, "");
+	print_ip(out, &up->addr);
+	fprintf(out, "\n%*s  tls_port: %u\n", indent, "", endpoint_port(&up->addr));
+	if (up->auth_name) {
+		fprintf(out, "%*s  tls_auth_name: ", indent, "");
+		print_quoted(out, up->auth_name);
+		fputc('\n', out);
+	}
+	if (up->n_pins) {
+		fprintf(out, "%*s  tls_pubkey_pinset:\n", indent, "");
+	}
+	for (size_t j = 0; j < up->n_pins; j++) {
+		b64_encode(up->pins[j].sha256, CONFIG_PIN_LEN, b64);
+		fprintf(out, "%*s    - digest: \"sha256\"\n%*s      value: %s\n", indent, "",
+			indent, "", b64);
+	}
+}
+
+static void print_paths(FILE *out, const char *key, char *const *paths, size_t n)
+{
+	fprintf(out, "%s:%s\n", key, n ? "" : " []");
+	for (size_t i = 0; i < n; i++) {
+		fputs("  - ", out);
+		print_quoted(out, paths[i]);
+		fputc('\n', out);
+	}
+}
+
+/* "KEY:" and its plain servers, the key at column @indent. */
+static void print_plain(FILE *out, const char *key, const struct config_plain *pl, size_t n,
+			int indent)
+{
+	fprintf(out, "%*s%s:%s\n", indent, "", key, n ? "" : " []");
+	for (size_t i = 0; i < n; i++) {
+		fprintf(out, "%*s  - ", indent, "");
+		print_quoted(out, pl[i].name);
+		fputc('\n', out);
 	}
 }
 
@@ -2296,26 +3448,50 @@ void config_print(const struct config *cfg, FILE *out)
 	}
 	fputs("upstream_recursive_servers:\n", out);
 	for (size_t i = 0; i < cfg->n_upstreams; i++) {
-		const struct config_upstream *up = &cfg->upstreams[i];
+		print_upstream(out, &cfg->upstreams[i], 2);
+	}
+	fprintf(out, "special_use_zones: %d\n", cfg->special_zones ? 1 : 0);
+	print_path(out, "hosts_file", cfg->hosts_file, "no hosts file");
+	print_paths(out, "blocklists", cfg->blocklists, cfg->n_blocklists);
+	print_paths(out, "allowlists", cfg->allowlists, cfg->n_allowlists);
+	/* Quoted: another YAML reader would take a plain null for nothing at all. */
+	fprintf(out, "block_answer: \"%s\"\n", block_answer_names[cfg->block_answer]);
+	print_plain(out, "bootstrap", cfg->bootstrap, cfg->n_bootstrap, 0);
+	fprintf(out, "forward_zones:%s\n", cfg->n_zones ? "" : " []");
+	for (size_t i = 0; i < cfg->n_zones; i++) {
+		const struct config_zone *z = &cfg->zones[i];
 
-		fputs("  - address_data: ", out);
-		print_ip(out, &up->addr);
-		fprintf(out, "\n    tls_port: %u\n", endpoint_port(&up->addr));
-		if (up->auth_name) {
-			fputs("    tls_auth_name: ", out);
-			print_quoted(out, up->auth_name);
-			fputc('\n', out);
+		fputs("  - zone: ", out);
+		print_quoted(out, z->zone);
+		fputc('\n', out);
+		if (z->n_plain) {
+			print_plain(out, "plain", z->plain, z->n_plain, 4);
+		} else {
+			fputs("    upstream_recursive_servers:\n", out);
 		}
-		if (up->n_pins) {
-			fputs("    tls_pubkey_pinset:\n", out);
-		}
-		for (size_t j = 0; j < up->n_pins; j++) {
-			char b64[4 * ((CONFIG_PIN_LEN + 2) / 3) + 1];
-
-			b64_encode(up->pins[j].sha256, CONFIG_PIN_LEN, b64);
-			fprintf(out, "      - digest: \"sha256\"\n        value: %s\n", b64);
+		for (size_t j = 0; j < z->n_upstreams; j++) {
+			print_upstream(out, &z->upstreams[j], 6);
 		}
 	}
+}
+
+static void free_upstreams(struct config_upstream *ups, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(ups[i].host);
+		free(ups[i].name);
+		free(ups[i].auth_name);
+		free(ups[i].pins);
+	}
+	free(ups);
+}
+
+static void free_plain(struct config_plain *pl, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(pl[i].name);
+	}
+	free(pl);
 }
 
 void config_free(struct config *cfg)
@@ -2323,12 +3499,24 @@ void config_free(struct config *cfg)
 	if (!cfg) {
 		return;
 	}
-	for (size_t i = 0; i < cfg->n_upstreams; i++) {
-		free(cfg->upstreams[i].name);
-		free(cfg->upstreams[i].auth_name);
-		free(cfg->upstreams[i].pins);
+	free_upstreams(cfg->upstreams, cfg->n_upstreams);
+	free_plain(cfg->bootstrap, cfg->n_bootstrap);
+	for (size_t i = 0; i < cfg->n_zones; i++) {
+		free(cfg->zones[i].zone);
+		free(cfg->zones[i].zone_wire);
+		free_upstreams(cfg->zones[i].upstreams, cfg->zones[i].n_upstreams);
+		free_plain(cfg->zones[i].plain, cfg->zones[i].n_plain);
 	}
-	free(cfg->upstreams);
+	free(cfg->zones);
+	for (size_t i = 0; i < cfg->n_blocklists; i++) {
+		free(cfg->blocklists[i]);
+	}
+	free(cfg->blocklists);
+	for (size_t i = 0; i < cfg->n_allowlists; i++) {
+		free(cfg->allowlists[i]);
+	}
+	free(cfg->allowlists);
+	free(cfg->hosts_file);
 	for (size_t i = 0; i < cfg->n_listen; i++) {
 		free(cfg->listen[i].name);
 	}

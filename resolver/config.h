@@ -48,20 +48,34 @@ struct config_pin {
 	uint8_t sha256[CONFIG_PIN_LEN];
 };
 
+/**
+ * One DoT upstream, written as a mapping (address_data...) or as a string
+ * tls://ADDR[:PORT][#AUTH_NAME][^PIN]... Both forms fill the same fields. A host name upstream
+ * (tls://HOST) has no address yet: addr_len is 0 and addr.ss_family AF_UNSPEC, and the port
+ * is kept, in network byte order, where struct sockaddr_in keeps it, which is where struct
+ * sockaddr_in6 keeps it too: ((const struct sockaddr_in *)&addr)->sin_port. Whoever looks the
+ * host up copies that port into each address found.
+ */
 struct config_upstream {
 	struct sockaddr_storage addr; /**< address_data, with tls_port (default 853); for a host
 					   name upstream, family AF_UNSPEC and only the port */
 	socklen_t addr_len;	      /**< 0 for a host name upstream */
 	char *host;		 /**< owned or NULL: tls://HOST, a host name to resolve (lower case,
-				      no trailing dot); the certificate must match it */
+				      no trailing dot); auth_name is then always set */
 	char *name;		 /**< owned: "IP@port" for logs, e.g. "9.9.9.9@853"; "HOST@port" */
-	char *auth_name;	 /**< owned, or NULL: tls_auth_name (name check and SNI) */
+	char *auth_name;	 /**< owned, or NULL: tls_auth_name (name check and SNI); for a
+				      host name upstream, the host name itself unless #AUTH_NAME
+				      gave another, which is then the one the certificate must
+				      match */
 	struct config_pin *pins; /**< owned array of n_pins, or NULL: tls_pubkey_pinset */
 	size_t n_pins;
 	unsigned line; /**< line of the upstream in its file, for messages */
 };
 
-/** A plain DNS server of a forward zone (plain:), or of bootstrap:. */
+/**
+ * A plain DNS server of a forward zone (plain:, private addresses only: loopback, RFC 1918,
+ * RFC 4193, link-local), or of bootstrap: (any address).
+ */
 struct config_plain {
 	struct sockaddr_storage addr; /**< IP with port (default 53) */
 	socklen_t addr_len;
@@ -71,7 +85,10 @@ struct config_plain {
 /**
  * One forward_zones item: the names at and under zone go to its own upstreams, DoT (the
  * upstream_recursive_servers syntax) or plain DNS (plain:, private addresses only), never
- * both.
+ * both: exactly one of n_upstreams and n_plain is non-zero. Zones may nest ("lan." and
+ * "printer.lan."): the longest that matches a name is its zone. No zone appears twice, and
+ * the root zone "." has DoT upstreams only. The top-level TLS settings (tls_authentication,
+ * tls_ca_*, tls_min_version...) apply to a zone's upstreams as to the others.
  */
 struct config_zone {
 	char *zone;	      /**< owned: canonical text, lower case, ending in ".": "lan.", "." */
@@ -152,7 +169,13 @@ struct config {
 	char **allowlists; /**< owned array of n_allowlists absolute paths */
 	size_t n_allowlists;
 	enum config_block_answer block_answer; /**< block_answer, default nxdomain */
-	struct config_plain *bootstrap; /**< owned array: bootstrap, plain servers for host names */
+	/**
+	 * Owned array: bootstrap, plain DNS servers that look up the host names of host name
+	 * upstreams (top level and zones), and nothing else, only when no upstream has an
+	 * address; otherwise those look the names up, over TLS. At least one of the two exists
+	 * whenever a host name upstream does.
+	 */
+	struct config_plain *bootstrap;
 	size_t n_bootstrap;
 };
 

@@ -147,9 +147,118 @@ static bool str_equal(const char *a, const char *b)
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+static bool prefixes_equal(const struct config_prefix *x, size_t n_x, const struct config_prefix *y,
+			   size_t n_y)
+{
+	if (n_x != n_y) {
+		return false;
+	}
+	for (size_t i = 0; i < n_x; i++) {
+		if (x[i].family != y[i].family || x[i].bits != y[i].bits ||
+		    memcmp(x[i].addr, y[i].addr, sizeof(x[i].addr)) != 0 ||
+		    !str_equal(x[i].text, y[i].text)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Every field of an upstream that the resolver uses: a host name upstream has only a port. */
+static bool upstreams_equal(const struct config_upstream *x, size_t n_x,
+			    const struct config_upstream *y, size_t n_y)
+{
+	if (n_x != n_y) {
+		return false;
+	}
+	for (size_t i = 0; i < n_x; i++) {
+		if (x[i].addr_len != y[i].addr_len || x[i].addr.ss_family != y[i].addr.ss_family ||
+		    port_of(&x[i].addr) != port_of(&y[i].addr) ||
+		    memcmp(&x[i].addr, &y[i].addr, x[i].addr_len) != 0 ||
+		    !str_equal(x[i].host, y[i].host) || !str_equal(x[i].name, y[i].name) ||
+		    !str_equal(x[i].auth_name, y[i].auth_name) || x[i].n_pins != y[i].n_pins ||
+		    (x[i].n_pins &&
+		     memcmp(x[i].pins, y[i].pins, x[i].n_pins * sizeof(*x[i].pins)) != 0)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool plain_equal(const struct config_plain *x, size_t n_x, const struct config_plain *y,
+			size_t n_y)
+{
+	if (n_x != n_y) {
+		return false;
+	}
+	for (size_t i = 0; i < n_x; i++) {
+		if (x[i].addr_len != y[i].addr_len ||
+		    memcmp(&x[i].addr, &y[i].addr, x[i].addr_len) != 0 ||
+		    !str_equal(x[i].name, y[i].name)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool paths_equal(char *const *x, size_t n_x, char *const *y, size_t n_y)
+{
+	if (n_x != n_y) {
+		return false;
+	}
+	for (size_t i = 0; i < n_x; i++) {
+		if (!str_equal(x[i], y[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool zones_equal(const struct config *a, const struct config *b)
+{
+	if (a->n_zones != b->n_zones) {
+		return false;
+	}
+	for (size_t i = 0; i < a->n_zones; i++) {
+		const struct config_zone *x = &a->zones[i], *y = &b->zones[i];
+
+		if (!str_equal(x->zone, y->zone) || x->zone_wire_len != y->zone_wire_len ||
+		    memcmp(x->zone_wire, y->zone_wire, x->zone_wire_len) != 0 ||
+		    !upstreams_equal(x->upstreams, x->n_upstreams, y->upstreams, y->n_upstreams) ||
+		    !plain_equal(x->plain, x->n_plain, y->plain, y->n_plain)) {
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Whether @a and @b are the same configuration (the source and line numbers aside). */
 static bool config_equal(const struct config *a, const struct config *b)
 {
+	if (!zones_equal(a, b) ||
+	    !plain_equal(a->bootstrap, a->n_bootstrap, b->bootstrap, b->n_bootstrap) ||
+	    a->special_zones != b->special_zones || !str_equal(a->hosts_file, b->hosts_file) ||
+	    !paths_equal(a->blocklists, a->n_blocklists, b->blocklists, b->n_blocklists) ||
+	    !paths_equal(a->allowlists, a->n_allowlists, b->allowlists, b->n_allowlists) ||
+	    a->block_answer != b->block_answer) {
+		return false;
+	}
+	if (a->cache_size != b->cache_size || a->cache_min_ttl != b->cache_min_ttl ||
+	    a->cache_max_ttl != b->cache_max_ttl ||
+	    a->cache_max_negative_ttl != b->cache_max_negative_ttl ||
+	    a->serve_stale_max != b->serve_stale_max || !str_equal(a->user, b->user) ||
+	    a->tcp_clients_max != b->tcp_clients_max ||
+	    a->tcp_queries_per_client != b->tcp_queries_per_client ||
+	    a->udp_queries_per_source != b->udp_queries_per_source ||
+	    a->queries_max != b->queries_max || a->tcp_buffer_max != b->tcp_buffer_max ||
+	    a->tcp_idle_timeout_ms != b->tcp_idle_timeout_ms ||
+	    a->tcp_messages_per_read != b->tcp_messages_per_read ||
+	    a->metrics_addr_len != b->metrics_addr_len ||
+	    memcmp(&a->metrics_addr, &b->metrics_addr, a->metrics_addr_len) != 0 ||
+	    !prefixes_equal(a->acl, a->n_acl, b->acl, b->n_acl) ||
+	    !prefixes_equal(a->metrics_acl, a->n_metrics_acl, b->metrics_acl, b->n_metrics_acl) ||
+	    !upstreams_equal(a->upstreams, a->n_upstreams, b->upstreams, b->n_upstreams)) {
+		return false;
+	}
 	if (a->n_listen != b->n_listen || a->n_upstreams != b->n_upstreams || a->auth != b->auth ||
 	    !str_equal(a->ca_file, b->ca_file) || !str_equal(a->ca_path, b->ca_path) ||
 	    a->idle_timeout_ms != b->idle_timeout_ms || a->timeout_ms != b->timeout_ms ||
@@ -176,16 +285,6 @@ static bool config_equal(const struct config *a, const struct config *b)
 
 		if (x->addr_len != y->addr_len || memcmp(&x->addr, &y->addr, x->addr_len) != 0 ||
 		    !str_equal(x->name, y->name)) {
-			return false;
-		}
-	}
-	for (size_t i = 0; i < a->n_upstreams; i++) {
-		const struct config_upstream *x = &a->upstreams[i], *y = &b->upstreams[i];
-
-		if (x->addr_len != y->addr_len || memcmp(&x->addr, &y->addr, x->addr_len) != 0 ||
-		    !str_equal(x->name, y->name) || !str_equal(x->auth_name, y->auth_name) ||
-		    x->n_pins != y->n_pins ||
-		    (x->n_pins && memcmp(x->pins, y->pins, x->n_pins * sizeof(*x->pins)) != 0)) {
 			return false;
 		}
 	}
@@ -355,6 +454,14 @@ static void test_defaults(void)
 	CU_ASSERT_EQUAL(cfg->cache_max_ttl, 86400);
 	CU_ASSERT_EQUAL(cfg->cache_max_negative_ttl, 3600);
 	CU_ASSERT_EQUAL(cfg->serve_stale_max, 86400);
+	CU_ASSERT_PTR_NULL(cfg->upstreams[0].host);
+	CU_ASSERT_EQUAL(cfg->n_zones, 0);
+	CU_ASSERT_TRUE(cfg->special_zones);
+	CU_ASSERT_PTR_NULL(cfg->hosts_file);
+	CU_ASSERT_EQUAL(cfg->n_blocklists, 0);
+	CU_ASSERT_EQUAL(cfg->n_allowlists, 0);
+	CU_ASSERT_EQUAL(cfg->block_answer, CONFIG_BLOCK_NXDOMAIN);
+	CU_ASSERT_EQUAL(cfg->n_bootstrap, 0);
 	check_round_trip(cfg);
 	config_free(cfg);
 }
@@ -719,6 +826,814 @@ static void test_auth_name_normalised(void)
 	}
 }
 
+/* Upstreams the short way: every form of tls://, and that each means its mapping form. */
+static void test_tls_url(void)
+{
+	struct config *cfg = load_ok("upstream_recursive_servers:\n"
+				     "  - tls://9.9.9.9#dns.quad9.net\n"
+				     "  - tls://149.112.112.112:8853#dns.quad9.net.\n"
+				     "  - \"tls://[2620:fe::fe]#dns.quad9.net\"\n"
+				     "  - tls://[2620:fe::9]:443#2620:fe::9\n"
+				     "  - TLS://DNS.Quad9.NET.\n"
+				     "  - tls://dns.quad9.net:8853#Other.Example\n"
+				     "  - tls://one.one.one.one^" PIN_B64 "^" PIN2_B64 "\n"
+				     "  - tls://192.0.2.1^" PIN_B64 "\n"
+				     "  - address_data: 192.0.2.3\n"
+				     "    tls_auth_name: dot.test\n");
+	struct config *same;
+	const struct config_upstream *up;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL_FATAL(cfg->n_upstreams, 9);
+	up = &cfg->upstreams[0];
+	CU_ASSERT_EQUAL(up->addr.ss_family, AF_INET);
+	CU_ASSERT(is_ip(&up->addr, up->addr_len, "9.9.9.9"));
+	CU_ASSERT_EQUAL(port_of(&up->addr), 853);
+	CU_ASSERT_PTR_NULL(up->host);
+	CU_ASSERT_STRING_EQUAL(up->name, "9.9.9.9@853");
+	CU_ASSERT_STRING_EQUAL(up->auth_name, "dns.quad9.net");
+	CU_ASSERT_EQUAL(up->n_pins, 0);
+	CU_ASSERT_EQUAL(up->line, 2);
+	/* The trailing dot of an auth name is dropped, as in tls_auth_name. */
+	up = &cfg->upstreams[1];
+	CU_ASSERT_EQUAL(port_of(&up->addr), 8853);
+	CU_ASSERT_STRING_EQUAL(up->name, "149.112.112.112@8853");
+	CU_ASSERT_STRING_EQUAL(up->auth_name, "dns.quad9.net");
+	/* IPv6 in brackets, without and with a port; an IP literal as the auth name. */
+	up = &cfg->upstreams[2];
+	CU_ASSERT_EQUAL(up->addr.ss_family, AF_INET6);
+	CU_ASSERT(is_ip(&up->addr, up->addr_len, "2620:fe::fe"));
+	CU_ASSERT_EQUAL(port_of(&up->addr), 853);
+	CU_ASSERT_STRING_EQUAL(up->name, "2620:fe::fe@853");
+	up = &cfg->upstreams[3];
+	CU_ASSERT(is_ip(&up->addr, up->addr_len, "2620:fe::9"));
+	CU_ASSERT_EQUAL(port_of(&up->addr), 443);
+	CU_ASSERT_STRING_EQUAL(up->name, "2620:fe::9@443");
+	CU_ASSERT_STRING_EQUAL(up->auth_name, "2620:fe::9");
+	/* A host name: lower case, no trailing dot, only a port, and its own auth name. */
+	up = &cfg->upstreams[4];
+	CU_ASSERT_STRING_EQUAL(up->host, "dns.quad9.net");
+	CU_ASSERT_EQUAL(up->addr.ss_family, AF_UNSPEC);
+	CU_ASSERT_EQUAL(up->addr_len, 0);
+	CU_ASSERT_EQUAL(ntohs(((const struct sockaddr_in *)&up->addr)->sin_port), 853);
+	CU_ASSERT_STRING_EQUAL(up->name, "dns.quad9.net@853");
+	CU_ASSERT_STRING_EQUAL(up->auth_name, "dns.quad9.net");
+	CU_ASSERT_EQUAL(up->line, 6);
+	/* #AUTH_NAME, when it differs, is the name the certificate must match, as written. */
+	up = &cfg->upstreams[5];
+	CU_ASSERT_STRING_EQUAL(up->host, "dns.quad9.net");
+	CU_ASSERT_EQUAL(port_of(&up->addr), 8853);
+	CU_ASSERT_STRING_EQUAL(up->name, "dns.quad9.net@8853");
+	CU_ASSERT_STRING_EQUAL(up->auth_name, "Other.Example");
+	/* Several pins, in order. */
+	up = &cfg->upstreams[6];
+	CU_ASSERT_STRING_EQUAL(up->host, "one.one.one.one");
+	CU_ASSERT_STRING_EQUAL(up->auth_name, "one.one.one.one");
+	CU_ASSERT_EQUAL_FATAL(up->n_pins, 2);
+	CU_ASSERT_EQUAL(up->pins[0].sha256[31], 31);
+	CU_ASSERT_EQUAL(up->pins[1].sha256[0], 0x7e);
+	CU_ASSERT_EQUAL(up->pins[1].sha256[31], 0xd4);
+	/* A pin alone satisfies strict authentication, as in the mapping form. */
+	up = &cfg->upstreams[7];
+	CU_ASSERT_PTR_NULL(up->auth_name);
+	CU_ASSERT_EQUAL(up->n_pins, 1);
+	CU_ASSERT_STRING_EQUAL(cfg->upstreams[8].name, "192.0.2.3@853");
+	check_round_trip(cfg);
+
+	/* Each IP form is its mapping form exactly. */
+	same = load_ok("upstream_recursive_servers:\n"
+		       "  - {address_data: 9.9.9.9, tls_auth_name: dns.quad9.net}\n"
+		       "  - {address_data: 149.112.112.112, tls_port: 8853, "
+		       "tls_auth_name: dns.quad9.net}\n"
+		       "  - {address_data: \"2620:fe::fe\", tls_auth_name: dns.quad9.net}\n"
+		       "  - {address_data: \"2620:fe::9\", tls_port: 443, "
+		       "tls_auth_name: \"2620:fe::9\"}\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(same);
+	CU_ASSERT(upstreams_equal(cfg->upstreams, 4, same->upstreams, same->n_upstreams));
+	config_free(same);
+	config_free(cfg);
+
+	/* Quoted, a tls:// upstream with brackets goes in a flow list too. */
+	cfg = load_ok("upstream_recursive_servers: [\"tls://[::1]:8853#dot.test\", "
+		      "tls://127.0.0.1#dot.test]\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL_FATAL(cfg->n_upstreams, 2);
+	CU_ASSERT_STRING_EQUAL(cfg->upstreams[0].name, "::1@8853");
+	CU_ASSERT_STRING_EQUAL(cfg->upstreams[1].name, "127.0.0.1@853");
+	config_free(cfg);
+
+	/* Odd but valid auth names of a host name upstream round-trip in the tls:// form. */
+	cfg = load_ok("upstream_recursive_servers:\n"
+		      "  - tls://dns.example:853#we\"ird\\\\name#x\n"
+		      "  - tls://192.0.2.1#dot.test\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_STRING_EQUAL(cfg->upstreams[0].auth_name, "we\"ird\\\\name#x");
+	check_round_trip(cfg);
+	config_free(cfg);
+
+	/* Under strict authentication a host name needs nothing more: its name is checked. */
+	cfg = load_ok("upstream_recursive_servers:\n"
+		      "  - tls://dns.quad9.net\n"
+		      "  - tls://9.9.9.9#dns.quad9.net\n");
+	CU_ASSERT_PTR_NOT_NULL(cfg);
+	config_free(cfg);
+	/* Opportunistic mode takes a bare address. */
+	cfg = load_ok("tls_authentication: GETDNS_AUTHENTICATION_NONE\n"
+		      "upstream_recursive_servers: [tls://192.0.2.1]\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_PTR_NULL(cfg->upstreams[0].auth_name);
+	check_round_trip(cfg);
+	config_free(cfg);
+}
+
+/* Every mistake in a tls:// upstream: one line each, saying what is wrong. */
+static void test_err_tls_url(void)
+{
+	static const struct {
+		const char *url, *why;
+	} bad[] = {
+		{"192.0.2.1", "no scheme: write tls://ADDR[:PORT][#AUTH_NAME][^PIN]..., or a "
+			      "mapping with address_data"},
+		{"dns.quad9.net", "no scheme: write tls://ADDR[:PORT][#AUTH_NAME][^PIN]..., or a "
+				  "mapping with address_data"},
+		{"https://dns.quad9.net/dns-query",
+		 "dotd speaks DNS over TLS only: tls://ADDR[:PORT][#AUTH_NAME][^PIN]..."},
+		{"quic://dns.adguard-dns.com",
+		 "dotd speaks DNS over TLS only: tls://ADDR[:PORT][#AUTH_NAME][^PIN]..."},
+		{"udp://192.0.2.1",
+		 "dotd speaks DNS over TLS only: tls://ADDR[:PORT][#AUTH_NAME][^PIN]..."},
+		{"tls://", "no address after tls://"},
+		{"tls://:853", "no address before ':'"},
+		{"tls://192.0.2.1:0", "the port must be a number 1..65535"},
+		{"tls://192.0.2.1:65536", "the port must be a number 1..65535"},
+		{"tls://192.0.2.1:85x", "the port must be a number 1..65535"},
+		{"tls://[2620:fe::fe]:99999999", "the port must be a number 1..65535"},
+		{"tls://192.0.2.1@853",
+		 "the port follows ':' in a tls:// upstream: write tls://192.0.2.1:853"},
+		{"tls://2620:fe::fe:853", "an IPv6 address goes in brackets: write "
+					  "tls://[2620:fe::fe]:853 for port 853, or "
+					  "tls://[2620:fe::fe:853] for that address"},
+		{"tls://2620:fe::fe",
+		 "an IPv6 address goes in brackets: write tls://[2620:fe::fe]"},
+		{"tls://[2620:fe::fe", "no ']' after '['"},
+		{"tls://[192.0.2.1]:853",
+		 "brackets are for IPv6 addresses only: write tls://192.0.2.1"},
+		{"tls://[2620:fe::fg]", "'[2620:fe::fg]' is not an IPv6 address"},
+		{"tls://[fe80::1%eth0]", "'[fe80::1%eth0]' is not an IPv6 address"},
+		{"tls://[::1]853", "unexpected '853' after the address"},
+		{"tls://192.0.2.256", "'192.0.2.256' is not an IPv4 address"},
+		{"tls://192.0.2.1.", "'192.0.2.1.' is not an IPv4 address"},
+		{"tls://192.0.2", "'192.0.2' is not an IPv4 address"},
+		{"tls://2620:fe::fe::1:853", "neither an IP address nor a host name"},
+		{"tls://dns_quad9.net", "'dns_quad9.net' is not a host name: '_' is not allowed "
+					"(letters, digits, '-' and '.' only)"},
+		{"tls://dns..quad9.net",
+		 "'dns..quad9.net' is not a host name: it has an empty label"},
+		{"tls://.quad9.net", "'.quad9.net' is not a host name: it has an empty label"},
+		{"tls://-dns.quad9.net",
+		 "'-dns.quad9.net' is not a host name: a label starts with '-'"},
+		{"tls://dns-.quad9.net",
+		 "'dns-.quad9.net' is not a host name: a label ends with '-'"},
+		{"tls://dns.quad9.123", "'dns.quad9.123' is not a host name: its last label is all "
+					"digits"},
+		{"tls://dns.b\xc3\xbc"
+		 "cher.example",
+		 "'dns.b\xc3\xbc"
+		 "cher.example' is not a host name: write an internationalised name in its xn-- "
+		 "form"},
+		{"tls://dns.quad9.net/dns-query",
+		 "DNS over TLS has no path nor query: tls://ADDR[:PORT][#AUTH_NAME][^PIN]..."},
+		{"tls://192.0.2.1#", "no auth name after '#' (leave the '#' out for none)"},
+		{"tls://192.0.2.1#^" PIN_B64,
+		 "no auth name after '#' (leave the '#' out for none)"},
+		{"tls://192.0.2.1#dns..quad9.net", "'dns..quad9.net' is not a host name"},
+		{"tls://192.0.2.1^", "no pin after '^'"},
+		{"tls://192.0.2.1^" PIN_B64 "^", "no pin after '^'"},
+		{"tls://192.0.2.1^AAECAwQFBgcICQoLDA0ODxAREhM=",
+		 "the pin 'AAECAwQFBgcICQoLDA0ODxAREhM=' decodes to 20 bytes, a SHA-256 pin has "
+		 "32"},
+		{"tls://192.0.2.1^AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4v",
+		 "the pin 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4v' "
+		 "decodes to more than 32 bytes, a SHA-256 pin has 32"},
+		{"tls://192.0.2.1^AAECAwQFBgcICQoLDA0O!xAREhMUFRYXGBkaGxwdHh8=",
+		 "the pin 'AAECAwQFBgcICQoLDA0O!xAREhMUFRYXGBkaGxwdHh8=' is not valid base64"},
+		{"tls://192.0.2.1^" PIN_B64 "#dot.test",
+		 "the #AUTH_NAME comes before the ^PINs: tls://ADDR[:PORT][#AUTH_NAME][^PIN]..."},
+	};
+	char yaml[512];
+	char expected[1024];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(yaml, sizeof(yaml), "upstream_recursive_servers:\n  - \"%s\"\n",
+			 bad[i].url);
+		snprintf(expected, sizeof(expected),
+			 "test.yml:2: key 'upstream_recursive_servers': bad upstream '%s': %s\n",
+			 bad[i].url, bad[i].why);
+		expect_only(yaml, expected);
+	}
+
+	/* A ':' at the end makes YAML read a mapping: the message is still about the port. */
+	expect_only(
+		"upstream_recursive_servers:\n  - tls://192.0.2.1:\n",
+		"test.yml:2: key 'upstream_recursive_servers': bad upstream 'tls://192.0.2.1:': "
+		"no port after ':'\n");
+	/* In a flow list, YAML takes the brackets for its own. */
+	expect_only(
+		"upstream_recursive_servers: [tls://[2620:fe::fe]:853#dns.quad9.net]\n",
+		"test.yml:1: did not find expected ',' or ']' (while parsing a flow sequence at "
+		"line 1): a tls:// upstream with brackets must be quoted here, write "
+		"\"tls://[2620:fe::fe]:853#dns.quad9.net\"\n");
+
+	/* Strict authentication: an address with neither #name nor ^pin, as for a mapping. */
+	expect_only("upstream_recursive_servers:\n  - tls://192.0.2.1\n",
+		    "test.yml:2: key 'upstream_recursive_servers': upstream '192.0.2.1@853' has "
+		    "neither #AUTH_NAME nor ^PIN, which tls_authentication "
+		    "GETDNS_AUTHENTICATION_REQUIRED needs\n");
+	expect_only("upstream_recursive_servers:\n  - \"tls://[2620:fe::fe]:8853\"\n",
+		    "test.yml:2: key 'upstream_recursive_servers': upstream '2620:fe::fe@8853' has "
+		    "neither #AUTH_NAME nor ^PIN, which tls_authentication "
+		    "GETDNS_AUTHENTICATION_REQUIRED needs\n");
+	/* " #" starts a YAML comment: the name is lost, and strict authentication says so. */
+	expect_only("upstream_recursive_servers:\n  - tls://192.0.2.1 #dns.quad9.net\n",
+		    "test.yml:2: key 'upstream_recursive_servers': upstream '192.0.2.1@853' has "
+		    "neither #AUTH_NAME nor ^PIN, which tls_authentication "
+		    "GETDNS_AUTHENTICATION_REQUIRED needs\n");
+}
+
+#define HOST_NOT_LOOKED_UP                                                                         \
+	"is a host name, and nothing can look it up: add an upstream with an address "             \
+	"(tls://IP#NAME or address_data), which looks it up over TLS, or bootstrap: [IP, ...], "   \
+	"plain DNS servers that then see the upstreams' host names in clear text\n"
+
+/* bootstrap: plain servers for the host names of upstreams, needed only when nothing else is. */
+static void test_bootstrap(void)
+{
+	struct config *cfg = load_ok("bootstrap: [192.168.1.1, \"::1@5353\", 8.8.8.8]\n"
+				     "upstream_recursive_servers:\n"
+				     "  - tls://dns.quad9.net\n"
+				     "  - tls://one.one.one.one:853#cloudflare-dns.com\n");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL_FATAL(cfg->n_bootstrap, 3);
+	CU_ASSERT(is_ip(&cfg->bootstrap[0].addr, cfg->bootstrap[0].addr_len, "192.168.1.1"));
+	CU_ASSERT_EQUAL(port_of(&cfg->bootstrap[0].addr), 53);
+	CU_ASSERT_STRING_EQUAL(cfg->bootstrap[0].name, "192.168.1.1@53");
+	CU_ASSERT(is_ip(&cfg->bootstrap[1].addr, cfg->bootstrap[1].addr_len, "::1"));
+	CU_ASSERT_EQUAL(port_of(&cfg->bootstrap[1].addr), 5353);
+	/* Any address: the user chose to show the upstreams' names to this one. */
+	CU_ASSERT_STRING_EQUAL(cfg->bootstrap[2].name, "8.8.8.8@53");
+	check_round_trip(cfg);
+	config_free(cfg);
+
+	/* An upstream with an address looks the host names up, over TLS: no bootstrap needed. */
+	cfg = load_ok("upstream_recursive_servers:\n"
+		      "  - tls://dns.quad9.net\n"
+		      "  - address_data: 9.9.9.9\n"
+		      "    tls_auth_name: dns.quad9.net\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->n_bootstrap, 0);
+	CU_ASSERT_PTR_NULL(cfg->bootstrap);
+	check_round_trip(cfg);
+	config_free(cfg);
+	/* Without host names it is not needed, and not an error either. */
+	cfg = load_ok("bootstrap: [192.168.1.1]\n" ONE_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->n_bootstrap, 1);
+	config_free(cfg);
+
+	/* Host names only and no bootstrap: one error, at the first, that gives both ways out. */
+	expect_only("upstream_recursive_servers:\n"
+		    "  - tls://dns.quad9.net\n"
+		    "  - tls://one.one.one.one\n",
+		    "test.yml:2: key 'upstream_recursive_servers': upstream "
+		    "'dns.quad9.net@853' " HOST_NOT_LOOKED_UP);
+	expect_only("bootstrap: []\n"
+		    "upstream_recursive_servers:\n"
+		    "  - tls://dns.quad9.net:8853\n",
+		    "test.yml:3: key 'upstream_recursive_servers': upstream "
+		    "'dns.quad9.net@8853' " HOST_NOT_LOOKED_UP);
+	/* No knock-on error when bootstrap or an upstream is wrong itself. */
+	expect_only("bootstrap: [dns.google]\n"
+		    "upstream_recursive_servers:\n"
+		    "  - tls://dns.quad9.net\n",
+		    "test.yml:1: key 'bootstrap': bad address 'dns.google': not an IPv4 or IPv6 "
+		    "address (host names are not allowed)\n");
+	expect_only("upstream_recursive_servers:\n"
+		    "  - tls://dns.quad9.net\n"
+		    "  - tls://9.9.9.9:0#dns.quad9.net\n",
+		    "test.yml:3: key 'upstream_recursive_servers': bad upstream "
+		    "'tls://9.9.9.9:0#dns.quad9.net': the port must be a number 1..65535\n");
+	expect_only("bootstrap: [192.168.1.1, 192.168.1.1@53]\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'bootstrap': '192.168.1.1@53' is listed twice\n");
+	expect_only("bootstrap: [192.168.1.1:53]\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'bootstrap': bad address '192.168.1.1:53': the port follows "
+		    "'@', not ':': write 192.168.1.1@53\n");
+	expect_only("bootstrap: 192.168.1.1\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'bootstrap': expected a list, got '192.168.1.1'\n");
+	expect_only("bootstrap:\n  - \"::\"\n  - ::\n" ONE_UPSTREAM,
+		    "test.yml:3: key 'bootstrap': '::' must be quoted: YAML reads an unquoted "
+		    "address ending in ':' as a mapping, write \"::\"\n");
+}
+
+/* forward_zones: DoT and plain zones, their names normalised and in wire format. */
+static void test_forward_zones(void)
+{
+	static const uint8_t lan_wire[] = {3, 'l', 'a', 'n', 0};
+	static const uint8_t corp_wire[] = {4,	 'c', 'o', 'r', 'p', 7,	  'e',
+					    'x', 'a', 'm', 'p', 'l', 'e', 0};
+	struct config *cfg =
+		load_ok(ONE_UPSTREAM "forward_zones:\n"
+				     "  - zone: LAN\n"
+				     "    plain: [192.168.1.1, \"fd00::53@5353\"]\n"
+				     "  - zone: Corp.Example.\n"
+				     "    upstream_recursive_servers:\n"
+				     "      - tls://dns.corp.example:8853\n"
+				     "      - address_data: 10.0.0.53\n"
+				     "        tls_auth_name: dns.corp.example\n"
+				     "        tls_pubkey_pinset:\n"
+				     "          - {digest: sha256, value: " PIN_B64 "}\n"
+				     "  - zone: 168.192.in-addr.arpa\n"
+				     "    plain: [\"192.168.1.1@53\"]\n"
+				     "  - zone: _msdcs.corp.example\n"
+				     "    plain: [10.0.0.1]\n");
+	const struct config_zone *z;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL_FATAL(cfg->n_zones, 4);
+	z = &cfg->zones[0];
+	CU_ASSERT_STRING_EQUAL(z->zone, "lan.");
+	CU_ASSERT_EQUAL_FATAL(z->zone_wire_len, sizeof(lan_wire));
+	CU_ASSERT(memcmp(z->zone_wire, lan_wire, sizeof(lan_wire)) == 0);
+	CU_ASSERT_EQUAL(z->line, 5);
+	CU_ASSERT_EQUAL(z->n_upstreams, 0);
+	CU_ASSERT_PTR_NULL(z->upstreams);
+	CU_ASSERT_EQUAL_FATAL(z->n_plain, 2);
+	CU_ASSERT(is_ip(&z->plain[0].addr, z->plain[0].addr_len, "192.168.1.1"));
+	CU_ASSERT_EQUAL(port_of(&z->plain[0].addr), 53);
+	CU_ASSERT_STRING_EQUAL(z->plain[0].name, "192.168.1.1@53");
+	CU_ASSERT_EQUAL(port_of(&z->plain[1].addr), 5353);
+	CU_ASSERT_STRING_EQUAL(z->plain[1].name, "fd00::53@5353");
+	/* Upstreams of a zone: the same items and fields as at the top level. */
+	z = &cfg->zones[1];
+	CU_ASSERT_STRING_EQUAL(z->zone, "corp.example.");
+	CU_ASSERT_EQUAL_FATAL(z->zone_wire_len, sizeof(corp_wire));
+	CU_ASSERT(memcmp(z->zone_wire, corp_wire, sizeof(corp_wire)) == 0);
+	CU_ASSERT_EQUAL(z->n_plain, 0);
+	CU_ASSERT_EQUAL_FATAL(z->n_upstreams, 2);
+	CU_ASSERT_STRING_EQUAL(z->upstreams[0].host, "dns.corp.example");
+	CU_ASSERT_STRING_EQUAL(z->upstreams[0].name, "dns.corp.example@8853");
+	CU_ASSERT_STRING_EQUAL(z->upstreams[0].auth_name, "dns.corp.example");
+	CU_ASSERT_EQUAL(z->upstreams[0].line, 9);
+	CU_ASSERT(is_ip(&z->upstreams[1].addr, z->upstreams[1].addr_len, "10.0.0.53"));
+	CU_ASSERT_STRING_EQUAL(z->upstreams[1].name, "10.0.0.53@853");
+	CU_ASSERT_STRING_EQUAL(z->upstreams[1].auth_name, "dns.corp.example");
+	CU_ASSERT_EQUAL(z->upstreams[1].n_pins, 1);
+	/* A domain name, not a host name: digits-only labels and '_' are allowed. */
+	CU_ASSERT_STRING_EQUAL(cfg->zones[2].zone, "168.192.in-addr.arpa.");
+	CU_ASSERT_EQUAL(cfg->zones[2].zone_wire_len, 22);
+	CU_ASSERT_STRING_EQUAL(cfg->zones[3].zone, "_msdcs.corp.example.");
+	check_round_trip(cfg);
+	config_free(cfg);
+
+	/* No zones: an empty list. */
+	cfg = load_ok("forward_zones: []\n" ONE_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->n_zones, 0);
+	check_round_trip(cfg);
+	config_free(cfg);
+}
+
+/*
+ * Zones inside zones are all kept, in file order, each with its own name and wire form, for
+ * the resolver to pick the longest that matches; the root zone over DoT; the longest name.
+ */
+static void test_forward_zones_nested(void)
+{
+	/* 63 + 1 + 63 + 1 + 63 + 1 + 61 = 253 characters: 255 octets in wire format. */
+	static const char l63[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	static const char l61[] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+	static const uint8_t sub_wire[] = {7,	'p', 'r', 'i', 'n', 't', 'e',
+					   'r', 3,   'l', 'a', 'n', 0};
+	struct config *cfg = load_ok(ONE_UPSTREAM "forward_zones:\n"
+						  "  - zone: lan\n"
+						  "    plain: [192.168.1.1]\n"
+						  "  - zone: printer.lan\n"
+						  "    plain: [192.168.1.2]\n"
+						  "  - zone: .\n"
+						  "    upstream_recursive_servers:\n"
+						  "      - tls://9.9.9.9#dns.quad9.net\n");
+	char yaml[1024];
+	char expected[1024];
+	char longest[300];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL_FATAL(cfg->n_zones, 3);
+	CU_ASSERT_STRING_EQUAL(cfg->zones[0].zone, "lan.");
+	CU_ASSERT_STRING_EQUAL(cfg->zones[1].zone, "printer.lan.");
+	CU_ASSERT_EQUAL_FATAL(cfg->zones[1].zone_wire_len, sizeof(sub_wire));
+	CU_ASSERT(memcmp(cfg->zones[1].zone_wire, sub_wire, sizeof(sub_wire)) == 0);
+	CU_ASSERT_STRING_EQUAL(cfg->zones[1].plain[0].name, "192.168.1.2@53");
+	CU_ASSERT_STRING_EQUAL(cfg->zones[2].zone, ".");
+	CU_ASSERT_EQUAL_FATAL(cfg->zones[2].zone_wire_len, 1);
+	CU_ASSERT_EQUAL(cfg->zones[2].zone_wire[0], 0);
+	CU_ASSERT_EQUAL(cfg->zones[2].n_upstreams, 1);
+	check_round_trip(cfg);
+	config_free(cfg);
+
+	snprintf(longest, sizeof(longest), "%s.%s.%s.%s", l63, l63, l63, l61);
+	CU_ASSERT_EQUAL_FATAL(strlen(longest), 253);
+	snprintf(yaml, sizeof(yaml),
+		 ONE_UPSTREAM "forward_zones:\n  - zone: %s.\n    plain: [10.0.0.1]\n", longest);
+	cfg = load_ok(yaml);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL_FATAL(cfg->zones[0].zone_wire_len, 255);
+	CU_ASSERT_EQUAL(cfg->zones[0].zone_wire[0], 63);
+	CU_ASSERT_EQUAL(cfg->zones[0].zone_wire[192], 61);
+	CU_ASSERT_EQUAL(cfg->zones[0].zone_wire[254], 0);
+	CU_ASSERT_EQUAL(strlen(cfg->zones[0].zone), 254);
+	check_round_trip(cfg);
+	config_free(cfg);
+
+	/* One more is a name of 256 octets, over the limit (RFC 1035 §2.3.4). */
+	snprintf(yaml, sizeof(yaml),
+		 ONE_UPSTREAM "forward_zones:\n  - zone: b%s\n    plain: [10.0.0.1]\n", longest);
+	snprintf(expected, sizeof(expected),
+		 "test.yml:5: key 'zone': 'b%s.%s.%s.%s' is not a domain "
+		 "name: it is longer than 253 characters\n",
+		 l63, l63, l63, l61);
+	expect_only(yaml, expected);
+	snprintf(yaml, sizeof(yaml),
+		 ONE_UPSTREAM "forward_zones:\n  - zone: a%s.lan\n    plain: [10.0.0.1]\n", l63);
+	snprintf(expected, sizeof(expected),
+		 "test.yml:5: key 'zone': 'a%s.lan' is not a domain name: "
+		 "a label is longer than 63 characters\n",
+		 l63);
+	expect_only(yaml, expected);
+}
+
+/* Plain DNS to @addr in a zone: whether it loads (nothing printed), or its exact error. */
+static void check_plain(const char *addr, bool allowed, const char *hint)
+{
+	char yaml[256];
+	char expected[512];
+	struct config *cfg;
+
+	snprintf(yaml, sizeof(yaml),
+		 ONE_UPSTREAM "forward_zones:\n  - zone: lan\n    plain: [\"%s\"]\n", addr);
+	if (allowed) {
+		cfg = load_ok(yaml);
+		CU_ASSERT_PTR_NOT_NULL(cfg);
+		config_free(cfg);
+		return;
+	}
+	snprintf(expected, sizeof(expected),
+		 "test.yml:6: key 'plain': plain DNS only to private addresses: %s would carry "
+		 "names in clear text across the internet; use upstream_recursive_servers with "
+		 "tls:// for it%s\n",
+		 addr, hint);
+	expect_only(yaml, expected);
+}
+
+/* Plain DNS stays on this host or the local network: every range, and just outside each. */
+static void test_forward_zones_private(void)
+{
+	static const char *const allowed[] = {
+		"127.0.0.1",	  "127.255.255.254",	"::1",
+		"10.0.0.1",	  "10.255.255.255",	"172.16.0.1",
+		"172.31.255.255", "192.168.0.1",	"192.168.255.255",
+		"169.254.0.1",	  "169.254.255.255",	"fc00::1",
+		"fd12:3456::53",  "fdff:ffff::1",	"fe80::1",
+		"febf:ffff::1",	  "::ffff:192.168.1.1", "192.168.1.1@5353",
+		"fd00::53@5353",
+	};
+	static const char *const refused[] = {
+		"8.8.8.8",		/* public IPv4 */
+		"2001:4860:4860::8888", /* public IPv6 */
+		"172.32.0.1",		/* just above 172.16.0.0/12 */
+		"172.15.255.255",	/* just below it */
+		"11.0.0.1",		/* just above 10.0.0.0/8 */
+		"192.169.0.1",		/* just above 192.168.0.0/16 */
+		"169.255.0.1",		/* just above 169.254.0.0/16 */
+		"128.0.0.1",		/* just above 127.0.0.0/8 */
+		"fe00::1",		/* between fc00::/7 and fe80::/10 */
+		"fbff:ffff::1",		/* just below fc00::/7 */
+		"fec0::1",		/* just above fe80::/10: the old site-local */
+		"::2",			/* not ::1 */
+		"::ffff:8.8.8.8",	/* IPv4-mapped: judged as 8.8.8.8 */
+		"0.0.0.0",
+		"::",
+		"224.0.0.251", /* multicast (mDNS's) */
+		"255.255.255.255",
+	};
+
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+		check_plain(allowed[i], true, "");
+	}
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		check_plain(refused[i], false, "");
+	}
+	/* Carrier-grade NAT is the carrier's network, not the home's: refused, and says so. */
+	check_plain("100.64.0.1", false,
+		    " (100.64.0.0/10 is the carrier's shared address space, RFC 6598, not the home "
+		    "network)");
+	check_plain("100.127.255.254", false,
+		    " (100.64.0.0/10 is the carrier's shared address space, RFC 6598, not the home "
+		    "network)");
+	check_plain("100.128.0.1", false, "");
+}
+
+/* Every mistake in a forward zone, one line each. */
+static void test_err_forward_zones(void)
+{
+	/* The root zone in clear text would be every query in clear text. */
+	expect_only(ONE_UPSTREAM "forward_zones:\n  - zone: .\n    plain: [192.168.1.1]\n",
+		    "test.yml:6: key 'plain': the root zone '.' would send every query in clear "
+		    "text: use upstream_recursive_servers with tls:// for it\n");
+	/* The same zone twice, however it is written. */
+	expect_only(ONE_UPSTREAM "forward_zones:\n"
+				 "  - zone: lan.\n"
+				 "    plain: [192.168.1.1]\n"
+				 "  - zone: LAN\n"
+				 "    plain: [192.168.1.2]\n",
+		    "test.yml:7: key 'zone': 'lan.' is listed twice (first at line 5)\n");
+	/* Exactly one of upstream_recursive_servers and plain. */
+	expect_only(ONE_UPSTREAM "forward_zones:\n"
+				 "  - zone: lan\n"
+				 "    plain: [192.168.1.1]\n"
+				 "    upstream_recursive_servers: [tls://192.168.1.1#router.lan]\n",
+		    "test.yml:7: key 'upstream_recursive_servers': a forward zone takes "
+		    "upstream_recursive_servers or plain, not both\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n  - zone: lan\n",
+		    "test.yml:5: key 'forward_zones': a forward zone needs "
+		    "upstream_recursive_servers (DNS over TLS) or plain (plain DNS to private "
+		    "addresses)\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n  - plain: [192.168.1.1]\n",
+		    "test.yml:5: key 'zone': missing: every forward zone needs one\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n"
+				 "  - zone: lan\n"
+				 "    plain: [192.168.1.1]\n"
+				 "    tls_auth_name: router.lan\n",
+		    "test.yml:7: key 'tls_auth_name': unknown key in a forward zone\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n"
+				 "  - zone: lan\n"
+				 "    zone: home\n"
+				 "    plain: [192.168.1.1]\n",
+		    "test.yml:6: key 'zone': duplicate key (first at line 5)\n");
+	/* Bad names. */
+	expect_only(
+		ONE_UPSTREAM "forward_zones:\n  - zone: lan..\n    plain: [192.168.1.1]\n",
+		"test.yml:5: key 'zone': 'lan..' is not a domain name: it has an empty label\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n  - zone: \"..\"\n    plain: [192.168.1.1]\n",
+		    "test.yml:5: key 'zone': '..' is not a domain name: it has an empty label\n");
+	expect_only(
+		ONE_UPSTREAM "forward_zones:\n  - zone: \"\"\n    plain: [192.168.1.1]\n",
+		"test.yml:5: key 'zone': '' is not a domain name: it is empty (the root zone is "
+		"\".\")\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n  - zone: my lan\n    plain: [192.168.1.1]\n",
+		    "test.yml:5: key 'zone': 'my lan' is not a domain name: ' ' is not allowed "
+		    "(letters, digits, '-', '_' and '.' only)\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n  - zone: \"*.lan\"\n    plain: [192.168.1.1]\n",
+		    "test.yml:5: key 'zone': '*.lan' is not a domain name: '*' is not allowed "
+		    "(letters, digits, '-', '_' and '.' only)\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n  - zone: [lan]\n    plain: [192.168.1.1]\n",
+		    "test.yml:5: key 'zone': expected a domain name, got a list\n");
+	/* Types and empty lists. */
+	expect_only(ONE_UPSTREAM "forward_zones:\n  zone: lan\n",
+		    "test.yml:4: key 'forward_zones': expected a list, got a mapping\n");
+	expect_only(ONE_UPSTREAM "forward_zones: [lan]\n",
+		    "test.yml:4: key 'forward_zones': expected a mapping with zone, and "
+		    "upstream_recursive_servers or plain, got 'lan'\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n  - zone: lan\n    plain: []\n",
+		    "test.yml:6: key 'plain': the list is empty: a forward zone needs at least one "
+		    "server\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n  - zone: lan\n    plain: 192.168.1.1\n",
+		    "test.yml:6: key 'plain': expected a list, got '192.168.1.1'\n");
+	expect_only(ONE_UPSTREAM
+		    "forward_zones:\n  - zone: lan\n    upstream_recursive_servers: []\n",
+		    "test.yml:6: key 'upstream_recursive_servers': the list is empty: a forward "
+		    "zone needs at least one upstream\n");
+	/* plain servers: addresses, as elsewhere. */
+	expect_only(
+		ONE_UPSTREAM "forward_zones:\n  - zone: lan\n    plain: [router.lan]\n",
+		"test.yml:6: key 'plain': bad address 'router.lan': not an IPv4 or IPv6 address "
+		"(host names are not allowed)\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n  - zone: lan\n    plain: [192.168.1.1:53]\n",
+		    "test.yml:6: key 'plain': bad address '192.168.1.1:53': the port follows '@', "
+		    "not ':': write 192.168.1.1@53\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n"
+				 "  - zone: lan\n"
+				 "    plain: [192.168.1.1, 192.168.1.1@53]\n",
+		    "test.yml:6: key 'plain': '192.168.1.1@53' is listed twice\n");
+	/* Upstreams of a zone: the same item rules and the same strict authentication. */
+	expect_only(ONE_UPSTREAM "forward_zones:\n"
+				 "  - zone: corp\n"
+				 "    upstream_recursive_servers: [tls://10.0.0.53]\n",
+		    "test.yml:6: key 'upstream_recursive_servers': upstream '10.0.0.53@853' has "
+		    "neither #AUTH_NAME nor ^PIN, which tls_authentication "
+		    "GETDNS_AUTHENTICATION_REQUIRED needs\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n"
+				 "  - zone: corp\n"
+				 "    upstream_recursive_servers:\n"
+				 "      - address_data: 10.0.0.53\n",
+		    "test.yml:7: key 'upstream_recursive_servers': upstream '10.0.0.53@853' has "
+		    "neither tls_auth_name nor tls_pubkey_pinset, which tls_authentication "
+		    "GETDNS_AUTHENTICATION_REQUIRED needs\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n"
+				 "  - zone: corp\n"
+				 "    upstream_recursive_servers:\n"
+				 "      - address_data: 10.0.0.53\n"
+				 "        tls_auth_nam: dns.corp\n"
+				 "        tls_auth_name: dns.corp\n",
+		    "test.yml:8: key 'tls_auth_nam': unknown key in an upstream\n");
+	expect_only(ONE_UPSTREAM
+		    "forward_zones:\n"
+		    "  - zone: corp\n"
+		    "    upstream_recursive_servers: [\"https://dns.corp/dns-query\"]\n",
+		    "test.yml:6: key 'upstream_recursive_servers': bad upstream "
+		    "'https://dns.corp/dns-query': dotd speaks DNS over TLS only: "
+		    "tls://ADDR[:PORT][#AUTH_NAME][^PIN]...\n");
+	expect_only(ONE_UPSTREAM "forward_zones:\n"
+				 "  - zone: corp\n"
+				 "    upstream_recursive_servers:\n"
+				 "      - address_data: 10.0.0.53\n"
+				 "        tls_auth_name: dns.corp\n"
+				 "        tls_min_version: GETDNS_TLS1_3\n",
+		    "test.yml:9: key 'tls_min_version': GETDNS_TLS1_3 is not honoured per "
+		    "upstream, and dotd's minimum for every upstream is TLS 1.2: write "
+		    "tls_min_version: GETDNS_TLS1_3 at the top level\n");
+	/* Opportunistic mode applies to zones too. */
+	{
+		struct config *cfg = load_ok("tls_authentication: GETDNS_AUTHENTICATION_NONE\n"
+					     "upstream_recursive_servers: [tls://192.0.2.1]\n"
+					     "forward_zones:\n"
+					     "  - zone: corp\n"
+					     "    upstream_recursive_servers: [tls://10.0.0.53]\n");
+
+		CU_ASSERT_PTR_NOT_NULL(cfg);
+		config_free(cfg);
+	}
+}
+
+/* Host name upstreams in zones: looked up by any upstream with an address, or by bootstrap. */
+static void test_forward_zones_host_names(void)
+{
+	/* An address in a forward zone counts as well as one at the top level. */
+	struct config *cfg =
+		load_ok("upstream_recursive_servers: [tls://dns.quad9.net]\n"
+			"forward_zones:\n"
+			"  - zone: corp\n"
+			"    upstream_recursive_servers: [tls://10.0.0.53#dns.corp]\n");
+
+	CU_ASSERT_PTR_NOT_NULL(cfg);
+	check_round_trip(cfg);
+	config_free(cfg);
+	cfg = load_ok(ONE_UPSTREAM "forward_zones:\n"
+				   "  - zone: corp\n"
+				   "    upstream_recursive_servers: [tls://dns.corp]\n");
+	CU_ASSERT_PTR_NOT_NULL(cfg);
+	config_free(cfg);
+	/* Host names everywhere and no bootstrap: the first one is named. */
+	expect_only("upstream_recursive_servers: [tls://dns.quad9.net]\n"
+		    "forward_zones:\n"
+		    "  - zone: corp\n"
+		    "    upstream_recursive_servers: [tls://dns.corp]\n",
+		    "test.yml:1: key 'upstream_recursive_servers': upstream "
+		    "'dns.quad9.net@853' " HOST_NOT_LOOKED_UP);
+	/* A plain server of a zone does not look up upstreams' names. */
+	expect_only("upstream_recursive_servers: [tls://dns.quad9.net]\n"
+		    "forward_zones:\n"
+		    "  - zone: lan\n"
+		    "    plain: [192.168.1.1]\n",
+		    "test.yml:1: key 'upstream_recursive_servers': upstream "
+		    "'dns.quad9.net@853' " HOST_NOT_LOOKED_UP);
+	cfg = load_ok("bootstrap: [192.168.1.1]\n"
+		      "upstream_recursive_servers: [tls://dns.quad9.net]\n"
+		      "forward_zones:\n"
+		      "  - zone: corp\n"
+		      "    upstream_recursive_servers: [tls://dns.corp]\n");
+	CU_ASSERT_PTR_NOT_NULL(cfg);
+	check_round_trip(cfg);
+	config_free(cfg);
+}
+
+/* special_use_zones: on by default, off with 0, a flag like the others. */
+static void test_special_use_zones(void)
+{
+	struct config *cfg = load_ok(ONE_UPSTREAM);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_TRUE(cfg->special_zones);
+	config_free(cfg);
+	cfg = load_ok("special_use_zones: 0\n" ONE_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_FALSE(cfg->special_zones);
+	check_round_trip(cfg);
+	config_free(cfg);
+	cfg = load_ok("special_use_zones: true\n" ONE_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_TRUE(cfg->special_zones);
+	check_round_trip(cfg);
+	config_free(cfg);
+	expect_only("special_use_zones: 2\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'special_use_zones': expected 0, 1, true or false, got '2'\n");
+	expect_only("special_use_zones: [localhost]\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'special_use_zones': expected 0, 1, true or false, got a "
+		    "list\n");
+}
+
+/* hosts_file, blocklists, allowlists and block_answer: values, defaults and mistakes. */
+static void test_filter_keys(void)
+{
+	static const struct {
+		const char *text;
+		enum config_block_answer value;
+	} answers[] = {
+		{"nxdomain", CONFIG_BLOCK_NXDOMAIN}, {"NXDOMAIN", CONFIG_BLOCK_NXDOMAIN},
+		{"nodata", CONFIG_BLOCK_NODATA},     {"NoData", CONFIG_BLOCK_NODATA},
+		{"null", CONFIG_BLOCK_NULL},	     {"\"null\"", CONFIG_BLOCK_NULL},
+		{"NULL", CONFIG_BLOCK_NULL},	     {"'null'", CONFIG_BLOCK_NULL},
+	};
+	struct config *cfg = load_ok(ONE_UPSTREAM);
+	char yaml[256];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_PTR_NULL(cfg->hosts_file);
+	CU_ASSERT_EQUAL(cfg->n_blocklists, 0);
+	CU_ASSERT_EQUAL(cfg->n_allowlists, 0);
+	CU_ASSERT_EQUAL(cfg->block_answer, CONFIG_BLOCK_NXDOMAIN);
+	config_free(cfg);
+
+	cfg = load_ok("hosts_file: /etc/hosts\n"
+		      "blocklists:\n"
+		      "  - /etc/dotd/ads.txt\n"
+		      "  - \"/var/lib/dotd/malware hosts\"\n"
+		      "allowlists: [/etc/dotd/allow.txt]\n"
+		      "block_answer: null\n" ONE_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_STRING_EQUAL(cfg->hosts_file, "/etc/hosts");
+	CU_ASSERT_EQUAL_FATAL(cfg->n_blocklists, 2);
+	CU_ASSERT_STRING_EQUAL(cfg->blocklists[0], "/etc/dotd/ads.txt");
+	CU_ASSERT_STRING_EQUAL(cfg->blocklists[1], "/var/lib/dotd/malware hosts");
+	CU_ASSERT_EQUAL_FATAL(cfg->n_allowlists, 1);
+	CU_ASSERT_STRING_EQUAL(cfg->allowlists[0], "/etc/dotd/allow.txt");
+	CU_ASSERT_EQUAL(cfg->block_answer, CONFIG_BLOCK_NULL);
+	check_round_trip(cfg);
+	config_free(cfg);
+
+	/* Empty lists are none. */
+	cfg = load_ok("blocklists: []\nallowlists: []\n" ONE_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->n_blocklists, 0);
+	CU_ASSERT_EQUAL(cfg->n_allowlists, 0);
+	config_free(cfg);
+
+	/* Any case; an unquoted null is YAML's null, which here names the value. */
+	for (size_t i = 0; i < sizeof(answers) / sizeof(answers[0]); i++) {
+		snprintf(yaml, sizeof(yaml), "block_answer: %s\n" ONE_UPSTREAM, answers[i].text);
+		cfg = load_ok(yaml);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+		CU_ASSERT_EQUAL(cfg->block_answer, answers[i].value);
+		check_round_trip(cfg);
+		config_free(cfg);
+	}
+
+	expect_only("hosts_file: etc/hosts\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'hosts_file': 'etc/hosts' is not an absolute path (one "
+		    "starting with /)\n");
+	expect_only("hosts_file: [/etc/hosts]\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'hosts_file': expected a string, got a list\n");
+	expect_only("hosts_file:\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'hosts_file': expected a string, got nothing\n");
+	/* One path without the list: the message shows the list. */
+	expect_only("blocklists: /etc/dotd/ads.txt\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'blocklists': expected a list, got '/etc/dotd/ads.txt': write "
+		    "a list even of one, [\"/etc/dotd/ads.txt\"]\n");
+	expect_only("allowlists: /etc/dotd/allow.txt\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'allowlists': expected a list, got '/etc/dotd/allow.txt': "
+		    "write a list even of one, [\"/etc/dotd/allow.txt\"]\n");
+	expect_only("blocklists: {ads: /etc/dotd/ads.txt}\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'blocklists': expected a list, got a mapping\n");
+	expect_only("blocklists:\n  - /etc/dotd/ads.txt\n  - ads.txt\n" ONE_UPSTREAM,
+		    "test.yml:3: key 'blocklists': 'ads.txt' is not an absolute path (one starting "
+		    "with /)\n");
+	expect_only("allowlists:\n  - [/etc/dotd/allow.txt]\n" ONE_UPSTREAM,
+		    "test.yml:2: key 'allowlists': expected a string, got a list\n");
+	expect_only("blocklists: [/etc/dotd/ads.txt, /etc/dotd/ads.txt]\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'blocklists': '/etc/dotd/ads.txt' is listed twice\n");
+	expect_only("block_answer: refused\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'block_answer': expected nxdomain, nodata or null, got "
+		    "'refused'\n");
+	/* No numbers: these are not getdns constants. */
+	expect_only("block_answer: 0\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'block_answer': expected nxdomain, nodata or null, got '0'\n");
+	expect_only("block_answer: ~\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'block_answer': expected nxdomain, nodata or null, got "
+		    "nothing\n");
+	expect_only("block_answer:\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'block_answer': expected nxdomain, nodata or null, got "
+		    "nothing\n");
+}
+
 /* Opportunistic mode allows an upstream with neither a name nor pins. */
 static void test_opportunistic(void)
 {
@@ -840,6 +1755,14 @@ static void test_default_config(void)
 	CU_ASSERT_EQUAL(cfg->tls_max, CONFIG_TLS_ANY);
 	CU_ASSERT_PTR_NULL(cfg->ca_file);
 	CU_ASSERT_PTR_NULL(cfg->ca_path);
+	/* The home-network features are off until the file asks for them. */
+	CU_ASSERT_EQUAL(cfg->n_zones, 0);
+	CU_ASSERT_TRUE(cfg->special_zones);
+	CU_ASSERT_PTR_NULL(cfg->hosts_file);
+	CU_ASSERT_EQUAL(cfg->n_blocklists, 0);
+	CU_ASSERT_EQUAL(cfg->n_allowlists, 0);
+	CU_ASSERT_EQUAL(cfg->block_answer, CONFIG_BLOCK_NXDOMAIN);
+	CU_ASSERT_EQUAL(cfg->n_bootstrap, 0);
 	check_round_trip(cfg);
 	config_free(cfg);
 }
@@ -1035,8 +1958,14 @@ static void test_err_types(void)
 		"test.yml:1: key 'upstream_recursive_servers': expected a list, got a mapping\n");
 	expect_error("upstream_recursive_servers:\n"
 		     "  - 192.0.2.1\n",
+		     "test.yml:2: key 'upstream_recursive_servers': bad upstream '192.0.2.1': no "
+		     "scheme: write tls://ADDR[:PORT][#AUTH_NAME][^PIN]..., or a mapping with "
+		     "address_data\n");
+	expect_error("upstream_recursive_servers:\n"
+		     "  - [192.0.2.1]\n",
 		     "test.yml:2: key 'upstream_recursive_servers': expected a mapping with "
-		     "address_data, got '192.0.2.1'\n");
+		     "address_data, or a string tls://ADDR[:PORT][#AUTH_NAME][^PIN]..., got a "
+		     "list\n");
 	expect_error("tls_ca_file: [a, b]\n" ONE_UPSTREAM,
 		     "test.yml:1: key 'tls_ca_file': expected a string, got a list\n");
 	expect_error("dns_transport_list: GETDNS_TRANSPORT_TLS\n" ONE_UPSTREAM,
@@ -1649,6 +2578,16 @@ int main(void)
 		{"tls_ca_file and tls_ca_path", test_ca},
 		{"round trip of names and pins", test_round_trip_mixed},
 		{"tls_auth_name normalised", test_auth_name_normalised},
+		{"tls:// upstreams", test_tls_url},
+		{"error: tls:// upstreams", test_err_tls_url},
+		{"bootstrap", test_bootstrap},
+		{"forward zones", test_forward_zones},
+		{"forward zones: nested, root, longest", test_forward_zones_nested},
+		{"forward zones: plain DNS to private addresses only", test_forward_zones_private},
+		{"forward zones: host name upstreams", test_forward_zones_host_names},
+		{"error: forward zones", test_err_forward_zones},
+		{"special_use_zones", test_special_use_zones},
+		{"hosts file, block and allow lists, block_answer", test_filter_keys},
 		{"opportunistic mode", test_opportunistic},
 		{"notices for ignored keys", test_notices},
 		{"built-in default", test_default_config},
