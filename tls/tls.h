@@ -17,6 +17,11 @@
  * Layers, each with its own state: TCP (libuv owns the socket and reads ciphertext into our
  * buffer) -> TLS (wolfSSL reads and writes memory through custom I/O callbacks) -> DNS framing
  * (2-octet length prefix, dns_frame) -> matching of answers to queries by ID and question.
+ *
+ * A plain upstream (tls_upstream_new_plain(), tls_plain.c) is the same object without TLS: plain
+ * DNS over UDP, retried over TCP when truncated, for forward zones on private networks only. It
+ * shares the API, the callback contract, health, backoff, RTT and counters of a DoT upstream, so
+ * the resolver chooses, fails over and counts both alike.
  */
 #pragma once
 
@@ -29,7 +34,10 @@
 
 #define TLS_PIN_LEN 32 /* SHA-256 of the DER SubjectPublicKeyInfo (RFC 7469 §2.4) */
 
-/* Failure statuses given to a query callback (negative errno values). */
+/*
+ * Failure statuses given to a query callback (negative errno values). For a plain upstream,
+ * TLS_ERR_CONNECT also means that the server's port or host is unreachable (ICMP).
+ */
 #define TLS_ERR_AUTH	(-EACCES)	/* authentication failed (name, chain or pin) */
 #define TLS_ERR_CONNECT (-ECONNREFUSED) /* TCP connect or TLS handshake failed */
 #define TLS_ERR_LOST	(-ECONNRESET)	/* the connection closed before the answer came */
@@ -40,6 +48,7 @@
 struct tls_client;
 struct tls_upstream;
 struct tls_query;
+struct tls_plain_queue;
 
 struct tls_client_params {
 	const char *ca_file; /**< borrowed during the call; NULL: not used */
@@ -87,6 +96,35 @@ int tls_upstream_new(uv_loop_t *loop, struct tls_client *client,
 		     const struct tls_upstream_params *p, struct tls_upstream **out);
 
 /**
+ * Create a plain DNS upstream on @loop (RFC 1035 §4.2, RFC 7766): each query goes over UDP from
+ * one connected socket, and one whose answer has TC is sent again over TCP (one connection,
+ * pipelined, opened when needed). @p is read as for tls_upstream_new(), with these meanings:
+ *   auth_name, pins, n_pins, strict  ignored: there is nothing to authenticate
+ *   max_in_flight         queries outstanding on the UDP socket, and on the TCP connection;
+ *                         more wait in order
+ *   handshake_timeout_ms  the deadline of a TCP connect
+ *   liveness_ms           a TCP connection with queries outstanding that receives nothing for
+ *                         this long is dead (UDP has no timer: the caller's per-try timer fails
+ *                         over, and it cancels)
+ *   idle_timeout_ms       the TCP connection is closed when idle this long
+ *   max_conns             ignored: one UDP socket, one TCP connection at a time
+ * Plain DNS is readable and forgeable by anyone on the path, so the transport itself refuses,
+ * with -EPERM and before any socket exists, an address that tls_upstream_plain_allowed() does
+ * not allow, whatever its caller checked. Other errors: -EINVAL for bad limits, -ENOMEM, or the
+ * socket's error.
+ */
+int tls_upstream_new_plain(uv_loop_t *loop, const struct tls_upstream_params *p,
+			   struct tls_upstream **out);
+
+/**
+ * Whether @addr may be a plain upstream: loopback (127.0.0.0/8, ::1), private (RFC 1918:
+ * 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16), unique local (RFC 4193: fc00::/7) or link-local
+ * (169.254.0.0/16, fe80::/10). Anything else, IPv4-mapped and unspecified addresses included,
+ * is refused.
+ */
+bool tls_upstream_plain_allowed(const struct sockaddr *addr, socklen_t addr_len);
+
+/**
  * Apply the limits of @p (timeouts, max_in_flight, max_conns, retries, backoff) to @u; the pool
  * key (address, names, pins, strictness) is not looked at. A configuration reload keeps @u, its
  * connections and its tickets, and changes only these. Connections already open keep the
@@ -95,7 +133,8 @@ int tls_upstream_new(uv_loop_t *loop, struct tls_client *client,
 void tls_upstream_tune(struct tls_upstream *u, const struct tls_upstream_params *p);
 
 /**
- * Close every connection of @u; queries still on it get TLS_ERR_LOST. @u is freed when its last
+ * Close every connection of @u (for a plain upstream, its UDP socket and TCP connection too);
+ * queries still on it get TLS_ERR_LOST, from a libuv close callback. @u is freed when its last
  * libuv handle has closed, after which @on_closed(@arg) is called (it may be NULL).
  */
 void tls_upstream_close(struct tls_upstream *u, void (*on_closed)(void *arg), void *arg);
@@ -122,9 +161,16 @@ struct tls_upstream_stats {
 
 	/* Gauges, read from the connections by tls_upstream_stats_get(). */
 	uint64_t in_flight;  /**< queries written and not answered yet (cancelled ones included:
-				  their answers are still due) */
+				  their answers are still due; not on a plain upstream, which
+				  keeps nothing for them) */
 	uint64_t queued;     /**< queries waiting for a handshake or a free slot */
-	uint64_t conns_open; /**< connections not yet closed, from the connect to the close */
+	uint64_t conns_open; /**< connections not yet closed, from the connect to the close (for a
+				  plain upstream its TCP ones; the UDP socket is not counted) */
+
+	/* Counters of plain upstreams only (0 for DoT). */
+	uint64_t truncated; /**< UDP answers with TC, their queries sent again over TCP */
+	uint64_t dropped;   /**< messages that matched no query in flight (ID, question) or did
+			       not parse, dropped: spoofed, or late after a cancel (RFC 5452 §9.1) */
 };
 
 /** What an upstream is doing now, as tls_upstream_state() sees it. */
@@ -149,7 +195,8 @@ void tls_upstream_stats_get(const struct tls_upstream *u, struct tls_upstream_st
 
 /**
  * The state of @u now: backed off while tls_upstream_available_at() is in the future (that is
- * what decides whether it is chosen), else up, connecting or idle by its connections.
+ * what decides whether it is chosen), else up, connecting or idle by its connections. A plain
+ * upstream is up once an answer has come and no failure since, else idle.
  */
 enum tls_upstream_state tls_upstream_state(const struct tls_upstream *u);
 
@@ -172,7 +219,11 @@ typedef void (*tls_query_cb)(struct tls_query *q, int status, const uint8_t *ans
  * one write and one TLS record (RFC 7858 §3.3). It must stay valid and unchanged, but for the
  * message ID which tls/ writes just before handing it to wolfSSL, until the callback or the
  * cancel. Several queries may share one frame (tries of one client query on several
- * upstreams): the ID is written and the frame encrypted in one step.
+ * upstreams): the ID is written and the frame encrypted in one step. A plain upstream sends the
+ * message as it is (its EDNS OPT, padding included, as the caller wrote it: padding hides
+ * nothing in clear text but costs only bytes) over UDP without the prefix, over TCP with it;
+ * each try gets a fresh random ID (RFC 5452 §9.2), written just before the message is handed
+ * to the kernel (or copied, when the socket cannot take it at once).
  */
 struct tls_query {
 	uint8_t *frame; /**< borrowed: 2-octet length, then a DNS query */
@@ -186,7 +237,9 @@ struct tls_query {
 	uint64_t sent_at;	/**< loop time it was written, for the round-trip time */
 	uint16_t id;		/**< upstream ID while in flight */
 	bool in_flight;
-	bool resent; /**< sent again after its connection was lost: once only */
+	bool resent;		    /**< sent again after its connection was lost: once only */
+	struct tls_plain_queue *pq; /**< plain: the queue it is in (tls_plain.c), or NULL */
+	int status;		    /**< plain: the failure it is waiting to be given */
 };
 
 /**
@@ -194,11 +247,16 @@ struct tls_query {
  * the least loaded. Returns 0 (the callback will come) or a negative errno if @q is malformed or
  * no connection can be started (no callback). When an authenticated connection is lost or goes
  * silent before @q's answer came (a server's idle close racing our write, RFC 7766 §6.2.3; a
- * dead path), @q is sent once more on a fresh connection to @u before it fails.
+ * dead path), @q is sent once more on a fresh connection to @u before it fails. On a plain
+ * upstream @q goes out over UDP at once, unless max_in_flight are outstanding there; a failure
+ * to send is given through the callback.
  */
 int tls_upstream_query(struct tls_upstream *u, struct tls_query *q);
 
-/** Whether @q has been written on an established, authenticated connection. */
+/**
+ * Whether @q has been written on an established, authenticated connection (plain: handed to
+ * the UDP socket, or written on a TCP connection).
+ */
 bool tls_query_sent(const struct tls_query *q);
 
 /** Withdraw @q: no callback will come; a late answer to it is discarded. */

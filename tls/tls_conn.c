@@ -44,9 +44,10 @@ static void on_timer(uv_timer_t *t);
 
 /*
  * Random bits for upstream message IDs. Over TLS IDs need only be unique per connection (RFC
- * 7766 §6.2.1), but unpredictable ones cost nothing.
+ * 7766 §6.2.1), but unpredictable ones cost nothing; over plain UDP they are what stands
+ * against forged answers (RFC 5452 §9.2).
  */
-static uint16_t random_u16(void)
+uint16_t tls_random_u16(void)
 {
 	static uint16_t pool[256];
 	static unsigned left;
@@ -372,7 +373,7 @@ static void conn_send_waiting(struct tls_conn *c)
 	while (c->wait_head && c->state == TLS_CONN_READY && !c->draining &&
 	       c->n_slots_used < c->up->max_in_flight) {
 		struct tls_query *q = wait_pop(c);
-		unsigned start = random_u16() & mask;
+		unsigned start = tls_random_u16() & mask;
 		unsigned slot = start;
 		uint16_t id;
 		int ret;
@@ -391,7 +392,7 @@ static void conn_send_waiting(struct tls_conn *c)
 			}
 		}
 		/* The low bits name the slot, the high bits are random. */
-		id = (uint16_t)((random_u16() & ~mask) | slot);
+		id = (uint16_t)((tls_random_u16() & ~mask) | slot);
 		q->sent_at = uv_now(c->up->loop);
 		c->slots[slot] =
 			(struct tls_slot){.q = q, .id = id, .used = true, .sent_at = q->sent_at};
@@ -934,13 +935,17 @@ void tls_conn_submit(struct tls_conn *c, struct tls_query *q)
 
 bool tls_query_sent(const struct tls_query *q)
 {
-	return q->conn && q->in_flight;
+	return (q->conn || q->pq) && q->in_flight;
 }
 
 void tls_query_cancel(struct tls_query *q)
 {
 	struct tls_conn *c = q->conn;
 
+	if (q->pq) {
+		tls_plain_cancel(q);
+		return;
+	}
 	if (!c) {
 		return;
 	}

@@ -3,8 +3,9 @@
  *
  * Ownership: a tls_upstream owns its connections and its stored sessions; a connection is freed
  * in the last of its two libuv close callbacks (socket and timer), and then tells its upstream,
- * which is freed when it is closing and its last connection is gone. Queries are owned by the
- * caller and only linked.
+ * which is freed when it is closing and its last connection is gone. A plain upstream owns its
+ * struct tls_plain instead (tls_plain.c: UDP socket, TCP connections), and is freed when that
+ * reports its last handle closed. Queries are owned by the caller and only linked.
  */
 #pragma once
 
@@ -103,9 +104,13 @@ struct tls_conn {
 	struct tls_conn *next;	       /**< in the upstream's list of connections */
 };
 
+struct tls_plain;
+
 struct tls_upstream {
 	uv_loop_t *loop;
-	struct tls_client *client; /**< borrowed */
+	bool plain;	      /**< plain DNS (tls_upstream_new_plain): px, not client and conns */
+	struct tls_plain *px; /**< owned when plain, else NULL; freed by tls_plain.c */
+	struct tls_client *client; /**< borrowed; NULL when plain */
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	char *name;		      /**< owned */
@@ -170,10 +175,36 @@ unsigned tls_conn_load(const struct tls_conn *c);
 /** Close @c at once; queries on it get @status. */
 void tls_conn_abort(struct tls_conn *c, int status);
 
+/** 16 random bits (getrandom), for message IDs: tls_conn.c's and tls_plain.c's. */
+uint16_t tls_random_u16(void);
+
+/* tls_plain.c */
+
+/** Open @u's plain transport: its state and its connected UDP socket (u->px). */
+int tls_plain_open(struct tls_upstream *u);
+
+/** Send @q, checked and with q->qend set, over @u's UDP socket (or queue it). */
+void tls_plain_query(struct tls_upstream *u, struct tls_query *q);
+
+/** Withdraw @q from the plain queue it is in; a late answer to it is dropped. */
+void tls_plain_cancel(struct tls_query *q);
+
+/** Close every handle of plain @u (closing already); tls_upstream_plain_freed() follows. */
+void tls_plain_close(struct tls_upstream *u);
+
+/** Add the gauges of plain @u's sockets to @out. */
+void tls_plain_stats(const struct tls_upstream *u, struct tls_upstream_stats *out);
+
+/** Up or idle: the state of plain @u when it is not backed off. */
+enum tls_upstream_state tls_plain_state(const struct tls_upstream *u);
+
 /* tls_upstream.c */
 
 /** Called by a connection from its last close callback, just before it is freed. */
 void tls_upstream_conn_freed(struct tls_upstream *u, struct tls_conn *c);
+
+/** Called by tls_plain.c when plain @u's last handle has closed and u->px is freed. */
+void tls_upstream_plain_freed(struct tls_upstream *u);
 
 /** A connection failed in a way that counts against the upstream's health. */
 void tls_upstream_failure(struct tls_upstream *u, const char *why);

@@ -17,6 +17,9 @@
  * not a failure. Backoff only orders the choice of upstream (resolver/upstream.c): when every
  * upstream is backed off, the one that recovers first is still tried.
  *
+ * Plain upstreams (tls_upstream_new_plain) share this object, its health, RTT and counters; their
+ * transport is tls_plain.c, to which the functions below hand over when u->plain is set.
+ *
  * Lifetime: created by tls_upstream_new(); tls_upstream_close() closes its connections, and the
  * upstream is freed when the last of them reports, from its last close callback, that it is gone.
  */
@@ -29,6 +32,32 @@
 
 #define MAX_IN_FLIGHT_LIMIT 32768 /* half the ID space: a free ID is always found at once */
 
+/* What both kinds share: the address, the name, the limits. */
+static struct tls_upstream *upstream_alloc(uv_loop_t *loop, const struct tls_upstream_params *p)
+{
+	struct tls_upstream *u = calloc(1, sizeof(*u));
+
+	if (!u) {
+		return NULL;
+	}
+	u->name = strdup(p->name);
+	if (!u->name) {
+		free(u);
+		return NULL;
+	}
+	u->loop = loop;
+	memcpy(&u->addr, p->addr, p->addr_len);
+	u->addr_len = p->addr_len;
+	u->idle_timeout_ms = p->idle_timeout_ms;
+	u->handshake_timeout_ms = p->handshake_timeout_ms;
+	u->liveness_ms = p->liveness_ms;
+	u->max_in_flight = p->max_in_flight;
+	u->max_conns = p->max_conns;
+	u->failures_before_backoff = p->failures_before_backoff;
+	u->backoff_max_ms = p->backoff_max_ms;
+	return u;
+}
+
 int tls_upstream_new(uv_loop_t *loop, struct tls_client *client,
 		     const struct tls_upstream_params *p, struct tls_upstream **out)
 {
@@ -38,15 +67,11 @@ int tls_upstream_new(uv_loop_t *loop, struct tls_client *client,
 	    p->max_in_flight > MAX_IN_FLIGHT_LIMIT || p->max_conns == 0) {
 		return -EINVAL;
 	}
-	u = calloc(1, sizeof(*u));
+	u = upstream_alloc(loop, p);
 	if (!u) {
 		return -ENOMEM;
 	}
-	u->loop = loop;
 	u->client = client;
-	memcpy(&u->addr, p->addr, p->addr_len);
-	u->addr_len = p->addr_len;
-	u->name = strdup(p->name);
 	u->auth_name = p->auth_name ? strdup(p->auth_name) : NULL;
 	if (p->n_pins > 0) {
 		u->pins = calloc(p->n_pins, TLS_PIN_LEN);
@@ -55,7 +80,7 @@ int tls_upstream_new(uv_loop_t *loop, struct tls_client *client,
 			u->n_pins = p->n_pins;
 		}
 	}
-	if (!u->name || (p->auth_name && !u->auth_name) || (p->n_pins > 0 && !u->pins)) {
+	if ((p->auth_name && !u->auth_name) || (p->n_pins > 0 && !u->pins)) {
 		free(u->name);
 		free(u->auth_name);
 		free(u->pins);
@@ -63,13 +88,34 @@ int tls_upstream_new(uv_loop_t *loop, struct tls_client *client,
 		return -ENOMEM;
 	}
 	u->strict = p->strict;
-	u->idle_timeout_ms = p->idle_timeout_ms;
-	u->handshake_timeout_ms = p->handshake_timeout_ms;
-	u->liveness_ms = p->liveness_ms;
-	u->max_in_flight = p->max_in_flight;
-	u->max_conns = p->max_conns;
-	u->failures_before_backoff = p->failures_before_backoff;
-	u->backoff_max_ms = p->backoff_max_ms;
+	*out = u;
+	return 0;
+}
+
+int tls_upstream_new_plain(uv_loop_t *loop, const struct tls_upstream_params *p,
+			   struct tls_upstream **out)
+{
+	struct tls_upstream *u;
+	int ret;
+
+	/* First of all, before any socket exists: plain DNS goes nowhere but a private network. */
+	if (!tls_upstream_plain_allowed(p->addr, p->addr_len)) {
+		return -EPERM;
+	}
+	if (p->max_in_flight == 0 || p->max_in_flight > MAX_IN_FLIGHT_LIMIT) {
+		return -EINVAL;
+	}
+	u = upstream_alloc(loop, p);
+	if (!u) {
+		return -ENOMEM;
+	}
+	u->plain = true;
+	ret = tls_plain_open(u);
+	if (ret != 0) {
+		free(u->name);
+		free(u);
+		return ret;
+	}
 	*out = u;
 	return 0;
 }
@@ -109,6 +155,10 @@ void tls_upstream_close(struct tls_upstream *u, void (*on_closed)(void *arg), vo
 	u->closing = true;
 	u->on_closed = on_closed;
 	u->on_closed_arg = arg;
+	if (u->plain) {
+		tls_plain_close(u); /* always has a handle: freed from its close callback */
+		return;
+	}
 	if (!u->conns) {
 		upstream_free(u);
 		return;
@@ -132,6 +182,13 @@ void tls_upstream_conn_freed(struct tls_upstream *u, struct tls_conn *c)
 	}
 }
 
+void tls_upstream_plain_freed(struct tls_upstream *u)
+{
+	REQUIRE(u->plain && u->closing);
+	u->px = NULL;
+	upstream_free(u);
+}
+
 const char *tls_upstream_name(const struct tls_upstream *u)
 {
 	return u->name;
@@ -140,6 +197,10 @@ const char *tls_upstream_name(const struct tls_upstream *u)
 void tls_upstream_stats_get(const struct tls_upstream *u, struct tls_upstream_stats *out)
 {
 	*out = u->stats;
+	if (u->plain) {
+		tls_plain_stats(u, out);
+		return;
+	}
 	/* Walked, not kept up to date on every change: there are at most max_conns. */
 	for (const struct tls_conn *c = u->conns; c; c = c->next) {
 		out->in_flight += c->n_slots_used;
@@ -156,6 +217,9 @@ enum tls_upstream_state tls_upstream_state(const struct tls_upstream *u)
 
 	if (u->backoff_until > uv_now(u->loop)) {
 		return TLS_UPSTREAM_BACKED_OFF;
+	}
+	if (u->plain) {
+		return tls_plain_state(u);
 	}
 	for (const struct tls_conn *c = u->conns; c; c = c->next) {
 		if (c->state == TLS_CONN_READY) {
@@ -291,7 +355,12 @@ int tls_upstream_query(struct tls_upstream *u, struct tls_query *q)
 	}
 	q->qend = question.end;
 	q->conn = NULL;
+	q->pq = NULL;
 	q->in_flight = false;
+	if (u->plain) {
+		tls_plain_query(u, q);
+		return 0;
+	}
 	for (struct tls_conn *c = u->conns; c; c = c->next) {
 		if (!tls_conn_usable(c)) {
 			continue;

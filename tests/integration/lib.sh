@@ -2,7 +2,8 @@
 #
 # Before sourcing: DOTD, PROBE, HERE (the directory of the scripts). It sets up a temporary
 # directory TMP removed on exit with every process listed in PIDS, PASS/FAIL reporting, free
-# ports, starting and stopping dotd, and start_unbound for a real DoT upstream on loopback.
+# ports, starting and stopping dotd, and start_unbound for a real DoT upstream on loopback
+# (start_unbound_plain for a plain DNS one).
 # shellcheck shell=bash
 
 GEN=$HERE/../certs/gen.sh
@@ -256,15 +257,12 @@ make_pki()
 	pass "test certificates (gen.sh)"
 }
 
-# start_unbound NAME [EXTRA-SERVER-LINES]: a real unbound serving DoT on a free loopback
-# port, with the test zones, its own control port, config $TMP/NAME.conf and log
-# $TMP/NAME.log. Sets UPORT (its DoT port) and UNBOUND_PID.
-start_unbound()
+# unbound_conf NAME PORT TRANSPORT-LINES [EXTRA-SERVER-LINES]: $TMP/NAME.conf, an unbound on
+# $HOST@PORT (TRANSPORT-LINES right after the interface line) with the test zones and its own
+# control port.
+unbound_conf()
 {
-	local name=$1 extra=${2:-} cport='' i deadline x248
-	make_pki
-	UPORT=''
-	new_port UPORT
+	local name=$1 port=$2 transport=$3 extra=${4:-} cport='' i x248
 	new_port cport
 	x248=$(printf '%248s' '' | tr ' ' x)
 	{
@@ -279,10 +277,12 @@ server:
   logfile: ""
   verbosity: 1
   num-threads: 1
-  interface: $HOST@$UPORT
-  tls-port: $UPORT
-  tls-service-key: "$TMP/pki/server.key"
-  tls-service-pem: "$TMP/pki/server.pem"
+  interface: $HOST@$port
+EOF
+		if [[ -n $transport ]]; then
+			printf '%s\n' "$transport"
+		fi
+		cat << EOF
   incoming-num-tcp: 100
   tcp-idle-timeout: 60000
   access-control: 127.0.0.0/8 allow
@@ -322,17 +322,50 @@ remote-control:
   control-port: $cport
 EOF
 	} > "$TMP/$name.conf"
+}
+
+# unbound_run NAME WHAT: start the unbound of $TMP/NAME.conf, logging to $TMP/NAME.log, and
+# wait until its control port answers ("NAME starts (WHAT)"). Sets UNBOUND_PID.
+unbound_run()
+{
+	local name=$1 deadline
 	unbound -d -c "$TMP/$name.conf" > "$TMP/$name.log" 2>&1 &
 	UNBOUND_PID=$!
 	PIDS+=("$UNBOUND_PID")
 	deadline=$((SECONDS + 10))
 	until unbound-control -c "$TMP/$name.conf" status > /dev/null 2>&1; do
 		if ! alive "$UNBOUND_PID" || ((SECONDS >= deadline)); then
-			die "$name starts (DoT on $HOST@$UPORT)"
+			die "$name starts ($2)"
 		fi
 		sleep 0.1
 	done
-	pass "$name starts (DoT on $HOST@$UPORT)"
+	pass "$name starts ($2)"
+}
+
+# start_unbound NAME [EXTRA-SERVER-LINES]: a real unbound serving DoT on a free loopback
+# port, with the test zones, its own control port, config $TMP/NAME.conf and log
+# $TMP/NAME.log. Sets UPORT (its DoT port) and UNBOUND_PID.
+start_unbound()
+{
+	local name=$1 extra=${2:-}
+	make_pki
+	UPORT=''
+	new_port UPORT
+	unbound_conf "$name" "$UPORT" "  tls-port: $UPORT
+  tls-service-key: \"$TMP/pki/server.key\"
+  tls-service-pem: \"$TMP/pki/server.pem\"" "$extra"
+	unbound_run "$name" "DoT on $HOST@$UPORT"
+}
+
+# start_unbound_plain NAME [EXTRA-SERVER-LINES]: the same unbound serving plain DNS over UDP
+# and TCP on a free loopback port, without TLS. Sets UPORT and UNBOUND_PID.
+start_unbound_plain()
+{
+	local name=$1 extra=${2:-}
+	UPORT=''
+	new_port UPORT
+	unbound_conf "$name" "$UPORT" "" "$extra"
+	unbound_run "$name" "plain DNS on $HOST@$UPORT"
 }
 
 # ucontrol NAME ARGS...: unbound-control on the unbound started as NAME.
