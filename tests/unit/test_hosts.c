@@ -22,6 +22,7 @@
 
 #include "dns_wire.h"
 #include "hosts.h"
+#include "log.h"
 #include "siphash.h"
 #include "unit.h"
 
@@ -50,6 +51,11 @@ static void write_len(const char *path, const char *text, size_t len)
 		off += (size_t)n;
 	}
 	CU_ASSERT_FATAL(close(fd) == 0);
+}
+
+static void write_text(const char *path, const char *text)
+{
+	write_len(path, text, strlen(text));
 }
 
 /* @path loaded; the messages, malloc'd, in *@msgs. */
@@ -643,6 +649,395 @@ static void test_many(void)
 	free(text);
 }
 
+/* --- the watcher --- */
+
+#define WATCH_BOUND_MS 5000 /* past this a wait fails the test instead of hanging it */
+#define CHANGE_MS      1000 /* @changed must come within this of a change */
+#define QUIET_MS       500  /* a wait for nothing: the settling delay (200 ms) and a read */
+
+struct watch_state {
+	uv_loop_t loop;
+	uv_timer_t timeout;
+	struct hosts_watch *w;
+	struct hosts *h; /**< owned: the last one @changed gave */
+	unsigned n_changed;
+	bool timed_out;
+	bool stop_in_changed; /**< @changed stops the watch */
+};
+
+static void on_changed(void *arg, struct hosts *h)
+{
+	struct watch_state *st = arg;
+
+	st->n_changed++;
+	hosts_free(st->h);
+	st->h = h;
+	if (st->stop_in_changed) {
+		hosts_watch_stop(st->w);
+		st->w = NULL;
+	}
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+	struct watch_state *st = t->data;
+
+	st->timed_out = true;
+}
+
+/* Warnings of the watcher (stderr) in a file while a step needs to see them. */
+static int saved_stderr = -1;
+static char log_path[PATH_MAX];
+
+static void log_capture(void)
+{
+	int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+
+	CU_ASSERT_FATAL(fd >= 0);
+	fflush(stderr);
+	saved_stderr = dup(2);
+	CU_ASSERT_FATAL(saved_stderr >= 0 && dup2(fd, 2) == 2);
+	close(fd);
+}
+
+/* What was logged since log_capture(), malloc'd. */
+static char *log_text(void)
+{
+	FILE *f = fopen(log_path, "r");
+	char *text = calloc(1, 65536);
+
+	CU_ASSERT_FATAL(f != NULL && text != NULL);
+	text[fread(text, 1, 65535, f)] = '\0';
+	fclose(f);
+	return text;
+}
+
+static bool log_has(const char *s)
+{
+	char *text = log_text();
+	bool found = strstr(text, s) != NULL;
+
+	free(text);
+	return found;
+}
+
+/* The log captured since log_capture(), malloc'd; stderr is the terminal's again. */
+static char *log_release(void)
+{
+	fflush(stderr);
+	dup2(saved_stderr, 2);
+	close(saved_stderr);
+	saved_stderr = -1;
+	return log_text();
+}
+
+/*
+ * Run the loop until @changed has been called @n more times, or the captured log holds
+ * @until (if not NULL), or @ms have passed. How many more times @changed was called; the
+ * time taken in *@took_ms.
+ */
+static unsigned run_until(struct watch_state *st, unsigned n, const char *until, uint64_t ms,
+			  uint64_t *took_ms)
+{
+	unsigned before = st->n_changed;
+	uint64_t start = uv_hrtime();
+
+	st->timed_out = false;
+	uv_timer_start(&st->timeout, on_timeout, ms, 0);
+	while (!st->timed_out && st->n_changed - before < n && !(until && log_has(until))) {
+		uv_run(&st->loop, UV_RUN_ONCE);
+	}
+	uv_timer_stop(&st->timeout);
+	if (took_ms) {
+		*took_ms = (uv_hrtime() - start) / 1000000;
+	}
+	return st->n_changed - before;
+}
+
+/* The file changed: @changed within CHANGE_MS, with a hosts of the new content only. */
+static bool expect_change(struct watch_state *st, const char *name, const char *addr,
+			  const char *gone)
+{
+	uint64_t ms;
+	unsigned n = run_until(st, 1, NULL, WATCH_BOUND_MS, &ms);
+
+	CU_ASSERT_EQUAL(n, 1);
+	if (n != 1) {
+		fprintf(stderr, "\nno change seen for '%s' in %u ms\n", name, WATCH_BOUND_MS);
+		return false;
+	}
+	CU_ASSERT(ms < CHANGE_MS);
+	CHECK(st->h, name, DNS_TYPE_A, addr);
+	if (gone) {
+		CHECK(st->h, gone, DNS_TYPE_A, "unknown");
+	}
+	return true;
+}
+
+/* The file became unreadable: the warning @warning logged within CHANGE_MS, and the hosts
+ * before kept (no @changed). */
+static bool expect_kept(struct watch_state *st, const char *warning)
+{
+	struct hosts *before = st->h;
+	uint64_t ms;
+	unsigned n;
+	char *text;
+
+	log_capture();
+	n = run_until(st, 1, warning, WATCH_BOUND_MS, &ms);
+	text = log_release();
+	CU_ASSERT_EQUAL(n, 0);
+	CU_ASSERT_PTR_EQUAL(st->h, before);
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, warning));
+	CU_ASSERT(ms < CHANGE_MS);
+	if (!strstr(text, warning)) {
+		fprintf(stderr, "\nlogged:\n%s\nexpected: %s\n", text, warning);
+	}
+	free(text);
+	return n == 0;
+}
+
+static void watch_state_init(struct watch_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	CU_ASSERT_FATAL(uv_loop_init(&st->loop) == 0);
+	uv_timer_init(&st->loop, &st->timeout);
+	st->timeout.data = st;
+}
+
+/* Everything closed: the watch's handles and ours, the loop empty. */
+static void watch_state_done(struct watch_state *st)
+{
+	hosts_watch_stop(st->w);
+	uv_close((uv_handle_t *)&st->timeout, NULL);
+	uv_run(&st->loop, UV_RUN_DEFAULT);
+	CU_ASSERT_EQUAL(uv_loop_close(&st->loop), 0);
+	hosts_free(st->h);
+}
+
+/* @text to @path as editors save: a new file beside it, renamed over it. */
+static void write_renamed(const char *path, const char *text)
+{
+	char tmp[PATH_MAX + 8];
+
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	write_text(tmp, text);
+	CU_ASSERT_FATAL(rename(tmp, path) == 0);
+}
+
+static void test_watch(void)
+{
+	struct watch_state st;
+	char path[PATH_MAX], want[PATH_MAX + 128], *text;
+	unsigned n = 0;
+
+	path_of("watched", path);
+	write_text(path, "10.0.5.1 start.example\n");
+	watch_state_init(&st);
+	CU_ASSERT_EQUAL_FATAL(hosts_watch_start(&st.loop, path, on_changed, &st, &st.w), 0);
+
+	/* In place: the same inode, truncated and written. */
+	write_text(path, "10.0.5.2 inplace.example\n");
+	if (!expect_change(&st, "inplace.example", "10.0.5.2", "start.example")) {
+		goto done;
+	}
+	/* Renamed over, with a bad line: read, and the warning logged. */
+	log_capture();
+	write_renamed(path, "10.0.5.3 renamed.example\nbad line\n");
+	n = run_until(&st, 1, NULL, WATCH_BOUND_MS, NULL);
+	text = log_release();
+	CU_ASSERT_EQUAL(n, 1);
+	snprintf(want, sizeof(want), "%s:2: 'bad' is not an IPv4 or IPv6 address: line skipped",
+		 path);
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, want));
+	free(text);
+	if (n != 1) {
+		goto done;
+	}
+	CHECK(st.h, "renamed.example", DNS_TYPE_A, "10.0.5.3");
+	/* A second replace, then in place again: the path is watched, not the first inode. */
+	write_renamed(path, "10.0.5.4 renamed2.example\n");
+	if (!expect_change(&st, "renamed2.example", "10.0.5.4", "renamed.example")) {
+		goto done;
+	}
+	write_text(path, "10.0.5.5 inplace2.example\n");
+	if (!expect_change(&st, "inplace2.example", "10.0.5.5", "renamed2.example")) {
+		goto done;
+	}
+	/* Removed: the names read before stay; created again: read. */
+	CU_ASSERT_FATAL(unlink(path) == 0);
+	snprintf(want, sizeof(want), "%s: cannot open: %s", path, strerror(ENOENT));
+	if (!expect_kept(&st, want)) {
+		goto done;
+	}
+	CHECK(st.h, "inplace2.example", DNS_TYPE_A, "10.0.5.5");
+	write_text(path, "10.0.5.6 recreated.example\n");
+	if (!expect_change(&st, "recreated.example", "10.0.5.6", "inplace2.example")) {
+		goto done;
+	}
+	/* A directory in its place (unreadable even for root), then a file again. */
+	CU_ASSERT_FATAL(unlink(path) == 0 && mkdir(path, 0755) == 0);
+	snprintf(want, sizeof(want), "hosts file '%s' not read again (%s)", path, strerror(EISDIR));
+	if (!expect_kept(&st, want)) {
+		goto done;
+	}
+	CU_ASSERT_FATAL(rmdir(path) == 0);
+	write_text(path, "10.0.5.7 back.example\n");
+	if (!expect_change(&st, "back.example", "10.0.5.7", "recreated.example")) {
+		goto done;
+	}
+	/* Mode 000: unreadable for all but root (the check is for a non-root run only). */
+	if (geteuid() != 0) {
+		CU_ASSERT_FATAL(chmod(path, 0) == 0);
+		snprintf(want, sizeof(want), "%s: cannot open: %s", path, strerror(EACCES));
+		if (!expect_kept(&st, want)) {
+			goto done;
+		}
+		CU_ASSERT_FATAL(chmod(path, 0644) == 0);
+		if (!expect_change(&st, "back.example", "10.0.5.7", NULL)) {
+			goto done;
+		}
+	}
+	/*
+	 * A burst of writes 60 ms apart, 300 ms in all: read once, 200 ms after the last write,
+	 * with the last content. A delay counted from the first event would read it in the
+	 * middle of the burst, and again after.
+	 */
+	n = 0;
+	for (unsigned i = 0; i < 6; i++) {
+		char line[64];
+
+		snprintf(line, sizeof(line), "10.0.5.%u burst%u.example\n", 10 + i, i);
+		write_text(path, line);
+		n += run_until(&st, UINT_MAX, NULL, 60, NULL);
+	}
+	CU_ASSERT_EQUAL(n, 0);
+	if (!expect_change(&st, "burst5.example", "10.0.5.15", "burst4.example")) {
+		goto done;
+	}
+	CU_ASSERT_EQUAL(run_until(&st, UINT_MAX, NULL, QUIET_MS, NULL), 0);
+	/* Writes every 100 ms without end: still read, a second after the first at the latest,
+	 * with what was last written. */
+	{
+		uint64_t start = uv_hrtime(), first_ms = 0;
+		char line[96], name[32];
+
+		n = 0;
+		for (unsigned i = 0; i < 15 && n == 0; i++) {
+			snprintf(name, sizeof(name), "endless%u.example", i);
+			snprintf(line, sizeof(line), "10.0.5.%u %s\n", 30 + i, name);
+			write_text(path, line);
+			n += run_until(&st, 1, NULL, 100, NULL);
+			first_ms = (uv_hrtime() - start) / 1000000;
+			snprintf(line, sizeof(line), "10.0.5.%u", 30 + i);
+		}
+		CU_ASSERT_EQUAL(n, 1);
+		CU_ASSERT(first_ms >= 900 && first_ms < 1450);
+		if (n != 1) {
+			goto done;
+		}
+		CHECK(st.h, name, DNS_TYPE_A, line);
+		/* The last write's events may come in the same loop iteration as the timer, after
+		 * the read: they make one more read, of the same content. */
+		CU_ASSERT(run_until(&st, UINT_MAX, NULL, QUIET_MS, NULL) <= 1);
+		CHECK(st.h, name, DNS_TYPE_A, line);
+	}
+	/* Stopped from @changed: the change is the last one seen. */
+	st.stop_in_changed = true;
+	write_text(path, "10.0.5.20 last.example\n");
+	if (!expect_change(&st, "last.example", "10.0.5.20", NULL)) {
+		goto done;
+	}
+	CU_ASSERT_PTR_NULL(st.w);
+	write_text(path, "10.0.5.21 unseen.example\n");
+	CU_ASSERT_EQUAL(run_until(&st, UINT_MAX, NULL, QUIET_MS, NULL), 0);
+	CHECK(st.h, "last.example", DNS_TYPE_A, "10.0.5.20");
+done:
+	watch_state_done(&st);
+	unlink(path);
+	rmdir(path);
+}
+
+/* The file does not exist when the watch starts: read once it is created. */
+static void test_watch_missing(void)
+{
+	struct watch_state st;
+	char path[PATH_MAX], *text;
+
+	path_of("created-later", path);
+	watch_state_init(&st);
+	CU_ASSERT_EQUAL_FATAL(hosts_watch_start(&st.loop, path, on_changed, &st, &st.w), 0);
+	/* Other files of the directory are not ours: not even a read of ours is tried. */
+	log_capture();
+	write_text(path_of("someone-else", path), "10.0.6.9 other.example\n");
+	CU_ASSERT_EQUAL(run_until(&st, UINT_MAX, NULL, QUIET_MS, NULL), 0);
+	text = log_release();
+	CU_ASSERT_STRING_EQUAL(text, "");
+	free(text);
+	unlink(path);
+	write_text(path_of("created-later", path), "10.0.6.1 created.example\n");
+	expect_change(&st, "created.example", "10.0.6.1", NULL);
+	watch_state_done(&st);
+	unlink(path);
+}
+
+/* A path without a directory is in the working directory. */
+static void test_watch_relative(void)
+{
+	struct watch_state st;
+	char cwd[PATH_MAX];
+
+	CU_ASSERT_FATAL(getcwd(cwd, sizeof(cwd)) != NULL && chdir(dir) == 0);
+	watch_state_init(&st);
+	CU_ASSERT_EQUAL_FATAL(hosts_watch_start(&st.loop, "relative", on_changed, &st, &st.w), 0);
+	write_text("relative", "10.0.8.1 relative.example\n");
+	expect_change(&st, "relative.example", "10.0.8.1", NULL);
+	watch_state_done(&st);
+	unlink("relative");
+	CU_ASSERT_FATAL(chdir(cwd) == 0);
+}
+
+/* Stopped while a read waits for its settling delay: no @changed, everything freed. */
+static void test_watch_stop_pending(void)
+{
+	struct watch_state st;
+	char path[PATH_MAX];
+
+	path_of("pending", path);
+	write_text(path, "10.0.7.1 before.example\n");
+	watch_state_init(&st);
+	CU_ASSERT_EQUAL_FATAL(hosts_watch_start(&st.loop, path, on_changed, &st, &st.w), 0);
+	write_text(path, "10.0.7.2 after.example\n");
+	/* The event is taken, the read not yet made (200 ms of settling). */
+	CU_ASSERT_EQUAL(run_until(&st, UINT_MAX, NULL, 50, NULL), 0);
+	hosts_watch_stop(st.w);
+	st.w = NULL;
+	CU_ASSERT_EQUAL(run_until(&st, UINT_MAX, NULL, QUIET_MS, NULL), 0);
+	CU_ASSERT_PTR_NULL(st.h);
+	watch_state_done(&st);
+	unlink(path);
+}
+
+/* What cannot be watched: an error, *out untouched, nothing left on the loop. */
+static void test_watch_errors(void)
+{
+	struct hosts_watch *w = (struct hosts_watch *)&w;
+	struct watch_state st;
+	char path[PATH_MAX];
+
+	watch_state_init(&st);
+	path_of("no-such-directory/hosts", path);
+	CU_ASSERT_EQUAL(hosts_watch_start(&st.loop, path, on_changed, &st, &w), -ENOENT);
+	path_of("", path);
+	CU_ASSERT_EQUAL(hosts_watch_start(&st.loop, path, on_changed, &st, &w), -EINVAL);
+	CU_ASSERT_EQUAL(hosts_watch_start(&st.loop, "", on_changed, &st, &w), -EINVAL);
+	path_of("hosts", path);
+	CU_ASSERT_EQUAL(hosts_watch_start(&st.loop, path, NULL, &st, &w), -EINVAL);
+	CU_ASSERT_PTR_EQUAL(w, (struct hosts_watch *)&w);
+	hosts_watch_stop(NULL);
+	watch_state_done(&st);
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
@@ -657,6 +1052,11 @@ int main(void)
 		{"16 MiB read at most", test_size_bound},
 		{"SipHash-2-4 vectors", test_siphash},
 		{"50,000 names", test_many},
+		{"watch: in place, renamed over, removed, a directory, a burst", test_watch},
+		{"watch: a file created after the start", test_watch_missing},
+		{"watch: a relative path", test_watch_relative},
+		{"watch: stopped with a read pending", test_watch_stop_pending},
+		{"watch: a directory that cannot be watched", test_watch_errors},
 		CU_TEST_INFO_NULL,
 	};
 	char path[PATH_MAX];
@@ -666,7 +1066,11 @@ int main(void)
 		perror("mkdtemp");
 		return 2;
 	}
+	snprintf(log_path, sizeof(log_path), "%s/log", dir);
+	/* The watcher's notices ("read again") would fill the output; its warnings are checked. */
+	log_level_set(LOG_WARNING);
 	ret = unit_run("hosts", tests);
+	unlink(log_path);
 	unlink(path_of("hosts", path));
 	rmdir(dir);
 	return ret;
