@@ -401,11 +401,12 @@ struct loader {
 	struct table by_pair; /**< to pairs */
 };
 
-static void warn(struct loader *ld, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void load_warn(struct loader *ld, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* "PATH:LINE: reason" for the first HOSTS_WARNINGS_MAX of a load: a broken file of a million
  * lines must not flood the log. The others are counted, and the count written at the end. */
-static void warn(struct loader *ld, const char *fmt, ...)
+static void load_warn(struct loader *ld, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -642,15 +643,15 @@ static bool addr_parse(struct loader *ld, const char *tok, size_t len, uint8_t b
 				*alen = 16;
 				return true;
 			}
-			/* A link-local address is of one interface: a DNS answer cannot say which.
-			 */
-			warn(ld,
-			     "'%s' has a zone index, which a DNS answer cannot carry: line skipped",
-			     quote(q, tok, len));
+			/* A link-local address is of one interface: an answer cannot say which. */
+			load_warn(ld,
+				  "'%s' has a zone index, which a DNS answer cannot carry: line "
+				  "skipped",
+				  quote(q, tok, len));
 			return false;
 		}
 	}
-	warn(ld, "'%s' is not an IPv4 or IPv6 address: line skipped", quote(q, tok, len));
+	load_warn(ld, "'%s' is not an IPv4 or IPv6 address: line skipped", quote(q, tok, len));
 	return false;
 }
 
@@ -681,7 +682,7 @@ static int line_parse(struct loader *ld, const char *p, size_t len)
 
 		have_name = true;
 		if (wire_len == 0) {
-			warn(ld, "name '%s' skipped: %s", quote(q, tok, tok_len), why);
+			load_warn(ld, "name '%s' skipped: %s", quote(q, tok, tok_len), why);
 			continue;
 		}
 		ret = entry_intern(ld, wire, wire_len, &entry);
@@ -702,7 +703,7 @@ static int line_parse(struct loader *ld, const char *p, size_t len)
 		}
 	}
 	if (!have_name) {
-		warn(ld, "an address without a name: line skipped");
+		load_warn(ld, "an address without a name: line skipped");
 	}
 	return 0;
 }
@@ -891,7 +892,7 @@ int hosts_load(const char *path, struct hosts **out, FILE *msgs)
 			n--; /* CRLF: a file from Windows */
 		}
 		if (n > HOSTS_LINE_MAX) {
-			warn(&ld, "line longer than %u bytes: skipped", HOSTS_LINE_MAX);
+			load_warn(&ld, "line longer than %u bytes: skipped", HOSTS_LINE_MAX);
 			continue;
 		}
 		ret = line_parse(&ld, p, n);
