@@ -17,6 +17,7 @@
 #include <sys/random.h>
 
 #include "cache.h"
+#include "siphash.h"
 
 #define TABLE_MIN	1024
 #define SERVFAIL_TTL	5    /* RFC 2308 §7.1 allows up to 5 min; we only damp repeats */
@@ -68,63 +69,6 @@ struct cache {
 	struct entry *q_head, *q_tail, *hand;
 	struct cache_stats stats;
 };
-
-/* --- SipHash-2-4 (Aumasson and Bernstein), from its description --- */
-
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-
-static void sip_round(uint64_t v[4])
-{
-	v[0] += v[1];
-	v[1] = ROTL(v[1], 13);
-	v[1] ^= v[0];
-	v[0] = ROTL(v[0], 32);
-	v[2] += v[3];
-	v[3] = ROTL(v[3], 16);
-	v[3] ^= v[2];
-	v[0] += v[3];
-	v[3] = ROTL(v[3], 21);
-	v[3] ^= v[0];
-	v[2] += v[1];
-	v[1] = ROTL(v[1], 17);
-	v[1] ^= v[2];
-	v[2] = ROTL(v[2], 32);
-}
-
-static uint64_t siphash(const uint64_t key[2], const uint8_t *in, size_t len)
-{
-	uint64_t v[4] = {
-		key[0] ^ 0x736f6d6570736575ull,
-		key[1] ^ 0x646f72616e646f6dull,
-		key[0] ^ 0x6c7967656e657261ull,
-		key[1] ^ 0x7465646279746573ull,
-	};
-	uint64_t m, b = (uint64_t)len << 56;
-	size_t i = 0;
-
-	for (; i + 8 <= len; i += 8) {
-		m = 0;
-		for (int k = 7; k >= 0; k--) {
-			m = (m << 8) | in[i + (size_t)k];
-		}
-		v[3] ^= m;
-		sip_round(v);
-		sip_round(v);
-		v[0] ^= m;
-	}
-	for (int k = (int)(len - i) - 1; k >= 0; k--) {
-		b |= (uint64_t)in[i + (size_t)k] << (8 * k);
-	}
-	v[3] ^= b;
-	sip_round(v);
-	sip_round(v);
-	v[0] ^= b;
-	v[2] ^= 0xff;
-	for (int k = 0; k < 4; k++) {
-		sip_round(v);
-	}
-	return v[0] ^ v[1] ^ v[2] ^ v[3];
-}
 
 static uint64_t clock_now(const struct cache *c)
 {
