@@ -48,9 +48,13 @@
 #include "blocklist_int.h"
 #include "dns_wire.h"
 
-#define READ_CHUNK    65536
-#define ARENA_START   65536 /* virtual: only the pages written are resident */
-#define SLOTS_START   1024
+#define READ_CHUNK 65536
+#ifndef BLOCKLIST_ARENA_START
+#define BLOCKLIST_ARENA_START 65536 /* virtual: only the pages written are resident */
+#endif
+#ifndef BLOCKLIST_SLOTS_START
+#define BLOCKLIST_SLOTS_START 1024 /* the fuzz build starts smaller, to grow on small inputs */
+#endif
 #define LOGGED_SKIPS  5	  /* skipped lines written to the messages per file */
 #define MAX_LABELS    127 /* in a 255-octet name: one octet of length and one of text each */
 #define MAX_TEXT_NAME 253 /* octets of a name as text, without the trailing dot */
@@ -69,7 +73,7 @@ struct slot {
 
 struct blocklist {
 	uint64_t key[2];		    /**< the SipHash key of this load */
-	struct slot *slots;		    /**< owned (mmap): n_slots, whole pages */
+	struct slot *slots;		    /**< owned (mmap): n_slots, in whole pages */
 	size_t n_slots;			    /**< at most UINT32_MAX, always more than n_names */
 	size_t n_names;			    /**< records in the arena */
 	size_t n_allowed;		    /**< of which with BLOCKLIST_F_ALLOW */
@@ -236,20 +240,15 @@ static void *pages_map(size_t size)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-/*
- * Move every slot into a new table of at least @n slots (more than n_names), as many as fill
- * its pages. 0 or -ENOMEM.
- */
+/* Move every slot into a new table of @n slots (more than n_names). 0 or -ENOMEM. */
 static int table_resize(struct blocklist *b, size_t n)
 {
-	size_t size = page_round(n * sizeof(struct slot));
 	struct slot *t;
 
-	n = size / sizeof(struct slot);
 	if (n > UINT32_MAX || n <= b->n_names) {
 		return -ENOMEM;
 	}
-	t = pages_map(size);
+	t = pages_map(page_round(n * sizeof(struct slot)));
 	if (!t) {
 		return -ENOMEM;
 	}
@@ -268,7 +267,7 @@ static int table_resize(struct blocklist *b, size_t n)
 		}
 		t[i] = *s;
 	}
-	munmap(b->slots, b->n_slots * sizeof(struct slot));
+	munmap(b->slots, page_round(b->n_slots * sizeof(struct slot)));
 	b->slots = t;
 	b->n_slots = n;
 	return 0;
@@ -367,9 +366,45 @@ static int name_add(struct blocklist *b, const uint8_t *wire, size_t len, unsign
 
 /* --- parsing a line --- */
 
+/*
+ * What each octet can be, looked up rather than compared: a line is read an octet at a time,
+ * a million lines at a load, and the fuzz build traces every comparison.
+ */
+#define C_SPACE 1 /* white space within a line (CRLF's '\r' too) */
+#define C_NAME	2 /* in a name, as stored: a-z 0-9 - _ */
+#define C_UPPER 4 /* in a name, lower-cased when stored */
+#define C_ADDR	8 /* in an IPv4 or IPv6 address: hex digits, '.', ':' */
+
+static const uint8_t char_class[256] = {
+	['\t'] = C_SPACE,	  ['\v'] = C_SPACE,	    ['\f'] = C_SPACE,
+	['\r'] = C_SPACE,	  [' '] = C_SPACE,	    ['-'] = C_NAME,
+	['_'] = C_NAME,		  ['.'] = C_ADDR,	    [':'] = C_ADDR,
+	['0'] = C_NAME | C_ADDR,  ['1'] = C_NAME | C_ADDR,  ['2'] = C_NAME | C_ADDR,
+	['3'] = C_NAME | C_ADDR,  ['4'] = C_NAME | C_ADDR,  ['5'] = C_NAME | C_ADDR,
+	['6'] = C_NAME | C_ADDR,  ['7'] = C_NAME | C_ADDR,  ['8'] = C_NAME | C_ADDR,
+	['9'] = C_NAME | C_ADDR,  ['a'] = C_NAME | C_ADDR,  ['b'] = C_NAME | C_ADDR,
+	['c'] = C_NAME | C_ADDR,  ['d'] = C_NAME | C_ADDR,  ['e'] = C_NAME | C_ADDR,
+	['f'] = C_NAME | C_ADDR,  ['g'] = C_NAME,	    ['h'] = C_NAME,
+	['i'] = C_NAME,		  ['j'] = C_NAME,	    ['k'] = C_NAME,
+	['l'] = C_NAME,		  ['m'] = C_NAME,	    ['n'] = C_NAME,
+	['o'] = C_NAME,		  ['p'] = C_NAME,	    ['q'] = C_NAME,
+	['r'] = C_NAME,		  ['s'] = C_NAME,	    ['t'] = C_NAME,
+	['u'] = C_NAME,		  ['v'] = C_NAME,	    ['w'] = C_NAME,
+	['x'] = C_NAME,		  ['y'] = C_NAME,	    ['z'] = C_NAME,
+	['A'] = C_UPPER | C_ADDR, ['B'] = C_UPPER | C_ADDR, ['C'] = C_UPPER | C_ADDR,
+	['D'] = C_UPPER | C_ADDR, ['E'] = C_UPPER | C_ADDR, ['F'] = C_UPPER | C_ADDR,
+	['G'] = C_UPPER,	  ['H'] = C_UPPER,	    ['I'] = C_UPPER,
+	['J'] = C_UPPER,	  ['K'] = C_UPPER,	    ['L'] = C_UPPER,
+	['M'] = C_UPPER,	  ['N'] = C_UPPER,	    ['O'] = C_UPPER,
+	['P'] = C_UPPER,	  ['Q'] = C_UPPER,	    ['R'] = C_UPPER,
+	['S'] = C_UPPER,	  ['T'] = C_UPPER,	    ['U'] = C_UPPER,
+	['V'] = C_UPPER,	  ['W'] = C_UPPER,	    ['X'] = C_UPPER,
+	['Y'] = C_UPPER,	  ['Z'] = C_UPPER,
+};
+
 static inline bool is_space(char c)
 {
-	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+	return char_class[(uint8_t)c] & C_SPACE;
 }
 
 /*
@@ -407,10 +442,9 @@ static int name_parse(const char *s, size_t n, uint8_t *wire, size_t *wire_len, 
 			count++;
 			continue;
 		}
-		if (c >= 'A' && c <= 'Z') {
+		if (char_class[(uint8_t)c] & C_UPPER) {
 			c = (char)(c - 'A' + 'a');
-		} else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-			     c == '_')) {
+		} else if (!(char_class[(uint8_t)c] & C_NAME)) {
 			return -EILSEQ;
 		}
 		if (++label > DNS_MAX_LABEL) {
@@ -459,6 +493,10 @@ static bool is_boilerplate(const char *s, size_t n)
 	if (n > 0 && s[n - 1] == '.') {
 		n--;
 	}
+	/* Most names are none: they all start with 'l', 'b', 'i' or '0', in 5 to 21 octets. */
+	if (n < 5 || n > 21 || !memchr("lLbBiI0", s[0], 7)) {
+		return false;
+	}
 	for (size_t i = 0; i < sizeof(boilerplate) / sizeof(boilerplate[0]); i++) {
 		if (strlen(boilerplate[i]) == n && strncasecmp(s, boilerplate[i], n) == 0) {
 			return true;
@@ -477,10 +515,7 @@ static bool is_address(const char *s, size_t n)
 		return false;
 	}
 	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
-		      c == ':' || c == '.')) {
+		if (!(char_class[(uint8_t)s[i]] & C_ADDR)) {
 			return false;
 		}
 	}
@@ -598,9 +633,10 @@ static void line_parse(struct reader *rd, const char *p, size_t n)
 		n--;
 	}
 	/* A '#' after white space ends a hosts line ("0.0.0.0 ads.example # tracker"). */
-	for (size_t i = 1; i < n; i++) {
-		if (p[i] == '#' && is_space(p[i - 1])) {
-			n = i;
+	for (const char *h = memchr(p, '#', n); h;
+	     h = memchr(h + 1, '#', n - (size_t)(h + 1 - p))) {
+		if (h > p && is_space(h[-1])) {
+			n = (size_t)(h - p);
 			break;
 		}
 	}
@@ -745,13 +781,13 @@ static struct blocklist *blocklist_new(const struct blocklist_source *src, size_
 	}
 	b->files = calloc(n ? n : 1, sizeof(*b->files));
 	b->paths = malloc(paths_len ? paths_len : 1);
-	b->arena = pages_map(ARENA_START);
+	b->arena = pages_map(page_round(BLOCKLIST_ARENA_START));
 	if (b->arena) {
-		b->arena_cap = ARENA_START;
+		b->arena_cap = page_round(BLOCKLIST_ARENA_START);
 	}
-	b->slots = pages_map(SLOTS_START * sizeof(struct slot));
+	b->slots = pages_map(page_round(BLOCKLIST_SLOTS_START * sizeof(struct slot)));
 	if (b->slots) {
-		b->n_slots = SLOTS_START;
+		b->n_slots = BLOCKLIST_SLOTS_START;
 	}
 	if (!b->files || !b->paths || !b->arena || !b->slots) {
 		blocklist_free(b);
@@ -892,7 +928,7 @@ void blocklist_free(struct blocklist *b)
 		return;
 	}
 	if (b->slots) {
-		munmap(b->slots, b->n_slots * sizeof(struct slot));
+		munmap(b->slots, page_round(b->n_slots * sizeof(struct slot)));
 	}
 	if (b->arena) {
 		munmap(b->arena, b->arena_cap);
