@@ -322,8 +322,7 @@ static int name_add(struct blocklist *b, const uint8_t *wire, size_t len, unsign
 	if (s->off != 0) {
 		r = b->arena + s->off;
 		if (!(r[REC_FLAGS] & flag)) {
-			/* Allow decides once set; a block list that names it later changes nothing.
-			 */
+			/* Once allowed, a block list naming it changes nothing. */
 			if (flag == BLOCKLIST_F_ALLOW) {
 				put16(r + REC_LIST, file);
 				b->n_allowed++;
@@ -714,8 +713,11 @@ static void reader_feed(struct reader *rd, const char *data, size_t len)
 	}
 }
 
-/* The end of the file: its last line may lack a '\n'. */
-static void reader_end(struct reader *rd)
+/*
+ * The end of the file: its last line may lack a '\n'. After a read error (!@whole) that line
+ * is dropped, since it may be cut short: "ads.example.com" read as far as "ads.exam".
+ */
+static void reader_end(struct reader *rd, bool whole)
 {
 	if (rd->error != 0) {
 		return;
@@ -723,7 +725,7 @@ static void reader_end(struct reader *rd)
 	if (rd->overlong) {
 		rd->line_bad = false;
 		line_skip(rd, "a line over 1024 octets", NULL, 0);
-	} else if (rd->carry_len > 0) {
+	} else if (rd->carry_len > 0 && whole) {
 		line_parse(rd, rd->carry, rd->carry_len);
 	}
 	if (rd->msgs && rd->st->skipped > LOGGED_SKIPS) {
@@ -869,7 +871,7 @@ int blocklist_load_sources(const struct blocklist_source *src, size_t n, size_t 
 		if (rd->error != 0) {
 			goto fail;
 		}
-		reader_end(rd);
+		reader_end(rd, b->files[i].error == 0);
 		if (b->files[i].error != 0 && msgs) {
 			fprintf(msgs, "%s: %s\n", b->files[i].path, strerror(-b->files[i].error));
 		}
