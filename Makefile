@@ -58,6 +58,8 @@ bench: deps
 	$(MAKE) build
 	./$(BUILD)/tests/bench/bench_cache
 	./$(BUILD)/tests/bench/bench_cachefile
+	./$(BUILD)/tests/bench/bench_blocklist
+	./$(BUILD)/tests/bench/bench_blocklist 100000
 
 check-format:
 	@files=$$(git ls-files '*.c' '*.h' 2>/dev/null); \
