@@ -466,6 +466,13 @@ static void conn_on_message(struct tls_conn *c, const uint8_t *msg, size_t len)
 		return;
 	}
 	q = s->q;
+	/*
+	 * The frame may be shared with a try on another upstream, which wrote its own ID into it
+	 * since: this try's ID is the slot's.
+	 */
+	if (q) {
+		dns_put16(q->frame + 2, s->id);
+	}
 	if (q ? dns_answer_check(q->frame + 2, q->qend, msg, len, &opt) != 0
 	      : dns_opt_find(msg, len, &opt) != 0) {
 		/* RFC 7766 §7, RFC 5452 §9.1: the whole question, or the connection is broken. */

@@ -75,6 +75,7 @@ struct options {
 	int keepalive;		/**< edns-tcp-keepalive TIMEOUT, -1 if off */
 	int servfail_after;	/**< --servfail-after N: SERVFAIL from query N + 1 on; -1 if off */
 	const char *ignore_label; /**< borrowed (argv): never answer names with this first label */
+	const char *slow_label;	  /**< borrowed (argv): --delay only names with this first label */
 	bool refuse;
 	bool stall;
 	bool garbage;
@@ -581,15 +582,15 @@ static void conn_answer_due(struct conn *c, uint64_t now)
 	}
 }
 
-/* Whether the first label of @q's name is --ignore-label's (case aside). */
-static bool ignored(const ldns_pkt *q)
+/* Whether the first label of @q's name is @label (case aside). */
+static bool first_label_is(const ldns_pkt *q, const char *label)
 {
 	const ldns_rdf *name = ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(q), 0));
 	const uint8_t *w = ldns_rdf_data(name);
-	size_t n = strlen(opt.ignore_label);
+	size_t n = strlen(label);
 
 	return ldns_rdf_size(name) > n + 1 && w[0] == n &&
-	       strncasecmp((const char *)w + 1, opt.ignore_label, n) == 0;
+	       strncasecmp((const char *)w + 1, label, n) == 0;
 }
 
 /* One message from the client: parse it and queue it. */
@@ -613,7 +614,7 @@ static int conn_query(struct conn *c, const uint8_t *wire, size_t len, uint64_t 
 	if (c->sent_ka0) {
 		stats.after_ka0++; /* RFC 7828 §3.2.2: the client should have sent nothing more */
 	}
-	if (opt.ignore_label && ignored(pkt)) {
+	if (opt.ignore_label && first_label_is(pkt, opt.ignore_label)) {
 		ldns_pkt_free(pkt);
 		return 0;
 	}
@@ -629,13 +630,21 @@ static int conn_query(struct conn *c, const uint8_t *wire, size_t len, uint64_t 
 	}
 	q->pkt = pkt;
 	q->arrived_ms = now;
-	q->due_ms = now + opt.delay_ms;
-	if (c->tail) {
-		c->tail->next = q;
-	} else {
-		c->head = q;
+	q->due_ms = now;
+	if (!opt.slow_label || first_label_is(pkt, opt.slow_label)) {
+		q->due_ms += opt.delay_ms;
 	}
-	c->tail = q;
+	/* In order of due time (arrival, when every query has the same delay). */
+	struct query **pp = &c->head;
+
+	while (*pp && (*pp)->due_ms <= q->due_ms) {
+		pp = &(*pp)->next;
+	}
+	q->next = *pp;
+	*pp = q;
+	if (!q->next) {
+		c->tail = q;
+	}
 	c->n_pending++;
 	return 0;
 }
@@ -1091,7 +1100,8 @@ static void usage(FILE *f)
 	      "  --idle-close MS     close (with close_notify) after MS ms without a query\n"
 	      "  --servfail-after N  answer SERVFAIL (EDE 0 'fakeup servfail') after N answers\n"
 	      "  --refuse            answer REFUSED to every query\n"
-	      "  --ignore-label L    never answer names whose first label is L\n",
+	      "  --ignore-label L    never answer names whose first label is L\n"
+	      "  --slow-label L      apply --delay only to names whose first label is L\n",
 	      f);
 }
 
@@ -1133,6 +1143,7 @@ static int parse_args(int argc, char **argv)
 		OPT_SERVFAIL_AFTER,
 		OPT_REFUSE,
 		OPT_IGNORE_LABEL,
+		OPT_SLOW_LABEL,
 		OPT_HELP,
 	};
 	static const struct option longopts[] = {
@@ -1155,6 +1166,7 @@ static int parse_args(int argc, char **argv)
 		{"servfail-after", required_argument, NULL, OPT_SERVFAIL_AFTER},
 		{"refuse", no_argument, NULL, OPT_REFUSE},
 		{"ignore-label", required_argument, NULL, OPT_IGNORE_LABEL},
+		{"slow-label", required_argument, NULL, OPT_SLOW_LABEL},
 		{"help", no_argument, NULL, OPT_HELP},
 		{NULL, 0, NULL, 0},
 	};
@@ -1224,6 +1236,9 @@ static int parse_args(int argc, char **argv)
 			break;
 		case OPT_IGNORE_LABEL:
 			opt.ignore_label = optarg;
+			break;
+		case OPT_SLOW_LABEL:
+			opt.slow_label = optarg;
 			break;
 		case OPT_HELP:
 			usage(stdout);

@@ -182,4 +182,36 @@ expect ignore "unanswered ($l1 / $l2), yet not dead: dead=$d connections=$c" "$l
 stop_dotd "$DOTD_PID" 10
 kill -TERM "$FAKE_PID" 2> /dev/null || true
 
+# --- the first try answers after a hedge was written elsewhere ---
+
+# slow.bench is answered by the first upstream after 1.2 s, other names at once, and a stream
+# of those keeps its connection alive; at 800 ms (timeout_per_try) slow.bench is hedged to the
+# second upstream, which answers after 5 s. The tries share one frame, and the hedge wrote its
+# own ID into it: the first upstream's answer must still be matched by its own try's ID, not
+# taken for a broken answer (which closed the connection and counted a protocol error).
+start_fakeup hedge-slow --delay 1200 --slow-label slow
+SLOW_PORT=$FPORT SLOW_PID=$FAKE_PID
+start_fakeup hedge-late --delay 5000
+LATE_PID=$FAKE_PID
+run_dotd hedge "timeout: 4000
+timeout_per_try: 800
+idle_timeout: 30000" "$SLOW_PORT" "$FPORT"
+wait_answer "$DPORT" 15 "$DOTD_PID" ready.bench 192.0.2.1 || fail "hedge: dotd starts"
+(for i in 1 2 3 4 5 6 7 8; do
+	"$PROBE" query "$HOST" "$DPORT" "fast$i.bench" A udp > /dev/null 2>&1 || true
+	sleep 0.15
+done) &
+STREAM=$!
+t0=$(date +%s%N)
+l1=$("$PROBE" ttl "$HOST" "$DPORT" slow.bench A) || true
+ms=$((($(date +%s%N) - t0) / 1000000))
+wait "$STREAM" || true
+line=$(upstream_stats "$DOTD_PID" "$TMP/hedge.log" "$HOST@$SLOW_PORT") || true
+p=$(stat_of "$line" proto_errors) h=$(grep -F "clients:" "$TMP/hedge.log" | tail -n 1)
+hedged=$(stat_of "$h" hedged)
+expect hedge "the first upstream's answer taken after the hedge ($l1 in $ms ms, hedged=$hedged, proto_errors=$p)" \
+	"$line" '[[ $l1 == "rcode=NOERROR "* ]] && ((ms >= 1000 && ms < 3000 && hedged >= 1 && p == 0))'
+stop_dotd "$DOTD_PID" 10
+kill -TERM "$SLOW_PID" "$LATE_PID" 2> /dev/null || true
+
 summary failures
