@@ -45,6 +45,7 @@
 #define DNS_TYPE_NS    2
 #define DNS_TYPE_CNAME 5
 #define DNS_TYPE_SOA   6
+#define DNS_TYPE_PTR   12
 #define DNS_TYPE_MX    15
 #define DNS_TYPE_TXT   16
 #define DNS_TYPE_AAAA  28

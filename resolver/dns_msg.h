@@ -91,6 +91,7 @@ size_t dns_msg_udp_limit(const struct dns_client_query *cq);
 #define DNS_EDE_NO_REACHABLE  22
 #define DNS_EDE_NETWORK_ERROR 23
 #define DNS_EDE_PROHIBITED    18
+#define DNS_EDE_BLOCKED	      15
 
 /** One record of an answer made here: its owner is the question's name. */
 struct dns_local_rr {

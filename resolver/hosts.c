@@ -34,8 +34,6 @@
 #include "hosts.h"
 #include "log.h"
 
-#define DNS_TYPE_PTR 12
-
 /* Settling: a burst of events (truncate, writes, rename) is read once, SETTLE_MS after its
  * last event, and never later than SETTLE_MAX_MS after its first (a file written without end
  * is still read). */

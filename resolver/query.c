@@ -31,6 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blocklist.h"
+#include "hosts.h"
 #include "log.h"
 #include "policy.h"
 #include "resolver.h"
@@ -507,6 +509,82 @@ static void answer_special(struct resolver *r, const struct query_origin *to,
 	answer_local_to(r, to, cq, rcode, NULL, 0, z->apex, z->apex_len, SPECIAL_TTL, -1, NULL);
 }
 
+#define HOSTS_ANSWER_MAX 32 /* addresses of one name answered from the hosts file */
+#define BLOCK_TTL	 60 /* of blocked answers and their SOA: short, lists change */
+
+/* The hosts file's answer for @cq, when the file knows the name (hosts.h). */
+static bool answer_hosts(struct resolver *r, const struct query_origin *to,
+			 const struct dns_client_query *cq)
+{
+	struct dns_local_rr rrs[HOSTS_ANSWER_MAX];
+	struct hosts_answer ha;
+	size_t n = 0;
+
+	if (!r->hosts ||
+	    !hosts_lookup(r->hosts, cq->msg + cq->q.name_off, cq->q.name_len, cq->q.qtype, &ha)) {
+		return false;
+	}
+	r->stats.hosts_answers++;
+	if (cq->q.qtype == DNS_TYPE_A || cq->q.qtype == DNS_TYPE_AAAA) {
+		for (size_t i = 0; i < ha.n_addrs && n < HOSTS_ANSWER_MAX; i++) {
+			rrs[n++] = (struct dns_local_rr){
+				.type = cq->q.qtype,
+				.ttl = HOSTS_TTL,
+				.rdata = ha.addrs[i],
+				.rdlen = cq->q.qtype == DNS_TYPE_A ? 4 : 16,
+			};
+		}
+	} else if (cq->q.qtype == DNS_TYPE_PTR && ha.ptr_name) {
+		rrs[n++] = (struct dns_local_rr){
+			.type = DNS_TYPE_PTR,
+			.ttl = HOSTS_TTL,
+			.rdata = ha.ptr_name,
+			.rdlen = (uint16_t)ha.ptr_len,
+		};
+	}
+	answer_local_to(r, to, cq, DNS_RCODE_NOERROR, rrs, n, NULL, 0, 0, -1, NULL);
+	return true;
+}
+
+/*
+ * A name on a block list and on no allow list: the answer block_answer says, each with
+ * Extended DNS Error 15 "Blocked" (RFC 8914 §4.16) and a short TTL; a negative one carries an
+ * SOA under the name itself, so that its minimum, the same short TTL, is what clients keep.
+ */
+static bool answer_blocked(struct resolver *r, const struct query_origin *to,
+			   const struct dns_client_query *cq)
+{
+	static const uint8_t zeros[16];
+	const uint8_t *name = cq->msg + cq->q.name_off;
+	struct dns_local_rr rr = {.type = cq->q.qtype, .ttl = BLOCK_TTL, .rdata = zeros};
+	enum config_block_answer how = r->cfg->block_answer;
+	char lower[DNS_MAX_NAME + 1];
+	int list = -1;
+
+	if (!r->blocks ||
+	    blocklist_lookup(r->blocks, name, cq->q.name_len, &list) != BLOCKLIST_BLOCK) {
+		return false;
+	}
+	r->stats.blocked++;
+	if (list >= 0 && (size_t)list < r->n_block_lists) {
+		r->block_hits[list]++;
+	}
+	for (size_t i = 0; i < cq->q.name_len; i++) {
+		lower[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
+	}
+	if (how == CONFIG_BLOCK_NULL &&
+	    (cq->q.qtype == DNS_TYPE_A || cq->q.qtype == DNS_TYPE_AAAA)) {
+		rr.rdlen = cq->q.qtype == DNS_TYPE_A ? 4 : 16;
+		answer_local_to(r, to, cq, DNS_RCODE_NOERROR, &rr, 1, NULL, 0, 0, DNS_EDE_BLOCKED,
+				NULL);
+		return true;
+	}
+	answer_local_to(
+		r, to, cq, how == CONFIG_BLOCK_NXDOMAIN ? DNS_RCODE_NXDOMAIN : DNS_RCODE_NOERROR,
+		NULL, 0, (const uint8_t *)lower, cq->q.name_len, BLOCK_TTL, DNS_EDE_BLOCKED, NULL);
+	return true;
+}
+
 /* --- trying upstreams --- */
 
 static void on_leg_answer(struct tls_query *tq, int status, const uint8_t *ans, size_t len,
@@ -873,10 +951,20 @@ void query_receive(struct resolver *r, const struct query_origin *from, const ui
 	case DNS_CHECK_OK:
 		break;
 	}
-	/* The policy stage: a name of a local zone is answered here; the others go to a group. */
+	/*
+	 * The policy stage. The hosts file first, as the system's resolver reads it before DNS;
+	 * then the zones: a special-use zone is answered here, the others go to an upstream
+	 * group, unless a block list has the name.
+	 */
+	if (answer_hosts(r, from, &cq)) {
+		return;
+	}
 	zone = policy_lookup(r->snap->policy, cq.msg + cq.q.name_off, cq.q.name_len);
 	if (zone->action != POLICY_FORWARD) {
 		answer_special(r, from, &cq, zone);
+		return;
+	}
+	if (answer_blocked(r, from, &cq)) {
 		return;
 	}
 	cache_key_make(r->cache, cq.msg, &cq.q, cq.do_bit, &k);

@@ -345,6 +345,10 @@ int resolver_start(struct resolver *r, uv_loop_t *loop, struct config *cfg, cons
 			return ret;
 		}
 	}
+	ret = local_start(r);
+	if (ret != 0) {
+		return ret;
+	}
 	if (cfg->cache_file) {
 		cache_file_load_at_start(r);
 	}
@@ -552,6 +556,7 @@ int resolver_reload(struct resolver *r, FILE *out)
 		}
 	}
 	failed = listener_apply(r, m);
+	local_reload(r, m);
 	if (resolver_metrics_apply(r, m) != 0) {
 		failed++;
 	}
@@ -609,6 +614,7 @@ void resolver_stop(struct resolver *r)
 	}
 	free(r->metrics_name);
 	r->metrics_name = NULL;
+	local_stop(r);
 	query_drop_all(r);
 	listener_close_all(r);
 	/* The queries are gone: this was the last reference, and the upstreams close now. */
@@ -632,6 +638,7 @@ void resolver_free(struct resolver *r)
 	REQUIRE(r->snap == NULL && r->listeners == NULL && r->deadlines.head == NULL);
 	upstream_pool_free(r->pool);
 	r->pool = NULL;
+	local_free(r);
 	free(r->config_path);
 	r->config_path = NULL;
 	cache_free(r->cache);

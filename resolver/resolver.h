@@ -38,6 +38,9 @@ struct upstream_set;
 struct udp_source;
 struct control;
 struct metrics_server;
+struct hosts;
+struct hosts_watch;
+struct blocklist;
 
 /**
  * One loaded configuration and what is built from it alone. Immutable once made; freed when the
@@ -102,6 +105,8 @@ struct resolver_stats {
 						  bucket, not cumulative */
 	uint64_t duration_ns;		     /**< the sum of those times */
 	uint64_t special_answers;	     /**< answered from a special-use zone (policy.h) */
+	uint64_t hosts_answers;		     /**< answered from hosts_file */
+	uint64_t blocked;		     /**< answered as blocked (blocklists) */
 	uint64_t reloads;		     /**< reloads asked for (SIGHUP, dotd-ctl reload) */
 	uint64_t reload_failures; /**< of those, the ones that left something unchanged */
 };
@@ -193,11 +198,19 @@ struct resolver {
 	struct dl_list stales;	  /**< queries by serve-stale deadline (1.8 s) */
 	uv_timer_t q_timer;	  /**< fires at the earliest head of the three */
 	uv_signal_t sig_int, sig_term, sig_usr1, sig_hup;
-	uint64_t started_at;		/**< loop time serving began, for uptime */
-	struct control *control;	/**< owned or NULL: the control socket */
-	struct metrics_server *metrics; /**< owned or NULL: metrics_listen */
-	char *metrics_name;		/**< owned: what metrics is bound to, for reload */
-	unsigned handles_open;		/**< of the above: timer and signals */
+	uint64_t started_at;		 /**< loop time serving began, for uptime */
+	struct control *control;	 /**< owned or NULL: the control socket */
+	struct metrics_server *metrics;	 /**< owned or NULL: metrics_listen */
+	struct hosts *hosts;		 /**< owned or NULL: hosts_file as last read (local.c) */
+	struct hosts_watch *hosts_watch; /**< owned or NULL */
+	char *hosts_path;		 /**< owned: what hosts_watch watches */
+	struct blocklist *blocks;	 /**< owned or NULL: the block and allow lists in force */
+	uint64_t *block_hits;		 /**< owned: names blocked, per list of blocks */
+	size_t n_block_lists;
+	unsigned blocks_loading; /**< loads of the lists off the loop still running */
+	uint64_t blocks_wanted;	 /**< the reload whose lists should be in force */
+	char *metrics_name;	 /**< owned: what metrics is bound to, for reload */
+	unsigned handles_open;	 /**< of the above: timer and signals */
 
 	struct dl_list tcp_clients; /**< open client TCP connections, least recently active first */
 	size_t n_tcp_clients;
@@ -245,6 +258,20 @@ int resolver_reload(struct resolver *r, FILE *out);
 
 /** Open, move or close the metrics endpoint as r->cfg says; problems go to @msgs (or NULL). */
 int resolver_metrics_apply(struct resolver *r, FILE *msgs);
+
+/* local.c */
+
+/** Read hosts_file and the block lists before serving; problems are warnings. */
+int local_start(struct resolver *r);
+
+/** Apply r->cfg's hosts_file and lists after a reload (the lists off the loop). */
+void local_reload(struct resolver *r, FILE *msgs);
+
+/** Stop watching the hosts file (resolver_stop). */
+void local_stop(struct resolver *r);
+
+/** Free what is left (resolver_free). */
+void local_free(struct resolver *r);
 
 /* cachefile.c */
 

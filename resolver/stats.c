@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blocklist.h"
 #include "dns_wire.h"
 #include "log.h"
 #include "resolver.h"
@@ -523,6 +524,8 @@ static const struct field client_fields[] = {
 	       "times a client TCP connection was not read for using up its share"),
 	CLIENT(special_answers, "special_answers",
 	       "answers from a special-use zone: localhost, local, home.arpa, RFC 6303 reverse"),
+	CLIENT(hosts_answers, "hosts_answers", "answers from hosts_file"),
+	CLIENT(blocked, "blocked", "names answered as blocked (blocklists, block_answer)"),
 	CLIENT(reloads, "reloads", "configuration reloads asked for (SIGHUP, dotd-ctl reload)"),
 	CLIENT(reload_failures, "reload_failures",
 	       "reloads that left the configuration, or a listen address, unchanged"),
@@ -677,6 +680,26 @@ static void write_upstreams(struct writer *w, const struct stats_view *v)
 	family_end(w);
 }
 
+/* The block and allow lists: domains read from each, names each blocked. */
+static void write_lists(struct writer *w, const struct stats_view *v)
+{
+	if (v->n_lists == 0) {
+		return;
+	}
+	family(w, "list_entries", GAUGE, "domains read from each block or allow list", "list",
+	       NULL);
+	for (size_t i = 0; i < v->n_lists; i++) {
+		sample(w, v->lists[i].path, count_of(v->lists[i].entries));
+	}
+	family_end(w);
+	family(w, "list_blocked", COUNTER,
+	       "names each block list blocked, since the lists were last read", "list", NULL);
+	for (size_t i = 0; i < v->n_lists; i++) {
+		sample(w, v->lists[i].path, count_of(v->lists[i].hits));
+	}
+	family_end(w);
+}
+
 /*
  * The upstreams' names, made unique: the k-th upstream of a name that came before gets "#k".
  * The array and each changed name are allocated in one block, freed with free().
@@ -738,6 +761,7 @@ int stats_view_write(const struct stats_view *v, enum stats_format fmt, FILE *ou
 		write_cache(&w, &v->cache);
 	}
 	write_upstreams(&w, v);
+	write_lists(&w, v);
 	if (fmt == STATS_JSON) {
 		fputs("}\n", out);
 	}
@@ -856,15 +880,51 @@ static int gather(struct resolver *r, struct stats_view *v, struct stats_upstrea
 	return 0;
 }
 
+/* The lists in force, in *@out (the caller frees it). */
+static int gather_lists(struct resolver *r, struct stats_view *v, struct stats_list **out)
+{
+	const struct blocklist_file_stats *f;
+	size_t n = 0;
+
+	*out = NULL;
+	if (!r->blocks) {
+		return 0;
+	}
+	f = blocklist_files(r->blocks, &n);
+	if (n == 0) {
+		return 0;
+	}
+	*out = calloc(n, sizeof(**out));
+	if (!*out) {
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		(*out)[i] = (struct stats_list){
+			.path = f[i].path,
+			.allow = f[i].allow,
+			.entries = f[i].entries,
+			.hits = i < r->n_block_lists ? r->block_hits[i] : 0,
+		};
+	}
+	v->lists = *out;
+	v->n_lists = n;
+	return 0;
+}
+
 int stats_write(struct resolver *r, enum stats_format fmt, FILE *out)
 {
+	struct stats_list *lists = NULL;
 	struct stats_upstream *ups;
 	struct stats_view v;
 	int ret = gather(r, &v, &ups);
 
 	if (ret == 0) {
+		ret = gather_lists(r, &v, &lists);
+	}
+	if (ret == 0) {
 		ret = stats_view_write(&v, fmt, out);
 	}
+	free(lists);
 	free(ups);
 	return ret;
 }

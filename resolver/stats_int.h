@@ -27,6 +27,14 @@ struct stats_upstream {
 	struct tls_upstream_stats st;
 };
 
+/** One block or allow list file as the writers see it. */
+struct stats_list {
+	const char *path; /**< borrowed */
+	bool allow;
+	uint64_t entries; /**< domains read from it */
+	uint64_t hits;	  /**< names it blocked (0 for an allow list) */
+};
+
 struct stats_view {
 	const char *version; /**< borrowed */
 	uint64_t uptime_ms;
@@ -38,6 +46,8 @@ struct stats_view {
 	struct cache_stats cache;
 	const struct stats_upstream *upstreams; /**< borrowed array of n_upstreams */
 	size_t n_upstreams;
+	const struct stats_list *lists; /**< borrowed array of n_lists */
+	size_t n_lists;
 };
 
 /** Write @v to @out in @fmt. 0, -ENOMEM, or -EIO if @out failed. */

@@ -40,7 +40,8 @@ struct pool_entry {
 	struct pool_entry *next;
 	struct upstream_pool *pool;
 	struct tls_upstream *u;	  /**< owned; closed when the last set lets go */
-	struct upstream_ctx *ctx; /**< referenced */
+	struct upstream_ctx *ctx; /**< referenced, or NULL for a plain upstream */
+	bool plain;		  /**< plain DNS (a forward zone's plain:), not DoT */
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	char *auth_name; /**< owned or NULL */
@@ -188,7 +189,7 @@ static bool addr_same(const struct sockaddr_storage *a, socklen_t alen,
 static bool entry_matches(const struct pool_entry *e, const struct config_upstream *cu,
 			  const struct upstream_ctx *ctx, bool strict)
 {
-	return e->ctx == ctx && e->strict == strict &&
+	return !e->plain && e->ctx == ctx && e->strict == strict &&
 	       addr_same(&e->addr, e->addr_len, &cu->addr, cu->addr_len) &&
 	       str_same(e->auth_name, cu->auth_name) && e->n_pins == cu->n_pins &&
 	       (e->n_pins == 0 || memcmp(e->pins, cu->pins, e->n_pins * TLS_PIN_LEN) == 0);
@@ -276,13 +277,62 @@ static int entry_get(struct upstream_pool *pool, const struct config *cfg,
 	return 0;
 }
 
+/*
+ * The pool's plain entry for @cp (a forward zone's plain: server): keyed by its address alone,
+ * never shared with a DoT entry on the same address.
+ */
+static int entry_get_plain(struct upstream_pool *pool, const struct config *cfg,
+			   const struct config_plain *cp, struct pool_entry **out)
+{
+	struct config_upstream cu = {
+		.addr = cp->addr,
+		.addr_len = cp->addr_len,
+		.name = cp->name,
+	};
+	struct tls_upstream_params tp;
+	struct pool_entry *e;
+	int ret;
+
+	params_of(cfg, &cu, &tp);
+	tp.strict = false;
+	for (e = pool->entries; e; e = e->next) {
+		if (e->plain && addr_same(&e->addr, e->addr_len, &cp->addr, cp->addr_len)) {
+			tls_upstream_tune(e->u, &tp);
+			e->refs++;
+			*out = e;
+			return 0;
+		}
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		return -ENOMEM;
+	}
+	memcpy(&e->addr, &cp->addr, cp->addr_len);
+	e->addr_len = cp->addr_len;
+	e->plain = true;
+	ret = tls_upstream_new_plain(pool->loop, &tp, &e->u);
+	if (ret != 0) {
+		log_err(LOG_MAIN, "plain upstream '%s': %s", cp->name, strerror(-ret));
+		entry_free(e);
+		return ret;
+	}
+	e->pool = pool;
+	e->refs = 1;
+	e->next = pool->entries;
+	pool->entries = e;
+	*out = e;
+	return 0;
+}
+
 static void on_entry_closed(void *arg)
 {
 	struct pool_entry *e = arg;
 	struct upstream_pool *pool = e->pool;
 
 	pool->n_closing--;
-	ctx_unref(pool, e->ctx);
+	if (e->ctx) {
+		ctx_unref(pool, e->ctx);
+	}
 	entry_free(e);
 }
 
@@ -310,9 +360,10 @@ static void entry_unref(struct pool_entry *e)
 	tls_upstream_close(e->u, on_entry_closed, e);
 }
 
-/* The set of the @n upstreams @ups under @cfg's TLS settings. */
+/* The set of the @n upstreams @ups under @cfg's TLS settings, or of @n_plain plain ones. */
 static int set_new(struct upstream_pool *pool, const struct config *cfg,
-		   const struct config_upstream *ups, size_t n, struct upstream_set **out)
+		   const struct config_upstream *ups, size_t n, const struct config_plain *plain,
+		   size_t n_plain, struct upstream_set **out)
 {
 	struct upstream_set *s;
 	int ret = 0;
@@ -321,7 +372,7 @@ static int set_new(struct upstream_pool *pool, const struct config *cfg,
 	if (!s) {
 		return -ENOMEM;
 	}
-	s->ents = calloc(n ? n : 1, sizeof(*s->ents));
+	s->ents = calloc(n + n_plain ? n + n_plain : 1, sizeof(*s->ents));
 	if (!s->ents) {
 		free(s);
 		return -ENOMEM;
@@ -330,9 +381,17 @@ static int set_new(struct upstream_pool *pool, const struct config *cfg,
 	s->pool = pool;
 	s->round_robin = cfg->round_robin;
 	s->fastest = cfg->selection == CONFIG_SELECT_FASTEST;
-	ret = ctx_get(pool, cfg, &s->ctx);
+	if (n > 0 || n_plain == 0) {
+		ret = ctx_get(pool, cfg, &s->ctx);
+	}
 	for (size_t i = 0; ret == 0 && i < n; i++) {
-		ret = entry_get(pool, cfg, &ups[i], s->ctx, &s->ents[i]);
+		ret = entry_get(pool, cfg, &ups[i], s->ctx, &s->ents[s->n]);
+		if (ret == 0) {
+			s->n++;
+		}
+	}
+	for (size_t i = 0; ret == 0 && i < n_plain; i++) {
+		ret = entry_get_plain(pool, cfg, &plain[i], &s->ents[s->n]);
 		if (ret == 0) {
 			s->n++;
 		}
@@ -348,13 +407,13 @@ static int set_new(struct upstream_pool *pool, const struct config *cfg,
 int upstream_set_new(struct upstream_pool *pool, const struct config *cfg,
 		     struct upstream_set **out)
 {
-	return set_new(pool, cfg, cfg->upstreams, cfg->n_upstreams, out);
+	return set_new(pool, cfg, cfg->upstreams, cfg->n_upstreams, NULL, 0, out);
 }
 
 int upstream_set_new_zone(struct upstream_pool *pool, const struct config *cfg,
 			  const struct config_zone *z, struct upstream_set **out)
 {
-	return set_new(pool, cfg, z->upstreams, z->n_upstreams, out);
+	return set_new(pool, cfg, z->upstreams, z->n_upstreams, z->plain, z->n_plain, out);
 }
 
 void upstream_set_free(struct upstream_set *s)
