@@ -47,6 +47,7 @@
 #include "blocklist.h"
 #include "blocklist_int.h"
 #include "dns_wire.h"
+#include "siphash.h"
 
 #define READ_CHUNK 65536
 #ifndef BLOCKLIST_ARENA_START
@@ -100,57 +101,10 @@ struct reader {
 	char carry[BLOCKLIST_LINE_MAX];
 };
 
-/* --- SipHash-2-4 (Aumasson and Bernstein, 2012), written from the paper's description --- */
-
-static inline uint64_t rotl64(uint64_t x, unsigned r)
-{
-	return (x << r) | (x >> (64 - r));
-}
-
-static inline void sip_round(uint64_t *v0, uint64_t *v1, uint64_t *v2, uint64_t *v3)
-{
-	*v0 += *v1;
-	*v2 += *v3;
-	*v1 = rotl64(*v1, 13) ^ *v0;
-	*v3 = rotl64(*v3, 16) ^ *v2;
-	*v0 = rotl64(*v0, 32);
-	*v2 += *v1;
-	*v0 += *v3;
-	*v1 = rotl64(*v1, 17) ^ *v2;
-	*v3 = rotl64(*v3, 21) ^ *v0;
-	*v2 = rotl64(*v2, 32);
-}
-
+/* SipHash-2-4, the one of cache/siphash.h (the cache and the hosts file use it too). */
 uint64_t blocklist_siphash(const uint64_t key[2], const uint8_t *p, size_t len)
 {
-	uint64_t v0 = key[0] ^ 0x736f6d6570736575ull, v1 = key[1] ^ 0x646f72616e646f6dull;
-	uint64_t v2 = key[0] ^ 0x6c7967656e657261ull, v3 = key[1] ^ 0x7465646279746573ull;
-	uint64_t m;
-	size_t left = len;
-
-	for (; left >= 8; left -= 8, p += 8) {
-		memcpy(&m, p, 8);
-		m = le64toh(m);
-		v3 ^= m;
-		sip_round(&v0, &v1, &v2, &v3);
-		sip_round(&v0, &v1, &v2, &v3);
-		v0 ^= m;
-	}
-	/* The last 0-7 octets, little-endian, with the length's low octet on top. */
-	m = (uint64_t)len << 56;
-	while (left > 0) {
-		left--;
-		m |= (uint64_t)p[left] << (8 * left);
-	}
-	v3 ^= m;
-	sip_round(&v0, &v1, &v2, &v3);
-	sip_round(&v0, &v1, &v2, &v3);
-	v0 ^= m;
-	v2 ^= 0xff;
-	for (int i = 0; i < 4; i++) {
-		sip_round(&v0, &v1, &v2, &v3);
-	}
-	return v0 ^ v1 ^ v2 ^ v3;
+	return siphash(key, p, len);
 }
 
 /*
