@@ -209,7 +209,7 @@ start_checked slow "$TMP/slow.yml"
 SLOW_PID=$DOTD_PID
 "$PROBE" query "$HOST" "$DPORT" q1.bench A udp NOERROR 192.0.2.1 > "$TMP/slow-q.out" 2>&1 &
 QPID=$!
-line=$(until_stat "$SLOW_PID" "$TMP/slow.log" "$HOST@$FPORT" in_flight 1 1)
+line=$(until_stat "$SLOW_PID" "$TMP/slow.log" "$HOST@$FPORT" in_flight 1 5)
 expect_counts "slow upstream, query written" "$line" in_flight=1 queued=0 conns_open=1 \
 	state=up queries=1 answers=0
 if wait "$QPID"; then
@@ -237,7 +237,7 @@ start_checked hang "$TMP/hang.yml"
 HANG_PID=$DOTD_PID
 "$PROBE" query "$HOST" "$DPORT" q2.bench A udp SERVFAIL > "$TMP/hang-q.out" 2>&1 &
 QPID=$!
-line=$(until_stat "$HANG_PID" "$TMP/hang.log" "$HOST@$BPORT" state connecting 1)
+line=$(until_stat "$HANG_PID" "$TMP/hang.log" "$HOST@$BPORT" state connecting 3)
 expect_counts "blackholed upstream, connecting" "$line" state=connecting conns_open=1 queued=1 \
 	in_flight=0 queries=0
 wait "$QPID" || true
