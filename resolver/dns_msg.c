@@ -300,7 +300,9 @@ int dns_msg_error(const struct dns_client_query *cq, unsigned rcode, int ede, co
 			dns_put16(p, DNS_OPT_EDE);
 			dns_put16(p + 2, (uint16_t)(2 + text_len));
 			dns_put16(p + 4, (uint16_t)ede);
-			memcpy(p + 6, ede_text, text_len);
+			if (text_len > 0) {
+				memcpy(p + 6, ede_text, text_len);
+			}
 		}
 	}
 	*out_len = len;
@@ -515,7 +517,9 @@ int dns_msg_local(const struct dns_client_query *cq, unsigned rcode, bool aa,
 			dns_put16(p, DNS_OPT_EDE);
 			dns_put16(p + 2, (uint16_t)(2 + text_len));
 			dns_put16(p + 4, (uint16_t)ede);
-			memcpy(p + 6, ede_text, text_len);
+			if (text_len > 0) {
+				memcpy(p + 6, ede_text, text_len);
+			}
 		}
 		len += opt_len;
 	}

@@ -444,6 +444,74 @@ static void test_error_answer(void)
 	free(q.buf);
 }
 
+/*
+ * Answers made here (dns_msg_local): records under the question's spelling, an SOA whose
+ * minimum is the TTL asked for, EDE with or without text (no text: no NUL pointer copied),
+ * AA, and TC with the records that fit when the client's limit is small.
+ */
+static void test_local_answer(void)
+{
+	static const uint8_t zone[] = "\4home\4arpa";
+	static const uint8_t v4[4] = {192, 0, 2, 1}, v4b[4] = {192, 0, 2, 2};
+	struct dns_local_rr rrs[2] = {
+		{.type = DNS_TYPE_A, .ttl = 60, .rdata = v4, .rdlen = 4},
+		{.type = DNS_TYPE_A, .ttl = 60, .rdata = v4b, .rdlen = 4},
+	};
+	struct wire q = make_query("NaS.Home.Arpa.", LDNS_RR_TYPE_A, 1232, false);
+	struct dns_client_query cq;
+	struct dns_opt opt;
+	uint8_t out[1024];
+	size_t out_len, off;
+	uint16_t olen;
+	unsigned rcode;
+	ldns_pkt *p;
+	ldns_rr *rr;
+
+	CU_ASSERT_EQUAL_FATAL(dns_msg_check_query(q.buf, q.len, &cq, &rcode), DNS_CHECK_OK);
+	CU_ASSERT_EQUAL_FATAL(dns_msg_local(&cq, DNS_RCODE_NXDOMAIN, true, NULL, 0, zone,
+					    sizeof(zone), 10800, DNS_EDE_BLOCKED, NULL, 1232, out,
+					    sizeof(out), &out_len),
+			      0);
+	p = parse(out, out_len);
+	CU_ASSERT_EQUAL(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+	CU_ASSERT_EQUAL(ldns_pkt_id(p), 0xbeef);
+	CU_ASSERT_TRUE(ldns_pkt_aa(p) && ldns_pkt_qr(p) && ldns_pkt_ra(p) && ldns_pkt_rd(p));
+	CU_ASSERT_EQUAL(ldns_pkt_ancount(p), 0);
+	CU_ASSERT_EQUAL_FATAL(ldns_pkt_nscount(p), 1);
+	rr = ldns_rr_list_rr(ldns_pkt_authority(p), 0);
+	CU_ASSERT_EQUAL(ldns_rr_get_type(rr), LDNS_RR_TYPE_SOA);
+	CU_ASSERT_EQUAL(ldns_rr_ttl(rr), 10800);
+	CU_ASSERT_EQUAL(ldns_rdf2native_int32(ldns_rr_rdf(rr, 6)), 10800); /* the minimum */
+	ldns_pkt_free(p);
+	CU_ASSERT_EQUAL(dns_opt_find(out, out_len, &opt), 0);
+	CU_ASSERT_EQUAL(dns_opt_option(out, &opt, DNS_OPT_EDE, &off, &olen), 0);
+	CU_ASSERT_EQUAL(dns_get16(out + off), DNS_EDE_BLOCKED);
+	CU_ASSERT_EQUAL(olen, 2);
+
+	/* Two A records under the client's spelling (a pointer to its question). */
+	CU_ASSERT_EQUAL_FATAL(dns_msg_local(&cq, DNS_RCODE_NOERROR, true, rrs, 2, NULL, 0, 0, -1,
+					    NULL, 1232, out, sizeof(out), &out_len),
+			      0);
+	p = parse(out, out_len);
+	CU_ASSERT_EQUAL_FATAL(ldns_pkt_ancount(p), 2);
+	rr = ldns_rr_list_rr(ldns_pkt_answer(p), 1);
+	CU_ASSERT_EQUAL(ldns_rr_ttl(rr), 60);
+	CU_ASSERT_EQUAL(memcmp(ldns_rdf_data(ldns_rr_rdf(rr, 0)), v4b, 4), 0);
+	CU_ASSERT_EQUAL(memcmp(out + 12, "\3NaS\4Home\4Arpa", 15), 0);
+	CU_ASSERT_EQUAL(dns_get16(out + q.len - 11), 0xc00c);
+	ldns_pkt_free(p);
+
+	/* A limit that leaves room for one record: TC, one record, the OPT kept. */
+	CU_ASSERT_EQUAL_FATAL(dns_msg_local(&cq, DNS_RCODE_NOERROR, true, rrs, 2, NULL, 0, 0, -1,
+					    NULL, q.len + 16, out, sizeof(out), &out_len),
+			      0);
+	CU_ASSERT_TRUE(dns_flags(out) & DNS_TC);
+	CU_ASSERT_EQUAL(dns_ancount(out), 1);
+	CU_ASSERT_EQUAL(dns_arcount(out), 1);
+	CU_ASSERT_TRUE(out_len <= q.len + 16);
+	free(q.buf);
+}
+
 /* An answer for @qname A with the answer records @rrs, in that order. */
 static struct wire chain_answer(const char *qname, const char *const *rrs)
 {
@@ -528,6 +596,7 @@ int main(void)
 		{"truncation", test_truncation},
 		{"opt not last", test_opt_not_last},
 		{"error answer", test_error_answer},
+		{"local answer", test_local_answer},
 		CU_TEST_INFO_NULL,
 	};
 
