@@ -38,6 +38,7 @@ struct upstream_set;
 struct udp_source;
 struct control;
 struct metrics_server;
+struct hostnames;
 
 /**
  * One loaded configuration and what is built from it alone. Immutable once made; freed when the
@@ -198,6 +199,7 @@ struct resolver {
 	struct metrics_server *metrics; /**< owned or NULL: metrics_listen */
 	char *metrics_name;		/**< owned: what metrics is bound to, for reload */
 	unsigned handles_open;		/**< of the above: timer and signals */
+	struct hostnames *hostnames;	/**< owned or NULL: the host name upstreams' lookups */
 
 	struct dl_list tcp_clients; /**< open client TCP connections, least recently active first */
 	size_t n_tcp_clients;
@@ -340,8 +342,9 @@ void upstream_pool_free(struct upstream_pool *p);
 
 /**
  * The upstreams of @cfg, from @pool: an upstream whose pool key (address, port, tls_auth_name,
- * pins, strictness, trust anchors and TLS versions) is already there is shared, with its
- * connections and tickets, and takes @cfg's limits; the others are made.
+ * pins, strictness, trust anchors and TLS versions; a host name instead of the address) is
+ * already there is shared, with its connections and tickets (and a host name's addresses),
+ * and takes @cfg's limits; the others are made, a host name upstream without an address.
  */
 int upstream_set_new(struct upstream_pool *pool, const struct config *cfg,
 		     struct upstream_set **out);
@@ -361,9 +364,16 @@ size_t upstream_count(const struct upstream_set *s);
 struct tls_upstream *upstream_get(struct upstream_set *s, size_t i);
 
 /**
+ * The host name of upstream @i of @s (tls://HOST, lower case) and its port (network byte order,
+ * into *@port if not NULL), or NULL when it was configured with an address.
+ */
+const char *upstream_host(const struct upstream_set *s, size_t i, uint16_t *port);
+
+/**
  * The upstream for the next try of a query, as an index, among those not set in @tried (a
  * bitmap of upstream_count() bits) and not backed off; when @any and every untried one is
- * backed off, the one whose backoff ends first. -1 when there is none.
+ * backed off, the one whose backoff ends first. Never one without an address yet (resolving).
+ * -1 when there is none.
  */
 int upstream_pick(struct upstream_set *s, const uint8_t *tried, bool any);
 
