@@ -4,6 +4,7 @@
  *   listen.c    UDP and TCP listeners and client TCP connections (RFC 7766 framing)
  *   query.c     one client query: check, forward over TLS, answer, time out
  *   upstream.c  the configured upstreams and the choice among them
+ *   hostname.c  the addresses of host name upstreams (tls://HOST), looked up and kept fresh
  *
  * Everything runs on one libuv loop. Ownership: struct resolver owns the listeners, the
  * upstream pool, the cache, the counters and every query in flight; a query holds a reference
