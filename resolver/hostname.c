@@ -500,9 +500,6 @@ static void round_failed(struct host_lookup *hl)
 	unsigned delay = hostname_retry_s(++hl->failures);
 	char list[HOSTNAME_MAX_ADDRS * (INET6_ADDRSTRLEN + 2)];
 
-	if (hl->n_cands == 0) {
-		snprintf(hl->why, sizeof(hl->why), "no upstream to look it up through");
-	}
 	if (hl->n_addrs > 0) {
 		log_warn(
 			LOG_MAIN,
@@ -622,8 +619,8 @@ static void round_start(struct host_lookup *hl)
 	if (cands_build(hl) != 0) {
 		snprintf(hl->why, sizeof(hl->why), "out of memory");
 		hl->n_cands = 0;
-		round_failed(hl);
-		return;
+	} else if (hl->n_cands == 0) {
+		snprintf(hl->why, sizeof(hl->why), "no upstream to look it up through");
 	}
 	try_next(hl);
 }

@@ -8,7 +8,8 @@
 #     authentication, and dot.test, on the same server, answers
 #   - dot: tls://dot.test next to tls://127.0.0.1#dot.test: looked up through the latter over
 #     TLS, not through itself; a reload keeps it resolved, without a new lookup; with the first
-#     unbound killed, the host name upstream answers
+#     unbound killed, the host name upstream answers; a reload that adds a pin makes it a new
+#     upstream, which starts with the old one's addresses and answers at once
 #   - boot: tls://dot.test alone, with bootstrap: [127.0.0.1@PORT] where nothing listens yet:
 #     resolving, never tried (SERVFAIL, its unbound untouched); once a plain unbound serves
 #     there, resolved through it on the 5 s retry, and it answers; the bootstrap server saw the
@@ -172,8 +173,30 @@ q2_after=$(ustat unbound2 total.num.queries)
 expect dot "by unbound2, through the host name upstream (queries $q2_before -> $q2_after)" "" \
 	"((q2_after > q2_before))"
 
+# A pin makes it another pool entry: it starts with the addresses of the one it replaces, so it
+# answers at once, and its lookup goes through itself (unbound1, the only address, is dead).
+dotd_config "$TMP/dot.yml" "$DOT_PORT" "control_socket: \"$DOT_SOCK\"
+upstream_recursive_servers:
+  - tls://$HOST:$U1#dot.test
+  - tls://dot.test:$U2^$(cat "$TMP/pki/server.spki")"
+out=$("$CTL" -s "$DOT_SOCK" reload 2>&1) && st=0 || st=$?
+expect dot "reload with a pin: ok ($out)" "" "((st == 0))"
+check "dot: reload with a pin: a new upstream" wait_log "$TMP/dot.log" "2 upstreams (1 kept" 5
+st=$(state_of "$DOT_SOCK" "dot.test@$U2")
+expect dot "the new upstream has the old one's addresses at once (state=$st)" "" \
+	"[[ \$st == idle || \$st == up ]]"
+check "dot: and answers at once" \
+	"$PROBE" query "$HOST" "$DOT_PORT" d1p.bench A udp NOERROR 192.0.2.1
+if wait_log "$TMP/dot.log" "$(resolved "dot.test@$U2" 127.0.0.1 "5 s, kept 30 s" "dot.test@$U2"), unchanged" 10; then
+	pass "dot: the new upstream looked up through itself over TLS, unchanged"
+else
+	fail "dot: the new upstream looked up through itself over TLS, unchanged"
+fi
+DOT_T0=$SECONDS
+
 # --- boot: bootstrap, nothing there at first ---
 
+BPORT=""
 new_port BPORT
 BOOT_SOCK=$TMP/boot.sock
 run_dotd boot "control_socket: \"$BOOT_SOCK\"
