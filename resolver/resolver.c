@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "control.h"
+#include "hostname.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -352,6 +353,10 @@ int resolver_start(struct resolver *r, uv_loop_t *loop, struct config *cfg, cons
 	if (cfg->cache_file) {
 		cache_file_load_at_start(r);
 	}
+	ret = hostname_apply(r);
+	if (ret != 0) {
+		return ret;
+	}
 	r->serving = true;
 	r->started_at = uv_now(loop);
 	return 0;
@@ -547,6 +552,7 @@ int resolver_reload(struct resolver *r, FILE *out)
 	}
 	r->snap = snap;
 	r->cfg = snap->cfg;
+	hostname_apply(r); /* before the old snapshot goes: its lookups move to the new one */
 	if (r->log_level_forced < 0) {
 		log_level_set(r->cfg->log_level);
 	}
@@ -617,6 +623,7 @@ void resolver_stop(struct resolver *r)
 	local_stop(r);
 	query_drop_all(r);
 	listener_close_all(r);
+	hostname_stop(r); /* its queries on the upstreams are cancelled */
 	/* The queries are gone: this was the last reference, and the upstreams close now. */
 	snapshot_unref(r->snap);
 	r->snap = NULL;

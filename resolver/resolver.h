@@ -4,6 +4,7 @@
  *   listen.c    UDP and TCP listeners and client TCP connections (RFC 7766 framing)
  *   query.c     one client query: check, forward over TLS, answer, time out
  *   upstream.c  the configured upstreams and the choice among them
+ *   hostname.c  the addresses of host name upstreams (tls://HOST), looked up and kept fresh
  *
  * Everything runs on one libuv loop. Ownership: struct resolver owns the listeners, the
  * upstream pool, the cache, the counters and every query in flight; a query holds a reference
@@ -41,6 +42,7 @@ struct metrics_server;
 struct hosts;
 struct hosts_watch;
 struct blocklist;
+struct hostnames;
 
 /**
  * One loaded configuration and what is built from it alone. Immutable once made; freed when the
@@ -207,10 +209,11 @@ struct resolver {
 	struct blocklist *blocks;	 /**< owned or NULL: the block and allow lists in force */
 	uint64_t *block_hits;		 /**< owned: names blocked, per list of blocks */
 	size_t n_block_lists;
-	unsigned blocks_loading; /**< loads of the lists off the loop still running */
-	uint64_t blocks_wanted;	 /**< the reload whose lists should be in force */
-	char *metrics_name;	 /**< owned: what metrics is bound to, for reload */
-	unsigned handles_open;	 /**< of the above: timer and signals */
+	unsigned blocks_loading;     /**< loads of the lists off the loop still running */
+	uint64_t blocks_wanted;	     /**< the reload whose lists should be in force */
+	char *metrics_name;	     /**< owned: what metrics is bound to, for reload */
+	unsigned handles_open;	     /**< of the above: timer and signals */
+	struct hostnames *hostnames; /**< owned or NULL: the host name upstreams' lookups */
 
 	struct dl_list tcp_clients; /**< open client TCP connections, least recently active first */
 	size_t n_tcp_clients;
@@ -367,8 +370,9 @@ void upstream_pool_free(struct upstream_pool *p);
 
 /**
  * The upstreams of @cfg, from @pool: an upstream whose pool key (address, port, tls_auth_name,
- * pins, strictness, trust anchors and TLS versions) is already there is shared, with its
- * connections and tickets, and takes @cfg's limits; the others are made.
+ * pins, strictness, trust anchors and TLS versions; a host name instead of the address) is
+ * already there is shared, with its connections and tickets (and a host name's addresses),
+ * and takes @cfg's limits; the others are made, a host name upstream without an address.
  */
 int upstream_set_new(struct upstream_pool *pool, const struct config *cfg,
 		     struct upstream_set **out);
@@ -388,9 +392,19 @@ size_t upstream_count(const struct upstream_set *s);
 struct tls_upstream *upstream_get(struct upstream_set *s, size_t i);
 
 /**
+ * The host name of upstream @i of @s (tls://HOST, lower case) and its port (network byte order,
+ * into *@port if not NULL), or NULL when it was configured with an address.
+ */
+const char *upstream_host(const struct upstream_set *s, size_t i, uint16_t *port);
+
+/** Whether upstream @i of @s is a forward zone's plain DNS server. */
+bool upstream_plain(const struct upstream_set *s, size_t i);
+
+/**
  * The upstream for the next try of a query, as an index, among those not set in @tried (a
  * bitmap of upstream_count() bits) and not backed off; when @any and every untried one is
- * backed off, the one whose backoff ends first. -1 when there is none.
+ * backed off, the one whose backoff ends first. Never one without an address yet (resolving).
+ * -1 when there is none.
  */
 int upstream_pick(struct upstream_set *s, const uint8_t *tried, bool any);
 

@@ -79,7 +79,7 @@ static const char *const bucket_le[STATS_N_BUCKETS] = {
 	"0.1",	  "0.25",  "0.5",    "1",     "2.5",  "5",     "+Inf",
 };
 
-#define N_STATES (TLS_UPSTREAM_BACKED_OFF + 1)
+#define N_STATES TLS_UPSTREAM_N_STATES
 
 /* --- counting --- */
 
@@ -870,7 +870,8 @@ static int gather(struct resolver *r, struct stats_view *v, struct stats_upstrea
 
 		(*ups)[i].name = tls_upstream_name(u);
 		(*ups)[i].state = tls_upstream_state(u);
-		(*ups)[i].backoff_ms = at > now ? at - now : 0;
+		/* Resolving is not a backoff: it ends with an address, not at a time. */
+		(*ups)[i].backoff_ms = at > now && at != TLS_UPSTREAM_NEVER ? at - now : 0;
 		(*ups)[i].srtt_ms = tls_upstream_srtt(u);
 		tls_upstream_stats_get(u, &(*ups)[i].st);
 	}

@@ -9,7 +9,9 @@
  *                              known, and an upstream not measured yet is taken first.
  * When every untried upstream is backed off, the one whose backoff ends first is taken at once:
  * dotd never answers SERVFAIL without having tried (a network that comes back is noticed by the
- * next query, not after an hour of backoff).
+ * next query, not after an hour of backoff). An upstream that has no address yet (a host name
+ * upstream still resolving, resolver/hostname.c) is never taken, not even then: a try would
+ * fail at once.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -34,17 +36,20 @@ struct upstream_ctx {
 
 /*
  * One upstream of the pool: its tls_upstream (connections, tickets, health, counters) and the
- * key under which a reloaded configuration finds it again.
+ * key under which a reloaded configuration finds it again. A host name upstream is keyed by its
+ * name and port, not by the addresses it has now: a reload keeps it with those addresses and
+ * the lookup that keeps them fresh (hostname.c).
  */
 struct pool_entry {
 	struct pool_entry *next;
 	struct upstream_pool *pool;
-	struct tls_upstream *u;	  /**< owned; closed when the last set lets go */
-	struct upstream_ctx *ctx; /**< referenced, or NULL for a plain upstream */
-	bool plain;		  /**< plain DNS (a forward zone's plain:), not DoT */
-	struct sockaddr_storage addr;
-	socklen_t addr_len;
-	char *auth_name; /**< owned or NULL */
+	struct tls_upstream *u;	      /**< owned; closed when the last set lets go */
+	struct upstream_ctx *ctx;     /**< referenced, or NULL for a plain upstream */
+	bool plain;		      /**< plain DNS (a forward zone's plain:), not DoT */
+	struct sockaddr_storage addr; /**< for a host name, family AF_UNSPEC and the port only */
+	socklen_t addr_len;	      /**< 0 for a host name */
+	char *host;		      /**< owned or NULL: tls://HOST */
+	char *auth_name;	      /**< owned or NULL */
 	uint8_t (*pins)[TLS_PIN_LEN];
 	size_t n_pins;
 	bool strict;
@@ -185,12 +190,22 @@ static bool addr_same(const struct sockaddr_storage *a, socklen_t alen,
 	return false;
 }
 
+/* The port of a host name upstream, kept where struct sockaddr_in keeps it (config.h). */
+static uint16_t host_port(const struct sockaddr_storage *a)
+{
+	return ((const struct sockaddr_in *)a)->sin_port;
+}
+
 /* Whether @e is the pool's upstream for @cu under @ctx: the pool key (tls_upstream.c). */
 static bool entry_matches(const struct pool_entry *e, const struct config_upstream *cu,
 			  const struct upstream_ctx *ctx, bool strict)
 {
-	return !e->plain && e->ctx == ctx && e->strict == strict &&
-	       addr_same(&e->addr, e->addr_len, &cu->addr, cu->addr_len) &&
+	bool where =
+		cu->host ? e->host && strcmp(e->host, cu->host) == 0 &&
+				   host_port(&e->addr) == host_port(&cu->addr)
+			 : !e->host && addr_same(&e->addr, e->addr_len, &cu->addr, cu->addr_len);
+
+	return where && !e->plain && e->ctx == ctx && e->strict == strict &&
 	       str_same(e->auth_name, cu->auth_name) && e->n_pins == cu->n_pins &&
 	       (e->n_pins == 0 || memcmp(e->pins, cu->pins, e->n_pins * TLS_PIN_LEN) == 0);
 }
@@ -221,6 +236,7 @@ static void params_of(const struct config *cfg, const struct config_upstream *cu
 
 static void entry_free(struct pool_entry *e)
 {
+	free(e->host);
 	free(e->auth_name);
 	free(e->pins);
 	free(e);
@@ -249,11 +265,13 @@ static int entry_get(struct upstream_pool *pool, const struct config *cfg,
 	if (!e) {
 		return -ENOMEM;
 	}
-	memcpy(&e->addr, &cu->addr, cu->addr_len);
+	e->addr = cu->addr; /* a host name's port too */
 	e->addr_len = cu->addr_len;
+	e->host = cu->host ? strdup(cu->host) : NULL;
 	e->auth_name = cu->auth_name ? strdup(cu->auth_name) : NULL;
 	e->pins = cu->n_pins ? calloc(cu->n_pins, TLS_PIN_LEN) : NULL;
-	if ((cu->auth_name && !e->auth_name) || (cu->n_pins && !e->pins)) {
+	if ((cu->host && !e->host) || (cu->auth_name && !e->auth_name) ||
+	    (cu->n_pins && !e->pins)) {
 		entry_free(e);
 		return -ENOMEM;
 	}
@@ -452,6 +470,21 @@ struct tls_upstream *upstream_get(struct upstream_set *s, size_t i)
 	return s->ents[i]->u;
 }
 
+bool upstream_plain(const struct upstream_set *s, size_t i)
+{
+	REQUIRE(i < s->n);
+	return s->ents[i]->plain;
+}
+
+const char *upstream_host(const struct upstream_set *s, size_t i, uint16_t *port)
+{
+	REQUIRE(i < s->n);
+	if (s->ents[i]->host && port) {
+		*port = host_port(&s->ents[i]->addr);
+	}
+	return s->ents[i]->host;
+}
+
 static bool is_tried(const uint8_t *tried, size_t i)
 {
 	return (tried[i / 8] >> (i % 8)) & 1;
@@ -522,9 +555,10 @@ int upstream_pick(struct upstream_set *s, const uint8_t *tried, bool any)
 	}
 	/* Every untried upstream is backed off: the one that recovers first, now. */
 	for (size_t i = 0; i < s->n; i++) {
-		if (!is_tried(tried, i) &&
-		    (soonest == s->n || tls_upstream_available_at(s->ents[i]->u) <
-						tls_upstream_available_at(s->ents[soonest]->u))) {
+		uint64_t at = tls_upstream_available_at(s->ents[i]->u);
+
+		if (!is_tried(tried, i) && at != TLS_UPSTREAM_NEVER &&
+		    (soonest == s->n || at < tls_upstream_available_at(s->ents[soonest]->u))) {
 			soonest = i;
 		}
 	}
@@ -558,6 +592,6 @@ void upstream_set_stats_log(const struct upstream_set *s)
 			tls_upstream_srtt(s->ents[i]->u), (unsigned long long)st.in_flight,
 			(unsigned long long)st.queued, (unsigned long long)st.conns_open,
 			tls_upstream_state_name(tls_upstream_state(s->ents[i]->u)),
-			(unsigned long long)(at > now ? at - now : 0));
+			(unsigned long long)(at > now && at != TLS_UPSTREAM_NEVER ? at - now : 0));
 	}
 }

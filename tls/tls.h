@@ -21,7 +21,14 @@
  * A plain upstream (tls_upstream_new_plain(), tls_plain.c) is the same object without TLS: plain
  * DNS over UDP, retried over TCP when truncated, for forward zones on private networks only. It
  * shares the API, the callback contract, health, backoff, RTT and counters of a DoT upstream, so
- * the resolver chooses, fails over and counts both alike.
+ * the resolver chooses, fails over and counts both alike. tls_upstream_new_bootstrap() makes one
+ * for any address, for the bootstrap: servers that look up upstreams' host names, and nothing
+ * else.
+ *
+ * A DoT upstream may start without an address (a host name upstream, tls://dns.quad9.net, whose
+ * addresses are not known yet): it is "resolving", never available, and takes no query until
+ * tls_upstream_set_addresses() gives it some. Its certificate is checked against auth_name, the
+ * host name, whatever addresses it was given (RFC 8310 §8.1).
  */
 #pragma once
 
@@ -44,6 +51,12 @@
 #define TLS_ERR_PROTO	(-EPROTO)	/* the upstream broke the protocol (framing, garbage) */
 #define TLS_ERR_TIMEOUT (-ETIMEDOUT)	/* the connection went silent with queries outstanding */
 #define TLS_ERR_NOMEM	(-ENOMEM)
+
+/* What tls_upstream_available_at() says of an upstream that has no address yet: never. */
+#define TLS_UPSTREAM_NEVER UINT64_MAX
+
+/* The most addresses one upstream takes (tls_upstream_set_addresses()). */
+#define TLS_UPSTREAM_MAX_ADDRS 16
 
 struct tls_client;
 struct tls_upstream;
@@ -73,7 +86,9 @@ int tls_client_new(const struct tls_client_params *p, struct tls_client **out);
 void tls_client_free(struct tls_client *c);
 
 struct tls_upstream_params {
-	const struct sockaddr *addr; /**< borrowed during the call */
+	const struct sockaddr *addr; /**< borrowed during the call; with addr_len 0 (a DoT
+					  upstream only) there is none yet: see
+					  tls_upstream_set_addresses() */
 	socklen_t addr_len;
 	const char *name;		    /**< for logs, "IP@port"; copied */
 	const char *auth_name;		    /**< copied; NULL: no name check and no SNI */
@@ -91,9 +106,28 @@ struct tls_upstream_params {
 	unsigned backoff_max_ms; /**< the cap of the exponential backoff (tls_backoff_time) */
 };
 
-/** Create an upstream on @loop using @client (borrowed; must outlive the upstream). */
+/**
+ * Create an upstream on @loop using @client (borrowed; must outlive the upstream). With
+ * p->addr_len 0 it has no address yet: tls_upstream_state() says TLS_UPSTREAM_RESOLVING,
+ * tls_upstream_available_at() TLS_UPSTREAM_NEVER, and tls_upstream_query() refuses queries,
+ * until tls_upstream_set_addresses().
+ */
 int tls_upstream_new(uv_loop_t *loop, struct tls_client *client,
 		     const struct tls_upstream_params *p, struct tls_upstream **out);
+
+/**
+ * The addresses DoT upstream @u connects to, @n (1 to TLS_UPSTREAM_MAX_ADDRS) AF_INET or
+ * AF_INET6 ones with their ports, copied: those of its host name, found again when their TTL
+ * ran out. New connections go to one address at a time, the first at first; a connection to it
+ * that fails before it is authenticated (connect, handshake, name or pin) moves the next ones
+ * on to the next address, round the list. That address stays current while it is among the new
+ * ones. Open connections to an address still among them stay; the others drain: they take no
+ * new query, those waiting on them go to a connection to a current address, and they close
+ * once their answers are in. No callback runs from inside the call. -EINVAL for a plain
+ * upstream, one that is closing, no address, too many, or another family; -ENOMEM.
+ */
+int tls_upstream_set_addresses(struct tls_upstream *u, const struct sockaddr_storage *addrs,
+			       size_t n);
 
 /**
  * Create a plain DNS upstream on @loop (RFC 1035 §4.2, RFC 7766): each query goes over UDP from
@@ -115,6 +149,17 @@ int tls_upstream_new(uv_loop_t *loop, struct tls_client *client,
  */
 int tls_upstream_new_plain(uv_loop_t *loop, const struct tls_upstream_params *p,
 			   struct tls_upstream **out);
+
+/**
+ * Create a plain DNS upstream for bootstrap: only, as tls_upstream_new_plain() does, but for any
+ * address: the user named these servers to look up the host names of DoT upstreams when no
+ * upstream has an address, and gave away those names in clear text by doing so (docs/CONFIG.md,
+ * bootstrap). It takes A and AAAA queries of class IN and refuses any other with -EPERM, so that
+ * nothing but an address lookup can go to a server that may be across the internet. No other
+ * caller may use it. -EINVAL without an address, and as tls_upstream_new_plain() otherwise.
+ */
+int tls_upstream_new_bootstrap(uv_loop_t *loop, const struct tls_upstream_params *p,
+			       struct tls_upstream **out);
 
 /**
  * Whether @addr may be a plain upstream: loopback (127.0.0.0/8, ::1), private (RFC 1918:
@@ -179,11 +224,15 @@ enum tls_upstream_state {
 	TLS_UPSTREAM_CONNECTING, /**< a connection is being set up, none is ready */
 	TLS_UPSTREAM_UP,	 /**< a connection is authenticated and takes queries */
 	TLS_UPSTREAM_BACKED_OFF, /**< failed repeatedly: not chosen until available_at */
+	TLS_UPSTREAM_RESOLVING,	 /**< no address yet (a host name upstream): never chosen */
 };
+
+#define TLS_UPSTREAM_N_STATES (TLS_UPSTREAM_RESOLVING + 1)
 
 /**
  * The loop time (ms, uv_now) from which @u should be used again: at or before now when it is
- * healthy, later while it is backed off after repeated failures.
+ * healthy, later while it is backed off after repeated failures, TLS_UPSTREAM_NEVER while it has
+ * no address.
  */
 uint64_t tls_upstream_available_at(const struct tls_upstream *u);
 
@@ -194,13 +243,14 @@ unsigned tls_upstream_srtt(const struct tls_upstream *u);
 void tls_upstream_stats_get(const struct tls_upstream *u, struct tls_upstream_stats *out);
 
 /**
- * The state of @u now: backed off while tls_upstream_available_at() is in the future (that is
- * what decides whether it is chosen), else up, connecting or idle by its connections. A plain
- * upstream is up once an answer has come and no failure since, else idle.
+ * The state of @u now: resolving while it has no address; backed off while
+ * tls_upstream_available_at() is in the future (that is what decides whether it is chosen), else
+ * up, connecting or idle by its connections. A plain upstream is up once an answer has come and
+ * no failure since, else idle.
  */
 enum tls_upstream_state tls_upstream_state(const struct tls_upstream *u);
 
-/** "idle", "connecting", "up" or "backed-off", as logs and statistics spell @st. */
+/** "idle", "connecting", "up", "backed-off" or "resolving", as logs and statistics spell @st. */
 const char *tls_upstream_state_name(enum tls_upstream_state st);
 
 struct dns_opt;
@@ -249,7 +299,8 @@ struct tls_query {
  * silent before @q's answer came (a server's idle close racing our write, RFC 7766 §6.2.3; a
  * dead path), @q is sent once more on a fresh connection to @u before it fails. On a plain
  * upstream @q goes out over UDP at once, unless max_in_flight are outstanding there; a failure
- * to send is given through the callback.
+ * to send is given through the callback. -EDESTADDRREQ (no callback) while @u has no address;
+ * -EPERM for a bootstrap upstream and a query that is not A or AAAA in class IN.
  */
 int tls_upstream_query(struct tls_upstream *u, struct tls_query *q);
 

@@ -13,6 +13,9 @@
  * route change, and is dropped); while idle, the idle timeout, shortened to the server's
  * edns-tcp-keepalive (RFC 7828 §3.2.2) so that we close first.
  *
+ * A connection keeps the address it was opened to. When its upstream's addresses change (a host
+ * name found again) and that one is no longer among them, it drains (tls_conn_drain()).
+ *
  * Lifetime: a connection lives in its upstream's list from tls_conn_open() until the last of
  * its two handles (socket, timer) has closed; on_handle_closed() then frees it. Queries on it
  * are borrowed and get exactly one callback (or none if cancelled). Every path that calls back
@@ -175,6 +178,10 @@ static void conn_fail(struct tls_conn *c, int status, const char *why)
 	if (c->state >= TLS_CONN_CLOSED) {
 		return;
 	}
+	if (c->state < TLS_CONN_READY) {
+		/* Not reached or not authenticated there: another address may do better. */
+		tls_upstream_addr_failed(c->up, &c->addr);
+	}
 	tls_upstream_failure(c->up, why);
 	conn_close(c, status);
 }
@@ -236,8 +243,9 @@ static struct tls_query *wait_pop(struct tls_conn *c)
 /*
  * @q's connection is gone without its answer. A connection that was authenticated and then
  * lost or went silent (the server's idle close racing our write, RFC 7766 §6.2.3; a changed
- * path) says nothing about the query: it is sent once more, on a fresh connection. Any other
- * failure (connect, handshake, authentication, a broken answer) is the caller's to handle.
+ * path) says nothing about the query: it is sent once more, on a fresh connection. So does one
+ * closed because its address is gone, ready or not. Any other failure (connect, handshake,
+ * authentication, a broken answer) is the caller's to handle.
  */
 static void conn_query_lost(struct tls_conn *c, struct tls_query *q, int status)
 {
@@ -245,7 +253,7 @@ static void conn_query_lost(struct tls_conn *c, struct tls_query *q, int status)
 
 	q->conn = NULL;
 	q->in_flight = false;
-	if (c->was_ready && !c->up->closing && (!written || !q->resent) &&
+	if ((c->was_ready || c->moved) && !c->up->closing && (!written || !q->resent) &&
 	    (status == TLS_ERR_LOST || status == TLS_ERR_TIMEOUT)) {
 		/* One that was never written (it waited for a slot, or for a drain) is not. */
 		q->resent = q->resent || written;
@@ -780,7 +788,37 @@ static void on_timer(uv_timer_t *t)
 		return;
 	case TLS_TIMER_CLOSING:
 		return;
+	case TLS_TIMER_DRAIN:
+		if (c->state < TLS_CONN_READY) {
+			/* Nothing was written on it: its queries go to the new address. */
+			conn_close(c, TLS_ERR_LOST);
+			return;
+		}
+		conn_move_waiting(c);
+		if (c->state != TLS_CONN_READY) {
+			return;
+		}
+		if (c->n_slots_used == 0) {
+			conn_close_gracefully(c);
+			return;
+		}
+		/* conn_drive() closes it once the answers are in; liveness times them. */
+		c->timer_mode = TLS_TIMER_IDLE;
+		conn_timer_update(c);
+		return;
 	}
+}
+
+void tls_conn_drain(struct tls_conn *c)
+{
+	if (c->state >= TLS_CONN_CLOSING || c->moved) {
+		return;
+	}
+	c->moved = true;
+	c->draining = true;
+	/* From the loop: the caller (tls_upstream_set_addresses) must see no callback. */
+	c->timer_mode = TLS_TIMER_DRAIN;
+	uv_timer_start(&c->timer, on_timer, 0, 0);
 }
 
 /*
@@ -791,8 +829,8 @@ static void conn_timer_update(struct tls_conn *c)
 {
 	unsigned idle = c->up->idle_timeout_ms;
 
-	if (c->state != TLS_CONN_READY) {
-		return;
+	if (c->state != TLS_CONN_READY || c->timer_mode == TLS_TIMER_DRAIN) {
+		return; /* a drain is due first (tls_conn_drain()); it times what follows */
 	}
 	if (c->n_slots_used > 0) {
 		if (c->timer_mode != TLS_TIMER_LIVENESS) {
@@ -888,11 +926,13 @@ int tls_conn_open(struct tls_upstream *u, struct tls_conn **out)
 	u->conns = c;
 	u->stats.connections++;
 	c->connect_req.data = c;
-	ret = uv_tcp_connect(&c->connect_req, &c->tcp, (const struct sockaddr *)&u->addr,
+	c->addr = u->addr;
+	ret = uv_tcp_connect(&c->connect_req, &c->tcp, (const struct sockaddr *)&c->addr,
 			     on_connect);
 	if (ret != 0) {
 		log_warn(LOG_TLS, "upstream '%s': connect failed: %s", u->name, uv_strerror(ret));
 		u->stats.conn_failures++;
+		tls_upstream_addr_failed(u, &c->addr);
 		tls_upstream_failure(u, "connect failed");
 		conn_close_handles(c);
 		return ret;

@@ -36,6 +36,7 @@ enum tls_timer_mode {
 	TLS_TIMER_LIVENESS,  /**< queries outstanding: something must arrive in liveness_ms */
 	TLS_TIMER_IDLE,	     /**< nothing outstanding: close when idle too long */
 	TLS_TIMER_CLOSING,   /**< close_notify sent: close hard if the write side never drains */
+	TLS_TIMER_DRAIN,     /**< its address is no longer the upstream's: drain, from the loop */
 };
 
 /** What the certificate verification of one handshake found (RFC 8310 §8, RFC 7469). */
@@ -73,11 +74,15 @@ struct tls_conn {
 	uv_timer_t timer; /**< handshake deadline, then liveness or idle */
 	uv_connect_t connect_req;
 	uv_shutdown_t shutdown_req;
-	struct tls_upstream *up; /**< borrowed: the upstream outlives its connections */
-	WOLFSSL *ssl;		 /**< owned; freed in the last close callback */
+	struct tls_upstream *up;      /**< borrowed: the upstream outlives its connections */
+	struct sockaddr_storage addr; /**< where it connects: the upstream's address then */
+	WOLFSSL *ssl;		      /**< owned; freed in the last close callback */
 	enum tls_conn_state state;
 	enum tls_timer_mode timer_mode;
-	bool draining;		 /**< the server's keepalive is 0: no new queries (RFC 7828) */
+	bool draining;		 /**< no new queries: the server's keepalive is 0 (RFC 7828), or
+				      its address is gone */
+	bool moved;		 /**< its address is gone (tls_conn_drain()): queries it loses
+				      go to another connection, even before it was ready */
 	bool was_ready;		 /**< it was authenticated and carried queries */
 	bool offered_session;	 /**< a stored session was offered for resumption */
 	unsigned keepalive_ms;	 /**< the server's edns-tcp-keepalive, 0 until it sends one */
@@ -109,10 +114,15 @@ struct tls_plain;
 struct tls_upstream {
 	uv_loop_t *loop;
 	bool plain;	      /**< plain DNS (tls_upstream_new_plain): px, not client and conns */
+	bool bootstrap;	      /**< plain, for bootstrap: only: A and AAAA queries only */
 	struct tls_plain *px; /**< owned when plain, else NULL; freed by tls_plain.c */
-	struct tls_client *client; /**< borrowed; NULL when plain */
-	struct sockaddr_storage addr;
+	struct tls_client *client;    /**< borrowed; NULL when plain */
+	struct sockaddr_storage addr; /**< the current address: where new connections go */
 	socklen_t addr_len;
+	struct sockaddr_storage *addrs; /**< owned array of n_addrs: every address (DoT); none
+					     while a host name is not resolved yet */
+	size_t n_addrs;
+	size_t cur;		      /**< addrs[cur] is addr */
 	char *name;		      /**< owned */
 	char *auth_name;	      /**< owned or NULL */
 	uint8_t (*pins)[TLS_PIN_LEN]; /**< owned array of n_pins */
@@ -175,6 +185,13 @@ unsigned tls_conn_load(const struct tls_conn *c);
 /** Close @c at once; queries on it get @status. */
 void tls_conn_abort(struct tls_conn *c, int status);
 
+/**
+ * The address of @c is no longer its upstream's: from the loop, close it if it is not ready yet
+ * (its queries go to a new connection), else move its waiting queries and close it once its
+ * answers are in.
+ */
+void tls_conn_drain(struct tls_conn *c);
+
 /** 16 random bits (getrandom), for message IDs: tls_conn.c's and tls_plain.c's. */
 uint16_t tls_random_u16(void);
 
@@ -208,6 +225,12 @@ void tls_upstream_plain_freed(struct tls_upstream *u);
 
 /** A connection failed in a way that counts against the upstream's health. */
 void tls_upstream_failure(struct tls_upstream *u, const char *why);
+
+/**
+ * A connection to @addr failed before it was authenticated: if that is the current address,
+ * the next connection goes to the next one.
+ */
+void tls_upstream_addr_failed(struct tls_upstream *u, const struct sockaddr_storage *addr);
 
 /**
  * An answer arrived: the upstream is healthy. (A handshake alone does not count: a server that

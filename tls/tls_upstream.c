@@ -17,12 +17,24 @@
  * not a failure. Backoff only orders the choice of upstream (resolver/upstream.c): when every
  * upstream is backed off, the one that recovers first is still tried.
  *
+ * Addresses. A configured address is the upstream's one address. A host name upstream starts
+ * with none ("resolving": never available, so never chosen) and gets those of its name from
+ * resolver/hostname.c, again whenever their TTL runs out. New connections go to the current
+ * one; a connection that fails before it is authenticated moves the current one on, round the
+ * list, so that one dead address of several costs one failure, not every connection. New
+ * addresses leave the connections to the ones that stay alone and drain the others.
+ *
  * Plain upstreams (tls_upstream_new_plain) share this object, its health, RTT and counters; their
- * transport is tls_plain.c, to which the functions below hand over when u->plain is set.
+ * transport is tls_plain.c, to which the functions below hand over when u->plain is set. A
+ * bootstrap upstream (tls_upstream_new_bootstrap) is a plain one for any address, which takes
+ * address lookups only.
  *
  * Lifetime: created by tls_upstream_new(); tls_upstream_close() closes its connections, and the
  * upstream is freed when the last of them reports, from its last close callback, that it is gone.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,8 +58,18 @@ static struct tls_upstream *upstream_alloc(uv_loop_t *loop, const struct tls_ups
 		return NULL;
 	}
 	u->loop = loop;
-	memcpy(&u->addr, p->addr, p->addr_len);
-	u->addr_len = p->addr_len;
+	if (p->addr_len > 0) {
+		u->addrs = malloc(sizeof(*u->addrs));
+		if (!u->addrs) {
+			free(u->name);
+			free(u);
+			return NULL;
+		}
+		memcpy(&u->addr, p->addr, p->addr_len);
+		u->addr_len = p->addr_len;
+		u->addrs[0] = u->addr;
+		u->n_addrs = 1;
+	}
 	u->idle_timeout_ms = p->idle_timeout_ms;
 	u->handshake_timeout_ms = p->handshake_timeout_ms;
 	u->liveness_ms = p->liveness_ms;
@@ -63,8 +85,8 @@ int tls_upstream_new(uv_loop_t *loop, struct tls_client *client,
 {
 	struct tls_upstream *u;
 
-	if (p->addr_len > sizeof(u->addr) || p->max_in_flight == 0 ||
-	    p->max_in_flight > MAX_IN_FLIGHT_LIMIT || p->max_conns == 0) {
+	if (p->addr_len > sizeof(u->addr) || (p->addr_len > 0 && !p->addr) ||
+	    p->max_in_flight == 0 || p->max_in_flight > MAX_IN_FLIGHT_LIMIT || p->max_conns == 0) {
 		return -EINVAL;
 	}
 	u = upstream_alloc(loop, p);
@@ -84,6 +106,7 @@ int tls_upstream_new(uv_loop_t *loop, struct tls_client *client,
 		free(u->name);
 		free(u->auth_name);
 		free(u->pins);
+		free(u->addrs);
 		free(u);
 		return -ENOMEM;
 	}
@@ -92,16 +115,13 @@ int tls_upstream_new(uv_loop_t *loop, struct tls_client *client,
 	return 0;
 }
 
-int tls_upstream_new_plain(uv_loop_t *loop, const struct tls_upstream_params *p,
-			   struct tls_upstream **out)
+/* A plain upstream for @p, whatever its address: the callers below decide which they allow. */
+static int plain_new(uv_loop_t *loop, const struct tls_upstream_params *p, bool bootstrap,
+		     struct tls_upstream **out)
 {
 	struct tls_upstream *u;
 	int ret;
 
-	/* First of all, before any socket exists: plain DNS goes nowhere but a private network. */
-	if (!tls_upstream_plain_allowed(p->addr, p->addr_len)) {
-		return -EPERM;
-	}
 	if (p->max_in_flight == 0 || p->max_in_flight > MAX_IN_FLIGHT_LIMIT) {
 		return -EINVAL;
 	}
@@ -110,14 +130,38 @@ int tls_upstream_new_plain(uv_loop_t *loop, const struct tls_upstream_params *p,
 		return -ENOMEM;
 	}
 	u->plain = true;
+	u->bootstrap = bootstrap;
 	ret = tls_plain_open(u);
 	if (ret != 0) {
 		free(u->name);
+		free(u->addrs);
 		free(u);
 		return ret;
 	}
 	*out = u;
 	return 0;
+}
+
+int tls_upstream_new_plain(uv_loop_t *loop, const struct tls_upstream_params *p,
+			   struct tls_upstream **out)
+{
+	/* First of all, before any socket exists: plain DNS goes nowhere but a private network. */
+	if (!tls_upstream_plain_allowed(p->addr, p->addr_len)) {
+		return -EPERM;
+	}
+	return plain_new(loop, p, false, out);
+}
+
+int tls_upstream_new_bootstrap(uv_loop_t *loop, const struct tls_upstream_params *p,
+			       struct tls_upstream **out)
+{
+	/* Any address the user gave, but an address: a family dotd can send to. */
+	if (!p->addr ||
+	    !((p->addr->sa_family == AF_INET && p->addr_len == sizeof(struct sockaddr_in)) ||
+	      (p->addr->sa_family == AF_INET6 && p->addr_len == sizeof(struct sockaddr_in6)))) {
+		return -EINVAL;
+	}
+	return plain_new(loop, p, true, out);
 }
 
 void tls_upstream_tune(struct tls_upstream *u, const struct tls_upstream_params *p)
@@ -143,6 +187,7 @@ static void upstream_free(struct tls_upstream *u)
 	free(u->name);
 	free(u->auth_name);
 	free(u->pins);
+	free(u->addrs);
 	free(u);
 	if (cb) {
 		cb(arg);
@@ -211,10 +256,19 @@ void tls_upstream_stats_get(const struct tls_upstream *u, struct tls_upstream_st
 	}
 }
 
+/* A DoT upstream whose host name has not been resolved yet. */
+static bool unresolved(const struct tls_upstream *u)
+{
+	return !u->plain && u->n_addrs == 0;
+}
+
 enum tls_upstream_state tls_upstream_state(const struct tls_upstream *u)
 {
 	enum tls_upstream_state st = TLS_UPSTREAM_IDLE;
 
+	if (unresolved(u)) {
+		return TLS_UPSTREAM_RESOLVING;
+	}
 	if (u->backoff_until > uv_now(u->loop)) {
 		return TLS_UPSTREAM_BACKED_OFF;
 	}
@@ -243,13 +297,126 @@ const char *tls_upstream_state_name(enum tls_upstream_state st)
 		return "up";
 	case TLS_UPSTREAM_BACKED_OFF:
 		return "backed-off";
+	case TLS_UPSTREAM_RESOLVING:
+		return "resolving";
 	}
 	return "unknown";
 }
 
 uint64_t tls_upstream_available_at(const struct tls_upstream *u)
 {
-	return u->backoff_until;
+	/* Never rather than now: a try would fail at once, so not even "any" may take it. */
+	return unresolved(u) ? TLS_UPSTREAM_NEVER : u->backoff_until;
+}
+
+static socklen_t addr_len_of(const struct sockaddr_storage *a)
+{
+	return a->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+}
+
+/* Whether @a and @b are the same address and port (AF_INET or AF_INET6). */
+static bool addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family) {
+		return false;
+	}
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+	}
+	return false;
+}
+
+static bool addr_among(const struct sockaddr_storage *a, const struct sockaddr_storage *addrs,
+		       size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (addr_equal(a, &addrs[i])) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* "192.0.2.1" or "2001:db8::1", for logs. */
+static const char *addr_text(const struct sockaddr_storage *a, char *buf, size_t size)
+{
+	const void *ip = a->ss_family == AF_INET
+				 ? (const void *)&((const struct sockaddr_in *)a)->sin_addr
+				 : (const void *)&((const struct sockaddr_in6 *)a)->sin6_addr;
+
+	if (!inet_ntop(a->ss_family, ip, buf, (socklen_t)size)) {
+		snprintf(buf, size, "?");
+	}
+	return buf;
+}
+
+int tls_upstream_set_addresses(struct tls_upstream *u, const struct sockaddr_storage *addrs,
+			       size_t n)
+{
+	struct sockaddr_storage *copy;
+	size_t cur = 0;
+
+	if (u->plain || u->closing || n == 0 || n > TLS_UPSTREAM_MAX_ADDRS) {
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (addrs[i].ss_family != AF_INET && addrs[i].ss_family != AF_INET6) {
+			return -EINVAL;
+		}
+	}
+	copy = malloc(n * sizeof(*copy));
+	if (!copy) {
+		return -ENOMEM;
+	}
+	memcpy(copy, addrs, n * sizeof(*copy));
+	/* The current address stays current if it is still there: its connections go on. */
+	for (size_t i = 0; u->n_addrs > 0 && i < n; i++) {
+		if (addr_equal(&copy[i], &u->addr)) {
+			cur = i;
+			break;
+		}
+	}
+	free(u->addrs);
+	u->addrs = copy;
+	u->n_addrs = n;
+	u->cur = cur;
+	u->addr = copy[cur];
+	u->addr_len = addr_len_of(&u->addr);
+	for (struct tls_conn *c = u->conns; c; c = c->next) {
+		if (c->state < TLS_CONN_CLOSING && !addr_among(&c->addr, copy, n)) {
+			char text[INET6_ADDRSTRLEN];
+
+			log_debug(LOG_TLS,
+				  "upstream '%s': %s is no longer one of its addresses, "
+				  "draining its connection",
+				  u->name, addr_text(&c->addr, text, sizeof(text)));
+			tls_conn_drain(c);
+		}
+	}
+	return 0;
+}
+
+void tls_upstream_addr_failed(struct tls_upstream *u, const struct sockaddr_storage *addr)
+{
+	char was[INET6_ADDRSTRLEN], next[INET6_ADDRSTRLEN];
+
+	/* Another connection to it may have failed first and moved on already. */
+	if (u->n_addrs < 2 || !addr_equal(addr, &u->addr)) {
+		return;
+	}
+	u->cur = (u->cur + 1) % u->n_addrs;
+	u->addr = u->addrs[u->cur];
+	u->addr_len = addr_len_of(&u->addr);
+	log_info(LOG_TLS, "upstream '%s': %s failed, trying %s next", u->name,
+		 addr_text(addr, was, sizeof(was)), addr_text(&u->addr, next, sizeof(next)));
 }
 
 unsigned tls_upstream_srtt(const struct tls_upstream *u)
@@ -349,9 +516,17 @@ int tls_upstream_query(struct tls_upstream *u, struct tls_query *q)
 	if (u->closing) {
 		return -ESHUTDOWN;
 	}
+	if (unresolved(u)) {
+		return -EDESTADDRREQ;
+	}
 	if (q->frame_len < 2 + DNS_HDR_LEN || dns_get16(q->frame) != q->frame_len - 2 ||
 	    dns_question_parse(q->frame + 2, q->frame_len - 2, &question) != 0) {
 		return -EINVAL;
+	}
+	/* A bootstrap server is told the names of upstreams and nothing else (tls.h). */
+	if (u->bootstrap && (question.qclass != DNS_CLASS_IN ||
+			     (question.qtype != DNS_TYPE_A && question.qtype != DNS_TYPE_AAAA))) {
+		return -EPERM;
 	}
 	q->qend = question.end;
 	q->conn = NULL;

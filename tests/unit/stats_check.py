@@ -88,8 +88,10 @@ def check_prometheus(text):
         check(len(labelsets) == len(set(labelsets)), "%s: label sets unique" % f.name)
         if f.name.startswith("dotd_upstream_"):
             got = [s.labels.get("upstream") for s in f.samples]
+            # dotd_upstream_state: one sample per state (idle, connecting, up, backed-off,
+            # resolving) of each upstream.
             want = NAMES if f.name != "dotd_upstream_state" else [n for n in NAMES for _ in
-                                                                  range(4)]
+                                                                  range(5)]
             check(got == want, "%s: upstream names as written: %r" % (f.name, got))
     types = {f.name: f.type for f in families}
     for g in GAUGES:

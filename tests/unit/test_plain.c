@@ -6,6 +6,8 @@
  * taken; TC leads to TCP, which closes when idle; a cancelled query gets no callback; ICMP port
  * unreachable fails the query and, repeated, backs the upstream off; close gives TLS_ERR_LOST
  * from a callback; public addresses are refused before any socket exists; and the counters.
+ * A bootstrap upstream (tls_upstream_new_bootstrap) takes a public address, but only A and AAAA
+ * queries.
  * Each test has its own loop, which must close with no handle left.
  */
 #include <arpa/inet.h>
@@ -1043,6 +1045,115 @@ static void test_ids(void)
 	free(t);
 }
 
+/* A query frame for @name, @type in class @qclass, without OPT. */
+static size_t make_query_class(uint8_t *frame, const char *name, uint16_t type, uint16_t qclass)
+{
+	uint8_t *m = frame + 2;
+	size_t n = DNS_HDR_LEN;
+
+	memset(m, 0, DNS_HDR_LEN);
+	dns_put16(m + 2, DNS_RD);
+	dns_put16(m + 4, 1);
+	n += name_wire(m + n, name);
+	dns_put16(m + n, type);
+	dns_put16(m + n + 2, qclass);
+	n += 4;
+	dns_put16(frame, (uint16_t)n);
+	return n + 2;
+}
+
+/* Submit @name @type @qclass to ctx.u: what tls_upstream_query() returned. */
+static int submit_class(struct tq *t, const char *name, uint16_t type, uint16_t qclass)
+{
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	t->q.frame = t->frame;
+	t->q.frame_len = make_query_class(t->frame, name, type, qclass);
+	t->q.cb = on_answer;
+	ctx.inside = true;
+	ret = tls_upstream_query(ctx.u, &t->q);
+	ctx.inside = false;
+	return ret;
+}
+
+static void answer_aaaa(struct fake *f, const uint8_t *q, size_t len)
+{
+	static const uint8_t ip[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 0x53};
+	uint8_t a[512];
+
+	fake_answer_udp(f, a, add_rr(a, answer_start(a, q, len, 0), DNS_TYPE_AAAA, ip, 16));
+}
+
+/*
+ * Bootstrap: a public address that tls_upstream_new_plain() refuses is taken (a UDP socket is
+ * connected to it, which sends nothing); on the fake server A and AAAA are answered as over any
+ * plain upstream, and every other type or class is refused with -EPERM, no callback, nothing
+ * sent. No address, or one that is not IP: -EINVAL. It keeps its one address.
+ */
+static void test_bootstrap(void)
+{
+	struct sockaddr_in pub = v4("198.51.100.53"); /* TEST-NET-2 (RFC 5737): nobody's */
+	struct sockaddr_storage un = {.ss_family = AF_UNIX};
+	struct tls_upstream_params p;
+	struct tls_upstream *u = NULL;
+	struct tq t;
+	int ret;
+
+	setup(true);
+	p = params((const struct sockaddr *)&pub, sizeof(pub), 8, 2);
+	CU_ASSERT_EQUAL(tls_upstream_new_plain(&ctx.loop, &p, &u), -EPERM);
+	ret = tls_upstream_new_bootstrap(&ctx.loop, &p, &u);
+	/* A host without a route there cannot connect the socket; the guard did not refuse. */
+	CU_ASSERT(ret == 0 || ret == UV_ENETUNREACH);
+	if (ret == 0) {
+		ctx.u = u;
+		CU_ASSERT_EQUAL(submit_class(&t, "www.example", DNS_TYPE_MX, DNS_CLASS_IN), -EPERM);
+		CU_ASSERT_EQUAL(stats().queries, 0);
+		ctx.inside = true;
+		tls_upstream_close(u, on_closed, NULL);
+		ctx.inside = false;
+		RUN_UNTIL(ctx.closed, 2000);
+		CU_ASSERT_TRUE(ctx.closed);
+		CU_ASSERT_EQUAL(t.calls, 0);
+		ctx.closed = false;
+	}
+	p = params(NULL, 0, 8, 2);
+	CU_ASSERT_EQUAL(tls_upstream_new_bootstrap(&ctx.loop, &p, &u), -EINVAL);
+	p = params((const struct sockaddr *)&un, sizeof(un), 8, 2);
+	CU_ASSERT_EQUAL(tls_upstream_new_bootstrap(&ctx.loop, &p, &u), -EINVAL);
+	p = params((const struct sockaddr *)&pub, 8, 8, 2);
+	CU_ASSERT_EQUAL(tls_upstream_new_bootstrap(&ctx.loop, &p, &u), -EINVAL);
+
+	p = params((const struct sockaddr *)&ctx.f.addr, sizeof(ctx.f.addr), 8, 2);
+	CU_ASSERT_EQUAL_FATAL(tls_upstream_new_bootstrap(&ctx.loop, &p, &ctx.u), 0);
+	ctx.f.on_udp = answer_with_a1;
+	CU_ASSERT_EQUAL(submit_class(&t, "dns.example", DNS_TYPE_A, DNS_CLASS_IN), 0);
+	RUN_UNTIL(t.calls > 0, 2000);
+	CU_ASSERT_EQUAL(t.calls, 1);
+	CU_ASSERT_EQUAL(t.status, 0);
+	CU_ASSERT_EQUAL(a_marker(&t), 1);
+	CU_ASSERT_FALSE(t.sync);
+	ctx.f.on_udp = answer_aaaa;
+	CU_ASSERT_EQUAL(submit_class(&t, "dns.example", DNS_TYPE_AAAA, DNS_CLASS_IN), 0);
+	RUN_UNTIL(t.calls > 0, 2000);
+	CU_ASSERT_EQUAL(t.calls, 1);
+	CU_ASSERT_EQUAL(t.status, 0);
+	CU_ASSERT_EQUAL(a_marker(&t), 0x53);
+	/* Anything else: refused before it is sent. */
+	CU_ASSERT_EQUAL(submit_class(&t, "dns.example", DNS_TYPE_TXT, DNS_CLASS_IN), -EPERM);
+	CU_ASSERT_EQUAL(submit_class(&t, "dns.example", 12, DNS_CLASS_IN), -EPERM);
+	CU_ASSERT_EQUAL(submit_class(&t, "dns.example", DNS_TYPE_A, DNS_CLASS_CH), -EPERM);
+	RUN_UNTIL(false, 50);
+	CU_ASSERT_EQUAL(t.calls, 0);
+	CU_ASSERT_EQUAL(ctx.f.n_udp, 2);
+	CU_ASSERT_EQUAL(stats().queries, 2);
+	CU_ASSERT_EQUAL(stats().answers, 2);
+	CU_ASSERT_EQUAL(tls_upstream_set_addresses(ctx.u, &(struct sockaddr_storage){0}, 1),
+			-EINVAL);
+	teardown();
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
@@ -1057,6 +1168,7 @@ int main(void)
 		{"the allowed ranges", test_allowed},
 		{"beyond max_in_flight", test_queue},
 		{"random IDs", test_ids},
+		{"bootstrap: any address, A and AAAA only", test_bootstrap},
 		CU_TEST_INFO_NULL,
 	};
 

@@ -428,9 +428,9 @@ static void test_json_escaping(void)
 		      "\"192.0.2.4@853 \xc3\xa9 \\ufffd\\ufffd\":380}");
 	/* The state of each upstream, one object per upstream. */
 	ASSERT_HAS(j, "\"upstream_state\":{\"192.0.2.1@853\\\"} 1\\n# TYPE x counter\":{\"idle\":1,"
-		      "\"connecting\":0,\"up\":0,\"backed-off\":0},");
+		      "\"connecting\":0,\"up\":0,\"backed-off\":0,\"resolving\":0},");
 	ASSERT_HAS(j, "\"192.0.2.4@853 \xc3\xa9 \\ufffd\\ufffd\":{\"idle\":1,\"connecting\":0,"
-		      "\"up\":0,\"backed-off\":0}}}\n");
+		      "\"up\":0,\"backed-off\":0,\"resolving\":0}}}\n");
 	/* One line, and no control character: each came out escaped. */
 	for (const char *c = j; *c; c++) {
 		CU_ASSERT((unsigned char)*c >= 0x20 || (*c == '\n' && c[1] == '\0'));
@@ -650,6 +650,39 @@ static void test_empty(void)
 	free(j);
 }
 
+/*
+ * A host name upstream not resolved yet: "resolving" by name in the three formats and the
+ * upstreams line, and no backoff (it is not one: it ends with an address, not at a time).
+ */
+static void test_resolving(void)
+{
+	struct stats_view v;
+	char *p, *j, *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	view_make(&v);
+	ups[2].state = TLS_UPSTREAM_RESOLVING;
+	p = render(&v, STATS_PROMETHEUS);
+	ASSERT_LINE(p, "dotd_upstream_state{upstream=\"192.0.2.2@853\\\\\",state=\"resolving\"} 1");
+	ASSERT_LINE(p, "dotd_upstream_state{upstream=\"192.0.2.2@853\\\\\",state=\"idle\"} 0");
+	ASSERT_LINE(p, "dotd_upstream_state{upstream=\"192.0.2.1@853\\\"} 1\\n# TYPE x "
+		       "counter\",state=\"resolving\"} 0");
+	j = render(&v, STATS_JSON);
+	ASSERT_HAS(j, "\"192.0.2.2@853\\\\\":{\"idle\":0,\"connecting\":0,\"up\":0,"
+		      "\"backed-off\":0,\"resolving\":1}");
+	f = open_memstream(&buf, &len);
+	CU_ASSERT_FATAL(f != NULL);
+	CU_ASSERT_EQUAL(stats_view_upstreams_write(&v, f), 0);
+	fclose(f);
+	ASSERT_HAS(buf, "\"192.0.2.2@853\\\\\" state=resolving srtt_ms=14 backoff_s=- ");
+	CU_ASSERT_STRING_EQUAL(tls_upstream_state_name(TLS_UPSTREAM_RESOLVING), "resolving");
+	ups[2].state = TLS_UPSTREAM_UP;
+	free(p);
+	free(j);
+	free(buf);
+}
+
 int main(int argc, char **argv)
 {
 	CU_TestInfo tests[] = {
@@ -663,6 +696,7 @@ int main(int argc, char **argv)
 		{"one line per upstream", test_upstreams_write},
 		{"write errors", test_write_error},
 		{"no cache, no upstreams", test_empty},
+		{"an upstream resolving", test_resolving},
 		CU_TEST_INFO_NULL,
 	};
 
