@@ -9,7 +9,8 @@
 #     reverse zone would otherwise answer NXDOMAIN); an edit is picked up without a reload
 #   - block lists in three formats: a blocked domain and its subdomain answered with EDE 15,
 #     an allow-listed subdomain resolved; block_answer null; a reload swaps the lists
-#   - upstreams written the short way (tls://127.0.0.1:PORT#dot.test)
+#   - upstreams written the short way (tls://127.0.0.1:PORT#dot.test); a host name upstream is
+#     never looked up through a forward zone's plain server
 #
 # usage: home.sh DOTD PROBE DOTD-CTL
 set -euo pipefail
@@ -256,4 +257,33 @@ check "reload: tracker.example no longer blocked" "$PROBE" query "$HOST" "$DPORT
 
 stop_dotd "$DOTD_PID" 10
 expect "clean stop" "status 0" "status $STOP_STATUS" '((STOP_STATUS == 0))'
+
+# A host name upstream is never looked up through a forward zone's plain server: with the only
+# DoT upstream that has an address refusing connections, the name stays unresolved, and the
+# LAN resolver is not asked for it (it would see the name in clear text).
+DEAD=''
+new_port DEAD
+DPORT=''
+new_port DPORT
+cat > "$TMP/host.yml" << EOF
+tls_ca_file: "$TMP/pki/ca.pem"
+control_socket: "$SOCK"
+listen_addresses: [$HOST@$DPORT]
+upstream_recursive_servers:
+  - "tls://$HOST:$DEAD#dot.test"
+  - "tls://dot.test:$UP"
+forward_zones:
+  - zone: lan
+    plain: [$HOST@$LPORT]
+EOF
+read -r dot5 lan5 <<< "$(counts)"
+start_dotd "$TMP/host.yml" "$TMP/host.log"
+wait_log "$TMP/host.log" "serving with" 10 || true
+sleep 2
+read -r dot6 lan6 <<< "$(counts)"
+out=$("$CTL" -s "$SOCK" upstreams 2>&1 || true)
+expect "a host name upstream and a plain forward zone" \
+	"the name not asked of the LAN resolver (LAN $lan5 -> $lan6), still resolving" "$out" \
+	'((lan6 == lan5)) && [[ $out == *"dot.test@$UP"*"state=resolving"* ]]'
+stop_dotd "$DOTD_PID" 10
 summary home
