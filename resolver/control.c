@@ -35,6 +35,7 @@ struct control_client {
 	uv_pipe_t pipe;
 	uv_timer_t timer;
 	uv_write_t wr;
+	uv_shutdown_t shut;
 	char req[CONTROL_REQUEST_MAX];
 	size_t len;
 	char *resp; /**< owned: status line and body, while written */
@@ -113,12 +114,33 @@ static void on_client_timeout(uv_timer_t *t)
 	client_close(c);
 }
 
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+	struct control_client *c = req->data;
+
+	if (status != 0) {
+		client_close(c);
+	}
+}
+
+/*
+ * The answer is out: our side is shut (the client reads to EOF: one request per connection),
+ * and what the client still sends is read and dropped until it closes, or the timer ends it.
+ * Closing at once with bytes unread would send a reset, which can destroy the answer before
+ * the client has read it (a request over the limit, sent whole).
+ */
 static void on_written(uv_write_t *req, int status)
 {
 	struct control_client *c = req->data;
 
-	(void)status;
-	client_close(c); /* one request per connection: closing is the end of the answer */
+	if (status != 0 || c->closing) {
+		client_close(c);
+		return;
+	}
+	c->shut.data = c;
+	if (uv_shutdown(&c->shut, (uv_stream_t *)&c->pipe, on_shutdown) != 0) {
+		client_close(c);
+	}
 }
 
 /* Send @ok's status line and @body (@len bytes) and close once written. */
@@ -129,7 +151,6 @@ static void client_answer(struct control_client *c, bool ok, const char *body, s
 	uv_buf_t b;
 
 	c->answered = true;
-	uv_read_stop((uv_stream_t *)&c->pipe);
 	c->resp = malloc(slen + len);
 	if (!c->resp) {
 		client_close(c);
@@ -314,6 +335,9 @@ static void on_client_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	struct control_client *c = h->data;
 
 	(void)suggested;
+	if (c->answered) {
+		c->len = 0; /* draining: the request is done with, its buffer takes what follows */
+	}
 	*buf = uv_buf_init(c->req + c->len, (unsigned)(sizeof(c->req) - c->len));
 }
 
@@ -323,11 +347,16 @@ static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	char *nl;
 
 	(void)buf;
-	if (c->closing || c->answered || nread == 0) {
+	if (c->closing || nread == 0) {
 		return;
 	}
 	if (nread < 0) {
-		client_close(c); /* EOF before a whole request, or an error */
+		client_close(
+			c); /* EOF (before a whole request, or after the answer), or an error */
+		return;
+	}
+	if (c->answered) {
+		c->len = 0; /* drained: what follows an answered request is dropped */
 		return;
 	}
 	c->len += (size_t)nread;

@@ -156,6 +156,17 @@ sleep 0.3
 out=$(timeout 5 "$CTL" -s "$SOCK" status 2>&1) && st=0 || st=$?
 expect "a stalled control client" "another is answered meanwhile" "$out" '((st == 0))'
 kill "$slow" 2> /dev/null || true
+out=$("$PY" -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"x" * 5000)
+data = b""
+while True:
+    d = s.recv(4096)
+    if not d:
+        break
+    data += d
+print(data.decode(errors="replace").replace("\n", " "))' "$SOCK" 2>&1 || true)
+expect "a control request over 4096 bytes" "refused with an error, the connection closed ($out)" \
+	"$out" '[[ $out == "error request longer than 4096 bytes"* ]]'
 
 # --- Prometheus ---
 
