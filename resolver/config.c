@@ -3229,6 +3229,12 @@ int config_load_default(struct config **out, FILE *err)
 /* ---- printing ---- */
 
 /* @s escaped for the inside of a YAML double-quoted scalar. */
+/*
+ * Escape what YAML would not read back as the same text in a double-quoted scalar: quotes,
+ * backslashes, ASCII control characters, and the Unicode characters YAML reads as line breaks
+ * (U+0085, U+2028, U+2029: folded into a space) or refuses in a stream (the C1 controls,
+ * U+FEFF, U+FFFE, U+FFFF). The input is valid UTF-8: libyaml refused it otherwise.
+ */
 static void print_escaped(FILE *out, const char *s)
 {
 	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
@@ -3236,6 +3242,17 @@ static void print_escaped(FILE *out, const char *s)
 			fprintf(out, "\\%c", *c);
 		} else if (*c < 0x20 || *c == 0x7f) {
 			fprintf(out, "\\x%02x", *c);
+		} else if (c[0] == 0xc2 && c[1] >= 0x80 && c[1] <= 0x9f) {
+			fprintf(out, "\\u00%02x", c[1]);
+			c++;
+		} else if (c[0] == 0xe2 && c[1] == 0x80 && (c[2] == 0xa8 || c[2] == 0xa9)) {
+			fprintf(out, "\\u20%02x", c[2] - 0x80);
+			c += 2;
+		} else if (c[0] == 0xef && ((c[1] == 0xbb && c[2] == 0xbf) ||
+					    (c[1] == 0xbf && (c[2] == 0xbe || c[2] == 0xbf)))) {
+			fprintf(out, "\\u%04x",
+				c[1] == 0xbb ? 0xfeff : 0xff00 | (c[2] - 0x80 + 0xc0));
+			c += 2;
 		} else {
 			fputc(*c, out);
 		}

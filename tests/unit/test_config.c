@@ -826,6 +826,34 @@ static void test_auth_name_normalised(void)
 	}
 }
 
+/*
+ * What YAML reads as a line break (U+0085, U+2028, U+2029) or refuses (C1 controls, U+FEFF,
+ * U+FFFE) inside a string: config_print escapes it, so dotd -i's output loads back the same
+ * (fuzz_config found a tls_auth_name with "\\N" that came back with a space).
+ */
+static void test_print_unicode_breaks(void)
+{
+	static const char *const in[] = {"a\\Nb.example", "a\\Lb",     "a\\Pb",	    "a\\u0080b",
+					 "a\\u009fb",	  "a\\ufeffb", "a\\ufffeb", "a\\uffffb"};
+	char yaml[256];
+
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		struct config *cfg;
+
+		snprintf(yaml, sizeof(yaml),
+			 "hosts_file: \"/etc/%s\"\n"
+			 "upstream_recursive_servers:\n"
+			 "  - address_data: 192.0.2.1\n"
+			 "    tls_auth_name: \"%s\"\n",
+			 in[i], in[i]);
+		cfg = load_ok(yaml);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+		CU_ASSERT_TRUE(strlen(cfg->upstreams[0].auth_name) > 2);
+		check_round_trip(cfg);
+		config_free(cfg);
+	}
+}
+
 /* Upstreams the short way: every form of tls://, and that each means its mapping form. */
 static void test_tls_url(void)
 {
@@ -2578,6 +2606,7 @@ int main(void)
 		{"tls_ca_file and tls_ca_path", test_ca},
 		{"round trip of names and pins", test_round_trip_mixed},
 		{"tls_auth_name normalised", test_auth_name_normalised},
+		{"unicode line breaks printed escaped", test_print_unicode_breaks},
 		{"tls:// upstreams", test_tls_url},
 		{"error: tls:// upstreams", test_err_tls_url},
 		{"bootstrap", test_bootstrap},
