@@ -1453,6 +1453,31 @@ static char *url_read_as_mapping(struct parse *p, const yaml_node_t *n)
 
 /* ---- top-level keys ---- */
 
+/*
+ * One item of a list of addresses, IP or IP@port (port 53), into @addr; its text, or NULL
+ * when it is not one (reported: an unquoted IPv6 address, not a scalar, not an address).
+ */
+static const char *get_endpoint_item(struct parse *p, const char *key, yaml_node_t *item,
+				     struct sockaddr_storage *addr, socklen_t *addr_len)
+{
+	unsigned line = node_line(item);
+	char why[WHY_LEN];
+	const char *s;
+
+	if (report_unquoted_ipv6(p, key, line, item)) {
+		return NULL;
+	}
+	s = get_scalar(p, key, line, "an address IP or IP@port", item);
+	if (!s) {
+		return NULL;
+	}
+	if (parse_endpoint(s, true, DNS_PORT, addr, addr_len, why, sizeof(why)) < 0) {
+		report(p, line, key, "bad address '%s': %s", s, why);
+		return NULL;
+	}
+	return s;
+}
+
 static void set_listen(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
 {
 	struct config *cfg = obj;
@@ -1476,20 +1501,10 @@ static void set_listen(struct parse *p, const char *key, unsigned line, yaml_nod
 		yaml_node_t *item = seq_item(p, val, i);
 		struct config_listen *l = &cfg->listen[cfg->n_listen];
 		unsigned item_line = node_line(item);
-		char why[WHY_LEN];
-		const char *s;
 		bool dup = false;
+		const char *s = get_endpoint_item(p, key, item, &l->addr, &l->addr_len);
 
-		if (report_unquoted_ipv6(p, key, item_line, item)) {
-			continue;
-		}
-		s = get_scalar(p, key, item_line, "an address IP or IP@port", item);
 		if (!s) {
-			continue;
-		}
-		if (parse_endpoint(s, true, DNS_PORT, &l->addr, &l->addr_len, why, sizeof(why)) <
-		    0) {
-			report(p, item_line, key, "bad address '%s': %s", s, why);
 			continue;
 		}
 		for (size_t j = 0; j < cfg->n_listen && !dup; j++) {
@@ -2414,20 +2429,10 @@ static void get_plain_list(struct parse *p, const char *key, unsigned line, yaml
 		yaml_node_t *item = seq_item(p, val, i);
 		struct config_plain *pl = &(*out)[*n_out];
 		unsigned item_line = node_line(item);
-		char why[WHY_LEN];
-		const char *s;
 		bool dup = false;
+		const char *s = get_endpoint_item(p, key, item, &pl->addr, &pl->addr_len);
 
-		if (report_unquoted_ipv6(p, key, item_line, item)) {
-			continue;
-		}
-		s = get_scalar(p, key, item_line, "an address IP or IP@port", item);
 		if (!s) {
-			continue;
-		}
-		if (parse_endpoint(s, true, DNS_PORT, &pl->addr, &pl->addr_len, why, sizeof(why)) <
-		    0) {
-			report(p, item_line, key, "bad address '%s': %s", s, why);
 			continue;
 		}
 		if (private_only && !is_private_address(&pl->addr)) {
