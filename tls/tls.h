@@ -104,6 +104,11 @@ struct tls_upstream_params {
 	unsigned max_conns;		  /**< connections open at once to this upstream */
 	unsigned failures_before_backoff; /**< tls_connection_retries */
 	unsigned backoff_max_ms; /**< the cap of the exponential backoff (tls_backoff_time) */
+	bool accept_pinned_unset_clock; /**< tls_unset_clock: accept_pinned: while
+					     tls_clock_unset(), a certificate whose own key is in
+					     the pin set is accepted although its dates (or those
+					     of its chain) do not verify; see
+					     tls_upstream_clock_changed() */
 };
 
 /**
@@ -183,6 +188,44 @@ void tls_upstream_tune(struct tls_upstream *u, const struct tls_upstream_params 
  * libuv handle has closed, after which @on_closed(@arg) is called (it may be NULL).
  */
 void tls_upstream_close(struct tls_upstream *u, void (*on_closed)(void *arg), void *arg);
+
+/**
+ * The network under @u changed (a link went down or up, the default route changed, the system
+ * resumed from suspend, or `dotd-ctl network-changed`): its backoff and failure count are
+ * cleared, so that the next query goes out at once; its connections are suspect: an idle one
+ * (nothing written and unanswered) is closed, one with queries outstanding is probed: it must
+ * receive something within TLS_PROBE_MS or it is dropped and its queries sent again on a fresh
+ * connection (RFC 7766 §6.2.3). No callback runs from inside the call. For a plain upstream,
+ * its UDP socket is connected afresh (so that it picks a new source address) and its TCP
+ * connection is treated as above.
+ */
+void tls_upstream_network_changed(struct tls_upstream *u);
+
+/** How long a suspect connection with queries outstanding has to show it is alive. */
+#define TLS_PROBE_MS 250
+
+/**
+ * The local address @addr (port ignored) was removed from this host: every connection of @u
+ * whose local address it is, is closed at once, and the queries on it are sent again on fresh
+ * connections (queries not written yet are not counted as resent). For a plain upstream, the
+ * UDP socket bound to it is connected afresh. Callbacks of queries that cannot be sent again
+ * come from the loop, never from inside the call.
+ */
+void tls_upstream_addr_gone(struct tls_upstream *u, const struct sockaddr *addr);
+
+/**
+ * The wall clock was set (NETWATCH_CLOCK), or a reload changed accept_pinned_unset_clock: a
+ * connection of @u that was accepted on its leaf pin alone while the clock was unset
+ * (tls_upstream_params.accept_pinned_unset_clock) is closed, if the clock is no longer unset or
+ * the exception is no longer allowed, and its queries go to a connection verified in full.
+ */
+void tls_upstream_clock_changed(struct tls_upstream *u);
+
+/**
+ * Whether the system clock (CLOCK_REALTIME) is before the time dotd was built (DOTD_BUILD_EPOCH,
+ * the commit's date): a router that booted without a clock and has not run NTP yet.
+ */
+bool tls_clock_unset(void);
 
 /** The name given at creation, for logs. */
 const char *tls_upstream_name(const struct tls_upstream *u);
