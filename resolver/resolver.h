@@ -259,6 +259,15 @@ const char *resolver_summary(const struct resolver *r);
  */
 int resolver_reload(struct resolver *r, FILE *out);
 
+struct netwatch_event;
+
+/**
+ * The network changed (netwatch.h): tell every upstream of the pool (addresses gone, links,
+ * routes, a resume; the clock for the unset-clock exception), count it and log it. Called by
+ * the netwatch callback and by the control socket's network-changed (NETWATCH_MANUAL).
+ */
+void resolver_network_event(struct resolver *r, const struct netwatch_event *ev);
+
 /** Open, move or close the metrics endpoint as r->cfg says; problems go to @msgs (or NULL). */
 int resolver_metrics_apply(struct resolver *r, FILE *msgs);
 
