@@ -325,14 +325,14 @@ int tls_auth_setup(struct tls_conn *c)
 
 	memset(&c->auth, 0, sizeof(c->auth));
 	c->auth.chain_ok = true;
-	wolfSSL_SetCertCbCtx(c->ssl, c);
+	wolfSSL_SetCertCbCtx(c->tls.ssl, c);
 	/*
 	 * RFC 8310 §8.1: the name is sent as SNI, but never an IP literal (RFC 6066 §3). It is
 	 * checked by the verify callback, not by wolfSSL_check_domain_name() (see
 	 * leaf_name_matches()).
 	 */
 	if (u->auth_name && !tls_name_is_ip(u->auth_name, NULL, NULL) &&
-	    wolfSSL_UseSNI(c->ssl, WOLFSSL_SNI_HOST_NAME, u->auth_name,
+	    wolfSSL_UseSNI(c->tls.ssl, WOLFSSL_SNI_HOST_NAME, u->auth_name,
 			   (unsigned short)strlen(u->auth_name)) != WOLFSSL_SUCCESS) {
 		return -ENOMEM;
 	}
@@ -389,7 +389,7 @@ bool tls_auth_check(struct tls_conn *c)
 	struct tls_auth *a = &c->auth;
 	const char *profile = u->strict ? "strict" : "opportunistic";
 
-	if (wolfSSL_session_reused(c->ssl)) {
+	if (wolfSSL_session_reused(c->tls.ssl)) {
 		/*
 		 * A resumed session carries the authentication of the handshake that made it;
 		 * sessions are only ever offered to the upstream they came from, and only

@@ -1,10 +1,10 @@
 /*
- * tls_conn: one DoT connection. libuv owns the TCP socket; wolfSSL reads ciphertext from our
- * buffer and writes ciphertext into another through custom I/O callbacks, so TLS never touches
- * the socket (docs/ARCHITECTURE.md, "TLS over libuv").
+ * tls_conn: one DoT connection, the DNS-over-TLS layer over two others (docs/ARCHITECTURE.md,
+ * "Transport layers"): the stream (stream.c: the libuv socket, its buffers, backpressure, write
+ * and close deadlines, its local address) and TLS (tls_link.c: wolfSSL in memory over it).
  *
- *   on_alloc/on_read -> cin -> tls_io_recv -> wolfSSL -> plaintext -> frame -> on_message
- *   tls_conn_submit -> wolfSSL_write -> tls_io_send -> cout -> flush (uv_try_write / uv_write)
+ *   stream on_data -> tls_link_read -> plaintext -> frame -> conn_on_message -> the query
+ *   tls_conn_submit -> slot, ID -> tls_link_write -> tls_link_flush -> stream_flush
  *
  * Queries are pipelined (RFC 7766 §6.2.1.1) up to max_in_flight, each under an ID that is
  * unique on the connection, and answers are taken in any order (§7). One timer per connection
@@ -16,8 +16,8 @@
  * A connection keeps the address it was opened to. When its upstream's addresses change (a host
  * name found again) and that one is no longer among them, it drains (tls_conn_drain()).
  *
- * Lifetime: a connection lives in its upstream's list from tls_conn_open() until the last of
- * its two handles (socket, timer) has closed; on_handle_closed() then frees it. Queries on it
+ * Lifetime: a connection lives in its upstream's list from tls_conn_open() until its stream has
+ * reported on_closed and its timer has closed; conn_free() then frees it. Queries on it
  * are borrowed and get exactly one callback (or none if cancelled). Every path that calls back
  * into the caller rechecks the state afterwards, since the callback may close the connection.
  */
@@ -29,14 +29,7 @@
 #include "log.h"
 #include "tls_int.h"
 
-#define CIN_CAP	 (18 * 1024) /* one full TLS record (16 KiB + overhead) and then some */
-#define CLOSE_MS 2000	     /* a polite close that has not drained by then is made hard */
-
-struct tls_write {
-	uv_write_t req;
-	struct tls_conn *conn;
-	uint8_t *buf; /**< owned: freed in on_write */
-};
+#define RX_CAP (18 * 1024) /* one full TLS record (16 KiB + overhead) and then some */
 
 static void conn_drive(struct tls_conn *c);
 static void conn_flush(struct tls_conn *c);
@@ -67,89 +60,57 @@ uint16_t tls_random_u16(void)
 	return pool[--left];
 }
 
-/* --- wolfSSL I/O callbacks: memory only --- */
-
-int tls_io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg);
-int tls_io_send(WOLFSSL *ssl, char *buf, int sz, void *arg);
-
-int tls_io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg)
-{
-	struct tls_conn *c = arg;
-	size_t avail = c->cin_len - c->cin_head;
-	size_t n = (size_t)sz < avail ? (size_t)sz : avail;
-
-	(void)ssl;
-	if (n == 0) {
-		if (c->state >= TLS_CONN_CLOSING) {
-			return WOLFSSL_CBIO_ERR_CONN_CLOSE;
-		}
-		return WOLFSSL_CBIO_ERR_WANT_READ; /* "no data yet", not an error */
-	}
-	memcpy(buf, c->cin + c->cin_head, n);
-	c->cin_head += n;
-	if (c->cin_head == c->cin_len) {
-		c->cin_head = c->cin_len = 0;
-	}
-	return (int)n;
-}
-
-int tls_io_send(WOLFSSL *ssl, char *buf, int sz, void *arg)
-{
-	struct tls_conn *c = arg;
-
-	(void)ssl;
-	/* Always accept and copy: backpressure belongs above TLS (never return WANT_WRITE). */
-	if (c->cout_cap - c->cout_len < (size_t)sz) {
-		size_t cap = c->cout_cap ? c->cout_cap : 4096;
-		uint8_t *p;
-
-		while (cap - c->cout_len < (size_t)sz) {
-			cap *= 2;
-		}
-		p = realloc(c->cout, cap);
-		if (!p) {
-			return WOLFSSL_CBIO_ERR_GENERAL;
-		}
-		c->cout = p;
-		c->cout_cap = cap;
-	}
-	memcpy(c->cout + c->cout_len, buf, (size_t)sz);
-	c->cout_len += (size_t)sz;
-	return sz;
-}
-
 /* --- closing --- */
 
-static void on_handle_closed(uv_handle_t *h)
+/*
+ * Both the stream and the timer are closed: nothing of libuv refers to us any more. Queries
+ * still here learn now, never from inside a call of the caller's (tls_upstream_query,
+ * tls_query_cancel).
+ */
+static void conn_free(struct tls_conn *c)
 {
-	struct tls_conn *c = h->data;
-
-	if (--c->handles_open > 0) {
-		return;
-	}
-	/*
-	 * The last handle: nothing of libuv refers to us any more. Queries still here learn
-	 * now, never from inside a call of the caller's (tls_upstream_query, tls_query_cancel).
-	 */
-	REQUIRE(c->writes_pending == 0);
 	conn_fail_all(c, c->close_status);
 	tls_upstream_conn_freed(c->up, c);
 	tls_conn_session_release(c); /* dropped: the state is CLOSED */
-	if (c->ssl) {
-		wolfSSL_free(c->ssl);
-	}
+	tls_link_free(&c->tls);
 	dns_frame_free(&c->frame);
 	free(c->slots);
-	free(c->cin);
-	free(c->cout);
 	free(c);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	struct tls_conn *c = h->data;
+
+	c->timer_open = false;
+	if (!c->stream_open) {
+		conn_free(c);
+	}
+}
+
+static void on_stream_closed(struct stream *st)
+{
+	struct tls_conn *c = st->owner;
+
+	c->stream_open = false;
+	c->state = TLS_CONN_CLOSED;
+	if (c->timer_open && !uv_is_closing((uv_handle_t *)&c->timer)) {
+		uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+		return;
+	}
+	if (!c->timer_open) {
+		conn_free(c);
+	}
 }
 
 static void conn_close_handles(struct tls_conn *c)
 {
 	c->state = TLS_CONN_CLOSED;
-	uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
-	uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+	uv_timer_stop(&c->timer);
+	if (!uv_is_closing((uv_handle_t *)&c->timer)) {
+		uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+	}
+	stream_close(&c->st);
 }
 
 /*
@@ -163,7 +124,6 @@ static void conn_close(struct tls_conn *c, int status)
 		return;
 	}
 	c->close_status = status;
-	uv_timer_stop(&c->timer);
 	conn_close_handles(c);
 }
 
@@ -186,19 +146,10 @@ static void conn_fail(struct tls_conn *c, int status, const char *why)
 	conn_close(c, status);
 }
 
-static void on_shutdown(uv_shutdown_t *req, int status)
-{
-	struct tls_conn *c = req->data;
-
-	(void)status;
-	if (c->state < TLS_CONN_CLOSED) {
-		conn_close_handles(c);
-	}
-}
-
 /*
- * Close politely: close_notify (RFC 8446 §6.1), then FIN once it has been written. Only used
- * when nothing is in flight (idle timeout, or drained after a keepalive of 0).
+ * Close politely: close_notify (RFC 8446 §6.1), then FIN once it has been written; the stream
+ * closes hard if the peer never lets them out. Only used when nothing is in flight (idle
+ * timeout, drained after a keepalive of 0, a network change on an idle connection).
  */
 static void conn_close_gracefully(struct tls_conn *c)
 {
@@ -207,22 +158,9 @@ static void conn_close_gracefully(struct tls_conn *c)
 	}
 	c->state = TLS_CONN_CLOSING;
 	c->close_status = TLS_ERR_LOST;
-	/*
-	 * A peer that stopped reading never lets the close_notify and the FIN out: close hard
-	 * after a while rather than hold the fd for ever beside the connection that replaces it.
-	 */
-	c->timer_mode = TLS_TIMER_CLOSING;
-	uv_timer_start(&c->timer, on_timer, CLOSE_MS, 0);
-	uv_read_stop((uv_stream_t *)&c->tcp);
-	wolfSSL_shutdown(c->ssl);
-	conn_flush(c);
-	if (c->state >= TLS_CONN_CLOSED) {
-		return;
-	}
-	c->shutdown_req.data = c;
-	if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
-		conn_close_handles(c);
-	}
+	uv_timer_stop(&c->timer);
+	tls_link_shutdown(&c->tls);
+	stream_shutdown(&c->st); /* flushes the close_notify first */
 }
 
 static struct tls_query *wait_pop(struct tls_conn *c)
@@ -303,72 +241,41 @@ static void conn_fail_all(struct tls_conn *c, int status)
 
 /* --- writing --- */
 
-static void on_write(uv_write_t *req, int status)
+/* Hand the ciphertext wolfSSL produced to the stream. Called after every call into wolfSSL. */
+static void conn_flush(struct tls_conn *c)
 {
-	struct tls_write *w = req->data;
-	struct tls_conn *c = w->conn;
+	int ret;
 
-	free(w->buf);
-	free(w);
-	c->writes_pending--;
-	if (status != 0 && c->state < TLS_CONN_CLOSING) {
-		log_info(LOG_TLS, "upstream '%s': write failed: %s", c->up->name,
-			 uv_strerror(status));
+	if (c->state >= TLS_CONN_CLOSING) {
+		return;
+	}
+	ret = tls_link_flush(&c->tls);
+	if (ret != 0) {
+		log_info(LOG_TLS, "upstream '%s': write failed: %s", c->up->name, uv_strerror(ret));
 		conn_close(c, TLS_ERR_LOST);
 	}
 }
 
-/* Hand the ciphertext wolfSSL produced to the socket. Called after every call into wolfSSL. */
-static void conn_flush(struct tls_conn *c)
+/*
+ * A free slot: one exists, since at most half of them are used (a probe may add one). One that
+ * never held an expired query is preferred, so that a late answer to it is still known.
+ */
+static unsigned conn_slot_find(const struct tls_conn *c)
 {
-	struct tls_write *w;
-	uv_buf_t b;
-	size_t off = 0;
-	int ret;
+	unsigned mask = c->n_slots - 1;
+	unsigned start = tls_random_u16() & mask;
+	unsigned slot = start;
 
-	if (c->cout_len == 0 || c->state >= TLS_CONN_CLOSED) {
-		return;
-	}
-	if (c->writes_pending == 0) {
-		/* Nothing queued in libuv: try the kernel directly, and skip the request. */
-		b = uv_buf_init((char *)c->cout, (unsigned)c->cout_len);
-		ret = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-		if (ret > 0) {
-			off = (size_t)ret;
-		} else if (ret != UV_EAGAIN) {
-			log_info(LOG_TLS, "upstream '%s': write failed: %s", c->up->name,
-				 uv_strerror(ret));
-			conn_close(c, TLS_ERR_LOST);
-			return;
-		}
-		if (off == c->cout_len) {
-			c->cout_len = 0;
-			return;
+	while (c->slots[slot].used || c->slots[slot].expired) {
+		slot = (slot + 1) & mask;
+		if (slot == start) {
+			while (c->slots[slot].used) {
+				slot = (slot + 1) & mask;
+			}
+			break;
 		}
 	}
-	/* The rest goes in a request that takes the buffer over until on_write. */
-	w = malloc(sizeof(*w));
-	if (!w) {
-		conn_close(c, TLS_ERR_NOMEM);
-		return;
-	}
-	if (off > 0) {
-		memmove(c->cout, c->cout + off, c->cout_len - off);
-	}
-	w->conn = c;
-	w->buf = c->cout;
-	w->req.data = w;
-	b = uv_buf_init((char *)w->buf, (unsigned)(c->cout_len - off));
-	c->cout = NULL;
-	c->cout_len = c->cout_cap = 0;
-	ret = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
-	if (ret != 0) {
-		free(w->buf);
-		free(w);
-		conn_close(c, TLS_ERR_LOST);
-		return;
-	}
-	c->writes_pending++;
+	return slot;
 }
 
 /* Write waiting queries while slots are free. */
@@ -381,24 +288,10 @@ static void conn_send_waiting(struct tls_conn *c)
 	while (c->wait_head && c->state == TLS_CONN_READY && !c->draining &&
 	       c->n_slots_used < c->up->max_in_flight) {
 		struct tls_query *q = wait_pop(c);
-		unsigned start = tls_random_u16() & mask;
-		unsigned slot = start;
+		unsigned slot = conn_slot_find(c);
 		uint16_t id;
-		int ret;
+		int err = 0;
 
-		/*
-		 * A free slot exists: at most half of them are used. One that never held an
-		 * expired query is preferred, so that a late answer to it is still known.
-		 */
-		while (c->slots[slot].used || c->slots[slot].expired) {
-			slot = (slot + 1) & mask;
-			if (slot == start) {
-				while (c->slots[slot].used) {
-					slot = (slot + 1) & mask;
-				}
-				break;
-			}
-		}
 		/* The low bits name the slot, the high bits are random. */
 		id = (uint16_t)((tls_random_u16() & ~mask) | slot);
 		q->sent_at = uv_now(c->up->loop);
@@ -409,10 +302,8 @@ static void conn_send_waiting(struct tls_conn *c)
 		q->in_flight = true;
 		/* The frame may be shared with other tries: write the ID and encrypt at once. */
 		dns_put16(q->frame + 2, id);
-		ret = wolfSSL_write(c->ssl, q->frame, (int)q->frame_len);
-		if (ret != (int)q->frame_len) {
-			log_info(LOG_TLS, "upstream '%s': TLS write failed (%d)", c->up->name,
-				 wolfSSL_get_error(c->ssl, ret));
+		if (tls_link_write(&c->tls, q->frame, q->frame_len, &err) != 0) {
+			log_info(LOG_TLS, "upstream '%s': TLS write failed (%d)", c->up->name, err);
 			conn_close(c, TLS_ERR_LOST);
 			return;
 		}
@@ -512,8 +403,8 @@ static void conn_read_plaintext(struct tls_conn *c)
 	while (c->state == TLS_CONN_READY) {
 		const uint8_t *msg;
 		uint8_t *space;
-		size_t room, len;
-		int ret, n;
+		size_t room, len, n;
+		int ret, err = 0;
 
 		/* First take what is complete, so the frame never holds more than one message. */
 		ret = dns_frame_next(&c->frame, &msg, &len);
@@ -529,24 +420,23 @@ static void conn_read_plaintext(struct tls_conn *c)
 			conn_close(c, TLS_ERR_NOMEM);
 			return;
 		}
-		n = wolfSSL_read(c->ssl, space, room > INT32_MAX ? INT32_MAX : (int)room);
-		if (n > 0) {
-			dns_frame_commit(&c->frame, (size_t)n);
+		switch (tls_link_read(&c->tls, space, room, &n, &err)) {
+		case TLS_LINK_DATA:
+			dns_frame_commit(&c->frame, n);
 			continue;
-		}
-		ret = wolfSSL_get_error(c->ssl, n);
-		if (ret == WOLFSSL_ERROR_WANT_READ) {
-			break;
-		}
-		if (ret == WOLFSSL_ERROR_ZERO_RETURN) {
+		case TLS_LINK_WANT:
+			return;
+		case TLS_LINK_CLOSED:
 			/* close_notify: the server is done with us (idle, RFC 7766 §6.2.3). */
 			log_debug(LOG_TLS, "upstream '%s': closed by the server", c->up->name);
 			c->up->stats.server_closes++;
 			conn_close(c, TLS_ERR_LOST);
 			return;
+		case TLS_LINK_ERROR:
+			break;
 		}
 		log_info(LOG_TLS, "upstream '%s': TLS read failed: %s", c->up->name,
-			 wolfSSL_ERR_reason_error_string((unsigned long)ret));
+			 tls_link_strerror(err));
 		c->up->stats.proto_errors++;
 		conn_fail(c, TLS_ERR_PROTO, "TLS read failed");
 		return;
@@ -562,7 +452,7 @@ static void conn_handshake_done(struct tls_conn *c)
 		conn_fail(c, TLS_ERR_AUTH, "authentication failed");
 		return;
 	}
-	if (wolfSSL_session_reused(c->ssl)) {
+	if (wolfSSL_session_reused(c->tls.ssl)) {
 		u->stats.handshakes_resumed++;
 	} else {
 		u->stats.handshakes_full++;
@@ -571,9 +461,9 @@ static void conn_handshake_done(struct tls_conn *c)
 			tls_upstream_sessions_drop(u);
 		}
 	}
-	log_info(LOG_TLS, "upstream '%s': connected, %s %s%s", u->name, wolfSSL_get_version(c->ssl),
-		 wolfSSL_get_cipher_name(c->ssl),
-		 wolfSSL_session_reused(c->ssl) ? ", resumed" : "");
+	log_info(LOG_TLS, "upstream '%s': connected, %s %s%s", u->name,
+		 wolfSSL_get_version(c->tls.ssl), wolfSSL_get_cipher_name(c->tls.ssl),
+		 wolfSSL_session_reused(c->tls.ssl) ? ", resumed" : "");
 	c->state = TLS_CONN_READY;
 	c->was_ready = true;
 	tls_conn_session_release(c);
@@ -585,15 +475,14 @@ static void conn_handshake_done(struct tls_conn *c)
 static void conn_drive(struct tls_conn *c)
 {
 	if (c->state == TLS_CONN_HANDSHAKE) {
-		int ret = wolfSSL_connect(c->ssl);
+		int err = 0;
+		int ret = tls_link_handshake(&c->tls, &err);
 
-		if (ret != WOLFSSL_SUCCESS) {
-			int err = wolfSSL_get_error(c->ssl, ret);
-
-			conn_flush(c); /* the ClientHello, or an alert */
-			if (err == WOLFSSL_ERROR_WANT_READ || c->state >= TLS_CONN_CLOSING) {
-				return;
-			}
+		conn_flush(c); /* the ClientHello, a Finished, or an alert */
+		if (ret == 0 || c->state != TLS_CONN_HANDSHAKE) {
+			return;
+		}
+		if (ret < 0) {
 			if (c->auth.decided && c->auth.verdict != TLS_AUTH_OK) {
 				tls_auth_check(c); /* logs why */
 				c->up->stats.auth_failures++;
@@ -601,13 +490,9 @@ static void conn_drive(struct tls_conn *c)
 				return;
 			}
 			log_warn(LOG_TLS, "upstream '%s': TLS handshake failed: %s", c->up->name,
-				 wolfSSL_ERR_reason_error_string((unsigned long)err));
+				 tls_link_strerror(err));
 			c->up->stats.conn_failures++;
 			conn_fail(c, TLS_ERR_CONNECT, "TLS handshake failed");
-			return;
-		}
-		conn_flush(c);
-		if (c->state != TLS_CONN_HANDSHAKE) {
 			return;
 		}
 		conn_handshake_done(c);
@@ -639,62 +524,85 @@ static void conn_drive(struct tls_conn *c)
 	}
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* --- the stream's callbacks --- */
+
+static void on_stream_data(struct stream *st)
 {
-	struct tls_conn *c = h->data;
+	struct tls_conn *c = st->owner;
 
-	(void)suggested;
-	/* Read into the free tail of cin: no allocation per read. */
-	if (c->cin_head > 0 && c->cin_head == c->cin_len) {
-		c->cin_head = c->cin_len = 0;
-	}
-	if (c->cin_len == c->cin_cap && c->cin_head > 0) {
-		memmove(c->cin, c->cin + c->cin_head, c->cin_len - c->cin_head);
-		c->cin_len -= c->cin_head;
-		c->cin_head = 0;
-	}
-	*buf = uv_buf_init((char *)c->cin + c->cin_len, (unsigned)(c->cin_cap - c->cin_len));
-}
-
-static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
-{
-	struct tls_conn *c = stream->data;
-
-	(void)buf;
 	if (c->state >= TLS_CONN_CLOSING) {
 		return;
 	}
-	if (nread == 0) {
-		return; /* EAGAIN */
-	}
-	if (nread < 0) {
-		if (c->state < TLS_CONN_READY) {
-			log_warn(LOG_TLS, "upstream '%s': connection lost during the handshake: %s",
-				 c->up->name, uv_strerror((int)nread));
-			c->up->stats.conn_failures++;
-			conn_fail(c, TLS_ERR_CONNECT, "connection lost during the handshake");
-			return;
-		}
-		/*
-		 * The server closed (or reset) an established connection. Idle, or past the
-		 * keepalive it announced, that is normal (RFC 7766 §6.2.3, RFC 7828 §3.2.2)
-		 * and not held against it; queries still on it are retried by the caller.
-		 */
-		log_debug(LOG_TLS, "upstream '%s': connection closed by the server: %s",
-			  c->up->name, nread == UV_EOF ? "end of stream" : uv_strerror((int)nread));
-		c->up->stats.server_closes++;
-		conn_close(c, TLS_ERR_LOST);
-		return;
-	}
-	c->cin_len += (size_t)nread;
 	/* Something arrived: the connection is alive (the liveness timer reads this). */
 	c->last_rx = uv_now(c->up->loop);
 	conn_drive(c);
-	if (c->state < TLS_CONN_CLOSING && c->cin_len == c->cin_cap && c->cin_head == 0) {
+	if (c->state < TLS_CONN_CLOSING && stream_rx_stuck(&c->st)) {
 		/* wolfSSL took nothing from a full buffer: it cannot make progress. */
 		conn_protocol_error(c, "TLS input stalled");
 	}
 }
+
+static void on_stream_eof(struct stream *st, int status)
+{
+	struct tls_conn *c = st->owner;
+
+	if (c->state >= TLS_CONN_CLOSING) {
+		return;
+	}
+	if (c->state < TLS_CONN_READY) {
+		log_warn(LOG_TLS, "upstream '%s': connection lost during the handshake: %s",
+			 c->up->name, uv_strerror(status));
+		c->up->stats.conn_failures++;
+		conn_fail(c, TLS_ERR_CONNECT, "connection lost during the handshake");
+		return;
+	}
+	/*
+	 * The server closed (or reset) an established connection. Idle, or past the keepalive
+	 * it announced, that is normal (RFC 7766 §6.2.3, RFC 7828 §3.2.2) and not held against
+	 * it; queries still on it are retried by the caller.
+	 */
+	log_debug(LOG_TLS, "upstream '%s': connection closed by the server: %s", c->up->name,
+		  status == UV_EOF ? "end of stream" : uv_strerror(status));
+	c->up->stats.server_closes++;
+	conn_close(c, TLS_ERR_LOST);
+}
+
+static void on_stream_error(struct stream *st, int status)
+{
+	struct tls_conn *c = st->owner;
+
+	if (c->state >= TLS_CONN_CLOSED) {
+		return;
+	}
+	log_info(LOG_TLS, "upstream '%s': write failed: %s", c->up->name, uv_strerror(status));
+	conn_close(c, TLS_ERR_LOST);
+}
+
+static void on_stream_connect(struct stream *st, int status)
+{
+	struct tls_conn *c = st->owner;
+
+	if (c->state != TLS_CONN_CONNECTING) {
+		return; /* closed meanwhile; the handles are closing */
+	}
+	if (status != 0) {
+		log_warn(LOG_TLS, "upstream '%s': connect failed: %s", c->up->name,
+			 uv_strerror(status));
+		c->up->stats.conn_failures++;
+		conn_fail(c, TLS_ERR_CONNECT, "connect failed");
+		return;
+	}
+	c->state = TLS_CONN_HANDSHAKE;
+	conn_drive(c);
+}
+
+static const struct stream_ops conn_stream_ops = {
+	.on_connect = on_stream_connect,
+	.on_data = on_stream_data,
+	.on_eof = on_stream_eof,
+	.on_error = on_stream_error,
+	.on_closed = on_stream_closed,
+};
 
 /*
  * The liveness timer. A connection on which a query has waited liveness_ms, and from which
@@ -742,12 +650,6 @@ static void on_timer(uv_timer_t *t)
 	struct tls_conn *c = t->data;
 	uint64_t next;
 
-	if (c->state == TLS_CONN_CLOSING && c->timer_mode == TLS_TIMER_CLOSING) {
-		log_debug(LOG_TLS, "upstream '%s': the close did not drain, closing hard",
-			  c->up->name);
-		conn_close_handles(c);
-		return;
-	}
 	if (c->state >= TLS_CONN_CLOSING) {
 		return;
 	}
@@ -785,8 +687,6 @@ static void on_timer(uv_timer_t *t)
 			c->up->stats.idle_closes++;
 			conn_close_gracefully(c);
 		}
-		return;
-	case TLS_TIMER_CLOSING:
 		return;
 	case TLS_TIMER_DRAIN:
 		if (c->state < TLS_CONN_READY) {
@@ -850,29 +750,6 @@ static void conn_timer_update(struct tls_conn *c)
 	uv_timer_start(&c->timer, on_timer, idle, 0);
 }
 
-static void on_connect(uv_connect_t *req, int status)
-{
-	struct tls_conn *c = req->data;
-
-	if (c->state != TLS_CONN_CONNECTING) {
-		return; /* closed meanwhile; the handles are closing */
-	}
-	if (status != 0) {
-		log_warn(LOG_TLS, "upstream '%s': connect failed: %s", c->up->name,
-			 uv_strerror(status));
-		c->up->stats.conn_failures++;
-		conn_fail(c, TLS_ERR_CONNECT, "connect failed");
-		return;
-	}
-	uv_tcp_nodelay(&c->tcp, 1);
-	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
-		conn_close(c, TLS_ERR_CONNECT);
-		return;
-	}
-	c->state = TLS_CONN_HANDSHAKE;
-	conn_drive(c);
-}
-
 int tls_conn_open(struct tls_upstream *u, struct tls_conn **out)
 {
 	WOLFSSL_SESSION *session;
@@ -885,58 +762,47 @@ int tls_conn_open(struct tls_upstream *u, struct tls_conn **out)
 	}
 	c->up = u;
 	c->close_status = TLS_ERR_LOST;
+	c->addr = u->addr;
 	dns_frame_init(&c->frame);
 	c->n_slots = 2;
 	while (c->n_slots < 2 * u->max_in_flight) {
 		c->n_slots *= 2;
 	}
 	c->slots = calloc(c->n_slots, sizeof(*c->slots));
-	c->cin_cap = CIN_CAP;
-	c->cin = malloc(c->cin_cap);
-	c->ssl = wolfSSL_new(u->client->ctx);
-	if (!c->slots || !c->cin || !c->ssl) {
+	if (!c->slots) {
 		ret = -ENOMEM;
 		goto cleanup;
 	}
-	wolfSSL_SetIOReadCtx(c->ssl, c);
-	wolfSSL_SetIOWriteCtx(c->ssl, c);
-	wolfSSL_set_app_data(c->ssl, c);
+	ret = tls_link_init(&c->tls, u->client->ctx, &c->st, c);
+	if (ret != 0) {
+		goto cleanup;
+	}
 	ret = tls_auth_setup(c);
 	if (ret != 0) {
 		goto cleanup;
 	}
 	/* RFC 7858 §3.4, RFC 8310 §9: resume with a ticket of this upstream, if one is left. */
-	wolfSSL_UseSessionTicket(c->ssl);
+	wolfSSL_UseSessionTicket(c->tls.ssl);
 	session = tls_upstream_session_take(u);
 	if (session) {
-		c->offered_session = wolfSSL_set_session(c->ssl, session) == WOLFSSL_SUCCESS;
+		c->offered_session = wolfSSL_set_session(c->tls.ssl, session) == WOLFSSL_SUCCESS;
 		wolfSSL_SESSION_free(session);
 	}
-	ret = uv_tcp_init(u->loop, &c->tcp);
+	/* A write the peer does not take for as long as an answer may take is as dead. */
+	ret = stream_open(&c->st, u->loop, (const struct sockaddr *)&c->addr, RX_CAP,
+			  u->liveness_ms, &conn_stream_ops, c);
 	if (ret != 0) {
+		log_warn(LOG_TLS, "upstream '%s': connect failed: %s", u->name, uv_strerror(ret));
 		goto cleanup;
 	}
-	/* From here on the connection is freed by closing its handles. */
-	c->tcp.data = c;
-	c->handles_open = 1;
+	/* From here on the connection is freed by closing its stream and timer. */
+	c->stream_open = true;
 	uv_timer_init(u->loop, &c->timer);
 	c->timer.data = c;
-	c->handles_open = 2;
+	c->timer_open = true;
 	c->next = u->conns;
 	u->conns = c;
 	u->stats.connections++;
-	c->connect_req.data = c;
-	c->addr = u->addr;
-	ret = uv_tcp_connect(&c->connect_req, &c->tcp, (const struct sockaddr *)&c->addr,
-			     on_connect);
-	if (ret != 0) {
-		log_warn(LOG_TLS, "upstream '%s': connect failed: %s", u->name, uv_strerror(ret));
-		u->stats.conn_failures++;
-		tls_upstream_addr_failed(u, &c->addr);
-		tls_upstream_failure(u, "connect failed");
-		conn_close_handles(c);
-		return ret;
-	}
 	c->timer_mode = TLS_TIMER_HANDSHAKE;
 	uv_timer_start(&c->timer, on_timer, u->handshake_timeout_ms, 0);
 	log_debug(LOG_TLS, "upstream '%s': connecting%s", u->name, session ? " (resuming)" : "");
@@ -944,11 +810,8 @@ int tls_conn_open(struct tls_upstream *u, struct tls_conn **out)
 	return 0;
 
 cleanup:
-	if (c->ssl) {
-		wolfSSL_free(c->ssl);
-	}
+	tls_link_free(&c->tls);
 	free(c->slots);
-	free(c->cin);
 	free(c);
 	return ret;
 }

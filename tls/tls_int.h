@@ -2,7 +2,8 @@
  * tls_int: the structures shared by the files of tls/. Not for use outside tls/.
  *
  * Ownership: a tls_upstream owns its connections and its stored sessions; a connection is freed
- * in the last of its two libuv close callbacks (socket and timer), and then tells its upstream,
+ * when its stream has reported on_closed and its own timer's close callback has run (the last
+ * of the two), and then tells its upstream,
  * which is freed when it is closing and its last connection is gone. A plain upstream owns its
  * struct tls_plain instead (tls_plain.c: UDP socket, TCP connections), and is freed when that
  * reports its last handle closed. Queries are owned by the caller and only linked.
@@ -13,6 +14,8 @@
 #include <wolfssl/ssl.h>
 
 #include "dns_frame.h"
+#include "stream.h"
+#include "tls_link.h"
 #include "tls.h"
 #include "tls_policy.h"
 
@@ -35,7 +38,6 @@ enum tls_timer_mode {
 	TLS_TIMER_HANDSHAKE, /**< connect plus handshake deadline */
 	TLS_TIMER_LIVENESS,  /**< queries outstanding: something must arrive in liveness_ms */
 	TLS_TIMER_IDLE,	     /**< nothing outstanding: close when idle too long */
-	TLS_TIMER_CLOSING,   /**< close_notify sent: close hard if the write side never drains */
 	TLS_TIMER_DRAIN,     /**< its address is no longer the upstream's: drain, from the loop */
 };
 
@@ -69,32 +71,30 @@ struct tls_slot {
 
 #define TLS_SESSIONS 4 /* tickets kept per upstream, each offered once (RFC 8446 App. C.4) */
 
+/*
+ * One DoT connection: the DNS-over-TLS layer (this struct: framing, IDs, keepalive, liveness)
+ * over the TLS layer (tls_link.h) over the stream layer (stream.h), each with its own state.
+ */
 struct tls_conn {
-	uv_tcp_t tcp;	  /**< handle->data = this */
-	uv_timer_t timer; /**< handshake deadline, then liveness or idle */
-	uv_connect_t connect_req;
-	uv_shutdown_t shutdown_req;
-	struct tls_upstream *up;      /**< borrowed: the upstream outlives its connections */
+	struct stream st;	 /**< the stream layer: socket, buffers, write and close timers */
+	struct tls_link tls;	 /**< the TLS layer over it */
+	uv_timer_t timer;	 /**< handshake deadline, then liveness, idle, drain or probe */
+	struct tls_upstream *up; /**< borrowed: the upstream outlives its connections */
 	struct sockaddr_storage addr; /**< where it connects: the upstream's address then */
-	WOLFSSL *ssl;		      /**< owned; freed in the last close callback */
 	enum tls_conn_state state;
 	enum tls_timer_mode timer_mode;
-	bool draining;		 /**< no new queries: the server's keepalive is 0 (RFC 7828), or
-				      its address is gone */
-	bool moved;		 /**< its address is gone (tls_conn_drain()): queries it loses
-				      go to another connection, even before it was ready */
-	bool was_ready;		 /**< it was authenticated and carried queries */
-	bool offered_session;	 /**< a stored session was offered for resumption */
-	unsigned keepalive_ms;	 /**< the server's edns-tcp-keepalive, 0 until it sends one */
-	uint64_t last_rx;	 /**< loop time bytes last arrived (liveness) */
-	unsigned handles_open;	 /**< libuv handles not yet closed (0..2) */
-	unsigned writes_pending; /**< uv_write requests not yet completed */
-	int close_status;	 /**< given to queries still here when the handles have closed */
-
-	uint8_t *cin; /**< owned: ciphertext received, not yet taken by wolfSSL */
-	size_t cin_head, cin_len, cin_cap;
-	uint8_t *cout; /**< owned: ciphertext from wolfSSL, not yet handed to libuv */
-	size_t cout_len, cout_cap;
+	bool draining;	       /**< no new queries: the server's keepalive is 0 (RFC 7828), or
+				    its address is gone */
+	bool moved;	       /**< its path is gone (its upstream address, its local address, or
+				    a network change before it was ready): queries it loses go
+				    to another connection, even before it was ready */
+	bool was_ready;	       /**< it was authenticated and carried queries */
+	bool offered_session;  /**< a stored session was offered for resumption */
+	bool stream_open;      /**< the stream's on_closed has not come yet */
+	bool timer_open;       /**< the timer's close callback has not come yet */
+	unsigned keepalive_ms; /**< the server's edns-tcp-keepalive, 0 until it sends one */
+	uint64_t last_rx;      /**< loop time bytes last arrived (liveness) */
+	int close_status;      /**< given to queries still here when the handles have closed */
 
 	struct dns_frame frame;	     /**< plaintext: DNS messages with their length prefix */
 	struct tls_query *wait_head; /**< queries waiting for the handshake or for a free slot */
