@@ -6,7 +6,7 @@
  * backoff, RTT, counters), the query contract of tls.h and the answer checks of tls_conn.c.
  *
  *   tls_plain_query -> udpq -> fresh ID -> uv_udp_try_send(message) ... on_udp_recv -> match
- *     -> callback | TC: a TCP connection's queue -> uv_try_write(frame) ... on_tcp_read ->
+ *     -> callback | TC: a TCP connection's queue -> stream_append(frame) ... on_tcp_data ->
  *     dns_frame -> match -> callback
  *
  * Matching (RFC 5452 §9.1): the connected socket takes datagrams from the upstream's address
@@ -24,8 +24,9 @@
  * out from the loop. Answers and TCP failures are given from libuv callbacks directly.
  *
  * Lifetime: struct tls_plain is made with the upstream and owns the UDP socket, the failure
- * timer and the TCP connections. A TCP connection is freed in the last close callback of its
- * socket and timer, after its queries got their status. After tls_plain_close(), the last close
+ * timer and the TCP connections. A TCP connection (over the stream layer, stream.h, as a DoT
+ * connection is) is freed once its stream has reported on_closed and its timer has closed,
+ * after its queries got their status. After tls_plain_close(), the last close
  * callback of all of them frees the state and then the upstream (tls_upstream_plain_freed()).
  */
 #include <arpa/inet.h>
@@ -65,21 +66,23 @@ enum ptcp_timer {
 	PTCP_TIMER_IDLE,     /**< nothing outstanding: close after idle_timeout_ms */
 };
 
-/** One TCP connection, for the queries whose UDP answer was truncated. */
+/**
+ * One TCP connection, for the queries whose UDP answer was truncated: DNS over TCP (framing,
+ * IDs, liveness) over the stream layer (stream.h) that DoT connections use too.
+ */
 struct plain_tcp {
-	uv_tcp_t tcp;	  /**< handle->data = this */
-	uv_timer_t timer; /**< connect deadline, then liveness or idle */
-	uv_connect_t connect_req;
+	struct stream st;     /**< the socket, its buffers, write and close deadlines */
+	uv_timer_t timer;     /**< connect deadline, then liveness or idle */
 	struct tls_plain *px; /**< borrowed: outlives its connections */
 	enum ptcp_state state;
 	enum ptcp_timer timer_mode;
 	struct tls_plain_queue q;
-	struct dns_frame frame;	 /**< answers, reassembled (RFC 7766 §8) */
-	uint64_t last_rx;	 /**< loop time bytes last arrived (liveness) */
-	unsigned handles_open;	 /**< 0..2 */
-	unsigned writes_pending; /**< uv_write requests not completed */
-	int close_status;	 /**< given to the queries still here once the handles closed */
-	struct plain_tcp *next;	 /**< in px->tcps */
+	struct dns_frame frame; /**< answers, reassembled (RFC 7766 §8) */
+	uint64_t last_rx;	/**< loop time bytes last arrived (liveness) */
+	bool stream_open;	/**< the stream's on_closed has not come yet */
+	bool timer_open;	/**< the timer's close callback has not come yet */
+	int close_status;	/**< given to the queries still here once the handles closed */
+	struct plain_tcp *next; /**< in px->tcps */
 };
 
 struct tls_plain {
@@ -101,13 +104,6 @@ struct tls_plain {
 struct udp_send {
 	uv_udp_send_t req;
 	struct tls_plain *px;
-	uint8_t buf[];
-};
-
-/** The rest of a TCP write the kernel did not take at once, copied likewise. */
-struct tcp_write {
-	uv_write_t req;
-	struct plain_tcp *c;
 	uint8_t buf[];
 };
 
@@ -549,7 +545,7 @@ static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 
 /* --- TCP --- */
 
-static void on_tcp_closed(uv_handle_t *h);
+static void on_tcp_timer_closed(uv_handle_t *h);
 
 static void tcp_close(struct plain_tcp *c, int status)
 {
@@ -562,8 +558,8 @@ static void tcp_close(struct plain_tcp *c, int status)
 		c->px->tcp = NULL;
 	}
 	uv_timer_stop(&c->timer);
-	uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
-	uv_close((uv_handle_t *)&c->timer, on_tcp_closed);
+	uv_close((uv_handle_t *)&c->timer, on_tcp_timer_closed);
+	stream_close(&c->st);
 }
 
 /* Close for a reason that counts against the upstream's health. */
@@ -574,56 +570,6 @@ static void tcp_fail(struct plain_tcp *c, int status, const char *why)
 	}
 	tls_upstream_failure(c->px->up, why);
 	tcp_close(c, status);
-}
-
-static void on_tcp_write(uv_write_t *req, int status)
-{
-	struct tcp_write *w = req->data;
-	struct plain_tcp *c = w->c;
-
-	free(w);
-	c->writes_pending--;
-	if (status != 0 && c->state < PTCP_CLOSED) {
-		log_info(LOG_TLS, "upstream '%s': TCP write failed: %s", c->px->up->name,
-			 uv_strerror(status));
-		tcp_close(c, TLS_ERR_LOST);
-	}
-}
-
-/* Write @len bytes: to the kernel at once if it takes them, the rest copied into a request. */
-static int tcp_write(struct plain_tcp *c, const uint8_t *data, size_t len)
-{
-	struct tcp_write *w;
-	size_t off = 0;
-	uv_buf_t b;
-	int ret;
-
-	if (c->writes_pending == 0) {
-		b = uv_buf_init((char *)data, (unsigned)len);
-		ret = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-		if (ret < 0 && ret != UV_EAGAIN) {
-			return ret;
-		}
-		off = ret > 0 ? (size_t)ret : 0;
-		if (off == len) {
-			return 0;
-		}
-	}
-	w = malloc(sizeof(*w) + len - off);
-	if (!w) {
-		return UV_ENOMEM;
-	}
-	memcpy(w->buf, data + off, len - off);
-	w->c = c;
-	w->req.data = w;
-	b = uv_buf_init((char *)w->buf, (unsigned)(len - off));
-	ret = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_tcp_write);
-	if (ret != 0) {
-		free(w);
-		return ret;
-	}
-	c->writes_pending++;
-	return 0;
 }
 
 /* Write waiting queries, pipelined (RFC 7766 §6.2.1.1), up to max_in_flight outstanding. */
@@ -639,7 +585,12 @@ static void tcp_send_waiting(struct plain_tcp *c)
 
 		queue_insert(&c->q, q, uv_now(u->loop));
 		dns_put16(q->frame + 2, q->id);
-		ret = tcp_write(c, q->frame, q->frame_len);
+		ret = stream_append(&c->st, q->frame, q->frame_len);
+		if (ret == 0) {
+			ret = stream_flush(&c->st);
+		} else {
+			ret = UV_ENOMEM;
+		}
 		if (ret != 0) {
 			log_info(LOG_TLS, "upstream '%s': TCP write failed: %s", u->name,
 				 uv_strerror(ret));
@@ -678,44 +629,34 @@ static void tcp_on_message(struct plain_tcp *c, const uint8_t *msg, size_t len)
 	q->cb(q, 0, msg, len, &opt);
 }
 
-static void on_tcp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* Move what the stream received into the frame. -ENOMEM if the frame cannot grow. */
+static int tcp_take(struct plain_tcp *c)
 {
-	struct plain_tcp *c = h->data;
-	uint8_t *space;
-	size_t room;
+	while (stream_rx_avail(&c->st) > 0) {
+		uint8_t *space;
+		size_t room;
 
-	(void)suggested;
-	/* Straight into the frame; a zero-length buffer makes libuv report UV_ENOBUFS. */
-	if (dns_frame_space(&c->frame, 4096, &space, &room) != 0) {
-		*buf = uv_buf_init(NULL, 0);
-		return;
+		if (dns_frame_space(&c->frame, 4096, &space, &room) != 0) {
+			return -ENOMEM;
+		}
+		dns_frame_commit(&c->frame, stream_take(&c->st, space, room));
 	}
-	*buf = uv_buf_init((char *)space, room > 65536 ? 65536 : (unsigned)room);
+	return 0;
 }
 
-static void on_tcp_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+static void on_tcp_data(struct stream *st)
 {
-	struct plain_tcp *c = stream->data;
+	struct plain_tcp *c = st->owner;
 	struct tls_upstream *u = c->px->up;
 	unsigned before = c->q.n_in_flight;
 
-	(void)buf;
-	if (c->state != PTCP_READY || nread == 0) {
+	if (c->state != PTCP_READY) {
 		return;
 	}
-	if (nread < 0) {
-		if (nread == UV_ENOBUFS) {
-			tcp_close(c, TLS_ERR_NOMEM);
-			return;
-		}
-		/* Closed or reset by the server: not a failure (RFC 7766 §6.2.3). */
-		log_debug(LOG_TLS, "upstream '%s': TCP connection closed by the server: %s",
-			  u->name, uv_strerror((int)nread));
-		u->stats.server_closes++;
-		tcp_close(c, TLS_ERR_LOST);
+	if (tcp_take(c) != 0) {
+		tcp_close(c, TLS_ERR_NOMEM);
 		return;
 	}
-	dns_frame_commit(&c->frame, (size_t)nread);
 	c->last_rx = uv_now(u->loop);
 	for (;;) {
 		const uint8_t *msg;
@@ -741,6 +682,33 @@ static void on_tcp_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		tcp_send_waiting(c);
 	}
 	tcp_timer_update(c);
+}
+
+static void on_tcp_eof(struct stream *st, int status)
+{
+	struct plain_tcp *c = st->owner;
+	struct tls_upstream *u = c->px->up;
+
+	if (c->state != PTCP_READY) {
+		return;
+	}
+	/* Closed or reset by the server: not a failure (RFC 7766 §6.2.3). */
+	log_debug(LOG_TLS, "upstream '%s': TCP connection closed by the server: %s", u->name,
+		  uv_strerror(status));
+	u->stats.server_closes++;
+	tcp_close(c, TLS_ERR_LOST);
+}
+
+static void on_tcp_error(struct stream *st, int status)
+{
+	struct plain_tcp *c = st->owner;
+
+	if (c->state >= PTCP_CLOSED) {
+		return;
+	}
+	log_info(LOG_TLS, "upstream '%s': TCP write failed: %s", c->px->up->name,
+		 uv_strerror(status));
+	tcp_close(c, TLS_ERR_LOST);
 }
 
 static void on_tcp_timer(uv_timer_t *t)
@@ -810,9 +778,9 @@ static void tcp_timer_update(struct plain_tcp *c)
 	uv_timer_start(&c->timer, on_tcp_timer, u->idle_timeout_ms, 0);
 }
 
-static void on_tcp_connect(uv_connect_t *req, int status)
+static void on_tcp_connect(struct stream *st, int status)
 {
-	struct plain_tcp *c = req->data;
+	struct plain_tcp *c = st->owner;
 	struct tls_upstream *u = c->px->up;
 
 	if (c->state != PTCP_CONNECTING) {
@@ -825,11 +793,6 @@ static void on_tcp_connect(uv_connect_t *req, int status)
 		tcp_fail(c, TLS_ERR_CONNECT, "TCP connect failed");
 		return;
 	}
-	uv_tcp_nodelay(&c->tcp, 1);
-	if (uv_read_start((uv_stream_t *)&c->tcp, on_tcp_alloc, on_tcp_read) != 0) {
-		tcp_close(c, TLS_ERR_CONNECT);
-		return;
-	}
 	c->state = PTCP_READY;
 	c->last_rx = uv_now(u->loop);
 	c->timer_mode = PTCP_TIMER_IDLE; /* so that the update below arms liveness afresh */
@@ -839,17 +802,12 @@ static void on_tcp_connect(uv_connect_t *req, int status)
 
 static void plain_release(struct tls_plain *px);
 
-static void on_tcp_closed(uv_handle_t *h)
+/* Both the stream and the timer are closed: queries still here learn now. */
+static void tcp_free(struct plain_tcp *c)
 {
-	struct plain_tcp *c = h->data;
 	struct tls_plain *px = c->px;
 	struct plain_tcp **pp = &px->tcps;
 
-	if (--c->handles_open > 0) {
-		return;
-	}
-	/* The last handle: queries still here learn now, never inside a call of the caller's. */
-	REQUIRE(c->writes_pending == 0);
 	queue_fail_all(&c->q, c->close_status);
 	while (*pp != c) {
 		pp = &(*pp)->next;
@@ -860,6 +818,34 @@ static void on_tcp_closed(uv_handle_t *h)
 	free(c);
 	plain_release(px);
 }
+
+static void on_tcp_timer_closed(uv_handle_t *h)
+{
+	struct plain_tcp *c = h->data;
+
+	c->timer_open = false;
+	if (!c->stream_open) {
+		tcp_free(c);
+	}
+}
+
+static void on_tcp_closed(struct stream *st)
+{
+	struct plain_tcp *c = st->owner;
+
+	c->stream_open = false;
+	if (!c->timer_open) {
+		tcp_free(c);
+	}
+}
+
+static const struct stream_ops tcp_stream_ops = {
+	.on_connect = on_tcp_connect,
+	.on_data = on_tcp_data,
+	.on_eof = on_tcp_eof,
+	.on_error = on_tcp_error,
+	.on_closed = on_tcp_closed,
+};
 
 static int tcp_open(struct tls_plain *px, struct plain_tcp **out)
 {
@@ -877,30 +863,24 @@ static int tcp_open(struct tls_plain *px, struct plain_tcp **out)
 		free(c);
 		return -ENOMEM;
 	}
-	ret = uv_tcp_init(u->loop, &c->tcp);
+	/* Answers of up to 64 KiB are reassembled in the frame; the stream reads 16 KiB at once. */
+	ret = stream_open(&c->st, u->loop, (const struct sockaddr *)&u->addr, 16 * 1024,
+			  u->liveness_ms, &tcp_stream_ops, c);
 	if (ret != 0) {
+		log_warn(LOG_TLS, "upstream '%s': TCP connect failed: %s", u->name,
+			 uv_strerror(ret));
 		free(c->q.ids);
 		free(c);
 		return ret;
 	}
-	/* From here on the connection is freed by closing its handles. */
-	c->tcp.data = c;
+	/* From here on the connection is freed by closing its stream and timer. */
+	c->stream_open = true;
 	uv_timer_init(u->loop, &c->timer);
 	c->timer.data = c;
-	c->handles_open = 2;
+	c->timer_open = true;
 	c->next = px->tcps;
 	px->tcps = c;
 	u->stats.connections++;
-	c->connect_req.data = c;
-	ret = uv_tcp_connect(&c->connect_req, &c->tcp, (const struct sockaddr *)&u->addr,
-			     on_tcp_connect);
-	if (ret != 0) {
-		log_warn(LOG_TLS, "upstream '%s': TCP connect failed: %s", u->name,
-			 uv_strerror(ret));
-		u->stats.conn_failures++;
-		tcp_fail(c, TLS_ERR_CONNECT, "TCP connect failed");
-		return ret;
-	}
 	c->timer_mode = PTCP_TIMER_CONNECT;
 	uv_timer_start(&c->timer, on_tcp_timer, u->handshake_timeout_ms, 0);
 	log_debug(LOG_TLS, "upstream '%s': truncated over UDP, connecting over TCP", u->name);
