@@ -201,6 +201,12 @@ void tls_upstream_close(struct tls_upstream *u, void (*on_closed)(void *arg), vo
  */
 void tls_upstream_network_changed(struct tls_upstream *u);
 
+/**
+ * A path may have appeared (a local address added): clear the backoff and failure count of @u,
+ * leaving its connections alone.
+ */
+void tls_upstream_backoff_clear(struct tls_upstream *u);
+
 /** How long a suspect connection with queries outstanding has to show it is alive. */
 #define TLS_PROBE_MS 250
 

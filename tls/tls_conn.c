@@ -14,7 +14,10 @@
  * edns-tcp-keepalive (RFC 7828 §3.2.2) so that we close first.
  *
  * A connection keeps the address it was opened to. When its upstream's addresses change (a host
- * name found again) and that one is no longer among them, it drains (tls_conn_drain()).
+ * name found again) and that one is no longer among them, it drains (tls_conn_drain()). Events
+ * of the path come down from the upstream: its local address removed (tls_conn_addr_gone(): it
+ * is closed at once, its queries sent again), or the network changed (tls_conn_suspect(): an
+ * idle connection is closed, a busy one is probed).
  *
  * Lifetime: a connection lives in its upstream's list from tls_conn_open() until its stream has
  * reported on_closed and its timer has closed; conn_free() then frees it. Queries on it
@@ -37,6 +40,7 @@ static void conn_fail_all(struct tls_conn *c, int status);
 static void conn_close(struct tls_conn *c, int status);
 static void conn_timer_update(struct tls_conn *c);
 static void on_timer(uv_timer_t *t);
+static void conn_probe_check(struct tls_conn *c);
 
 /*
  * Random bits for upstream message IDs. Over TLS IDs need only be unique per connection (RFC
@@ -535,6 +539,12 @@ static void on_stream_data(struct stream *st)
 	}
 	/* Something arrived: the connection is alive (the liveness timer reads this). */
 	c->last_rx = uv_now(c->up->loop);
+	if (c->timer_mode == TLS_TIMER_PROBE && c->state == TLS_CONN_READY) {
+		/* The path survived the network change: back to timing the answers. */
+		c->probe_sent = 0;
+		c->timer_mode = TLS_TIMER_IDLE;
+		conn_timer_update(c);
+	}
 	conn_drive(c);
 	if (c->state < TLS_CONN_CLOSING && stream_rx_stuck(&c->st)) {
 		/* wolfSSL took nothing from a full buffer: it cannot make progress. */
@@ -688,6 +698,9 @@ static void on_timer(uv_timer_t *t)
 			conn_close_gracefully(c);
 		}
 		return;
+	case TLS_TIMER_PROBE:
+		conn_probe_check(c);
+		return;
 	case TLS_TIMER_DRAIN:
 		if (c->state < TLS_CONN_READY) {
 			/* Nothing was written on it: its queries go to the new address. */
@@ -707,6 +720,110 @@ static void on_timer(uv_timer_t *t)
 		conn_timer_update(c);
 		return;
 	}
+}
+
+/* --- events of the path (tls_upstream_network_changed, tls_upstream_addr_gone) --- */
+
+/* Queries on @c that still want their answer (not cancelled ones, not probes), or waiting. */
+static unsigned conn_live_queries(const struct tls_conn *c)
+{
+	unsigned n = c->n_waiting;
+
+	for (unsigned i = 0; i < c->n_slots; i++) {
+		n += c->slots[i].used && c->slots[i].q;
+	}
+	return n;
+}
+
+/*
+ * Ask the upstream something it answers at once (". IN NS", which every resolver holds from
+ * its priming, RFC 8109), in a slot of its own whose answer is dropped like a cancelled
+ * query's. Padded to 128 octets like the queries (RFC 8467 §4.1), so that it looks like one.
+ */
+static void conn_probe(struct tls_conn *c)
+{
+	static const uint8_t q[] = {
+		0, 0, 0x01, 0x00, 0,	1, 0, 0, 0, 0, 0, 1, /* header: RD, QD 1, AR 1 */
+		0, 0, 2,    0,	  1,			     /* ". IN NS" */
+		0, 0, 41,   0x04, 0xd0, 0, 0, 0, 0,	     /* OPT: 1232 bytes, no flags */
+	};
+	uint8_t msg[2 + 128] = {0};
+	size_t pad = 128 - sizeof(q) - 2 - 4;
+	unsigned slot = conn_slot_find(c);
+	uint16_t id = (uint16_t)((tls_random_u16() & ~(c->n_slots - 1)) | slot);
+	unsigned wait = TLS_PROBE_MS + 2 * c->up->srtt_ms;
+	uint64_t now = uv_now(c->up->loop);
+	int err = 0;
+
+	memcpy(msg + 2, q, sizeof(q));
+	dns_put16(msg, 128);
+	dns_put16(msg + 2, id);
+	dns_put16(msg + 2 + sizeof(q), (uint16_t)(4 + pad)); /* RDLEN */
+	dns_put16(msg + 2 + sizeof(q) + 2, 12);		     /* Padding, RFC 7830 */
+	dns_put16(msg + 2 + sizeof(q) + 4, (uint16_t)pad);
+	c->slots[slot] = (struct tls_slot){.q = NULL, .id = id, .used = true, .sent_at = now};
+	c->n_slots_used++;
+	if (tls_link_write(&c->tls, msg, sizeof(msg), &err) != 0) {
+		log_info(LOG_TLS, "upstream '%s': TLS write failed (%d)", c->up->name, err);
+		conn_close(c, TLS_ERR_LOST);
+		return;
+	}
+	conn_flush(c);
+	if (c->state != TLS_CONN_READY) {
+		return;
+	}
+	c->probe_sent = now;
+	c->timer_mode = TLS_TIMER_PROBE;
+	uv_timer_start(&c->timer, on_timer, wait, 0);
+	log_debug(LOG_TLS,
+		  "upstream '%s': the network changed, probing a connection with %u "
+		  "queries outstanding",
+		  c->up->name, conn_live_queries(c));
+}
+
+/* The probe's time is up and nothing arrived since it was written: the path is dead. */
+static void conn_probe_check(struct tls_conn *c)
+{
+	log_notice(LOG_TLS,
+		   "upstream '%s': nothing received %llu ms after the network changed, with %u "
+		   "queries outstanding: dropping the connection, sending them again",
+		   c->up->name, (unsigned long long)(uv_now(c->up->loop) - c->probe_sent),
+		   conn_live_queries(c));
+	c->up->stats.dead++;
+	/* Not the upstream's failure: the path under it changed. */
+	conn_close(c, TLS_ERR_TIMEOUT);
+}
+
+void tls_conn_suspect(struct tls_conn *c)
+{
+	if (c->state >= TLS_CONN_CLOSING) {
+		return;
+	}
+	if (c->state < TLS_CONN_READY) {
+		/* A connect or handshake on the old path: start it again on the new one. */
+		c->moved = true;
+		conn_close(c, TLS_ERR_LOST);
+		return;
+	}
+	if (conn_live_queries(c) == 0) {
+		c->up->stats.idle_closes++;
+		conn_close_gracefully(c);
+		return;
+	}
+	if (c->timer_mode != TLS_TIMER_PROBE && c->timer_mode != TLS_TIMER_DRAIN) {
+		conn_probe(c);
+	}
+}
+
+bool tls_conn_addr_gone(struct tls_conn *c, const struct sockaddr *addr)
+{
+	if (c->state >= TLS_CONN_CLOSED || !stream_uses_local(&c->st, addr)) {
+		return false;
+	}
+	/* Nothing sent from a removed address can be answered: its queries go elsewhere now. */
+	c->moved = true;
+	conn_close(c, TLS_ERR_LOST);
+	return true;
 }
 
 void tls_conn_drain(struct tls_conn *c)
@@ -729,8 +846,9 @@ static void conn_timer_update(struct tls_conn *c)
 {
 	unsigned idle = c->up->idle_timeout_ms;
 
-	if (c->state != TLS_CONN_READY || c->timer_mode == TLS_TIMER_DRAIN) {
-		return; /* a drain is due first (tls_conn_drain()); it times what follows */
+	if (c->state != TLS_CONN_READY || c->timer_mode == TLS_TIMER_DRAIN ||
+	    c->timer_mode == TLS_TIMER_PROBE) {
+		return; /* a drain or a probe is due first; it times what follows */
 	}
 	if (c->n_slots_used > 0) {
 		if (c->timer_mode != TLS_TIMER_LIVENESS) {

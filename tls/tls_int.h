@@ -39,6 +39,8 @@ enum tls_timer_mode {
 	TLS_TIMER_LIVENESS,  /**< queries outstanding: something must arrive in liveness_ms */
 	TLS_TIMER_IDLE,	     /**< nothing outstanding: close when idle too long */
 	TLS_TIMER_DRAIN,     /**< its address is no longer the upstream's: drain, from the loop */
+	TLS_TIMER_PROBE,     /**< the network changed: a probe was written; something must
+				  arrive before the timer fires, or the path is dead */
 };
 
 /** What the certificate verification of one handshake found (RFC 8310 §8, RFC 7469). */
@@ -94,6 +96,7 @@ struct tls_conn {
 	bool timer_open;       /**< the timer's close callback has not come yet */
 	unsigned keepalive_ms; /**< the server's edns-tcp-keepalive, 0 until it sends one */
 	uint64_t last_rx;      /**< loop time bytes last arrived (liveness) */
+	uint64_t probe_sent;   /**< loop time a probe was written after a network change */
 	int close_status;      /**< given to queries still here when the handles have closed */
 
 	struct dns_frame frame;	     /**< plaintext: DNS messages with their length prefix */
@@ -192,6 +195,20 @@ void tls_conn_abort(struct tls_conn *c, int status);
  */
 void tls_conn_drain(struct tls_conn *c);
 
+/**
+ * The network changed under @c: a connect or handshake under way starts again (its queries go
+ * to a new connection); an idle connection is closed; one with queries outstanding is probed
+ * and dropped if nothing arrives within TLS_PROBE_MS (plus twice the RTT), its queries sent
+ * again. No callback from inside the call.
+ */
+void tls_conn_suspect(struct tls_conn *c);
+
+/**
+ * If @addr (port ignored) is the local address of @c, close @c at once, its queries sent again
+ * on another connection from the loop, and return true.
+ */
+bool tls_conn_addr_gone(struct tls_conn *c, const struct sockaddr *addr);
+
 /** 16 random bits (getrandom), for message IDs: tls_conn.c's and tls_plain.c's. */
 uint16_t tls_random_u16(void);
 
@@ -208,6 +225,12 @@ void tls_plain_cancel(struct tls_query *q);
 
 /** Close every handle of plain @u (closing already); tls_upstream_plain_freed() follows. */
 void tls_plain_close(struct tls_upstream *u);
+
+/** The network changed: connect the UDP socket afresh; its TCP connection is suspect. */
+void tls_plain_network_changed(struct tls_upstream *u);
+
+/** @addr was removed: the UDP socket and TCP connection bound to it start afresh. */
+void tls_plain_addr_gone(struct tls_upstream *u, const struct sockaddr *addr);
 
 /** Add the gauges of plain @u's sockets to @out. */
 void tls_plain_stats(const struct tls_upstream *u, struct tls_upstream_stats *out);

@@ -1041,3 +1041,65 @@ enum tls_upstream_state tls_plain_state(const struct tls_upstream *u)
 {
 	return u->px->answered && u->failures == 0 ? TLS_UPSTREAM_UP : TLS_UPSTREAM_IDLE;
 }
+
+/* --- events of the path (tls_upstream_network_changed, tls_upstream_addr_gone) --- */
+
+/*
+ * Connect the UDP socket again: the kernel chose its source address at connect() and keeps it,
+ * so after a renumbering it would go on sending from an address that is gone. Disconnecting
+ * (connect() with AF_UNSPEC) forgets it; the port stays, so answers still due arrive.
+ */
+static void udp_reconnect(struct tls_plain *px)
+{
+	struct tls_upstream *u = px->up;
+	int ret;
+
+	uv_udp_connect(&px->udp, NULL);
+	ret = uv_udp_connect(&px->udp, (const struct sockaddr *)&u->addr);
+	if (ret != 0) {
+		/* No route now (a link down): the next send says so and fails over. */
+		log_info(LOG_TLS, "upstream '%s': UDP socket: %s", u->name, uv_strerror(ret));
+	}
+}
+
+static bool tcp_uses_local(struct plain_tcp *c, const struct sockaddr *addr)
+{
+	return c->state < PTCP_CLOSED && stream_uses_local(&c->st, addr);
+}
+
+void tls_plain_network_changed(struct tls_upstream *u)
+{
+	struct tls_plain *px = u->px;
+
+	udp_reconnect(px);
+	/* An idle TCP connection is dropped; a busy one is timed by liveness as before. */
+	for (struct plain_tcp *c = px->tcps; c; c = c->next) {
+		if (c->state == PTCP_READY && c->q.n_in_flight == 0 && c->q.n_waiting == 0) {
+			tcp_close(c, TLS_ERR_LOST);
+		}
+	}
+}
+
+void tls_plain_addr_gone(struct tls_upstream *u, const struct sockaddr *addr)
+{
+	struct tls_plain *px = u->px;
+	struct sockaddr_storage l;
+	struct tls_query *q;
+	unsigned cursor = 0;
+	int len = sizeof(l);
+
+	if (uv_udp_getsockname(&px->udp, (struct sockaddr *)&l, &len) == 0 &&
+	    stream_same_ip((const struct sockaddr *)&l, addr)) {
+		udp_reconnect(px);
+		/* What was sent from the removed address is lost: send it again, fresh IDs. */
+		while ((q = queue_take_written(&px->udpq, &cursor)) != NULL) {
+			queue_push(&px->udpq, q);
+		}
+		udp_send_waiting(px);
+	}
+	for (struct plain_tcp *c = px->tcps; c; c = c->next) {
+		if (tcp_uses_local(c, addr)) {
+			tcp_close(c, TLS_ERR_LOST);
+		}
+	}
+}

@@ -454,6 +454,70 @@ void tls_upstream_success(struct tls_upstream *u)
 	u->backoff_until = 0;
 }
 
+/*
+ * The failures counted so far were on a path that no longer is: the first query after the
+ * change goes out at once rather than wait out a backoff earned on the old one.
+ */
+static void upstream_path_changed(struct tls_upstream *u)
+{
+	if (u->backoff_until || u->failures) {
+		log_info(LOG_TLS, "upstream '%s': the network changed, backoff cleared", u->name);
+	}
+	u->failures = 0;
+	u->backoff_until = 0;
+}
+
+void tls_upstream_backoff_clear(struct tls_upstream *u)
+{
+	if (!u->closing) {
+		upstream_path_changed(u);
+	}
+}
+
+void tls_upstream_network_changed(struct tls_upstream *u)
+{
+	struct tls_conn *c, *next;
+
+	if (u->closing) {
+		return;
+	}
+	upstream_path_changed(u);
+	if (u->plain) {
+		tls_plain_network_changed(u);
+		return;
+	}
+	/* Connections leave the list only when freed, from a close callback: none is, here. */
+	for (c = u->conns; c; c = next) {
+		next = c->next;
+		tls_conn_suspect(c);
+	}
+}
+
+void tls_upstream_addr_gone(struct tls_upstream *u, const struct sockaddr *addr)
+{
+	struct tls_conn *c, *next;
+	unsigned n = 0;
+
+	if (u->closing) {
+		return;
+	}
+	upstream_path_changed(u);
+	if (u->plain) {
+		tls_plain_addr_gone(u, addr);
+		return;
+	}
+	for (c = u->conns; c; c = next) {
+		next = c->next;
+		n += tls_conn_addr_gone(c, addr);
+	}
+	if (n > 0) {
+		log_info(LOG_TLS,
+			 "upstream '%s': %u connection%s from a removed local address "
+			 "closed, their queries sent again",
+			 u->name, n, n == 1 ? "" : "s");
+	}
+}
+
 void tls_upstream_rtt(struct tls_upstream *u, uint64_t rtt_ms)
 {
 	unsigned rtt = rtt_ms > 60000 ? 60000 : (unsigned)rtt_ms;

@@ -6,7 +6,9 @@
  * callback and opens nothing; its first addresses make it usable; new addresses without the
  * one a connection went to close that connection, from the loop, and its query goes to the new
  * one without failing; addresses that keep it keep the connection; a refused connect moves the
- * next connection on to the next address; bad address lists and plain upstreams are refused.
+ * next connection on to the next address; bad address lists and plain upstreams are refused;
+ * a local address removed closes the connections from it and only those, their queries going
+ * to new ones; a network change clears a backoff and restarts a handshake under way.
  * Handshakes, names and pins against a real server are in tests/integration (hostup.sh).
  */
 #include <arpa/inet.h>
@@ -443,6 +445,99 @@ static void test_plain_refused(void)
 	teardown();
 }
 
+/* The local address of the connections to the listeners, 127.0.0.1, or another (port 0). */
+static struct sockaddr_storage local_ip(uint32_t ip)
+{
+	struct sockaddr_storage ss = loopback(0);
+
+	((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(ip);
+	return ss;
+}
+
+/*
+ * A local address removed (tls_upstream_addr_gone()): another one than the connection's
+ * changes nothing; its own closes the connection at once, from the loop (the listener sees the
+ * end), and the query waiting on it goes, unfailed, to a new connection; no failure is counted.
+ */
+static void test_addr_gone(void)
+{
+	struct sockaddr_storage other = local_ip(0x7f000002), mine = local_ip(INADDR_LOOPBACK);
+	struct tls_upstream_stats st;
+	struct tq t;
+
+	setup();
+	upstream_make(&ctx.l[0].addr);
+	CU_ASSERT_EQUAL(submit(&t), 0);
+	RUN_UNTIL(ctx.l[0].n_conns == 1, 2000);
+	CU_ASSERT_EQUAL_FATAL(ctx.l[0].n_conns, 1);
+
+	ctx.inside = true;
+	tls_upstream_addr_gone(ctx.u, (const struct sockaddr *)&other);
+	ctx.inside = false;
+	RUN_UNTIL(false, 100);
+	CU_ASSERT_EQUAL(ctx.l[0].n_eof, 0);
+	CU_ASSERT_EQUAL(ctx.l[0].n_conns, 1);
+
+	ctx.inside = true;
+	tls_upstream_addr_gone(ctx.u, (const struct sockaddr *)&mine);
+	ctx.inside = false;
+	CU_ASSERT_EQUAL(t.calls, 0);
+	RUN_UNTIL(ctx.l[0].n_eof == 1 && ctx.l[0].n_conns == 2, 2000);
+	CU_ASSERT_EQUAL(ctx.l[0].n_eof, 1);
+	CU_ASSERT_EQUAL(ctx.l[0].n_conns, 2);
+	RUN_UNTIL(false, 50);
+	CU_ASSERT_EQUAL(t.calls, 0); /* waiting for the new connection's handshake */
+	st = stats();
+	CU_ASSERT_EQUAL(st.conns_open, 1);
+	CU_ASSERT_EQUAL(st.queued, 1);
+	CU_ASSERT_EQUAL(st.conn_failures, 0);
+	teardown();
+	CU_ASSERT_EQUAL(t.calls, 1);
+	CU_ASSERT_FALSE(t.sync);
+}
+
+/*
+ * The network changed (tls_upstream_network_changed()): an upstream backed off after refused
+ * connects is available again at once; a connection still in its handshake starts again
+ * (closed, its query on a new one, unfailed).
+ */
+static void test_network_changed(void)
+{
+	struct tq t[6], w;
+	int i;
+
+	setup();
+	upstream_make(&ctx.dead);
+	for (i = 0; i < 6 && tls_upstream_state(ctx.u) != TLS_UPSTREAM_BACKED_OFF; i++) {
+		CU_ASSERT_EQUAL(submit(&t[i]), 0);
+		RUN_UNTIL(t[i].calls > 0, 2000);
+		CU_ASSERT_EQUAL(t[i].status, TLS_ERR_CONNECT);
+	}
+	CU_ASSERT_EQUAL_FATAL(tls_upstream_state(ctx.u), TLS_UPSTREAM_BACKED_OFF);
+	CU_ASSERT_TRUE(tls_upstream_available_at(ctx.u) > uv_now(&ctx.loop));
+	tls_upstream_network_changed(ctx.u);
+	CU_ASSERT_TRUE(tls_upstream_available_at(ctx.u) <= uv_now(&ctx.loop));
+	CU_ASSERT_NOT_EQUAL(tls_upstream_state(ctx.u), TLS_UPSTREAM_BACKED_OFF);
+	teardown();
+
+	setup();
+	upstream_make(&ctx.l[0].addr);
+	CU_ASSERT_EQUAL(submit(&w), 0);
+	RUN_UNTIL(ctx.l[0].n_conns == 1, 2000);
+	CU_ASSERT_EQUAL_FATAL(ctx.l[0].n_conns, 1);
+	ctx.inside = true;
+	tls_upstream_network_changed(ctx.u);
+	ctx.inside = false;
+	RUN_UNTIL(ctx.l[0].n_eof == 1 && ctx.l[0].n_conns == 2, 2000);
+	CU_ASSERT_EQUAL(ctx.l[0].n_eof, 1);
+	CU_ASSERT_EQUAL(ctx.l[0].n_conns, 2);
+	CU_ASSERT_EQUAL(w.calls, 0);
+	CU_ASSERT_EQUAL(stats().conn_failures, 0);
+	teardown();
+	CU_ASSERT_EQUAL(w.calls, 1);
+	CU_ASSERT_FALSE(w.sync);
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
@@ -450,6 +545,8 @@ int main(void)
 		{"new addresses move the connection", test_moved},
 		{"a refused address: the next one", test_next_address},
 		{"plain: one address", test_plain_refused},
+		{"a local address removed", test_addr_gone},
+		{"the network changed", test_network_changed},
 		CU_TEST_INFO_NULL,
 	};
 	int ret;
