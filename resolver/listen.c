@@ -3,11 +3,17 @@
  * client TCP connections carry 2-octet length-prefixed messages (RFC 7766 §8), several per
  * connection, answered in any order (§6.2.1.1).
  *
+ * Each UDP listener and each client TCP connection is an origin (origin.h): it hands its
+ * messages to query_receive() and implements the operations the query pipeline answers
+ * through (reply, hold, release). The client limits are kept here, in those operations.
+ *
  * Limits (RFC 7766 §10, rfc-checklist T4, T6, F6; docs/CONFIG.md):
  *   - tcp_clients_max connections: when full, a new one closes the least recently active
  *     (preferring one with nothing in flight);
  *   - tcp_queries_per_client and queries_max: a client over its share stops being read until
- *     its queries come back (TCP pushes back; UDP over its share is dropped in query.c);
+ *     its queries come back (TCP pushes back);
+ *   - udp_queries_per_source and queries_max: the UDP origin's hold refuses a query over its
+ *     source address's share or over the total, and query.c drops it (the client retries);
  *   - tcp_messages_per_read: a read callback handles that many messages, and the rest waits
  *     for the next loop iteration (uv_idle), so one busy client cannot starve the others;
  *   - tcp_buffer_max: a client that does not read its answers is closed;
@@ -15,18 +21,23 @@
  *     byte at a time is closed too.
  *
  * Lifetime of a client connection: it holds one reference for its open handles, one per query
- * in flight and one per pending write. Closing (peer closed, idle, error, limit, shutdown)
- * drops the first in the last close callback; the struct is freed when the count reaches zero,
- * so an answer that arrives after the client left finds it closed and is dropped (§6.2.4).
+ * in flight (the origin's hold) and one per pending write. Closing (peer closed, idle, error,
+ * limit, shutdown) drops the first in the last close callback; the struct is freed when the
+ * count reaches zero, so an answer that arrives after the client left finds it closed and is
+ * dropped (§6.2.4). A listener likewise holds one reference per open handle and one per UDP
+ * query in flight.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "dns_frame.h"
+#include "listen.h"
 #include "log.h"
+#include "origin.h"
 #include "resolver.h"
 
 #define CLIENT_TCP_BACKLOG 128
+#define SOURCE_BUCKETS	   1024 /* power of two */
 
 /*
  * One listen address. Freed when its two handles have closed and no UDP query holds it any
@@ -34,18 +45,20 @@
  * dropped, and the client asks again on the address it now uses).
  */
 struct listener {
-	struct resolver *r;
+	struct origin origin; /**< the UDP socket's, for query.c */
+	struct resolver *r;   /**< borrowed */
 	uv_udp_t udp;
 	uv_tcp_t tcp;
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	char *name;    /**< owned */
-	unsigned refs; /**< one per open handle, one per UDP query holding it */
+	unsigned refs; /**< one per open handle, one per UDP query holding it (origin_hold) */
 	bool closing;
 	struct listener *next;
 };
 
 struct client_tcp {
+	struct origin origin; /**< for query.c */
 	uv_tcp_t tcp;
 	uv_timer_t idle;
 	struct resolver *r; /**< borrowed */
@@ -53,7 +66,7 @@ struct client_tcp {
 	struct dns_frame frame; /**< owned */
 	unsigned refs;		/**< handles open, queries in flight, pending writes */
 	unsigned handles_open;
-	unsigned in_flight; /**< its queries waiting for an upstream */
+	unsigned in_flight; /**< its queries waiting for an upstream (origin holds) */
 	bool closing;
 	bool reading;		  /**< uv_read_start is in effect */
 	bool queued;		  /**< in r->tcp_ready or r->tcp_paused */
@@ -70,6 +83,14 @@ struct tcp_write {
 struct udp_send {
 	uv_udp_send_t req;
 	uint8_t data[];
+};
+
+/** Queries in flight from one UDP source address (rfc-checklist F6, DNSBomb), in r->sources. */
+struct udp_source {
+	struct udp_source *next;
+	int family;
+	uint8_t addr[16];
+	unsigned n;
 };
 
 /* Bytes of answers queued on one UDP socket after EAGAIN: about 200 answers of 1232 octets. */
@@ -134,12 +155,12 @@ static void queue_paused(struct client_tcp *c)
 
 /* --- client TCP connections --- */
 
-void client_tcp_ref(struct client_tcp *c)
+static void client_tcp_ref(struct client_tcp *c)
 {
 	c->refs++;
 }
 
-void client_tcp_unref(struct client_tcp *c)
+static void client_tcp_unref(struct client_tcp *c)
 {
 	REQUIRE(c->refs > 0);
 	if (--c->refs == 0) {
@@ -190,7 +211,8 @@ static void on_tcp_write(uv_write_t *req, int status)
 	free(w);
 }
 
-void client_tcp_send(struct client_tcp *c, const uint8_t *frame, size_t len)
+/* Send @len bytes of @frame (starting with its 2-octet prefix) to @c, if still open. */
+static void client_tcp_send(struct client_tcp *c, const uint8_t *frame, size_t len)
 {
 	size_t queued = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
 	struct tcp_write *w;
@@ -274,7 +296,8 @@ static void client_tcp_read_start(struct client_tcp *c)
 static void client_tcp_work(struct client_tcp *c)
 {
 	struct resolver *r = c->r;
-	struct query_origin from = {.tcp = c, .peer = (const struct sockaddr *)&c->peer};
+	struct query_client from = {.origin = &c->origin,
+				    .peer = (const struct sockaddr *)&c->peer};
 	unsigned handled = 0;
 
 	while (!c->closing) {
@@ -313,19 +336,8 @@ static void client_tcp_work(struct client_tcp *c)
 	client_tcp_read_start(c);
 }
 
-void client_tcp_query_start(struct client_tcp *c)
-{
-	c->in_flight++;
-}
-
-void client_tcp_query_done(struct client_tcp *c)
-{
-	REQUIRE(c->in_flight > 0);
-	c->in_flight--;
-}
-
 /* Queries came back: paused clients whose share allows it go on. */
-void listener_queries_done(struct resolver *r)
+static void clients_resume(struct resolver *r)
 {
 	struct client_tcp **pp = &r->tcp_paused;
 
@@ -339,6 +351,56 @@ void listener_queries_done(struct resolver *r)
 		pp = &c->qnext;
 	}
 }
+
+/* --- a client TCP connection as an origin --- */
+
+static void client_tcp_reply(struct origin *o, const struct sockaddr *peer, uint8_t *buf,
+			     size_t len)
+{
+	(void)peer;
+	dns_put16(buf, (uint16_t)len);
+	client_tcp_send(ORIGIN_ENTRY(o, struct client_tcp, origin), buf, 2 + len);
+}
+
+static size_t client_tcp_answer_max(const struct origin *o, const struct dns_client_query *cq)
+{
+	(void)o;
+	(void)cq;
+	return DNS_MAX_MSG;
+}
+
+/* Never refused: a client over its share is not read (client_tcp_may_query) until it may. */
+static int client_tcp_hold(struct origin *o, const struct sockaddr *peer)
+{
+	struct client_tcp *c = ORIGIN_ENTRY(o, struct client_tcp, origin);
+
+	(void)peer;
+	c->r->n_waiters++;
+	client_tcp_ref(c);
+	c->in_flight++;
+	return 0;
+}
+
+static void client_tcp_release(struct origin *o, const struct sockaddr *peer)
+{
+	struct client_tcp *c = ORIGIN_ENTRY(o, struct client_tcp, origin);
+	struct resolver *r = c->r;
+
+	(void)peer;
+	REQUIRE(c->in_flight > 0);
+	c->in_flight--;
+	client_tcp_unref(c); /* may free it */
+	r->n_waiters--;
+	clients_resume(r);
+}
+
+static const struct origin_ops client_tcp_origin_ops = {
+	.transport = ORIGIN_TCP,
+	.reply = client_tcp_reply,
+	.answer_max = client_tcp_answer_max,
+	.hold = client_tcp_hold,
+	.release = client_tcp_release,
+};
 
 static void on_tcp_work(uv_idle_t *h)
 {
@@ -430,6 +492,7 @@ static void on_tcp_connection(uv_stream_t *server, int status)
 	if (!c) {
 		return;
 	}
+	c->origin.ops = &client_tcp_origin_ops;
 	dns_frame_init(&c->frame);
 	uv_tcp_init(r->loop, &c->tcp);
 	uv_timer_init(r->loop, &c->idle);
@@ -464,7 +527,7 @@ static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 			const struct sockaddr *peer, unsigned flags)
 {
 	struct listener *l = h->data;
-	struct query_origin from = {.udp = l, .peer = peer};
+	struct query_client from = {.origin = &l->origin, .peer = peer};
 
 	if (nread <= 0 || !peer) {
 		return; /* nothing, or an error on a datagram socket: nothing to recover */
@@ -482,8 +545,9 @@ static void on_udp_sent(uv_udp_send_t *req, int status)
 	free(req->data);
 }
 
-void listener_udp_send(struct listener *l, const struct sockaddr *peer, const uint8_t *msg,
-		       size_t len)
+/* Send @msg to @peer from the UDP socket of @l, if still open. */
+static void listener_udp_send(struct listener *l, const struct sockaddr *peer, const uint8_t *msg,
+			      size_t len)
 {
 	uv_buf_t b = uv_buf_init((char *)msg, (unsigned)len);
 	struct udp_send *s;
@@ -518,12 +582,12 @@ void listener_udp_send(struct listener *l, const struct sockaddr *peer, const ui
 
 /* --- listeners --- */
 
-void listener_ref(struct listener *l)
+static void listener_ref(struct listener *l)
 {
 	l->refs++;
 }
 
-void listener_unref(struct listener *l)
+static void listener_unref(struct listener *l)
 {
 	REQUIRE(l->refs > 0);
 	if (--l->refs == 0) {
@@ -536,6 +600,140 @@ static void on_listener_closed(uv_handle_t *h)
 {
 	listener_unref(h->data);
 }
+
+/* --- UDP sources --- */
+
+static const uint8_t *addr_bytes(const struct sockaddr *sa, size_t *len)
+{
+	if (sa->sa_family == AF_INET6) {
+		*len = 16;
+		return ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+	}
+	*len = 4;
+	return (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+}
+
+/* The bucket of r->sources for the @len octets of address @a. */
+static struct udp_source **source_bucket(struct resolver *r, const uint8_t *a, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++) {
+		h = (h ^ a[i]) * 16777619u;
+	}
+	return &r->sources[h & (SOURCE_BUCKETS - 1)];
+}
+
+/* The count of @sa's queries in flight, or NULL when it has none. */
+static struct udp_source *source_find(struct resolver *r, const struct sockaddr *sa)
+{
+	size_t len;
+	const uint8_t *a = addr_bytes(sa, &len);
+
+	for (struct udp_source *s = *source_bucket(r, a, len); s; s = s->next) {
+		if (s->family == sa->sa_family && memcmp(s->addr, a, len) == 0) {
+			return s;
+		}
+	}
+	return NULL;
+}
+
+/* The count of @sa's queries in flight, made if missing; NULL when out of memory. */
+static struct udp_source *source_get(struct resolver *r, const struct sockaddr *sa)
+{
+	struct udp_source **pp, *s = source_find(r, sa);
+	size_t len;
+	const uint8_t *a;
+
+	if (s) {
+		return s;
+	}
+	a = addr_bytes(sa, &len);
+	s = calloc(1, sizeof(*s));
+	if (s) {
+		s->family = sa->sa_family;
+		memcpy(s->addr, a, len);
+		pp = source_bucket(r, a, len);
+		s->next = *pp;
+		*pp = s;
+	}
+	return s;
+}
+
+/* One query of @src's fewer; @src is freed at none. */
+static void source_put(struct resolver *r, struct udp_source *src)
+{
+	struct udp_source **pp;
+
+	if (--src->n > 0) {
+		return;
+	}
+	pp = source_bucket(r, src->addr, src->family == AF_INET6 ? 16 : 4);
+	while (*pp != src) {
+		pp = &(*pp)->next;
+	}
+	*pp = src->next;
+	free(src);
+}
+
+/* --- a UDP listener as an origin --- */
+
+static void listener_udp_reply(struct origin *o, const struct sockaddr *peer, uint8_t *buf,
+			       size_t len)
+{
+	listener_udp_send(ORIGIN_ENTRY(o, struct listener, origin), peer, buf + 2, len);
+}
+
+static size_t listener_udp_answer_max(const struct origin *o, const struct dns_client_query *cq)
+{
+	(void)o;
+	return dns_msg_udp_limit(cq);
+}
+
+/*
+ * UDP cannot push back: over udp_queries_per_source (DNSBomb, rfc-checklist F6) or queries_max
+ * the query is refused, and query.c drops it.
+ */
+static int listener_udp_hold(struct origin *o, const struct sockaddr *peer)
+{
+	struct listener *l = ORIGIN_ENTRY(o, struct listener, origin);
+	struct resolver *r = l->r;
+	struct udp_source *src = source_get(r, peer);
+
+	if (!src) {
+		return -ENOMEM;
+	}
+	if (src->n >= r->cfg->udp_queries_per_source || r->n_waiters >= r->cfg->queries_max) {
+		src->n++;
+		source_put(r, src); /* frees it if it was made just now */
+		return -EBUSY;
+	}
+	src->n++;
+	r->n_waiters++;
+	listener_ref(l);
+	return 0;
+}
+
+static void listener_udp_release(struct origin *o, const struct sockaddr *peer)
+{
+	struct listener *l = ORIGIN_ENTRY(o, struct listener, origin);
+	struct resolver *r = l->r;
+	struct udp_source *src = source_find(r, peer);
+
+	REQUIRE(src && src->n > 0);
+	source_put(r, src);
+	listener_unref(l); /* may free it */
+	r->n_waiters--;
+	clients_resume(r);
+}
+
+static const struct origin_ops listener_udp_origin_ops = {
+	.transport = ORIGIN_UDP,
+	.reply = listener_udp_reply,
+	.answer_max = listener_udp_answer_max,
+	.hold = listener_udp_hold,
+	.release = listener_udp_release,
+};
 
 const char *listener_name(const struct listener *l)
 {
@@ -580,6 +778,10 @@ int listener_init(struct resolver *r)
 	if (ret == 0) {
 		r->tcp_work.data = r;
 		r->handles_open++;
+		r->sources = calloc(SOURCE_BUCKETS, sizeof(*r->sources));
+		if (!r->sources) {
+			return -ENOMEM;
+		}
 	}
 	return ret;
 }
@@ -596,6 +798,7 @@ int listener_open(struct resolver *r, const struct config_listen *addr)
 	if (!l) {
 		return -ENOMEM;
 	}
+	l->origin.ops = &listener_udp_origin_ops;
 	l->r = r;
 	memcpy(&l->addr, &addr->addr, addr->addr_len);
 	l->addr_len = addr->addr_len;

@@ -25,8 +25,11 @@
  *
  * Memory: a query is one allocation holding the struct, the upstream frame (shared by every
  * try: tls/ writes each try's ID just before encrypting it) and the bitmap of upstreams tried.
- * Each waiter is one allocation holding its transport and its own message. A waiter holds a
- * reference on its TCP client.
+ * Each waiter is one allocation holding its client's origin and address and its own message.
+ *
+ * Clients: a message comes from an origin (origin.h), and its answer goes back through it.
+ * query.c does not know the transport behind: a waiter holds its origin (origin_hold, which
+ * also counts it against the client limits) from arrival until it is answered or dropped.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +37,7 @@
 #include "blocklist.h"
 #include "hosts.h"
 #include "log.h"
+#include "origin.h"
 #include "policy.h"
 #include "resolver.h"
 
@@ -41,25 +45,14 @@
 #define STALE_CLIENT_MS	 1800 /* RFC 8767 §5: the client response timer */
 #define STALE_TTL	 30   /* RFC 8767 §4 */
 #define INFLIGHT_BUCKETS 4096 /* power of two */
-#define SOURCE_BUCKETS	 1024 /* power of two */
-
-/** Queries in flight from one UDP source address (rfc-checklist F6, DNSBomb). */
-struct udp_source {
-	struct udp_source *next;
-	int family;
-	uint8_t addr[16];
-	unsigned n;
-};
 
 struct query;
 
 /** A client waiting for the answer to a query. */
 struct waiter {
 	struct waiter *next;
-	struct listener *udp;	      /**< referenced, or NULL for TCP */
-	struct sockaddr_storage peer; /**< UDP peer */
-	struct client_tcp *tcp;	      /**< referenced, or NULL */
-	struct udp_source *src;	      /**< its UDP source's count, or NULL */
+	struct origin *origin;	      /**< held (origin_hold) until waiter_free */
+	struct sockaddr_storage peer; /**< the client's address (UDP: where the answer goes) */
 	uint64_t received;	      /**< uv_hrtime() when its query arrived */
 	struct dns_client_query cq;   /**< cq.msg points to msg */
 	uint8_t msg[];
@@ -128,24 +121,28 @@ static void inflight_remove(struct query *q)
 
 /* --- answering waiters --- */
 
-/*
- * Send a finished answer (in r->out after a 2-octet gap) to a client (@tcp, or @peer through
- * @udp) whose query arrived at @received; @src says where the answer came from. Every answer
- * passes here, so it is counted here, once.
- */
-static void send_to(struct resolver *r, struct listener *udp, const struct sockaddr *peer,
-		    struct client_tcp *tcp, size_t len, uint64_t received, enum stats_source src)
+/* The client @w waits for, as the answering functions take it. */
+static struct query_client waiter_client(const struct waiter *w)
 {
-	stats_count_answer(&r->stats, r->out + 2, len, src, uv_hrtime() - received);
-	if (tcp) {
-		dns_put16(r->out, (uint16_t)len);
-		client_tcp_send(tcp, r->out, 2 + len);
-	} else {
-		listener_udp_send(udp, peer, r->out + 2, len);
-	}
+	return (struct query_client){
+		.origin = w->origin,
+		.peer = (const struct sockaddr *)&w->peer,
+		.received = w->received,
+	};
 }
 
-static void answer_error_to(struct resolver *r, const struct query_origin *to,
+/*
+ * Send a finished answer (in r->out after a 2-octet gap) to client @to; @src says where the
+ * answer came from. Every answer passes here, so it is counted here, once.
+ */
+static void send_to(struct resolver *r, const struct query_client *to, size_t len,
+		    enum stats_source src)
+{
+	stats_count_answer(&r->stats, r->out + 2, len, src, uv_hrtime() - to->received);
+	origin_reply(to->origin, to->peer, r->out, len);
+}
+
+static void answer_error_to(struct resolver *r, const struct query_client *to,
 			    const struct dns_client_query *cq, unsigned rcode, int ede,
 			    const char *text)
 {
@@ -154,102 +151,27 @@ static void answer_error_to(struct resolver *r, const struct query_origin *to,
 	if (dns_msg_error(cq, rcode, ede, text, r->out + 2, DNS_MAX_MSG, &len) != 0) {
 		return; /* cannot happen: an error answer is at most the question plus 300 bytes */
 	}
-	send_to(r, to->udp, to->peer, to->tcp, len, to->received,
-		rcode == DNS_RCODE_SERVFAIL ? STATS_SRC_SERVFAIL : STATS_SRC_LOCAL);
+	send_to(r, to, len, rcode == DNS_RCODE_SERVFAIL ? STATS_SRC_SERVFAIL : STATS_SRC_LOCAL);
 }
 
-static size_t max_len_of(const struct dns_client_query *cq, bool tcp)
+/* @w is answered or dropped: its origin is released (which may free it), then @w. */
+static void waiter_free(struct waiter *w)
 {
-	return tcp ? DNS_MAX_MSG : dns_msg_udp_limit(cq);
-}
-
-/* --- UDP sources --- */
-
-static const uint8_t *addr_bytes(const struct sockaddr *sa, size_t *len)
-{
-	if (sa->sa_family == AF_INET6) {
-		*len = 16;
-		return ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-	}
-	*len = 4;
-	return (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
-}
-
-/* The count of @sa's queries in flight, made if missing; NULL when out of memory. */
-static struct udp_source *source_get(struct resolver *r, const struct sockaddr *sa)
-{
-	size_t len;
-	const uint8_t *a = addr_bytes(sa, &len);
-	uint32_t h = 2166136261u;
-	struct udp_source **pp, *s;
-
-	for (size_t i = 0; i < len; i++) {
-		h = (h ^ a[i]) * 16777619u;
-	}
-	pp = &r->sources[h & (SOURCE_BUCKETS - 1)];
-	for (s = *pp; s; s = s->next) {
-		if (s->family == sa->sa_family && memcmp(s->addr, a, len) == 0) {
-			return s;
-		}
-	}
-	s = calloc(1, sizeof(*s));
-	if (s) {
-		s->family = sa->sa_family;
-		memcpy(s->addr, a, len);
-		s->next = *pp;
-		*pp = s;
-	}
-	return s;
-}
-
-static void source_put(struct resolver *r, struct udp_source *src)
-{
-	size_t len;
-	uint32_t h = 2166136261u;
-	struct udp_source **pp;
-
-	if (--src->n > 0) {
-		return;
-	}
-	len = src->family == AF_INET6 ? 16 : 4;
-	for (size_t i = 0; i < len; i++) {
-		h = (h ^ src->addr[i]) * 16777619u;
-	}
-	for (pp = &r->sources[h & (SOURCE_BUCKETS - 1)]; *pp != src; pp = &(*pp)->next) {
-	}
-	*pp = src->next;
-	free(src);
-}
-
-static void waiter_free(struct resolver *r, struct waiter *w)
-{
-	if (w->tcp) {
-		client_tcp_query_done(w->tcp);
-		client_tcp_unref(w->tcp);
-	}
-	if (w->src) {
-		source_put(r, w->src);
-	}
-	if (w->udp) {
-		listener_unref(w->udp);
-	}
-	r->n_waiters--;
+	origin_release(w->origin, (const struct sockaddr *)&w->peer);
 	free(w);
-	listener_queries_done(r);
 }
 
 /* The cache's answer for @cq (fresh, or stale with @stale_ttl), sent; false when none. */
 static bool answer_from_cache(struct resolver *r, const struct cache_key *k,
-			      const struct dns_client_query *cq, struct listener *udp,
-			      const struct sockaddr *peer, struct client_tcp *tcp,
-			      uint64_t received, uint32_t stale_ttl, bool *prefetch)
+			      const struct dns_client_query *cq, const struct query_client *to,
+			      uint32_t stale_ttl, bool *prefetch)
 {
 	struct cache_client cl = {
 		.query = cq->msg,
 		.qend = cq->q.end,
 		.has_opt = cq->has_opt,
 		.do_bit = cq->do_bit,
-		.max_len = max_len_of(cq, tcp != NULL),
+		.max_len = origin_answer_max(to->origin, cq),
 	};
 	enum cache_state st;
 	size_t len;
@@ -267,8 +189,7 @@ static bool answer_from_cache(struct resolver *r, const struct cache_key *k,
 	} else {
 		r->stats.cache_answers++;
 	}
-	send_to(r, udp, peer, tcp, len, received,
-		st == CACHE_STALE ? STATS_SRC_STALE : STATS_SRC_CACHE);
+	send_to(r, to, len, st == CACHE_STALE ? STATS_SRC_STALE : STATS_SRC_CACHE);
 	return true;
 }
 
@@ -283,11 +204,11 @@ static bool waiters_answer_stale(struct query *q)
 	}
 	while (q->waiters) {
 		struct waiter *w = q->waiters;
+		struct query_client to = waiter_client(w);
 
 		q->waiters = w->next;
-		answer_from_cache(r, &q->key, &w->cq, w->udp, (const struct sockaddr *)&w->peer,
-				  w->tcp, w->received, STALE_TTL, &prefetch);
-		waiter_free(r, w);
+		answer_from_cache(r, &q->key, &w->cq, &to, STALE_TTL, &prefetch);
+		waiter_free(w);
 	}
 	q->stale_served = true;
 	return true;
@@ -311,7 +232,7 @@ static void query_free(struct query *q)
 		struct waiter *w = q->waiters;
 
 		q->waiters = w->next;
-		waiter_free(r, w);
+		waiter_free(w);
 	}
 	r->n_queries--;
 	snapshot_unref(q->snap);
@@ -340,17 +261,12 @@ static void waiters_fail(struct query *q, int ede, const char *text)
 	}
 	while (q->waiters) {
 		struct waiter *w = q->waiters;
-		struct query_origin to = {
-			.udp = w->udp,
-			.peer = (const struct sockaddr *)&w->peer,
-			.tcp = w->tcp,
-			.received = w->received,
-		};
+		struct query_client to = waiter_client(w);
 
 		q->waiters = w->next;
 		r->stats.servfail++;
 		answer_error_to(r, &to, &w->cq, DNS_RCODE_SERVFAIL, ede, text);
-		waiter_free(r, w);
+		waiter_free(w);
 	}
 }
 
@@ -422,20 +338,14 @@ static void query_answer(struct query *q, const uint8_t *ans, size_t len,
 	cache_insert(r->cache, &q->key, ans, len, aopt);
 	while (q->waiters) {
 		struct waiter *w = q->waiters;
+		struct query_client to = waiter_client(w);
 		size_t out_len;
 
 		q->waiters = w->next;
 		if (dns_msg_client_answer(&w->cq, ans, len, aopt,
-					  max_len_of(&w->cq, w->tcp != NULL), r->out + 2,
+					  origin_answer_max(w->origin, &w->cq), r->out + 2,
 					  DNS_MAX_MSG + 64, &out_len) != 0 ||
 		    out_len > DNS_MAX_MSG) {
-			struct query_origin to = {
-				.udp = w->udp,
-				.peer = (const struct sockaddr *)&w->peer,
-				.tcp = w->tcp,
-				.received = w->received,
-			};
-
 			log_info(LOG_QUERY, "answer from upstream cannot be passed on");
 			r->stats.servfail++;
 			answer_error_to(r, &to, &w->cq, DNS_RCODE_SERVFAIL, DNS_EDE_NETWORK_ERROR,
@@ -445,10 +355,9 @@ static void query_answer(struct query *q, const uint8_t *ans, size_t len,
 				r->stats.truncated++;
 			}
 			r->stats.answers++;
-			send_to(r, w->udp, (const struct sockaddr *)&w->peer, w->tcp, out_len,
-				w->received, STATS_SRC_UPSTREAM);
+			send_to(r, &to, out_len, STATS_SRC_UPSTREAM);
 		}
-		waiter_free(r, w);
+		waiter_free(w);
 	}
 	query_free(q);
 }
@@ -458,7 +367,7 @@ static void query_answer(struct query *q, const uint8_t *ans, size_t len,
 #define SPECIAL_TTL 10800 /* of special-use zone answers and their SOA (Unbound's) */
 
 /* Send an answer made here by dns_msg_local(); counted as a local answer. */
-static void answer_local_to(struct resolver *r, const struct query_origin *to,
+static void answer_local_to(struct resolver *r, const struct query_client *to,
 			    const struct dns_client_query *cq, unsigned rcode,
 			    const struct dns_local_rr *rrs, size_t n_rrs, const uint8_t *soa_zone,
 			    size_t soa_len, uint32_t soa_ttl, int ede, const char *text)
@@ -466,11 +375,11 @@ static void answer_local_to(struct resolver *r, const struct query_origin *to,
 	size_t len;
 
 	if (dns_msg_local(cq, rcode, true, rrs, n_rrs, soa_zone, soa_len, soa_ttl, ede, text,
-			  max_len_of(cq, to->tcp != NULL), r->out + 2, DNS_MAX_MSG, &len) != 0) {
+			  origin_answer_max(to->origin, cq), r->out + 2, DNS_MAX_MSG, &len) != 0) {
 		answer_error_to(r, to, cq, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "answer too large");
 		return;
 	}
-	send_to(r, to->udp, to->peer, to->tcp, len, to->received, STATS_SRC_LOCAL);
+	send_to(r, to, len, STATS_SRC_LOCAL);
 }
 
 /*
@@ -479,7 +388,7 @@ static void answer_local_to(struct resolver *r, const struct query_origin *to,
  * NXDOMAIN below the apex of the others; with the zone's SOA when there is no answer record
  * (RFC 2308 §3), or as the answer to a question for the apex's SOA.
  */
-static void answer_special(struct resolver *r, const struct query_origin *to,
+static void answer_special(struct resolver *r, const struct query_client *to,
 			   const struct dns_client_query *cq, const struct policy_zone *z)
 {
 	static const uint8_t v4[4] = {127, 0, 0, 1};
@@ -513,7 +422,7 @@ static void answer_special(struct resolver *r, const struct query_origin *to,
 #define BLOCK_TTL	 60 /* of blocked answers and their SOA: short, lists change */
 
 /* The hosts file's answer for @cq, when the file knows the name (hosts.h). */
-static bool answer_hosts(struct resolver *r, const struct query_origin *to,
+static bool answer_hosts(struct resolver *r, const struct query_client *to,
 			 const struct dns_client_query *cq)
 {
 	struct dns_local_rr rrs[HOSTS_ANSWER_MAX];
@@ -551,7 +460,7 @@ static bool answer_hosts(struct resolver *r, const struct query_origin *to,
  * Extended DNS Error 15 "Blocked" (RFC 8914 §4.16) and a short TTL; a negative one carries an
  * SOA under the name itself, so that its minimum, the same short TTL, is what clients keep.
  */
-static bool answer_blocked(struct resolver *r, const struct query_origin *to,
+static bool answer_blocked(struct resolver *r, const struct query_client *to,
 			   const struct dns_client_query *cq)
 {
 	static const uint8_t zeros[16];
@@ -795,8 +704,7 @@ int query_timer_init(struct resolver *r)
 		r->q_timer.data = r;
 		r->handles_open++;
 		r->inflight = calloc(INFLIGHT_BUCKETS, sizeof(*r->inflight));
-		r->sources = calloc(SOURCE_BUCKETS, sizeof(*r->sources));
-		if (!r->inflight || !r->sources) {
+		if (!r->inflight) {
 			return -ENOMEM;
 		}
 	}
@@ -806,49 +714,30 @@ int query_timer_init(struct resolver *r)
 /* --- arrival --- */
 
 /*
- * A waiter for @from's query @cq, counted against the limits; NULL (and *@limited) when a UDP
- * client is over its share or over the total (it is dropped: it will retry).
+ * A waiter for @from's query @cq, holding its origin and counted against the client limits
+ * there; NULL (and *@limited) when the origin is over a limit (a UDP client over its share or
+ * over the total: it is dropped, and will retry).
  */
-static struct waiter *waiter_new(struct resolver *r, const struct query_origin *from,
-				 const struct dns_client_query *cq, bool *limited)
+static struct waiter *waiter_new(const struct query_client *from, const struct dns_client_query *cq,
+				 bool *limited)
 {
-	struct udp_source *src = NULL;
 	struct waiter *w;
+	int ret;
 
 	*limited = false;
-	if (!from->tcp) {
-		src = source_get(r, from->peer);
-		if (!src) {
-			return NULL;
-		}
-		if (src->n >= r->cfg->udp_queries_per_source ||
-		    r->n_waiters >= r->cfg->queries_max) {
-			*limited = true;
-			src->n++;
-			source_put(r, src); /* frees it if it was made just now */
-			return NULL;
-		}
+	ret = origin_hold(from->origin, from->peer);
+	if (ret != 0) {
+		*limited = ret == -EBUSY;
+		return NULL;
 	}
 	w = malloc(sizeof(*w) + cq->len);
 	if (!w) {
-		if (src) {
-			src->n++;
-			source_put(r, src);
-		}
+		origin_release(from->origin, from->peer);
 		return NULL;
 	}
 	w->next = NULL;
-	w->udp = from->udp;
-	if (w->udp) {
-		listener_ref(w->udp);
-	}
-	w->tcp = from->tcp;
-	w->src = src;
+	w->origin = from->origin;
 	w->received = from->received;
-	if (src) {
-		src->n++;
-	}
-	r->n_waiters++;
 	memset(&w->peer, 0, sizeof(w->peer));
 	if (from->peer) {
 		memcpy(&w->peer, from->peer,
@@ -858,10 +747,6 @@ static struct waiter *waiter_new(struct resolver *r, const struct query_origin *
 	memcpy(w->msg, cq->msg, cq->len);
 	w->cq = *cq;
 	w->cq.msg = w->msg;
-	if (w->tcp) {
-		client_tcp_ref(w->tcp);
-		client_tcp_query_start(w->tcp);
-	}
 	return w;
 }
 
@@ -909,7 +794,7 @@ static bool query_start(struct resolver *r, const struct cache_key *k,
 	return true;
 }
 
-void query_receive(struct resolver *r, const struct query_origin *from, const uint8_t *msg,
+void query_receive(struct resolver *r, const struct query_client *from, const uint8_t *msg,
 		   size_t len)
 {
 	const struct policy_zone *zone;
@@ -924,7 +809,7 @@ void query_receive(struct resolver *r, const struct query_origin *from, const ui
 		return;
 	}
 	stats_count_query(&r->stats, msg, len);
-	if (from->tcp) {
+	if (origin_transport(from->origin) == ORIGIN_TCP) {
 		r->stats.queries_tcp++;
 	} else {
 		r->stats.queries_udp++;
@@ -932,7 +817,7 @@ void query_receive(struct resolver *r, const struct query_origin *from, const ui
 	/* Not an open resolver (RFC 5358): outside access_control, UDP gets nothing at all. */
 	if (!config_acl_allows(r->cfg, from->peer)) {
 		r->stats.refused++;
-		if (!from->tcp) {
+		if (origin_transport(from->origin) == ORIGIN_UDP) {
 			return;
 		}
 		if (dns_msg_check_query(msg, len, &cq, &rcode) != DNS_CHECK_DROP) {
@@ -969,8 +854,7 @@ void query_receive(struct resolver *r, const struct query_origin *from, const ui
 	}
 	cache_key_make(r->cache, cq.msg, &cq.q, cq.do_bit, &k);
 	cache_key_set_group(r->cache, &k, r->snap->groups[zone->group].key);
-	if (answer_from_cache(r, &k, &cq, from->udp, from->peer, from->tcp, from->received, 0,
-			      &prefetch)) {
+	if (answer_from_cache(r, &k, &cq, from, 0, &prefetch)) {
 		if (prefetch && !inflight_find(r, &k)) {
 			r->stats.prefetches++;
 			query_start(r, &k, &cq, zone->group, NULL);
@@ -980,8 +864,7 @@ void query_receive(struct resolver *r, const struct query_origin *from, const ui
 	q = inflight_find(r, &k);
 	if (((q && q->stale_served) ||
 	     (r->cfg->serve_stale_max > 0 && cache_refresh_held(r->cache, &k))) &&
-	    answer_from_cache(r, &k, &cq, from->udp, from->peer, from->tcp, from->received,
-			      STALE_TTL, &prefetch)) {
+	    answer_from_cache(r, &k, &cq, from, STALE_TTL, &prefetch)) {
 		/*
 		 * Its refresh is late already, or failed a moment ago: stale at once (RFC 8767
 		 * §4, §5), without asking again before the failure recheck time.
@@ -1002,7 +885,7 @@ void query_receive(struct resolver *r, const struct query_origin *from, const ui
 				"recursion not desired: cache only");
 		return;
 	}
-	w = waiter_new(r, from, &cq, &limited);
+	w = waiter_new(from, &cq, &limited);
 	if (!w) {
 		if (limited) {
 			r->stats.limited++;
@@ -1020,7 +903,7 @@ void query_receive(struct resolver *r, const struct query_origin *from, const ui
 	}
 	if (!query_start(r, &k, &cq, zone->group, w)) {
 		answer_error_to(r, from, &cq, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "out of memory");
-		waiter_free(r, w);
+		waiter_free(w);
 	}
 }
 

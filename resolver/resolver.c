@@ -12,6 +12,7 @@
 
 #include "control.h"
 #include "hostname.h"
+#include "listen.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"

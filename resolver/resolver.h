@@ -1,15 +1,18 @@
 /*
  * resolver: the daemon's state and the path of a query through it.
  *
- *   listen.c    UDP and TCP listeners and client TCP connections (RFC 7766 framing)
+ *   listen.c    UDP and TCP listeners and client TCP connections (RFC 7766 framing), their
+ *               limits; declared in listen.h
+ *   origin.h    how query.c reaches a client transport: reply, hold, release
  *   query.c     one client query: check, forward over TLS, answer, time out
  *   upstream.c  the configured upstreams and the choice among them
  *   hostname.c  the addresses of host name upstreams (tls://HOST), looked up and kept fresh
  *
  * Everything runs on one libuv loop. Ownership: struct resolver owns the listeners, the
- * upstream pool, the cache, the counters and every query in flight; a query holds a reference
- * on the TCP client it answers, so that a client that goes away mid-query is freed only after
- * its last query, and on the UDP listener it came in on.
+ * upstream pool, the cache, the counters and every query in flight; a query that waits for an
+ * upstream holds the origin of each client it answers (origin_hold: its TCP client, or the UDP
+ * listener it came in on), so that a client that goes away mid-query is freed only after its
+ * last query, and a listener closed by a reload after its last UDP answer.
  *
  * Configuration: what was loaded is an immutable snapshot (struct snapshot: the config and the
  * upstream set built from it), reference-counted. The resolver holds the current one; each
@@ -33,6 +36,7 @@
 
 struct listener;
 struct client_tcp;
+struct origin;
 struct query;
 struct upstream_pool;
 struct upstream_set;
@@ -220,8 +224,8 @@ struct resolver {
 	struct client_tcp *tcp_ready;  /**< clients with messages left for the next iteration */
 	struct client_tcp *tcp_paused; /**< clients not read until their queries come back */
 	uv_idle_t tcp_work;	       /**< runs while tcp_ready is not empty */
-	size_t n_waiters;	       /**< client queries waiting for an upstream */
-	struct udp_source **sources;   /**< owned: queries in flight per UDP source address */
+	size_t n_waiters;	       /**< client queries waiting for an upstream (origin holds) */
+	struct udp_source **sources;   /**< owned: queries in flight per UDP source (listen.c) */
 
 	uint8_t *out;	/**< owned scratch buffer for one answer, with prefix */
 	uint8_t *scrub; /**< owned scratch buffer for an upstream answer rebuilt by dns_msg_scrub */
@@ -302,66 +306,21 @@ void resolver_free(struct resolver *r);
 /** Log the counters of the resolver and of every upstream. */
 void resolver_stats_log(struct resolver *r);
 
-/* listen.c */
-
-/** Set up what the listeners share (the TCP work handle); part of resolver_start(). */
-int listener_init(struct resolver *r);
-
-/** Open and bind UDP and TCP on @addr. */
-int listener_open(struct resolver *r, const struct config_listen *addr);
-
-/** The listener bound to @addr, or NULL. */
-struct listener *listener_find(struct resolver *r, const struct config_listen *addr);
-
-/** Stop listening on @l (a reload removed it); client TCP connections it accepted go on. */
-void listener_close(struct resolver *r, struct listener *l);
-
-const char *listener_name(const struct listener *l);
-
-/**
- * Make the listeners those of r->cfg (a reload): the ones no longer configured close, their TCP
- * clients going on until idle; new ones are bound if the process still may. Returns how many
- * could not be bound, each named in @msgs.
- */
-size_t listener_apply(struct resolver *r, FILE *msgs);
-
-/** Close every listener and client connection. */
-void listener_close_all(struct resolver *r);
-
-/** A UDP query holds its listener, so that one closed by a reload is freed after it. */
-void listener_ref(struct listener *l);
-void listener_unref(struct listener *l);
-
-/** Send @len bytes of @msg (starting with its 2-octet prefix) to a TCP client, if still open. */
-void client_tcp_send(struct client_tcp *c, const uint8_t *frame, size_t len);
-
-/** Send @msg to @peer from the UDP socket of @l. */
-void listener_udp_send(struct listener *l, const struct sockaddr *peer, const uint8_t *msg,
-		       size_t len);
-
-void client_tcp_ref(struct client_tcp *c);
-void client_tcp_unref(struct client_tcp *c);
-
-/** One more query of @c waits for an upstream; client_tcp_query_done() when it no longer does. */
-void client_tcp_query_start(struct client_tcp *c);
-void client_tcp_query_done(struct client_tcp *c);
-
-/** Client queries came back: clients paused for using up their share may go on. */
-void listener_queries_done(struct resolver *r);
-
 /* query.c */
 
-/** Where the answer to a query goes: a UDP peer through a listener, or a TCP client. */
-struct query_origin {
-	struct listener *udp;	     /**< borrowed, or NULL for TCP */
+/**
+ * The sender of a client message, as query.c sees it: the origin its answer goes back through
+ * (origin.h), its address and when it came.
+ */
+struct query_client {
+	struct origin *origin;	     /**< borrowed for the call; a query that waits holds it */
 	const struct sockaddr *peer; /**< the client's address (UDP: where to answer); copied */
-	struct client_tcp *tcp;	     /**< referenced while the query lives, or NULL */
 	uint64_t received;	     /**< uv_hrtime() when the message was read, for its answer's
 					  duration */
 };
 
-/** Handle one DNS message from a client. */
-void query_receive(struct resolver *r, const struct query_origin *from, const uint8_t *msg,
+/** Handle one DNS message from a client (listen.c, for each origin). */
+void query_receive(struct resolver *r, const struct query_client *from, const uint8_t *msg,
 		   size_t len);
 
 /** Drop every query in flight without answering (shutdown). */
