@@ -41,6 +41,7 @@ static void conn_close(struct tls_conn *c, int status);
 static void conn_timer_update(struct tls_conn *c);
 static void on_timer(uv_timer_t *t);
 static void conn_probe_check(struct tls_conn *c);
+static void conn_probe(struct tls_conn *c);
 
 /*
  * Random bits for upstream message IDs. Over TLS IDs need only be unique per connection (RFC
@@ -78,6 +79,7 @@ static void conn_free(struct tls_conn *c)
 	tls_conn_session_release(c); /* dropped: the state is CLOSED */
 	tls_link_free(&c->tls);
 	dns_frame_free(&c->frame);
+	free(c->issued);
 	free(c->slots);
 	free(c);
 }
@@ -260,6 +262,41 @@ static void conn_flush(struct tls_conn *c)
 	}
 }
 
+/* The IDs written on @c whose answers have not come (RFC 7766 §7: late ones are not errors). */
+static bool conn_id_issued(const struct tls_conn *c, uint16_t id)
+{
+	return c->issued[id >> 3] & (1u << (id & 7));
+}
+
+static void conn_id_set(struct tls_conn *c, uint16_t id, bool on)
+{
+	if (on) {
+		c->issued[id >> 3] |= (uint8_t)(1u << (id & 7));
+	} else {
+		c->issued[id >> 3] &= (uint8_t) ~(1u << (id & 7));
+	}
+}
+
+/*
+ * An ID for @slot: the slot in the low bits, random high bits, and not one whose answer is
+ * still due (so that a late answer is never taken for the new query's). After a few tries
+ * any will do: a server that never answers thousands of IDs costs only that distinction.
+ */
+static uint16_t conn_id_new(struct tls_conn *c, unsigned slot)
+{
+	unsigned mask = c->n_slots - 1;
+	uint16_t id = 0;
+
+	for (int i = 0; i < 8; i++) {
+		id = (uint16_t)((tls_random_u16() & ~mask) | slot);
+		if (!conn_id_issued(c, id)) {
+			break;
+		}
+	}
+	conn_id_set(c, id, true);
+	return id;
+}
+
 /*
  * A free slot: one exists, since at most half of them are used (a probe may add one). One that
  * never held an expired query is preferred, so that a late answer to it is still known.
@@ -285,7 +322,6 @@ static unsigned conn_slot_find(const struct tls_conn *c)
 /* Write waiting queries while slots are free. */
 static void conn_send_waiting(struct tls_conn *c)
 {
-	unsigned mask = c->n_slots - 1;
 	bool was_idle = c->n_slots_used == 0;
 
 	/* RFC 7828 §3.2.2: after a keepalive of 0 nothing more is written here. */
@@ -297,7 +333,7 @@ static void conn_send_waiting(struct tls_conn *c)
 		int err = 0;
 
 		/* The low bits name the slot, the high bits are random. */
-		id = (uint16_t)((tls_random_u16() & ~mask) | slot);
+		id = conn_id_new(c, slot);
 		q->sent_at = uv_now(c->up->loop);
 		c->slots[slot] =
 			(struct tls_slot){.q = q, .id = id, .used = true, .sent_at = q->sent_at};
@@ -362,9 +398,15 @@ static void conn_on_message(struct tls_conn *c, const uint8_t *msg, size_t len)
 	if (s->expired && !s->used && s->id == dns_id(msg)) {
 		/* The late answer of a cancelled query whose slot expired: not unsolicited. */
 		s->expired = false;
+		conn_id_set(c, s->id, false);
 		return;
 	}
 	if (!s->used || s->id != dns_id(msg)) {
+		if (conn_id_issued(c, dns_id(msg))) {
+			/* Late: its slot expired and was taken over since (a path that stalled). */
+			conn_id_set(c, dns_id(msg), false);
+			return;
+		}
 		conn_protocol_error(c, "answer with an ID that matches no query");
 		return;
 	}
@@ -383,6 +425,7 @@ static void conn_on_message(struct tls_conn *c, const uint8_t *msg, size_t len)
 		return;
 	}
 	conn_keepalive(c, msg, &opt);
+	conn_id_set(c, s->id, false);
 	s->used = false;
 	s->q = NULL;
 	c->n_slots_used--;
@@ -618,11 +661,13 @@ static const struct stream_ops conn_stream_ops = {
  * The liveness timer. A connection on which a query has waited liveness_ms, and from which
  * nothing has arrived for as long, is dead (half-open, e.g. after a route change). A cancelled
  * query's slot that has waited liveness_ms for its answer expires instead: an answer the
- * upstream never sends must not use up the connection, nor make it look dead. Returns the ms
+ * upstream never sends must not use up the connection, nor make it look dead; but when nothing
+ * at all has arrived since it was written, *@suspect is set, and the connection is probed: the
+ * clients of those queries gave up, and nothing else would ever find out. Returns the ms
  * until the timer is next due (UINT64_MAX when nothing is outstanding any more), or 0 when the
  * connection is dead.
  */
-static uint64_t conn_liveness_check(struct tls_conn *c)
+static uint64_t conn_liveness_check(struct tls_conn *c, bool *suspect)
 {
 	uint64_t now = uv_now(c->up->loop);
 	uint64_t live = c->up->liveness_ms;
@@ -640,6 +685,9 @@ static uint64_t conn_liveness_check(struct tls_conn *c)
 			s->used = false;
 			s->expired = true;
 			c->n_slots_used--;
+			/* Nothing at all since it was written: the upstream, or the path, is gone.
+			 */
+			*suspect = *suspect || c->last_rx <= s->sent_at;
 		} else if (s->sent_at + live < next) {
 			next = s->sent_at + live;
 		}
@@ -658,6 +706,7 @@ static uint64_t conn_liveness_check(struct tls_conn *c)
 static void on_timer(uv_timer_t *t)
 {
 	struct tls_conn *c = t->data;
+	bool suspect = false;
 	uint64_t next;
 
 	if (c->state >= TLS_CONN_CLOSING) {
@@ -671,7 +720,15 @@ static void on_timer(uv_timer_t *t)
 		conn_fail(c, TLS_ERR_CONNECT, "connect or handshake timed out");
 		return;
 	case TLS_TIMER_LIVENESS:
-		next = conn_liveness_check(c);
+		next = conn_liveness_check(c, &suspect);
+		if (next > 0 && suspect && c->timer_mode == TLS_TIMER_LIVENESS) {
+			log_debug(LOG_TLS,
+				  "upstream '%s': answers due for %u ms and nothing received, "
+				  "probing",
+				  c->up->name, c->up->liveness_ms);
+			conn_probe(c);
+			return;
+		}
 		if (next > 0) {
 			if (next != UINT64_MAX) {
 				uv_timer_start(&c->timer, on_timer, next, 0);
@@ -750,7 +807,7 @@ static void conn_probe(struct tls_conn *c)
 	uint8_t msg[2 + 128] = {0};
 	size_t pad = 128 - sizeof(q) - 2 - 4;
 	unsigned slot = conn_slot_find(c);
-	uint16_t id = (uint16_t)((tls_random_u16() & ~(c->n_slots - 1)) | slot);
+	uint16_t id = conn_id_new(c, slot);
 	unsigned wait = TLS_PROBE_MS + 2 * c->up->srtt_ms;
 	uint64_t now = uv_now(c->up->loop);
 	int err = 0;
@@ -887,7 +944,8 @@ int tls_conn_open(struct tls_upstream *u, struct tls_conn **out)
 		c->n_slots *= 2;
 	}
 	c->slots = calloc(c->n_slots, sizeof(*c->slots));
-	if (!c->slots) {
+	c->issued = calloc(65536 / 8, 1);
+	if (!c->slots || !c->issued) {
 		ret = -ENOMEM;
 		goto cleanup;
 	}
@@ -929,6 +987,7 @@ int tls_conn_open(struct tls_upstream *u, struct tls_conn **out)
 
 cleanup:
 	tls_link_free(&c->tls);
+	free(c->issued);
 	free(c->slots);
 	free(c);
 	return ret;
@@ -936,7 +995,8 @@ cleanup:
 
 bool tls_conn_usable(const struct tls_conn *c)
 {
-	return c->state < TLS_CONN_CLOSING && !c->draining;
+	/* While probed, new queries go to a fresh connection rather than wait for the verdict. */
+	return c->state < TLS_CONN_CLOSING && !c->draining && c->timer_mode != TLS_TIMER_PROBE;
 }
 
 unsigned tls_conn_load(const struct tls_conn *c)

@@ -106,6 +106,7 @@ struct tls_conn {
 	struct tls_slot *slots; /**< owned: n_slots, a power of two >= 2 * max_in_flight */
 	unsigned n_slots;
 	unsigned n_slots_used; /**< in flight, cancelled ones included */
+	uint8_t *issued;       /**< owned: 65536 bits, the IDs written whose answer is still due */
 	struct tls_auth auth;
 	WOLFSSL_SESSION *held_session; /**< owned: made during the handshake (TLS 1.2), stored by
 					    tls_conn_session_release() once authenticated */
