@@ -91,7 +91,7 @@ struct netwatch {
 	unsigned gen;	    /**< bumped by each dump; entries it (or an event) saw carry it */
 	bool dump_resync;   /**< this dump follows lost events: drop what it does not list */
 	bool dump_intr;	    /**< NLM_F_DUMP_INTR: the tables changed while dumped, entries missed */
-	bool resync_wanted; /**< events were lost during a dump: dump again after it */
+	bool resync_wanted; /**< events were lost: dump again, once the socket is drained */
 	bool links_filled;  /**< a dump of links is done: an unknown link is a new one */
 	bool addrs_filled;  /**< a dump of addresses is done: likewise */
 	bool links_full_logged;
@@ -556,8 +556,6 @@ static void on_route_msg(struct netwatch *w, const struct nlmsghdr *nlh)
 
 /* ---- dumps ---- */
 
-static void dump_start(struct netwatch *w, bool resync);
-
 /* Ask for a dump of @type (RTM_GETLINK, RTM_GETADDR): its answers come to the poll callback. */
 static int dump_request(struct netwatch *w, uint16_t type)
 {
@@ -624,10 +622,6 @@ static void dump_addrs_done(struct netwatch *w, bool ok)
 	}
 	w->addrs_filled = true;
 	w->dump = DUMP_NONE;
-	if (w->resync_wanted) {
-		w->resync_wanted = false;
-		dump_start(w, true);
-	}
 }
 
 static void dump_done(struct netwatch *w, bool ok)
@@ -669,14 +663,21 @@ static void netlink_lost(struct netwatch *w, const char *how)
 		 "routes",
 		 how);
 	pending_add(w, NETWATCH_LINK | NETWATCH_ROUTE, 0);
-	if (w->nl == NULL) {
+	w->resync_wanted = true;
+}
+
+/*
+ * After lost events, dump again once what the socket holds is read (@drained): a message read
+ * after the request counts as newer than the dump (it marks its entry seen), which an event
+ * queued before the overrun is not (an address it adds may be gone since, its removal lost).
+ */
+static void resync_maybe(struct netwatch *w, bool drained)
+{
+	if (!drained || !w->resync_wanted || w->dump != DUMP_NONE || !w->netlink_on) {
 		return;
 	}
-	if (w->dump == DUMP_NONE) {
-		dump_start(w, true);
-	} else {
-		w->resync_wanted = true;
-	}
+	w->resync_wanted = false;
+	dump_start(w, true);
 }
 
 static void on_nlmsg_error(struct netwatch *w, const struct nlmsghdr *nlh, bool ours)
@@ -819,7 +820,7 @@ static void netlink_off(struct netwatch *w, const char *why)
 static void on_netlink_readable(uv_poll_t *h, int status, int events)
 {
 	struct netwatch *w = h->data;
-	bool lost = false;
+	bool lost = false, drained = false;
 	int i, ret = 0;
 
 	(void)events;
@@ -833,6 +834,7 @@ static void on_netlink_readable(uv_poll_t *h, int status, int events)
 			continue;
 		}
 		if (n == -EAGAIN) {
+			drained = true;
 			break;
 		}
 		if (n == -ENOBUFS) {
@@ -855,6 +857,7 @@ static void on_netlink_readable(uv_poll_t *h, int status, int events)
 	 * every iteration: netlink is off then. */
 	if (ret == 0 && status < 0) {
 		if (lost) {
+			log_debug(LOG_NET, "netwatch: poll error after an overrun, watching again");
 			ret = uv_poll_start(&w->poll, UV_READABLE, on_netlink_readable);
 		} else {
 			ret = status;
@@ -863,6 +866,7 @@ static void on_netlink_readable(uv_poll_t *h, int status, int events)
 	if (ret != 0) {
 		netlink_off(w, uv_strerror(ret));
 	}
+	resync_maybe(w, drained);
 	gone_report(w);
 }
 
