@@ -2,10 +2,10 @@
  * netwatch: the network under dotd, from three sources (netwatch.h): a NETLINK_ROUTE socket read
  * through uv_poll, a timer comparing the clocks, and netwatch_kick().
  *
- * Netlink is the kernel's voice, but any local process may send a datagram to our port (only
- * the multicast groups are reserved to the kernel), so what arrives is input: a datagram that
- * is not the kernel's is dropped, a message that does not parse is skipped and logged at
- * debug, and nothing in either aborts.
+ * Netlink is the kernel's voice, but a process with CAP_NET_ADMIN may send to our port too, and
+ * the kernel's messages grow with its versions, so what arrives is input: a datagram that is
+ * not the kernel's is dropped, a message that does not parse is skipped and logged at debug,
+ * and nothing in either aborts.
  *
  * Only real changes reach the callback. Two small tables, links (ifindex: IFF_UP, IFF_RUNNING)
  * and addresses (ifindex, prefix length, address), are filled by dumps at the start; an
@@ -18,6 +18,7 @@
  * Ownership: struct netwatch owns its netlink socket, its four handles and both tables; it is
  * freed in the last close callback after netwatch_close(). Everything runs on the loop's thread.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
@@ -28,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
 #include <time.h>
 
 #include "log.h"
@@ -269,9 +269,7 @@ static void link_seen(struct netwatch *w, int ifindex, unsigned flags, const cha
 		*l = (struct link_entry){.ifindex = ifindex, .flags = flags, .gen = w->gen};
 	} else if (!w->links_full_logged) {
 		w->links_full_logged = true;
-		log_info(LOG_NET,
-			 "netwatch: more than %d links, the others' messages all count as "
-			 "changes",
+		log_info(LOG_NET, "netwatch: over %d links: each message of others is a change",
 			 LINKS_MAX);
 	}
 	/* Before the first dump is done, an unknown link is one it has not listed yet. A new
@@ -375,8 +373,7 @@ static void addr_seen(struct netwatch *w, const struct addr_entry *key, bool usa
 		return; /* its lifetimes renewed, or its flags: the same address */
 	}
 	if (!usable) {
-		return; /* counted once its duplicate detection is over, in the message that says so
-			 */
+		return; /* counted when its duplicate detection is over: the next message says so */
 	}
 	a = addr_new(w);
 	if (a) {
@@ -384,9 +381,7 @@ static void addr_seen(struct netwatch *w, const struct addr_entry *key, bool usa
 		a->gen = w->gen;
 	} else if (!w->addrs_full_logged) {
 		w->addrs_full_logged = true;
-		log_info(LOG_NET,
-			 "netwatch: more than %d addresses, the others' messages all count as "
-			 "changes",
+		log_info(LOG_NET, "netwatch: over %d addresses: each message of others is a change",
 			 ADDRS_MAX);
 	}
 	if (!w->addrs_filled) {
@@ -659,8 +654,8 @@ static void netlink_lost(struct netwatch *w, const char *how)
 {
 	w->n_overruns++;
 	log_info(LOG_NET,
-		 "netwatch: netlink events lost (%s): counted as a change of links and "
-		 "routes",
+		 "netwatch: netlink events lost (%s), "
+		 "counted as a change of links and routes",
 		 how);
 	pending_add(w, NETWATCH_LINK | NETWATCH_ROUTE, 0);
 	w->resync_wanted = true;
@@ -698,11 +693,11 @@ static void on_nlmsg_error(struct netwatch *w, const struct nlmsghdr *nlh, bool 
 }
 
 /*
- * One message. libmnl walks the attributes; the messages we walk ourselves, since mnl_cb_run()
- * refuses one marked NLM_F_DUMP_INTR (it stops there with EINTR, and the rest of the datagram
- * is lost; see also nlmsg_ok()), and we want it: an interrupted dump still lists what it lists, the
- * change that interrupted it comes as an event of its own, and only the removal of what it missed
- * is off.
+ * One message. libmnl walks the attributes; the messages we walk ourselves (feed_parse()):
+ * mnl_cb_run() refuses one marked NLM_F_DUMP_INTR, stopping there with EINTR and the rest of
+ * the datagram unread, and we want it: an interrupted dump still lists what it lists, the
+ * change that interrupted it comes as an event of its own, and only the removal of what it
+ * did not list is off (dump_intr).
  */
 static void nlmsg_one(struct netwatch *w, const struct nlmsghdr *nlh)
 {
@@ -740,8 +735,8 @@ static void nlmsg_one(struct netwatch *w, const struct nlmsghdr *nlh)
 
 /*
  * Not mnl_nlmsg_ok(): it compares (int)nlmsg_len with what is left, so a length past INT_MAX
- * passes as negative and mnl_nlmsg_next() jumps gigabytes (libmnl 1.0.4; mnl_cb_run() walks
- * with both, which is one more reason to walk ourselves).
+ * passes as negative and mnl_nlmsg_next() jumps gigabytes (libmnl 1.0.4, Debian 12's; fixed
+ * upstream since). mnl_cb_run() walks with both: one more reason to walk ourselves.
  */
 static bool nlmsg_ok(const struct nlmsghdr *nlh, size_t left)
 {
