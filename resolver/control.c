@@ -25,6 +25,7 @@
 
 #include "control.h"
 #include "log.h"
+#include "netwatch.h"
 #include "resolver.h"
 #include "stats.h"
 
@@ -296,6 +297,14 @@ static int control_run(struct resolver *r, char *line, FILE *out)
 	}
 	if (strcmp(w[0], "cache") == 0) {
 		return cmd_cache(r, w, n, out);
+	}
+	if (strcmp(w[0], "network-changed") == 0 && n == 1) {
+		/* What netwatch would report for netwatch_kick(): the caller (a hotplug script, a
+		 * VPN hook) knows the network changed; the resolver treats it as netwatch's own. */
+		struct netwatch_event ev = {.kinds = NETWATCH_MANUAL};
+
+		resolver_network_event(r, &ev);
+		return 0;
 	}
 	fprintf(out, "unknown command '%s' or wrong arguments\n", w[0]);
 	return -EINVAL;

@@ -24,6 +24,8 @@
  *   flush NAME TYPE          drop the entries for NAME and TYPE (a mnemonic or TYPEnnn)
  *   cache dump FILE          write the cache to FILE (atomically: temporary file, rename)
  *   cache load FILE          read FILE into the cache
+ *   network-changed          the network changed (resolver_network_event, NETWATCH_MANUAL):
+ *                            upstream connections are checked and backoffs cleared; no body
  *
  * An unknown command or wrong arguments get "error" with a message naming the command. A
  * client that does not send its whole request within CONTROL_TIMEOUT_MS, or does not read its

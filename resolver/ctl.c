@@ -59,6 +59,8 @@ static void usage(FILE *f)
 		"  flush [NAME [TYPE]]         empty the cache, or drop NAME (of TYPE)\n"
 		"  cache dump FILE             write the cache to FILE\n"
 		"  cache load FILE             read FILE into the cache\n"
+		"  network-changed             the network changed: check upstream connections "
+		"now\n"
 		"exit status: 0 ok, 1 dotd answered an error or could not be reached, 2 usage "
 		"error\n");
 }
@@ -142,7 +144,7 @@ static int request_words(struct request *req, int argc, char **argv)
 	req->words[0] = cmd;
 	req->n_words = 1;
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "upstreams") == 0 ||
-	    strcmp(cmd, "reload") == 0) {
+	    strcmp(cmd, "reload") == 0 || strcmp(cmd, "network-changed") == 0) {
 		if (nargs != 0) {
 			usage_error("%s takes no arguments", cmd);
 			return -EINVAL;

@@ -5,8 +5,11 @@
  * Three sources, one callback:
  *   - netlink (Linux): a NETLINK_ROUTE socket subscribed to links, IPv4 and IPv6 addresses and
  *     routes, read through uv_poll and parsed with libmnl. Only real changes are reported: a
- *     link whose IFF_UP or IFF_RUNNING (carrier) changed, an address added or removed, a
- *     default route (destination length 0, main table) added, removed or replaced.
+ *     link whose IFF_UP or IFF_RUNNING (carrier) changed, an address added (not one whose
+ *     lifetimes were renewed, nor an IPv6 one still tentative) or removed, a default route
+ *     (destination length 0, main table) added, removed or replaced. When the kernel says
+ *     events were lost (ENOBUFS), that is NETWATCH_LINK | NETWATCH_ROUTE, and links and
+ *     addresses are read again: what is no longer there is reported as removed.
  *   - the clocks: a timer compares CLOCK_BOOTTIME and CLOCK_REALTIME with CLOCK_MONOTONIC. A
  *     jump of BOOTTIME against MONOTONIC is a suspend and resume (MONOTONIC stops while the
  *     system sleeps); a jump of REALTIME against MONOTONIC is the wall clock being set (NTP's
@@ -48,14 +51,18 @@ enum netwatch_kind {
 	NETWATCH_MANUAL = 1 << 6,    /**< netwatch_kick(): dotd-ctl network-changed */
 };
 
+/*
+ * An IPv6 link-local address in gone[] carries its link in sin6_scope_id. n_raw is 0 for an
+ * event of the clocks or of netwatch_kick().
+ */
 struct netwatch_event {
-	unsigned kinds; /**< or of enum netwatch_kind */
+	unsigned kinds;					 /**< or of enum netwatch_kind */
 	struct sockaddr_storage gone[NETWATCH_MAX_GONE]; /**< NETWATCH_ADDR_GONE: port 0 */
 	size_t n_gone;
-	bool gone_overflow;	   /**< more were removed than gone[] holds */
-	int64_t clock_jump_ms;	   /**< NETWATCH_CLOCK: how far REALTIME moved (+ forward) */
-	uint64_t slept_ms;	   /**< NETWATCH_SUSPEND: how long the system slept */
-	unsigned n_raw;		   /**< netlink messages gathered into this event (for logs) */
+	bool gone_overflow;    /**< more were removed than gone[] holds */
+	int64_t clock_jump_ms; /**< NETWATCH_CLOCK: how far REALTIME moved (+ forward) */
+	uint64_t slept_ms;     /**< NETWATCH_SUSPEND: how long the system slept */
+	unsigned n_raw;	       /**< netlink messages gathered into this event (for logs) */
 };
 
 struct netwatch;

@@ -102,6 +102,7 @@ check_usage() {
 check_usage "no command"
 check_usage "unknown command" frobnicate
 check_usage "status with an argument" status now
+check_usage "network-changed with an argument" network-changed wan
 check_usage "stats --xml" stats --xml
 check_usage "stats json (the word, not the option)" stats json
 check_usage "flush a b c" flush a b c
@@ -231,6 +232,7 @@ check_request $'stats\tjson\n' stats --json
 check_request $'stats\tprometheus\n' stats --prometheus
 check_request $'upstreams\n' upstreams
 check_request $'reload\n' reload
+check_request $'network-changed\n' network-changed
 check_request $'flush\n' flush
 check_request $'flush\texample.com\n' flush example.com
 check_request $'flush\texample.com\tAAAA\n' flush example.com AAAA
