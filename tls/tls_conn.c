@@ -638,6 +638,20 @@ static void on_stream_connect(struct stream *st, int status)
 	if (c->state != TLS_CONN_CONNECTING) {
 		return; /* closed meanwhile; the handles are closing */
 	}
+	if (status != 0 && tls_upstream_settling(c->up, status)) {
+		/*
+		 * Right after a network change the kernel may still hold a neighbour entry that
+		 * failed while the link was down (EHOSTUNREACH at once); a new connect asks again
+		 * and succeeds. A few times per change, not counted, the queries moved to it.
+		 */
+		log_info(LOG_TLS,
+			 "upstream '%s': connect failed right after a network change (%s), "
+			 "trying once more",
+			 c->up->name, uv_strerror(status));
+		c->moved = true;
+		conn_close(c, TLS_ERR_LOST);
+		return;
+	}
 	if (status != 0) {
 		log_warn(LOG_TLS, "upstream '%s': connect failed: %s", c->up->name,
 			 uv_strerror(status));
@@ -714,6 +728,25 @@ static void on_timer(uv_timer_t *t)
 	}
 	switch (c->timer_mode) {
 	case TLS_TIMER_HANDSHAKE:
+		if (c->settle_check) {
+			/* A SYN sent while the path came back may be lost (a neighbour not resolved
+			 * yet): TCP would wait a second to send it again; a new connect asks now.
+			 */
+			c->settle_check = false;
+			if (c->state == TLS_CONN_CONNECTING &&
+			    tls_upstream_settling(c->up, UV_ETIMEDOUT)) {
+				log_info(LOG_TLS,
+					 "upstream '%s': no connect %u ms after a network change, "
+					 "trying once more",
+					 c->up->name, TLS_SETTLE_CONNECT_MS);
+				c->moved = true;
+				conn_close(c, TLS_ERR_LOST);
+				return;
+			}
+			uv_timer_start(&c->timer, on_timer,
+				       c->up->handshake_timeout_ms - TLS_SETTLE_CONNECT_MS, 0);
+			return;
+		}
 		log_warn(LOG_TLS, "upstream '%s': %s timed out", c->up->name,
 			 c->state == TLS_CONN_CONNECTING ? "connect" : "TLS handshake");
 		c->up->stats.conn_failures++;
@@ -980,7 +1013,10 @@ int tls_conn_open(struct tls_upstream *u, struct tls_conn **out)
 	u->conns = c;
 	u->stats.connections++;
 	c->timer_mode = TLS_TIMER_HANDSHAKE;
-	uv_timer_start(&c->timer, on_timer, u->handshake_timeout_ms, 0);
+	c->settle_check =
+		u->handshake_timeout_ms > TLS_SETTLE_CONNECT_MS && tls_upstream_settle_window(u);
+	uv_timer_start(&c->timer, on_timer,
+		       c->settle_check ? TLS_SETTLE_CONNECT_MS : u->handshake_timeout_ms, 0);
 	log_debug(LOG_TLS, "upstream '%s': connecting%s", u->name, session ? " (resuming)" : "");
 	*out = c;
 	return 0;

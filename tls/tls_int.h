@@ -92,6 +92,8 @@ struct tls_conn {
 				    to another connection, even before it was ready */
 	bool was_ready;	       /**< it was authenticated and carried queries */
 	bool offered_session;  /**< a stored session was offered for resumption */
+	bool settle_check;     /**< opened right after a network change: its connect is checked at
+				   TLS_SETTLE_CONNECT_MS (tls_upstream_settling()) */
 	bool stream_open;      /**< the stream's on_closed has not come yet */
 	bool timer_open;       /**< the timer's close callback has not come yet */
 	unsigned keepalive_ms; /**< the server's edns-tcp-keepalive, 0 until it sends one */
@@ -140,9 +142,11 @@ struct tls_upstream {
 	unsigned failures_before_backoff;
 	unsigned backoff_max_ms;
 
-	unsigned failures;			 /**< consecutive failures, reset by any success */
-	uint64_t backoff_until;			 /**< loop time; 0 when not backed off */
-	unsigned srtt_ms;			 /**< smoothed RTT, 0 until the first answer */
+	unsigned failures;	/**< consecutive failures, reset by any success */
+	uint64_t changed_at;	/**< loop time of the last network change, 0 before any */
+	unsigned settle_left;	/**< free reconnects left after it (tls_upstream_settling()) */
+	uint64_t backoff_until; /**< loop time; 0 when not backed off */
+	unsigned srtt_ms;	/**< smoothed RTT, 0 until the first answer */
 	WOLFSSL_SESSION *sessions[TLS_SESSIONS]; /**< owned tickets, newest last */
 	unsigned n_sessions;
 
@@ -246,6 +250,23 @@ void tls_upstream_conn_freed(struct tls_upstream *u, struct tls_conn *c);
 
 /** Called by tls_plain.c when plain @u's last handle has closed and u->px is freed. */
 void tls_upstream_plain_freed(struct tls_upstream *u);
+
+/* How long after a network change a connect refused by the host's own stack is retried. */
+#define TLS_SETTLE_MS 2000
+/* In that window, a TCP connect not done by then is made again (once), rather than wait for
+ * TCP's own first retransmission of the SYN, a second later (RFC 6298 §2.1). */
+#define TLS_SETTLE_CONNECT_MS 250
+
+/** Whether @u is within TLS_SETTLE_MS of a network change, with free reconnects left. */
+bool tls_upstream_settle_window(const struct tls_upstream *u);
+
+/**
+ * A connect of @u failed with @status: true (max_conns + 1 times per change at most) when it was
+ * within TLS_SETTLE_MS of a network change and the host itself said unreachable (or the connect
+ * was not done in TLS_SETTLE_CONNECT_MS: UV_ETIMEDOUT), so that the connection is made once
+ * more instead of counting a failure.
+ */
+bool tls_upstream_settling(struct tls_upstream *u, int status);
 
 /** A connection failed in a way that counts against the upstream's health. */
 void tls_upstream_failure(struct tls_upstream *u, const char *why);

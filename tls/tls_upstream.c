@@ -465,6 +465,26 @@ static void upstream_path_changed(struct tls_upstream *u)
 	}
 	u->failures = 0;
 	u->backoff_until = 0;
+	u->changed_at = uv_now(u->loop);
+	/* One for each connection that may be under way at once, and one for good measure. */
+	u->settle_left = u->max_conns + 1;
+}
+
+bool tls_upstream_settle_window(const struct tls_upstream *u)
+{
+	return u->settle_left > 0 && u->changed_at &&
+	       uv_now(u->loop) - u->changed_at < TLS_SETTLE_MS;
+}
+
+bool tls_upstream_settling(struct tls_upstream *u, int status)
+{
+	bool ok = tls_upstream_settle_window(u) &&
+		  (status == UV_EHOSTUNREACH || status == UV_ENETUNREACH || status == UV_ETIMEDOUT);
+
+	if (ok) {
+		u->settle_left--;
+	}
+	return ok;
 }
 
 void tls_upstream_backoff_clear(struct tls_upstream *u)
