@@ -69,6 +69,11 @@ enum tls_auth_verdict tls_auth_decide(const struct tls_auth_facts *f)
 	if (unset_clock_ok(f)) {
 		return TLS_AUTH_OK_UNSET_CLOCK;
 	}
+	/* The dates would have been forgiven, the name is not: say so rather than the chain. */
+	if (f->clock_exempt && f->has_name && f->has_pins && f->pin == TLS_PIN_LEAF &&
+	    !f->name_ok) {
+		return TLS_AUTH_FAIL_NAME;
+	}
 	/* A CA that failed on its dates fails the chain, once the exemption does not apply. */
 	return v == TLS_AUTH_OK ? TLS_AUTH_FAIL_PKIX : v;
 }

@@ -67,7 +67,8 @@ enum tls_auth_verdict {
  * whatever the date; a CA pin counts only on a path verified with dates): pins only, although
  * a CA above the leaf failed on its dates (ca_deferred); name and pins, when the name matches
  * (the subjectAltName does not depend on dates either) and the chain fails for dates alone
- * (dates_only). A name alone never qualifies, nor does any failure other than dates.
+ * (dates_only). A name alone never qualifies, nor does any failure other than dates; a pinned
+ * leaf for another name then fails as TLS_AUTH_FAIL_NAME, the failure that was not forgiven.
  */
 enum tls_auth_verdict tls_auth_decide(const struct tls_auth_facts *f);
 

@@ -129,8 +129,10 @@ static const struct clock_row clock_rows[] = {
 	{"pin: CA signing the path, a CA failed on its dates", F, T, F, F, SIGNER, T, T, T, F_PKIX},
 	{"name+pin: CA signing the path, dates alone fail", T, T, F, T, SIGNER, T, T, F, F_PKIX},
 	{"name: dates alone fail", T, F, F, T, NONE, T, T, F, F_PKIX},
-	/* The chain is reported first, as with the clock set; the name would fail it too. */
-	{"name+pin: leaf, other name, dates alone fail", T, T, F, F, LEAF, T, T, F, F_PKIX},
+	/* The dates would be forgiven, so the name is what the log must say. */
+	{"name+pin: leaf, other name, dates alone fail", T, T, F, F, LEAF, T, T, F, F_NAME},
+	{"name+pin: leaf, other name, a CA failed on its dates", T, T, F, F, LEAF, T, F, T, F_NAME},
+	{"name+pin: leaf, other name, clock set", T, T, F, F, LEAF, F, T, F, F_PKIX},
 	{"name+pin: leaf, name matches, more than dates fail (issuer, signature)", T, T, F, T, LEAF,
 	 T, F, F, F_PKIX},
 	{"pin: leaf, a CA failed on its dates, clock set or not configured", F, T, F, F, LEAF, F, F,
