@@ -370,22 +370,6 @@ static bool leaf_name_matches(struct tls_auth *a, const char *name, WOLFSSL_X509
 	return match;
 }
 
-/*
- * Called by wolfSSL for every certificate of the server's chain, from the top down to the
- * server's own (depth 0) last (WOLFSSL_VERIFY_CB_ALL_CERTS and WOLFSSL_ALWAYS_VERIFY_CB are
- * set in Debian's build). @preverify is wolfSSL's verdict on that certificate; the name is
- * ours to check (leaf_name_matches). We record, and decide at the leaf.
- *
- * A CA certificate that failed, and that this callback let through, would be added by wolfSSL
- * to the certificate manager of the context, which every connection shares (ProcessPeerCerts
- * in 5.5.4: "If valid CA then add to Certificate Manager", after the callback), unless the
- * build has WOLFSSL_ALT_CERT_CHAINS, which skips failed CAs. Debian's has; we do not count on
- * it: one refused handshake must not plant a trust anchor for all the others. So under the
- * strict profile such a failure aborts the handshake at once, even where a pin on the leaf
- * would have sufficed. (A CA that only lacks an issuer comes here with @preverify 1 under
- * alternate chains and is not added.) The opportunistic profile uses every connection anyway,
- * and the profile is the daemon's.
- */
 /* Whether the server's own certificate, the first it sent, has a key in @u's pin set. */
 static bool leaf_pinned(const struct tls_upstream *u, WOLFSSL_X509_STORE_CTX *store)
 {
@@ -407,6 +391,23 @@ static bool clock_exempt(const struct tls_upstream *u)
 	return u->accept_pinned_unset_clock && tls_clock_unset();
 }
 
+/*
+ * Called by wolfSSL for every certificate of the server's chain, from the top down to the
+ * server's own (depth 0) last (WOLFSSL_VERIFY_CB_ALL_CERTS and WOLFSSL_ALWAYS_VERIFY_CB are
+ * set in Debian's build). @preverify is wolfSSL's verdict on that certificate; the name is
+ * ours to check (leaf_name_matches). We record, and decide at the leaf.
+ *
+ * A CA certificate that failed, and that this callback let through, would be added by wolfSSL
+ * to the certificate manager of the context, which every connection shares (ProcessPeerCerts
+ * in 5.5.4: "If valid CA then add to Certificate Manager", after the callback), unless the
+ * build has WOLFSSL_ALT_CERT_CHAINS, which skips failed CAs. Debian's has; we do not count on
+ * it: one refused handshake must not plant a trust anchor for all the others. So under the
+ * strict profile such a failure aborts the handshake at once, even where a pin on the leaf
+ * would have sufficed, but for a date error under the unset-clock exemption with the leaf's
+ * key pinned (tls_auth_ca_defer()): such a CA verified in every other respect. (A CA that only
+ * lacks an issuer comes here with @preverify 1 under alternate chains and is not added.) The
+ * opportunistic profile uses every connection anyway, and the profile is the daemon's.
+ */
 int tls_auth_on_verify(int preverify, WOLFSSL_X509_STORE_CTX *store)
 {
 	struct tls_conn *c = store->userCtx;
