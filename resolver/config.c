@@ -1633,6 +1633,30 @@ static void set_auth(struct parse *p, const char *key, unsigned line, yaml_node_
 	cfg->auth = v == GETDNS_AUTHENTICATION_NONE ? CONFIG_AUTH_NONE : CONFIG_AUTH_REQUIRED;
 }
 
+static const char *const unset_clock_names[] = {
+	[CONFIG_UNSET_CLOCK_FAIL] = "fail",
+	[CONFIG_UNSET_CLOCK_ACCEPT_PINNED] = "accept_pinned",
+};
+
+/* fail or accept_pinned, as written: a dotd key, not a getdns constant, so no number. */
+static void set_unset_clock(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			    void *obj)
+{
+	struct config *cfg = obj;
+	const char *s = get_scalar(p, key, line, "fail or accept_pinned", val);
+
+	if (!s) {
+		return;
+	}
+	for (size_t i = 0; i < N_ELEMS(unset_clock_names); i++) {
+		if (strcmp(s, unset_clock_names[i]) == 0) {
+			cfg->unset_clock = (enum config_unset_clock)i;
+			return;
+		}
+	}
+	report_type(p, key, line, "fail or accept_pinned", val);
+}
+
 /* Check @path at start, as a strict daemon should, rather than at the first handshake. */
 static void set_ca(struct parse *p, const char *key, unsigned line, yaml_node_t *val, char **out,
 		   bool want_dir)
@@ -2680,6 +2704,7 @@ static const struct key_rule top_rules[] = {
 	{"listen_addresses", set_listen, NULL},
 	{"upstream_recursive_servers", set_upstreams, NULL},
 	{"tls_authentication", set_auth, NULL},
+	{"tls_unset_clock", set_unset_clock, NULL},
 	{"tls_ca_file", set_ca_file, NULL},
 	{"tls_ca_path", set_ca_path, NULL},
 	{"dns_transport_list", set_transports, NULL},
@@ -3090,6 +3115,7 @@ int config_load_string(const char *text, size_t len, const char *source, struct 
 	cfg->tcp_messages_per_read = 32;
 	cfg->special_zones = true;
 	cfg->block_answer = CONFIG_BLOCK_NXDOMAIN;
+	cfg->unset_clock = CONFIG_UNSET_CLOCK_FAIL;
 	cfg->source = strdup(source);
 	if (!cfg->source) {
 		rc = -ENOMEM;
@@ -3398,6 +3424,7 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "tls_authentication: %s\n",
 		cfg->auth == CONFIG_AUTH_NONE ? "GETDNS_AUTHENTICATION_NONE"
 					      : "GETDNS_AUTHENTICATION_REQUIRED");
+	fprintf(out, "tls_unset_clock: %s\n", unset_clock_names[cfg->unset_clock]);
 	if (cfg->ca_file) {
 		fputs("tls_ca_file: ", out);
 		print_quoted(out, cfg->ca_file);

@@ -30,6 +30,16 @@ enum config_tls_version {
 	CONFIG_TLS_1_3 = 4,
 };
 
+/**
+ * tls_unset_clock: what a certificate whose dates do not verify gets while the system clock is
+ * before dotd's build date (a router before NTP: tls_clock_unset()).
+ */
+enum config_unset_clock {
+	CONFIG_UNSET_CLOCK_FAIL,	  /**< refused, as at any other time (default) */
+	CONFIG_UNSET_CLOCK_ACCEPT_PINNED, /**< accepted when the server's own key is pinned
+					       (and its name, if set, matches) */
+};
+
 /** upstream_selection: how the next upstream is chosen among the healthy ones. */
 enum config_selection {
 	CONFIG_SELECT_DEFAULT, /**< as round_robin_upstreams says: in order, or in turn */
@@ -169,6 +179,7 @@ struct config {
 	char **allowlists; /**< owned array of n_allowlists absolute paths */
 	size_t n_allowlists;
 	enum config_block_answer block_answer; /**< block_answer, default nxdomain */
+	enum config_unset_clock unset_clock;   /**< tls_unset_clock, default fail */
 	/**
 	 * Owned array: bootstrap, plain DNS servers that look up the host names of host name
 	 * upstreams (top level and zones), and nothing else, only when no upstream has an

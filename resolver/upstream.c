@@ -231,6 +231,7 @@ static void params_of(const struct config *cfg, const struct config_upstream *cu
 		.max_conns = cfg->conns_per_upstream,
 		.failures_before_backoff = cfg->connection_retries,
 		.backoff_max_ms = cfg->backoff_max_s * 1000u,
+		.accept_pinned_unset_clock = cfg->unset_clock == CONFIG_UNSET_CLOCK_ACCEPT_PINNED,
 	};
 }
 

@@ -175,10 +175,11 @@ int tls_upstream_new_bootstrap(uv_loop_t *loop, const struct tls_upstream_params
 bool tls_upstream_plain_allowed(const struct sockaddr *addr, socklen_t addr_len);
 
 /**
- * Apply the limits of @p (timeouts, max_in_flight, max_conns, retries, backoff) to @u; the pool
- * key (address, names, pins, strictness) is not looked at. A configuration reload keeps @u, its
- * connections and its tickets, and changes only these. Connections already open keep the
- * timers they armed until they re-arm them.
+ * Apply the limits of @p (timeouts, max_in_flight, max_conns, retries, backoff) and its
+ * accept_pinned_unset_clock to @u; the pool key (address, names, pins, strictness) is not
+ * looked at. A configuration reload keeps @u, its connections and its tickets, and changes only
+ * these. Connections already open keep the timers they armed until they re-arm them, and those
+ * accepted under accept_pinned_unset_clock stay until tls_upstream_clock_changed().
  */
 void tls_upstream_tune(struct tls_upstream *u, const struct tls_upstream_params *p);
 

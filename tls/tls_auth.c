@@ -15,8 +15,22 @@
  * Under the strict profile a failure aborts the handshake with an alert, and tls_auth_check()
  * checks the decision again when the handshake completes, so that no query is ever written
  * on a connection that is not authenticated.
+ *
+ * The unset clock (tls_unset_clock: accept_pinned, off by default): while the system clock is
+ * before the build date (tls_clock_unset()), a connection whose leaf key is pinned may be
+ * accepted although certificate dates fail (TLS_AUTH_OK_UNSET_CLOCK, tls_policy.c). It is
+ * marked (auth.clock_exempt), logged at warning, never leaves a session to resume, and is
+ * closed by tls_upstream_clock_changed() once the clock is set. Two more facts serve it:
+ *   - dates_only: the chain verifies to the store when dates are not checked, on a path we
+ *     build (tls_auth_path() without dates). wolfSSL's own verdict cannot say it: a CA
+ *     certificate that failed on its dates is not kept as the leaf's issuer
+ *     (WOLFSSL_ALT_CERT_CHAINS), so the leaf then fails for want of an issuer;
+ *   - ca_deferred: a CA above the leaf failed on its dates, and the strict profile waited for
+ *     the leaf's turn instead of aborting (tls_auth_ca_defer()).
  */
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -29,6 +43,58 @@
 #include "tls_int.h"
 
 #define PATH_MAX_CERTS 16 /* certificates of a presented chain we look at (wolfSSL keeps 9) */
+
+#ifndef DOTD_BUILD_EPOCH
+#error "DOTD_BUILD_EPOCH, the build date in seconds since 1970, comes from CMakeLists.txt"
+#endif
+
+bool tls_clock_unset(void)
+{
+	struct timespec now;
+
+	/*
+	 * CLOCK_REALTIME is the clock wolfSSL checks certificate dates against (time()). It
+	 * cannot fail; should it, the clock counts as set, and nothing is exempted.
+	 */
+	if (clock_gettime(CLOCK_REALTIME, &now) != 0) {
+		return false;
+	}
+	return (int64_t)now.tv_sec < (int64_t)DOTD_BUILD_EPOCH;
+}
+
+/* The build date as YYYY-MM-DD (UTC), for the log of an exempted connection. */
+static const char *build_date(char buf[static 16])
+{
+	time_t t = (time_t)DOTD_BUILD_EPOCH;
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || strftime(buf, 16, "%Y-%m-%d", &tm) == 0) {
+		snprintf(buf, 16, "@%lld", (long long)DOTD_BUILD_EPOCH);
+	}
+	return buf;
+}
+
+/*
+ * Whether @err, as wolfSSL gives it to a verify callback, says that a certificate's dates do
+ * not hold (OPENSSL_COMPATIBLE_DEFAULTS maps ASN_BEFORE_DATE_E to
+ * X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD, and so on). wolfSSL reports a date error only for
+ * a certificate whose signature and issuer verified: a bad signature on a certificate out of
+ * date comes as a signature failure, a missing issuer as such (clock.sh's forged intermediate
+ * under the unset clock).
+ */
+static bool is_date_error(int err)
+{
+	switch (err) {
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD:
+	case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD:
+	case ASN_BEFORE_DATE_E:
+	case ASN_AFTER_DATE_E:
+		return true;
+	}
+	return false;
+}
 
 static int pin_of_x509(WOLFSSL_X509 *x509, uint8_t out[TLS_PIN_LEN])
 {
@@ -114,16 +180,44 @@ static bool der_is_ca(const uint8_t *der, unsigned len)
 	return ca;
 }
 
+/* A certificate manager's verify callback that forgives dates, and nothing else. */
+static int on_verify_without_dates(int preverify, WOLFSSL_X509_STORE_CTX *store)
+{
+	return preverify || is_date_error(store->error);
+}
+
+/*
+ * Verify the DER certificate @der (@len bytes) with @cm, its dates checked or not. The
+ * callback is set for this call only: while one is set, wolfSSL_CertManagerLoadCABuffer()
+ * consults it too, and keeps a CA certificate that failed even as it returns the failure
+ * (seen with 5.5.4), so no load runs with one.
+ */
+static bool cm_verify(WOLFSSL_CERT_MANAGER *cm, const uint8_t *der, unsigned len, bool dates)
+{
+	bool ok;
+
+	if (!dates) {
+		wolfSSL_CertManagerSetVerify(cm, on_verify_without_dates);
+	}
+	ok = wolfSSL_CertManagerVerifyBuffer(cm, der, (long)len, WOLFSSL_FILETYPE_ASN1) ==
+	     WOLFSSL_SUCCESS;
+	if (!dates) {
+		wolfSSL_CertManagerSetVerify(cm, NULL);
+	}
+	return ok;
+}
+
 /*
  * Whether the leaf @certs[0] verifies, through any of the other certificates the server sent
  * and in whatever order it sent them, to @anchor alone. A certificate manager of our own trusts
  * @anchor and nothing else; a presented CA certificate joins it once it verifies under what is
- * there already, until nothing more joins; then the leaf must verify (signatures, dates, CA
- * constraints: wolfSSL_CertManagerVerifyBuffer). wolfSSL_CertManagerLoadCABuffer() accepts a
- * certificate that is no CA, so the callers check that the anchor is one.
+ * there already, until nothing more joins; then the leaf must verify (signatures, dates unless
+ * @dates is false, CA constraints: wolfSSL_CertManagerVerifyBuffer). Loading a CA certificate
+ * does not look at its dates. wolfSSL_CertManagerLoadCABuffer() accepts a certificate that is
+ * no CA, so the callers check that the anchor is one.
  */
 static bool tls_auth_path(const uint8_t *anchor, unsigned anchor_len,
-			  const WOLFSSL_BUFFER_INFO *certs, int n)
+			  const WOLFSSL_BUFFER_INFO *certs, int n, bool dates)
 {
 	WOLFSSL_CERT_MANAGER *cm = wolfSSL_CertManagerNew();
 	bool joined[PATH_MAX_CERTS] = {false};
@@ -142,9 +236,7 @@ static bool tls_auth_path(const uint8_t *anchor, unsigned anchor_len,
 			if (joined[i] || !der_is_ca(certs[i].buffer, certs[i].length)) {
 				continue;
 			}
-			if (wolfSSL_CertManagerVerifyBuffer(
-				    cm, certs[i].buffer, (long)certs[i].length,
-				    WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS &&
+			if (cm_verify(cm, certs[i].buffer, certs[i].length, dates) &&
 			    wolfSSL_CertManagerLoadCABuffer(
 				    cm, certs[i].buffer, (long)certs[i].length,
 				    WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS) {
@@ -153,11 +245,53 @@ static bool tls_auth_path(const uint8_t *anchor, unsigned anchor_len,
 			}
 		}
 	}
-	ok = wolfSSL_CertManagerVerifyBuffer(cm, certs[0].buffer, (long)certs[0].length,
-					     WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS;
+	ok = cm_verify(cm, certs[0].buffer, certs[0].length, dates);
 cleanup:
 	wolfSSL_CertManagerFree(cm);
 	return ok;
+}
+
+/*
+ * Whether the leaf verifies, through the CA certificates the server sent, to a trust anchor of
+ * the store that issued one of the presented certificates (servers do not send the root they
+ * chain to): any anchor, or with @pinned one whose key is in @u's pin set; the certificates'
+ * dates checked or not (@dates).
+ */
+static bool path_to_store(const struct tls_upstream *u, WOLFSSL_X509_STORE_CTX *store, bool pinned,
+			  bool dates)
+{
+	const WOLFSSL_BUFFER_INFO *certs = store->certs;
+	int n = store->totalCerts < PATH_MAX_CERTS ? store->totalCerts : PATH_MAX_CERTS;
+
+	if (!certs || n < 1) {
+		return false;
+	}
+	for (int i = 0; i < n; i++) {
+		WOLFSSL_X509 *x509 = wolfSSL_X509_d2i(NULL, certs[i].buffer, (int)certs[i].length);
+		WOLFSSL_X509 *issuer = NULL;
+		const unsigned char *der;
+		int der_len = 0;
+		bool found = false;
+
+		if (!x509) {
+			continue;
+		}
+		if (wolfSSL_X509_STORE_CTX_get1_issuer(&issuer, store, x509) == WOLFSSL_SUCCESS &&
+		    issuer && issuer != x509 && wolfSSL_X509_get_isCA(issuer) == 1 &&
+		    (!pinned || pin_matches(u, issuer))) {
+			der = wolfSSL_X509_get_der(issuer, &der_len);
+			found = der && der_len > 0 &&
+				tls_auth_path(der, (unsigned)der_len, certs, n, dates);
+		}
+		if (issuer && issuer != x509) {
+			wolfSSL_X509_free(issuer);
+		}
+		wolfSSL_X509_free(x509);
+		if (found) {
+			return true;
+		}
+	}
+	return false;
 }
 
 /*
@@ -186,37 +320,11 @@ static enum tls_pin_pos pin_position(const struct tls_upstream *u, WOLFSSL_X509_
 			continue;
 		}
 		pos = TLS_PIN_PRESENTED;
-		if (ca && tls_auth_path(certs[i].buffer, certs[i].length, certs, n)) {
+		if (ca && tls_auth_path(certs[i].buffer, certs[i].length, certs, n, true)) {
 			return TLS_PIN_SIGNER;
 		}
 	}
-	/* Anchors in the store: the issuer of each presented certificate, if the store has it. */
-	for (int i = 0; i < n; i++) {
-		WOLFSSL_X509 *x509 = wolfSSL_X509_d2i(NULL, certs[i].buffer, (int)certs[i].length);
-		WOLFSSL_X509 *issuer = NULL;
-		const unsigned char *der;
-		int der_len = 0;
-		bool found = false;
-
-		if (!x509) {
-			continue;
-		}
-		if (wolfSSL_X509_STORE_CTX_get1_issuer(&issuer, store, x509) == WOLFSSL_SUCCESS &&
-		    issuer && issuer != x509 && wolfSSL_X509_get_isCA(issuer) == 1 &&
-		    pin_matches(u, issuer)) {
-			der = wolfSSL_X509_get_der(issuer, &der_len);
-			found = der && der_len > 0 &&
-				tls_auth_path(der, (unsigned)der_len, certs, n);
-		}
-		if (issuer && issuer != x509) {
-			wolfSSL_X509_free(issuer);
-		}
-		wolfSSL_X509_free(x509);
-		if (found) {
-			return TLS_PIN_SIGNER;
-		}
-	}
-	return pos;
+	return path_to_store(u, store, true, true) ? TLS_PIN_SIGNER : pos;
 }
 
 /*
@@ -262,6 +370,27 @@ static bool leaf_name_matches(struct tls_auth *a, const char *name, WOLFSSL_X509
 	return match;
 }
 
+/* Whether the server's own certificate, the first it sent, has a key in @u's pin set. */
+static bool leaf_pinned(const struct tls_upstream *u, WOLFSSL_X509_STORE_CTX *store)
+{
+	WOLFSSL_X509 *leaf;
+	bool pinned;
+
+	if (u->n_pins == 0 || !store->certs || store->totalCerts < 1) {
+		return false;
+	}
+	leaf = wolfSSL_X509_d2i(NULL, store->certs[0].buffer, (int)store->certs[0].length);
+	pinned = pin_matches(u, leaf);
+	wolfSSL_X509_free(leaf);
+	return pinned;
+}
+
+/* tls_unset_clock: accept_pinned applies now. */
+static bool clock_exempt(const struct tls_upstream *u)
+{
+	return u->accept_pinned_unset_clock && tls_clock_unset();
+}
+
 /*
  * Called by wolfSSL for every certificate of the server's chain, from the top down to the
  * server's own (depth 0) last (WOLFSSL_VERIFY_CB_ALL_CERTS and WOLFSSL_ALWAYS_VERIFY_CB are
@@ -274,9 +403,10 @@ static bool leaf_name_matches(struct tls_auth *a, const char *name, WOLFSSL_X509
  * build has WOLFSSL_ALT_CERT_CHAINS, which skips failed CAs. Debian's has; we do not count on
  * it: one refused handshake must not plant a trust anchor for all the others. So under the
  * strict profile such a failure aborts the handshake at once, even where a pin on the leaf
- * would have sufficed. (A CA that only lacks an issuer comes here with @preverify 1 under
- * alternate chains and is not added.) The opportunistic profile uses every connection anyway,
- * and the profile is the daemon's.
+ * would have sufficed, but for a date error under the unset-clock exemption with the leaf's
+ * key pinned (tls_auth_ca_defer()): such a CA verified in every other respect. (A CA that only
+ * lacks an issuer comes here with @preverify 1 under alternate chains and is not added.) The
+ * opportunistic profile uses every connection anyway, and the profile is the daemon's.
  */
 int tls_auth_on_verify(int preverify, WOLFSSL_X509_STORE_CTX *store)
 {
@@ -297,7 +427,17 @@ int tls_auth_on_verify(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	if (depth != 0) {
 		if (!preverify) {
 			a->chain_ok = false;
-			if (u->strict) {
+			/*
+			 * Under the exemption, a CA that failed on its dates (and so verified
+			 * otherwise: signature, issuer) waits for the leaf's turn when the leaf's
+			 * key is pinned; wolfSSL keeps no such CA (alternate chains), and one it
+			 * kept would be genuine, sent by the server whose key we pinned.
+			 */
+			if (u->strict &&
+			    tls_auth_ca_defer(clock_exempt(u), is_date_error(store->error),
+					      leaf_pinned(u, store))) {
+				a->facts.ca_deferred = true;
+			} else if (u->strict) {
 				a->decided = true;
 				a->verdict = TLS_AUTH_FAIL_PKIX;
 				return 0;
@@ -311,7 +451,21 @@ int tls_auth_on_verify(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	a->facts.pkix_ok = u->client->has_anchors && a->chain_ok && preverify;
 	a->facts.name_ok = u->auth_name && leaf_name_matches(a, u->auth_name, store->current_cert);
 	a->facts.pin = u->n_pins > 0 ? pin_position(u, store) : TLS_PIN_NONE;
+	a->facts.clock_exempt = clock_exempt(u);
+	/* Our own path, without dates, only where it can change the verdict (name and pins). */
+	a->facts.dates_only = a->facts.clock_exempt && !a->facts.pkix_ok && a->facts.name_ok &&
+			      a->facts.pin == TLS_PIN_LEAF && u->client->has_anchors &&
+			      path_to_store(u, store, false, false);
 	a->verdict = tls_auth_decide(&a->facts);
+	if (a->verdict == TLS_AUTH_OK_UNSET_CLOCK) {
+		/*
+		 * Authenticated, and marked: tls_conn.c knows TLS_AUTH_OK alone, and what sets
+		 * this connection apart (no session kept, closed once the clock is set) is
+		 * tls_ctx.c's and tls_upstream_clock_changed()'s to honour.
+		 */
+		a->clock_exempt = true;
+		a->verdict = TLS_AUTH_OK;
+	}
 	a->decided = true;
 	if (a->verdict != TLS_AUTH_OK && u->strict) {
 		return 0; /* abort the handshake with an alert */
@@ -398,6 +552,19 @@ bool tls_auth_check(struct tls_conn *c)
 		a->authenticated = true;
 		return true;
 	}
+	if (a->decided && a->verdict == TLS_AUTH_OK && a->clock_exempt) {
+		char date[16];
+
+		/* Loud: an operator must see that certificate dates were not checked. */
+		a->authenticated = true;
+		log_warn(LOG_TLS,
+			 "upstream '%s': accepted on its pin alone: the system clock is unset "
+			 "(before the build date %s); certificate dates not checked (%s at depth "
+			 "%d; tls_unset_clock: accept_pinned, %s profile)",
+			 u->name, build_date(date), cert_error_string(a->error), a->error_depth,
+			 profile);
+		return true;
+	}
 	if (a->decided && a->verdict == TLS_AUTH_OK) {
 		a->authenticated = true;
 		log_debug(LOG_TLS, "upstream '%s': authenticated (%s%s%s)", u->name,
@@ -440,4 +607,31 @@ bool tls_auth_check(struct tls_conn *c)
 		return true;
 	}
 	return false;
+}
+
+void tls_upstream_clock_changed(struct tls_upstream *u)
+{
+	const char *why = u->accept_pinned_unset_clock
+				  ? "the clock has been set"
+				  : "tls_unset_clock is no longer accept_pinned";
+
+	if (u->plain || u->closing || clock_exempt(u)) {
+		return;
+	}
+	/*
+	 * tls_conn_abort() only starts the close: the connection stays in the list until its
+	 * last close callback, and its queries learn from there (TLS_ERR_LOST: those written on
+	 * it once ready go once more to a fresh connection, verified in full this time).
+	 */
+	for (struct tls_conn *c = u->conns; c; c = c->next) {
+		if (!c->auth.clock_exempt || c->state >= TLS_CONN_CLOSED) {
+			continue;
+		}
+		log_notice(
+			LOG_TLS,
+			"upstream '%s': closing a connection accepted on its pin alone while the "
+			"clock was unset: %s",
+			u->name, why);
+		tls_conn_abort(c, TLS_ERR_LOST);
+	}
 }

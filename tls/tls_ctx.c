@@ -9,7 +9,9 @@
  * tolerated by the opportunistic profile), so that no resumption can ever skip an
  * authentication that did not happen, whatever wolfSSL does. Under TLS 1.2 wolfSSL makes the
  * session at the end of the handshake, before we have looked at the result: the connection
- * holds it until it becomes READY and authenticated, or drops it.
+ * holds it until it becomes READY and authenticated, or drops it. A connection accepted on its
+ * pin alone while the clock was unset (auth.clock_exempt) never stores one: a resumption, once
+ * the clock is set, would carry over an authentication whose dates were never checked.
  */
 #include <string.h>
 
@@ -57,8 +59,8 @@ static int on_new_session(WOLFSSL *ssl, WOLFSSL_SESSION *session)
 	if (!c || c->state > TLS_CONN_READY || !wolfSSL_SESSION_has_ticket(session)) {
 		return 0;
 	}
-	if (c->state == TLS_CONN_READY && !c->auth.authenticated) {
-		return 0; /* tolerated by the opportunistic profile, never resumed */
+	if (c->state == TLS_CONN_READY && (!c->auth.authenticated || c->auth.clock_exempt)) {
+		return 0; /* tolerated by the opportunistic profile, or exempt: never resumed */
 	}
 	copy = wolfSSL_SESSION_dup(session);
 	if (!copy) {
@@ -85,7 +87,7 @@ void tls_conn_session_release(struct tls_conn *c)
 		return;
 	}
 	c->held_session = NULL;
-	if (c->state == TLS_CONN_READY && c->auth.authenticated) {
+	if (c->state == TLS_CONN_READY && c->auth.authenticated && !c->auth.clock_exempt) {
 		tls_upstream_session_put(c->up, s);
 		log_debug(LOG_TLS, "upstream '%s': session ticket stored", c->up->name);
 		return;

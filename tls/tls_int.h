@@ -53,6 +53,9 @@ struct tls_auth {
 	enum tls_auth_verdict verdict;
 	bool authenticated; /**< tls_auth_check() passed on the decision, or on a resumed session
 			       (which only authenticated connections make) */
+	bool clock_exempt;  /**< accepted on the leaf's pin alone while the clock was unset
+			       (TLS_AUTH_OK_UNSET_CLOCK): its session is never stored, and
+			       tls_upstream_clock_changed() closes it once the clock is set */
 	int error;	    /**< first verification error (wolfSSL or X509_V_ERR_*), for logs */
 	int error_depth;
 };
@@ -134,6 +137,7 @@ struct tls_upstream {
 	uint8_t (*pins)[TLS_PIN_LEN]; /**< owned array of n_pins */
 	size_t n_pins;
 	bool strict;
+	bool accept_pinned_unset_clock; /**< tls_unset_clock: accept_pinned (tunable) */
 	unsigned idle_timeout_ms;
 	unsigned handshake_timeout_ms;
 	unsigned liveness_ms;
@@ -168,11 +172,13 @@ int tls_auth_setup(struct tls_conn *c);
 /** After the handshake: whether @c is authenticated as required; logs the outcome. */
 bool tls_auth_check(struct tls_conn *c);
 
+/* tls_upstream_clock_changed() and tls_clock_unset() are in tls_auth.c too. */
+
 /* tls_ctx.c */
 
 /**
- * @c has become READY, or is closing: store the session it holds if it is authenticated, else
- * drop it.
+ * @c has become READY, or is closing: store the session it holds if it is authenticated (and
+ * not on its pin alone while the clock was unset: auth.clock_exempt), else drop it.
  */
 void tls_conn_session_release(struct tls_conn *c);
 

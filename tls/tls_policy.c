@@ -10,11 +10,9 @@
 
 #include "tls_policy.h"
 
-enum tls_auth_verdict tls_auth_decide(const struct tls_auth_facts *f)
+/* The decision with every date checked: RFC 8310 §8 and RFC 7858 §4.2. */
+static enum tls_auth_verdict decide_verified(const struct tls_auth_facts *f)
 {
-	if (!f->has_name && !f->has_pins) {
-		return TLS_AUTH_NOT_CONFIGURED;
-	}
 	if (f->has_name) {
 		/* RFC 8310 §8.1: the name is only as good as the chain that vouches for it. */
 		if (!f->pkix_ok) {
@@ -40,6 +38,51 @@ enum tls_auth_verdict tls_auth_decide(const struct tls_auth_facts *f)
 	return TLS_AUTH_OK;
 }
 
+/*
+ * Whether what failed may be accepted while the clock is unset (tls_unset_clock:
+ * accept_pinned). A router has no clock until NTP runs, NTP needs DNS, and every certificate
+ * is "not yet valid" until then (openwrt/packages #19531, #21318). The server's own key
+ * matching a pin does not depend on the date; nor does its subjectAltName. What the exemption
+ * gives up is the dates alone: a pinned key whose certificate expired is accepted while the
+ * clock is unset. A CA pin does not qualify: without dates it would accept every certificate
+ * that CA ever signed, for retired and leaked keys too, where a leaf pin accepts one key.
+ */
+static bool unset_clock_ok(const struct tls_auth_facts *f)
+{
+	if (!f->clock_exempt || !f->has_pins || f->pin != TLS_PIN_LEAF) {
+		return false;
+	}
+	return !f->has_name || (f->name_ok && (f->pkix_ok || f->dates_only));
+}
+
+enum tls_auth_verdict tls_auth_decide(const struct tls_auth_facts *f)
+{
+	enum tls_auth_verdict v;
+
+	if (!f->has_name && !f->has_pins) {
+		return TLS_AUTH_NOT_CONFIGURED;
+	}
+	v = decide_verified(f);
+	if (v == TLS_AUTH_OK && !f->ca_deferred) {
+		return TLS_AUTH_OK;
+	}
+	if (unset_clock_ok(f)) {
+		return TLS_AUTH_OK_UNSET_CLOCK;
+	}
+	/* The dates would have been forgiven, the name is not: say so rather than the chain. */
+	if (f->clock_exempt && f->has_name && f->has_pins && f->pin == TLS_PIN_LEAF &&
+	    !f->name_ok) {
+		return TLS_AUTH_FAIL_NAME;
+	}
+	/* A CA that failed on its dates fails the chain, once the exemption does not apply. */
+	return v == TLS_AUTH_OK ? TLS_AUTH_FAIL_PKIX : v;
+}
+
+bool tls_auth_ca_defer(bool clock_exempt, bool date_error, bool leaf_pinned)
+{
+	return clock_exempt && date_error && leaf_pinned;
+}
+
 const char *tls_auth_verdict_str(enum tls_auth_verdict v)
 {
 	switch (v) {
@@ -56,6 +99,9 @@ const char *tls_auth_verdict_str(enum tls_auth_verdict v)
 	case TLS_AUTH_FAIL_PIN_NO_PATH:
 		return "the pinned CA certificate was sent but does not sign the server's "
 		       "certificate";
+	case TLS_AUTH_OK_UNSET_CLOCK:
+		return "accepted on its pin alone: the system clock is unset; certificate dates "
+		       "not checked";
 	}
 	return "unknown";
 }

@@ -29,9 +29,20 @@ struct tls_auth_facts {
 				   dates, CA constraints on the path wolfSSL built) */
 	bool name_ok;	      /**< the leaf's subjectAltName matches the name (RFC 9525 §6.3) */
 	enum tls_pin_pos pin; /**< the strongest position of a pin match */
+	bool clock_exempt;    /**< tls_unset_clock: accept_pinned is configured, and the system
+				   clock is before the build date (tls_clock_unset()) */
+	bool dates_only;      /**< the chain does not verify for its dates alone: with the dates
+				   of its certificates not checked, the leaf verifies to a trust
+				   anchor of the store (tls_auth.c looks only under clock_exempt) */
+	bool ca_deferred;     /**< a CA certificate above the leaf failed on its dates, and the
+				   strict profile went on to the leaf's turn rather than abort
+				   (tls_auth_ca_defer()) */
 };
 
-/** The outcome; everything but TLS_AUTH_OK says why the upstream is not authenticated. */
+/**
+ * The outcome; everything but TLS_AUTH_OK and TLS_AUTH_OK_UNSET_CLOCK says why the upstream is
+ * not authenticated.
+ */
 enum tls_auth_verdict {
 	TLS_AUTH_OK,
 	TLS_AUTH_NOT_CONFIGURED,   /**< neither name nor pins (opportunistic profile only) */
@@ -39,6 +50,8 @@ enum tls_auth_verdict {
 	TLS_AUTH_FAIL_NAME,	   /**< a name is set, and the certificate is for another */
 	TLS_AUTH_FAIL_PIN,	   /**< pins are set, and no key matches */
 	TLS_AUTH_FAIL_PIN_NO_PATH, /**< pins are set, and the only match signs no path */
+	TLS_AUTH_OK_UNSET_CLOCK,   /**< accepted on the leaf's pin alone while the clock is
+					unset: certificate dates not checked (tls_unset_clock) */
 };
 
 /**
@@ -48,8 +61,24 @@ enum tls_auth_verdict {
  *                  then the trust anchor: no store is needed);
  *   name and pins  both of the above, as Stubby does;
  * a pin on a certificate the server sent but that signs nothing on the path never counts.
+ *
+ * While the clock is unset (clock_exempt), what fails only for the dates of certificates is
+ * TLS_AUTH_OK_UNSET_CLOCK when the server's own key is pinned (TLS_PIN_LEAF: a key matches
+ * whatever the date; a CA pin counts only on a path verified with dates): pins only, although
+ * a CA above the leaf failed on its dates (ca_deferred); name and pins, when the name matches
+ * (the subjectAltName does not depend on dates either) and the chain fails for dates alone
+ * (dates_only). A name alone never qualifies, nor does any failure other than dates; a pinned
+ * leaf for another name then fails as TLS_AUTH_FAIL_NAME, the failure that was not forgiven.
  */
 enum tls_auth_verdict tls_auth_decide(const struct tls_auth_facts *f);
+
+/**
+ * Under the strict profile, a CA certificate above the leaf that fails verification aborts the
+ * handshake at once (tls_auth.c says why), unless this says that it may wait for the leaf's
+ * turn: the clock is unset and the exemption configured (@clock_exempt), the failure is one of
+ * dates (@date_error), and the server's own key is in the pin set (@leaf_pinned).
+ */
+bool tls_auth_ca_defer(bool clock_exempt, bool date_error, bool leaf_pinned);
 
 /** A short text for logs: "name mismatch", "no key matches the pin set", ... */
 const char *tls_auth_verdict_str(enum tls_auth_verdict v);

@@ -111,6 +111,7 @@ int tls_upstream_new(uv_loop_t *loop, struct tls_client *client,
 		return -ENOMEM;
 	}
 	u->strict = p->strict;
+	u->accept_pinned_unset_clock = p->accept_pinned_unset_clock;
 	*out = u;
 	return 0;
 }
@@ -176,6 +177,7 @@ void tls_upstream_tune(struct tls_upstream *u, const struct tls_upstream_params 
 	u->max_conns = p->max_conns;
 	u->failures_before_backoff = p->failures_before_backoff;
 	u->backoff_max_ms = p->backoff_max_ms;
+	u->accept_pinned_unset_clock = p->accept_pinned_unset_clock;
 }
 
 static void upstream_free(struct tls_upstream *u)

@@ -239,7 +239,7 @@ static bool config_equal(const struct config *a, const struct config *b)
 	    a->special_zones != b->special_zones || !str_equal(a->hosts_file, b->hosts_file) ||
 	    !paths_equal(a->blocklists, a->n_blocklists, b->blocklists, b->n_blocklists) ||
 	    !paths_equal(a->allowlists, a->n_allowlists, b->allowlists, b->n_allowlists) ||
-	    a->block_answer != b->block_answer) {
+	    a->block_answer != b->block_answer || a->unset_clock != b->unset_clock) {
 		return false;
 	}
 	if (a->cache_size != b->cache_size || a->cache_min_ttl != b->cache_min_ttl ||
@@ -462,6 +462,7 @@ static void test_defaults(void)
 	CU_ASSERT_EQUAL(cfg->n_allowlists, 0);
 	CU_ASSERT_EQUAL(cfg->block_answer, CONFIG_BLOCK_NXDOMAIN);
 	CU_ASSERT_EQUAL(cfg->n_bootstrap, 0);
+	CU_ASSERT_EQUAL(cfg->unset_clock, CONFIG_UNSET_CLOCK_FAIL);
 	check_round_trip(cfg);
 	config_free(cfg);
 }
@@ -1662,6 +1663,64 @@ static void test_filter_keys(void)
 		    "nothing\n");
 }
 
+/* What dotd -i prints for @cfg; the caller frees it. */
+static char *print_config(const struct config *cfg)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	CU_ASSERT_FATAL(f != NULL);
+	config_print(cfg, f);
+	fclose(f);
+	return text;
+}
+
+/*
+ * tls_unset_clock: fail (the default) or accept_pinned, printed and read back; anything else,
+ * a near miss, a number or nothing, is an error naming the line, never silently "fail".
+ */
+static void test_unset_clock(void)
+{
+	struct config *cfg = load_ok("tls_unset_clock: accept_pinned\n" ONE_UPSTREAM);
+	char *text;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->unset_clock, CONFIG_UNSET_CLOCK_ACCEPT_PINNED);
+	text = print_config(cfg);
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "\ntls_unset_clock: accept_pinned\n"));
+	free(text);
+	check_round_trip(cfg);
+	config_free(cfg);
+
+	cfg = load_ok("tls_unset_clock: \"fail\"\n" ONE_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->unset_clock, CONFIG_UNSET_CLOCK_FAIL);
+	text = print_config(cfg);
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "\ntls_unset_clock: fail\n"));
+	free(text);
+	check_round_trip(cfg);
+	config_free(cfg);
+
+	expect_only("tls_unset_clock: accept\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'tls_unset_clock': expected fail or accept_pinned, got "
+		    "'accept'\n");
+	expect_only("\ntls_unset_clock: ACCEPT_PINNED\n" ONE_UPSTREAM,
+		    "test.yml:2: key 'tls_unset_clock': expected fail or accept_pinned, got "
+		    "'ACCEPT_PINNED'\n");
+	expect_only("tls_unset_clock: 1\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'tls_unset_clock': expected fail or accept_pinned, got '1'\n");
+	expect_only("tls_unset_clock: true\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'tls_unset_clock': expected fail or accept_pinned, got "
+		    "'true'\n");
+	expect_only("tls_unset_clock:\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'tls_unset_clock': expected fail or accept_pinned, got "
+		    "nothing\n");
+	expect_only("tls_unset_clock: [accept_pinned]\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'tls_unset_clock': expected fail or accept_pinned, got a "
+		    "list\n");
+}
+
 /* Opportunistic mode allows an upstream with neither a name nor pins. */
 static void test_opportunistic(void)
 {
@@ -2617,6 +2676,7 @@ int main(void)
 		{"error: forward zones", test_err_forward_zones},
 		{"special_use_zones", test_special_use_zones},
 		{"hosts file, block and allow lists, block_answer", test_filter_keys},
+		{"tls_unset_clock", test_unset_clock},
 		{"opportunistic mode", test_opportunistic},
 		{"notices for ignored keys", test_notices},
 		{"built-in default", test_default_config},

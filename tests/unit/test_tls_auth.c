@@ -3,8 +3,10 @@
  * handshake: every configuration (name, pins, both) against every combination of what a
  * handshake can find (chain verified to the store or not, name matched or not, where a pin
  * matched). The same table, through real handshakes, is tests/integration/auth.sh; both are in
- * docs/ARCHITECTURE.md ("Authentication"). Then the matching of names against subjectAltName
- * entries (RFC 9525 §6.3) and the recognition of IP literals.
+ * docs/ARCHITECTURE.md ("Authentication"). Then the unset clock (tls_unset_clock:
+ * accept_pinned) as a second table, whose handshakes are tests/integration/clock.sh; the
+ * matching of names against subjectAltName entries (RFC 9525 §6.3) and the recognition of IP
+ * literals.
  */
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +20,7 @@
 #define F_NAME	  TLS_AUTH_FAIL_NAME
 #define F_PIN	  TLS_AUTH_FAIL_PIN
 #define F_NOPATH  TLS_AUTH_FAIL_PIN_NO_PATH
+#define OK_CLOCK  TLS_AUTH_OK_UNSET_CLOCK
 #define NONE	  TLS_PIN_NONE
 #define PRESENTED TLS_PIN_PRESENTED
 #define SIGNER	  TLS_PIN_SIGNER
@@ -88,11 +91,99 @@ static void test_decide_table(void)
 	}
 }
 
+struct clock_row {
+	const char *what;
+	bool has_name, has_pins, pkix_ok, name_ok;
+	enum tls_pin_pos pin;
+	bool clock_exempt, dates_only, ca_deferred;
+	enum tls_auth_verdict expect;
+};
+
+#define T true
+#define F false
+
+/*
+ * The unset clock: configuration | chain verified | name matched | pin position | exemption
+ * applies (accept_pinned and the clock before the build date) | the chain fails for dates
+ * alone | a CA above the leaf failed on its dates and the strict profile went on => verdict.
+ * Only the server's own key counts, with the name if one is set; nothing but dates is forgiven.
+ */
+static const struct clock_row clock_rows[] = {
+	/* Accepted on the leaf's pin while the clock is unset. */
+	{"pin: leaf, a CA failed on its dates", F, T, F, F, LEAF, T, F, T, OK_CLOCK},
+	{"name+pin: leaf, name matches, dates alone fail", T, T, F, T, LEAF, T, T, F, OK_CLOCK},
+	{"name+pin: leaf, name matches, a CA failed on its dates", T, T, F, T, LEAF, T, T, T,
+	 OK_CLOCK},
+
+	/* No exemption needed: nothing changes, and the connection is not marked. */
+	{"pin: leaf alone, out of date (a leaf pin never looks at its dates)", F, T, F, F, LEAF, T,
+	 F, F, OK},
+	{"name+pin: leaf, all verified", T, T, T, T, LEAF, T, F, F, OK},
+	{"name: all verified", T, F, T, T, NONE, T, F, F, OK},
+
+	/* Hostile or not covered: refused as with the clock set. */
+	{"pin: another key, dates wrong", F, T, F, F, NONE, T, T, F, F_PIN},
+	{"pin: another key, a CA failed on its dates", F, T, F, F, NONE, T, F, T, F_PIN},
+	{"pin: CA, its path out of date (so merely presented)", F, T, F, F, PRESENTED, T, T, F,
+	 F_NOPATH},
+	{"pin: CA signing the path, a CA failed on its dates", F, T, F, F, SIGNER, T, T, T, F_PKIX},
+	{"name+pin: CA signing the path, dates alone fail", T, T, F, T, SIGNER, T, T, F, F_PKIX},
+	{"name: dates alone fail", T, F, F, T, NONE, T, T, F, F_PKIX},
+	/* The dates would be forgiven, so the name is what the log must say. */
+	{"name+pin: leaf, other name, dates alone fail", T, T, F, F, LEAF, T, T, F, F_NAME},
+	{"name+pin: leaf, other name, a CA failed on its dates", T, T, F, F, LEAF, T, F, T, F_NAME},
+	{"name+pin: leaf, other name, clock set", T, T, F, F, LEAF, F, T, F, F_PKIX},
+	{"name+pin: leaf, name matches, more than dates fail (issuer, signature)", T, T, F, T, LEAF,
+	 T, F, F, F_PKIX},
+	{"pin: leaf, a CA failed on its dates, clock set or not configured", F, T, F, F, LEAF, F, F,
+	 T, F_PKIX},
+	{"name+pin: leaf, name matches, dates alone fail, clock set or not configured", T, T, F, T,
+	 LEAF, F, T, F, F_PKIX},
+	{"neither: clock unset", F, F, F, F, NONE, T, T, F, NOCONF},
+};
+
+static void test_clock_table(void)
+{
+	for (size_t i = 0; i < sizeof(clock_rows) / sizeof(clock_rows[0]); i++) {
+		const struct clock_row *r = &clock_rows[i];
+		struct tls_auth_facts f = {
+			.has_name = r->has_name,
+			.has_pins = r->has_pins,
+			.pkix_ok = r->pkix_ok,
+			.name_ok = r->name_ok,
+			.pin = r->pin,
+			.clock_exempt = r->clock_exempt,
+			.dates_only = r->dates_only,
+			.ca_deferred = r->ca_deferred,
+		};
+		enum tls_auth_verdict v = tls_auth_decide(&f);
+
+		if (v != r->expect) {
+			printf("\n  row '%s': got %d (%s), expected %d (%s)", r->what, v,
+			       tls_auth_verdict_str(v), r->expect, tls_auth_verdict_str(r->expect));
+		}
+		CU_ASSERT_EQUAL(v, r->expect);
+	}
+}
+
+/*
+ * A CA certificate above the leaf that failed waits for the leaf's turn only for a date
+ * error, under the exemption, with the leaf's key pinned: every other combination aborts.
+ */
+static void test_ca_defer(void)
+{
+	for (int m = 0; m < 8; m++) {
+		bool exempt = m & 1, date = m & 2, pinned = m & 4;
+
+		CU_ASSERT_EQUAL(tls_auth_ca_defer(exempt, date, pinned), m == 7);
+	}
+}
+
 /* Every verdict has its own words for the log. */
 static void test_verdict_strings(void)
 {
-	for (int v = TLS_AUTH_OK; v <= TLS_AUTH_FAIL_PIN_NO_PATH; v++) {
-		for (int w = v + 1; w <= TLS_AUTH_FAIL_PIN_NO_PATH; w++) {
+	for (int v = TLS_AUTH_OK; v <= TLS_AUTH_OK_UNSET_CLOCK; v++) {
+		for (int w = v + 1; w <= TLS_AUTH_OK_UNSET_CLOCK; w++) {
 			CU_ASSERT_STRING_NOT_EQUAL(tls_auth_verdict_str(v),
 						   tls_auth_verdict_str(w));
 		}
@@ -176,6 +267,8 @@ int main(void)
 {
 	CU_TestInfo tests[] = {
 		{"decision table", test_decide_table},
+		{"decision table, the clock unset", test_clock_table},
+		{"a CA failing above the leaf under the exemption", test_ca_defer},
 		{"verdict strings", test_verdict_strings},
 		{"names against subjectAltName dNSName", test_name_match},
 		{"IP literals", test_name_is_ip},
