@@ -955,3 +955,21 @@ void hostname_stop(struct resolver *r)
 	}
 	hostnames_release(hs);
 }
+
+void hostname_network_changed(struct resolver *r)
+{
+	struct hostnames *hs = r->hostnames;
+
+	if (!hs || hs->stopping) {
+		return;
+	}
+	for (struct boot *b = hs->boots; b; b = b->next) {
+		tls_upstream_network_changed(b->u);
+	}
+	for (struct host_lookup *hl = hs->lookups; hl; hl = hl->next) {
+		if (hl->failures > 0 && !hl->trying) {
+			/* From the loop: the caller is in the middle of telling the upstreams. */
+			uv_timer_start(&hl->timer, on_timer, 0, 0);
+		}
+	}
+}

@@ -40,6 +40,13 @@ int hostname_apply(struct resolver *r);
  */
 void hostname_stop(struct resolver *r);
 
+/**
+ * The network changed (resolver_network_event()): a lookup that failed and waits to try again
+ * tries now, rather than after a retry delay earned while the network was down; the
+ * bootstrap upstreams' backoff is cleared. Lookups under way or waiting for a TTL are left.
+ */
+void hostname_network_changed(struct resolver *r);
+
 /** What one answer gave. */
 struct hostname_found {
 	struct sockaddr_storage addrs[HOSTNAME_MAX_ADDRS]; /**< with the upstream's port */

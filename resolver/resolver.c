@@ -15,6 +15,7 @@
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
+#include "netwatch.h"
 #include "notify.h"
 #include "policy.h"
 #include "resolver.h"
@@ -34,6 +35,8 @@ static void on_handle_closed(uv_handle_t *h)
 }
 
 static void cache_file_load_at_start(struct resolver *r);
+static void net_watch_start(struct resolver *r);
+static void on_upstream_clock_changed(struct tls_upstream *u, void *arg);
 static void cache_file_dump_at_stop(struct resolver *r);
 static void cache_params_of(const struct config *cfg, uv_loop_t *loop, struct cache_params *cp);
 
@@ -358,9 +361,99 @@ int resolver_start(struct resolver *r, uv_loop_t *loop, struct config *cfg, cons
 	if (ret != 0) {
 		return ret;
 	}
+	net_watch_start(r);
 	r->serving = true;
 	r->started_at = uv_now(loop);
 	return 0;
+}
+
+/* --- network changes (netwatch.h) --- */
+
+static void on_upstream_addr_gone(struct tls_upstream *u, void *arg)
+{
+	const struct netwatch_event *ev = arg;
+
+	for (size_t i = 0; i < ev->n_gone; i++) {
+		tls_upstream_addr_gone(u, (const struct sockaddr *)&ev->gone[i]);
+	}
+}
+
+static void on_upstream_net_changed(struct tls_upstream *u, void *arg)
+{
+	(void)arg;
+	tls_upstream_network_changed(u);
+}
+
+static void on_upstream_clock_changed(struct tls_upstream *u, void *arg)
+{
+	(void)arg;
+	tls_upstream_clock_changed(u);
+}
+
+static void on_upstream_backoff_clear(struct tls_upstream *u, void *arg)
+{
+	(void)arg;
+	tls_upstream_backoff_clear(u);
+}
+
+/*
+ * What each kind of change costs (docs/ARCHITECTURE.md, "Network changes"):
+ *   an address removed   the connections from it close now, their queries go out again;
+ *   link, default route, resume, dotd-ctl network-changed, the wall clock set
+ *                        every connection is suspect (idle: closed; busy: probed), and
+ *                        backoff is cleared, so that the next query goes out at once;
+ *   an address added     backoff only: the connections that work are left alone.
+ * The wall clock set also ends connections accepted while it was unset (tls_unset_clock).
+ */
+void resolver_network_event(struct resolver *r, const struct netwatch_event *ev)
+{
+	unsigned path = NETWATCH_LINK | NETWATCH_ROUTE | NETWATCH_SUSPEND | NETWATCH_CLOCK |
+			NETWATCH_MANUAL;
+	char kinds[128];
+
+	if (!r->snap || r->stopping) {
+		return;
+	}
+	netwatch_kinds_str(ev->kinds, kinds, sizeof(kinds));
+	if (ev->kinds & NETWATCH_SUSPEND) {
+		log_notice(LOG_NET, "network changed (%s): resumed after %llu ms asleep", kinds,
+			   (unsigned long long)ev->slept_ms);
+	} else if (ev->kinds & NETWATCH_CLOCK) {
+		log_notice(LOG_NET, "network changed (%s): the wall clock moved by %lld ms", kinds,
+			   (long long)ev->clock_jump_ms);
+	} else {
+		log_info(LOG_NET, "network changed (%s)", kinds);
+	}
+	r->stats.network_events++;
+	if (ev->kinds & NETWATCH_ADDR_GONE) {
+		upstream_pool_each(r->pool, on_upstream_addr_gone, (void *)ev);
+	}
+	if (ev->kinds & path) {
+		upstream_pool_each(r->pool, on_upstream_net_changed, NULL);
+		hostname_network_changed(r);
+	} else if (ev->kinds & NETWATCH_ADDR_NEW) {
+		upstream_pool_each(r->pool, on_upstream_backoff_clear, NULL);
+	}
+	if (ev->kinds & NETWATCH_CLOCK) {
+		upstream_pool_each(r->pool, on_upstream_clock_changed, NULL);
+	}
+}
+
+static void on_net_event(void *arg, const struct netwatch_event *ev)
+{
+	resolver_network_event(arg, ev);
+}
+
+/* Without netlink (another OS, a sandbox) dotd-ctl network-changed still works. */
+static void net_watch_start(struct resolver *r)
+{
+	struct netwatch_params p = {.netlink = true, .clocks = true};
+	int ret = netwatch_new(r->loop, &p, on_net_event, r, &r->netwatch);
+
+	if (ret != 0) {
+		log_warn(LOG_NET, "not watching the network: %s", strerror(-ret));
+		r->netwatch = NULL;
+	}
 }
 
 /* Read cache_file before serving; any problem is a warning and the cache starts empty. */
@@ -562,6 +655,8 @@ int resolver_reload(struct resolver *r, FILE *out)
 			kept++;
 		}
 	}
+	/* tls_unset_clock may have been turned off: what it let in goes (tls.h). */
+	upstream_pool_each(r->pool, on_upstream_clock_changed, NULL);
 	failed = listener_apply(r, m);
 	local_reload(r, m);
 	if (resolver_metrics_apply(r, m) != 0) {
@@ -618,6 +713,10 @@ void resolver_stop(struct resolver *r)
 	if (r->metrics) {
 		metrics_server_close(r->metrics, NULL, NULL);
 		r->metrics = NULL;
+	}
+	if (r->netwatch) {
+		netwatch_close(r->netwatch);
+		r->netwatch = NULL;
 	}
 	free(r->metrics_name);
 	r->metrics_name = NULL;

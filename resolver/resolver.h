@@ -115,6 +115,7 @@ struct resolver_stats {
 	uint64_t blocked;		     /**< answered as blocked (blocklists) */
 	uint64_t reloads;		     /**< reloads asked for (SIGHUP, dotd-ctl reload) */
 	uint64_t reload_failures; /**< of those, the ones that left something unchanged */
+	uint64_t network_events;  /**< network changes acted on (resolver_network_event) */
 };
 
 /** A node of a dl_list, embedded in the object it orders (a query, a client connection). */
@@ -218,6 +219,7 @@ struct resolver {
 	char *metrics_name;	     /**< owned: what metrics is bound to, for reload */
 	unsigned handles_open;	     /**< of the above: timer and signals */
 	struct hostnames *hostnames; /**< owned or NULL: the host name upstreams' lookups */
+	struct netwatch *netwatch;   /**< owned or NULL: network changes (netwatch.h) */
 
 	struct dl_list tcp_clients; /**< open client TCP connections, least recently active first */
 	size_t n_tcp_clients;
@@ -377,3 +379,7 @@ bool upstream_plain(const struct upstream_set *s, size_t i);
 int upstream_pick(struct upstream_set *s, const uint8_t *tried, bool any);
 
 void upstream_set_stats_log(const struct upstream_set *s);
+
+/** Call @fn on every upstream of @p (every set's, DoT and plain), in no particular order. */
+void upstream_pool_each(struct upstream_pool *p, void (*fn)(struct tls_upstream *u, void *arg),
+			void *arg);

@@ -529,6 +529,8 @@ static const struct field client_fields[] = {
 	CLIENT(reloads, "reloads", "configuration reloads asked for (SIGHUP, dotd-ctl reload)"),
 	CLIENT(reload_failures, "reload_failures",
 	       "reloads that left the configuration, or a listen address, unchanged"),
+	CLIENT(network_events, "network_events",
+	       "network changes acted on: addresses, links, default routes, resumes, the clock"),
 };
 
 static const struct field upstream_counters[] = {

@@ -596,3 +596,11 @@ void upstream_set_stats_log(const struct upstream_set *s)
 			(unsigned long long)(at > now && at != TLS_UPSTREAM_NEVER ? at - now : 0));
 	}
 }
+
+void upstream_pool_each(struct upstream_pool *p, void (*fn)(struct tls_upstream *u, void *arg),
+			void *arg)
+{
+	for (struct pool_entry *e = p->entries; e; e = e->next) {
+		fn(e->u, arg);
+	}
+}

@@ -19,9 +19,8 @@
 #       to the store, dates or no dates), a forged intermediate: SERVFAIL even with
 #       accept_pinned; and with the clock set, the exemption does nothing.
 # Then (e): the clock jumps to the real time; dotd notices by itself (resolver/netwatch.h) and
-# closes the exempt connection, and the next answer comes over one verified in full. (e) needs
-# the NETWATCH_CLOCK wiring in resolver.c: until it is merged, CLOCK_WIRED=0 below makes its
-# failures expected (XFAIL) rather than fatal (DOTD_TEST_CLOCK_WIRED=1 makes them count).
+# closes the exempt connection (resolver.c, on NETWATCH_CLOCK), and the next answer comes over
+# one verified in full.
 #
 # usage: clock.sh DOTD PROBE FAKEUP     exit 77 (skipped) without libfaketime
 set -euo pipefail
@@ -34,9 +33,6 @@ DOTD=$(realpath "$1")
 PROBE=$(realpath "$2")
 FAKEUP=$(realpath "$3")
 HERE=$(cd "$(dirname "$0")" && pwd)
-
-# 1 once resolver.c calls tls_upstream_clock_changed() on NETWATCH_CLOCK (part e).
-CLOCK_WIRED=${DOTD_TEST_CLOCK_WIRED:-0}
 
 LIBFAKETIME=''
 for f in /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1; do
@@ -419,18 +415,15 @@ echo
 
 # --- (e) the clock is set: the exempt connection goes, a verified one replaces it ---
 
-# expected NAME CMD...: PASS if CMD succeeds, else FAIL; XFAIL instead until the wiring is in.
+# expected NAME CMD...: PASS if CMD succeeds, else FAIL.
 expected()
 {
 	local name=$1
 	shift
 	if "$@"; then
 		pass "$name"
-	elif ((CLOCK_WIRED)); then
-		fail "$name"
 	else
-		echo "XFAIL: $name (needs resolver.c to call tls_upstream_clock_changed() on" \
-			"NETWATCH_CLOCK)"
+		fail "$name"
 	fi
 }
 
