@@ -154,6 +154,11 @@ make_namespaces()
 	# The second uplink filters its ingress: what comes from the first link's addresses
 	# through it is dropped, so a connection cannot survive a route change by going around.
 	nsx "$UN" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.dn1.rp_filter=1
+	# That filter checks ARP requests too: one asking for the new gateway "from" an address of
+	# the first link (the kernel takes the source of the first packet queued, a segment of the
+	# old connection) is ignored, and the neighbour entry fails for a second, new connections
+	# with it (EHOSTUNREACH). A multi-homed host asks from the link's own address.
+	nsx "$DN" sysctl -qw net.ipv4.conf.all.arp_announce=2
 	ip -n "$UN" addr add 198.18.0.1/24 dev dn0
 	ip -n "$UN" addr add 198.18.2.1/24 dev dn1
 	ip -n "$UN" addr add "$UP1/32" dev lo
