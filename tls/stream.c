@@ -3,8 +3,10 @@
  * buffer read into without an allocation per read, writes tried on the kernel first and queued
  * in one request otherwise, the write and close deadlines, and the local address.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "stream.h"
@@ -238,6 +240,34 @@ bool stream_uses_local(struct stream *s, const struct sockaddr *addr)
 	const struct sockaddr_storage *l = stream_local(s);
 
 	return l && stream_same_ip((const struct sockaddr *)l, addr);
+}
+
+bool stream_path_moved(struct stream *s)
+{
+	const struct sockaddr_storage *l = stream_local(s);
+	struct sockaddr_storage now;
+	socklen_t len = sizeof(now);
+	int fd, ret;
+
+	if (!l) {
+		return false;
+	}
+	fd = socket(s->peer.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		return false;
+	}
+	ret = connect(fd, (const struct sockaddr *)&s->peer,
+		      s->peer.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						    : sizeof(struct sockaddr_in));
+	if (ret != 0) {
+		ret = errno;
+		close(fd);
+		return ret == ENETUNREACH || ret == EHOSTUNREACH;
+	}
+	ret = getsockname(fd, (struct sockaddr *)&now, &len);
+	close(fd);
+	return ret == 0 &&
+	       !stream_same_ip((const struct sockaddr *)&now, (const struct sockaddr *)l);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)

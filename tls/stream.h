@@ -116,6 +116,14 @@ bool stream_same_ip(const struct sockaddr *a, const struct sockaddr *b);
 bool stream_uses_local(struct stream *s, const struct sockaddr *addr);
 
 /**
+ * Whether the path of @s has moved off it: the kernel would now send to its peer from another
+ * local address, or has no route to it at all (a UDP socket connected to the peer says which
+ * source it would pick; nothing is sent). False while that cannot be told (no local address
+ * yet, no socket).
+ */
+bool stream_path_moved(struct stream *s);
+
+/**
  * Close politely: stop reading, flush, FIN once the writes are out, then close; hard after
  * STREAM_CLOSE_MS if the peer does not let them out. on_closed follows.
  */

@@ -193,8 +193,10 @@ void tls_upstream_close(struct tls_upstream *u, void (*on_closed)(void *arg), vo
 /**
  * The network under @u changed (a link went down or up, the default route changed, the system
  * resumed from suspend, or `dotd-ctl network-changed`): its backoff and failure count are
- * cleared, so that the next query goes out at once; its connections are suspect: an idle one
- * (nothing written and unanswered) is closed, one with queries outstanding is probed: it must
+ * cleared, so that the next query goes out at once; its connections are suspect: one whose
+ * local address the kernel would no longer send from to its upstream (the default route moved
+ * to another link) is closed at once and its queries sent again; an idle one (nothing written
+ * and unanswered) is closed, one with queries outstanding is probed: it must
  * receive something within TLS_PROBE_MS or it is dropped and its queries sent again on a fresh
  * connection (RFC 7766 §6.2.3). No callback runs from inside the call. For a plain upstream,
  * its UDP socket is connected afresh (so that it picks a new source address) and its TCP

@@ -571,6 +571,21 @@ static void conn_drive(struct tls_conn *c)
 	}
 }
 
+/*
+ * When a connect made right after a network change is given up and made again: three round
+ * trips as the answers measured them (an overestimate: they include the upstream's work),
+ * within 100 ms and TLS_SETTLE_CONNECT_MS.
+ */
+static unsigned conn_settle_ms(const struct tls_upstream *u)
+{
+	unsigned ms = 3 * u->srtt_ms;
+
+	if (ms < 100) {
+		return 100;
+	}
+	return ms < TLS_SETTLE_CONNECT_MS ? ms : TLS_SETTLE_CONNECT_MS;
+}
+
 /* --- the stream's callbacks --- */
 
 static void on_stream_data(struct stream *st)
@@ -738,13 +753,13 @@ static void on_timer(uv_timer_t *t)
 				log_info(LOG_TLS,
 					 "upstream '%s': no connect %u ms after a network change, "
 					 "trying once more",
-					 c->up->name, TLS_SETTLE_CONNECT_MS);
+					 c->up->name, conn_settle_ms(c->up));
 				c->moved = true;
 				conn_close(c, TLS_ERR_LOST);
 				return;
 			}
 			uv_timer_start(&c->timer, on_timer,
-				       c->up->handshake_timeout_ms - TLS_SETTLE_CONNECT_MS, 0);
+				       c->up->handshake_timeout_ms - conn_settle_ms(c->up), 0);
 			return;
 		}
 		log_warn(LOG_TLS, "upstream '%s': %s timed out", c->up->name,
@@ -895,6 +910,20 @@ void tls_conn_suspect(struct tls_conn *c)
 		conn_close(c, TLS_ERR_LOST);
 		return;
 	}
+	if (stream_path_moved(&c->st)) {
+		/*
+		 * The kernel would now send from another address (the default route moved to
+		 * another link): what this connection sends from the old one is routed where its
+		 * source may be filtered, and answers to it may not come back. Nothing to probe.
+		 */
+		log_info(LOG_TLS,
+			 "upstream '%s': the route moved off the connection's address, "
+			 "closing it",
+			 c->up->name);
+		c->moved = true;
+		conn_close(c, TLS_ERR_LOST);
+		return;
+	}
 	if (conn_live_queries(c) == 0) {
 		c->up->stats.idle_closes++;
 		conn_close_gracefully(c);
@@ -1014,9 +1043,9 @@ int tls_conn_open(struct tls_upstream *u, struct tls_conn **out)
 	u->stats.connections++;
 	c->timer_mode = TLS_TIMER_HANDSHAKE;
 	c->settle_check =
-		u->handshake_timeout_ms > TLS_SETTLE_CONNECT_MS && tls_upstream_settle_window(u);
+		u->handshake_timeout_ms > conn_settle_ms(u) && tls_upstream_settle_window(u);
 	uv_timer_start(&c->timer, on_timer,
-		       c->settle_check ? TLS_SETTLE_CONNECT_MS : u->handshake_timeout_ms, 0);
+		       c->settle_check ? conn_settle_ms(u) : u->handshake_timeout_ms, 0);
 	log_debug(LOG_TLS, "upstream '%s': connecting%s", u->name, session ? " (resuming)" : "");
 	*out = c;
 	return 0;

@@ -208,7 +208,9 @@ void tls_conn_drain(struct tls_conn *c);
 
 /**
  * The network changed under @c: a connect or handshake under way starts again (its queries go
- * to a new connection); an idle connection is closed; one with queries outstanding is probed
+ * to a new connection); one whose route moved off its local address (stream_path_moved()) is
+ * closed and its queries sent again; an idle connection is closed; one with queries outstanding
+ * is probed
  * and dropped if nothing arrives within TLS_PROBE_MS (plus twice the RTT), its queries sent
  * again. No callback from inside the call.
  */
@@ -259,8 +261,9 @@ void tls_upstream_plain_freed(struct tls_upstream *u);
 
 /* How long after a network change a connect refused by the host's own stack is retried. */
 #define TLS_SETTLE_MS 2000
-/* In that window, a TCP connect not done by then is made again (once), rather than wait for
- * TCP's own first retransmission of the SYN, a second later (RFC 6298 §2.1). */
+/* In that window, a TCP connect not done after three RTTs (100 ms at least, this at most) is
+ * made again, rather than wait for TCP's own first retransmission of the SYN, a second later
+ * (RFC 6298 §2.1). */
 #define TLS_SETTLE_CONNECT_MS 250
 
 /** Whether @u is within TLS_SETTLE_MS of a network change, with free reconnects left. */
