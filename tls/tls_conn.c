@@ -646,6 +646,13 @@ static void on_stream_error(struct stream *st, int status)
 	conn_close(c, TLS_ERR_LOST);
 }
 
+static void conn_connect_failed(struct tls_conn *c, int status)
+{
+	log_warn(LOG_TLS, "upstream '%s': connect failed: %s", c->up->name, uv_strerror(status));
+	c->up->stats.conn_failures++;
+	conn_fail(c, TLS_ERR_CONNECT, "connect failed");
+}
+
 static void on_stream_connect(struct stream *st, int status)
 {
 	struct tls_conn *c = st->owner;
@@ -667,11 +674,15 @@ static void on_stream_connect(struct stream *st, int status)
 		conn_close(c, TLS_ERR_LOST);
 		return;
 	}
+	if (status == UV_EHOSTUNREACH && c->timer_mode == TLS_TIMER_HANDSHAKE) {
+		/* Perhaps a link that just came back, not reported yet: on_timer decides. */
+		c->unreach = status;
+		c->timer_mode = TLS_TIMER_UNREACH;
+		uv_timer_start(&c->timer, on_timer, TLS_UNREACH_WAIT_MS, 0);
+		return;
+	}
 	if (status != 0) {
-		log_warn(LOG_TLS, "upstream '%s': connect failed: %s", c->up->name,
-			 uv_strerror(status));
-		c->up->stats.conn_failures++;
-		conn_fail(c, TLS_ERR_CONNECT, "connect failed");
+		conn_connect_failed(c, status);
 		return;
 	}
 	c->state = TLS_CONN_HANDSHAKE;
@@ -805,6 +816,19 @@ static void on_timer(uv_timer_t *t)
 		return;
 	case TLS_TIMER_PROBE:
 		conn_probe_check(c);
+		return;
+	case TLS_TIMER_UNREACH:
+		if (tls_upstream_settling(c->up, c->unreach)) {
+			log_info(
+				LOG_TLS,
+				"upstream '%s': connect refused by this host (%s), and the network "
+				"changed since: trying once more",
+				c->up->name, uv_strerror(c->unreach));
+			c->moved = true;
+			conn_close(c, TLS_ERR_LOST);
+			return;
+		}
+		conn_connect_failed(c, c->unreach);
 		return;
 	case TLS_TIMER_DRAIN:
 		if (c->state < TLS_CONN_READY) {
@@ -1060,8 +1084,12 @@ cleanup:
 
 bool tls_conn_usable(const struct tls_conn *c)
 {
-	/* While probed, new queries go to a fresh connection rather than wait for the verdict. */
-	return c->state < TLS_CONN_CLOSING && !c->draining && c->timer_mode != TLS_TIMER_PROBE;
+	/*
+	 * While probed, or refused by the host and waiting for a network change, new queries go
+	 * to a fresh connection rather than wait for the verdict.
+	 */
+	return c->state < TLS_CONN_CLOSING && !c->draining && c->timer_mode != TLS_TIMER_PROBE &&
+	       c->timer_mode != TLS_TIMER_UNREACH;
 }
 
 unsigned tls_conn_load(const struct tls_conn *c)

@@ -41,6 +41,8 @@ enum tls_timer_mode {
 	TLS_TIMER_DRAIN,     /**< its address is no longer the upstream's: drain, from the loop */
 	TLS_TIMER_PROBE,     /**< the network changed: a probe was written; something must
 				  arrive before the timer fires, or the path is dead */
+	TLS_TIMER_UNREACH,   /**< the host refused the connect (EHOSTUNREACH): wait for a
+				  network change on its way (TLS_UNREACH_WAIT_MS) before failing */
 };
 
 /** What the certificate verification of one handshake found (RFC 8310 §8, RFC 7469). */
@@ -103,6 +105,7 @@ struct tls_conn {
 	uint64_t last_rx;      /**< loop time bytes last arrived (liveness) */
 	uint64_t probe_sent;   /**< loop time a probe was written after a network change */
 	int close_status;      /**< given to queries still here when the handles have closed */
+	int unreach;	       /**< TLS_TIMER_UNREACH: the connect's error */
 
 	struct dns_frame frame;	     /**< plaintext: DNS messages with their length prefix */
 	struct tls_query *wait_head; /**< queries waiting for the handshake or for a free slot */
@@ -260,7 +263,14 @@ void tls_upstream_conn_freed(struct tls_upstream *u, struct tls_conn *c);
 void tls_upstream_plain_freed(struct tls_upstream *u);
 
 /* How long after a network change a connect refused by the host's own stack is retried. */
-#define TLS_SETTLE_MS 2000
+#define TLS_SETTLE_MS	   2000
+#define TLS_SETTLE_RETRIES 20 /* free reconnects per change, at most */
+/*
+ * A link's neighbour that failed while it was down answers EHOSTUNREACH at once until the
+ * link's return is reported; netwatch reports it within NETWATCH_SETTLE_MS. A connect refused
+ * so outside the window waits this long for that report before it counts as failed.
+ */
+#define TLS_UNREACH_WAIT_MS 80
 /* In that window, a TCP connect not done after three RTTs (100 ms at least, this at most) is
  * made again, rather than wait for TCP's own first retransmission of the SYN, a second later
  * (RFC 6298 §2.1). */
@@ -270,8 +280,8 @@ void tls_upstream_plain_freed(struct tls_upstream *u);
 bool tls_upstream_settle_window(const struct tls_upstream *u);
 
 /**
- * A connect of @u failed with @status: true (max_conns + 1 times per change at most) when it was
- * within TLS_SETTLE_MS of a network change and the host itself said unreachable (or the connect
+ * A connect of @u failed with @status: true (TLS_SETTLE_RETRIES times per change at most) when it
+ * was within TLS_SETTLE_MS of a network change and the host itself said unreachable (or the connect
  * was not done in TLS_SETTLE_CONNECT_MS: UV_ETIMEDOUT), so that the connection is made once
  * more instead of counting a failure.
  */

@@ -468,8 +468,12 @@ static void upstream_path_changed(struct tls_upstream *u)
 	u->failures = 0;
 	u->backoff_until = 0;
 	u->changed_at = uv_now(u->loop);
-	/* One for each connection that may be under way at once, and one for good measure. */
-	u->settle_left = u->max_conns + 1;
+	/*
+	 * A link that just came back may drop SYNs for a few hundred ms (its neighbour entries,
+	 * the far end's queues); each free reconnect waits 100 ms at least or follows a refusal
+	 * by the host, so this bounds them to about the window.
+	 */
+	u->settle_left = TLS_SETTLE_RETRIES;
 }
 
 bool tls_upstream_settle_window(const struct tls_upstream *u)
