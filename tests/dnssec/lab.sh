@@ -86,7 +86,7 @@ lab_wait_soa()
 # lab_auth: NSD serving every zone of the world on $HOST@LAB_AUTH_PORT (UDP and TCP).
 lab_auth()
 {
-	local conf=$TMP/nsd.conf name file pid
+	local conf=$TMP/nsd.conf name file pid child
 	new_port LAB_AUTH_PORT
 	{
 		cat << EOF
@@ -119,6 +119,10 @@ EOF
 	if ! lab_wait_soa "$LAB_AUTH_PORT" 10 "$pid" +norec; then
 		die "nsd starts (authoritative for the world on $HOST@$LAB_AUTH_PORT)"
 	fi
+	# NSD's own children (xfrd, the server) too, so that the cleanup waits for each of them.
+	while read -r child; do
+		PIDS+=("$child")
+	done < <(pgrep -P "$pid")
 	pass "nsd starts (authoritative for the world on $HOST@$LAB_AUTH_PORT)"
 }
 
