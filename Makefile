@@ -16,7 +16,7 @@ BUILD_PKGS := gcc make cmake pkg-config ca-certificates \
 	libwolfssl-dev libuv1-dev libldns-dev libyaml-dev libhttp-parser-dev libmnl-dev
 TEST_PKGS  := libcunit1-dev unbound knot-dnsutils dnsutils dnsperf openssl valgrind iproute2 \
 	python3 python3-prometheus-client clang-format clang libclang-rt-14-dev man-db groff-base \
-	faketime
+	faketime ldnsutils nsd
 
 .PHONY: run test deps test-deps build san-build fuzz bench check-format clean
 
