@@ -26,6 +26,7 @@
 #include <yaml.h>
 
 #include "config.h"
+#include "dnssec_anchors.h"
 #include "log.h"
 
 #define CONFIG_FILE_MAX (1024 * 1024) /* a config is a few kB: refuse to slurp anything else */
@@ -104,6 +105,11 @@ static const struct enum_name log_level_names[] = {
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
+#ifndef DOTD_ROOT_ANCHOR
+#define DOTD_ROOT_ANCHOR ""
+#endif
+const char config_root_anchor[] = DOTD_ROOT_ANCHOR;
+
 /* What the checks after the walk need to know of one upstream, beyond its config_upstream. */
 struct upstream_extra {
 	bool has_auth_key;     /**< tls_auth_name or tls_pubkey_pinset is written, valid or not */
@@ -129,6 +135,8 @@ struct parse {
 	unsigned metrics_acl_line;	 /**< line of metrics_access_control, 0 while absent */
 	bool bootstrap_bad;		 /**< bootstrap has an error of its own */
 	bool auth_bad;			 /**< tls_authentication was given but unusable */
+	unsigned dnssec_line;		 /**< line of a dnssec* key asking for validation, or 0 */
+	unsigned anchors_line;		 /**< line of dnssec_trust_anchors, 0 while absent */
 	struct upstream_extra *up_extra; /**< owned: one per cfg->upstreams entry */
 	struct upstream_extra **zone_extra; /**< owned: per cfg->zones entry, one per upstream */
 	size_t n_zone_extra;
@@ -2363,19 +2371,183 @@ LIMIT_SETTER(set_tcp_messages_per_read, tcp_messages_per_read, 1, 65536)
  * dnssec, dnssec_return_status, dnssec_return_only_secure, dnssec_return_validation_chain: in
  * getdns each of them set to true turns validation on. dotd does not validate yet, and a Stubby
  * user switching over must not lose DNSSEC without knowing: true is an error, false matches
- * what dotd does.
+ * what dotd does. The trust anchors and negative trust anchors are read and checked already
+ * (check_whole loads the built-in anchor file for a file that asks for validation without
+ * dnssec_trust_anchors), so that the file is right when validation comes.
  */
 static void set_dnssec(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
 {
 	int v;
 
+	(void)obj;
 	if (get_enum(p, key, line, val, extension_names, N_ELEMS(extension_names),
 		     "GETDNS_EXTENSION_TRUE or GETDNS_EXTENSION_FALSE", &v) &&
 	    v == GETDNS_EXTENSION_TRUE) {
+		if (!p->dnssec_line) {
+			p->dnssec_line = line;
+		}
 		report(p, line, key,
 		       "GETDNS_EXTENSION_TRUE asks for DNSSEC validation, which dotd does not do "
-		       "yet: to run without validation, remove the key or set it to "
-		       "GETDNS_EXTENSION_FALSE");
+		       "yet (its trust anchors and negative trust anchors are read and checked "
+		       "already; validation itself is coming): to run without validation, remove "
+		       "the key or set it to GETDNS_EXTENSION_FALSE");
+	}
+}
+
+#define NO_VALIDATION                                                                              \
+	"read and checked, but it has no effect until DNSSEC validation is on, which dotd does "   \
+	"not do yet"
+
+static void notice_no_validation(struct parse *p, unsigned line, const char *key)
+{
+	if (p->err) {
+		fprintf(p->err, "%s:%u: notice: key '%s' is %s\n", p->source, line, key,
+			NO_VALIDATION);
+	}
+}
+
+/* Load the trust anchors of @paths into cfg->anchors; their own messages name file and line. */
+static void load_anchors(struct parse *p, const char *key, unsigned line, const char *const *paths,
+			 size_t n_paths)
+{
+	struct anchors *a = NULL;
+	int rc = anchors_load_files(paths, n_paths, &a, p->err);
+
+	if (rc == -ENOMEM) {
+		p->oom = true;
+	} else if (rc == -EINVAL) {
+		report(p, line, key, "no usable trust anchors (the errors above)");
+	} else if (rc < 0) {
+		report(p, line, key, "cannot read the trust anchors: %s", strerror(-rc));
+	} else {
+		anchors_free(p->cfg->anchors);
+		p->cfg->anchors = a;
+	}
+}
+
+/*
+ * dnssec_trust_anchors: files of DS and DNSKEY records in zone-file form, as Stubby takes
+ * them: one file name, or a list of them (stubby.yml.example's form). getdns also takes the
+ * records themselves as dictionaries, a form that only its JSON configuration writes
+ * sensibly: an item that is not a file name is refused, with the way to write it instead.
+ */
+static void set_trust_anchors(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			      void *obj)
+{
+	struct config *cfg = obj;
+	char *one = NULL;
+
+	p->anchors_line = line;
+	if (val->type == YAML_SCALAR_NODE && !node_is_null(val)) {
+		get_path(p, key, line, val, FILE_PATH_MAX_LEN, &one);
+		if (!one) {
+			return;
+		}
+		cfg->trust_anchors = calloc(1, sizeof(*cfg->trust_anchors));
+		if (!cfg->trust_anchors) {
+			free(one);
+			p->oom = true;
+			return;
+		}
+		cfg->trust_anchors[cfg->n_trust_anchors++] = one;
+	} else {
+		for (size_t i = 0; val->type == YAML_SEQUENCE_NODE && i < seq_len(val); i++) {
+			yaml_node_t *item = seq_item(p, val, i);
+
+			if (item->type != YAML_SCALAR_NODE) {
+				report(p, node_line(item), key,
+				       "expected a file name: write the DS or DNSKEY records in "
+				       "zone-file form into a file and name it here");
+				return;
+			}
+		}
+		get_paths(p, key, line, val, &cfg->trust_anchors, &cfg->n_trust_anchors);
+	}
+	if (cfg->n_trust_anchors == 0) {
+		if (!p->n_errors && val->type == YAML_SEQUENCE_NODE) {
+			report(p, line, key, "an empty list: remove the key for the built-in file");
+		}
+		return;
+	}
+	load_anchors(p, key, line, (const char *const *)cfg->trust_anchors, cfg->n_trust_anchors);
+	if (cfg->anchors) {
+		notice_no_validation(p, line, key);
+	}
+}
+
+static int parse_zone(const char *s, struct config_zone *z, char *why, size_t why_len);
+
+/*
+ * dnssec_negative_trust_anchors: zones whose names are not validated (RFC 7646), for a
+ * domain whose DNSSEC is broken. Domain names, as forward zones take them; never the root,
+ * which would turn validation off for every name; no zone twice.
+ */
+static void set_ntas(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
+{
+	struct config *cfg = obj;
+	unsigned n_errors = p->n_errors;
+	size_t n;
+
+	if (val->type == YAML_SCALAR_NODE && !node_is_null(val)) {
+		report(p, line, key,
+		       "expected a list, got '%s': write a list even of one, [\"%s\"]",
+		       node_text(val), node_text(val));
+		return;
+	}
+	if (!get_list(p, key, line, val)) {
+		return;
+	}
+	n = seq_len(val);
+	cfg->ntas = calloc(n ? n : 1, sizeof(*cfg->ntas));
+	if (!cfg->ntas) {
+		p->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < n && !p->oom; i++) {
+		yaml_node_t *item = seq_item(p, val, i);
+		unsigned item_line = node_line(item);
+		const char *s = get_scalar(p, key, item_line, "a domain name", item);
+		struct config_zone z = {0};
+		char why[WHY_LEN];
+		bool dup = false;
+		int rc;
+
+		if (!s) {
+			continue;
+		}
+		rc = parse_zone(s, &z, why, sizeof(why));
+		if (rc == -ENOMEM) {
+			p->oom = true;
+		} else if (rc < 0) {
+			report(p, item_line, key, "'%s' is not a domain name: %s", s, why);
+		} else if (z.zone_wire_len == 1) {
+			report(p, item_line, key,
+			       "'.' would turn validation off for every name: set dnssec to "
+			       "GETDNS_EXTENSION_FALSE instead");
+		} else {
+			for (size_t j = 0; j < cfg->n_ntas && !dup; j++) {
+				dup = strcmp(cfg->ntas[j].zone, z.zone) == 0;
+				if (dup) {
+					report(p, item_line, key,
+					       "'%s' is listed twice (first at line %u)", z.zone,
+					       cfg->ntas[j].line);
+				}
+			}
+			if (!dup) {
+				struct config_nta *nta = &cfg->ntas[cfg->n_ntas++];
+
+				nta->zone = z.zone;
+				nta->zone_wire = z.zone_wire;
+				nta->zone_wire_len = z.zone_wire_len;
+				nta->line = item_line;
+				continue;
+			}
+		}
+		free(z.zone);
+		free(z.zone_wire);
+	}
+	if (cfg->n_ntas && p->n_errors == n_errors) {
+		notice_no_validation(p, line, key);
 	}
 }
 
@@ -2758,7 +2930,8 @@ static const struct key_rule top_rules[] = {
 	{"dnssec_return_status", set_dnssec, NULL},
 	{"dnssec_return_only_secure", set_dnssec, NULL},
 	{"dnssec_return_validation_chain", set_dnssec, NULL},
-	{"dnssec_trust_anchors", NULL, DNSSEC_ONLY},
+	{"dnssec_trust_anchors", set_trust_anchors, NULL},
+	{"dnssec_negative_trust_anchors", set_ntas, NULL},
 	{"appdata_dir", NULL, DNSSEC_ONLY},
 	{"trust_anchors_url", NULL, DNSSEC_ONLY},
 	{"trust_anchors_verify_CA", NULL, DNSSEC_ONLY},
@@ -2901,6 +3074,20 @@ static void check_whole(struct parse *p, const yaml_node_t *root)
 	struct config *cfg = p->cfg;
 
 	check_host_names(p);
+
+	/* Validation asked for without dnssec_trust_anchors: the built-in file, checked too. */
+	if (p->dnssec_line && !p->anchors_line) {
+		if (config_root_anchor[0]) {
+			const char *builtin = config_root_anchor;
+
+			load_anchors(p, "dnssec", p->dnssec_line, &builtin, 1);
+		} else {
+			report(p, p->dnssec_line, "dnssec",
+			       "this dotd was built without a default trust anchor file "
+			       "(DOTD_ROOT_ANCHOR, Debian's dns-root-data): set "
+			       "dnssec_trust_anchors");
+		}
+	}
 
 	if (p->upstream_line == 0) {
 		report(p, node_line(root), "upstream_recursive_servers",
@@ -3506,6 +3693,20 @@ void config_print(const struct config *cfg, FILE *out)
 	/* Quoted: another YAML reader would take a plain null for nothing at all. */
 	fprintf(out, "block_answer: \"%s\"\n", block_answer_names[cfg->block_answer]);
 	print_plain(out, "bootstrap", cfg->bootstrap, cfg->n_bootstrap, 0);
+	if (cfg->n_trust_anchors) {
+		print_paths(out, "dnssec_trust_anchors", cfg->trust_anchors, cfg->n_trust_anchors);
+	} else if (config_root_anchor[0]) {
+		fprintf(out, "# dnssec_trust_anchors: not set (the built-in %s)\n",
+			config_root_anchor);
+	} else {
+		fputs("# dnssec_trust_anchors: not set (and no built-in file)\n", out);
+	}
+	fprintf(out, "dnssec_negative_trust_anchors:%s\n", cfg->n_ntas ? "" : " []");
+	for (size_t i = 0; i < cfg->n_ntas; i++) {
+		fputs("  - ", out);
+		print_quoted(out, cfg->ntas[i].zone);
+		fputc('\n', out);
+	}
 	fprintf(out, "forward_zones:%s\n", cfg->n_zones ? "" : " []");
 	for (size_t i = 0; i < cfg->n_zones; i++) {
 		const struct config_zone *z = &cfg->zones[i];
@@ -3557,6 +3758,16 @@ void config_free(struct config *cfg)
 		free_plain(cfg->zones[i].plain, cfg->zones[i].n_plain);
 	}
 	free(cfg->zones);
+	for (size_t i = 0; i < cfg->n_ntas; i++) {
+		free(cfg->ntas[i].zone);
+		free(cfg->ntas[i].zone_wire);
+	}
+	free(cfg->ntas);
+	anchors_free(cfg->anchors);
+	for (size_t i = 0; i < cfg->n_trust_anchors; i++) {
+		free(cfg->trust_anchors[i]);
+	}
+	free(cfg->trust_anchors);
 	for (size_t i = 0; i < cfg->n_blocklists; i++) {
 		free(cfg->blocklists[i]);
 	}

@@ -118,6 +118,19 @@ enum config_block_answer {
 	CONFIG_BLOCK_NULL,     /**< 0.0.0.0 for A, :: for AAAA, NODATA for other types */
 };
 
+/** A negative trust anchor (RFC 7646): a zone whose names are not validated. */
+struct config_nta {
+	char *zone; /**< owned: canonical text, lower case, ending in ".": "corp.example." */
+	uint8_t *zone_wire;   /**< owned: the same in wire format (lower case) */
+	size_t zone_wire_len; /**< including the root label */
+	unsigned line;
+};
+
+struct anchors; /* dnssec_anchors.h */
+
+/** The built-in trust anchor file (DOTD_ROOT_ANCHOR at build time), "" when there is none. */
+extern const char config_root_anchor[];
+
 struct config_listen {
 	struct sockaddr_storage addr; /**< IP with port (default 53) */
 	socklen_t addr_len;
@@ -188,6 +201,12 @@ struct config {
 	 */
 	struct config_plain *bootstrap;
 	size_t n_bootstrap;
+	char **trust_anchors; /**< owned array of n_trust_anchors absolute paths:
+				   dnssec_trust_anchors; none means config_root_anchor */
+	size_t n_trust_anchors;
+	struct anchors *anchors; /**< owned or NULL: those files, loaded and checked */
+	struct config_nta *ntas; /**< owned array: dnssec_negative_trust_anchors, file order */
+	size_t n_ntas;
 };
 
 /**

@@ -45,6 +45,7 @@ struct reader {
 	unsigned cursor_line;
 	unsigned n_errors;
 	unsigned n_revoked; /**< DNSKEY records skipped as revoked */
+	unsigned n_added;   /**< DS and DNSKEY records kept */
 };
 
 static void reader_error(struct reader *r, unsigned line, const char *fmt, ...)
@@ -271,6 +272,7 @@ static int add_ds(struct reader *r, struct anchors *a, const ldns_rr *rr, unsign
 	}
 	memcpy(ds.digest, ldns_rdf_data(digest), ds.digest_len);
 	z->ds[z->n_ds++] = ds;
+	r->n_added++;
 	return 0;
 }
 
@@ -342,6 +344,7 @@ static int add_dnskey(struct reader *r, struct anchors *a, const ldns_rr *rr, un
 	}
 	memcpy(key.key, ldns_rdf_data(pub), key.key_len);
 	z->keys[z->n_keys++] = key;
+	r->n_added++;
 	return 0;
 }
 
@@ -448,48 +451,43 @@ cleanup_origin:
 	return rc;
 }
 
-int anchors_load(const char *path, struct anchors **out, FILE *err)
+/* The anchors of file @path added to @a: 0, -EINVAL (errors written), -ENOMEM or -errno. */
+static int load_one(const char *path, struct anchors *a, FILE *err)
 {
 	struct reader r = {.path = path, .err = err, .cursor_line = 1};
-	struct anchors *a;
+	const char *nul;
 	char *buf = NULL;
 	size_t len = 0;
 	int rc;
 
-	REQUIRE(path && out);
 	rc = read_whole(&r, &buf, &len);
 	if (rc < 0) {
 		return rc;
 	}
 	r.buf = buf;
 	r.len = len;
-	a = calloc(1, sizeof(*a));
-	if (!a) {
-		rc = -ENOMEM;
-		goto cleanup_buf;
-	}
 	/* ldns reads a C string: a NUL byte would end the file early, and silently. */
-	if (memchr(buf, '\0', len)) {
-		size_t at = (size_t)((const char *)memchr(buf, '\0', len) - buf);
+	nul = memchr(buf, '\0', len);
+	if (nul) {
 		unsigned line = 1;
 
-		for (size_t i = 0; i < at; i++) {
-			line += buf[i] == '\n';
+		for (const char *c = buf; c < nul; c++) {
+			line += *c == '\n';
 		}
 		reader_error(&r, line, "a NUL byte: not a text file");
 		rc = -EINVAL;
-		goto cleanup_anchors;
+		goto cleanup_buf;
 	}
 	if (len > 0) {
 		rc = parse_records(&r, a);
 		if (rc < 0) {
-			goto cleanup_anchors;
+			goto cleanup_buf;
 		}
 	}
 	if (r.n_errors > ERRORS_MAX && err) {
 		fprintf(err, "%s: more errors not shown\n", path);
 	}
-	if (r.n_errors == 0 && a->n_zones == 0) {
+	if (r.n_errors == 0 && r.n_added == 0) {
 		if (len == 0) {
 			reader_error(&r, 0, "empty: no trust anchor in it");
 		} else if (r.n_revoked) {
@@ -498,19 +496,45 @@ int anchors_load(const char *path, struct anchors **out, FILE *err)
 			reader_error(&r, 0, "no DS or DNSKEY record in it");
 		}
 	}
-	if (r.n_errors) {
-		rc = -EINVAL;
-		goto cleanup_anchors;
-	}
-	free(buf);
-	*out = a;
-	return 0;
+	rc = r.n_errors ? -EINVAL : 0;
 
-cleanup_anchors:
-	anchors_free(a);
 cleanup_buf:
 	free(buf);
 	return rc;
+}
+
+int anchors_load_files(const char *const *paths, size_t n_paths, struct anchors **out, FILE *err)
+{
+	struct anchors *a;
+	int rc = 0;
+
+	REQUIRE(paths && n_paths > 0 && out);
+	a = calloc(1, sizeof(*a));
+	if (!a) {
+		return -ENOMEM;
+	}
+	/* Every file is read, so that one load reports the mistakes of all of them. */
+	for (size_t i = 0; i < n_paths && rc != -ENOMEM; i++) {
+		int one = load_one(paths[i], a, err);
+
+		if (one < 0 && rc == 0) {
+			rc = one;
+		} else if (one == -ENOMEM) {
+			rc = one;
+		}
+	}
+	if (rc < 0) {
+		anchors_free(a);
+		return rc;
+	}
+	*out = a;
+	return 0;
+}
+
+int anchors_load(const char *path, struct anchors **out, FILE *err)
+{
+	REQUIRE(path);
+	return anchors_load_files(&path, 1, out, err);
 }
 
 void anchors_free(struct anchors *a)

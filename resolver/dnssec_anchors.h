@@ -65,6 +65,13 @@ struct anchors;
  */
 int anchors_load(const char *path, struct anchors **out, FILE *err);
 
+/**
+ * As anchors_load() on each of the @n_paths files @paths (at least one), into one struct
+ * anchors: the anchors of an owner name are those of all the files. Every file is read, and
+ * each must hold a usable anchor; the first error is returned.
+ */
+int anchors_load_files(const char *const *paths, size_t n_paths, struct anchors **out, FILE *err);
+
 /** Free @a and everything it owns; NULL is allowed. */
 void anchors_free(struct anchors *a);
 

@@ -46,6 +46,9 @@ static const char lab_yaml[] = "resolution_type: GETDNS_RESOLUTION_STUB\n"
 			       "      - digest: \"sha256\"\n"
 			       "        value: " PIN_B64 "\n";
 
+/* DS and DNSKEY of the root's KSK-2017, a trust anchor file of tests/unit/anchors. */
+#define TEST_ANCHORS TEST_SRCDIR "/unit/anchors/root.key"
+
 static struct config sentinel; /* *out must keep this value when loading fails */
 
 /* Load @yaml as "test.yml"; *@msgs (owned by the caller) gets what was printed to err. */
@@ -280,6 +283,22 @@ static bool config_equal(const struct config *a, const struct config *b)
 			return false;
 		}
 	}
+	if (a->n_ntas != b->n_ntas || a->n_trust_anchors != b->n_trust_anchors ||
+	    !a->anchors != !b->anchors) {
+		return false;
+	}
+	for (size_t i = 0; i < a->n_ntas; i++) {
+		if (!str_equal(a->ntas[i].zone, b->ntas[i].zone) ||
+		    a->ntas[i].zone_wire_len != b->ntas[i].zone_wire_len ||
+		    memcmp(a->ntas[i].zone_wire, b->ntas[i].zone_wire, a->ntas[i].zone_wire_len)) {
+			return false;
+		}
+	}
+	for (size_t i = 0; i < a->n_trust_anchors; i++) {
+		if (!str_equal(a->trust_anchors[i], b->trust_anchors[i])) {
+			return false;
+		}
+	}
 	for (size_t i = 0; i < a->n_listen; i++) {
 		const struct config_listen *x = &a->listen[i], *y = &b->listen[i];
 
@@ -323,6 +342,116 @@ static void check_round_trip(const struct config *cfg)
 	free(text);
 	free(text2);
 	free(msgs);
+}
+
+/*
+ * dnssec_trust_anchors and dnssec_negative_trust_anchors: read, checked, printed and read
+ * back, with a notice each while validation does not exist; their mistakes with file and line.
+ */
+static void test_dnssec_keys(void)
+{
+	static const uint8_t corp_wire[] = {4,	 'c', 'o', 'r', 'p', 7,	  'e',
+					    'x', 'a', 'm', 'p', 'l', 'e', 0};
+	struct config *cfg = NULL, *again = NULL;
+	char *msgs, *text = NULL, *msgs2 = NULL;
+	size_t len = 0, len2 = 0;
+	FILE *f, *err;
+	int rc;
+
+	rc = load("dnssec_trust_anchors: " TEST_ANCHORS "\n"
+		  "dnssec_negative_trust_anchors:\n"
+		  "  - Corp.Example\n"
+		  "  - \"_msdcs.lan.\"\n" ONE_UPSTREAM,
+		  &cfg, &msgs);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT(contains(msgs, "test.yml:1: notice: key 'dnssec_trust_anchors' is read and "
+				 "checked, but it has no effect until DNSSEC validation is on"));
+	CU_ASSERT(contains(msgs, "test.yml:2: notice: key 'dnssec_negative_trust_anchors' is "
+				 "read and checked"));
+	free(msgs);
+	CU_ASSERT_EQUAL_FATAL(cfg->n_trust_anchors, 1);
+	CU_ASSERT_STRING_EQUAL(cfg->trust_anchors[0], TEST_ANCHORS);
+	CU_ASSERT_PTR_NOT_NULL(cfg->anchors);
+	CU_ASSERT_EQUAL_FATAL(cfg->n_ntas, 2);
+	CU_ASSERT_STRING_EQUAL(cfg->ntas[0].zone, "corp.example.");
+	CU_ASSERT_EQUAL(cfg->ntas[0].zone_wire_len, sizeof(corp_wire));
+	CU_ASSERT(memcmp(cfg->ntas[0].zone_wire, corp_wire, sizeof(corp_wire)) == 0);
+	CU_ASSERT_STRING_EQUAL(cfg->ntas[1].zone, "_msdcs.lan.");
+	CU_ASSERT_EQUAL(cfg->ntas[1].line, 4);
+
+	/* dotd -i prints them; what it prints loads back to the same and prints the same. */
+	f = open_memstream(&text, &len);
+	CU_ASSERT_FATAL(f != NULL);
+	config_print(cfg, f);
+	fclose(f);
+	CU_ASSERT(contains(text, "dnssec_trust_anchors:\n  - \"" TEST_ANCHORS "\"\n"));
+	CU_ASSERT(contains(text, "dnssec_negative_trust_anchors:\n  - \"corp.example.\"\n  - "
+				 "\"_msdcs.lan.\"\n"));
+	err = open_memstream(&msgs2, &len2);
+	CU_ASSERT_FATAL(err != NULL);
+	CU_ASSERT_EQUAL(config_load_string(text, len, "again.yml", &again, err), 0);
+	fclose(err);
+	CU_ASSERT_PTR_NULL(strstr(msgs2, "error"));
+	CU_ASSERT(again && config_equal(cfg, again));
+	free(msgs2);
+	free(text);
+	config_free(again);
+	config_free(cfg);
+
+	/* Unset: the built-in file is named, nothing is read; no NTAs. */
+	cfg = load_ok(ONE_UPSTREAM);
+	CU_ASSERT_PTR_NULL(cfg->anchors);
+	CU_ASSERT_EQUAL(cfg->n_ntas, 0);
+	text = NULL;
+	f = open_memstream(&text, &len);
+	CU_ASSERT_FATAL(f != NULL);
+	config_print(cfg, f);
+	fclose(f);
+	CU_ASSERT(contains(text, "# dnssec_trust_anchors: not set ("));
+	CU_ASSERT(contains(text, "dnssec_negative_trust_anchors: []\n"));
+	free(text);
+	check_round_trip(cfg);
+	config_free(cfg);
+
+	/* A broken anchor file: its own file and line, then the key's line. */
+	expect_error("dnssec_trust_anchors: [" TEST_SRCDIR "/unit/test_config.c]\n" ONE_UPSTREAM,
+		     TEST_SRCDIR "/unit/test_config.c:1: not a DS or DNSKEY record");
+	expect_error("dnssec_trust_anchors: [" TEST_SRCDIR "/unit/test_config.c]\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'dnssec_trust_anchors': no usable trust anchors (the errors "
+		     "above)\n");
+	expect_only("dnssec_trust_anchors: /nonexistent/root.key\n" ONE_UPSTREAM,
+		    "/nonexistent/root.key: cannot open: No such file or directory\n"
+		    "test.yml:1: key 'dnssec_trust_anchors': cannot read the trust anchors: No "
+		    "such file or directory\n");
+	expect_only("dnssec_trust_anchors: root.key\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'dnssec_trust_anchors': 'root.key' is not an absolute path "
+		    "(one starting with /)\n");
+	expect_error("dnssec_trust_anchors:\n  - {name: .}\n" ONE_UPSTREAM,
+		     "test.yml:2: key 'dnssec_trust_anchors': expected a file name");
+
+	/* Bad NTAs, each with its line. */
+	expect_only("dnssec_negative_trust_anchors:\n"
+		    "  - corp.example\n"
+		    "  - bad..name\n"
+		    "  - \".\"\n"
+		    "  - CORP.example.\n" ONE_UPSTREAM,
+		    "test.yml:3: key 'dnssec_negative_trust_anchors': 'bad..name' is not a domain "
+		    "name: it has an empty label\n"
+		    "test.yml:4: key 'dnssec_negative_trust_anchors': '.' would turn validation "
+		    "off for every name: set dnssec to GETDNS_EXTENSION_FALSE instead\n"
+		    "test.yml:5: key 'dnssec_negative_trust_anchors': 'corp.example.' is listed "
+		    "twice (first at line 2)\n");
+	expect_only("dnssec_negative_trust_anchors: corp.example\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'dnssec_negative_trust_anchors': expected a list, got "
+		    "'corp.example': write a list even of one, [\"corp.example\"]\n");
+
+	/* Validation asked for: still refused, after the anchors and NTAs are checked. */
+	expect_error("dnssec: GETDNS_EXTENSION_TRUE\n"
+		     "dnssec_trust_anchors: [" TEST_ANCHORS "]\n"
+		     "dnssec_negative_trust_anchors: [corp.example]\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'dnssec': GETDNS_EXTENSION_TRUE asks for DNSSEC validation, "
+		     "which dotd does not do yet (its trust anchors and negative trust anchors are "
+		     "read and checked already; validation itself is coming)");
 }
 
 /* ---- valid files ---- */
@@ -1749,7 +1878,7 @@ static void test_notices(void)
 	char *msgs;
 	int rc = load("tls_ciphersuites: TLS_AES_256_GCM_SHA384\n"
 		      "tls_connection_retries: 5\n"
-		      "dnssec_trust_anchors: [/etc/unbound/getdns-root.key]\n"
+		      "dnssec_trust_anchors: [" TEST_ANCHORS "]\n"
 		      "cache_size: 1000000\n"
 		      "serve_stale_max: 0\n"
 		      "upstream_recursive_servers:\n"
@@ -1768,7 +1897,8 @@ static void test_notices(void)
 	/* Implemented now: read, and no notice. */
 	CU_ASSERT_PTR_NULL(strstr(msgs, "tls_connection_retries"));
 	CU_ASSERT_EQUAL(cfg->connection_retries, 5);
-	CU_ASSERT(contains(msgs, "test.yml:3: notice: key 'dnssec_trust_anchors'"));
+	CU_ASSERT(contains(msgs, "test.yml:3: notice: key 'dnssec_trust_anchors' is read and "
+				 "checked, but it has no effect until DNSSEC validation is on"));
 	/* Implemented now. */
 	CU_ASSERT_PTR_NULL(strstr(msgs, "cache_size"));
 	CU_ASSERT_EQUAL(cfg->cache_size, 1000 * 1000);
@@ -2557,11 +2687,19 @@ static void test_security_keys(void)
 
 		snprintf(yaml, sizeof(yaml), "%s: GETDNS_EXTENSION_TRUE\n" ONE_UPSTREAM,
 			 dnssec_keys[i]);
+		/* The built-in anchor file is read and checked; without one, a second error. */
 		snprintf(expected, sizeof(expected),
 			 "test.yml:1: key '%s': GETDNS_EXTENSION_TRUE asks for DNSSEC validation, "
-			 "which dotd does not do yet: to run without validation, remove the key or "
-			 "set it to GETDNS_EXTENSION_FALSE\n",
-			 dnssec_keys[i]);
+			 "which dotd does not do yet (its trust anchors and negative trust anchors "
+			 "are read and checked already; validation itself is coming): to run "
+			 "without validation, remove the key or set it to "
+			 "GETDNS_EXTENSION_FALSE\n%s",
+			 dnssec_keys[i],
+			 config_root_anchor[0]
+				 ? ""
+				 : "test.yml:1: key 'dnssec': this dotd was built "
+				   "without a default trust anchor file (DOTD_ROOT_ANCHOR, "
+				   "Debian's dns-root-data): set dnssec_trust_anchors\n");
 		expect_only(yaml, expected);
 		/* By number, and as a YAML boolean. */
 		snprintf(yaml, sizeof(yaml), "%s: 1000\n" ONE_UPSTREAM, dnssec_keys[i]);
@@ -2578,13 +2716,12 @@ static void test_security_keys(void)
 		    "test.yml:1: key 'dnssec': expected GETDNS_EXTENSION_TRUE or "
 		    "GETDNS_EXTENSION_FALSE, got 'GETDNS_EXTENSION_MAYBE'\n");
 
-	/* Trust anchors without validation: a notice. */
-	rc = load("dnssec_trust_anchors: [/etc/unbound/getdns-root.key]\n" ONE_UPSTREAM, &cfg,
-		  &msgs);
+	/* Trust anchors without validation: read, checked, and a notice. */
+	rc = load("dnssec_trust_anchors: [" TEST_ANCHORS "]\n" ONE_UPSTREAM, &cfg, &msgs);
 	CU_ASSERT_EQUAL(rc, 0);
-	CU_ASSERT_STRING_EQUAL(msgs, "test.yml:1: notice: key 'dnssec_trust_anchors' is accepted "
-				     "and ignored: it is used only for DNSSEC validation, which "
-				     "dotd does not do yet\n");
+	CU_ASSERT_STRING_EQUAL(msgs, "test.yml:1: notice: key 'dnssec_trust_anchors' is read and "
+				     "checked, but it has no effect until DNSSEC validation is on, "
+				     "which dotd does not do yet\n");
 	free(msgs);
 	config_free(cfg);
 
@@ -2700,6 +2837,7 @@ int main(void)
 		{"error: one line per mistake", test_err_one_per_mistake},
 		{"error: address syntax", test_err_address_syntax},
 		{"error: ignored keys that weaken security", test_security_keys},
+		{"dnssec_trust_anchors and dnssec_negative_trust_anchors", test_dnssec_keys},
 	};
 	CU_pSuite suite;
 	int failed;
