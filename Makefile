@@ -13,7 +13,8 @@ CMAKE_ARGS ?=
 
 # Debian package names: what the build needs, and what the tests need on top.
 BUILD_PKGS := gcc make cmake pkg-config ca-certificates \
-	libwolfssl-dev libuv1-dev libldns-dev libyaml-dev libhttp-parser-dev libmnl-dev
+	libwolfssl-dev libuv1-dev libldns-dev libyaml-dev libhttp-parser-dev libmnl-dev \
+	dns-root-data
 TEST_PKGS  := libcunit1-dev unbound knot-dnsutils dnsutils dnsperf openssl valgrind iproute2 \
 	python3 python3-prometheus-client clang-format clang libclang-rt-14-dev man-db groff-base \
 	faketime ldnsutils nsd
