@@ -21,6 +21,7 @@
 #include <wolfssl/wolfcrypt/error-crypt.h>
 #include <wolfssl/wolfcrypt/hash.h>
 #include <wolfssl/wolfcrypt/rsa.h>
+#include <wolfssl/wolfcrypt/sha.h>
 
 #include "tls_dnssec.h"
 
@@ -466,4 +467,55 @@ uint16_t tls_dnssec_key_tag(const uint8_t *dnskey_rdata, size_t len)
 	}
 	ac += ac >> 16 & 0xffff;
 	return (uint16_t)(ac & 0xffff);
+}
+
+int tls_dnssec_nsec3_hash(uint8_t alg, uint16_t iterations, const uint8_t *salt, size_t salt_len,
+			  const uint8_t *name_wire_lower, size_t name_len, uint8_t out[20])
+{
+#ifdef NO_SHA
+	(void)alg;
+	(void)iterations;
+	(void)salt;
+	(void)salt_len;
+	(void)name_wire_lower;
+	(void)name_len;
+	(void)out;
+	return -ENOTSUP;
+#else
+	uint8_t digest[WC_SHA_DIGEST_SIZE];
+	wc_Sha sha;
+	unsigned i;
+	int ret = 0;
+
+	if (alg != TLS_DNSSEC_NSEC3_SHA1) {
+		return -ENOTSUP;
+	}
+	/* RFC 5155 §3.2: the salt length is one octet; RFC 1035 §2.3.4: a name is 255 at most. */
+	if ((salt == NULL && salt_len != 0) || salt_len > 255 || name_wire_lower == NULL ||
+	    name_len == 0 || name_len > 255 || out == NULL) {
+		return -EINVAL;
+	}
+	if (wc_InitSha(&sha) != 0) {
+		return -ENOMEM;
+	}
+	/*
+	 * IH(salt, x, 0) = H(x || salt), then each iteration hashes the last digest with the salt.
+	 * wc_ShaFinal() leaves &sha initialised again (wolfCrypt resets it), so one init serves.
+	 */
+	for (i = 0; i <= iterations && ret == 0; i++) {
+		const uint8_t *in = i == 0 ? name_wire_lower : digest;
+		word32 in_len = i == 0 ? (word32)name_len : (word32)sizeof(digest);
+
+		if (wc_ShaUpdate(&sha, in, in_len) != 0 ||
+		    (salt_len != 0 && wc_ShaUpdate(&sha, salt, (word32)salt_len) != 0) ||
+		    wc_ShaFinal(&sha, digest) != 0) {
+			ret = -ENOMEM;
+		}
+	}
+	wc_ShaFree(&sha);
+	if (ret == 0) {
+		memcpy(out, digest, sizeof(digest));
+	}
+	return ret;
+#endif
 }

@@ -92,3 +92,25 @@ int tls_dnssec_ds_digest(uint8_t digest_type, const uint8_t *owner_wire, size_t 
  * all) gives what the sum of its octets gives.
  */
 uint16_t tls_dnssec_key_tag(const uint8_t *dnskey_rdata, size_t len);
+
+/** NSEC3 hash algorithms (RFC 5155 §11): SHA-1 is the only one defined. */
+#define TLS_DNSSEC_NSEC3_SHA1 1
+/** The length of an NSEC3 SHA-1 hash. */
+#define TLS_DNSSEC_NSEC3_HASH_LEN 20
+
+/**
+ * The NSEC3 hash of a name (RFC 5155 §5): IH(salt, x, 0) = H(x || salt), IH(salt, x, k) =
+ * H(IH(salt, x, k - 1) || salt), and the hash is IH(salt, owner, iterations).
+ *
+ * @param alg             the NSEC3 hash algorithm: 1 (SHA-1) only
+ * @param iterations      additional iterations, as the NSEC3 record says; the caller caps them
+ *                        (RFC 9276 §3.2), this function computes whatever it is asked
+ * @param salt            the salt, 0 to 255 octets (may be NULL when @salt_len is 0); borrowed
+ * @param name_wire_lower the name in canonical wire form (uncompressed, lower case, RFC 4034
+ *                        §6.2), 1 to 255 octets; borrowed
+ * @param out             the 20-octet hash
+ * @return 0; -ENOTSUP for another algorithm; -EINVAL for a bad length; -ENOMEM. @out is written
+ *         only on success.
+ */
+int tls_dnssec_nsec3_hash(uint8_t alg, uint16_t iterations, const uint8_t *salt, size_t salt_len,
+			  const uint8_t *name_wire_lower, size_t name_len, uint8_t out[20]);

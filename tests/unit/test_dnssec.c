@@ -11,7 +11,8 @@
  * verify); RFC 5702 §6.2 (RSA/SHA-512); RFC 4034 §5.4 (key tag and SHA-1 DS). RFC 5702 §6.1
  * (RSA/SHA-256) has a 512-bit key, which tls_dnssec refuses (-EINVAL), so it is checked as
  * refused, and the RSA/SHA-256 and RSA/SHA-1 signatures that verify were made with OpenSSL 3.0
- * when this test was written (see gen_rsa below).
+ * when this test was written (see gen_rsa below). The NSEC3 hash: the hashed owner names of
+ * RFC 5155 Appendix A.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -701,6 +702,88 @@ static void test_curve_malformed(void)
 	CU_ASSERT(verify(16, &d) == -EINVAL || verify(16, &d) == -EBADMSG);
 }
 
+/* "a.example" to wire form; the length. */
+static size_t wire(const char *dotted, uint8_t *out)
+{
+	size_t len = 0;
+
+	while (*dotted != '\0') {
+		const char *dot = strchr(dotted, '.');
+		size_t n = dot != NULL ? (size_t)(dot - dotted) : strlen(dotted);
+
+		out[len++] = (uint8_t)n;
+		memcpy(out + len, dotted, n);
+		len += n;
+		dotted += n + (dot != NULL);
+	}
+	out[len++] = 0;
+	return len;
+}
+
+/* Base32hex without padding (RFC 4648 §7), as NSEC3 owner labels are written. */
+static void b32_encode(const uint8_t in[20], char out[33])
+{
+	static const char digits[] = "0123456789abcdefghijklmnopqrstuv";
+	uint32_t acc = 0;
+	int bits = 0, k = 0, i;
+
+	for (i = 0; i < 20; i++) {
+		acc = (acc << 8 | in[i]) & 0xffff;
+		bits += 8;
+		while (bits >= 5) {
+			bits -= 5;
+			out[k++] = digits[(acc >> bits) & 31];
+		}
+	}
+	out[k] = '\0';
+}
+
+static const uint8_t salt[] = {0xaa, 0xbb, 0xcc, 0xdd};
+
+/* RFC 5155 Appendix A: the zone's names and their hashes (SHA-1, salt aabbccdd, 12 iterations). */
+static const struct {
+	const char *name, *hash;
+} hashes[] = {
+	{"example", "0p9mhaveqvm6t7vbl5lop2u3t2rp3tom"},
+	{"a.example", "35mthgpgcu1qg68fab165klnsnk3dpvl"},
+	{"ai.example", "gjeqe526plbf1g8mklp59enfd789njgi"},
+	{"ns1.example", "2t7b4g4vsa5smi47k61mv5bv1a22bojr"},
+	{"ns2.example", "q04jkcevqvmu85r014c7dkba38o0ji5r"},
+	{"w.example", "k8udemvp1j2f7eg6jebps17vp3n8i58h"},
+	{"*.w.example", "r53bq7cc2uvmubfu5ocmm6pers9tk9en"},
+	{"x.w.example", "b4um86eghhds6nea196smvmlo4ors995"},
+	{"y.w.example", "ji6neoaepv8b5o6k4ev33abha8ht9fgc"},
+	{"x.y.w.example", "2vptu5timamqttgl4luu9kg21e0aor3s"},
+	{"xx.example", "t644ebqk9bibcna874givr6joj62mlhv"},
+	{"2t7b4g4vsa5smi47k61mv5bv1a22bojr.example", "kohar7mbb8dc2ce8a9qvl8hon4k53uhi"},
+};
+
+static void test_nsec3_hash(void)
+{
+	uint8_t name[256], h[20], keep[20];
+	char text[33];
+	size_t i, len;
+
+	for (i = 0; i < sizeof(hashes) / sizeof(hashes[0]); i++) {
+		len = wire(hashes[i].name, name);
+		CU_ASSERT_EQUAL(tls_dnssec_nsec3_hash(1, 12, salt, 4, name, len, h), 0);
+		b32_encode(h, text);
+		CU_ASSERT_STRING_EQUAL(text, hashes[i].hash);
+	}
+	/* Errors leave the output alone. */
+	len = wire("example", name);
+	memcpy(keep, h, sizeof(h));
+	CU_ASSERT_EQUAL(tls_dnssec_nsec3_hash(2, 12, salt, 4, name, len, h), -ENOTSUP);
+	CU_ASSERT_EQUAL(tls_dnssec_nsec3_hash(0, 12, salt, 4, name, len, h), -ENOTSUP);
+	CU_ASSERT_EQUAL(tls_dnssec_nsec3_hash(1, 12, NULL, 4, name, len, h), -EINVAL);
+	CU_ASSERT_EQUAL(tls_dnssec_nsec3_hash(1, 12, salt, 4, name, 0, h), -EINVAL);
+	CU_ASSERT_EQUAL(tls_dnssec_nsec3_hash(1, 12, salt, 4, name, 256, h), -EINVAL);
+	CU_ASSERT_EQUAL(memcmp(h, keep, sizeof(h)), 0);
+	/* No salt and no iterations (RFC 9276 §3.1): SHA-1 of the name alone, not the same. */
+	CU_ASSERT_EQUAL(tls_dnssec_nsec3_hash(1, 0, NULL, 0, name, len, h), 0);
+	CU_ASSERT_NOT_EQUAL(memcmp(h, keep, sizeof(h)), 0);
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
@@ -710,6 +793,7 @@ int main(void)
 		{"RFC 4034 §5.4 DS, digest types and lengths", test_rfc4034_ds},
 		{"key tag: algorithm 1, short RDATA", test_key_tag_edges},
 		{"unsupported algorithms, empty buffers", test_unsupported},
+		{"NSEC3 hash, RFC 5155 Appendix A", test_nsec3_hash},
 		{"RSA keys malformed (RFC 3110 §2)", test_rsa_malformed},
 		{"ECDSA and EdDSA keys and signatures malformed", test_curve_malformed},
 		CU_TEST_INFO_NULL,
