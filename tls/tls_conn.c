@@ -780,7 +780,8 @@ static void on_timer(uv_timer_t *t)
 		return;
 	case TLS_TIMER_LIVENESS:
 		next = conn_liveness_check(c, &suspect);
-		if (next > 0 && suspect && c->timer_mode == TLS_TIMER_LIVENESS) {
+		/* After a keepalive of 0 nothing more is written, not even a probe (RFC 7828). */
+		if (next > 0 && suspect && c->timer_mode == TLS_TIMER_LIVENESS && !c->draining) {
 			log_debug(LOG_TLS,
 				  "upstream '%s': answers due for %u ms and nothing received, "
 				  "probing",
@@ -953,7 +954,8 @@ void tls_conn_suspect(struct tls_conn *c)
 		conn_close_gracefully(c);
 		return;
 	}
-	if (c->timer_mode != TLS_TIMER_PROBE && c->timer_mode != TLS_TIMER_DRAIN) {
+	/* Draining (keepalive 0, RFC 7828 §3.2.2) writes nothing more: liveness times it. */
+	if (c->timer_mode != TLS_TIMER_PROBE && c->timer_mode != TLS_TIMER_DRAIN && !c->draining) {
 		conn_probe(c);
 	}
 }
