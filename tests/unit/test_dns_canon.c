@@ -416,9 +416,178 @@ static void test_hostile(void)
 	CU_ASSERT_EQUAL(out_len, 0);
 }
 
+/* An RR from its presentation form. */
+static ldns_rr *rr_new(const char *text)
+{
+	ldns_rr *rr = NULL;
+
+	CU_ASSERT_FATAL(ldns_rr_new_frm_str(&rr, text, 0, NULL, NULL) == LDNS_STATUS_OK);
+	return rr;
+}
+
+/*
+ * Sign the RRset @texts (@n_rrs RRs of one owner, type and class) with a new P-256 key of
+ * example.com. that ldns makes; pack the RRs in reverse order, with records of another owner
+ * and another type among them, and the RRSIG into a response (ldns compresses its names); with
+ * @owner, the RRs and RRSIG carry that owner instead, as when a wildcard is expanded. Then our
+ * signed data must be the bytes ldns signs (RFC 4034 §3.1.8.1 as ldns builds it in
+ * ldns_verify_rrsig_buffers' callers: ldns_rrsig2buffer_wire, then the set canonical with the
+ * original TTL, sorted, ldns_rr_list2buffer_wire), and verify under the key.
+ */
+static void ldns_check(const char *const *texts, size_t n_rrs, const char *owner)
+{
+	ldns_key *key = ldns_key_new_frm_algorithm(LDNS_SIGN_ECDSAP256SHA256, 256);
+	ldns_key_list *keys = ldns_key_list_new();
+	ldns_rr_list *set = ldns_rr_list_new(), *sigs, *canon;
+	ldns_buffer *want = ldns_buffer_new(OUT_MAX);
+	ldns_pkt *pkt = ldns_pkt_new();
+	ldns_rr *dnskey, *rrsig, *question = NULL;
+	ldns_rdf *pub, *sig;
+	uint8_t *wire = NULL, out[OUT_MAX];
+	size_t wire_len = 0, out_len = 0, rr_offs[16], n = 0, sig_off = 0;
+	struct dns_walk w;
+	struct dns_rr rr;
+
+	CU_ASSERT_FATAL(key != NULL && keys != NULL && set != NULL && want != NULL && pkt != NULL);
+	ldns_key_set_pubkey_owner(key, ldns_dname_new_frm_str("example.com."));
+	ldns_key_set_inception(key, 1700000000);
+	ldns_key_set_expiration(key, 1900000000);
+	dnskey = ldns_key2rr(key);
+	ldns_key_set_keytag(key, ldns_calc_keytag(dnskey));
+	ldns_key_list_push_key(keys, key);
+	for (size_t i = 0; i < n_rrs; i++) {
+		ldns_rr_list_push_rr(set, rr_new(texts[i]));
+	}
+	sigs = ldns_sign_public(set, keys);
+	CU_ASSERT_FATAL(sigs != NULL && ldns_rr_list_rr_count(sigs) == 1);
+	rrsig = ldns_rr_list_rr(sigs, 0);
+
+	/* What ldns signs. */
+	canon = ldns_rr_list_clone(set);
+	for (size_t i = 0; i < n_rrs; i++) {
+		ldns_rr_set_ttl(ldns_rr_list_rr(canon, i),
+				ldns_rdf2native_int32(ldns_rr_rrsig_origttl(rrsig)));
+	}
+	ldns_rr_list2canonical(canon);
+	ldns_rr_list_sort(canon);
+	CU_ASSERT_FATAL(ldns_rrsig2buffer_wire(want, rrsig) == LDNS_STATUS_OK);
+	CU_ASSERT_FATAL(ldns_rr_list2buffer_wire(want, canon) == LDNS_STATUS_OK);
+
+	/* The response. */
+	CU_ASSERT_FATAL(ldns_rr_new_question_frm_str(&question, "example.com. IN A", NULL, NULL) ==
+			LDNS_STATUS_OK);
+	ldns_pkt_push_rr(pkt, LDNS_SECTION_QUESTION, question);
+	ldns_pkt_set_qr(pkt, true);
+	ldns_pkt_push_rr(pkt, LDNS_SECTION_ANSWER, rr_new("other.example.com. 60 IN A 192.0.2.7"));
+	for (size_t i = n_rrs; i-- > 0;) {
+		ldns_rr *copy = ldns_rr_clone(ldns_rr_list_rr(set, i));
+
+		if (owner != NULL) {
+			ldns_rdf_deep_free(ldns_rr_owner(copy));
+			ldns_rr_set_owner(copy, ldns_dname_new_frm_str(owner));
+		}
+		ldns_pkt_push_rr(pkt, LDNS_SECTION_ANSWER, copy);
+		if (i == n_rrs / 2) {
+			ldns_rr *noise = ldns_rr_clone(ldns_rr_list_rr(set, i));
+
+			ldns_rr_set_type(noise, LDNS_RR_TYPE_TXT); /* same owner, another type */
+			ldns_pkt_push_rr(pkt, LDNS_SECTION_ANSWER, noise);
+		}
+	}
+	rrsig = ldns_rr_clone(rrsig);
+	if (owner != NULL) {
+		ldns_rdf_deep_free(ldns_rr_owner(rrsig));
+		ldns_rr_set_owner(rrsig, ldns_dname_new_frm_str(owner));
+	}
+	ldns_pkt_push_rr(pkt, LDNS_SECTION_ANSWER, rrsig);
+	CU_ASSERT_FATAL(ldns_pkt2wire(&wire, pkt, &wire_len) == LDNS_STATUS_OK);
+
+	/* The RRset and its RRSIG, as a validator finds them. */
+	CU_ASSERT_FATAL(dns_walk_init(&w, wire, wire_len) == 0);
+	while (dns_walk_next(&w, &rr) == 1) {
+		if (rr.type == DNS_TYPE_RRSIG) {
+			sig_off = rr.off;
+		} else if (rr.type == ldns_rr_get_type(ldns_rr_list_rr(set, 0)) && n < 16) {
+			rr_offs[n++] = rr.off;
+		}
+	}
+	CU_ASSERT_EQUAL_FATAL(n, n_rrs);
+	CU_ASSERT_EQUAL_FATAL(dns_rrsig_signed_data(wire, wire_len, sig_off, rr_offs, n, out,
+						    sizeof(out), &out_len),
+			      0);
+	CU_ASSERT_EQUAL(out_len, ldns_buffer_position(want));
+	CU_ASSERT(out_len == ldns_buffer_position(want) &&
+		  memcmp(out, ldns_buffer_begin(want), out_len) == 0);
+
+	pub = ldns_rr_rdf(dnskey, 3);
+	sig = ldns_rr_rdf(rrsig, 8);
+	CU_ASSERT_EQUAL(tls_dnssec_verify(TLS_DNSSEC_ECDSAP256SHA256, ldns_rdf_data(pub),
+					  ldns_rdf_size(pub), out, out_len, ldns_rdf_data(sig),
+					  ldns_rdf_size(sig)),
+			0);
+
+	free(wire);
+	ldns_pkt_free(pkt);
+	ldns_buffer_free(want);
+	ldns_rr_list_deep_free(canon);
+	ldns_rr_list_deep_free(sigs);
+	ldns_rr_list_deep_free(set);
+	ldns_rr_free(dnskey);
+	ldns_key_list_free(keys); /* and the key in it */
+}
+
+/*
+ * (c) RRsets with names in their RDATA, in mixed case, against ldns. The MX set sorts by
+ * RDATA, not by length: "10 mx" before "10 zzzz" before "20 a" (RFC 4034 §6.3).
+ */
+static void test_ldns(void)
+{
+	static const char *const mx[] = {
+		"Example.COM. 3600 IN MX 20 A.example.com.",
+		"example.com. 3600 IN MX 10 ZZZZ.Example.com.",
+		"EXAMPLE.com. 3600 IN MX 10 mx.example.com.",
+	};
+	static const char *const srv[] = {
+		"_sip._tcp.example.com. 600 IN SRV 10 60 5060 BigBox.Example.com.",
+		"_SIP._tcp.example.com. 600 IN SRV 10 20 5060 SmallBox.example.com.",
+		"_sip._TCP.example.com. 600 IN SRV 0 0 0 .",
+	};
+	static const char *const ns[] = {
+		"example.com. 86400 IN NS NS1.Example.COM.",
+		"example.com. 86400 IN NS ns2.example.NET.",
+		"example.com. 86400 IN NS a.iana-servers.net.",
+		"example.com. 86400 IN NS b.IANA-servers.net.",
+	};
+	static const char *const soa[] = {
+		"example.com. 3600 IN SOA NS1.Example.com. HostMaster.Example.com. 2024010101 7200 "
+		"3600 1209600 3600",
+	};
+
+	ldns_check(mx, 3, NULL);
+	ldns_check(srv, 3, NULL);
+	ldns_check(ns, 4, NULL);
+	ldns_check(soa, 1, NULL);
+}
+
+/*
+ * (d) An answer expanded from *.example.com.: owned by a.B.example.com. with an RRSIG of 2
+ * labels, it was signed as "*.example.com." (RFC 4035 §5.3.2), which our signed data must say.
+ */
+static void test_wildcard(void)
+{
+	static const char *const mx[] = {
+		"*.example.com. 3600 IN MX 10 mail.example.com.",
+		"*.example.com. 3600 IN MX 20 Mail2.Example.com.",
+	};
+
+	ldns_check(mx, 2, "a.B.example.com.");
+}
+
 static CU_TestInfo tests[] = {
 	{"names", test_name},
 	{"RFC 6605 and RFC 8080 examples", test_vectors},
+	{"against ldns: MX, SRV, NS, SOA", test_ldns},
+	{"wildcard expansion", test_wildcard},
 	{"hostile input", test_hostile},
 	CU_TEST_INFO_NULL,
 };
