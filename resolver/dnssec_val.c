@@ -510,6 +510,7 @@ int dnssec_dnskey_verify(const uint8_t *msg, size_t len, const size_t *dnskey_of
 	struct dnssec_keys keys, one;
 	enum dnssec_reason best = DNSSEC_NO_DS_MATCH;
 	bool strong = false, any = false, alg_ok = false;
+	unsigned n_matched = 0;
 
 	if (trust == NULL || trust->n_ds + trust->n_keys == 0 || out == NULL) {
 		return -EINVAL;
@@ -567,6 +568,11 @@ int dnssec_dnskey_verify(const uint8_t *msg, size_t len, const size_t *dnskey_of
 		}
 		if (!matched) {
 			continue;
+		}
+		/* Each matching key costs up to DNSSEC_VERIFY_MAX checks: bound them (KeyTrap). */
+		if (n_matched++ == DNSSEC_VERIFY_MAX) {
+			best = DNSSEC_TOO_MUCH;
+			break;
 		}
 
 		/* The key the parent vouches for must sign its own RRset (RFC 4035 §5.2). */

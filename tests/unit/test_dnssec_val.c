@@ -255,6 +255,11 @@ static void test_rfc6605(void)
 	r = rrset(&w, L(2), L(4, 3), &keys, mid);
 	expect(&r, DNSSEC_SECURE, DNSSEC_OK, -1);
 	CU_ASSERT_EQUAL(r.rrsig, 1);
+	/* At most DNSSEC_VERIFY_MAX (8) signature checks per RRset (KeyTrap, CVE-2023-50387). */
+	r = rrset(&w, L(2), L(4, 4, 4, 4, 4, 4, 4, 3), &keys, mid);
+	expect(&r, DNSSEC_SECURE, DNSSEC_OK, -1);
+	r = rrset(&w, L(2), L(4, 4, 4, 4, 4, 4, 4, 4, 3), &keys, mid);
+	expect(&r, DNSSEC_BOGUS, DNSSEC_SIGNATURE, 6);
 	w.b[w.rdata_off[4] + w.rdlen[4] - 1] ^= 0x01;
 
 	/* Another key tag: no key (EDE 9). */
@@ -483,6 +488,11 @@ static void test_chain(void)
 	trust.n_ds = ds_get(&w, L(3), ds);
 	r = dnskey(&w, L(0, 1), L(2), &trust, T_EXPIRE + 1, &none);
 	expect(&r, DNSSEC_BOGUS, DNSSEC_EXPIRED, 7);
+	/* Eight copies of the KSK all match the DS; a ninth is past the bound (KeyTrap). */
+	r = dnskey(&w, L(0, 0, 0, 0, 0, 0, 0, 0), NONE, &trust, T_NOW, &none);
+	expect(&r, DNSSEC_BOGUS, DNSSEC_NO_RRSIG, 10);
+	r = dnskey(&w, L(0, 0, 0, 0, 0, 0, 0, 0, 0), NONE, &trust, T_NOW, &none);
+	expect(&r, DNSSEC_BOGUS, DNSSEC_TOO_MUCH, 6);
 	/* No DNSKEY at all. */
 	r = dnskey(&w, NONE, L(2), &trust, T_NOW, &none);
 	expect(&r, DNSSEC_BOGUS, DNSSEC_NO_DS_MATCH, 9);
