@@ -54,86 +54,13 @@ FAKE_DATE="@2001-01-01 00:00:00" # before any build date, and before every certi
 
 # --- the PKI ---
 
-ossl()
-{
-	if ! openssl "$@" > "$PKI/openssl.log" 2>&1; then
-		cat "$PKI/openssl.log" >&2
-		echo "failed: openssl $*" >&2
-		return 1
-	fi
-}
-
-spki()
-{
-	openssl x509 -in "$1" -noout -pubkey | openssl pkey -pubin -outform DER |
-		openssl dgst -sha256 -binary | openssl base64 -A
-}
-
-key()
-{
-	ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$PKI/$1.key"
-}
-
-# root NAME SUBJECT [SKID]: a self-signed CA NAME.pem, valid from now.
-root()
-{
-	key "$1"
-	ossl req -new -x509 -config "$PKI/openssl.cnf" -key "$PKI/$1.key" -out "$PKI/$1.pem" \
-		-subj "$2" -days 30 -sha256 -set_serial "0x$(openssl rand -hex 8)" \
-		-extensions ca_ext ${3:+-addext "subjectKeyIdentifier=$3"}
-}
-
-# issue NAME ISSUER EXT SUBJECT [SAN [KEY]]: NAME.pem signed by ISSUER, valid from now, for a
-# new key NAME.key or for KEY.key.
-issue()
-{
-	local name=$1 issuer=$2 ext=$3 subject=$4 san=${5:-} k=${6:-$1}
-	[[ -f $PKI/$k.key ]] || key "$k"
-	ossl req -new -config "$PKI/openssl.cnf" -key "$PKI/$k.key" -subj "$subject" \
-		-out "$PKI/$name.csr"
-	{
-		cat "$PKI/openssl.cnf"
-		echo "[this_ext]"
-		sed -n "/^\[$ext\]/,/^\[/p" "$PKI/openssl.cnf" | sed '1d;/^\[/d'
-		if [[ -n $san ]]; then
-			echo "subjectAltName = $san"
-		fi
-	} > "$PKI/$name.cnf"
-	ossl x509 -req -in "$PKI/$name.csr" -CA "$PKI/$issuer.pem" -CAkey "$PKI/$issuer.key" \
-		-out "$PKI/$name.pem" -days 30 -sha256 -set_serial "0x$(openssl rand -hex 8)" \
-		-extfile "$PKI/$name.cnf" -extensions this_ext
-}
+# shellcheck source=tests/integration/pki.sh
+. "$HERE/pki.sh"
 
 make_clock_pki()
 {
 	local skid
-	mkdir -p "$PKI"
-	cat > "$PKI/openssl.cnf" << 'EOF'
-[req]
-distinguished_name = dn
-prompt = no
-
-[dn]
-
-[ca_ext]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-
-[int_ext]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-
-[leaf_ext]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = serverAuth
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-EOF
-	export OPENSSL_CONF=$PKI/openssl.cnf
+	pki_init
 	root root "/CN=dotd clock root"
 	issue int root int_ext "/CN=dotd clock intermediate"
 	issue leaf int leaf_ext "/CN=dot.test" "DNS:dot.test"
