@@ -133,6 +133,16 @@ static void conn_close(struct tls_conn *c, int status)
 	conn_close_handles(c);
 }
 
+/*
+ * Close @c because its path is gone or suspect, not its upstream: the queries on it, written or
+ * not, go to another connection (conn_query_lost()), and nothing is counted against health.
+ */
+static void conn_restart(struct tls_conn *c)
+{
+	c->moved = true;
+	conn_close(c, TLS_ERR_LOST);
+}
+
 void tls_conn_abort(struct tls_conn *c, int status)
 {
 	conn_close(c, status);
@@ -670,8 +680,7 @@ static void on_stream_connect(struct stream *st, int status)
 			 "upstream '%s': connect failed right after a network change (%s), "
 			 "trying once more",
 			 c->up->name, uv_strerror(status));
-		c->moved = true;
-		conn_close(c, TLS_ERR_LOST);
+		conn_restart(c);
 		return;
 	}
 	if (status == UV_EHOSTUNREACH && c->timer_mode == TLS_TIMER_HANDSHAKE) {
@@ -765,8 +774,7 @@ static void on_timer(uv_timer_t *t)
 					 "upstream '%s': no connect %u ms after a network change, "
 					 "trying once more",
 					 c->up->name, conn_settle_ms(c->up));
-				c->moved = true;
-				conn_close(c, TLS_ERR_LOST);
+				conn_restart(c);
 				return;
 			}
 			uv_timer_start(&c->timer, on_timer,
@@ -825,8 +833,7 @@ static void on_timer(uv_timer_t *t)
 				"upstream '%s': connect refused by this host (%s), and the network "
 				"changed since: trying once more",
 				c->up->name, uv_strerror(c->unreach));
-			c->moved = true;
-			conn_close(c, TLS_ERR_LOST);
+			conn_restart(c);
 			return;
 		}
 		conn_connect_failed(c, c->unreach);
@@ -931,8 +938,7 @@ void tls_conn_suspect(struct tls_conn *c)
 	}
 	if (c->state < TLS_CONN_READY) {
 		/* A connect or handshake on the old path: start it again on the new one. */
-		c->moved = true;
-		conn_close(c, TLS_ERR_LOST);
+		conn_restart(c);
 		return;
 	}
 	if (stream_path_moved(&c->st)) {
@@ -945,8 +951,7 @@ void tls_conn_suspect(struct tls_conn *c)
 			 "upstream '%s': the route moved off the connection's address, "
 			 "closing it",
 			 c->up->name);
-		c->moved = true;
-		conn_close(c, TLS_ERR_LOST);
+		conn_restart(c);
 		return;
 	}
 	if (conn_live_queries(c) == 0) {
@@ -966,8 +971,7 @@ bool tls_conn_addr_gone(struct tls_conn *c, const struct sockaddr *addr)
 		return false;
 	}
 	/* Nothing sent from a removed address can be answered: its queries go elsewhere now. */
-	c->moved = true;
-	conn_close(c, TLS_ERR_LOST);
+	conn_restart(c);
 	return true;
 }
 

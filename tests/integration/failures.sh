@@ -27,29 +27,6 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 make_pki
 
-# run_dotd NAME EXTRA-KEYS PORT...: dotd in front of dotd-fakeups on PORTs, in that order;
-# sets DPORT and DOTD_PID, and waits for the first answer.
-run_dotd()
-{
-	local name=$1 extra=$2 p
-	shift 2
-	DPORT=''
-	new_port DPORT
-	{
-		echo "tls_ca_file: \"$TMP/pki/ca.pem\""
-		echo "listen_addresses: [$HOST@$DPORT]"
-		echo "round_robin_upstreams: 0"
-		echo "$extra"
-		echo "upstream_recursive_servers:"
-		for p in "$@"; do
-			echo "  - address_data: $HOST"
-			echo "    tls_port: $p"
-			echo "    tls_auth_name: \"dot.test\""
-		done
-	} > "$TMP/$name.yml"
-	start_dotd "$TMP/$name.yml" "$TMP/$name.log"
-}
-
 # fake_stat NAME STAT: a counter of the dotd-fakeup NAME (after SIGUSR1).
 fake_stat()
 {
@@ -77,7 +54,7 @@ cache_stats()
 # the checks then have 0.8 s to spare on a loaded machine (2 s TTLs left 0.1 s, too little).
 # The fakeup answers the first two queries (ready.bench, keep.bench) and SERVFAIL after them.
 start_fakeup refresh --servfail-after 2
-run_dotd refresh "cache_max_ttl: 10" "$FPORT"
+dotd_in_front refresh "cache_max_ttl: 10" "$FPORT"
 wait_answer "$DPORT" 10 "$DOTD_PID" ready.bench 192.0.2.1 || fail "refresh: dotd starts"
 l1=$("$PROBE" ttl "$HOST" "$DPORT" keep.bench A) || true
 sleep 9.1
@@ -106,7 +83,7 @@ kill -TERM "$FAKE_PID" 2> /dev/null || true
 
 # The only upstream closes each connection after 3 answers; 4 queries are on it by then.
 start_fakeup lost --close-after 3 --delay 100
-run_dotd lost "" "$FPORT"
+dotd_in_front lost "" "$FPORT"
 wait_answer "$DPORT" 10 "$DOTD_PID" ready.bench 192.0.2.1 || fail "lost: dotd starts"
 sleep 0.3 # the connection that answered the first query is gone
 check "lost: 4 queries at once on a connection closed after 3 answers: all answered" \
@@ -123,7 +100,7 @@ kill -TERM "$FAKE_PID" 2> /dev/null || true
 start_fakeup servfail --servfail-after 0
 DEAD=''
 new_port DEAD
-run_dotd servfail "" "$FPORT" "$DEAD"
+dotd_in_front servfail "" "$FPORT" "$DEAD"
 sleep 0.5
 out=$(dig @"$HOST" -p "$DPORT" +time=3 +tries=1 word.bench A 2>&1) || true
 expect servfail "SERVFAIL with the upstream's EDE, not ours, when the next try cannot connect" \
@@ -133,7 +110,7 @@ stop_dotd "$DOTD_PID" 10
 kill -TERM "$FAKE_PID" 2> /dev/null || true
 
 start_fakeup refuse --refuse
-run_dotd refuse "" "$FPORT"
+dotd_in_front refuse "" "$FPORT"
 sleep 0.5
 out=$(dig @"$HOST" -p "$DPORT" +time=3 +tries=1 refused.bench A 2>&1) || true
 expect refuse "an upstream's REFUSED: SERVFAIL with EDE 22, not REFUSED" \
@@ -147,7 +124,7 @@ kill -TERM "$FAKE_PID" 2> /dev/null || true
 # The query for lost.ka.bench is never answered, so the connection it is on still has it in
 # flight when the answer with keepalive 0 comes for the second one; the others wait for a slot.
 start_fakeup keepalive0 --keepalive 0 --ignore-label lost
-run_dotd keepalive0 "limit_outstanding_queries: 2
+dotd_in_front keepalive0 "limit_outstanding_queries: 2
 timeout: 1000" "$FPORT"
 wait_answer "$DPORT" 10 "$DOTD_PID" ready.bench 192.0.2.1 || fail "keepalive0: dotd starts"
 sleep 0.3 # the connection that answered it has closed
@@ -166,7 +143,7 @@ kill -TERM "$FAKE_PID" 2> /dev/null || true
 # Queries for lost.*.bench are never answered; dotd gives up on them after 400 ms, and their
 # slots expire 800 ms (timeout_per_try) after they were sent.
 start_fakeup ignore --ignore-label lost
-run_dotd ignore "timeout: 400
+dotd_in_front ignore "timeout: 400
 timeout_per_try: 800
 idle_timeout: 30000" "$FPORT"
 wait_answer "$DPORT" 10 "$DOTD_PID" ready.bench 192.0.2.1 || fail "ignore: dotd starts"
@@ -193,7 +170,7 @@ start_fakeup hedge-slow --delay 1200 --slow-label slow
 SLOW_PORT=$FPORT SLOW_PID=$FAKE_PID
 start_fakeup hedge-late --delay 5000
 LATE_PID=$FAKE_PID
-run_dotd hedge "timeout: 4000
+dotd_in_front hedge "timeout: 4000
 timeout_per_try: 800
 idle_timeout: 30000" "$SLOW_PORT" "$FPORT"
 wait_answer "$DPORT" 15 "$DOTD_PID" ready.bench 192.0.2.1 || fail "hedge: dotd starts"

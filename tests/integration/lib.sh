@@ -147,6 +147,30 @@ start_dotd()
 	PIDS+=("$DOTD_PID")
 }
 
+# dotd_in_front NAME EXTRA-KEYS PORT...: dotd in front of DoT upstreams on $HOST at PORTs (name
+# dot.test, the CA of make_pki), first to last, EXTRA-KEYS added to its config $TMP/NAME.yml;
+# its log is $TMP/NAME.log. Sets DPORT and DOTD_PID.
+dotd_in_front()
+{
+	local name=$1 extra=$2 p
+	shift 2
+	DPORT=''
+	new_port DPORT
+	{
+		echo "tls_ca_file: \"$TMP/pki/ca.pem\""
+		echo "listen_addresses: [$HOST@$DPORT]"
+		echo "round_robin_upstreams: 0"
+		echo "$extra"
+		echo "upstream_recursive_servers:"
+		for p in "$@"; do
+			echo "  - address_data: $HOST"
+			echo "    tls_port: $p"
+			echo "    tls_auth_name: \"dot.test\""
+		done
+	} > "$TMP/$name.yml"
+	start_dotd "$TMP/$name.yml" "$TMP/$name.log"
+}
+
 # wait_answer PORT SECONDS PID [NAME ADDRESS]: until dotd answers NAME A (www.example,
 # 192.0.2.80) over UDP, while PID runs.
 wait_answer()

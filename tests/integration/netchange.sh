@@ -29,29 +29,15 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 make_pki
 
-# run_dotd NAME EXTRA-KEYS PORT...: dotd in front of the upstreams on PORTs, in that order,
-# with a control socket $TMP/NAME.sock; sets DPORT, SOCK and DOTD_PID.
+# run_dotd NAME EXTRA-KEYS PORT...: dotd_in_front (lib.sh) with a control socket
+# $TMP/NAME.sock, in SOCK.
 run_dotd()
 {
-	local name=$1 extra=$2 p
+	local name=$1 extra=$2
 	shift 2
-	DPORT=''
-	new_port DPORT
 	SOCK=$TMP/$name.sock
-	{
-		echo "tls_ca_file: \"$TMP/pki/ca.pem\""
-		echo "listen_addresses: [$HOST@$DPORT]"
-		echo "control_socket: \"$SOCK\""
-		echo "round_robin_upstreams: 0"
-		echo "$extra"
-		echo "upstream_recursive_servers:"
-		for p in "$@"; do
-			echo "  - address_data: $HOST"
-			echo "    tls_port: $p"
-			echo "    tls_auth_name: \"dot.test\""
-		done
-	} > "$TMP/$name.yml"
-	start_dotd "$TMP/$name.yml" "$TMP/$name.log"
+	dotd_in_front "$name" "control_socket: \"$SOCK\"
+$extra" "$@"
 }
 
 # changed: tell dotd the network changed; fails if dotd-ctl does.
