@@ -123,7 +123,10 @@ kill -TERM "$FAKE_PID" 2> /dev/null || true
 
 # The query for lost.ka.bench is never answered, so the connection it is on still has it in
 # flight when the answer with keepalive 0 comes for the second one; the others wait for a slot.
-start_fakeup keepalive0 --keepalive 0 --ignore-label lost
+# Answers wait 150 ms, so that what dotd wrote before it could read a keepalive of 0 (a query
+# of the burst a loaded machine hands over late) reaches the fakeup before that answer leaves,
+# and only a write after dotd read it counts.
+start_fakeup keepalive0 --keepalive 0 --ignore-label lost --delay 150
 dotd_in_front keepalive0 "limit_outstanding_queries: 2
 timeout: 1000" "$FPORT"
 wait_answer "$DPORT" 10 "$DOTD_PID" ready.bench 192.0.2.1 || fail "keepalive0: dotd starts"
