@@ -728,3 +728,46 @@ int dns_denial_nsec3_wildcard(dns_denial_hash_cb hash, const uint8_t *qname, siz
 	*verdict = nsec3_cover(&set, h) != NULL ? DENIAL_WILDCARD : DENIAL_NONE;
 	return 0;
 }
+
+int dns_denial_delegation(dns_denial_hash_cb hash, const uint8_t *qname, size_t qname_len,
+			  const struct dns_denial_nsec *nsec, size_t n_nsec,
+			  const struct dns_denial_nsec3 *nsec3, size_t n_nsec3, bool *cut)
+{
+	struct nsec s[16];
+	struct nsec3_set set;
+	enum dns_denial_verdict v;
+	uint8_t h[DNS_NSEC3_HASH_LEN];
+	const struct nsec3 *m;
+	struct name q;
+	int ret;
+
+	if (name_parse(qname, qname_len, &q) != 0 || n_nsec > sizeof(s) / sizeof(s[0]) ||
+	    (n_nsec != 0 && nsec == NULL) || nsec_load(nsec, n_nsec, s) != 0) {
+		return -EBADMSG;
+	}
+	for (size_t i = 0; i < n_nsec; i++) {
+		if (name_cmp(&q, &s[i].owner) == 0) {
+			*cut = bitmap_delegation(nsec[i].bitmap, nsec[i].bitmap_len);
+			return 0;
+		}
+	}
+	if (n_nsec3 > 0) {
+		ret = nsec3_load(&set, hash, nsec3, n_nsec3, &v);
+		if (ret < 0) {
+			return ret;
+		}
+		if (ret == 0 && name_under(&q, &set.r[0].zone)) {
+			ret = nsec3_hash_name(&set, &q, h);
+			if (ret != 0) {
+				return ret;
+			}
+			m = nsec3_match(&set, h);
+			if (m != NULL) {
+				*cut = nsec3_has(m, DNS_TYPE_NS) && !nsec3_has(m, DNS_TYPE_SOA);
+				return 0;
+			}
+		}
+	}
+	*cut = false;
+	return 0;
+}

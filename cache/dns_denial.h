@@ -12,6 +12,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -145,3 +146,15 @@ int dns_denial_nsec3_prove(dns_denial_hash_cb hash, const uint8_t *qname, size_t
 int dns_denial_nsec3_wildcard(dns_denial_hash_cb hash, const uint8_t *qname, size_t qname_len,
 			      uint8_t labels, const struct dns_denial_nsec3 *nsec3, size_t n,
 			      enum dns_denial_verdict *verdict);
+
+/**
+ * Whether the records show @qname to be a zone cut seen from the parent: an NSEC at @qname, or
+ * an NSEC3 matching it, with NS and without SOA (RFC 4035 §5.2, RFC 5155 §8.6). A validator
+ * walking down from a trust anchor asks this of a DS no-data answer that
+ * dns_denial_*_prove() accepted: a cut without DS is an insecure delegation, any other name is
+ * just a name inside the parent zone. *@cut false when no record is at @qname (an empty
+ * non-terminal, a wildcard's no data, an opt-out span). 0 or -EBADMSG, or @hash's error.
+ */
+int dns_denial_delegation(dns_denial_hash_cb hash, const uint8_t *qname, size_t qname_len,
+			  const struct dns_denial_nsec *nsec, size_t n_nsec,
+			  const struct dns_denial_nsec3 *nsec3, size_t n_nsec3, bool *cut);

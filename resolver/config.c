@@ -137,6 +137,7 @@ struct parse {
 	bool auth_bad;			 /**< tls_authentication was given but unusable */
 	unsigned dnssec_line;		 /**< line of a dnssec* key asking for validation, or 0 */
 	unsigned anchors_line;		 /**< line of dnssec_trust_anchors, 0 while absent */
+	unsigned ntas_line;		 /**< line of dnssec_negative_trust_anchors, or 0 */
 	struct upstream_extra *up_extra; /**< owned: one per cfg->upstreams entry */
 	struct upstream_extra **zone_extra; /**< owned: per cfg->zones entry, one per upstream */
 	size_t n_zone_extra;
@@ -2369,34 +2370,32 @@ LIMIT_SETTER(set_tcp_messages_per_read, tcp_messages_per_read, 1, 65536)
 
 /*
  * dnssec, dnssec_return_status, dnssec_return_only_secure, dnssec_return_validation_chain: in
- * getdns each of them set to true turns validation on. dotd does not validate yet, and a Stubby
- * user switching over must not lose DNSSEC without knowing: true is an error, false matches
- * what dotd does. The trust anchors and negative trust anchors are read and checked already
- * (check_whole loads the built-in anchor file for a file that asks for validation without
- * dnssec_trust_anchors), so that the file is right when validation comes.
+ * getdns each of them set to true turns validation on (resolver/validator.c), and so here.
+ * dnssec_return_only_secure also keeps back every answer that is not secure, as getdns does:
+ * insecure ones get SERVFAIL too. The trust anchors are dnssec_trust_anchors, or the built-in
+ * file (check_whole loads it).
  */
 static void set_dnssec(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
 {
+	struct config *cfg = obj;
 	int v;
 
-	(void)obj;
 	if (get_enum(p, key, line, val, extension_names, N_ELEMS(extension_names),
 		     "GETDNS_EXTENSION_TRUE or GETDNS_EXTENSION_FALSE", &v) &&
 	    v == GETDNS_EXTENSION_TRUE) {
 		if (!p->dnssec_line) {
 			p->dnssec_line = line;
 		}
-		report(p, line, key,
-		       "GETDNS_EXTENSION_TRUE asks for DNSSEC validation, which dotd does not do "
-		       "yet (its trust anchors and negative trust anchors are read and checked "
-		       "already; validation itself is coming): to run without validation, remove "
-		       "the key or set it to GETDNS_EXTENSION_FALSE");
+		cfg->dnssec = true;
+		if (strcmp(key, "dnssec_return_only_secure") == 0) {
+			cfg->dnssec_only_secure = true;
+		}
 	}
 }
 
 #define NO_VALIDATION                                                                              \
-	"read and checked, but it has no effect until DNSSEC validation is on, which dotd does "   \
-	"not do yet"
+	"read and checked, but it has no effect while DNSSEC validation is off (set dnssec to "    \
+	"GETDNS_EXTENSION_TRUE to turn it on)"
 
 static void notice_no_validation(struct parse *p, unsigned line, const char *key)
 {
@@ -2470,9 +2469,6 @@ static void set_trust_anchors(struct parse *p, const char *key, unsigned line, y
 		return;
 	}
 	load_anchors(p, key, line, (const char *const *)cfg->trust_anchors, cfg->n_trust_anchors);
-	if (cfg->anchors) {
-		notice_no_validation(p, line, key);
-	}
 }
 
 static int parse_zone(const char *s, struct config_zone *z, char *why, size_t why_len);
@@ -2547,11 +2543,14 @@ static void set_ntas(struct parse *p, const char *key, unsigned line, yaml_node_
 		free(z.zone_wire);
 	}
 	if (cfg->n_ntas && p->n_errors == n_errors) {
-		notice_no_validation(p, line, key);
+		p->ntas_line = line;
 	}
 }
 
-#define DNSSEC_ONLY "it is used only for DNSSEC validation, which dotd does not do yet"
+#define DNSSEC_ONLY                                                                                \
+	"getdns fetches and updates its trust anchors with it (RFC 7958); dotd reads them from "   \
+	"dnssec_trust_anchors, by default the system's file (dns-root-data), which the system "    \
+	"keeps up to date"
 
 /* ---- the home network: forward zones and bootstrap ---- */
 
@@ -3087,6 +3086,14 @@ static void check_whole(struct parse *p, const yaml_node_t *root)
 			       "(DOTD_ROOT_ANCHOR, Debian's dns-root-data): set "
 			       "dnssec_trust_anchors");
 		}
+	}
+
+	/* Read and checked, but without dnssec they do nothing: say so, it may be a slip. */
+	if (!p->dnssec_line && p->anchors_line && cfg->anchors) {
+		notice_no_validation(p, p->anchors_line, "dnssec_trust_anchors");
+	}
+	if (!p->dnssec_line && p->ntas_line) {
+		notice_no_validation(p, p->ntas_line, "dnssec_negative_trust_anchors");
 	}
 
 	if (p->upstream_line == 0) {
@@ -3693,6 +3700,11 @@ void config_print(const struct config *cfg, FILE *out)
 	/* Quoted: another YAML reader would take a plain null for nothing at all. */
 	fprintf(out, "block_answer: \"%s\"\n", block_answer_names[cfg->block_answer]);
 	print_plain(out, "bootstrap", cfg->bootstrap, cfg->n_bootstrap, 0);
+	fprintf(out, "dnssec: %s\n",
+		cfg->dnssec ? "GETDNS_EXTENSION_TRUE" : "GETDNS_EXTENSION_FALSE");
+	if (cfg->dnssec_only_secure) {
+		fputs("dnssec_return_only_secure: GETDNS_EXTENSION_TRUE\n", out);
+	}
 	if (cfg->n_trust_anchors) {
 		print_paths(out, "dnssec_trust_anchors", cfg->trust_anchors, cfg->n_trust_anchors);
 	} else if (config_root_anchor[0]) {

@@ -201,8 +201,10 @@ struct config {
 	 */
 	struct config_plain *bootstrap;
 	size_t n_bootstrap;
-	char **trust_anchors; /**< owned array of n_trust_anchors absolute paths:
-				   dnssec_trust_anchors; none means config_root_anchor */
+	bool dnssec;		 /**< validate answers (dnssec or a dnssec_return_* key true) */
+	bool dnssec_only_secure; /**< dnssec_return_only_secure: insecure answers fail too */
+	char **trust_anchors;	 /**< owned array of n_trust_anchors absolute paths:
+				      dnssec_trust_anchors; none means config_root_anchor */
 	size_t n_trust_anchors;
 	struct anchors *anchors; /**< owned or NULL: those files, loaded and checked */
 	struct config_nta *ntas; /**< owned array: dnssec_negative_trust_anchors, file order */

@@ -134,7 +134,9 @@ static void result_set(struct dnssec_result *out, enum dnssec_status status,
 
 static bool key_usable(const struct dnssec_key *k)
 {
-	return (k->flags & ANCHOR_FLAG_ZONE) && k->protocol == DNSKEY_PROTOCOL;
+	/* A revoked key signs nothing but its own revocation (RFC 5011 §2.1). */
+	return (k->flags & ANCHOR_FLAG_ZONE) && !(k->flags & ANCHOR_FLAG_REVOKE) &&
+	       k->protocol == DNSKEY_PROTOCOL;
 }
 
 /* One RRSIG over one RRset, as a validation sees it. */
@@ -248,11 +250,11 @@ static int rrsig_check(struct rrset_ctx *c, size_t off, enum dnssec_reason *reas
 		if (k->algorithm != alg || k->key_tag != tag || !key_usable(k)) {
 			continue;
 		}
-		if ((int32_t)(c->now - incept) < 0) {
+		if (c->now != DNSSEC_NOW_UNSET && (int32_t)(c->now - incept) < 0) {
 			*reason = DNSSEC_NOT_YET;
 			return 0;
 		}
-		if ((int32_t)(expire - c->now) < 0) {
+		if (c->now != DNSSEC_NOW_UNSET && (int32_t)(expire - c->now) < 0) {
 			*reason = DNSSEC_EXPIRED;
 			return 0;
 		}

@@ -31,6 +31,13 @@
  */
 #define DNSSEC_VERIFY_MAX 8
 
+/**
+ * The time to pass as @now while the system clock is not set yet (a router without a real-time
+ * clock, booted with tls_unset_clock: accept_pinned): signature validity periods are not
+ * checked then, and the validator forgets what it validated so once the clock is set.
+ */
+#define DNSSEC_NOW_UNSET 0u
+
 /** One DNSKEY (RFC 4034 §2.1). */
 struct dnssec_key {
 	uint16_t flags;	      /**< ANCHOR_FLAG_ZONE, ANCHOR_FLAG_REVOKE, ANCHOR_FLAG_SEP */
@@ -103,6 +110,7 @@ enum {
 	DNSSEC_EDE_NOT_YET_VALID = 8,
 	DNSSEC_EDE_DNSKEY_MISSING = 9,
 	DNSSEC_EDE_RRSIGS_MISSING = 10,
+	DNSSEC_EDE_NSEC_MISSING = 12,
 };
 
 struct dnssec_result {
@@ -148,7 +156,8 @@ int dnssec_trust_from_anchor(const struct anchor_zone *az, struct dnssec_ds *ds,
  * the owner is at or below it; its labels field is at most the owner's labels; inception <=
  * @now <= expiration in serial number arithmetic (RFC 4034 §3.1.5, RFC 1982), so across the
  * wrap of 2^32; a DNSKEY of @keys of its algorithm and key tag is a zone key of protocol 3
- * (RFC 4035 §5.3.1); and its signature verifies over the signed data (RFC 4034 §3.1.8.1).
+ * (RFC 4035 §5.3.1) and not revoked (RFC 5011 §2.1); and its signature verifies over the signed
+ * data (RFC 4034 §3.1.8.1).
  *
  * SECURE when any RRSIG counts (RFC 4035 §5.3.3). INSECURE (EDE 1) exactly when there is an
  * RRSIG, every RRSIG's algorithm is one tls_dnssec_algorithm_supported() refuses, and no zone

@@ -284,7 +284,8 @@ static bool config_equal(const struct config *a, const struct config *b)
 		}
 	}
 	if (a->n_ntas != b->n_ntas || a->n_trust_anchors != b->n_trust_anchors ||
-	    !a->anchors != !b->anchors) {
+	    !a->anchors != !b->anchors || a->dnssec != b->dnssec ||
+	    a->dnssec_only_secure != b->dnssec_only_secure) {
 		return false;
 	}
 	for (size_t i = 0; i < a->n_ntas; i++) {
@@ -346,7 +347,7 @@ static void check_round_trip(const struct config *cfg)
 
 /*
  * dnssec_trust_anchors and dnssec_negative_trust_anchors: read, checked, printed and read
- * back, with a notice each while validation does not exist; their mistakes with file and line.
+ * back, with a notice each while validation is off; their mistakes with file and line.
  */
 static void test_dnssec_keys(void)
 {
@@ -365,9 +366,10 @@ static void test_dnssec_keys(void)
 		  &cfg, &msgs);
 	CU_ASSERT_EQUAL_FATAL(rc, 0);
 	CU_ASSERT(contains(msgs, "test.yml:1: notice: key 'dnssec_trust_anchors' is read and "
-				 "checked, but it has no effect until DNSSEC validation is on"));
+				 "checked, but it has no effect while DNSSEC validation is off"));
 	CU_ASSERT(contains(msgs, "test.yml:2: notice: key 'dnssec_negative_trust_anchors' is "
 				 "read and checked"));
+	CU_ASSERT_FALSE(cfg->dnssec);
 	free(msgs);
 	CU_ASSERT_EQUAL_FATAL(cfg->n_trust_anchors, 1);
 	CU_ASSERT_STRING_EQUAL(cfg->trust_anchors[0], TEST_ANCHORS);
@@ -445,13 +447,27 @@ static void test_dnssec_keys(void)
 		    "test.yml:1: key 'dnssec_negative_trust_anchors': expected a list, got "
 		    "'corp.example': write a list even of one, [\"corp.example\"]\n");
 
-	/* Validation asked for: still refused, after the anchors and NTAs are checked. */
-	expect_error("dnssec: GETDNS_EXTENSION_TRUE\n"
-		     "dnssec_trust_anchors: [" TEST_ANCHORS "]\n"
-		     "dnssec_negative_trust_anchors: [corp.example]\n" ONE_UPSTREAM,
-		     "test.yml:1: key 'dnssec': GETDNS_EXTENSION_TRUE asks for DNSSEC validation, "
-		     "which dotd does not do yet (its trust anchors and negative trust anchors are "
-		     "read and checked already; validation itself is coming)");
+	/* Validation asked for: on, with the anchors and NTAs, no notice; printed and read back. */
+	rc = load("dnssec: GETDNS_EXTENSION_TRUE\n"
+		  "dnssec_trust_anchors: [" TEST_ANCHORS "]\n"
+		  "dnssec_negative_trust_anchors: [corp.example]\n" ONE_UPSTREAM,
+		  &cfg, &msgs);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT_STRING_EQUAL(msgs, "");
+	free(msgs);
+	CU_ASSERT(cfg->dnssec);
+	CU_ASSERT_FALSE(cfg->dnssec_only_secure);
+	CU_ASSERT_PTR_NOT_NULL(cfg->anchors);
+	CU_ASSERT_EQUAL(cfg->n_ntas, 1);
+	text = NULL;
+	f = open_memstream(&text, &len);
+	CU_ASSERT_FATAL(f != NULL);
+	config_print(cfg, f);
+	fclose(f);
+	CU_ASSERT(contains(text, "dnssec: GETDNS_EXTENSION_TRUE\n"));
+	free(text);
+	check_round_trip(cfg);
+	config_free(cfg);
 }
 
 /* ---- valid files ---- */
@@ -1898,7 +1914,7 @@ static void test_notices(void)
 	CU_ASSERT_PTR_NULL(strstr(msgs, "tls_connection_retries"));
 	CU_ASSERT_EQUAL(cfg->connection_retries, 5);
 	CU_ASSERT(contains(msgs, "test.yml:3: notice: key 'dnssec_trust_anchors' is read and "
-				 "checked, but it has no effect until DNSSEC validation is on"));
+				 "checked, but it has no effect while DNSSEC validation is off"));
 	/* Implemented now. */
 	CU_ASSERT_PTR_NULL(strstr(msgs, "cache_size"));
 	CU_ASSERT_EQUAL(cfg->cache_size, 1000 * 1000);
@@ -2668,7 +2684,7 @@ static void test_err_address_syntax(void)
 		    "must be quoted here, write \"2001:db8::\"\n");
 }
 
-/* Ignored keys that would weaken security refuse to load; the others stay notices. */
+/* The DNSSEC keys turn validation on; ignored keys that would weaken security refuse to load. */
 static void test_security_keys(void)
 {
 	static const char *const dnssec_keys[] = {
@@ -2682,30 +2698,29 @@ static void test_security_keys(void)
 	int rc;
 
 	for (size_t i = 0; i < sizeof(dnssec_keys) / sizeof(dnssec_keys[0]); i++) {
-		char yaml[256];
-		char expected[512];
+		static const char *const values[] = {"GETDNS_EXTENSION_TRUE", "1000", "true"};
 
-		snprintf(yaml, sizeof(yaml), "%s: GETDNS_EXTENSION_TRUE\n" ONE_UPSTREAM,
-			 dnssec_keys[i]);
-		/* The built-in anchor file is read and checked; without one, a second error. */
-		snprintf(expected, sizeof(expected),
-			 "test.yml:1: key '%s': GETDNS_EXTENSION_TRUE asks for DNSSEC validation, "
-			 "which dotd does not do yet (its trust anchors and negative trust anchors "
-			 "are read and checked already; validation itself is coming): to run "
-			 "without validation, remove the key or set it to "
-			 "GETDNS_EXTENSION_FALSE\n%s",
-			 dnssec_keys[i],
-			 config_root_anchor[0]
-				 ? ""
-				 : "test.yml:1: key 'dnssec': this dotd was built "
-				   "without a default trust anchor file (DOTD_ROOT_ANCHOR, "
-				   "Debian's dns-root-data): set dnssec_trust_anchors\n");
-		expect_only(yaml, expected);
-		/* By number, and as a YAML boolean. */
-		snprintf(yaml, sizeof(yaml), "%s: 1000\n" ONE_UPSTREAM, dnssec_keys[i]);
-		expect_only(yaml, expected);
-		snprintf(yaml, sizeof(yaml), "%s: true\n" ONE_UPSTREAM, dnssec_keys[i]);
-		expect_only(yaml, expected);
+		/* Each turns validation on, by name, by number and as a YAML boolean. */
+		for (size_t v = 0; v < 3; v++) {
+			char yaml[256];
+
+			snprintf(yaml, sizeof(yaml), "%s: %s\n" ONE_UPSTREAM, dnssec_keys[i],
+				 values[v]);
+			if (!config_root_anchor[0]) {
+				/* Without a built-in anchor file, validation needs one named. */
+				expect_only(yaml, "test.yml:1: key 'dnssec': this dotd was built "
+						  "without a default trust anchor file "
+						  "(DOTD_ROOT_ANCHOR, Debian's dns-root-data): set "
+						  "dnssec_trust_anchors\n");
+				continue;
+			}
+			cfg = load_ok(yaml);
+			CU_ASSERT(cfg && cfg->dnssec);
+			/* The built-in anchors, read and checked. */
+			CU_ASSERT(cfg && cfg->anchors != NULL);
+			CU_ASSERT(cfg && cfg->dnssec_only_secure == (i == 2));
+			config_free(cfg);
+		}
 	}
 	cfg = load_ok("dnssec: GETDNS_EXTENSION_FALSE\n"
 		      "dnssec_return_status: 1001\n"
@@ -2720,8 +2735,8 @@ static void test_security_keys(void)
 	rc = load("dnssec_trust_anchors: [" TEST_ANCHORS "]\n" ONE_UPSTREAM, &cfg, &msgs);
 	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT_STRING_EQUAL(msgs, "test.yml:1: notice: key 'dnssec_trust_anchors' is read and "
-				     "checked, but it has no effect until DNSSEC validation is on, "
-				     "which dotd does not do yet\n");
+				     "checked, but it has no effect while DNSSEC validation is off "
+				     "(set dnssec to GETDNS_EXTENSION_TRUE to turn it on)\n");
 	free(msgs);
 	config_free(cfg);
 
