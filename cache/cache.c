@@ -964,9 +964,15 @@ enum cache_state cache_lookup(struct cache *c, const struct cache_key *k,
 	memcpy(m, entry_msg(e), len);
 	/* The client's ID and spelling of the question (the lengths are equal: same key). */
 	memcpy(m, cl->query, 2);
-	/* RD as this client asked (RFC 1035 §4.1.1), Z clear (rfc-checklist M6). */
+	/*
+	 * RD and CD as this client asked (RFC 1035 §4.1.1), Z clear (rfc-checklist M6), AD only for
+	 * a client that set DO or AD (RFC 6840 §5.7).
+	 */
 	dns_put16(m + 2,
-		  (uint16_t)((dns_flags(m) & ~(DNS_Z | DNS_RD)) | (dns_flags(cl->query) & DNS_RD)));
+		  (uint16_t)((dns_flags(m) &
+			      ~(DNS_Z | DNS_RD | DNS_CD |
+				(cl->do_bit || (dns_flags(cl->query) & DNS_AD) ? 0 : DNS_AD))) |
+			     (dns_flags(cl->query) & (DNS_RD | DNS_CD))));
 	memcpy(m + DNS_HDR_LEN, cl->query + DNS_HDR_LEN, cl->qend - DNS_HDR_LEN);
 	elapsed = (uint32_t)((now - e->stored_at) / 1000);
 	ttls = entry_ttls(e);

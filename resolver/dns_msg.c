@@ -108,14 +108,19 @@ int dns_msg_upstream_query(const struct dns_client_query *cq, const struct dns_u
 	}
 	dns_put16(out, (uint16_t)len);
 	dns_put16(m, 0);
-	dns_put16(m + 2, dns_flags(cq->msg) & (DNS_RD | DNS_CD | DNS_AD));
+	/*
+	 * A validating stub asks with DO and CD (RFC 4035 §4.9.3, §3.2.2): it wants the RRSIGs,
+	 * and the data even where the upstream's own validation would refuse it.
+	 */
+	dns_put16(m + 2,
+		  (dns_flags(cq->msg) & (DNS_RD | DNS_CD | DNS_AD)) | (o->validate ? DNS_CD : 0));
 	dns_put16(m + 4, 1);
 	dns_put16(m + 6, 0);
 	dns_put16(m + 8, 0);
 	dns_put16(m + 10, 1);
 	memcpy(m + DNS_HDR_LEN, cq->msg + DNS_HDR_LEN, qlen);
 	p = m + DNS_HDR_LEN + qlen;
-	p += dns_opt_write(p, DNS_MSG_UDP_MAX, 0, cq->do_bit, (uint16_t)opts);
+	p += dns_opt_write(p, DNS_MSG_UDP_MAX, 0, cq->do_bit || o->validate, (uint16_t)opts);
 	if (o->ecs_private) {
 		dns_put16(p, DNS_OPT_ECS);
 		dns_put16(p + 2, 4);
@@ -227,10 +232,16 @@ int dns_msg_client_answer(const struct dns_client_query *cq, const uint8_t *ans,
 	memcpy(out, cq->msg, 2);
 	memcpy(out + DNS_HDR_LEN, cq->msg + DNS_HDR_LEN, cq->q.end - DNS_HDR_LEN);
 	/*
-	 * RD as the client asked (RFC 1035 §4.1.1), Z clear (RFC 1035, rfc-checklist M6), and AA
+	 * RD and CD as the client asked (RFC 1035 §4.1.1, RFC 4035 §3.1.6: a validating stub asks
+	 * upstreams with CD whatever the client set), Z clear (RFC 1035, rfc-checklist M6), and AA
 	 * clear: a stub is not the zone's authority (RFC 1035 §4.1.1), whatever the upstream said.
 	 */
-	flags = (dns_flags(out) & ~(DNS_Z | DNS_RD | DNS_AA)) | (dns_flags(cq->msg) & DNS_RD);
+	flags = (dns_flags(out) & ~(DNS_Z | DNS_RD | DNS_AA | DNS_CD)) |
+		(dns_flags(cq->msg) & (DNS_RD | DNS_CD));
+	/* AD only for a client that set DO or AD (RFC 6840 §5.7). */
+	if (!cq->do_bit && !(dns_flags(cq->msg) & DNS_AD)) {
+		flags &= ~DNS_AD;
+	}
 	if (!cq->has_opt && ext_rcode != 0) {
 		/* An extended RCODE cannot be said without OPT: say the server failed. */
 		flags = (uint16_t)((flags & ~0xf) | DNS_RCODE_SERVFAIL);
@@ -525,4 +536,98 @@ int dns_msg_local(const struct dns_client_query *cq, unsigned rcode, bool aa,
 	}
 	*out_len = len;
 	return 0;
+}
+
+/* What a validated answer keeps of the record of @type in @section (dns_msg_dnssec_filter). */
+static bool dnssec_keep(int section, uint16_t type, bool positive, bool keep_dnssec, uint16_t qtype)
+{
+	bool dnssec = type == 46 || type == 47 || type == 50; /* RRSIG, NSEC, NSEC3 */
+
+	if (section == 1) {
+		return !dnssec || keep_dnssec || type == qtype;
+	}
+	if (section == 2) {
+		if (dnssec) {
+			return keep_dnssec;
+		}
+		return !positive && type == DNS_TYPE_SOA;
+	}
+	return false;
+}
+
+int dns_msg_dnssec_filter(const uint8_t *ans, size_t len, bool ad, bool keep_dnssec, uint8_t *out,
+			  size_t cap, size_t *out_len)
+{
+	struct dns_question q;
+	struct dns_walk w;
+	struct dns_rr rr;
+	ldns_pkt *pkt = NULL;
+	ldns_rr_list *lists[3] = {NULL, NULL, NULL};
+	bool positive = dns_ancount(ans) > 0, changed = false;
+	int ret;
+
+	if (dns_question_parse(ans, len, &q) != 0 || dns_walk_init(&w, ans, len) != 0) {
+		return -EBADMSG;
+	}
+	while ((ret = dns_walk_next(&w, &rr)) == 1) {
+		if (rr.type != DNS_TYPE_OPT &&
+		    !dnssec_keep(rr.section, rr.type, positive, keep_dnssec, q.qtype)) {
+			changed = true;
+		}
+	}
+	if (ret < 0) {
+		return -EBADMSG;
+	}
+	if (!changed) {
+		if (len > cap) {
+			return -ENOSPC;
+		}
+		memcpy(out, ans, len);
+		dns_put16(out + 2,
+			  (uint16_t)((dns_flags(out) & ~(DNS_AD | DNS_CD)) | (ad ? DNS_AD : 0)));
+		*out_len = len;
+		return 0;
+	}
+	/* The rare path for DO clients, the usual one for the others: rebuilt with ldns. */
+	ret = -EBADMSG;
+	if (ldns_wire2pkt(&pkt, ans, len) != LDNS_STATUS_OK) {
+		goto cleanup;
+	}
+	for (int s = 0; s < 3; s++) {
+		ldns_rr_list *from = s == 0   ? ldns_pkt_answer(pkt)
+				     : s == 1 ? ldns_pkt_authority(pkt)
+					      : ldns_pkt_additional(pkt);
+
+		lists[s] = ldns_rr_list_new();
+		if (!lists[s]) {
+			goto cleanup;
+		}
+		for (size_t i = 0; from && i < ldns_rr_list_rr_count(from); i++) {
+			ldns_rr *one = ldns_rr_list_rr(from, i);
+
+			if (dnssec_keep(s + 1, (uint16_t)ldns_rr_get_type(one), positive,
+					keep_dnssec, q.qtype)) {
+				ldns_rr_list_push_rr(lists[s], ldns_rr_clone(one));
+			}
+		}
+	}
+	ldns_rr_list_deep_free(ldns_pkt_answer(pkt));
+	ldns_pkt_set_answer(pkt, lists[0]);
+	ldns_pkt_set_ancount(pkt, (uint16_t)ldns_rr_list_rr_count(lists[0]));
+	ldns_rr_list_deep_free(ldns_pkt_authority(pkt));
+	ldns_pkt_set_authority(pkt, lists[1]);
+	ldns_pkt_set_nscount(pkt, (uint16_t)ldns_rr_list_rr_count(lists[1]));
+	ldns_rr_list_deep_free(ldns_pkt_additional(pkt));
+	ldns_pkt_set_additional(pkt, lists[2]);
+	ldns_pkt_set_arcount(pkt, (uint16_t)ldns_rr_list_rr_count(lists[2]));
+	lists[0] = lists[1] = lists[2] = NULL;
+	ldns_pkt_set_ad(pkt, ad);
+	ldns_pkt_set_cd(pkt, false);
+	ret = pkt_render(pkt, out, cap, out_len);
+cleanup:
+	for (int s = 0; s < 3; s++) {
+		ldns_rr_list_deep_free(lists[s]);
+	}
+	ldns_pkt_free(pkt);
+	return ret;
 }

@@ -30,6 +30,7 @@ struct dns_upstream_opts {
 	unsigned padding_blocksize; /**< RFC 8467 §4.1 block padding; 0 for none */
 	bool ecs_private;	    /**< add ECS with source prefix 0 (RFC 7871 §7.1.2) */
 	bool keepalive;		    /**< add edns-tcp-keepalive, empty (RFC 7828 §3.2.1) */
+	bool validate;		    /**< dotd validates: DO and CD set (RFC 4035 §4.9.3) */
 };
 
 enum dns_check {
@@ -82,16 +83,29 @@ int dns_msg_error(const struct dns_client_query *cq, unsigned rcode, int ede, co
  */
 int dns_msg_scrub(const uint8_t *ans, size_t len, uint8_t *out, size_t cap, size_t *out_len);
 
+/**
+ * Write the validated answer @ans for the cache and its clients into @out (@cap bytes): AD set
+ * when @ad (secure) and clear otherwise, CD clear (it was ours, RFC 4035 §4.9.3); the DNSSEC
+ * records (RRSIG, NSEC, NSEC3, unless of the type asked) only when @keep_dnssec, the clients having
+ * set DO (RFC 4035 §3.2.1); of the authority section only the SOA of a negative answer and the
+ * DNSSEC records that prove it or a wildcard; nothing of the additional section but OPT: what was
+ * not validated does not go out under AD (RFC 4035 §3.2.3). 0, -ENOSPC or -EBADMSG.
+ */
+int dns_msg_dnssec_filter(const uint8_t *ans, size_t len, bool ad, bool keep_dnssec, uint8_t *out,
+			  size_t cap, size_t *out_len);
+
 /** The largest UDP answer the client can take: 512, or its EDNS size, at most 1232. */
 size_t dns_msg_udp_limit(const struct dns_client_query *cq);
 
 /* Extended DNS Error codes used (RFC 8914 §4). */
-#define DNS_EDE_OTHER	      0
-#define DNS_EDE_NOT_SUPPORTED 21
-#define DNS_EDE_NO_REACHABLE  22
-#define DNS_EDE_NETWORK_ERROR 23
-#define DNS_EDE_PROHIBITED    18
-#define DNS_EDE_BLOCKED	      15
+#define DNS_EDE_OTHER		     0
+#define DNS_EDE_DNSSEC_BOGUS	     6
+#define DNS_EDE_DNSSEC_INDETERMINATE 5
+#define DNS_EDE_NOT_SUPPORTED	     21
+#define DNS_EDE_NO_REACHABLE	     22
+#define DNS_EDE_NETWORK_ERROR	     23
+#define DNS_EDE_PROHIBITED	     18
+#define DNS_EDE_BLOCKED		     15
 
 /** One record of an answer made here: its owner is the question's name. */
 struct dns_local_rr {

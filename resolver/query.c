@@ -34,24 +34,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
 #include "blocklist.h"
 #include "hosts.h"
 #include "log.h"
 #include "origin.h"
 #include "policy.h"
 #include "resolver.h"
+#include "validator.h"
 
 #define QUERY_MAX_LEGS	 4    /* tries in flight at once for one query */
 #define STALE_CLIENT_MS	 1800 /* RFC 8767 §5: the client response timer */
 #define STALE_TTL	 30   /* RFC 8767 §4 */
 #define INFLIGHT_BUCKETS 4096 /* power of two */
+#define VAL_FETCHES_MAX	 48   /* DS and DNSKEY questions one validation may ask */
 
 struct query;
 
 /** A client waiting for the answer to a query. */
 struct waiter {
 	struct waiter *next;
-	struct origin *origin;	      /**< held (origin_hold) until waiter_free */
+	struct origin *origin;	      /**< held (origin_hold) until waiter_free; NULL if parent */
+	struct query *parent;	      /**< a validation's own question: whose it is, or NULL */
 	struct sockaddr_storage peer; /**< the client's address (UDP: where the answer goes) */
 	uint64_t received;	      /**< uv_hrtime() when its query arrived */
 	struct dns_client_query cq;   /**< cq.msg points to msg */
@@ -84,6 +89,18 @@ struct query {
 	struct dl_node n_deadline;
 	struct dl_node n_try;
 	struct dl_node n_stale;
+	/* DNSSEC validation (validator.h), when the configuration asks for it. */
+	bool cd;	   /**< the client set CD: no validation (RFC 4035 §3.2.2) */
+	bool do_bit;	   /**< the clients set DO: they get the RRSIGs */
+	bool validated;	   /**< the answer at hand was validated (or needs no validation) */
+	bool val_busy;	   /**< val_step() runs: a question answered at once returns to it */
+	bool val_no_dates; /**< validated without the clock (DNSSEC_NOW_UNSET): not cached */
+	uint8_t *val_ans;  /**< owned: the upstream's answer being validated */
+	size_t val_len;
+	unsigned val_fetches;	/**< DS and DNSKEY questions asked for it */
+	struct val_need need;	/**< the latest of them */
+	struct query *val_subq; /**< the query answering it, while it is in flight */
+	struct waiter *val_w;	/**< our waiter in val_subq's list (val_subq frees it) */
 	uint8_t data[];
 };
 
@@ -157,8 +174,25 @@ static void answer_error_to(struct resolver *r, const struct query_client *to,
 /* @w is answered or dropped: its origin is released (which may free it), then @w. */
 static void waiter_free(struct waiter *w)
 {
-	origin_release(w->origin, (const struct sockaddr *)&w->peer);
+	if (w->origin) {
+		origin_release(w->origin, (const struct sockaddr *)&w->peer);
+	}
 	free(w);
+}
+
+static void val_fetched(struct query *q, const uint8_t *ans, size_t len);
+static bool query_start(struct resolver *r, const struct cache_key *k,
+			const struct dns_client_query *cq, size_t group, struct waiter *w);
+
+/* A validation's question is answered (@ans), or failed (NULL): back to its query. */
+static void waiter_internal_done(struct waiter *w, const uint8_t *ans, size_t len)
+{
+	struct query *parent = w->parent;
+
+	parent->val_subq = NULL;
+	parent->val_w = NULL;
+	free(w);
+	val_fetched(parent, ans, len);
 }
 
 /* The cache's answer for @cq (fresh, or stale with @stale_ttl), sent; false when none. */
@@ -199,14 +233,20 @@ static bool waiters_answer_stale(struct query *q)
 	struct resolver *r = q->r;
 	bool prefetch;
 
+	struct waiter **pp = &q->waiters;
+
 	if (!q->waiters || r->cfg->serve_stale_max == 0 || !cache_has_stale(r->cache, &q->key)) {
 		return false;
 	}
-	while (q->waiters) {
-		struct waiter *w = q->waiters;
+	while (*pp) {
+		struct waiter *w = *pp;
 		struct query_client to = waiter_client(w);
 
-		q->waiters = w->next;
+		if (w->parent) {
+			pp = &w->next; /* a validation waits for the answer itself */
+			continue;
+		}
+		*pp = w->next;
 		answer_from_cache(r, &q->key, &w->cq, &to, STALE_TTL, &prefetch);
 		waiter_free(w);
 	}
@@ -232,11 +272,28 @@ static void query_free(struct query *q)
 		struct waiter *w = q->waiters;
 
 		q->waiters = w->next;
+		if (w->parent) {
+			/* Its validation waits on; its own deadline ends it. */
+			w->parent->val_subq = NULL;
+			w->parent->val_w = NULL;
+		}
 		waiter_free(w);
+	}
+	if (q->val_subq) {
+		struct waiter **pp = &q->val_subq->waiters;
+
+		while (*pp && *pp != q->val_w) {
+			pp = &(*pp)->next;
+		}
+		if (*pp) {
+			*pp = q->val_w->next;
+			free(q->val_w);
+		}
 	}
 	r->n_queries--;
 	snapshot_unref(q->snap);
 	free(q->fail_ans);
+	free(q->val_ans);
 	free(q);
 }
 
@@ -255,7 +312,20 @@ static bool query_any_sent(const struct query *q)
 static void waiters_fail(struct query *q, int ede, const char *text)
 {
 	struct resolver *r = q->r;
+	struct waiter **pp = &q->waiters;
 
+	/* The validations waiting get nothing: they decide what that means. */
+	while (*pp) {
+		struct waiter *w = *pp;
+
+		if (w->parent) {
+			*pp = w->next;
+			waiter_internal_done(w, NULL, 0);
+			pp = &q->waiters; /* the list may have changed meanwhile */
+			continue;
+		}
+		pp = &w->next;
+	}
 	if (waiters_answer_stale(q)) {
 		return;
 	}
@@ -264,6 +334,10 @@ static void waiters_fail(struct query *q, int ede, const char *text)
 		struct query_client to = waiter_client(w);
 
 		q->waiters = w->next;
+		if (w->parent) {
+			waiter_internal_done(w, NULL, 0);
+			continue;
+		}
 		r->stats.servfail++;
 		answer_error_to(r, &to, &w->cq, DNS_RCODE_SERVFAIL, ede, text);
 		waiter_free(w);
@@ -319,7 +393,10 @@ static void query_fail(struct query *q, int status)
 	}
 	/* A refresh that failed keeps the cached answer and holds the next one back. */
 	cache_refresh_failed(q->r->cache, &q->key);
-	if (q->fail_ans && dns_rcode(q->fail_ans) == DNS_RCODE_REFUSED) {
+	if (q->val_ans) {
+		ede = DNS_EDE_DNSSEC_INDETERMINATE;
+		text = "DNSSEC validation did not finish in time";
+	} else if (q->fail_ans && dns_rcode(q->fail_ans) == DNS_RCODE_REFUSED) {
 		ede = DNS_EDE_NO_REACHABLE; /* "...or they potentially refused to reply" */
 		text = "upstreams refused the query";
 	} else {
@@ -330,18 +407,31 @@ static void query_fail(struct query *q, int status)
 }
 
 /* Store the upstream's answer and pass it on to every waiter; then free. */
+static bool query_validates(const struct query *q, const uint8_t *ans);
+static void val_begin(struct query *q, const uint8_t *ans, size_t len);
+
 static void query_answer(struct query *q, const uint8_t *ans, size_t len,
 			 const struct dns_opt *aopt)
 {
 	struct resolver *r = q->r;
 
-	cache_insert(r->cache, &q->key, ans, len, aopt);
+	if (query_validates(q, ans)) {
+		val_begin(q, ans, len);
+		return;
+	}
+	if (!q->val_no_dates) {
+		cache_insert(r->cache, &q->key, ans, len, aopt);
+	}
 	while (q->waiters) {
 		struct waiter *w = q->waiters;
 		struct query_client to = waiter_client(w);
 		size_t out_len;
 
 		q->waiters = w->next;
+		if (w->parent) {
+			waiter_internal_done(w, ans, len);
+			continue;
+		}
 		if (dns_msg_client_answer(&w->cq, ans, len, aopt,
 					  origin_answer_max(w->origin, &w->cq), r->out + 2,
 					  DNS_MAX_MSG + 64, &out_len) != 0 ||
@@ -360,6 +450,260 @@ static void query_answer(struct query *q, const uint8_t *ans, size_t len,
 		waiter_free(w);
 	}
 	query_free(q);
+}
+
+/* --- DNSSEC validation (validator.h) --- */
+
+/* Whether @q's answer @ans is validated before the cache and the clients see it. */
+static bool query_validates(const struct query *q, const uint8_t *ans)
+{
+	unsigned rcode = dns_rcode(ans);
+
+	return q->snap->cfg->dnssec && !q->cd && !q->validated &&
+	       (rcode == DNS_RCODE_NOERROR || rcode == DNS_RCODE_NXDOMAIN);
+}
+
+/*
+ * What validation reads: the query's anchors and negative anchors, the wall clock (not while it
+ * is unset and tls_unset_clock lets dotd run without it: then no dates are checked, and nothing
+ * so validated is kept), the loop's clock for the zone cache.
+ */
+static void val_ctx_make(struct query *q, struct val_ctx *ctx)
+{
+	const struct config *cfg = q->snap->cfg;
+	bool unset = cfg->unset_clock == CONFIG_UNSET_CLOCK_ACCEPT_PINNED && tls_clock_unset();
+
+	*ctx = (struct val_ctx){
+		.anchors = cfg->anchors,
+		.ntas = cfg->ntas,
+		.n_ntas = cfg->n_ntas,
+		.now = unset ? DNSSEC_NOW_UNSET : (uint32_t)time(NULL),
+		.mono = uv_now(q->r->loop) / 1000,
+	};
+	if (unset) {
+		q->val_no_dates = true;
+		q->r->val_no_dates = true;
+	}
+}
+
+/*
+ * Ask @q->need: from the cache (CD and DO set, so the entry holds the RRSIGs as they came),
+ * else by joining or starting a query for it. Answered at once, it is learnt here; otherwise
+ * q->val_subq is the query that will answer it.
+ */
+static void val_fetch(struct query *q)
+{
+	struct resolver *r = q->r;
+	uint8_t msg[DNS_HDR_LEN + DNS_MAX_NAME + 4 + DNS_OPT_FIXED_LEN];
+	const struct policy_zone *zone;
+	struct dns_client_query cq;
+	struct cache_key k;
+	struct val_ctx ctx;
+	struct waiter *w;
+	struct query *sq;
+	size_t len = DNS_HDR_LEN;
+	unsigned rcode;
+	bool prefetch;
+
+	memset(msg, 0, DNS_HDR_LEN);
+	dns_put16(msg + 2, DNS_RD | DNS_CD);
+	dns_put16(msg + 4, 1);
+	dns_put16(msg + 10, 1);
+	memcpy(msg + len, q->need.name, q->need.name_len);
+	len += q->need.name_len;
+	dns_put16(msg + len, q->need.qtype);
+	dns_put16(msg + len + 2, DNS_CLASS_IN);
+	len += 4;
+	len += dns_opt_write(msg + len, DNS_MSG_UDP_MAX, 0, true, 0);
+	zone = policy_lookup(r->snap->policy, q->need.name, q->need.name_len);
+	if (dns_msg_check_query(msg, len, &cq, &rcode) != DNS_CHECK_OK ||
+	    zone->action != POLICY_FORWARD) {
+		goto fail; /* a special-use zone has no DS or DNSKEY to give */
+	}
+	cache_key_make(r->cache, cq.msg, &cq.q, true, &k);
+	cache_key_set_group(r->cache, &k, r->snap->groups[zone->group].key);
+	{
+		struct cache_client cl = {
+			.query = msg,
+			.qend = cq.q.end,
+			.has_opt = true,
+			.do_bit = true,
+			.max_len = DNS_MAX_MSG,
+		};
+		size_t alen;
+
+		if (cache_lookup(r->cache, &k, &cl, 0, r->val_buf, DNS_MAX_MSG + 64, &alen,
+				 &prefetch) == CACHE_FRESH) {
+			val_ctx_make(q, &ctx);
+			val_learn(r->vc, &ctx, &q->need, r->val_buf, alen);
+			return;
+		}
+	}
+	w = calloc(1, sizeof(*w) + len);
+	if (!w) {
+		goto fail;
+	}
+	w->parent = q;
+	w->received = uv_hrtime();
+	memcpy(w->msg, msg, len);
+	w->cq = cq;
+	w->cq.msg = w->msg;
+	q->val_w = w;
+	sq = inflight_find(r, &k);
+	if (sq) {
+		w->next = sq->waiters;
+		sq->waiters = w;
+		q->val_subq = sq;
+		r->stats.coalesced++;
+		return;
+	}
+	/* query_start() may answer at once (nothing reachable): then val_w is NULL again. */
+	if (!query_start(r, &k, &w->cq, zone->group, w)) {
+		q->val_subq = NULL;
+		q->val_w = NULL;
+		free(w);
+		goto fail;
+	}
+	if (q->val_w == w) {
+		q->val_subq = inflight_find(r, &k);
+	}
+	return;
+fail:
+	val_ctx_make(q, &ctx);
+	val_learn(r->vc, &ctx, &q->need, NULL, 0);
+}
+
+/* The verdict is in: the answer goes to the cache and the waiters, or SERVFAIL does. */
+static void val_finish(struct query *q, const struct val_result *res)
+{
+	struct resolver *r = q->r;
+	bool refuse = res->sec == VAL_BOGUS ||
+		      (res->sec == VAL_INSECURE && q->snap->cfg->dnssec_only_secure);
+	struct dns_opt opt;
+	uint8_t *out = NULL;
+	size_t cap = q->val_len + 64, out_len;
+
+	q->validated = true;
+	if (res->sec == VAL_SECURE) {
+		r->stats.dnssec_secure++;
+	} else if (res->sec == VAL_INSECURE) {
+		r->stats.dnssec_insecure++;
+	} else {
+		r->stats.dnssec_bogus++;
+		log_info(LOG_QUERY, "DNSSEC validation failed: %s", res->why);
+	}
+	if (!refuse) {
+		out = malloc(cap);
+		if (out &&
+		    dns_msg_dnssec_filter(q->val_ans, q->val_len, res->sec == VAL_SECURE, q->do_bit,
+					  out, cap, &out_len) == 0 &&
+		    dns_opt_find(out, out_len, &opt) == 0) {
+			query_answer(q, out, out_len, &opt);
+			free(out);
+			return;
+		}
+		free(out);
+	}
+	/* Bogus: SERVFAIL with the Extended DNS Error that says why (RFC 8914 §4.7-4.13). */
+	while (q->waiters) {
+		struct waiter *w = q->waiters;
+		struct query_client to = waiter_client(w);
+
+		q->waiters = w->next;
+		if (w->parent) {
+			waiter_internal_done(w, NULL, 0);
+			continue;
+		}
+		if (refuse && res->sec == VAL_INSECURE) {
+			answer_error_to(r, &to, &w->cq, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
+					"not DNSSEC-secure (dnssec_return_only_secure)");
+		} else if (refuse) {
+			answer_error_to(r, &to, &w->cq, DNS_RCODE_SERVFAIL,
+					res->ede >= 0 ? res->ede : DNS_EDE_DNSSEC_BOGUS, res->why);
+		} else {
+			answer_error_to(r, &to, &w->cq, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
+					"validated answer cannot be rebuilt");
+		}
+		waiter_free(w);
+	}
+	query_free(q);
+}
+
+/* Validate until the verdict is in, or a question is on its way (then val_fetched goes on). */
+static void val_step(struct query *q)
+{
+	struct resolver *r = q->r;
+	struct val_result res;
+	struct val_need need;
+	struct val_ctx ctx;
+	int ret;
+
+	q->val_busy = true;
+	for (;;) {
+		val_ctx_make(q, &ctx);
+		ret = val_answer(r->vc, &ctx, q->val_ans, q->val_len, &res, &need);
+		if (ret == 0) {
+			break;
+		}
+		if (ret < 0 || q->val_fetches >= VAL_FETCHES_MAX ||
+		    (q->val_fetches > 0 && need.qtype == q->need.qtype &&
+		     need.name_len == q->need.name_len &&
+		     memcmp(need.name, q->need.name, need.name_len) == 0)) {
+			/* No memory, or the chain of trust does not come together. */
+			res = (struct val_result){.sec = VAL_BOGUS,
+						  .ede = DNSSEC_EDE_DNSKEY_MISSING};
+			snprintf(res.why, sizeof(res.why), "%s",
+				 ret < 0 ? "out of memory" : "the chain of trust cannot be built");
+			break;
+		}
+		q->val_fetches++;
+		q->need = need;
+		r->stats.dnssec_fetches++;
+		val_fetch(q);
+		if (q->val_subq) {
+			q->val_busy = false;
+			return;
+		}
+	}
+	q->val_busy = false;
+	val_finish(q, &res);
+}
+
+static void val_fetched(struct query *q, const uint8_t *ans, size_t len)
+{
+	struct val_ctx ctx;
+
+	val_ctx_make(q, &ctx);
+	val_learn(q->r->vc, &ctx, &q->need, ans, len);
+	if (!q->val_busy) {
+		val_step(q);
+	}
+}
+
+/* The upstream answered @q: its other tries end, and validation starts. */
+static void val_begin(struct query *q, const uint8_t *ans, size_t len)
+{
+	struct resolver *r = q->r;
+
+	for (unsigned i = 0; i < QUERY_MAX_LEGS; i++) {
+		if (q->legs[i].active) {
+			tls_query_cancel(&q->legs[i].tq);
+			q->legs[i].active = false;
+			q->n_active--;
+		}
+	}
+	dl_remove(&r->tries, &q->n_try);
+	q->val_ans = malloc(len);
+	if (!q->val_ans) {
+		struct val_result res = {.sec = VAL_BOGUS, .ede = DNS_EDE_OTHER};
+
+		snprintf(res.why, sizeof(res.why), "out of memory");
+		val_finish(q, &res);
+		return;
+	}
+	memcpy(q->val_ans, ans, len);
+	q->val_len = len;
+	val_step(q);
 }
 
 /* --- answers made here --- */
@@ -736,6 +1080,7 @@ static struct waiter *waiter_new(const struct query_client *from, const struct d
 		return NULL;
 	}
 	w->next = NULL;
+	w->parent = NULL;
 	w->origin = from->origin;
 	w->received = from->received;
 	memset(&w->peer, 0, sizeof(w->peer));
@@ -761,6 +1106,7 @@ static bool query_start(struct resolver *r, const struct cache_key *k,
 	size_t frame_cap = 2 + cq->q.end + 64 + snap->opts.padding_blocksize;
 	size_t tried_len = (upstream_count(snap->groups[group].ups) + 7) / 8;
 	uint64_t now = uv_now(r->loop);
+	struct dns_upstream_opts opts;
 	struct query *q;
 
 	q = calloc(1, sizeof(*q) + frame_cap + tried_len);
@@ -772,7 +1118,11 @@ static bool query_start(struct resolver *r, const struct cache_key *k,
 	q->group = group;
 	q->frame = q->data;
 	q->tried = q->frame + frame_cap;
-	if (dns_msg_upstream_query(cq, &snap->opts, q->frame, frame_cap, &q->frame_len) != 0) {
+	q->cd = (dns_flags(cq->msg) & DNS_CD) != 0;
+	q->do_bit = cq->do_bit;
+	opts = snap->opts;
+	opts.validate = snap->cfg->dnssec && !q->cd;
+	if (dns_msg_upstream_query(cq, &opts, q->frame, frame_cap, &q->frame_len) != 0) {
 		free(q);
 		return false;
 	}

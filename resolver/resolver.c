@@ -20,6 +20,7 @@
 #include "policy.h"
 #include "resolver.h"
 #include "stats.h"
+#include "validator.h"
 
 /* The cache's clock: the loop's time, in ms (cache/ does no I/O of its own). */
 static uint64_t loop_now(void *arg)
@@ -177,6 +178,12 @@ void resolver_stats_log(struct resolver *r)
 		   (unsigned long long)s->tcp_overflow_closed, (unsigned long long)s->tcp_paused,
 		   (unsigned long long)s->udp_send_dropped);
 	stats_log_answers(s);
+	log_notice(LOG_MAIN,
+		   "dnssec: secure=%llu insecure=%llu bogus=%llu fetches=%llu zones=%zu "
+		   "zone_bytes=%zu",
+		   (unsigned long long)s->dnssec_secure, (unsigned long long)s->dnssec_insecure,
+		   (unsigned long long)s->dnssec_bogus, (unsigned long long)s->dnssec_fetches,
+		   val_cache_count(r->vc), val_cache_bytes(r->vc));
 	if (r->cache) {
 		cache_stats_get(r->cache, &cs);
 		log_notice(LOG_MAIN,
@@ -288,9 +295,13 @@ int resolver_start(struct resolver *r, uv_loop_t *loop, struct config *cfg, cons
 	r->started = uv_hrtime();
 	r->out = malloc(2 + DNS_MAX_MSG + 128);
 	r->scrub = malloc(DNS_MAX_MSG);
+	r->val_buf = malloc(DNS_MAX_MSG + 64);
 	r->config_path = path ? strdup(path) : NULL;
 	ret = upstream_pool_new(loop, &r->pool);
-	if (!r->out || !r->scrub || (path && !r->config_path) || ret != 0) {
+	if (ret == 0) {
+		ret = val_cache_new(RESOLVER_VAL_ZONES, &r->vc);
+	}
+	if (!r->out || !r->scrub || !r->val_buf || (path && !r->config_path) || ret != 0) {
 		config_free(cfg);
 		return -ENOMEM;
 	}
@@ -436,6 +447,11 @@ void resolver_network_event(struct resolver *r, const struct netwatch_event *ev)
 	}
 	if (ev->kinds & NETWATCH_CLOCK) {
 		upstream_pool_each(r->pool, on_upstream_clock_changed, NULL);
+		/* What was validated without the clock is validated again with it. */
+		if (r->val_no_dates && !tls_clock_unset()) {
+			val_cache_clear(r->vc);
+			r->val_no_dates = false;
+		}
 	}
 }
 
@@ -657,6 +673,8 @@ int resolver_reload(struct resolver *r, FILE *out)
 	}
 	/* tls_unset_clock may have been turned off: what it let in goes (tls.h). */
 	upstream_pool_each(r->pool, on_upstream_clock_changed, NULL);
+	/* The trust anchors may have changed: zones are validated again from them. */
+	val_cache_clear(r->vc);
 	failed = listener_apply(r, m);
 	local_reload(r, m);
 	if (resolver_metrics_apply(r, m) != 0) {
@@ -758,4 +776,8 @@ void resolver_free(struct resolver *r)
 	r->out = NULL;
 	free(r->scrub);
 	r->scrub = NULL;
+	free(r->val_buf);
+	r->val_buf = NULL;
+	val_cache_free(r->vc);
+	r->vc = NULL;
 }

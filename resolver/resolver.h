@@ -78,6 +78,9 @@ struct snapshot *snapshot_ref(struct snapshot *s);
 void snapshot_unref(struct snapshot *s);
 
 /** Counters of the client side, logged on SIGUSR1 and at exit. */
+/** Zones the validator keeps verdicts for (validator.h): a few hundred kB at most. */
+#define RESOLVER_VAL_ZONES 1024
+
 struct resolver_stats {
 	uint64_t queries_udp;
 	uint64_t queries_tcp;
@@ -116,6 +119,10 @@ struct resolver_stats {
 	uint64_t reloads;		     /**< reloads asked for (SIGHUP, dotd-ctl reload) */
 	uint64_t reload_failures; /**< of those, the ones that left something unchanged */
 	uint64_t network_events;  /**< network changes acted on (resolver_network_event) */
+	uint64_t dnssec_secure;	  /**< answers validated secure (validator.h) */
+	uint64_t dnssec_insecure; /**< answers validated insecure */
+	uint64_t dnssec_bogus;	  /**< answers found bogus: SERVFAIL */
+	uint64_t dnssec_fetches;  /**< DS and DNSKEY questions validation asked */
 };
 
 /** A node of a dl_list, embedded in the object it orders (a query, a client connection). */
@@ -231,6 +238,9 @@ struct resolver {
 
 	uint8_t *out;	/**< owned scratch buffer for one answer, with prefix */
 	uint8_t *scrub; /**< owned scratch buffer for an upstream answer rebuilt by dns_msg_scrub */
+	uint8_t *val_buf;     /**< owned scratch buffer: a DS or DNSKEY answer from the cache */
+	struct val_cache *vc; /**< owned: the validator's zone cache (validator.h) */
+	bool val_no_dates;    /**< something was validated while the clock was unset */
 	char summary[RESOLVER_SUMMARY_MAX]; /**< resolver_summary() */
 	size_t n_listening;		    /**< listeners bound */
 	size_t n_unnamed;		    /**< of those, not named in summary (no room) */

@@ -531,6 +531,11 @@ static const struct field client_fields[] = {
 	       "reloads that left the configuration, or a listen address, unchanged"),
 	CLIENT(network_events, "network_events",
 	       "network changes acted on: addresses, links, default routes, resumes, the clock"),
+	CLIENT(dnssec_secure, "dnssec_secure", "answers DNSSEC-validated as secure (AD)"),
+	CLIENT(dnssec_insecure, "dnssec_insecure",
+	       "answers DNSSEC-validated as insecure: unsigned delegation, unsupported algorithm"),
+	CLIENT(dnssec_bogus, "dnssec_bogus", "answers that failed DNSSEC validation: SERVFAIL"),
+	CLIENT(dnssec_fetches, "dnssec_fetches", "DS and DNSKEY questions DNSSEC validation asked"),
 };
 
 static const struct field upstream_counters[] = {
