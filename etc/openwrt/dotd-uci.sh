@@ -103,7 +103,7 @@ _dotd_uci_flag() {
 
 # _dotd_uci_word SECTION OPTION WORD...: one of the WORDs, when set.
 _dotd_uci_word() {
-	local sec=$1 opt=$2 v w
+	local sec="$1" opt="$2" v w
 
 	shift 2
 	config_get v "$sec" "$opt"
@@ -172,7 +172,7 @@ _dotd_uci_pin() {
 _dotd_uci_n_upstreams=0
 # _dotd_uci_upstream SECTION: one `config upstream` (skipped with option enabled '0').
 _dotd_uci_upstream() {
-	local sec=$1 on address name port
+	local sec="$1" on address name port
 
 	_dotd_uci_bool on "$sec" enabled
 	[ "$on" != 0 ] || return 0

@@ -81,9 +81,9 @@ config_get_bool() {
 
 # config_foreach FUNCTION [TYPE] [ARG...]
 config_foreach() {
-	local fn=$1 type=${2:-} s t
+	local fn="$1" type="${2:-}" s t
 
-	[ $# -ge 2 ] && shift 2 || shift
+	if [ $# -ge 2 ]; then shift 2; else shift; fi
 	for s in $_standin_sections; do
 		eval "t=\$_standin_t_$s"
 		[ -z "$type" ] || [ "$t" = "$type" ] || continue
@@ -93,7 +93,7 @@ config_foreach() {
 
 # config_list_foreach SECTION OPTION FUNCTION [ARG...]
 config_list_foreach() {
-	local sec=$1 opt=$2 fn=$3 n i item
+	local sec="$1" opt="$2" fn="$3" n i item
 
 	shift 3
 	eval "n=\${_standin_n_${sec}__$opt:-0}"
