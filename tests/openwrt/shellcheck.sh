@@ -30,6 +30,7 @@ run() {
 	fi
 }
 for f in etc/openwrt/dotd.init etc/openwrt/dotd-uci.sh etc/openwrt/dotd.hotplug \
+	etc/openwrt/dotd-manual-yml.sh \
 	tests/openwrt/functions.sh tests/openwrt/rc.common.sh tests/openwrt/uci-cli.sh; do
 	run -s sh "$f"
 done

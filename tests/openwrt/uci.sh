@@ -158,6 +158,18 @@ EOS
 	fi
 	ok "dotd.config: no dnssec key written (unset)" ! grep -q dnssec "$tmp/out.yml"
 
+	# The manual-mode file the package installs, from etc/dotd.yml.
+	sh "$src/etc/openwrt/dotd-manual-yml.sh" < "$src/etc/dotd.yml" > "$tmp/manual.yml"
+	if "$dotd" -C "$tmp/manual.yml" -i > "$tmp/eff.yml" 2> "$tmp/eff.err" &&
+		[[ ! -s $tmp/eff.err ]] && has "$tmp/eff.yml" 'user: "dotd"' &&
+		has "$tmp/eff.yml" 'control_socket: "/var/run/dotd/control.sock"' &&
+		[[ $(block listen_addresses "$tmp/eff.yml") == "$(printf '  - "%s"\n' 127.0.0.1@5453 ::1@5453)" ]]; then
+		pass "dotd-manual-yml.sh: loads, port 5453, /var/run/dotd, user dotd"
+	else
+		fail "dotd-manual-yml.sh: not as expected"
+		cat "$tmp/eff.err"
+	fi
+
 	gen "$samples/minimal.uci"
 	loads "minimal.uci"
 	same "minimal.uci: listen_addresses defaults to 127.0.0.1@5453" \
