@@ -351,8 +351,9 @@ EOS
 		fail "start: dotd.yml is dotd-uci.sh's, effective.yml dotd -i's"
 	fi
 	ok "start: the control socket's directory made" [ -d "$tmp/var/run/dotd" ]
-	same "start: dnsmasq forwards to dotd alone, its settings kept" <(dnsmasq_state) << 'EOS'
-server=127.0.0.1#5453
+	same "start: dnsmasq forwards to dotd (and /lan/ where it did), its settings kept" \
+		<(dnsmasq_state) << 'EOS'
+server=127.0.0.1#5453 /lan/192.168.1.1
 noresolv=1
 dotd_backup=1
 dotd_backup_server=8.8.8.8 /lan/192.168.1.1
@@ -371,7 +372,7 @@ EOS
 	ok "restart: dnsmasq left alone (no restore, no restart)" [ ! -s "$CALLS" ]
 	rc shutdown
 	if [ ! -s "$CALLS" ] &&
-		[ "$(uci get 'dhcp.@dnsmasq[0].server')" = "127.0.0.1#5453" ]; then
+		[ "$(uci get 'dhcp.@dnsmasq[0].server')" = "127.0.0.1#5453 /lan/192.168.1.1" ]; then
 		pass "shutdown: dnsmasq keeps forwarding to dotd"
 	else
 		fail "shutdown: dnsmasq keeps forwarding to dotd"
@@ -429,6 +430,8 @@ EOS
 	dnsmasq_setup 0 /lan/192.168.1.1 9.9.9.9
 	uci_config "$src/etc/openwrt/dotd.config"
 	rc start
+	ok "start: dotd first, the domain's server kept, 9.9.9.9 gone" \
+		[ "$(uci get 'dhcp.@dnsmasq[0].server')" = "127.0.0.1#5453 /lan/192.168.1.1" ]
 	rc stop
 	same "stop: dnsmasq's servers and noresolv as they were" <(dnsmasq_state) << 'EOS'
 server=/lan/192.168.1.1 9.9.9.9
