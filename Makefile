@@ -17,7 +17,7 @@ BUILD_PKGS := gcc make cmake pkg-config ca-certificates \
 	dns-root-data
 TEST_PKGS  := libcunit1-dev unbound knot-dnsutils dnsutils dnsperf openssl valgrind iproute2 \
 	python3 python3-prometheus-client clang-format clang libclang-rt-14-dev man-db groff-base \
-	faketime ldnsutils nsd
+	faketime ldnsutils nsd shellcheck busybox
 
 .PHONY: run test deps test-deps build san-build fuzz bench check-format clean
 

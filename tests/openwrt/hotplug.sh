@@ -5,6 +5,7 @@
 #   - ifup, ifdown, and an ifupdate that changed addresses or routes: dotd-ctl network-changed,
 #     with -t 2, and -s when DOTD_CTL_SOCKET is set
 #   - an ifupdate of data only, ifup-failed, iflink, free, no ACTION: nothing
+#   - the socket: DOTD_CTL_SOCKET, else the control_socket of /etc/init.d/dotd's effective.yml
 #   - dotd not running, or dotd-ctl failing: nothing printed, status 0
 #
 # usage: hotplug.sh HOTPLUG_SCRIPT
@@ -64,6 +65,19 @@ check "ifupdate of routes: network-changed" "$nc" DOTD_RUNS=1 ACTION=ifupdate IN
 	IFUPDATE_ROUTES=1
 check "DOTD_CTL_SOCKET: passed as -s" "-s /var/run/dotd/control.sock $nc" DOTD_RUNS=1 \
 	ACTION=ifup INTERFACE=lan DOTD_CTL_SOCKET=/var/run/dotd/control.sock
+cat > "$tmp/effective.yml" << 'EOS'
+tcp_messages_per_read: 32
+# user: not set (dotd keeps the user it was started as)
+control_socket: "/var/run/dotd/control.sock"
+cache_file: "/var/run/dotd/cache"
+EOS
+check "socket read from /etc/init.d/dotd's effective.yml" "-s /var/run/dotd/control.sock $nc" \
+	DOTD_RUNS=1 ACTION=ifup INTERFACE=wan DOTD_EFFECTIVE="$tmp/effective.yml"
+check "DOTD_CTL_SOCKET wins over effective.yml" "-s /tmp/other.sock $nc" DOTD_RUNS=1 \
+	ACTION=ifup INTERFACE=wan DOTD_EFFECTIVE="$tmp/effective.yml" DOTD_CTL_SOCKET=/tmp/other.sock
+grep -v control_socket "$tmp/effective.yml" > "$tmp/nosock.yml"
+check "effective.yml without control_socket: dotd-ctl's default" "$nc" DOTD_RUNS=1 ACTION=ifup \
+	INTERFACE=wan DOTD_EFFECTIVE="$tmp/nosock.yml"
 check "ifupdate of data only: nothing" "" DOTD_RUNS=1 ACTION=ifupdate INTERFACE=wan \
 	IFUPDATE_DATA=1
 check "ifupdate of prefixes only: nothing" "" DOTD_RUNS=1 ACTION=ifupdate INTERFACE=wan \
