@@ -240,12 +240,16 @@ dotd_uci_yaml() {
 	config_get v "$s" cache_file
 	[ -z "$v" ] || _dotd_uci_str "" cache_file "$v" "option cache_file"
 
-	# dnssec: written only when set. dotd refuses '1' (GETDNS_EXTENSION_TRUE) until it validates.
+	# dnssec: written only when set. '1' validates (docs/CONFIG.md) against the trust anchor
+	# files of list trust_anchor: OpenWrt has no dns-root-data, so the package's dotd has no
+	# built-in anchor file and one must be named (a root.key in DS or DNSKEY form).
 	_dotd_uci_bool v "$s" dnssec
 	case $v in
 	1) echo "dnssec: GETDNS_EXTENSION_TRUE" ;;
 	0) echo "dnssec: GETDNS_EXTENSION_FALSE" ;;
 	esac
+	_dotd_uci_list "$s" trust_anchor dnssec_trust_anchors
+	_dotd_uci_list "$s" negative_trust_anchor dnssec_negative_trust_anchors
 
 	config_get v "$s" log_level
 	case $v in

@@ -239,13 +239,15 @@ EOS
 	gen "$samples/no-upstream.uci"
 	refused "no-upstream.uci" "$e no upstream: add a 'config upstream' section with option address"
 
-	# dnssec '1' is written as asked; dotd refuses it while it does not validate.
+	# dnssec '1' with its trust anchor and a negative one: dotd loads it and validates.
 	gen "$samples/dnssec.uci"
-	if [[ $gen_rc == 0 && $eff_rc == 2 ]] && has "$tmp/out.yml" "dnssec: GETDNS_EXTENSION_TRUE" &&
-		grep -q "key 'dnssec': GETDNS_EXTENSION_TRUE asks for DNSSEC validation" "$tmp/eff.err"; then
-		pass "dnssec.uci: dnssec: GETDNS_EXTENSION_TRUE written, refused by dotd"
+	if [[ $gen_rc == 0 && $eff_rc == 0 ]] && has "$tmp/eff.yml" "dnssec: GETDNS_EXTENSION_TRUE" &&
+		grep -q '/usr/share/dns/root.key' "$tmp/eff.yml" &&
+		grep -q '"broken.example."' "$tmp/eff.yml"; then
+		pass "dnssec.uci: dnssec, trust_anchor and negative_trust_anchor written, dotd loads them"
 	else
 		fail "dnssec.uci: generation $gen_rc, dotd -i ${eff_rc:-not run}"
+		cat "$tmp/err" "$tmp/eff.err" 2> /dev/null || true
 	fi
 
 	# Adversarial values.
