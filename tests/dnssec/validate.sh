@@ -221,6 +221,91 @@ else
 fi
 stop_dotd "$DOTD_PID" 5
 
+# --- a router before NTP: tls_unset_clock: accept_pinned, the clock in 2001 (libfaketime) ---
+#
+# Before the world's signatures were made: with dates checked, www.secure.test. would be
+# "not yet valid". With the clock unset (before dotd's build date) and the opt-in, dates wait
+# for the clock: secure data gets AD, and nothing so validated is cached (each query is
+# validated again); once the clock is set (netwatch sees the jump), dates count again and the
+# expired zone is bogus (EDE 7).
+
+LIBFAKETIME=''
+for f in /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1; do
+	if [[ -e $f ]]; then
+		LIBFAKETIME=$f
+		break
+	fi
+done
+if [[ -n $LIBFAKETIME ]]; then
+	CPORT=''
+	new_port CPORT
+	pin=$(openssl x509 -in "$TMP/pki/server.pem" -noout -pubkey | openssl pkey -pubin \
+		-outform DER | openssl dgst -sha256 -binary | openssl base64 -A)
+	{
+		echo "tls_ca_file: \"$TMP/pki/ca.pem\""
+		echo "tls_unset_clock: accept_pinned"
+		echo "listen_addresses: [$HOST@$CPORT]"
+		echo "dnssec: GETDNS_EXTENSION_TRUE"
+		echo "dnssec_trust_anchors: \"$LAB_WORLD/root.key\""
+		echo "upstream_recursive_servers:"
+		echo "  - address_data: $HOST"
+		echo "    tls_port: $LAB_DOT_PORT"
+		echo "    tls_auth_name: \"dot.test\""
+		echo "    tls_pubkey_pinset:"
+		echo "      - digest: \"sha256\""
+		echo "        value: $pin"
+	} > "$TMP/clock.yml"
+	echo "@2001-01-01 00:00:00" > "$TMP/clock.clock"
+	start_dotd "$TMP/clock.yml" "$TMP/clock.log" env LD_PRELOAD="$LIBFAKETIME" \
+		FAKETIME_TIMESTAMP_FILE="$TMP/clock.clock" FAKETIME_NO_CACHE=1 \
+		FAKETIME_DONT_FAKE_MONOTONIC=1 \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+	VAL_PID=$DOTD_PID
+	lab_wait_soa "$CPORT" 10 "$DOTD_PID" || die "clock: dotd answers"
+	n0=$(val_counter "$TMP/clock.log" secure)
+	out=$(lab_query "$CPORT" www.secure.test. A) || true
+	out2=$(lab_query "$CPORT" www.secure.test. A) || true
+	n=$(($(val_counter "$TMP/clock.log" secure) - n0))
+	if [[ $(lab_ad "$out") == 1 && $(lab_ad "$out2") == 1 && $n == 2 ]]; then
+		pass "clock unset, accept_pinned: secure data gets AD without date checks, uncached (2 queries, $n validations)"
+	else
+		fail "clock unset, accept_pinned: secure data gets AD without date checks, uncached (2 queries, $n validations)"
+		printf '%s\n' "$out" | indent
+	fi
+	# The expired zone's keys validate too while dates cannot be checked (the price of the
+	# opt-in, CONFIG.md); they must not outlive the unset clock.
+	out=$(lab_query "$CPORT" www.expired.test. A) || true
+	if [[ $(lab_rcode "$out") == NOERROR ]]; then
+		pass "clock unset: the expired zone's dates are not checked either"
+	else
+		fail "clock unset: the expired zone's dates are not checked either"
+		printf '%s\n' "$out" | indent
+	fi
+	echo "+0" > "$TMP/clock.clock"
+	sleep 2
+	# The verdicts on zones made without dates are forgotten: the keys are validated again.
+	f0=$(val_counter "$TMP/clock.log" fetches)
+	out=$(lab_query "$CPORT" www.secure.test. A) || true
+	f=$(($(val_counter "$TMP/clock.log" fetches) - f0))
+	if [[ $(lab_ad "$out") == 1 && $f -ge 2 ]]; then
+		pass "clock set: the zones validated without dates are validated again ($f DS/DNSKEY questions)"
+	else
+		fail "clock set: the zones validated without dates are validated again ($f DS/DNSKEY questions)"
+		printf '%s\n' "$out" | indent
+	fi
+	out=$(lab_query "$CPORT" www.expired.test. A) || true
+	if [[ $(lab_rcode "$out") == SERVFAIL && $(lab_ede "$out") == 7 ]]; then
+		pass "clock set: dates count again, the expired zone is bogus (EDE 7)"
+	else
+		fail "clock set: dates count again, the expired zone is bogus (EDE 7)"
+		printf '%s\n' "$out" | indent
+		show_log clock "$TMP/clock.log"
+	fi
+	stop_dotd "$DOTD_PID" 5
+else
+	skip "clock unset: libfaketime is not installed (Debian: faketime)"
+fi
+
 # --- a Stubby file: dnssec_return_status and the list form of dnssec_trust_anchors ---
 
 new_port SPORT
