@@ -13,7 +13,7 @@
 # The hierarchy (one key per zone, a KSK that signs everything, as a CSK):
 #   .                         NSEC, 13     the fake root
 #   test.                     NSEC, 13     delegates the rest
-#   secure.test.              NSEC, 13     data, NXDOMAIN, NODATA, *.wild.secure.test., CNAMEs
+#   secure.test.              NSEC, 13     data, NXDOMAIN, NODATA, *.wild.secure.test., CNAMEs, a DNAME
 #   nsec3.test.               NSEC3 opt-out, 8; delegates insecure-child.nsec3.test. unsigned
 #   insecure-child.nsec3.test. unsigned
 #   nsec3plain.test.          NSEC3 without opt-out, 8
