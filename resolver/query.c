@@ -477,6 +477,8 @@ static void val_ctx_make(struct query *q, struct val_ctx *ctx)
 		.anchors = cfg->anchors,
 		.ntas = cfg->ntas,
 		.n_ntas = cfg->n_ntas,
+		.zones = cfg->zones,
+		.n_zones = cfg->n_zones,
 		.now = unset ? DNSSEC_NOW_UNSET : (uint32_t)time(NULL),
 		.mono = uv_now(q->r->loop) / 1000,
 	};

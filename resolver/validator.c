@@ -549,10 +549,19 @@ enum chain {
 
 static bool under_nta(const struct val_ctx *ctx, const struct vname *n)
 {
-	for (size_t i = 0; i < ctx->n_ntas; i++) {
-		struct vname z;
+	struct vname z;
 
+	for (size_t i = 0; i < ctx->n_ntas; i++) {
 		name_from_wire(ctx->ntas[i].zone_wire, ctx->ntas[i].zone_wire_len, &z);
+		if (name_under(n, &z)) {
+			return true;
+		}
+	}
+	for (size_t i = 0; i < ctx->n_zones; i++) {
+		if (ctx->zones[i].n_plain == 0) {
+			continue;
+		}
+		name_from_wire(ctx->zones[i].zone_wire, ctx->zones[i].zone_wire_len, &z);
 		if (name_under(n, &z)) {
 			return true;
 		}

@@ -35,6 +35,12 @@ struct val_ctx {
 	const struct anchors *anchors; /**< the trust anchors; NULL: nothing is secure */
 	const struct config_nta *ntas; /**< negative trust anchors (RFC 7646) */
 	size_t n_ntas;
+	/**
+	 * Forward zones: those with plain upstreams (a LAN's resolver, its private names) are not
+	 * validated, as if negative trust anchors: no chain of trust reaches them.
+	 */
+	const struct config_zone *zones;
+	size_t n_zones;
 	uint32_t now;  /**< wall clock seconds, or DNSSEC_NOW_UNSET (no date checks) */
 	uint64_t mono; /**< monotonic seconds: the zone cache's expiry */
 };

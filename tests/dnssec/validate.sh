@@ -10,7 +10,8 @@
 #       §5.7); DO: the RRSIGs come along;
 #       a cache hit gives the same verdict without asking anything (dnssec_fetches unchanged)
 #       and the DS/DNSKEY RRsets are asked once per zone;
-#       a negative trust anchor for bogus.test: its data without AD instead of SERVFAIL;
+#       a negative trust anchor for bogus.test: its data without AD instead of SERVFAIL, and
+#       the same for a forward zone to a plain server;
 #       dnssec_return_only_secure: insecure data gets SERVFAIL;
 #       a Stubby configuration (dnssec: GETDNS_EXTENSION_TRUE, dnssec_trust_anchors) starts and
 #       validates; with a wrong trust anchor (a key the world is not signed with) nothing is
@@ -191,6 +192,23 @@ if [[ $(lab_rcode "$out") == NOERROR && $(lab_ad "$out") == 0 && $(lab_ad "$out2
 else
 	fail "negative trust anchor: bogus.test's data without AD; secure.test still secure"
 	printf '%s\n' "$out" | indent
+fi
+stop_dotd "$DOTD_PID" 5
+
+# A forward zone to a plain (LAN) server is not validated: no chain of trust reaches a LAN's
+# private names. Here bogus.test. goes to the authoritative NSD itself, whose data for it
+# the chain from the root would find bogus.
+dotd_val fwd "forward_zones:
+  - zone: bogus.test
+    plain: [$HOST@$LAB_AUTH_PORT]"
+out=$(lab_query "$DPORT" www.bogus.test. A) || true
+out2=$(lab_query "$DPORT" www.expired.test. A) || true
+if [[ $(lab_rcode "$out") == NOERROR && $(lab_ad "$out") == 0 &&
+	$(lab_rcode "$out2") == SERVFAIL ]]; then
+	pass "a plain forward zone is not validated (its data, no AD); the rest still is"
+else
+	fail "a plain forward zone is not validated (its data, no AD); the rest still is"
+	printf '%s\n%s\n' "$out" "$out2" | indent
 fi
 stop_dotd "$DOTD_PID" 5
 
