@@ -680,10 +680,15 @@ static void chain_verdict(struct vrun *v, enum chain c, const struct vz *bogus, 
 static bool wildcard_proven(struct vrun *v, const struct vset *set, uint8_t labels);
 
 /*
- * Validate one RRset. Returns true when it is secure; otherwise the verdict says why (or the
- * run waits for a need).
+ * Validate one RRset as evidence about @subject: its owner for data, the name denied for a
+ * proof (an NSEC, NSEC3 or SOA of a negative answer or a wildcard's). Unsigned, the RRset is
+ * fine only if @subject lies below an insecure delegation (RFC 4035 §5.2): judging a proof by
+ * its own owner would let an unsigned NSEC owned by some name under an insecure delegation
+ * deny a signed name (a downgrade). Signed, its signer must be at or above @subject and its
+ * owner. Returns true when it is secure; otherwise the verdict says why (or the run waits for
+ * a need).
  */
-static bool set_validate(struct vrun *v, const struct vset *set)
+static bool set_validate_for(struct vrun *v, const struct vset *set, const struct vname *subject)
 {
 	struct vz *zone = NULL, *bogus = NULL;
 	struct dnssec_result r;
@@ -698,8 +703,7 @@ static bool set_validate(struct vrun *v, const struct vset *set)
 		return false;
 	}
 	if (set->n_sig == 0) {
-		/* Unsigned: fine only below an insecure delegation (RFC 4035 §5.3.3... §5.2). */
-		c = chain_walk(v->vc, v->ctx, &set->owner, &zone, &bogus, v->need);
+		c = chain_walk(v->vc, v->ctx, subject, &zone, &bogus, v->need);
 		if (c == CHAIN_SECURE) {
 			verdict_bogus(v->res, DNSSEC_EDE_RRSIGS_MISSING, what,
 				      "no RRSIG in a signed zone");
@@ -718,7 +722,7 @@ static bool set_validate(struct vrun *v, const struct vset *set)
 			return false;
 		}
 	}
-	if (!name_under(&set->owner, &signer)) {
+	if (!name_under(&set->owner, &signer) || !name_under(subject, &signer)) {
 		verdict_bogus(v->res, DNSSEC_EDE_BOGUS, what, "signed by a zone not above it");
 		return false;
 	}
@@ -769,6 +773,12 @@ static bool set_validate(struct vrun *v, const struct vset *set)
 	return true;
 }
 
+/* An RRset of data: evidence about its own owner. */
+static bool set_validate(struct vrun *v, const struct vset *set)
+{
+	return set_validate_for(v, set, &set->owner);
+}
+
 /* The NSEC and NSEC3 records of the authority section, each RRset validated. */
 struct proofs {
 	struct dns_denial_nsec nsec[VAL_PROOF_MAX];
@@ -780,8 +790,13 @@ struct proofs {
 	bool unsigned_found;
 };
 
-/* Gather and validate the proofs; false when one did not validate (the verdict says why). */
-static bool proofs_load(struct vrun *v, struct proofs *pf)
+/*
+ * Gather and validate the proofs of what is said about @subject: with @keys (a zone's, the one
+ * that must have signed them: a DS denial is the parent's) each RRset must verify with them,
+ * else as set_validate_for(@subject). False when one did not validate (the verdict says why).
+ */
+static bool proofs_load(struct vrun *v, struct proofs *pf, const struct vname *subject,
+			const struct vz *keys)
 {
 	pf->n_nsec = pf->n_nsec3 = pf->n_owners = 0;
 	for (size_t i = 0; i < v->S->n; i++) {
@@ -791,7 +806,26 @@ static bool proofs_load(struct vrun *v, struct proofs *pf)
 		    (set->type != DNS_TYPE_NSEC && set->type != DNS_TYPE_NSEC3)) {
 			continue;
 		}
-		if (!set_validate(v, set)) {
+		if (keys) {
+			struct dnssec_result r = {.status = DNSSEC_BOGUS, .ede = DNSSEC_EDE_BOGUS};
+			char what[DNS_MAX_NAME * 2 + 16];
+
+			set_what(set, what, sizeof(what));
+			if (set->n_sig == 0) {
+				verdict_bogus(v->res, DNSSEC_EDE_RRSIGS_MISSING, what,
+					      "no RRSIG in a signed zone");
+				return false;
+			}
+			if (dnssec_rrset_verify(v->msg, v->len, set->rr, set->n_rr, set->sig,
+						set->n_sig, keys->keys, v->ctx->now, &r) != 0 ||
+			    r.status != DNSSEC_SECURE) {
+				verdict_bogus(v->res,
+					      r.status == DNSSEC_BOGUS ? r.ede
+								       : DNSSEC_EDE_RRSIGS_MISSING,
+					      what, "does not validate with its zone's keys");
+				return false;
+			}
+		} else if (!set_validate_for(v, set, subject)) {
 			return false;
 		}
 		for (size_t j = 0; j < set->n_rr; j++) {
@@ -841,7 +875,7 @@ static bool wildcard_proven(struct vrun *v, const struct vset *set, uint8_t labe
 	int ret = 0;
 
 	set_what(set, what, sizeof(what));
-	if (!proofs_load(v, &pf)) {
+	if (!proofs_load(v, &pf, &set->owner, NULL)) {
 		return false;
 	}
 	if (pf.n_nsec > 0) {
@@ -883,11 +917,11 @@ static void denial_validate(struct vrun *v, const struct vname *name, uint16_t q
 		const struct vset *set = &v->S->s[i];
 
 		if (set->section == 2 && set->type == DNS_TYPE_SOA && set->n_rr > 0 &&
-		    !set_validate(v, set)) {
+		    !set_validate_for(v, set, name)) {
 			return;
 		}
 	}
-	if (!proofs_load(v, &pf)) {
+	if (!proofs_load(v, &pf, name, NULL)) {
 		return;
 	}
 	if (pf.n_nsec + pf.n_nsec3 == 0) {
@@ -1160,11 +1194,11 @@ static int learn_ds(struct vrun *v, const struct vname *n)
 			return vz_bogus(v->vc, v->ctx, n, TTL_FETCH, DNSSEC_EDE_DNSKEY_MISSING,
 					"its DS query failed");
 		}
-		if (!proofs_load(v, &pf)) {
-			if (v->needs) {
-				return 0;
-			}
-			return vz_bogus(v->vc, v->ctx, n, TTL_BOGUS, v->res->ede, v->res->why);
+		/* The parent's denial: signed with the parent's keys, which the walk has. */
+		if (!proofs_load(v, &pf, n, zone)) {
+			return vz_bogus(v->vc, v->ctx, n, TTL_BOGUS,
+					v->res->ede >= 0 ? v->res->ede : DNSSEC_EDE_BOGUS,
+					v->res->why);
 		}
 		if (pf.n_nsec + pf.n_nsec3 == 0) {
 			return vz_bogus(v->vc, v->ctx, n, TTL_BOGUS, DNSSEC_EDE_NSEC_MISSING,
