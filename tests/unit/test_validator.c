@@ -4,11 +4,12 @@
  * small signed world in memory and handed to val_learn().
  *
  * The world: a root zone "." whose KSK is the trust anchor (its DS, written to a temporary file
- * and read with anchors_load()), secure children "example.", "other.", "third." and "revoked."
- * (DS records in the root), and an insecure delegation "insecure.example." (a signed NSEC at it
- * with NS and without DS). ldns makes the keys and signatures (its OpenSSL crypto only makes
- * test data); dotd checks them with wolfCrypt. Then what a hostile upstream may send instead,
- * each refused with the Extended DNS Error it must give, and what is insecure rather than bogus.
+ * and read with anchors_load()), secure children "example.", "other.", "third.", "revoked."
+ * and "revksk." (DS records in the root), and an insecure delegation "insecure.example." (a
+ * signed NSEC at it with NS and without DS). ldns makes the keys and signatures (its OpenSSL
+ * crypto only makes test data); dotd checks them with wolfCrypt. Then what a hostile upstream
+ * may send instead, each refused with the Extended DNS Error it must give, and what is insecure
+ * rather than bogus.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -36,7 +37,7 @@
 
 /* --- the signed world --- */
 
-enum { Z_ROOT, Z_EXAMPLE, Z_OTHER, Z_THIRD, Z_REVOKED, Z_N };
+enum { Z_ROOT, Z_EXAMPLE, Z_OTHER, Z_THIRD, Z_REVOKED, Z_REVKSK, Z_N };
 
 struct zone {
 	const char *name;
@@ -46,7 +47,7 @@ struct zone {
 
 static struct zone zones[Z_N] = {
 	{.name = "."},	    {.name = "example."}, {.name = "other."},
-	{.name = "third."}, {.name = "revoked."},
+	{.name = "third."}, {.name = "revoked."}, {.name = "revksk."},
 };
 static ldns_key *rogue; /* a KSK of example. that its DS does not name */
 static ldns_rr *rogue_rr;
@@ -79,8 +80,9 @@ static void world_init(void)
 		return;
 	}
 	for (size_t i = 0; i < Z_N; i++) {
-		/* revoked.'s ZSK carries the REVOKE bit (RFC 5011 §2.1): it must sign nothing. */
-		zones[i].ksk = key_new(zones[i].name, 257, &zones[i].ksk_rr);
+		/* revoked.'s ZSK and revksk.'s KSK carry the REVOKE bit (RFC 5011 §2.1). */
+		zones[i].ksk = key_new(zones[i].name, i == Z_REVKSK ? 257 | 0x0080 : 257,
+				       &zones[i].ksk_rr);
 		zones[i].zsk = key_new(zones[i].name, i == Z_REVOKED ? 256 | 0x0080 : 256,
 				       &zones[i].zsk_rr);
 	}
@@ -851,6 +853,15 @@ static void test_revoked(void)
 		   "www.revoked. 300 IN A 192.0.2.40");
 	r = validate_one(&ctx, &m);
 	EXPECT(r, VAL_SECURE, -1);
+	msg_free(&m);
+	/*
+	 * revksk.'s KSK (flags 385) is the only key that signed its DNSKEY RRset, and the root's
+	 * DS names it: the DNSKEY RRset does not validate, and the answer is bogus (EDE 9).
+	 */
+	m = answer("www.revksk.", LDNS_RR_TYPE_A, zones[Z_REVKSK].zsk,
+		   "www.revksk. 300 IN A 192.0.2.41");
+	r = validate_one(&ctx, &m);
+	EXPECT(r, VAL_BOGUS, DNSSEC_EDE_DNSKEY_MISSING);
 	msg_free(&m);
 }
 
