@@ -3,7 +3,8 @@
  * that the seeds are well-formed messages the fuzzer then mutates. Run once when the targets
  * change; the output is committed.
  *
- * usage: fuzz_seeds DIR    (writes DIR/query, DIR/answer, DIR/frame, DIR/config, DIR/cachefile)
+ * usage: fuzz_seeds DIR    (writes DIR/query, DIR/answer, DIR/frame, DIR/config, DIR/cachefile,
+ *                          DIR/validator)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -420,6 +421,250 @@ static void cachefiles(void)
 	cache_free(c);
 }
 
+/* --- validator: answers and the DS and DNSKEY answers they need, [length:2][message] each --- */
+
+/*
+ * The root KSK of the validator seeds. tests/fuzz/fuzz_validator.c trusts its DNSKEY
+ * (". DNSKEY 257 3 13 i3uuZOXC...", key tag 36113): change both together.
+ */
+static const char root_private[] = "Private-key-format: v1.2\n"
+				   "Algorithm: 13 (ECDSAP256SHA256)\n"
+				   "PrivateKey: GyDB33XwZPdvwmzZVxA9dq6m6+jhLTUnKPPhj2IV9WI=\n";
+
+#define V_INCEPT 1700000000u /* fuzz_validator's clock is 1800000000 */
+#define V_EXPIRE 1900000000u
+
+struct seq {
+	uint8_t b[32768];
+	size_t len;
+};
+
+struct vkeys {
+	ldns_key *ksk, *zsk;
+	ldns_rr *ksk_rr, *zsk_rr;
+};
+
+static ldns_key *vkey_setup(ldns_key *k, const char *zone, uint16_t flags, ldns_rr **rr)
+{
+	if (!k) {
+		exit(1);
+	}
+	ldns_key_set_pubkey_owner(k, ldns_dname_new_frm_str(zone));
+	ldns_key_set_flags(k, flags);
+	ldns_key_set_inception(k, V_INCEPT);
+	ldns_key_set_expiration(k, V_EXPIRE);
+	*rr = ldns_key2rr(k);
+	ldns_key_set_keytag(k, ldns_calc_keytag(*rr));
+	return k;
+}
+
+/* @zone's keys: new ones, or for the root the fixed KSK above. */
+static void vkeys_new(struct vkeys *z, const char *zone)
+{
+	ldns_key *ksk = NULL;
+
+	if (strcmp(zone, ".") == 0) {
+		FILE *f = fmemopen((void *)root_private, strlen(root_private), "r");
+
+		if (!f || ldns_key_new_frm_fp(&ksk, f) != LDNS_STATUS_OK) {
+			exit(1);
+		}
+		fclose(f);
+	} else {
+		ksk = ldns_key_new_frm_algorithm(LDNS_SIGN_ECDSAP256SHA256, 256);
+	}
+	z->ksk = vkey_setup(ksk, zone, 257, &z->ksk_rr);
+	z->zsk = vkey_setup(ldns_key_new_frm_algorithm(LDNS_SIGN_ECDSAP256SHA256, 256), zone, 256,
+			    &z->zsk_rr);
+}
+
+static void vkeys_free(struct vkeys *z)
+{
+	ldns_key_deep_free(z->ksk);
+	ldns_key_deep_free(z->zsk);
+	ldns_rr_free(z->ksk_rr);
+	ldns_rr_free(z->zsk_rr);
+}
+
+/* Push clones of the @n RRs @rrs to @s of @p, and @key's RRSIG over them when @key is set. */
+static void vpush(ldns_pkt *p, ldns_pkt_section s, ldns_key *key, ldns_rr *const *rrs, size_t n)
+{
+	ldns_rr_list *set = ldns_rr_list_new();
+
+	for (size_t i = 0; i < n; i++) {
+		ldns_pkt_push_rr(p, s, ldns_rr_clone(rrs[i]));
+		ldns_rr_list_push_rr(set, rrs[i]);
+	}
+	if (key) {
+		ldns_key_list *keys = ldns_key_list_new();
+		ldns_rr_list *sigs;
+
+		ldns_key_list_push_key(keys, key);
+		sigs = ldns_sign_public(set, keys);
+		if (!sigs || ldns_rr_list_rr_count(sigs) != 1) {
+			exit(1);
+		}
+		ldns_pkt_push_rr(p, s, ldns_rr_clone(ldns_rr_list_rr(sigs, 0)));
+		ldns_rr_list_deep_free(sigs);
+		ldns_key_list_set_key_count(keys, 0);
+		ldns_key_list_free(keys);
+	}
+	ldns_rr_list_free(set);
+}
+
+/* The RR of @text, and @key's RRSIG over it, in @s of @p. */
+static void vtext(ldns_pkt *p, ldns_pkt_section s, ldns_key *key, const char *text)
+{
+	ldns_rr *r = NULL;
+
+	if (ldns_rr_new_frm_str(&r, text, 0, NULL, NULL) != LDNS_STATUS_OK) {
+		fprintf(stderr, "bad rr %s\n", text);
+		exit(1);
+	}
+	vpush(p, s, key, &r, 1);
+	ldns_rr_free(r);
+}
+
+/* Append @p to @q as [length:2][message]. */
+static void seq_add(struct seq *q, ldns_pkt *p)
+{
+	uint8_t *wire = NULL;
+	size_t len = 0;
+
+	ldns_pkt_set_cd(p, true);
+	if (ldns_pkt2wire(&wire, p, &len) != LDNS_STATUS_OK || q->len + 2 + len > sizeof(q->b)) {
+		exit(1);
+	}
+	q->b[q->len++] = (uint8_t)(len >> 8);
+	q->b[q->len++] = (uint8_t)len;
+	memcpy(q->b + q->len, wire, len);
+	q->len += len;
+	free(wire);
+	ldns_pkt_free(p);
+}
+
+/* The DS answer of @name (signed by @parent) when @parent is set, then its DNSKEY answer. */
+static void seq_zone(struct seq *q, const char *name, const struct vkeys *z,
+		     const struct vkeys *parent)
+{
+	ldns_rr *keys[2] = {z->ksk_rr, z->zsk_rr};
+	ldns_pkt *p;
+
+	if (parent) {
+		ldns_rr *ds = ldns_key_rr2ds(z->ksk_rr, LDNS_SHA256);
+
+		p = answer(name, LDNS_RR_TYPE_DS, LDNS_RCODE_NOERROR);
+		vpush(p, LDNS_SECTION_ANSWER, parent->zsk, &ds, 1);
+		seq_add(q, p);
+		ldns_rr_free(ds);
+	}
+	p = answer(name, LDNS_RR_TYPE_DNSKEY, LDNS_RCODE_NOERROR);
+	vpush(p, LDNS_SECTION_ANSWER, z->ksk, keys, 2);
+	seq_add(q, p);
+}
+
+static void validators(void)
+{
+	static const char *const soa =
+		"example. 3600 IN SOA ns.example. host.example. 1 3600 900 604800 300";
+	static const char *const nsec_apex =
+		"example. 3600 IN NSEC insecure.example. NS SOA RRSIG NSEC DNSKEY";
+	static const char *const nsec_insecure =
+		"insecure.example. 3600 IN NSEC www.example. NS RRSIG NSEC";
+	struct vkeys root, ex;
+	struct seq *q = malloc(sizeof(*q));
+	size_t base;
+	ldns_pkt *p;
+
+	if (!q) {
+		exit(1);
+	}
+	vkeys_new(&root, ".");
+	vkeys_new(&ex, "example.");
+	/* The chain every seed starts with: DNSKEY ., DS example., DNSKEY example. */
+	q->len = 0;
+	seq_zone(q, ".", &root, NULL);
+	seq_zone(q, "example.", &ex, &root);
+	base = q->len;
+
+	/* A signed A: secure. */
+	p = answer("www.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR);
+	vtext(p, LDNS_SECTION_ANSWER, ex.zsk, "www.example. 300 IN A 192.0.2.1");
+	seq_add(q, p);
+	put("validator", "secure-a", q->b, q->len);
+
+	/* A signed NXDOMAIN with its two NSEC records: secure. */
+	q->len = base;
+	p = answer("nx.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN);
+	vtext(p, LDNS_SECTION_AUTHORITY, ex.zsk, soa);
+	vtext(p, LDNS_SECTION_AUTHORITY, ex.zsk, nsec_apex);
+	vtext(p, LDNS_SECTION_AUTHORITY, ex.zsk, nsec_insecure);
+	seq_add(q, p);
+	put("validator", "secure-nxdomain", q->b, q->len);
+
+	/* A CNAME to a signed AAAA, both signed. */
+	q->len = base;
+	p = answer("alias.example.", LDNS_RR_TYPE_AAAA, LDNS_RCODE_NOERROR);
+	vtext(p, LDNS_SECTION_ANSWER, ex.zsk, "alias.example. 300 IN CNAME www.example.");
+	vtext(p, LDNS_SECTION_ANSWER, ex.zsk, "www.example. 300 IN AAAA 2001:db8::1");
+	seq_add(q, p);
+	put("validator", "secure-cname", q->b, q->len);
+
+	/* Unsigned data under the insecure delegation: DS insecure.example. is its NSEC. */
+	q->len = base;
+	p = answer("insecure.example.", LDNS_RR_TYPE_DS, LDNS_RCODE_NOERROR);
+	vtext(p, LDNS_SECTION_AUTHORITY, ex.zsk, nsec_insecure);
+	seq_add(q, p);
+	p = answer("host.insecure.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR);
+	vtext(p, LDNS_SECTION_ANSWER, NULL, "host.insecure.example. 300 IN A 192.0.2.20");
+	seq_add(q, p);
+	put("validator", "insecure-a", q->b, q->len);
+
+	/* The A stripped of its RRSIG: DS www.example. is a signed NSEC, the answer bogus. */
+	q->len = base;
+	p = answer("www.example.", LDNS_RR_TYPE_DS, LDNS_RCODE_NOERROR);
+	vtext(p, LDNS_SECTION_AUTHORITY, ex.zsk, "www.example. 3600 IN NSEC example. A RRSIG NSEC");
+	seq_add(q, p);
+	p = answer("www.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR);
+	vtext(p, LDNS_SECTION_ANSWER, NULL, "www.example. 300 IN A 192.0.2.1");
+	seq_add(q, p);
+	put("validator", "bogus-stripped", q->b, q->len);
+
+	/* A wildcard expansion with the NSEC that denies the name: secure. */
+	q->len = base;
+	{
+		ldns_pkt *w = answer("*.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR);
+		ldns_rr_list *an;
+
+		vtext(w, LDNS_SECTION_ANSWER, ex.zsk, "*.example. 300 IN A 192.0.2.7");
+		an = ldns_pkt_answer(w);
+		p = answer("nx.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR);
+		for (size_t i = 0; i < ldns_rr_list_rr_count(an); i++) {
+			ldns_rr *r = ldns_rr_clone(ldns_rr_list_rr(an, i));
+
+			ldns_rdf_deep_free(ldns_rr_owner(r));
+			ldns_rr_set_owner(r, ldns_dname_new_frm_str("nx.example."));
+			ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, r);
+		}
+		ldns_pkt_free(w);
+		vtext(p, LDNS_SECTION_AUTHORITY, ex.zsk, nsec_insecure);
+		seq_add(q, p);
+	}
+	put("validator", "secure-wildcard", q->b, q->len);
+
+	/* The chain alone, the A last: DNSKEY . asked and answered, the rest left unanswered. */
+	q->len = 0;
+	seq_zone(q, ".", &root, NULL);
+	p = answer("www.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR);
+	vtext(p, LDNS_SECTION_ANSWER, ex.zsk, "www.example. 300 IN A 192.0.2.1");
+	seq_add(q, p);
+	put("validator", "fetch-failed", q->b, q->len);
+
+	vkeys_free(&root);
+	vkeys_free(&ex);
+	free(q);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -433,5 +678,6 @@ int main(int argc, char **argv)
 	frames();
 	configs();
 	cachefiles();
+	validators();
 	return 0;
 }
