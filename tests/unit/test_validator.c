@@ -706,12 +706,10 @@ static void test_adversarial(void)
 	msg_free(&m);
 
 	/*
-	 * BUG (validator.c, proofs_load() through set_validate()): an NXDOMAIN for nx.example.,
-	 * a name of the signed zone example., whose NSEC comes unsigned. The NSEC's owner is
-	 * insecure.example., and set_validate() walks an unsigned RRset's chain to its own
-	 * owner: that is below the insecure delegation, so the NSEC counts as insecure and so
-	 * does the whole denial. It must be bogus (EDE 10): a proof for a name of a signed zone
-	 * must be signed by that zone. These assertions state the right verdict, and fail.
+	 * An NXDOMAIN for nx.example., a name of the signed zone example., whose NSEC comes
+	 * unsigned, owned by insecure.example. (below which unsigned data is insecure). A proof
+	 * is judged by the name it denies, not its own owner: bogus, EDE 10. (Before the fix it
+	 * was judged by its owner and counted as insecure.)
 	 */
 	p = pkt_new("nx.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN);
 	pkt_one(p, LDNS_SECTION_AUTHORITY, zones[Z_EXAMPLE].zsk,
@@ -723,9 +721,9 @@ static void test_adversarial(void)
 	EXPECT(r, VAL_BOGUS, DNSSEC_EDE_RRSIGS_MISSING);
 	msg_free(&m);
 	/*
-	 * BUG (the same): the downgrade it allows. www.example. exists and is signed; a hostile
-	 * upstream denies it with an unsigned NSEC owned by any name under insecure.example. (it
-	 * need not even cover www.example.) and an unsigned SOA there: insecure, passed on.
+	 * The downgrade that would allow: www.example. exists and is signed; a hostile upstream
+	 * denies it with an unsigned NSEC owned by a name under insecure.example. (not even
+	 * covering www.example.) and an unsigned SOA there. Refused: bogus.
 	 */
 	p = pkt_new("www.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN);
 	pkt_one(p, LDNS_SECTION_AUTHORITY, NULL,
@@ -773,12 +771,10 @@ static void test_insecure(void)
 	msg_free(&m);
 
 	/*
-	 * BUG (validator.c, learn_ds()): the NSEC at insecure.example. unsigned in the answer to
-	 * DS insecure.example.. proofs_load() validates it through set_validate(), whose walk to
-	 * the NSEC's owner needs DS insecure.example., the very question being learnt: learn_ds()
-	 * returns 0 and keeps nothing, and val_answer() asks the same question again (query.c then
-	 * gives up, bogus with EDE 9). It must keep a bogus verdict (EDE 10, an unsigned denial
-	 * from a signed parent) so that nothing is asked twice. These assertions fail.
+	 * The NSEC at insecure.example. unsigned in the answer to DS insecure.example.: the
+	 * parent's denial must verify with the parent's keys, so the zone is kept as bogus (EDE
+	 * 10, an unsigned denial from a signed parent) and nothing is asked twice. (Before the
+	 * fix the walk to the NSEC's owner needed this very DS again, and nothing was kept.)
 	 */
 	m = answer("host.insecure.example.", LDNS_RR_TYPE_A, NULL,
 		   "host.insecure.example. 300 IN A 192.0.2.20");
