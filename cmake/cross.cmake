@@ -47,9 +47,12 @@ if(DOTD_CROSS_SYSROOT)
 	set(ENV{PKG_CONFIG_SYSROOT_DIR} "${DOTD_CROSS_SYSROOT}")
 endif()
 
-# qemu-user: -L for the dynamic loader and C library of the cross toolchain, -E for the
-# sysroot's libraries (multiarch ones are in the loader's default path already).
-set(CMAKE_CROSSCOMPILING_EMULATOR ${DOTD_CROSS_QEMU} -L /usr/${DOTD_CROSS_TRIPLET})
+# qemu-user: -L for the dynamic loader and C library of the cross toolchain, -E LD_LIBRARY_PATH
+# for the sysroot's libraries (multiarch ones are in the loader's default path already).
+# DOTD_TEST_EMULATOR tells a unit test where qemu-user itself differs from the target
+# (tests/unit/test_metrics.c: an errno it does not translate).
+set(CMAKE_CROSSCOMPILING_EMULATOR ${DOTD_CROSS_QEMU} -L /usr/${DOTD_CROSS_TRIPLET}
+	-E DOTD_TEST_EMULATOR=${DOTD_CROSS_QEMU})
 if(DOTD_CROSS_SYSROOT)
 	list(APPEND CMAKE_CROSSCOMPILING_EMULATOR -E LD_LIBRARY_PATH=${sysroot_lib})
 endif()
