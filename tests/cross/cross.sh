@@ -67,9 +67,8 @@ fi
 
 # --- the target's libraries, once per set of versions ---
 
-versions=$(for p in "${TARGET_PKGS[@]}"; do
-	apt-cache policy "$p:$ARCH" | awk -v p="$p" '/Candidate:/ { print p "=" $2 }'
-done)
+versions=$(apt-cache policy "${TARGET_PKGS[@]/%/:$ARCH}" |
+	awk '/^[^ ]/ { p = $1 } /Candidate:/ { print p $2 }')
 if [[ ! -f $SYSROOT/.versions || $(cat "$SYSROOT/.versions") != "$versions" ]]; then
 	step "unpacking the $ARCH packages into $SYSROOT"
 	rm -rf "$SYSROOT"
