@@ -42,6 +42,9 @@ SYSROOT=$BUILD/sysroot
 TARGET_PKGS=(libwolfssl35 libwolfssl-dev libuv1 libuv1-dev libldns3 libldns-dev libssl3
 	libssl-dev libyaml-0-2 libyaml-dev libmnl0 libmnl-dev libhttp-parser2.9
 	libhttp-parser-dev libcunit1 libcunit1-dev)
+# Architecture-independent: the root trust anchor the build makes dotd's default
+# (resolver/CMakeLists.txt looks for it in the sysroot when cross-compiling).
+TARGET_ALL_PKGS=(dns-root-data)
 
 step()
 {
@@ -67,14 +70,14 @@ fi
 
 # --- the target's libraries, once per set of versions ---
 
-versions=$(apt-cache policy "${TARGET_PKGS[@]/%/:$ARCH}" |
+versions=$(apt-cache policy "${TARGET_PKGS[@]/%/:$ARCH}" "${TARGET_ALL_PKGS[@]}" |
 	awk '/^[^ ]/ { p = $1 } /Candidate:/ { print p $2 }')
 if [[ ! -f $SYSROOT/.versions || $(cat "$SYSROOT/.versions") != "$versions" ]]; then
 	step "unpacking the $ARCH packages into $SYSROOT"
 	rm -rf "$SYSROOT"
 	mkdir -p "$SYSROOT/.debs"
 	(cd "$SYSROOT/.debs" && apt-get -qq -o APT::Sandbox::User=root download \
-		"${TARGET_PKGS[@]/%/:$ARCH}")
+		"${TARGET_PKGS[@]/%/:$ARCH}" "${TARGET_ALL_PKGS[@]}")
 	for deb in "$SYSROOT"/.debs/*.deb; do
 		dpkg-deb -x "$deb" "$SYSROOT"
 	done
