@@ -60,11 +60,12 @@ if ! dpkg --print-foreign-architectures | grep -qx "$ARCH"; then
 elif ! apt-cache show "libwolfssl35:$ARCH" > /dev/null 2>&1; then
 	apt-get update -qq
 fi
-# The cross gcc and its C library (a Recommends, which install-deps leaves out); gcc, cmake, the
-# host libraries and libcunit1-dev for the host build of dotd-probe; unbound,
+# The cross gcc and its C library (a Recommends, which install-deps leaves out); python3 and
+# its Prometheus parser for two unit tests that are scripts (stats_parsers, ctl_client); gcc,
+# cmake, the host libraries and libcunit1-dev for the host build of dotd-probe; unbound,
 # openssl (tests/certs/gen.sh) and kdig for e2e.sh.
 "$SRC/.ci/install-deps" "gcc-$TRIPLET" "binutils-$TRIPLET" "libc6-dev-$ARCH-cross" qemu-user \
-	gcc make cmake pkg-config \
+	python3 python3-prometheus-client gcc make cmake pkg-config \
 	libwolfssl-dev libuv1-dev libldns-dev libyaml-dev libhttp-parser-dev libmnl-dev \
 	libcunit1-dev unbound openssl knot-dnsutils
 
@@ -91,7 +92,7 @@ step "build in $BUILD"
 cmake -S "$SRC" -B "$BUILD" -DCMAKE_TOOLCHAIN_FILE="$SRC/cmake/toolchain-$ARCH.cmake" \
 	-DDOTD_CROSS_SYSROOT="$SYSROOT" -DDEVELOPER=ON -DBUILD_TESTS=ON
 cmake --build "$BUILD" -j"$JOBS"
-file "$BUILD/resolver/dotd"
+"$TRIPLET-readelf" -h "$BUILD/resolver/dotd" | grep -E '^ *(Class|Machine|Flags):'
 
 step "unit tests under qemu-user"
 (cd "$BUILD" && ctest -L unit --output-on-failure -j"$JOBS")
