@@ -4,6 +4,10 @@
 #               serving DoT on loopback, kdig, dig, ldns), valgrind, the ASan+UBSan build, and
 #               each libFuzzer target for a fixed number of inputs
 # Helpers: make deps, make build, make fuzz, make bench, make check-format, make clean.
+# Routers (docs/ROUTER.md), not part of make test:
+#   make cross ARCH=mipsel|armhf|arm64   cross-build in build-cross-ARCH, unit tests and an
+#                                         end-to-end run under qemu-user (tests/cross/cross.sh)
+#   make router-figures                  the sizes and memory figures of docs/ROUTER.md
 
 BUILD      ?= build
 SAN_BUILD  ?= build-san
@@ -19,7 +23,8 @@ TEST_PKGS  := libcunit1-dev unbound knot-dnsutils dnsutils dnsperf openssl valgr
 	python3 python3-prometheus-client clang-format clang libclang-rt-14-dev man-db groff-base \
 	faketime ldnsutils nsd shellcheck busybox
 
-.PHONY: run test deps test-deps build san-build fuzz bench check-format clean
+.PHONY: run test deps test-deps build san-build fuzz bench check-format clean cross \
+	router-figures
 
 run: deps build
 	./$(BUILD)/resolver/dotd $(ARGS)
@@ -66,9 +71,20 @@ bench: test-deps
 	./$(BUILD)/tests/bench/bench_blocklist 100000
 	bash tests/bench/dnssec.sh ./$(BUILD)/resolver/dotd ./$(BUILD)/tests/integration/dotd-probe
 
+# ARCH is Debian's name: mipsel, armhf or arm64.
+cross:
+	@if [ -z "$(ARCH)" ]; then echo "usage: make cross ARCH=mipsel|armhf|arm64" >&2; exit 2; fi
+	JOBS=$(JOBS) HOST_BUILD=$(BUILD) ./tests/cross/cross.sh $(ARCH)
+
+# Every figure of docs/ROUTER.md: sizes per architecture (after make cross for each), idle and
+# loaded RSS, the integration suite under a 64 MB limit (tests/cross/figures.sh).
+router-figures: test-deps
+	$(MAKE) build CMAKE_ARGS="-DDEVELOPER=ON"
+	HOST_BUILD=$(BUILD) ./tests/cross/figures.sh
+
 check-format:
 	@files=$$(git ls-files '*.c' '*.h' 2>/dev/null); \
 	if [ -n "$$files" ]; then clang-format --dry-run -Werror $$files; fi
 
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD) build-cross-mipsel build-cross-armhf build-cross-arm64

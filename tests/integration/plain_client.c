@@ -63,6 +63,7 @@ static void on_deadline(uv_timer_t *t)
 {
 	(void)t;
 	expired = true;
+	uv_stop(&loop); /* else the run in which it expired could poll for ever, with no timer */
 }
 
 static void on_answer(struct tls_query *q, int status, const uint8_t *ans, size_t len,
@@ -148,6 +149,7 @@ static int submit(struct job *j, const char *name, ldns_rr_type type)
 static void run_until_called(unsigned n)
 {
 	expired = false;
+	uv_update_time(&loop);
 	uv_timer_start(&deadline, on_deadline, DEADLINE_MS, 0);
 	while (n_called < n && !expired) {
 		uv_run(&loop, UV_RUN_ONCE);

@@ -502,38 +502,44 @@ static void test_prefetch(void)
 	cache_free(c);
 }
 
+/*
+ * How many entries of one size a test makes, to fill 40 KiB with room to spare: an entry's
+ * cost counts sizeof(struct entry), smaller on a 32-bit machine, where more entries fit.
+ */
+#define EVICT_N 400
+
 /* Under the byte bound, expired entries go first, then SIEVE spares the entries hit. */
 static void test_eviction(void)
 {
 	struct cache *c = new_cache(40 * 1024, 0, 86400, 3600);
 	struct cache_stats st;
 	char name[64], rr[128];
-	struct msg qs[200], as[200];
+	struct msg qs[EVICT_N], as[EVICT_N];
 	const char *rrs[2] = {rr, NULL};
 	int n;
 
-	for (n = 0; n < 200; n++) {
+	for (n = 0; n < EVICT_N; n++) {
 		snprintf(name, sizeof(name), "n%d.example.", n);
 		/* The first 10 expire after 10 s, the others live an hour. */
 		snprintf(rr, sizeof(rr), "%s %d IN A 192.0.2.1", name, n < 10 ? 10 : 3600);
 		qs[n] = query(name, LDNS_RR_TYPE_A, false, false, false);
 		as[n] = answer(name, LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, rrs, false, false);
 	}
-	for (n = 0; n < 200; n++) {
+	for (n = 0; n < EVICT_N; n++) {
 		cache_stats_get(c, &st);
 		if (st.bytes + cache_entry_cost(as[n].len, 1, 20) > 40 * 1024) {
 			break;
 		}
 		CU_ASSERT_EQUAL(put(c, &qs[n], &as[n]), 1);
 	}
-	CU_ASSERT_FATAL(n > 30 && n < 200);
+	CU_ASSERT_FATAL(n > 30 && n < EVICT_N);
 	/* Hit entries 10..19, let 0..9 expire. */
 	for (int i = 10; i < 20; i++) {
 		get(c, &qs[i], 0, 65535);
 	}
 	now_ms += 11000;
 	/* Fill until 20 evictions happened. */
-	for (int i = n; i < 200; i++) {
+	for (int i = n; i < EVICT_N; i++) {
 		CU_ASSERT_EQUAL(put(c, &qs[i], &as[i]), 1);
 		cache_stats_get(c, &st);
 		CU_ASSERT(st.bytes <= 40 * 1024);
@@ -556,7 +562,7 @@ static void test_eviction(void)
 			CU_ASSERT_EQUAL(s, CACHE_MISS);
 		}
 	}
-	for (n = 0; n < 200; n++) {
+	for (n = 0; n < EVICT_N; n++) {
 		msg_free(&qs[n]);
 		msg_free(&as[n]);
 	}
@@ -1754,7 +1760,7 @@ static void test_flush_absent(void)
 }
 
 #define SMALL_BYTES (40 * 1024)
-#define SMALL_N	    200
+#define SMALL_N	    400 /* more than fit in SMALL_BYTES on 32-bit machines too */
 
 /*
  * Fill a cache of SMALL_BYTES with entries of one size, "n000.example." on: the first 10 live
@@ -1887,7 +1893,7 @@ static void same_size(struct qa *xs, size_t n, size_t n_short)
  */
 static void test_params_shrink(void)
 {
-	enum { N = 300 };
+	enum { N = 400 }; /* as SMALL_N: more than SMALL_BYTES holds, even on 32-bit machines */
 	struct cache *c = new_cache(1 << 20, 0, 86400, 3600);
 	struct cache_params p = params(SMALL_BYTES, 0, 86400, 3600, 86400);
 	size_t base = empty_bytes(SMALL_BYTES), kept;

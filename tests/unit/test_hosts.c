@@ -683,6 +683,7 @@ static void on_timeout(uv_timer_t *t)
 	struct watch_state *st = t->data;
 
 	st->timed_out = true;
+	uv_stop(&st->loop); /* else a run in which it expired could poll for ever (test_plain.c) */
 }
 
 /* Warnings of the watcher (stderr) in a file while a step needs to see them. */
@@ -743,6 +744,7 @@ static unsigned run_until(struct watch_state *st, unsigned n, const char *until,
 	uint64_t start = uv_hrtime();
 
 	st->timed_out = false;
+	uv_update_time(&st->loop);
 	uv_timer_start(&st->timeout, on_timeout, ms, 0);
 	while (!st->timed_out && st->n_changed - before < n && !(until && log_has(until))) {
 		uv_run(&st->loop, UV_RUN_ONCE);

@@ -901,6 +901,16 @@ static void test_clients_max(void)
 	ctx_done();
 }
 
+/*
+ * A connect refused. qemu-user 7.2 hands a connect's SO_ERROR to the guest untranslated, so a
+ * MIPS dotd under it sees the host's ECONNREFUSED (111) and not its own (146): accepted only
+ * when DOTD_TEST_EMULATOR says the test runs under an emulator (cmake/cross.cmake).
+ */
+static bool refused(int end)
+{
+	return end == UV_ECONNREFUSED || (getenv("DOTD_TEST_EMULATOR") && end == -111);
+}
+
 static bool render_called(const void *arg)
 {
 	(void)arg;
@@ -944,7 +954,7 @@ static void test_close_busy(void)
 	CU_ASSERT(reader->rx_len < size);
 	/* Nothing listens any more. */
 	late = exchange_str(GET_METRICS);
-	CU_ASSERT_EQUAL(late->end, UV_ECONNREFUSED);
+	CU_ASSERT(refused(late->end));
 	CU_ASSERT_EQUAL(x.n_closed, 1);
 	ctx_done();
 	free(big);

@@ -58,16 +58,23 @@ static struct {
 	bool inside;
 } ctx;
 
+/*
+ * uv_stop(): the tick may expire in the timer phase of uv_run(UV_RUN_ONCE) (the loop's time
+ * is stale after a slow setup, as under qemu-user), and with no timer left that run would
+ * then poll with no timeout at all, for ever.
+ */
 static void on_tick(uv_timer_t *t)
 {
 	(void)t;
 	ctx.expired = true;
+	uv_stop(&ctx.loop);
 }
 
-/* Run the loop until @cond holds or @ms have passed. */
+/* Run the loop until @cond holds or @ms have passed (from now, not the loop's cached time). */
 #define RUN_UNTIL(cond, ms)                                                                        \
 	do {                                                                                       \
 		ctx.expired = false;                                                               \
+		uv_update_time(&ctx.loop);                                                         \
 		uv_timer_start(&ctx.tick, on_tick, (ms), 0);                                       \
 		while (!(cond) && !ctx.expired) {                                                  \
 			uv_run(&ctx.loop, UV_RUN_ONCE);                                            \
