@@ -660,6 +660,7 @@ static void test_adversarial(void)
 	val_cache_free(vc);
 	msg_free(&m);
 	ldns_rr_free(rrs[1]);
+	ldns_rr_free(rrs[0]);
 
 	/* The DS RRset of example. unsigned in the signed root: the chain is bogus (EDE 10). */
 	m = www_a();
