@@ -17,7 +17,8 @@
 #
 # usage: side.sh DOTD PROBE FLOOR [OUT]
 # environment: ROUNDS (2), SECS per phase (4), RATE of the CPU phase (40000 q/s), MISS_RATE of
-# the latency phase (1000 q/s), ZIPF_MAX_SECS (12), RECONNECTS (4), SYSTEMS (floor direct dotd unbound kresd
+# the latency phase (5000 q/s; at 1000 the VM's vCPU wake-ups, ~1 ms, decide), ZIPF_MAX_SECS
+# (12), RECONNECTS (4), UPSTREAM_IDLE_MS (500), SYSTEMS (floor direct dotd unbound kresd
 # dnsdist stubby)
 set -euo pipefail
 
@@ -47,7 +48,7 @@ fi
 ROUNDS=${ROUNDS:-2}
 SECS=${SECS:-4}
 RATE=${RATE:-40000}
-MISS_RATE=${MISS_RATE:-1000}
+MISS_RATE=${MISS_RATE:-5000}
 ZIPF_MAX_SECS=${ZIPF_MAX_SECS:-12}
 RECONNECTS=${RECONNECTS:-4}
 SYSTEMS=${SYSTEMS:-floor direct dotd unbound kresd dnsdist stubby}
@@ -146,7 +147,7 @@ ZIPF_REPEATS=$(awk '{ print $NF }' "$TMP/zipf.info")
 head -c 80 /dev/urandom > "$TMP/ticket.key"
 start_unbound upstream "  tls-session-ticket-keys: \"$TMP/ticket.key\"
   incoming-num-tcp: 1000
-  tcp-idle-timeout: 500
+  tcp-idle-timeout: ${UPSTREAM_IDLE_MS:-500}
   verbosity: 0"
 UPSTREAM_PID=$UNBOUND_PID
 if ! dig +short +tries=1 +time=2 @"$HOST" -p "$UPORT" +tls www.example A | grep -q 192.0.2.80; then
@@ -233,7 +234,8 @@ run_dnsdist()
 	cat > "$TMP/dnsdist.conf" << EOF
 setLocal("$HOST:$1")
 setSecurityPollSuffix("")
-newServer({address="$HOST:$UPORT", tls="openssl", subjectName="dot.test", caStore="$TMP/pki/ca.pem", validateCertificates=true, checkName="www.example."})
+newServer({address="$HOST:$UPORT", tls="openssl", subjectName="dot.test", caStore="$TMP/pki/ca.pem", validateCertificates=true, checkName="www.example.", checkInterval=3600})
+getServer(0):setUp()
 pc = newPacketCache(500000, {maxTTL=86400, minTTL=0, temporaryFailureTTL=60, staleTTL=60})
 getPool(""):setCache(pc)
 EOF

@@ -8,6 +8,8 @@ OUT/meta.txt, and writes into OUT
   throughput.png   hit, Zipf-mix and miss throughput per system, gnuplot
 
 usage: side_report.py OUT
+       side_report.py --compare A/results.json B/results.json   (the spread between two runs,
+       |a - b| / mean per figure and system, as a Markdown table on stdout)
 """
 import json
 import math
@@ -250,7 +252,35 @@ plot '{bars}' using 2:xtic(1) title 'hits', '' using 3 title 'Zipf mix', '' usin
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
 
 
+def compare(a_path, b_path):
+    with open(a_path, encoding="utf-8") as f:
+        whole = json.load(f)
+    a, meta = whole["mean"], whole["meta"]
+    with open(b_path, encoding="utf-8") as f:
+        b = json.load(f)["mean"]
+    present = [s for s in ORDER if s in a and s in b]
+    print("| figure | " + " | ".join(
+        "floor (echo)" if s == "floor" else "floor (DoT direct)" if s == "direct" else NAMES[s]
+        for s in present) + " |")
+    print("|" + "---|" * (len(present) + 1))
+    for metric, label, _unit, _better, _floor in ROWS:
+        cells = []
+        for s in present:
+            x, y = a[s].get(metric), b[s].get(metric)
+            if x is None or y is None or not finite(x) or not finite(y) or x + y == 0:
+                cells.append("-")
+            else:
+                cells.append(f"{abs(x - y) / ((x + y) / 2) * 100:.0f} %")
+        if any(c != "-" for c in cells):
+            label = label.format(rate=meta.get("rate", "?"), miss_rate=meta.get("miss_rate", "?"),
+                                 reconnects=meta.get("reconnects", "?"))
+            print("| " + label + " | " + " | ".join(cells) + " |")
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--compare":
+        compare(sys.argv[2], sys.argv[3])
+        return
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     out = sys.argv[1]
