@@ -107,17 +107,20 @@ record_perf()
 }
 
 # record_latency SYSTEM PREFIX NAME: p50/p90/p99 in ms of a dnsperf -v run, a query lost
-# counting as slower than any answered; the CDF of the last round goes to $OUT/cdf-PREFIX-SYSTEM.txt.
+# counting as slower than any answered, and the share of NOERROR answers; the CDF of the last
+# round goes to $OUT/cdf-PREFIX-SYSTEM.txt.
 record_latency()
 {
 	local sys=$1 pre=$2 name=$3 p50 p90 p99
-	awk '$1 == ">" { if (NF >= 5 && $NF ~ /^[0-9.]+$/) { print $NF * 1000 } else { print "inf" } }' \
-		"$TMP/$name.perf" | sort -g > "$TMP/$name.lat"
+	awk '$1 == ">" { if (NF >= 5 && $NF ~ /^[0-9.]+$/) { print $NF * 1000 }
+		else { print "inf" } }' "$TMP/$name.perf" | sort -g > "$TMP/$name.lat"
 	read -r p50 p90 p99 < <(awk '{ v[NR] = $1 } END {
 		split("0.50 0.90 0.99", p, " ");
 		for (j = 1; j <= 3; j++) { i = int(p[j] * NR); if (i < p[j] * NR) { i++ } if (i < 1) { i = 1 }
 			printf "%s%s", (j > 1 ? " " : ""), (NR ? v[i] : "nan") }
 		print "" }' "$TMP/$name.lat")
+	record "$sys" "${pre}_noerror_share" "$(awk '$1 == ">" { n++; if ($2 == "NOERROR") { ok++ } }
+		END { printf "%.4f", n ? ok / n : 0 }' "$TMP/$name.perf")"
 	record "$sys" "${pre}_p50_ms" "$p50"
 	record "$sys" "${pre}_p90_ms" "$p90"
 	record "$sys" "${pre}_p99_ms" "$p99"
@@ -223,7 +226,9 @@ modules.unload('priming')
 modules.unload('detect_time_skew')
 trust_anchors.remove('.')
 cache.size = 64 * MB
-policy.add(policy.all(policy.TLS_FORWARD({{'$HOST@$UPORT', hostname='dot.test', ca_file='$TMP/pki/ca.pem'}})))
+policy.add(policy.all(policy.TLS_FORWARD({
+  {'$HOST@$UPORT', hostname='dot.test', ca_file='$TMP/pki/ca.pem'}
+})))
 EOF
 	kresd -n -c "$TMP/kres/config" "$TMP/kres" > "$TMP/kresd.log" 2>&1 &
 	SYS_PID=$!
@@ -234,7 +239,9 @@ run_dnsdist()
 	cat > "$TMP/dnsdist.conf" << EOF
 setLocal("$HOST:$1")
 setSecurityPollSuffix("")
-newServer({address="$HOST:$UPORT", tls="openssl", subjectName="dot.test", caStore="$TMP/pki/ca.pem", validateCertificates=true, checkName="www.example.", checkInterval=3600})
+newServer({address="$HOST:$UPORT", tls="openssl", subjectName="dot.test",
+  caStore="$TMP/pki/ca.pem", validateCertificates=true, checkName="www.example.",
+  checkInterval=3600})
 getServer(0):setUp()
 pc = newPacketCache(500000, {maxTTL=86400, minTTL=0, temporaryFailureTTL=60, staleTTL=60})
 getPool(""):setCache(pc)
