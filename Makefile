@@ -3,7 +3,8 @@
 #   make test   install what is missing, build, run every test: unit, integration (a real unbound
 #               serving DoT on loopback, kdig, dig, ldns), valgrind, the ASan+UBSan build, and
 #               each libFuzzer target for a fixed number of inputs
-# Helpers: make deps, make build, make fuzz, make bench, make check-format, make clean.
+# Helpers: make deps, make build, make fuzz, make bench (docs/BENCHMARKS.md), make check-format,
+# make clean.
 # Routers (docs/ROUTER.md), not part of make test:
 #   make cross ARCH=mipsel|armhf|arm64   cross-build in build-cross-ARCH, unit tests and an
 #                                         end-to-end run under qemu-user (tests/cross/cross.sh)
@@ -22,6 +23,10 @@ BUILD_PKGS := gcc make cmake pkg-config ca-certificates \
 TEST_PKGS  := libcunit1-dev unbound knot-dnsutils dnsutils dnsperf openssl valgrind iproute2 \
 	python3 python3-prometheus-client clang-format clang libclang-rt-14-dev man-db groff-base \
 	faketime ldnsutils nsd shellcheck busybox
+# What `make bench` needs on top: the peers of the side-by-side benchmark (tests/bench/side.sh)
+# and gnuplot for its plots (gnuplot-nox: the pngcairo terminal without X).
+BENCH_PKGS := unbound knot-resolver dnsdist stubby dnsperf dnsutils gnuplot-nox iproute2 \
+	util-linux python3 shellcheck
 
 .PHONY: run test deps test-deps build san-build fuzz bench check-format clean cross \
 	router-figures
@@ -59,17 +64,24 @@ fuzz: test-deps
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DFUZZ=ON -DBUILD_TESTS=OFF -DDEVELOPER=ON
 	cmake --build $(FUZZ_BUILD) -j$(JOBS)
 
-# Microbenchmarks (figures, no pass/fail on time). The side-by-side yardstick against Stubby,
-# Unbound, dnsdist and Knot Resolver is docs/ARCHITECTURE.md's "Benchmarks" (dnsperf).
+# Microbenchmarks and the side-by-side benchmark (figures, no pass/fail on time), not part of
+# `make test`.
 # tests/bench/dnssec.sh: the cost of DNSSEC validation on a miss and a hit, and its memory,
 # against the DNSSEC lab (nsd, unbound, ldnsutils, dnsperf: the test packages).
+# tests/bench/side.sh: dotd, Unbound, Knot Resolver, dnsdist and Stubby side by side in front of
+# one local DoT unbound, with a floor (tests/bench/echo_floor.c); results.md, results.json and
+# PNG plots in $(BUILD)/bench (docs/BENCHMARKS.md). SIDE_ARGS: e.g. ROUNDS=1 SECS=2.
+SIDE_ARGS ?=
 bench: test-deps
+	@./.ci/install-deps $(BENCH_PKGS)
 	$(MAKE) build
 	./$(BUILD)/tests/bench/bench_cache
 	./$(BUILD)/tests/bench/bench_cachefile
 	./$(BUILD)/tests/bench/bench_blocklist
 	./$(BUILD)/tests/bench/bench_blocklist 100000
 	bash tests/bench/dnssec.sh ./$(BUILD)/resolver/dotd ./$(BUILD)/tests/integration/dotd-probe
+	env $(SIDE_ARGS) bash tests/bench/side.sh ./$(BUILD)/resolver/dotd \
+		./$(BUILD)/tests/integration/dotd-probe ./$(BUILD)/tests/bench/echo_floor $(BUILD)/bench
 
 # ARCH is Debian's name: mipsel, armhf or arm64.
 cross:
