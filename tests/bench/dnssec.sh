@@ -44,13 +44,13 @@ TICK=$(getconf CLK_TCK)
 # run_phase PORT PID FILE: dnsperf over FILE at RATE; prints "cpu_us_per_query mean_ms done".
 run_phase()
 {
-	local port=$1 pid=$2 file=$3 t0 t1 out done mean
+	local port=$1 pid=$2 file=$3 t0 t1 out answered mean
 	t0=$(cpu_ticks "$pid")
 	out=$(dnsperf -s "$HOST" -p "$port" -d "$file" -n 1 -Q "$RATE" -c 1 -q 200 -t 5 2>&1)
 	t1=$(cpu_ticks "$pid")
-	done=$(sed -n 's/^ *Queries completed: *\([0-9]*\).*/\1/p' <<< "$out")
+	answered=$(sed -n 's/^ *Queries completed: *\([0-9]*\).*/\1/p' <<< "$out")
 	mean=$(sed -n 's/^ *Average Latency (s): *\([0-9.]*\).*/\1/p' <<< "$out")
-	awk -v a="$t0" -v b="$t1" -v n="${done:-0}" -v hz="$TICK" -v m="${mean:-0}" \
+	awk -v a="$t0" -v b="$t1" -v n="${answered:-0}" -v hz="$TICK" -v m="${mean:-0}" \
 		'BEGIN { printf "%.1f %.3f %d\n", n ? (b - a) * 1e6 / hz / n : 0, m * 1000, n }'
 }
 

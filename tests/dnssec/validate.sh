@@ -326,6 +326,7 @@ fi
 
 # --- a Stubby file: dnssec_return_status and the list form of dnssec_trust_anchors ---
 
+SPORT=''
 new_port SPORT
 cat > "$TMP/stubby.yml" << EOF
 resolution_type: GETDNS_RESOLUTION_STUB
