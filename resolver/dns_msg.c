@@ -144,6 +144,26 @@ int dns_msg_upstream_query(const struct dns_client_query *cq, const struct dns_u
 	return 0;
 }
 
+size_t dns_msg_question(uint8_t *out, uint16_t flags, const uint8_t *name, size_t name_len,
+			uint16_t qtype, bool opt_do)
+{
+	size_t len = DNS_HDR_LEN;
+
+	memset(out, 0, DNS_HDR_LEN);
+	dns_put16(out + 2, flags);
+	dns_put16(out + 4, 1);
+	memcpy(out + len, name, name_len);
+	len += name_len;
+	dns_put16(out + len, qtype);
+	dns_put16(out + len + 2, DNS_CLASS_IN);
+	len += 4;
+	if (opt_do) {
+		dns_put16(out + 10, 1);
+		len += dns_opt_write(out + len, DNS_MSG_UDP_MAX, 0, true, 0);
+	}
+	return len;
+}
+
 /*
  * Render @pkt into @out (@cap bytes); -ENOSPC if it does not fit, -EBADMSG if ldns fails or
  * writes what our own reader rejects (ldns's TSIG handling can leave ARCOUNT counting a record

@@ -46,6 +46,17 @@ enum dns_check {
 enum dns_check dns_msg_check_query(const uint8_t *msg, size_t len, struct dns_client_query *cq,
 				   unsigned *rcode);
 
+/** Room for dns_msg_question()'s query. */
+#define DNS_MSG_QUESTION_MAX (DNS_HDR_LEN + DNS_MAX_NAME + 4 + DNS_OPT_FIXED_LEN)
+
+/**
+ * Write a query of dotd's own into @out (DNS_MSG_QUESTION_MAX octets): ID 0, header @flags,
+ * the one question @name (uncompressed wire form, at most DNS_MAX_NAME octets) @qtype IN, and,
+ * with @opt_do, an OPT record with DO set (RFC 3225). Returns its length.
+ */
+size_t dns_msg_question(uint8_t *out, uint16_t flags, const uint8_t *name, size_t name_len,
+			uint16_t qtype, bool opt_do);
+
 /**
  * Write the query for the upstream into @out (@cap bytes), with its 2-octet length prefix (RFC
  * 7766 §8): a header with ID 0 (tls/ sets it) and the client's RD, CD and AD bits, the question,

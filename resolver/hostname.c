@@ -421,17 +421,11 @@ static int frame_make(struct host_lookup *hl, struct host_query *hq, bool plain)
 						     .ecs_private = snap->opts.ecs_private,
 					     }
 					   : snap->opts;
-	uint8_t msg[DNS_HDR_LEN + DNS_MAX_NAME + 4];
+	uint8_t msg[DNS_MSG_QUESTION_MAX];
 	struct dns_client_query cq = {.msg = msg};
 	size_t cap = 2 + sizeof(msg) + 64 + o.padding_blocksize;
 
-	memset(msg, 0, DNS_HDR_LEN);
-	dns_put16(msg + 2, DNS_RD);
-	dns_put16(msg + 4, 1);
-	memcpy(msg + DNS_HDR_LEN, hl->qname, hl->qname_len);
-	dns_put16(msg + DNS_HDR_LEN + hl->qname_len, hq->qtype);
-	dns_put16(msg + DNS_HDR_LEN + hl->qname_len + 2, DNS_CLASS_IN);
-	cq.len = DNS_HDR_LEN + hl->qname_len + 4;
+	cq.len = dns_msg_question(msg, DNS_RD, hl->qname, hl->qname_len, hq->qtype, false);
 	if (dns_question_parse(msg, cq.len, &cq.q) != 0) {
 		return -EINVAL;
 	}

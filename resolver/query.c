@@ -33,7 +33,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-
 #include <time.h>
 
 #include "blocklist.h"
@@ -231,9 +230,8 @@ static bool answer_from_cache(struct resolver *r, const struct cache_key *k,
 static bool waiters_answer_stale(struct query *q)
 {
 	struct resolver *r = q->r;
-	bool prefetch;
-
 	struct waiter **pp = &q->waiters;
+	bool prefetch;
 
 	if (!q->waiters || r->cfg->serve_stale_max == 0 || !cache_has_stale(r->cache, &q->key)) {
 		return false;
@@ -406,9 +404,13 @@ static void query_fail(struct query *q, int status)
 	query_free(q);
 }
 
-/* Store the upstream's answer and pass it on to every waiter; then free. */
 static bool query_validates(const struct query *q, const uint8_t *ans);
 static void val_begin(struct query *q, const uint8_t *ans, size_t len);
+
+/*
+ * Store the upstream's answer and pass it on to every waiter; then free. With validation on,
+ * the answer goes to the validator first and comes back here validated (val_finish).
+ */
 
 static void query_answer(struct query *q, const uint8_t *ans, size_t len,
 			 const struct dns_opt *aopt)
@@ -496,27 +498,18 @@ static void val_ctx_make(struct query *q, struct val_ctx *ctx)
 static void val_fetch(struct query *q)
 {
 	struct resolver *r = q->r;
-	uint8_t msg[DNS_HDR_LEN + DNS_MAX_NAME + 4 + DNS_OPT_FIXED_LEN];
+	uint8_t msg[DNS_MSG_QUESTION_MAX];
 	const struct policy_zone *zone;
 	struct dns_client_query cq;
 	struct cache_key k;
 	struct val_ctx ctx;
 	struct waiter *w;
 	struct query *sq;
-	size_t len = DNS_HDR_LEN;
+	size_t len = dns_msg_question(msg, DNS_RD | DNS_CD, q->need.name, q->need.name_len,
+				      q->need.qtype, true);
 	unsigned rcode;
 	bool prefetch;
 
-	memset(msg, 0, DNS_HDR_LEN);
-	dns_put16(msg + 2, DNS_RD | DNS_CD);
-	dns_put16(msg + 4, 1);
-	dns_put16(msg + 10, 1);
-	memcpy(msg + len, q->need.name, q->need.name_len);
-	len += q->need.name_len;
-	dns_put16(msg + len, q->need.qtype);
-	dns_put16(msg + len + 2, DNS_CLASS_IN);
-	len += 4;
-	len += dns_opt_write(msg + len, DNS_MSG_UDP_MAX, 0, true, 0);
 	zone = policy_lookup(r->snap->policy, q->need.name, q->need.name_len);
 	if (dns_msg_check_query(msg, len, &cq, &rcode) != DNS_CHECK_OK ||
 	    zone->action != POLICY_FORWARD) {

@@ -779,15 +779,15 @@ static bool set_validate(struct vrun *v, const struct vset *set)
 	return set_validate_for(v, set, &set->owner);
 }
 
-/* The NSEC and NSEC3 records of the authority section, each RRset validated. */
+/*
+ * The NSEC and NSEC3 records of the authority section, each RRset validated. The owner names
+ * they borrow are their RRsets' (canonical, in the run's struct vsets).
+ */
 struct proofs {
 	struct dns_denial_nsec nsec[VAL_PROOF_MAX];
 	size_t n_nsec;
 	struct dns_denial_nsec3 nsec3[VAL_PROOF_MAX];
 	size_t n_nsec3;
-	struct vname owners[VAL_PROOF_MAX * 2];
-	size_t n_owners;
-	bool unsigned_found;
 };
 
 /*
@@ -798,7 +798,7 @@ struct proofs {
 static bool proofs_load(struct vrun *v, struct proofs *pf, const struct vname *subject,
 			const struct vz *keys)
 {
-	pf->n_nsec = pf->n_nsec3 = pf->n_owners = 0;
+	pf->n_nsec = pf->n_nsec3 = 0;
 	for (size_t i = 0; i < v->S->n; i++) {
 		const struct vset *set = &v->S->s[i];
 
@@ -829,19 +829,17 @@ static bool proofs_load(struct vrun *v, struct proofs *pf, const struct vname *s
 			return false;
 		}
 		for (size_t j = 0; j < set->n_rr; j++) {
-			struct vname *o = &pf->owners[pf->n_owners];
+			const struct vname *o = &set->owner;
 			size_t rdlen, rd = set_rdata(v->msg, v->len, set, j, &rdlen);
 			int ret;
 
-			if (pf->n_owners == VAL_PROOF_MAX * 2 || rd + rdlen > v->len ||
+			if (rd + rdlen > v->len ||
 			    (set->type == DNS_TYPE_NSEC ? pf->n_nsec : pf->n_nsec3) ==
 				    VAL_PROOF_MAX) {
 				verdict_bogus(v->res, DNSSEC_EDE_BOGUS, "too many NSEC records",
 					      "");
 				return false;
 			}
-			*o = set->owner;
-			pf->n_owners++;
 			if (set->type == DNS_TYPE_NSEC) {
 				ret = dns_denial_nsec_parse(o->b, o->len, v->msg + rd, rdlen,
 							    &pf->nsec[pf->n_nsec]);

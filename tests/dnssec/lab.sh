@@ -7,6 +7,7 @@
 # PROBE, make_pki, unbound_run, pass/fail/die), sourced before or after this file; only
 # lab_need works without it. LAB_DIR is this file's directory (world.sh, queries.txt). Then:
 #   lab_need                   are the Debian tools there (else it says what is missing)
+#   lab_require                lab_need, installing what is missing, else exit 77 (skipped)
 #   lab_start                  all of it, in order: lab_world, lab_auth, lab_upstream,
 #                              lab_validator; sets LAB_WORLD (the world's directory),
 #                              LAB_AUTH_PORT (NSD), LAB_DOT_PORT (the DoT upstream, name
@@ -51,6 +52,20 @@ lab_need()
 	if ((${#missing[@]} > 0)); then
 		echo "missing: ${missing[*]} (Debian: ldnsutils nsd unbound knot-dnsutils)"
 		return 1
+	fi
+}
+
+# lab_require: the lab's tools, installed as `make test-deps` would (root or sudo) when missing;
+# if they still are, say why and exit 77 (the test is skipped).
+lab_require()
+{
+	local pkgs=(ldnsutils nsd unbound knot-dnsutils) why
+	if ! lab_need > /dev/null; then
+		"$LAB_DIR/../../.ci/install-deps" "${pkgs[@]}" > /dev/null 2>&1 || true
+		if ! why=$(lab_need); then
+			echo "SKIP: the DNSSEC lab needs Debian's ${pkgs[*]}: $why"
+			exit 77
+		fi
 	fi
 }
 

@@ -20,19 +20,10 @@ fi
 PROBE=$(realpath "$1")
 DNSSEC=$(cd "$(dirname "$0")" && pwd)
 HERE=$DNSSEC/../integration
-ROOT=$DNSSEC/../..
-PKGS=(ldnsutils nsd unbound knot-dnsutils)
 
 # shellcheck source=tests/dnssec/lab.sh
 . "$DNSSEC/lab.sh"
-if ! lab_need > /dev/null; then
-	# As `make test-deps` would: install what is missing (root or sudo), else skip.
-	"$ROOT/.ci/install-deps" "${PKGS[@]}" > /dev/null 2>&1 || true
-	if ! why=$(lab_need); then
-		echo "SKIP: the DNSSEC lab needs Debian's ${PKGS[*]}: $why"
-		exit 77
-	fi
-fi
+lab_require
 
 # shellcheck source=tests/integration/lib.sh
 . "$HERE/lib.sh"

@@ -585,9 +585,146 @@ static void test_scrub(void)
 	free(w.buf);
 }
 
+/* dotd's own question: what ldns reads back, with and without OPT. */
+static void test_question(void)
+{
+	static const uint8_t name[] = "\3www\7example";
+	uint8_t m[DNS_MSG_QUESTION_MAX];
+	ldns_pkt *p;
+	size_t len;
+
+	len = dns_msg_question(m, DNS_RD | DNS_CD, name, sizeof(name), 43, true);
+	CU_ASSERT_EQUAL(len, DNS_HDR_LEN + sizeof(name) + 4 + DNS_OPT_FIXED_LEN);
+	p = parse(m, len);
+	CU_ASSERT(ldns_pkt_rd(p) && ldns_pkt_cd(p) && !ldns_pkt_qr(p) && !ldns_pkt_ad(p));
+	CU_ASSERT_EQUAL(ldns_pkt_qdcount(p), 1);
+	CU_ASSERT_EQUAL(ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_question(p), 0)),
+			LDNS_RR_TYPE_DS);
+	CU_ASSERT(ldns_pkt_edns(p) && ldns_pkt_edns_do(p));
+	ldns_pkt_free(p);
+	len = dns_msg_question(m, DNS_RD, name, sizeof(name), DNS_TYPE_A, false);
+	CU_ASSERT_EQUAL(len, DNS_HDR_LEN + sizeof(name) + 4);
+	p = parse(m, len);
+	CU_ASSERT(!ldns_pkt_edns(p) && !ldns_pkt_cd(p));
+	ldns_pkt_free(p);
+}
+
+/* An answer from texts: @an in the answer section, @ns in the authority section, an OPT. */
+static struct wire sectioned(const char *qname, ldns_pkt_rcode rcode, const char *const *an,
+			     const char *const *ns)
+{
+	ldns_pkt *pkt = NULL;
+	struct wire w = {0};
+
+	CU_ASSERT_FATAL(ldns_pkt_query_new_frm_str(&pkt, qname, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN,
+						   LDNS_RD | LDNS_CD) == LDNS_STATUS_OK);
+	ldns_pkt_set_qr(pkt, true);
+	ldns_pkt_set_rcode(pkt, rcode);
+	ldns_pkt_set_edns_udp_size(pkt, 1232);
+	ldns_pkt_set_edns_do(pkt, true);
+	pkt->_edns_present = true;
+	for (int s = 0; s < 2; s++) {
+		for (const char *const *t = s ? ns : an; t && *t; t++) {
+			ldns_rr *r = NULL;
+
+			CU_ASSERT_FATAL(ldns_rr_new_frm_str(&r, *t, 0, NULL, NULL) ==
+					LDNS_STATUS_OK);
+			ldns_pkt_push_rr(pkt, s ? LDNS_SECTION_AUTHORITY : LDNS_SECTION_ANSWER, r);
+		}
+	}
+	CU_ASSERT_FATAL(ldns_pkt2wire(&w.buf, pkt, &w.len) == LDNS_STATUS_OK);
+	ldns_pkt_free(pkt);
+	return w;
+}
+
+/* How many records of @type section @s of @p holds. */
+static size_t count_type(ldns_pkt *p, ldns_pkt_section s, ldns_rr_type type)
+{
+	ldns_rr_list *l = ldns_pkt_get_section_clone(p, s);
+	size_t n = 0;
+
+	for (size_t i = 0; l && i < ldns_rr_list_rr_count(l); i++) {
+		n += ldns_rr_get_type(ldns_rr_list_rr(l, i)) == type;
+	}
+	ldns_rr_list_deep_free(l);
+	return n;
+}
+
+/* The validated answer: AD as the verdict says, CD ours, DNSSEC records for DO clients only. */
+static void test_dnssec_filter(void)
+{
+	static const char *const an[] = {
+		"www.example. 60 IN A 192.0.2.80",
+		"www.example. 60 IN RRSIG A 13 2 60 20300101000000 20200101000000 1 example. "
+		"AAAA",
+		NULL,
+	};
+	static const char *const ns_pos[] = {"example. 60 IN NS ns.example.", NULL};
+	static const char *const ns_neg[] = {
+		"example. 60 IN SOA ns.example. h.example. 1 2 3 4 5",
+		"example. 60 IN NSEC zzz.example. SOA NS RRSIG NSEC",
+		"example. 60 IN NS ns.example.",
+		NULL,
+	};
+	uint8_t out[4096];
+	size_t out_len;
+	struct wire w;
+	ldns_pkt *p;
+
+	/* DO, positive, secure: AD set, CD cleared, RRSIG kept, the unvalidated NS left out. */
+	w = sectioned("www.example.", LDNS_RCODE_NOERROR, an, ns_pos);
+	CU_ASSERT_EQUAL_FATAL(
+		dns_msg_dnssec_filter(w.buf, w.len, true, true, out, sizeof(out), &out_len), 0);
+	p = parse(out, out_len);
+	CU_ASSERT(ldns_pkt_ad(p) && !ldns_pkt_cd(p) && ldns_pkt_edns(p));
+	CU_ASSERT_EQUAL(count_type(p, LDNS_SECTION_ANSWER, LDNS_RR_TYPE_RRSIG), 1);
+	CU_ASSERT_EQUAL(ldns_pkt_nscount(p), 0);
+	ldns_pkt_free(p);
+	/* No DO, insecure: AD clear, no RRSIG. */
+	CU_ASSERT_EQUAL_FATAL(
+		dns_msg_dnssec_filter(w.buf, w.len, false, false, out, sizeof(out), &out_len), 0);
+	p = parse(out, out_len);
+	CU_ASSERT(!ldns_pkt_ad(p) && !ldns_pkt_cd(p));
+	CU_ASSERT_EQUAL(ldns_pkt_ancount(p), 1);
+	CU_ASSERT_EQUAL(count_type(p, LDNS_SECTION_ANSWER, LDNS_RR_TYPE_A), 1);
+	ldns_pkt_free(p);
+	free(w.buf);
+	/* Nothing to drop: copied as it is, but for the flags. */
+	w = sectioned("www.example.", LDNS_RCODE_NOERROR, an, NULL);
+	CU_ASSERT_EQUAL_FATAL(
+		dns_msg_dnssec_filter(w.buf, w.len, true, true, out, sizeof(out), &out_len), 0);
+	CU_ASSERT_EQUAL(out_len, w.len);
+	CU_ASSERT_EQUAL(memcmp(out + 4, w.buf + 4, w.len - 4), 0);
+	CU_ASSERT(dns_flags(out) & DNS_AD);
+	CU_ASSERT_FALSE(dns_flags(out) & DNS_CD);
+	free(w.buf);
+	/* Negative, no DO: the SOA stays (RFC 2308), the NSEC and the NS go. */
+	w = sectioned("nx.example.", LDNS_RCODE_NXDOMAIN, NULL, ns_neg);
+	CU_ASSERT_EQUAL_FATAL(
+		dns_msg_dnssec_filter(w.buf, w.len, true, false, out, sizeof(out), &out_len), 0);
+	p = parse(out, out_len);
+	CU_ASSERT_EQUAL(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+	CU_ASSERT_EQUAL(ldns_pkt_nscount(p), 1);
+	CU_ASSERT_EQUAL(count_type(p, LDNS_SECTION_AUTHORITY, LDNS_RR_TYPE_SOA), 1);
+	ldns_pkt_free(p);
+	/* With DO the NSEC stays too. */
+	CU_ASSERT_EQUAL_FATAL(
+		dns_msg_dnssec_filter(w.buf, w.len, true, true, out, sizeof(out), &out_len), 0);
+	p = parse(out, out_len);
+	CU_ASSERT_EQUAL(count_type(p, LDNS_SECTION_AUTHORITY, LDNS_RR_TYPE_NSEC), 1);
+	CU_ASSERT_EQUAL(count_type(p, LDNS_SECTION_AUTHORITY, LDNS_RR_TYPE_NS), 0);
+	ldns_pkt_free(p);
+	/* Malformed: refused, not read past its end. */
+	CU_ASSERT_EQUAL(dns_msg_dnssec_filter(w.buf, 20, true, true, out, sizeof(out), &out_len),
+			-EBADMSG);
+	free(w.buf);
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
+		{"own question", test_question},
+		{"DNSSEC filter of a validated answer", test_dnssec_filter},
 		{"scrub: chain order, unrelated records", test_scrub},
 		{"check query", test_check_query},
 		{"upstream padding", test_upstream_padding},
