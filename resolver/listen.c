@@ -26,7 +26,15 @@
  * count reaches zero, so an answer that arrives after the client left finds it closed and is
  * dropped (§6.2.4). A listener likewise holds one reference per open handle and one per UDP
  * query in flight.
+ *
+ * UDP is batched, as the hit path is mostly system calls (docs/BENCHMARKS.md, the profile): a
+ * socket is read with recvmmsg (libuv's UV_UDP_RECVMMSG, up to 20 datagrams a call, into
+ * r->udp_in), and answers are queued in r->udp_out and sent with one sendmmsg per socket: at
+ * the end of each batch received, when the queue is full or the next answer leaves by another
+ * socket, and before the loop next waits (r->udp_flush, a uv_prepare) for the answers that
+ * came from elsewhere (upstreams, timers). A queued answer holds its listener.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,8 +104,23 @@ struct udp_source {
 /* Bytes of answers queued on one UDP socket after EAGAIN: about 200 answers of 1232 octets. */
 #define UDP_QUEUE_MAX (256 * 1024)
 
-/* One receive buffer for every UDP socket: libuv does not keep it past the callback. */
-static uint8_t udp_buf[DNS_MAX_MSG];
+/*
+ * libuv's recvmmsg takes the receive buffer in slots of 64 KiB (any datagram fits), at most 20
+ * (libuv 1.44, unix/udp.c). Only the pages written are resident: the first of each slot used.
+ */
+#define UDP_IN_SLOT  (64 * 1024)
+#define UDP_IN_SLOTS 20
+#define UDP_OUT_MAX  32 /* answers per sendmmsg */
+
+/* The answers waiting to leave by one UDP socket (r->udp_out). */
+struct udp_out {
+	struct listener *l; /**< referenced while n > 0: the socket they leave by */
+	unsigned n;
+	struct mmsghdr msgs[UDP_OUT_MAX];
+	struct iovec iov[UDP_OUT_MAX];
+	struct sockaddr_storage peers[UDP_OUT_MAX];
+	uint8_t data[UDP_OUT_MAX][DNS_MSG_UDP_MAX];
+};
 
 static void client_tcp_work(struct client_tcp *c);
 
@@ -516,27 +539,47 @@ static void on_tcp_connection(uv_stream_t *server, int status)
 
 /* --- UDP --- */
 
+static void udp_out_flush(struct resolver *r);
+static void listener_ref(struct listener *l);
+static void listener_unref(struct listener *l);
+
 static void on_udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-	(void)h;
+	struct listener *l = h->data;
+
 	(void)suggested;
-	*buf = uv_buf_init((char *)udp_buf, sizeof(udp_buf));
+	*buf = uv_buf_init((char *)l->r->udp_in, UDP_IN_SLOT * UDP_IN_SLOTS);
 }
 
 static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 			const struct sockaddr *peer, unsigned flags)
 {
 	struct listener *l = h->data;
+	struct resolver *r = l->r;
 	struct query_client from = {.origin = &l->origin, .peer = peer};
 
+	if (flags & UV_UDP_MMSG_FREE) {
+		/* The end of a batch: its answers leave together, and the next gets its time. */
+		udp_out_flush(r);
+		r->udp_batch_at = 0;
+		return;
+	}
 	if (nread <= 0 || !peer) {
 		return; /* nothing, or an error on a datagram socket: nothing to recover */
 	}
 	if (flags & UV_UDP_PARTIAL) {
 		return; /* larger than any DNS message */
 	}
-	from.received = uv_hrtime();
-	query_receive(l->r, &from, (const uint8_t *)buf->base, (size_t)nread);
+	/* The datagrams of one batch were all there when it was read: one time for them all. */
+	if (!(flags & UV_UDP_MMSG_CHUNK)) {
+		from.received = uv_hrtime();
+	} else {
+		if (r->udp_batch_at == 0) {
+			r->udp_batch_at = uv_hrtime();
+		}
+		from.received = r->udp_batch_at;
+	}
+	query_receive(r, &from, (const uint8_t *)buf->base, (size_t)nread);
 }
 
 static void on_udp_sent(uv_udp_send_t *req, int status)
@@ -545,25 +588,16 @@ static void on_udp_sent(uv_udp_send_t *req, int status)
 	free(req->data);
 }
 
-/* Send @msg to @peer from the UDP socket of @l, if still open. */
-static void listener_udp_send(struct listener *l, const struct sockaddr *peer, const uint8_t *msg,
-			      size_t len)
+/*
+ * The socket's buffer is full: queue @msg in libuv, but only so much. Past that the answer is
+ * dropped as the network would drop it, and the client asks again (RFC 1035 §4.2.1).
+ */
+static void listener_udp_queue(struct listener *l, const struct sockaddr *peer, const uint8_t *msg,
+			       size_t len)
 {
-	uv_buf_t b = uv_buf_init((char *)msg, (unsigned)len);
 	struct udp_send *s;
-	int ret;
+	uv_buf_t b;
 
-	if (l->closing) {
-		return;
-	}
-	ret = uv_udp_try_send(&l->udp, &b, 1, peer);
-	if (ret != UV_EAGAIN) {
-		return; /* sent, or lost as datagrams may be */
-	}
-	/*
-	 * The socket's buffer is full: queue in libuv, but only so much. Past that the answer is
-	 * dropped as the network would drop it, and the client asks again (RFC 1035 §4.2.1).
-	 */
 	if (uv_udp_get_send_queue_size(&l->udp) + len > UDP_QUEUE_MAX) {
 		l->r->stats.udp_send_dropped++;
 		return;
@@ -578,6 +612,88 @@ static void listener_udp_send(struct listener *l, const struct sockaddr *peer, c
 	if (uv_udp_send(&s->req, &l->udp, &b, 1, peer, on_udp_sent) != 0) {
 		free(s);
 	}
+}
+
+static socklen_t sockaddr_len(const struct sockaddr *sa)
+{
+	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+/* Send what r->udp_out holds with one sendmmsg (or more, if the socket takes a part). */
+static void udp_out_flush(struct resolver *r)
+{
+	struct udp_out *o = r->udp_out;
+	struct listener *l = o->l;
+	unsigned i = 0;
+	int fd, sent;
+
+	if (o->n == 0) {
+		return;
+	}
+	if (l->closing || uv_fileno((uv_handle_t *)&l->udp, &fd) != 0) {
+		i = o->n; /* closed by a reload: dropped, and the client asks again */
+	}
+	while (i < o->n) {
+		sent = sendmmsg(fd, o->msgs + i, o->n - i, MSG_DONTWAIT);
+		if (sent > 0) {
+			i += (unsigned)sent;
+		} else if (errno == EINTR) {
+			continue;
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+			for (; i < o->n; i++) {
+				listener_udp_queue(l, (const struct sockaddr *)&o->peers[i],
+						   o->data[i], o->iov[i].iov_len);
+			}
+		} else {
+			i++; /* that one is lost, as a datagram may be; on with the next */
+		}
+	}
+	o->n = 0;
+	o->l = NULL;
+	listener_unref(l); /* may free it */
+}
+
+static void on_udp_flush(uv_prepare_t *h)
+{
+	udp_out_flush(h->data);
+}
+
+/* Send @msg to @peer from the UDP socket of @l, if still open: queued in r->udp_out. */
+static void listener_udp_send(struct listener *l, const struct sockaddr *peer, const uint8_t *msg,
+			      size_t len)
+{
+	struct resolver *r = l->r;
+	struct udp_out *o = r->udp_out;
+	uv_buf_t b = uv_buf_init((char *)msg, (unsigned)len);
+	unsigned i;
+
+	if (l->closing) {
+		return;
+	}
+	if (len > DNS_MSG_UDP_MAX || uv_udp_get_send_queue_count(&l->udp) > 0) {
+		/* Not ours to batch; or libuv has a queue already, whose order it keeps. */
+		if (uv_udp_try_send(&l->udp, &b, 1, peer) == UV_EAGAIN) {
+			listener_udp_queue(l, peer, msg, len);
+		}
+		return;
+	}
+	if (o->n > 0 && (o->l != l || o->n == UDP_OUT_MAX)) {
+		udp_out_flush(r);
+	}
+	if (o->n == 0) {
+		o->l = l;
+		listener_ref(l);
+	}
+	i = o->n++;
+	memcpy(o->data[i], msg, len);
+	memcpy(&o->peers[i], peer, sockaddr_len(peer));
+	o->iov[i] = (struct iovec){.iov_base = o->data[i], .iov_len = len};
+	o->msgs[i].msg_hdr = (struct msghdr){
+		.msg_name = &o->peers[i],
+		.msg_namelen = sockaddr_len(peer),
+		.msg_iov = &o->iov[i],
+		.msg_iovlen = 1,
+	};
 }
 
 /* --- listeners --- */
@@ -773,8 +889,24 @@ static void on_work_closed(uv_handle_t *h)
 
 int listener_init(struct resolver *r)
 {
-	int ret = uv_idle_init(r->loop, &r->tcp_work);
+	int ret;
 
+	r->udp_out = malloc(sizeof(*r->udp_out)); /* touched as it fills: not calloc */
+	r->udp_in = malloc(UDP_IN_SLOT * UDP_IN_SLOTS);
+	if (!r->udp_out || !r->udp_in) {
+		return -ENOMEM;
+	}
+	r->udp_out->n = 0;
+	r->udp_out->l = NULL;
+	ret = uv_prepare_init(r->loop, &r->udp_flush);
+	if (ret != 0) {
+		return ret;
+	}
+	r->udp_flush.data = r;
+	r->handles_open++;
+	uv_prepare_start(&r->udp_flush, on_udp_flush);
+	uv_unref((uv_handle_t *)&r->udp_flush); /* it keeps nothing alive */
+	ret = uv_idle_init(r->loop, &r->tcp_work);
 	if (ret == 0) {
 		r->tcp_work.data = r;
 		r->handles_open++;
@@ -803,7 +935,12 @@ int listener_open(struct resolver *r, const struct config_listen *addr)
 	memcpy(&l->addr, &addr->addr, addr->addr_len);
 	l->addr_len = addr->addr_len;
 	l->name = strdup(addr->name);
-	uv_udp_init(r->loop, &l->udp);
+	ret = uv_udp_init_ex(r->loop, &l->udp, sa->sa_family | UV_UDP_RECVMMSG);
+	if (ret != 0) {
+		free(l->name);
+		free(l);
+		return ret;
+	}
 	uv_tcp_init(r->loop, &l->tcp);
 	l->udp.data = l;
 	l->tcp.data = l;
@@ -859,6 +996,21 @@ void listener_close_all(struct resolver *r)
 	if (r->tcp_work.type == UV_IDLE && !uv_is_closing((uv_handle_t *)&r->tcp_work)) {
 		uv_close((uv_handle_t *)&r->tcp_work, on_work_closed);
 	}
+	if (r->udp_flush.type == UV_PREPARE && !uv_is_closing((uv_handle_t *)&r->udp_flush)) {
+		if (r->udp_out) {
+			udp_out_flush(r); /* the listeners are closing: this lets go of the last */
+		}
+		uv_close((uv_handle_t *)&r->udp_flush, on_work_closed);
+	}
+}
+
+void listener_free(struct resolver *r)
+{
+	REQUIRE(!r->udp_out || r->udp_out->n == 0);
+	free(r->udp_out);
+	r->udp_out = NULL;
+	free(r->udp_in);
+	r->udp_in = NULL;
 }
 
 /*

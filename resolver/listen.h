@@ -42,3 +42,6 @@ size_t listener_apply(struct resolver *r, FILE *msgs);
 
 /** Close every listener and client connection. */
 void listener_close_all(struct resolver *r);
+
+/** Free what listener_init() made (resolver_free, after the loop has ended). */
+void listener_free(struct resolver *r);

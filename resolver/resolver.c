@@ -770,6 +770,7 @@ void resolver_free(struct resolver *r)
 	r->cache = NULL;
 	free(r->inflight);
 	r->inflight = NULL;
+	listener_free(r);
 	free(r->sources); /* empty: every waiter has been freed */
 	r->sources = NULL;
 	free(r->out);

@@ -19,7 +19,7 @@
 # environment: ROUNDS (2), SECS per phase (4), RATE of the CPU phase (40000 q/s), MISS_RATE of
 # the latency phase (5000 q/s; at 1000 the VM's vCPU wake-ups, ~1 ms, decide), ZIPF_MAX_SECS
 # (12), RECONNECTS (4), UPSTREAM_IDLE_MS (500), SYSTEMS (floor direct dotd unbound kresd
-# dnsdist stubby)
+# dnsdist stubby), PROFILE (0; 1: profile dotd's hits and misses with perf, OUT/profile-*.txt)
 set -euo pipefail
 
 if [[ $# -lt 3 ]]; then
@@ -52,6 +52,7 @@ MISS_RATE=${MISS_RATE:-5000}
 ZIPF_MAX_SECS=${ZIPF_MAX_SECS:-12}
 RECONNECTS=${RECONNECTS:-4}
 SYSTEMS=${SYSTEMS:-floor direct dotd unbound kresd dnsdist stubby}
+PROFILE=${PROFILE:-0}
 
 for tool in dnsperf dig unbound unbound-control gnuplot; do
 	if ! command -v "$tool" > /dev/null; then
@@ -97,6 +98,33 @@ perf()
 	shift
 	dnsperf "$@" > "$TMP/$name.perf" 2>&1 || true
 	SENT=$((SENT + $(dp "$TMP/$name.perf" "Queries sent")))
+}
+
+# profile PID NAME ARGS...: dnsperf with ARGS while perf samples PID (PROFILE=1, a phase of its
+# own, so that the sampling does not weigh on the figures); the top entries by shared object and
+# symbol go to OUT/profile-NAME.txt.
+profile()
+{
+	local pid=$1 name=$2 rec
+	shift 2
+	command perf record -q -F 2000 -g -o "$TMP/$name.data" -p "$pid" > /dev/null 2>&1 &
+	rec=$!
+	sleep 0.2
+	dnsperf "$@" > "$TMP/prof-$name.perf" 2>&1 || true
+	kill -INT "$rec" 2> /dev/null || true
+	wait "$rec" 2> /dev/null || true
+	{
+		echo "# perf record -F 2000 -g -p DOTD during: dnsperf $*"
+		grep -E 'Queries (completed|per second)' "$TMP/prof-$name.perf" || true
+		command perf report -i "$TMP/$name.data" --no-children --sort dso,symbol --stdio \
+			> "$TMP/$name.report" 2> /dev/null || true
+		echo "# by shared object"
+		command perf report -i "$TMP/$name.data" --no-children --sort dso --stdio \
+			2> /dev/null | awk '/^ +[0-9.]+%/ && n++ < 10' || true
+		echo "# by shared object and symbol"
+		awk '/^ +[0-9.]+%/ && n++ < 40' "$TMP/$name.report"
+	} > "$OUT/profile-$name.txt"
+	echo "profile of dotd ($name) in $OUT/profile-$name.txt"
 }
 
 # record_perf SYSTEM PREFIX NAME: its qps, completed and lost queries.
@@ -353,6 +381,10 @@ measure()
 	record_perf "$sys" fixed "$sys-cpu"
 	perf "$sys-hit" -s "$HOST" -p "$port" -d "$TMP/hit.txt" -l "$SECS" -c 4 -q 200 -t 2
 	record_perf "$sys" hit "$sys-hit"
+	if [[ $PROFILE == 1 && $sys == dotd ]]; then
+		profile "$pid" hit -s "$HOST" -p "$port" -d "$TMP/hit.txt" -l "$SECS" -Q "$RATE" \
+			-c 4 -q 200 -t 2
+	fi
 
 	if [[ $sys != floor ]]; then
 		# The Zipf mix from a cold cache, then misses: throughput, then latency at a fixed rate.
@@ -363,6 +395,10 @@ measure()
 		perf "$sys-thr" -s "$HOST" -p "$port" -d "$TMP/miss-thr.txt" -n 1 -l "$SECS" -c 4 \
 			-q 100 -t 2
 		record_perf "$sys" miss "$sys-thr"
+		if [[ $PROFILE == 1 && $sys == dotd ]]; then
+			profile "$pid" miss -s "$HOST" -p "$port" -d "$TMP/miss-thr.txt" -n 1 \
+				-l "$SECS" -c 4 -q 100 -t 2
+		fi
 		perf "$sys-lat" -v -s "$HOST" -p "$port" -d "$TMP/miss-lat.txt" -n 1 -l "$SECS" \
 			-Q "$MISS_RATE" -c 1 -q 100 -t 2
 		record_latency "$sys" miss "$sys-lat"
