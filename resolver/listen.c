@@ -635,6 +635,7 @@ static void udp_out_flush(struct resolver *r)
 	}
 	while (i < o->n) {
 		sent = sendmmsg(fd, o->msgs + i, o->n - i, MSG_DONTWAIT);
+		r->stats.udp_send_calls++;
 		if (sent > 0) {
 			i += (unsigned)sent;
 		} else if (errno == EINTR) {
@@ -672,6 +673,7 @@ static void listener_udp_send(struct listener *l, const struct sockaddr *peer, c
 	}
 	if (len > DNS_MSG_UDP_MAX || uv_udp_get_send_queue_count(&l->udp) > 0) {
 		/* Not ours to batch; or libuv has a queue already, whose order it keeps. */
+		r->stats.udp_send_calls++;
 		if (uv_udp_try_send(&l->udp, &b, 1, peer) == UV_EAGAIN) {
 			listener_udp_queue(l, peer, msg, len);
 		}

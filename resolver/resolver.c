@@ -164,7 +164,7 @@ void resolver_stats_log(struct resolver *r)
 		   "prefetches=%llu forwarded=%llu tries=%llu hedged=%llu answers=%llu "
 		   "servfail=%llu truncated=%llu scrubbed=%llu refused=%llu limited=%llu "
 		   "tcp_evicted=%llu tcp_idle_closed=%llu tcp_overflow_closed=%llu tcp_paused=%llu "
-		   "udp_send_dropped=%llu",
+		   "udp_send_dropped=%llu udp_send_calls=%llu",
 		   (unsigned long long)s->queries_udp, (unsigned long long)s->queries_tcp,
 		   (unsigned long long)s->tcp_clients, (unsigned long long)s->dropped,
 		   (unsigned long long)s->answered_here, (unsigned long long)s->cache_answers,
@@ -176,7 +176,7 @@ void resolver_stats_log(struct resolver *r)
 		   (unsigned long long)s->refused, (unsigned long long)s->limited,
 		   (unsigned long long)s->tcp_evicted, (unsigned long long)s->tcp_idle_closed,
 		   (unsigned long long)s->tcp_overflow_closed, (unsigned long long)s->tcp_paused,
-		   (unsigned long long)s->udp_send_dropped);
+		   (unsigned long long)s->udp_send_dropped, (unsigned long long)s->udp_send_calls);
 	stats_log_answers(s);
 	log_notice(LOG_MAIN,
 		   "dnssec: secure=%llu insecure=%llu bogus=%llu fetches=%llu zones=%zu "

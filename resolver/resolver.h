@@ -105,6 +105,7 @@ struct resolver_stats {
 	uint64_t refused;	      /**< from outside access_control (TCP: REFUSED, UDP: none) */
 	uint64_t limited; /**< UDP queries dropped over udp_queries_per_source/queries_max */
 	uint64_t udp_send_dropped; /**< UDP answers dropped: the socket's queue was full */
+	uint64_t udp_send_calls;   /**< system calls that sent UDP answers (sendmmsg batches) */
 
 	/* stats_count_query() and stats_count_answer(); the tables' names are in stats.c. */
 	uint64_t by_qtype[STATS_N_QTYPES];   /**< client messages by the type of their question */

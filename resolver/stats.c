@@ -513,6 +513,8 @@ static const struct field client_fields[] = {
 	       "UDP queries dropped over udp_queries_per_source or queries_max"),
 	CLIENT(udp_send_dropped, "udp_send_dropped",
 	       "UDP answers dropped: the socket's queue was full"),
+	CLIENT(udp_send_calls, "udp_send_calls",
+	       "system calls that sent UDP answers: fewer than the answers when batched"),
 	CLIENT(tcp_clients, "tcp_connections", "client TCP connections accepted"),
 	CLIENT(tcp_evicted, "tcp_evicted",
 	       "client TCP connections closed to make room (tcp_clients_max)"),

@@ -276,6 +276,7 @@ static void test_everything_logged(void)
 		"refused",
 		"limited",
 		"udp_send_dropped",
+		"udp_send_calls",
 	};
 	static const char *const cache[] = {
 		"hits", "misses", "stale_hits", "inserts", "not_cacheable", "refresh_failures",
@@ -328,6 +329,7 @@ static void test_everything_logged(void)
 			s->refused,
 			s->limited,
 			s->udp_send_dropped,
+			s->udp_send_calls,
 		};
 		memcpy(val, in_struct, sizeof(val));
 	}
@@ -394,13 +396,13 @@ static void test_everything_logged(void)
 	ASSERT_HAS(j, "\"upstream_srtt_seconds\":{");
 	ASSERT_HAS(j, "\"192.0.2.2@853\\\\\":0.014");
 	/* The tables after the counters of struct resolver_stats: type, RCODE, source. */
-	ASSERT_LINE(t, "queries_by_type{type=\"A\"} 1023");
-	ASSERT_LINE(p, "dotd_queries_by_type_total{type=\"none\"} 1038");
-	ASSERT_HAS(j, "\"answers_by_rcode\":{\"NOERROR\":1039,\"FORMERR\":1040,");
-	ASSERT_LINE(p, "dotd_answers_by_rcode_total{rcode=\"other\"} 1046");
-	ASSERT_LINE(t, "answers_by_source{source=\"servfail\"} 1051");
-	ASSERT_HAS(j, "\"answers_by_source\":{\"cache\":1047,\"stale\":1048,\"upstream\":1049,"
-		      "\"local\":1050,\"servfail\":1051}");
+	ASSERT_LINE(t, "queries_by_type{type=\"A\"} 1024");
+	ASSERT_LINE(p, "dotd_queries_by_type_total{type=\"none\"} 1039");
+	ASSERT_HAS(j, "\"answers_by_rcode\":{\"NOERROR\":1040,\"FORMERR\":1041,");
+	ASSERT_LINE(p, "dotd_answers_by_rcode_total{rcode=\"other\"} 1047");
+	ASSERT_LINE(t, "answers_by_source{source=\"servfail\"} 1052");
+	ASSERT_HAS(j, "\"answers_by_source\":{\"cache\":1048,\"stale\":1049,\"upstream\":1050,"
+		      "\"local\":1051,\"servfail\":1052}");
 	ASSERT_LINE(p, "dotd_info{version=\"0.1.0\"} 1");
 	ASSERT_LINE(p, "dotd_uptime_seconds 12.345");
 	ASSERT_LINE(t, "uptime_seconds 12.345");
