@@ -68,6 +68,7 @@ struct cache {
 	size_t heap_cap;
 	struct entry *q_head, *q_tail, *hand;
 	struct cache_stats stats;
+	uint8_t *scratch; /**< owned or NULL until needed: DNS_MAX_MSG octets, for one call */
 };
 
 static uint64_t clock_now(const struct cache *c)
@@ -441,6 +442,7 @@ void cache_free(struct cache *c)
 	if (!c) {
 		return;
 	}
+	free(c->scratch);
 	for (size_t i = 0; c->table && i < c->n_buckets; i++) {
 		struct entry *e = c->table[i];
 
@@ -575,13 +577,22 @@ static bool names_clear_of_ttls(const uint8_t *msg, size_t len)
  * Whether @ans, cut to @msg_len octets without its OPT record, still reads and keeps its names
  * clear of the TTLs a hit rewrites. A hostile upstream can make labels run on over record
  * boundaries, into the OPT that is cut off or over a TTL: such an answer is not cached. The
- * check runs on a copy (the one scratch buffer: the cache belongs to one thread).
+ * check runs on a copy, in the cache's scratch buffer: a cache belongs to one thread, and each
+ * worker has its own (resolver/worker.c).
  */
-static bool servable_without_opt(const uint8_t *ans, size_t msg_len, bool had_opt)
+static bool servable_without_opt(struct cache *c, const uint8_t *ans, size_t msg_len,
+				 bool had_opt)
 {
-	static uint8_t copy[DNS_MAX_MSG];
+	uint8_t *copy;
 	struct dns_opt none;
 
+	if (!c->scratch) {
+		c->scratch = malloc(DNS_MAX_MSG); /* touched as far as answers reach */
+		if (!c->scratch) {
+			return false; /* not cached, for want of memory */
+		}
+	}
+	copy = c->scratch;
 	memcpy(copy, ans, msg_len);
 	if (had_opt) {
 		dns_put16(copy + 10, (uint16_t)(dns_arcount(ans) - 1));
@@ -907,7 +918,7 @@ int cache_insert(struct cache *c, const struct cache_key *k, const uint8_t *ans,
 		}
 	}
 	s.life = answer_lifetime(c, ans, len, &s.n_ttls, &s.negative);
-	if (s.life == 0 || !servable_without_opt(ans, s.msg_len, opt->present)) {
+	if (s.life == 0 || !servable_without_opt(c, ans, s.msg_len, opt->present)) {
 		c->stats.not_cacheable++;
 		return 0;
 	}
@@ -1284,7 +1295,7 @@ static int load_entry(struct cache *t, const uint8_t *buf, size_t end, size_t *p
 	}
 	/* The message as stored: it reads again, without OPT or TC, names clear of its TTLs. */
 	rcode = dns_rcode(s.msg);
-	if (!servable_without_opt(s.msg, msg_len, false) || (dns_flags(s.msg) & DNS_TC) ||
+	if (!servable_without_opt(t, s.msg, msg_len, false) || (dns_flags(s.msg) & DNS_TC) ||
 	    (rcode != DNS_RCODE_NOERROR && rcode != DNS_RCODE_NXDOMAIN &&
 	     rcode != DNS_RCODE_SERVFAIL) ||
 	    !ede_valid(s.ede, ede_len)) {

@@ -2361,6 +2361,28 @@ static void set_metrics_listen(struct parse *p, const char *key, unsigned line, 
 	}
 
 LIMIT_SETTER(set_tcp_clients_max, tcp_clients_max, 1, 65536)
+
+/* The most workers (threads) dotd runs, whatever the number of cores. */
+#define WORKERS_MAX 64
+
+/*
+ * workers: N threads, each with its own loop, listeners (SO_REUSEPORT), cache and upstream
+ * connections (resolver/worker.c); "auto" is one per core online, up to WORKERS_MAX.
+ */
+static void set_workers(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			void *obj)
+{
+	struct config *cfg = obj;
+	long cores;
+
+	if (val->type == YAML_SCALAR_NODE &&
+	    strcmp((const char *)val->data.scalar.value, "auto") == 0) {
+		cores = sysconf(_SC_NPROCESSORS_ONLN);
+		cfg->workers = cores < 1 ? 1 : cores > WORKERS_MAX ? WORKERS_MAX : (unsigned)cores;
+		return;
+	}
+	get_uint(p, key, line, val, 1, WORKERS_MAX, &cfg->workers);
+}
 LIMIT_SETTER(set_tcp_queries_per_client, tcp_queries_per_client, 1, 65536)
 LIMIT_SETTER(set_udp_queries_per_source, udp_queries_per_source, 1, 65536)
 LIMIT_SETTER(set_queries_max, queries_max, 1, 1000000)
@@ -2906,6 +2928,7 @@ static const struct key_rule top_rules[] = {
 	{"metrics_listen", set_metrics_listen, NULL},
 	{"metrics_access_control", set_metrics_acl, NULL},
 	{"tcp_clients_max", set_tcp_clients_max, NULL},
+	{"workers", set_workers, NULL},
 	{"tcp_queries_per_client", set_tcp_queries_per_client, NULL},
 	{"udp_queries_per_source", set_udp_queries_per_source, NULL},
 	{"queries_max", set_queries_max, NULL},
@@ -3280,6 +3303,8 @@ int config_load_string(const char *text, size_t len, const char *source, struct 
 		goto cleanup_doc;
 	}
 	p.cfg = cfg;
+	cfg->refs = 1;
+	cfg->workers = 1;
 	cfg->auth = CONFIG_AUTH_REQUIRED;
 	cfg->idle_timeout_ms = 10000;
 	cfg->timeout_ms = 5000;
@@ -3648,6 +3673,7 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "cache_max_ttl: %u\n", cfg->cache_max_ttl);
 	fprintf(out, "cache_max_negative_ttl: %u\n", cfg->cache_max_negative_ttl);
 	fprintf(out, "serve_stale_max: %u\n", cfg->serve_stale_max);
+	fprintf(out, "workers: %u\n", cfg->workers);
 	fprintf(out, "tcp_clients_max: %u\n", cfg->tcp_clients_max);
 	fprintf(out, "tcp_queries_per_client: %u\n", cfg->tcp_queries_per_client);
 	fprintf(out, "udp_queries_per_source: %u\n", cfg->udp_queries_per_source);
@@ -3756,9 +3782,15 @@ static void free_plain(struct config_plain *pl, size_t n)
 	free(pl);
 }
 
+struct config *config_ref(struct config *cfg)
+{
+	cfg->refs++; /* an atomic increment */
+	return cfg;
+}
+
 void config_free(struct config *cfg)
 {
-	if (!cfg) {
+	if (!cfg || --cfg->refs > 0) { /* an atomic decrement: the last one frees */
 		return;
 	}
 	free_upstreams(cfg->upstreams, cfg->n_upstreams);

@@ -138,6 +138,7 @@ struct config_listen {
 };
 
 struct config {
+	_Atomic unsigned refs;	      /**< config_ref(); the last config_free() frees it */
 	char *source;		      /**< owned: file name, or "<built-in default>" */
 	struct config_listen *listen; /**< owned array: listen_addresses */
 	size_t n_listen;
@@ -168,6 +169,7 @@ struct config {
 	struct config_prefix *acl;	 /**< owned array: access_control (or its default) */
 	size_t n_acl;
 	char *user;			 /**< owned or NULL: user: to run as after binding */
+	unsigned workers;		 /**< threads serving, each its own loop; default 1 */
 	unsigned tcp_clients_max;	 /**< client TCP connections at once, default 128 */
 	unsigned tcp_queries_per_client; /**< queries in flight per TCP client, default 128 */
 	unsigned udp_queries_per_source; /**< queries in flight per UDP source address, 512 */
@@ -228,7 +230,13 @@ int config_load_default(struct config **out, FILE *err);
 /** Print the effective configuration, every key with its value, as YAML (dotd -i). */
 void config_print(const struct config *cfg, FILE *out);
 
-/** Free @cfg and everything it owns; NULL is allowed. */
+/**
+ * Another reference to @cfg, which is immutable once loaded: the workers (worker.h) share one,
+ * each thread dropping its references with config_free(). Thread-safe.
+ */
+struct config *config_ref(struct config *cfg);
+
+/** Drop a reference to @cfg: the last frees it and everything it owns. NULL is allowed. */
 void config_free(struct config *cfg);
 
 /** Whether @sa (AF_INET or AF_INET6) falls in one of the access_control prefixes of @cfg. */

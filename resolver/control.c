@@ -28,6 +28,7 @@
 #include "netwatch.h"
 #include "resolver.h"
 #include "stats.h"
+#include "worker.h"
 
 #define CONTROL_WORDS_MAX 8
 
@@ -167,9 +168,24 @@ static void client_answer(struct control_client *c, bool ok, const char *body, s
 	}
 }
 
+/* A flush in each worker's cache too (each has its own). */
+struct flush_args {
+	const uint8_t *name; /**< wire format, or NULL: everything */
+	int type;
+	size_t dropped;
+};
+
+static void on_worker_flush(struct resolver *r, void *arg)
+{
+	struct flush_args *f = arg;
+
+	f->dropped += cache_flush(r->cache, f->name, f->type);
+}
+
 /* flush [NAME [TYPE]] */
 static int cmd_flush(struct resolver *r, char **w, size_t n, FILE *out)
 {
+	struct flush_args f = {.type = -1};
 	ldns_rdf *name = NULL;
 	int type = -1;
 	size_t dropped;
@@ -195,15 +211,34 @@ static int cmd_flush(struct resolver *r, char **w, size_t n, FILE *out)
 			return -EINVAL;
 		}
 		dropped = cache_flush(r->cache, ldns_rdf_data(name), type);
+		f = (struct flush_args){.name = ldns_rdf_data(name), .type = type};
+		workers_each(r->workers, on_worker_flush, &f);
 		ldns_rdf_deep_free(name);
 	} else {
 		dropped = cache_flush(r->cache, NULL, -1);
+		workers_each(r->workers, on_worker_flush, &f);
 	}
+	dropped += f.dropped;
 	fprintf(out, "%zu entr%s dropped\n", dropped, dropped == 1 ? "y" : "ies");
 	return 0;
 }
 
-/* cache dump FILE, cache load FILE */
+/* cache load FILE in each worker too; what they say is dropped, the main's says it all. */
+static void on_worker_cache_load(struct resolver *r, void *arg)
+{
+	struct cache_load_stats st;
+	FILE *null = fopen("/dev/null", "w");
+
+	if (null) {
+		cachefile_read(r, arg, &st, null);
+		fclose(null);
+	}
+}
+
+/*
+ * cache dump FILE, cache load FILE. With workers, each has its own cache: dump writes the main
+ * worker's, load fills every worker's.
+ */
 static int cmd_cache(struct resolver *r, char **w, size_t n, FILE *out)
 {
 	struct cache_load_stats st;
@@ -227,6 +262,7 @@ static int cmd_cache(struct resolver *r, char **w, size_t n, FILE *out)
 	}
 	ret = cachefile_read(r, w[2], &st, out);
 	if (ret == 0) {
+		workers_each(r->workers, on_worker_cache_load, w[2]);
 		fprintf(out,
 			"%zu entries loaded from '%s' (%zu expired, %zu skipped, %zu evicted; "
 			"written "

@@ -920,6 +920,20 @@ int listener_init(struct resolver *r)
 	return ret;
 }
 
+/*
+ * With workers, every worker binds the same addresses: SO_REUSEPORT lets the kernel spread the
+ * datagrams and connections over their sockets, by a hash of the client's address and port.
+ * Linux lets only sockets of the same effective user share a port this way.
+ */
+static void reuseport_set(uv_handle_t *h)
+{
+	int fd, on = 1;
+
+	if (uv_fileno(h, &fd) == 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) {
+		log_warn(LOG_NET, "SO_REUSEPORT: %s", strerror(errno));
+	}
+}
+
 /* Open and bind @addr; on failure the listener is closed again (freed in its callbacks). */
 int listener_open(struct resolver *r, const struct config_listen *addr)
 {
@@ -943,7 +957,13 @@ int listener_open(struct resolver *r, const struct config_listen *addr)
 		free(l);
 		return ret;
 	}
-	uv_tcp_init(r->loop, &l->tcp);
+	if (r->n_workers <= 1 || uv_tcp_init_ex(r->loop, &l->tcp, sa->sa_family) != 0) {
+		uv_tcp_init(r->loop, &l->tcp); /* the socket is made at bind, which says why not */
+	}
+	if (r->n_workers > 1) {
+		reuseport_set((uv_handle_t *)&l->udp);
+		reuseport_set((uv_handle_t *)&l->tcp);
+	}
 	l->udp.data = l;
 	l->tcp.data = l;
 	l->refs = 2;

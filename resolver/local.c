@@ -38,10 +38,14 @@ static void log_lines_warn(const char *what, const char *msgs)
 	}
 }
 
+/* The workers borrow what is in force: they move to the new one before the old is freed. */
 static void hosts_install(struct resolver *r, struct hosts *h)
 {
-	hosts_free(r->hosts);
+	struct hosts *old = r->hosts;
+
 	r->hosts = h;
+	resolver_local_changed(r);
+	hosts_free(old);
 }
 
 static void on_hosts_changed(void *arg, struct hosts *h)
@@ -107,9 +111,9 @@ static int hosts_apply(struct resolver *r, FILE *msgs)
 
 static void blocks_install(struct resolver *r, struct blocklist *b)
 {
+	struct blocklist *old = r->blocks;
 	size_t n = 0;
 
-	blocklist_free(r->blocks);
 	free(r->block_hits);
 	r->block_hits = NULL;
 	r->n_block_lists = 0;
@@ -119,6 +123,8 @@ static void blocks_install(struct resolver *r, struct blocklist *b)
 		r->block_hits = calloc(n ? n : 1, sizeof(*r->block_hits));
 		r->n_block_lists = r->block_hits ? n : 0;
 	}
+	resolver_local_changed(r);
+	blocklist_free(old);
 }
 
 static void blocks_log(const struct blocklist *b)
@@ -251,6 +257,14 @@ void local_stop(struct resolver *r)
 
 void local_free(struct resolver *r)
 {
+	if (r->main) {
+		/* A worker's are borrowed from the main resolver; its counters are its own. */
+		r->hosts = NULL;
+		r->blocks = NULL;
+		free(r->block_hits);
+		r->block_hits = NULL;
+		return;
+	}
 	REQUIRE(r->blocks_loading == 0);
 	hosts_install(r, NULL);
 	blocks_install(r, NULL);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blocklist.h"
 #include "control.h"
 #include "hostname.h"
 #include "listen.h"
@@ -21,6 +22,7 @@
 #include "resolver.h"
 #include "stats.h"
 #include "validator.h"
+#include "worker.h"
 
 /* The cache's clock: the loop's time, in ms (cache/ does no I/O of its own). */
 static uint64_t loop_now(void *arg)
@@ -38,8 +40,10 @@ static void on_handle_closed(uv_handle_t *h)
 static void cache_file_load_at_start(struct resolver *r);
 static void net_watch_start(struct resolver *r);
 static void on_upstream_clock_changed(struct tls_upstream *u, void *arg);
+static void on_worker_net_event(struct resolver *r, void *arg);
 static void cache_file_dump_at_stop(struct resolver *r);
-static void cache_params_of(const struct config *cfg, uv_loop_t *loop, struct cache_params *cp);
+static void cache_params_of(const struct resolver *r, const struct config *cfg,
+			    struct cache_params *cp);
 
 struct snapshot *snapshot_ref(struct snapshot *s)
 {
@@ -152,11 +156,66 @@ static int snapshot_new(struct resolver *r, struct config *cfg, struct snapshot 
 	return 0;
 }
 
+/* The sums resolver_stats_sum() builds, worker by worker. */
+struct stats_sum {
+	struct resolver_stats *s;
+	struct cache_stats *cs;
+};
+
+static void stats_add(struct resolver *r, void *arg)
+{
+	struct stats_sum *sum = arg;
+	uint64_t *to = (uint64_t *)sum->s;
+	const uint64_t *from = (const uint64_t *)&r->stats;
+	struct cache_stats cs;
+
+	_Static_assert(sizeof(struct resolver_stats) % sizeof(uint64_t) == 0,
+		       "struct resolver_stats is counters only");
+	for (size_t i = 0; i < sizeof(r->stats) / sizeof(uint64_t); i++) {
+		to[i] += from[i];
+	}
+	if (r->cache) {
+		cache_stats_get(r->cache, &cs);
+		sum->cs->hits += cs.hits;
+		sum->cs->misses += cs.misses;
+		sum->cs->stale_hits += cs.stale_hits;
+		sum->cs->inserts += cs.inserts;
+		sum->cs->not_cacheable += cs.not_cacheable;
+		sum->cs->evicted_expired += cs.evicted_expired;
+		sum->cs->evicted_live += cs.evicted_live;
+		sum->cs->refresh_failures += cs.refresh_failures;
+		sum->cs->entries += cs.entries;
+		sum->cs->bytes += cs.bytes;
+	}
+}
+
+void resolver_stats_sum(struct resolver *r, struct resolver_stats *s, struct cache_stats *cs)
+{
+	struct stats_sum sum = {.s = s, .cs = cs};
+
+	memset(s, 0, sizeof(*s));
+	memset(cs, 0, sizeof(*cs));
+	stats_add(r, &sum);
+	workers_each(r->workers, stats_add, &sum);
+}
+
+/* A worker's upstream lines (SIGUSR1): each worker has its own connections to each. */
+static void upstreams_log(struct resolver *r, void *arg)
+{
+	(void)arg;
+	log_notice(LOG_MAIN, "worker %u: its upstreams:", r->worker_id);
+	for (size_t g = 0; r->snap && g < r->snap->n_groups; g++) {
+		upstream_set_stats_log(r->snap->groups[g].ups);
+	}
+}
+
 void resolver_stats_log(struct resolver *r)
 {
-	const struct resolver_stats *s = &r->stats;
-
+	struct resolver_stats sum;
+	const struct resolver_stats *s = &sum;
 	struct cache_stats cs;
+
+	resolver_stats_sum(r, &sum, &cs);
 
 	log_notice(LOG_MAIN,
 		   "clients: queries_udp=%llu queries_tcp=%llu tcp_connections=%llu dropped=%llu "
@@ -185,7 +244,6 @@ void resolver_stats_log(struct resolver *r)
 		   (unsigned long long)s->dnssec_bogus, (unsigned long long)s->dnssec_fetches,
 		   val_cache_count(r->vc), val_cache_bytes(r->vc));
 	if (r->cache) {
-		cache_stats_get(r->cache, &cs);
 		log_notice(LOG_MAIN,
 			   "cache: entries=%zu bytes=%zu hits=%llu misses=%llu stale_hits=%llu "
 			   "inserts=%llu not_cacheable=%llu evicted_expired=%llu evicted_live=%llu "
@@ -197,6 +255,8 @@ void resolver_stats_log(struct resolver *r)
 			   (unsigned long long)cs.evicted_live,
 			   (unsigned long long)cs.refresh_failures);
 	}
+	/* The main worker's last, so that "the last line of an upstream" stays worker 1's. */
+	workers_each(r->workers, upstreams_log, NULL);
 	for (size_t g = 0; r->snap && g < r->snap->n_groups; g++) {
 		upstream_set_stats_log(r->snap->groups[g].ups);
 	}
@@ -263,8 +323,12 @@ static void summary_finish(struct resolver *r)
 		len += (size_t)snprintf(r->summary + len, sizeof(r->summary) - len, " and %zu more",
 					r->n_unnamed);
 	}
-	snprintf(r->summary + len, sizeof(r->summary) - len, " with %zu upstream%s",
-		 r->cfg->n_upstreams, r->cfg->n_upstreams == 1 ? "" : "s");
+	len += (size_t)snprintf(r->summary + len, sizeof(r->summary) - len, " with %zu upstream%s",
+				r->cfg->n_upstreams, r->cfg->n_upstreams == 1 ? "" : "s");
+	if (r->n_workers > 1 && len < sizeof(r->summary)) {
+		snprintf(r->summary + len, sizeof(r->summary) - len, " and %u workers",
+			 r->n_workers);
+	}
 }
 
 const char *resolver_summary(const struct resolver *r)
@@ -284,24 +348,28 @@ static int signal_start(struct resolver *r, uv_signal_t *s, int signum)
 	return uv_signal_start(s, on_signal, signum);
 }
 
-int resolver_start(struct resolver *r, uv_loop_t *loop, struct config *cfg, const char *path)
+/*
+ * What every worker sets up for itself on @loop: scratch buffers, its upstream pool (tickets in
+ * @tickets), the snapshot of @cfg (taken over, whatever the outcome), the query timer, the
+ * cache and the listeners, each of which is named in the summary.
+ */
+static int resolver_setup(struct resolver *r, uv_loop_t *loop, struct config *cfg,
+			  struct tls_tickets *tickets)
 {
 	struct cache_params cp;
 	int ret;
 
-	memset(r, 0, sizeof(*r));
 	r->loop = loop;
 	r->log_level_forced = -1;
 	r->started = uv_hrtime();
 	r->out = malloc(2 + DNS_MAX_MSG + 128);
 	r->scrub = malloc(DNS_MAX_MSG);
 	r->val_buf = malloc(DNS_MAX_MSG + 64);
-	r->config_path = path ? strdup(path) : NULL;
-	ret = upstream_pool_new(loop, &r->pool);
+	ret = upstream_pool_new(loop, tickets, &r->pool);
 	if (ret == 0) {
 		ret = val_cache_new(RESOLVER_VAL_ZONES, &r->vc);
 	}
-	if (!r->out || !r->scrub || !r->val_buf || (path && !r->config_path) || ret != 0) {
+	if (!r->out || !r->scrub || !r->val_buf || ret != 0) {
 		config_free(cfg);
 		return -ENOMEM;
 	}
@@ -319,6 +387,50 @@ int resolver_start(struct resolver *r, uv_loop_t *loop, struct config *cfg, cons
 	if (ret != 0) {
 		return ret;
 	}
+	cache_params_of(r, cfg, &cp);
+	ret = cache_new(&cp, &r->cache);
+	if (ret != 0) {
+		return ret;
+	}
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		ret = listener_open(r, &cfg->listen[i]);
+		if (ret == UV_EADDRNOTAVAIL || ret == UV_EAFNOSUPPORT) {
+			/* A host without IPv6 (or that address): serve on the others. */
+			if (!r->main) {
+				log_warn(LOG_NET, "skipping '%s': address not available on this host",
+					 cfg->listen[i].name);
+			}
+			continue;
+		}
+		if (ret != 0) {
+			return ret;
+		}
+		summary_add(r, cfg->listen[i].name);
+	}
+	if (r->n_listening == 0) {
+		log_err(LOG_NET, "no listen address could be used");
+		return -EADDRNOTAVAIL;
+	}
+	summary_finish(r);
+	return 0;
+}
+
+int resolver_start(struct resolver *r, uv_loop_t *loop, struct config *cfg, const char *path)
+{
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	r->worker_id = 1;
+	r->n_workers = cfg->workers ? cfg->workers : 1;
+	r->config_path = path ? strdup(path) : NULL;
+	if ((path && !r->config_path) || tls_tickets_new(&r->tickets) != 0) {
+		config_free(cfg);
+		return -ENOMEM;
+	}
+	ret = resolver_setup(r, loop, cfg, r->tickets);
+	if (ret != 0) {
+		return ret;
+	}
 	ret = signal_start(r, &r->sig_int, SIGINT);
 	if (ret == 0) {
 		ret = signal_start(r, &r->sig_term, SIGTERM);
@@ -332,29 +444,6 @@ int resolver_start(struct resolver *r, uv_loop_t *loop, struct config *cfg, cons
 	if (ret != 0) {
 		return ret;
 	}
-	cache_params_of(cfg, loop, &cp);
-	ret = cache_new(&cp, &r->cache);
-	if (ret != 0) {
-		return ret;
-	}
-	for (size_t i = 0; i < cfg->n_listen; i++) {
-		ret = listener_open(r, &cfg->listen[i]);
-		if (ret == UV_EADDRNOTAVAIL || ret == UV_EAFNOSUPPORT) {
-			/* A host without IPv6 (or that address): serve on the others. */
-			log_warn(LOG_NET, "skipping '%s': address not available on this host",
-				 cfg->listen[i].name);
-			continue;
-		}
-		if (ret != 0) {
-			return ret;
-		}
-		summary_add(r, cfg->listen[i].name);
-	}
-	if (r->n_listening == 0) {
-		log_err(LOG_NET, "no listen address could be used");
-		return -EADDRNOTAVAIL;
-	}
-	summary_finish(r);
 	if (cfg->metrics_name) {
 		ret = resolver_metrics_apply(r, NULL);
 		if (ret != 0) {
@@ -373,9 +462,74 @@ int resolver_start(struct resolver *r, uv_loop_t *loop, struct config *cfg, cons
 		return ret;
 	}
 	net_watch_start(r);
+	/* The others last: they borrow the hosts file and the lists loaded above. */
+	if (r->n_workers > 1) {
+		ret = workers_start(r, r->n_workers, &r->workers);
+		if (ret != 0) {
+			return ret;
+		}
+	}
 	r->serving = true;
 	r->started_at = uv_now(loop);
 	return 0;
+}
+
+/* The hosts file and the block lists of the main resolver, as worker @r borrows them. */
+static void local_borrow(struct resolver *r)
+{
+	const struct resolver *m = r->main;
+	size_t n = 0;
+
+	r->hosts = m->hosts;
+	if (r->blocks != m->blocks) {
+		free(r->block_hits);
+		r->block_hits = NULL;
+		r->n_block_lists = 0;
+		r->blocks = m->blocks;
+		if (r->blocks) {
+			blocklist_files(r->blocks, &n);
+			r->block_hits = calloc(n ? n : 1, sizeof(*r->block_hits));
+			r->n_block_lists = r->block_hits ? n : 0;
+		}
+	}
+}
+
+int resolver_start_worker(struct resolver *r, uv_loop_t *loop, struct resolver *main,
+			  unsigned id)
+{
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	r->main = main;
+	r->worker_id = id;
+	r->n_workers = main->n_workers;
+	r->log_level_forced = main->log_level_forced;
+	ret = resolver_setup(r, loop, config_ref(main->snap->cfg), main->tickets);
+	if (ret != 0) {
+		return ret;
+	}
+	local_borrow(r);
+	if (r->cfg->cache_file) {
+		cache_file_load_at_start(r);
+	}
+	ret = hostname_apply(r);
+	if (ret != 0) {
+		return ret;
+	}
+	r->serving = true;
+	r->started_at = uv_now(loop);
+	return 0;
+}
+
+static void on_local_changed(struct resolver *r, void *arg)
+{
+	(void)arg;
+	local_borrow(r);
+}
+
+void resolver_local_changed(struct resolver *r)
+{
+	workers_each(r->workers, on_local_changed, NULL);
 }
 
 /* --- network changes (netwatch.h) --- */
@@ -453,6 +607,13 @@ void resolver_network_event(struct resolver *r, const struct netwatch_event *ev)
 			r->val_no_dates = false;
 		}
 	}
+	/* Each worker has its own connections to tell (the event is read while we wait). */
+	workers_each(r->workers, on_worker_net_event, (void *)ev);
+}
+
+static void on_worker_net_event(struct resolver *r, void *arg)
+{
+	resolver_network_event(r, arg);
 }
 
 static void on_net_event(void *arg, const struct netwatch_event *ev)
@@ -551,18 +712,24 @@ static void reload_check_fixed(struct resolver *r, const struct config *cfg, FIL
 	if (!str_same(cfg->control_socket, r->cfg->control_socket)) {
 		fprintf(msgs, "warning: control_socket: takes effect at the next start\n");
 	}
+	if (cfg->workers != r->n_workers) {
+		fprintf(msgs, "warning: workers: takes effect at the next start (%u serving)\n",
+			r->n_workers);
+	}
 }
 
-static void cache_params_of(const struct config *cfg, uv_loop_t *loop, struct cache_params *cp)
+/* With workers, each has its own cache and cache_size is shared out: the bound stays the bound. */
+static void cache_params_of(const struct resolver *r, const struct config *cfg,
+			    struct cache_params *cp)
 {
 	*cp = (struct cache_params){
-		.max_bytes = cfg->cache_size,
+		.max_bytes = cfg->cache_size / (r->n_workers ? r->n_workers : 1),
 		.min_ttl = cfg->cache_min_ttl,
 		.max_ttl = cfg->cache_max_ttl,
 		.max_neg_ttl = cfg->cache_max_negative_ttl,
 		.stale_max = cfg->serve_stale_max,
 		.now = loop_now,
-		.now_arg = loop,
+		.now_arg = r->loop,
 	};
 }
 
@@ -617,6 +784,49 @@ int resolver_metrics_apply(struct resolver *r, FILE *msgs)
 	return 0;
 }
 
+/*
+ * Worker @r takes the configuration the main resolver @arg has just made current: a snapshot
+ * of its own from it, and what resolver_reload() does with it, but for what is process-wide.
+ */
+static void on_worker_reload(struct resolver *r, void *arg)
+{
+	struct resolver *m = arg;
+	struct snapshot *snap = NULL, *old = r->snap;
+	struct cache_params cp;
+	char *msgs = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (r->stopping) {
+		return;
+	}
+	cache_params_of(r, m->cfg, &cp);
+	if (snapshot_new(r, config_ref(m->snap->cfg), &snap) != 0 || cache_params_set(r->cache, &cp) != 0) {
+		snapshot_unref(snap);
+		log_err(LOG_MAIN, "worker %u: out of memory: serving on with the configuration before",
+			r->worker_id);
+		return;
+	}
+	r->snap = snap;
+	r->cfg = snap->cfg;
+	hostname_apply(r);
+	upstream_pool_each(r->pool, on_upstream_clock_changed, NULL);
+	val_cache_clear(r->vc);
+	f = open_memstream(&msgs, &len);
+	if (f) {
+		listener_apply(r, f);
+		fclose(f);
+		if (len > 0) {
+			log_warn(LOG_NET, "worker %u: %.*s", r->worker_id,
+				 (int)(msgs[len - 1] == '\n' ? len - 1 : len), msgs);
+		}
+		free(msgs);
+	}
+	local_borrow(r);
+	summary_make(r);
+	snapshot_unref(old);
+}
+
 int resolver_reload(struct resolver *r, FILE *out)
 {
 	const char *what = r->config_path ? r->config_path : "the built-in default";
@@ -647,7 +857,7 @@ int resolver_reload(struct resolver *r, FILE *out)
 		goto cleanup;
 	}
 	reload_check_fixed(r, cfg, m);
-	cache_params_of(cfg, r->loop, &cp);
+	cache_params_of(r, cfg, &cp);
 	ret = snapshot_new(r, cfg, &snap); /* takes cfg */
 	if (ret == 0) {
 		ret = cache_params_set(r->cache, &cp);
@@ -680,6 +890,8 @@ int resolver_reload(struct resolver *r, FILE *out)
 	if (resolver_metrics_apply(r, m) != 0) {
 		failed++;
 	}
+	/* The other workers take the same configuration, each on its own loop. */
+	workers_each(r->workers, on_worker_reload, r);
 	summary_make(r);
 	fflush(m);
 	log_lines(failed ? LOG_WARNING : LOG_NOTICE, msgs);
@@ -717,13 +929,14 @@ void resolver_stop(struct resolver *r)
 	if (r->stopping) {
 		return;
 	}
-	r->stopping = true;
-	if (r->serving) {
-		resolver_stats_log(r);
+	if (r->serving && !r->main) {
+		resolver_stats_log(r); /* the sums, before the workers go */
 		if (r->cfg->cache_file) {
 			cache_file_dump_at_stop(r);
 		}
 	}
+	r->stopping = true;
+	workers_stop(r->workers);
 	if (r->control) {
 		control_close(r->control, NULL, NULL);
 		r->control = NULL;
@@ -761,6 +974,9 @@ void resolver_stop(struct resolver *r)
 void resolver_free(struct resolver *r)
 {
 	REQUIRE(r->snap == NULL && r->listeners == NULL && r->deadlines.head == NULL);
+	/* The workers' threads end after their loops: their upstreams let go of the tickets. */
+	workers_free(r->workers);
+	r->workers = NULL;
 	upstream_pool_free(r->pool);
 	r->pool = NULL;
 	local_free(r);
@@ -781,4 +997,8 @@ void resolver_free(struct resolver *r)
 	r->val_buf = NULL;
 	val_cache_free(r->vc);
 	r->vc = NULL;
+	if (!r->main) {
+		tls_tickets_free(r->tickets);
+	}
+	r->tickets = NULL;
 }

@@ -8,7 +8,8 @@
  *   upstream.c  the configured upstreams and the choice among them
  *   hostname.c  the addresses of host name upstreams (tls://HOST), looked up and kept fresh
  *
- * Everything runs on one libuv loop. Ownership: struct resolver owns the listeners, the
+ * Everything of one resolver runs on one libuv loop; with `workers: N` there are N resolvers,
+ * each on its own thread and loop (worker.h), the main one owning what is process-wide. Ownership: struct resolver owns the listeners, the
  * upstream pool, the cache, the counters and every query in flight; a query that waits for an
  * upstream holds the origin of each client it answers (origin_hold: its TCP client, or the UDP
  * listener it came in on), so that a client that goes away mid-query is freed only after its
@@ -47,6 +48,8 @@ struct hosts;
 struct hosts_watch;
 struct blocklist;
 struct hostnames;
+struct workers;
+struct tls_tickets;
 
 /**
  * One loaded configuration and what is built from it alone. Immutable once made; freed when the
@@ -198,6 +201,11 @@ static inline void dl_append(struct dl_list *l, struct dl_node *n, uint64_t at)
 
 struct resolver {
 	uv_loop_t *loop;	    /**< borrowed */
+	struct resolver *main;	    /**< borrowed: the main resolver; NULL in the main one */
+	unsigned worker_id;	    /**< 1 for the main resolver, 2..N for the others */
+	unsigned n_workers;	    /**< workers at start (a reload does not change it) */
+	struct workers *workers;    /**< owned by the main resolver, or NULL: the others */
+	struct tls_tickets *tickets; /**< owned by the main resolver, borrowed by the others */
 	struct snapshot *snap;	    /**< referenced: the current configuration */
 	const struct config *cfg;   /**< borrowed from snap: what new work follows */
 	char *config_path;	    /**< owned or NULL (the built-in default): what reload reads */
@@ -263,6 +271,21 @@ struct resolver {
 int resolver_start(struct resolver *r, uv_loop_t *loop, struct config *cfg, const char *path);
 
 /**
+ * Set up worker @id (2..N) on its own @loop, in its thread (worker.c), beside @main: the
+ * configuration of @main (shared), its own upstream pool (tickets shared), listeners on the same
+ * addresses, cache and queries; the hosts file and the block lists borrowed from @main. Nothing
+ * process-wide: no signals, control socket, metrics or network watch.
+ */
+int resolver_start_worker(struct resolver *r, uv_loop_t *loop, struct resolver *main,
+			  unsigned id);
+
+/**
+ * The counters of the clients and the cache, summed over every worker (one worker: @r's own).
+ * On the main resolver's thread.
+ */
+void resolver_stats_sum(struct resolver *r, struct resolver_stats *s, struct cache_stats *cs);
+
+/**
  * Where and how dotd serves, in one line, once resolver_start() has succeeded: "serving on
  * 127.0.0.1@53, ::1@53 with 8 upstreams" (the listeners actually bound). systemd shows it as
  * the service's status.
@@ -306,6 +329,9 @@ void local_stop(struct resolver *r);
 /** Free what is left (resolver_free). */
 void local_free(struct resolver *r);
 
+/** The hosts file or the block lists in force changed: the workers take the new ones. */
+void resolver_local_changed(struct resolver *r);
+
 /* cachefile.c */
 
 /** Write the cache to @path atomically; *@n_entries written. Problems are written to @msg. */
@@ -348,7 +374,11 @@ int query_timer_init(struct resolver *r);
 
 /* upstream.c */
 
-int upstream_pool_new(uv_loop_t *loop, struct upstream_pool **out);
+/**
+ * A pool of upstreams on @loop; their tickets are kept in @tickets (shared by the workers), or
+ * by each upstream when it is NULL.
+ */
+int upstream_pool_new(uv_loop_t *loop, struct tls_tickets *tickets, struct upstream_pool **out);
 
 /** Free the pool, once every set is freed and every upstream closed (after the loop ends). */
 void upstream_pool_free(struct upstream_pool *p);

@@ -30,6 +30,7 @@
 #include "resolver.h"
 #include "stats.h"
 #include "stats_int.h"
+#include "worker.h"
 
 #ifndef DOTD_VERSION
 #define DOTD_VERSION "unknown"
@@ -689,6 +690,23 @@ static void write_upstreams(struct writer *w, const struct stats_view *v)
 	family_end(w);
 }
 
+/* With workers: how the clients' queries spread over them (SO_REUSEPORT). */
+static void write_workers(struct writer *w, const struct stats_view *v)
+{
+	char id[24];
+
+	if (v->n_workers <= 1) {
+		return;
+	}
+	family(w, "worker_queries", COUNTER, "client queries each worker received", "worker",
+	       NULL);
+	for (size_t i = 0; i < v->n_workers; i++) {
+		snprintf(id, sizeof(id), "%zu", i + 1);
+		sample(w, id, count_of(v->worker_queries[i]));
+	}
+	family_end(w);
+}
+
 /* The block and allow lists: domains read from each, names each blocked. */
 static void write_lists(struct writer *w, const struct stats_view *v)
 {
@@ -771,6 +789,7 @@ int stats_view_write(const struct stats_view *v, enum stats_format fmt, FILE *ou
 	}
 	write_upstreams(&w, v);
 	write_lists(&w, v);
+	write_workers(&w, v);
 	if (fmt == STATS_JSON) {
 		fputs("}\n", out);
 	}
@@ -841,6 +860,61 @@ static size_t upstreams_all(struct resolver *r, struct tls_upstream **out, size_
 	return n;
 }
 
+/* What a worker adds to the view the main resolver gathers (gather()). */
+struct gather_more {
+	struct stats_view *v;
+	struct stats_upstream *ups; /**< the main's upstreams, v->n_upstreams */
+	uint64_t *block_hits;	    /**< the main's, n_block_lists, or NULL */
+	size_t n_block_lists;
+	uint64_t *worker_queries; /**< by worker id - 1, or NULL */
+};
+
+/*
+ * On worker @r's loop: its gauges, and its upstreams' counters onto those of the same name (each
+ * worker has its own connections to every upstream), its block list hits onto the lists'.
+ */
+static void gather_worker(struct resolver *r, void *arg)
+{
+	struct gather_more *g = arg;
+	size_t n = upstreams_all(r, NULL, 0);
+	struct tls_upstream **list = n ? calloc(n, sizeof(*list)) : NULL;
+
+	if (g->worker_queries) {
+		g->worker_queries[r->worker_id - 1] = r->stats.queries_udp + r->stats.queries_tcp;
+	}
+	g->v->queries_in_flight += r->n_queries;
+	g->v->clients_waiting += r->n_waiters;
+	g->v->tcp_clients_open += r->n_tcp_clients;
+	if (list) {
+		upstreams_all(r, list, n);
+	}
+	for (size_t i = 0; list && i < n; i++) {
+		struct tls_upstream_stats st;
+		uint64_t *to, *from = (uint64_t *)&st;
+
+		tls_upstream_stats_get(list[i], &st);
+		for (size_t j = 0; j < g->v->n_upstreams; j++) {
+			if (strcmp(g->ups[j].name, tls_upstream_name(list[i])) != 0) {
+				continue;
+			}
+			to = (uint64_t *)&g->ups[j].st;
+			for (size_t k = 0; k < sizeof(st) / sizeof(uint64_t); k++) {
+				to[k] += from[k];
+			}
+			break;
+		}
+	}
+	free(list);
+	for (size_t i = 0; r->blocks == r->main->blocks && i < g->n_block_lists &&
+			   i < r->n_block_lists;
+	     i++) {
+		g->block_hits[i] += r->block_hits[i];
+	}
+}
+
+_Static_assert(sizeof(struct tls_upstream_stats) % sizeof(uint64_t) == 0,
+	       "struct tls_upstream_stats is counters only");
+
 static int gather(struct resolver *r, struct stats_view *v, struct stats_upstream **ups)
 {
 	size_t cap = 0, n;
@@ -865,14 +939,12 @@ static int gather(struct resolver *r, struct stats_view *v, struct stats_upstrea
 	n = cap > 0 ? upstreams_all(r, list, cap) : 0;
 	v->version = DOTD_VERSION;
 	v->uptime_ms = r->started ? (uv_hrtime() - r->started) / 1000000 : 0;
-	v->clients = r->stats;
+	/* With workers, the sums of all of them: each has its own clients, cache and queries. */
+	resolver_stats_sum(r, &v->clients, &v->cache);
 	v->queries_in_flight = r->n_queries;
 	v->clients_waiting = r->n_waiters;
 	v->tcp_clients_open = r->n_tcp_clients;
-	if (r->cache) {
-		v->has_cache = true;
-		cache_stats_get(r->cache, &v->cache);
-	}
+	v->has_cache = r->cache != NULL;
 	for (size_t i = 0; i < n; i++) {
 		struct tls_upstream *u = list[i];
 		uint64_t at = tls_upstream_available_at(u);
@@ -888,6 +960,26 @@ static int gather(struct resolver *r, struct stats_view *v, struct stats_upstrea
 	v->upstreams = *ups;
 	v->n_upstreams = n;
 	return 0;
+}
+
+/* The other workers' part of @v (gather()) and of the main's @hits, summed into a copy. */
+static void gather_workers(struct resolver *r, struct stats_view *v, struct stats_upstream *ups,
+			   uint64_t *hits, size_t n_hits, uint64_t *by_worker)
+{
+	struct gather_more g = {
+		.v = v,
+		.ups = ups,
+		.block_hits = hits,
+		.n_block_lists = n_hits,
+		.worker_queries = by_worker,
+	};
+
+	if (by_worker) {
+		by_worker[0] = r->stats.queries_udp + r->stats.queries_tcp;
+		v->worker_queries = by_worker;
+		v->n_workers = 1 + workers_count(r->workers);
+	}
+	workers_each(r->workers, gather_worker, &g);
 }
 
 /* The lists in force, in *@out (the caller frees it). */
@@ -924,16 +1016,30 @@ static int gather_lists(struct resolver *r, struct stats_view *v, struct stats_l
 int stats_write(struct resolver *r, enum stats_format fmt, FILE *out)
 {
 	struct stats_list *lists = NULL;
-	struct stats_upstream *ups;
+	struct stats_upstream *ups = NULL;
 	struct stats_view v;
-	int ret = gather(r, &v, &ups);
+	uint64_t *hits = NULL, *by_worker = calloc(1 + workers_count(r->workers), sizeof(uint64_t));
+	int ret = by_worker ? gather(r, &v, &ups) : -ENOMEM;
 
 	if (ret == 0) {
 		ret = gather_lists(r, &v, &lists);
 	}
+	if (ret == 0 && v.n_lists > 0) {
+		hits = calloc(v.n_lists, sizeof(*hits));
+		ret = hits ? 0 : -ENOMEM;
+	}
 	if (ret == 0) {
+		for (size_t i = 0; i < v.n_lists; i++) {
+			hits[i] = lists[i].hits;
+		}
+		gather_workers(r, &v, ups, hits, v.n_lists, by_worker);
+		for (size_t i = 0; i < v.n_lists; i++) {
+			lists[i].hits = hits[i];
+		}
 		ret = stats_view_write(&v, fmt, out);
 	}
+	free(hits);
+	free(by_worker);
 	free(lists);
 	free(ups);
 	return ret;
@@ -946,6 +1052,7 @@ int stats_upstreams_write(struct resolver *r, FILE *out)
 	int ret = gather(r, &v, &ups);
 
 	if (ret == 0) {
+		gather_workers(r, &v, ups, NULL, 0, NULL);
 		ret = stats_view_upstreams_write(&v, out);
 	}
 	free(ups);

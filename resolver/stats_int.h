@@ -48,6 +48,8 @@ struct stats_view {
 	size_t n_upstreams;
 	const struct stats_list *lists; /**< borrowed array of n_lists */
 	size_t n_lists;
+	const uint64_t *worker_queries; /**< borrowed: client queries per worker, 1..n_workers */
+	size_t n_workers;		/**< written when more than 1 */
 };
 
 /** Write @v to @out in @fmt. 0, -ENOMEM, or -EIO if @out failed. */

@@ -13,6 +13,8 @@
  * upstream still resolving, resolver/hostname.c) is never taken, not even then: a try would
  * fail at once.
  */
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -58,6 +60,7 @@ struct pool_entry {
 
 struct upstream_pool {
 	uv_loop_t *loop;
+	struct tls_tickets *tickets; /**< borrowed or NULL: the tickets all workers share */
 	struct upstream_ctx *ctxs;  /**< every context not yet freed */
 	struct pool_entry *entries; /**< entries some set uses */
 	size_t n_closing;	    /**< entries closing, freed in their close callback */
@@ -75,7 +78,7 @@ struct upstream_set {
 	unsigned picks;
 };
 
-int upstream_pool_new(uv_loop_t *loop, struct upstream_pool **out)
+int upstream_pool_new(uv_loop_t *loop, struct tls_tickets *tickets, struct upstream_pool **out)
 {
 	struct upstream_pool *p = calloc(1, sizeof(*p));
 
@@ -83,6 +86,7 @@ int upstream_pool_new(uv_loop_t *loop, struct upstream_pool **out)
 		return -ENOMEM;
 	}
 	p->loop = loop;
+	p->tickets = tickets;
 	*out = p;
 	return 0;
 }
@@ -235,6 +239,50 @@ static void params_of(const struct config *cfg, const struct config_upstream *cu
 	};
 }
 
+/*
+ * Keep the tickets of @e in @t, shared with the other workers' upstreams of the same pool key:
+ * where (address, or host name), port, tls_auth_name, pins, strictness, trust anchors and TLS
+ * versions, all written out, so that a ticket is only ever offered where its handshake's checks
+ * hold. Out of memory, @e keeps its own tickets.
+ */
+static void ticket_key_share(struct pool_entry *e, const struct upstream_ctx *ctx,
+			     struct tls_tickets *t)
+{
+	char addr[INET6_ADDRSTRLEN] = "";
+	char *key = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&key, &len);
+
+	if (!f) {
+		return;
+	}
+	if (e->host) {
+		fprintf(f, "host=%s", e->host);
+	} else if (e->addr.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&e->addr)->sin6_addr, addr,
+			  sizeof(addr));
+		fprintf(f, "addr=%s", addr);
+	} else {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)&e->addr)->sin_addr, addr,
+			  sizeof(addr));
+		fprintf(f, "addr=%s", addr);
+	}
+	fprintf(f, " port=%u auth=%s strict=%d ca=%s capath=%s tls=%d-%d pins=",
+		(unsigned)ntohs(host_port(&e->addr)), e->auth_name ? e->auth_name : "",
+		(int)e->strict, ctx->ca_file ? ctx->ca_file : "", ctx->ca_path ? ctx->ca_path : "",
+		ctx->tls_min, ctx->tls_max);
+	for (size_t i = 0; i < e->n_pins; i++) {
+		for (size_t j = 0; j < TLS_PIN_LEN; j++) {
+			fprintf(f, "%02x", e->pins[i][j]);
+		}
+		fputc(i + 1 < e->n_pins ? ',' : ' ', f);
+	}
+	if (fclose(f) == 0 && key) {
+		tls_upstream_tickets_share(e->u, t, key);
+	}
+	free(key);
+}
+
 static void entry_free(struct pool_entry *e)
 {
 	free(e->host);
@@ -285,6 +333,9 @@ static int entry_get(struct upstream_pool *pool, const struct config *cfg,
 	if (ret != 0) {
 		entry_free(e);
 		return ret;
+	}
+	if (pool->tickets) {
+		ticket_key_share(e, ctx, pool->tickets);
 	}
 	e->pool = pool;
 	e->ctx = ctx;

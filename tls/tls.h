@@ -183,6 +183,26 @@ bool tls_upstream_plain_allowed(const struct sockaddr *addr, socklen_t addr_len)
  */
 void tls_upstream_tune(struct tls_upstream *u, const struct tls_upstream_params *p);
 
+/*
+ * A store of session tickets that upstreams in several threads share (tls_tickets.c): the
+ * workers' upstreams with one pool key resume with each other's tickets. Thread-safe; freed
+ * after every upstream using it.
+ */
+struct tls_tickets;
+
+int tls_tickets_new(struct tls_tickets **out);
+void tls_tickets_free(struct tls_tickets *t);
+
+/** Tickets stored under @key now (for tests and counters). */
+size_t tls_tickets_count(struct tls_tickets *t, const char *key);
+
+/**
+ * From now on @u keeps its tickets in @t under @key (copied), the pool key that says everything
+ * its handshakes check: a ticket is only ever offered to an upstream with the same key. Called
+ * before @u connects. 0 or -ENOMEM (then @u keeps its own).
+ */
+int tls_upstream_tickets_share(struct tls_upstream *u, struct tls_tickets *t, const char *key);
+
 /**
  * Close every connection of @u (for a plain upstream, its UDP socket and TCP connection too);
  * queries still on it get TLS_ERR_LOST, from a libuv close callback. @u is freed when its last

@@ -50,8 +50,8 @@ static void conn_probe(struct tls_conn *c);
  */
 uint16_t tls_random_u16(void)
 {
-	static uint16_t pool[256];
-	static unsigned left;
+	static _Thread_local uint16_t pool[256]; /* per worker thread: no lock */
+	static _Thread_local unsigned left;
 
 	if (left == 0) {
 		if (getrandom(pool, sizeof(pool), 0) != (ssize_t)sizeof(pool)) {

@@ -156,6 +156,8 @@ struct tls_upstream {
 	unsigned srtt_ms;	/**< smoothed RTT, 0 until the first answer */
 	WOLFSSL_SESSION *sessions[TLS_SESSIONS]; /**< owned tickets, newest last */
 	unsigned n_sessions;
+	struct tls_tickets *tickets; /**< borrowed or NULL: where the tickets are kept instead */
+	char *ticket_key;	     /**< owned: the key in @tickets */
 
 	struct tls_conn *conns; /**< owned: every connection not yet freed */
 	bool closing;
@@ -314,6 +316,11 @@ void tls_upstream_requeue(struct tls_upstream *u, struct tls_query *q, int statu
 
 /** Take a stored session for a new connection (the caller frees it), or NULL. */
 WOLFSSL_SESSION *tls_upstream_session_take(struct tls_upstream *u);
+
+/* tls_tickets.c: the shared store behind the three below. */
+WOLFSSL_SESSION *tls_tickets_take(struct tls_tickets *t, const char *key);
+bool tls_tickets_put(struct tls_tickets *t, const char *key, WOLFSSL_SESSION *s);
+void tls_tickets_drop(struct tls_tickets *t, const char *key);
 
 /** Forget every stored session (the server refused one: they are stale). */
 void tls_upstream_sessions_drop(struct tls_upstream *u);

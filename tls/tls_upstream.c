@@ -180,12 +180,28 @@ void tls_upstream_tune(struct tls_upstream *u, const struct tls_upstream_params 
 	u->accept_pinned_unset_clock = p->accept_pinned_unset_clock;
 }
 
+int tls_upstream_tickets_share(struct tls_upstream *u, struct tls_tickets *t, const char *key)
+{
+	char *k = strdup(key);
+
+	if (!k) {
+		return -ENOMEM;
+	}
+	free(u->ticket_key);
+	u->ticket_key = k;
+	u->tickets = t;
+	return 0;
+}
+
 static void upstream_free(struct tls_upstream *u)
 {
 	void (*cb)(void *) = u->on_closed;
 	void *arg = u->on_closed_arg;
 
+	/* Shared tickets stay for the other workers' upstreams; its own go with it. */
+	u->tickets = NULL;
 	tls_upstream_sessions_drop(u);
+	free(u->ticket_key);
 	free(u->name);
 	free(u->auth_name);
 	free(u->pins);
@@ -568,6 +584,9 @@ WOLFSSL_SESSION *tls_upstream_session_take(struct tls_upstream *u)
 	 * resumed connection, and connections from one address to one server are linkable by
 	 * that address anyway.
 	 */
+	if (u->tickets) {
+		return tls_tickets_take(u->tickets, u->ticket_key);
+	}
 	if (u->n_sessions == 0) {
 		return NULL;
 	}
@@ -579,6 +598,9 @@ WOLFSSL_SESSION *tls_upstream_session_take(struct tls_upstream *u)
 
 void tls_upstream_sessions_drop(struct tls_upstream *u)
 {
+	if (u->tickets) {
+		tls_tickets_drop(u->tickets, u->ticket_key);
+	}
 	for (unsigned i = 0; i < u->n_sessions; i++) {
 		wolfSSL_SESSION_free(u->sessions[i]);
 	}
@@ -587,6 +609,12 @@ void tls_upstream_sessions_drop(struct tls_upstream *u)
 
 void tls_upstream_session_put(struct tls_upstream *u, WOLFSSL_SESSION *s)
 {
+	if (u->tickets) {
+		if (tls_tickets_put(u->tickets, u->ticket_key, s)) {
+			u->stats.tickets++;
+		}
+		return;
+	}
 	if (u->n_sessions == TLS_SESSIONS) {
 		wolfSSL_SESSION_free(u->sessions[0]);
 		memmove(u->sessions, u->sessions + 1, (TLS_SESSIONS - 1) * sizeof(u->sessions[0]));

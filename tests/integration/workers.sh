@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2016 # the conditions are expanded by expect's eval
+# workers.sh: `workers: 2` (resolver/worker.c) in front of a real unbound over DoT:
+#   - two threads, each with its own loop and SO_REUSEPORT sockets, and both serve: queries
+#     from many source ports spread over them (worker_queries in dotd-ctl stats), every one
+#     answered, and the counters are the sums over both;
+#   - the ticket store is shared: of the two workers' first connections, one is a full
+#     handshake and the other is resumed with its ticket;
+#   - the hosts file, borrowed by the second worker from the first, is answered by both, and
+#     again by both once it is rewritten and read again;
+#   - a reload reaches both: a listen address added by SIGHUP is served by both workers;
+#   - flush empties both caches; dotd exits cleanly.
+#
+# usage: workers.sh DOTD PROBE DOTD-CTL
+set -euo pipefail
+
+if [[ $# -ne 3 ]]; then
+	echo "usage: $0 DOTD PROBE DOTD-CTL" >&2
+	exit 2
+fi
+DOTD=$(realpath "$1")
+PROBE=$(realpath "$2")
+CTL=$(realpath "$3")
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+# shellcheck source=tests/integration/lib.sh
+. "$HERE/lib.sh"
+
+HOST2=127.0.0.2 # the whole of 127/8 is on lo: a second listen address on this host
+SOCK=$TMP/ctl.sock
+
+start_unbound unbound
+DPORT=''
+new_port DPORT
+printf '192.0.2.77 h.test\n' > "$TMP/hosts"
+# write_cfg LISTEN...: the configuration, listening on LISTEN addresses.
+write_cfg()
+{
+	local list
+	list=$(printf '%s, ' "$@")
+	cat > "$TMP/dotd.yml" << EOF
+tls_ca_file: "$TMP/pki/ca.pem"
+listen_addresses: [${list%, }]
+workers: 2
+control_socket: "$SOCK"
+hosts_file: "$TMP/hosts"
+upstream_recursive_servers:
+  - address_data: $HOST
+    tls_port: $UPORT
+    tls_auth_name: "dot.test"
+EOF
+}
+write_cfg "$HOST@$DPORT"
+start_dotd "$TMP/dotd.yml" "$TMP/dotd.log"
+wait_answer "$DPORT" 10 "$DOTD_PID" || die "dotd starts and answers"
+expect "start" "the log says two workers serve" "$(grep -m1 workers "$TMP/dotd.log" || true)" \
+	'grep -q "2 workers serving" "$TMP/dotd.log"'
+
+# cstat NAME: one counter from dotd-ctl stats ("name value" lines), 0 when absent.
+cstat()
+{
+	"$CTL" -s "$SOCK" stats | awk -v k="$1" '$1 == k { print $2; found = 1 }
+		END { if (!found) print 0 }'
+}
+
+# spread DEST NAME N [ADDR]: N queries for NAME A, each from a socket of its own (so a port of
+# its own, which SO_REUSEPORT hashes), all sent before any answer is read; prints how many were
+# answered NOERROR (with ADDR, if given).
+spread()
+{
+	python3 - "$1" "$DPORT" "$2" "$3" "${4:-}" << 'PY'
+import select
+import socket
+import struct
+import sys
+import time
+
+dst, port, name, n, want = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
+q = b""
+for label in name.split("."):
+    q += bytes([len(label)]) + label.encode()
+q += b"\0" + struct.pack(">HH", 1, 1)
+socks = {}
+for i in range(n):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto(struct.pack(">HHHHHH", i, 0x0100, 1, 0, 0, 0) + q, (dst, port))
+    socks[s] = i
+ok = 0
+deadline = time.time() + 10
+while socks and time.time() < deadline:
+    ready, _, _ = select.select(list(socks), [], [], 0.5)
+    for s in ready:
+        msg = s.recv(4096)
+        rid, flags = struct.unpack(">HH", msg[:4])
+        if rid == socks.pop(s) and flags & 0x800F == 0x8000 and \
+                (not want or socket.inet_aton(want) in msg[12 + len(q):]):
+            ok += 1
+        s.close()
+print(ok)
+PY
+}
+
+w1=$(cstat 'worker_queries{worker="1"}')
+w2=$(cstat 'worker_queries{worker="2"}')
+n0=$(cstat 'queries{transport="udp"}')
+
+# The first miss makes one worker's first connection; its ticket is then in the shared store.
+out=$(spread "$HOST" m1.bench 1)
+expect "first miss" "answered" "$out" '((out == 1))'
+sleep 1
+out=$(spread "$HOST" www.example 200 192.0.2.80)
+expect "200 queries from 200 ports" "all answered" "answered $out" '((out == 200))'
+out=$(spread "$HOST" m2.bench 100)
+expect "100 misses from 100 ports" "all answered" "answered $out" '((out == 100))'
+d1=$(($(cstat 'worker_queries{worker="1"}') - w1))
+d2=$(($(cstat 'worker_queries{worker="2"}') - w2))
+n=$(($(cstat 'queries{transport="udp"}') - n0))
+expect "both serve" "each worker took some of the 301 ($d1 and $d2)" "" '((d1 > 0 && d2 > 0))'
+expect "summed counters" "queries_udp counts all 301 over both ($n)" "" \
+	'((n == 301 && d1 + d2 == 301))'
+full=$(cstat 'upstream_handshakes_full{upstream="'"$HOST@$UPORT"'"}')
+resumed=$(cstat 'upstream_handshakes_resumed{upstream="'"$HOST@$UPORT"'"}')
+if [[ $full == 0 ]]; then
+	"$CTL" -s "$SOCK" stats | grep handshakes | indent
+fi
+expect "shared tickets" \
+	"one full handshake, the other worker's first connection resumed ($full full, $resumed resumed)" \
+	"" '((full == 1 && resumed >= 1))'
+
+# The hosts file, read by the first worker and borrowed by the second, is answered by both.
+w1=$(cstat 'worker_queries{worker="1"}')
+w2=$(cstat 'worker_queries{worker="2"}')
+out=$(spread "$HOST" h.test 100 192.0.2.77)
+d1=$(($(cstat 'worker_queries{worker="1"}') - w1))
+d2=$(($(cstat 'worker_queries{worker="2"}') - w2))
+expect "hosts file" "100 answered from it, by both workers ($d1 and $d2)" "answered $out" \
+	'((out == 100 && d1 > 0 && d2 > 0))'
+printf '192.0.2.78 h.test\n' > "$TMP/hosts.new"
+mv "$TMP/hosts.new" "$TMP/hosts"
+wait_log "$TMP/dotd.log" "read again" 10 || true
+out=$(spread "$HOST" h.test 100 192.0.2.78)
+expect "hosts file rewritten" "100 answered with the new address" "answered $out" '((out == 100))'
+
+# A reload: the second address is served by both workers.
+write_cfg "$HOST@$DPORT" "$HOST2@$DPORT"
+kill -HUP "$DOTD_PID"
+wait_log "$TMP/dotd.log" "reloaded" 10 || fail "dotd reloads"
+w1=$(cstat 'worker_queries{worker="1"}')
+w2=$(cstat 'worker_queries{worker="2"}')
+out=$(spread "$HOST2" www.example 100 192.0.2.80)
+d1=$(($(cstat 'worker_queries{worker="1"}') - w1))
+d2=$(($(cstat 'worker_queries{worker="2"}') - w2))
+expect "reload" "$HOST2 added by SIGHUP, served by both workers ($d1 and $d2)" "answered $out" \
+	'((out == 100 && d1 > 0 && d2 > 0))'
+
+# flush: every worker's cache (both hold www.example by now).
+out=$("$CTL" -s "$SOCK" flush www.example A 2>&1 || true)
+expect "flush" "www.example dropped from both caches ($out)" "$out" \
+	'[[ $out == *"2 entries dropped"* ]]'
+
+alive "$DOTD_PID" || fail "dotd still runs"
+stop_dotd "$DOTD_PID" 10
+expect "exit" "dotd exits cleanly" "status $STOP_STATUS" \
+	'((STOP_STATUS == 0)) && ! grep -q "handles left open" "$TMP/dotd.log"'
+summary workers

@@ -1,0 +1,174 @@
+/*
+ * tls_tickets: the session tickets of every upstream, shared by the workers (DESIGN.md,
+ * decision 12). Each worker has its own tls_upstream objects, its own connections; a ticket is
+ * kept under the upstream's pool key (resolver/upstream.c: address or host name, port,
+ * authentication name, pins, strictness, trust anchors, TLS versions), so that a ticket one
+ * worker was given resumes the first connection of another, and is never offered to a server
+ * under another key: a resumed session carries the authentication of the handshake that made
+ * it (tls_auth.c), so its key must say everything that handshake checked.
+ *
+ * One mutex guards the table; it is taken once per ticket stored and per connection made, never
+ * on the query path. The sessions are owned by the store while in it and by the taker after.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tls_int.h"
+
+/* Keys kept; past this the least recently stored-to goes (a reload that changed upstreams). */
+#define TICKETS_KEYS_MAX 256
+
+struct tickets_entry {
+	struct tickets_entry *next;
+	char *key;				 /**< owned */
+	WOLFSSL_SESSION *sessions[TLS_SESSIONS]; /**< owned, newest last */
+	unsigned n;
+};
+
+struct tls_tickets {
+	pthread_mutex_t lock;
+	struct tickets_entry *entries; /**< most recently stored-to first */
+	size_t n_entries;
+};
+
+int tls_tickets_new(struct tls_tickets **out)
+{
+	struct tls_tickets *t = calloc(1, sizeof(*t));
+
+	if (!t) {
+		return -ENOMEM;
+	}
+	if (pthread_mutex_init(&t->lock, NULL) != 0) {
+		free(t);
+		return -ENOMEM;
+	}
+	*out = t;
+	return 0;
+}
+
+static void entry_drop(struct tickets_entry *e)
+{
+	for (unsigned i = 0; i < e->n; i++) {
+		wolfSSL_SESSION_free(e->sessions[i]);
+	}
+	e->n = 0;
+}
+
+void tls_tickets_free(struct tls_tickets *t)
+{
+	struct tickets_entry *e, *next;
+
+	if (!t) {
+		return;
+	}
+	for (e = t->entries; e; e = next) {
+		next = e->next;
+		entry_drop(e);
+		free(e->key);
+		free(e);
+	}
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+/* The entry of @key, moved to the front; made when @make. Under the lock. */
+static struct tickets_entry *entry_find(struct tls_tickets *t, const char *key, bool make)
+{
+	struct tickets_entry **pp, *e;
+
+	for (pp = &t->entries; (e = *pp); pp = &e->next) {
+		if (strcmp(e->key, key) == 0) {
+			*pp = e->next;
+			e->next = t->entries;
+			t->entries = e;
+			return e;
+		}
+	}
+	if (!make) {
+		return NULL;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e || !(e->key = strdup(key))) {
+		free(e);
+		return NULL;
+	}
+	if (t->n_entries == TICKETS_KEYS_MAX) {
+		/* The last one is the least recently stored-to. */
+		for (pp = &t->entries; (*pp)->next; pp = &(*pp)->next) {
+		}
+		entry_drop(*pp);
+		free((*pp)->key);
+		free(*pp);
+		*pp = NULL;
+		t->n_entries--;
+	}
+	e->next = t->entries;
+	t->entries = e;
+	t->n_entries++;
+	return e;
+}
+
+WOLFSSL_SESSION *tls_tickets_take(struct tls_tickets *t, const char *key)
+{
+	WOLFSSL_SESSION *s = NULL;
+	struct tickets_entry *e;
+
+	pthread_mutex_lock(&t->lock);
+	e = entry_find(t, key, false);
+	/* As tls_upstream_session_take(): the newest first, the last one offered again. */
+	if (e && e->n == 1) {
+		s = wolfSSL_SESSION_dup(e->sessions[0]);
+	} else if (e && e->n > 1) {
+		s = e->sessions[--e->n];
+	}
+	pthread_mutex_unlock(&t->lock);
+	return s;
+}
+
+bool tls_tickets_put(struct tls_tickets *t, const char *key, WOLFSSL_SESSION *s)
+{
+	struct tickets_entry *e;
+
+	pthread_mutex_lock(&t->lock);
+	e = entry_find(t, key, true);
+	if (e) {
+		if (e->n == TLS_SESSIONS) {
+			wolfSSL_SESSION_free(e->sessions[0]);
+			memmove(e->sessions, e->sessions + 1,
+				(TLS_SESSIONS - 1) * sizeof(e->sessions[0]));
+			e->n--;
+		}
+		e->sessions[e->n++] = s;
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (!e) {
+		wolfSSL_SESSION_free(s); /* out of memory: the next connection pays a handshake */
+	}
+	return e != NULL;
+}
+
+void tls_tickets_drop(struct tls_tickets *t, const char *key)
+{
+	struct tickets_entry *e;
+
+	pthread_mutex_lock(&t->lock);
+	e = entry_find(t, key, false);
+	if (e) {
+		entry_drop(e);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+size_t tls_tickets_count(struct tls_tickets *t, const char *key)
+{
+	struct tickets_entry *e;
+	size_t n;
+
+	pthread_mutex_lock(&t->lock);
+	e = entry_find(t, key, false);
+	n = e ? e->n : 0;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
