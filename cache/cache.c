@@ -580,8 +580,7 @@ static bool names_clear_of_ttls(const uint8_t *msg, size_t len)
  * check runs on a copy, in the cache's scratch buffer: a cache belongs to one thread, and each
  * worker has its own (resolver/worker.c).
  */
-static bool servable_without_opt(struct cache *c, const uint8_t *ans, size_t msg_len,
-				 bool had_opt)
+static bool servable_without_opt(struct cache *c, const uint8_t *ans, size_t msg_len, bool had_opt)
 {
 	uint8_t *copy;
 	struct dns_opt none;

@@ -929,7 +929,8 @@ static void reuseport_set(uv_handle_t *h)
 {
 	int fd, on = 1;
 
-	if (uv_fileno(h, &fd) == 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) {
+	if (uv_fileno(h, &fd) == 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) {
 		log_warn(LOG_NET, "SO_REUSEPORT: %s", strerror(errno));
 	}
 }

@@ -397,7 +397,8 @@ static int resolver_setup(struct resolver *r, uv_loop_t *loop, struct config *cf
 		if (ret == UV_EADDRNOTAVAIL || ret == UV_EAFNOSUPPORT) {
 			/* A host without IPv6 (or that address): serve on the others. */
 			if (!r->main) {
-				log_warn(LOG_NET, "skipping '%s': address not available on this host",
+				log_warn(LOG_NET,
+					 "skipping '%s': address not available on this host",
 					 cfg->listen[i].name);
 			}
 			continue;
@@ -494,8 +495,7 @@ static void local_borrow(struct resolver *r)
 	}
 }
 
-int resolver_start_worker(struct resolver *r, uv_loop_t *loop, struct resolver *main,
-			  unsigned id)
+int resolver_start_worker(struct resolver *r, uv_loop_t *loop, struct resolver *main, unsigned id)
 {
 	int ret;
 
@@ -801,9 +801,11 @@ static void on_worker_reload(struct resolver *r, void *arg)
 		return;
 	}
 	cache_params_of(r, m->cfg, &cp);
-	if (snapshot_new(r, config_ref(m->snap->cfg), &snap) != 0 || cache_params_set(r->cache, &cp) != 0) {
+	if (snapshot_new(r, config_ref(m->snap->cfg), &snap) != 0 ||
+	    cache_params_set(r->cache, &cp) != 0) {
 		snapshot_unref(snap);
-		log_err(LOG_MAIN, "worker %u: out of memory: serving on with the configuration before",
+		log_err(LOG_MAIN,
+			"worker %u: out of memory: serving on with the configuration before",
 			r->worker_id);
 		return;
 	}

@@ -9,11 +9,12 @@
  *   hostname.c  the addresses of host name upstreams (tls://HOST), looked up and kept fresh
  *
  * Everything of one resolver runs on one libuv loop; with `workers: N` there are N resolvers,
- * each on its own thread and loop (worker.h), the main one owning what is process-wide. Ownership: struct resolver owns the listeners, the
- * upstream pool, the cache, the counters and every query in flight; a query that waits for an
- * upstream holds the origin of each client it answers (origin_hold: its TCP client, or the UDP
- * listener it came in on), so that a client that goes away mid-query is freed only after its
- * last query, and a listener closed by a reload after its last UDP answer.
+ * each on its own thread and loop (worker.h), the main one owning what is process-wide. Ownership:
+ * struct resolver owns the listeners, the upstream pool, the cache, the counters and every query in
+ * flight; a query that waits for an upstream holds the origin of each client it answers
+ * (origin_hold: its TCP client, or the UDP listener it came in on), so that a client that goes away
+ * mid-query is freed only after its last query, and a listener closed by a reload after its last
+ * UDP answer.
  *
  * Configuration: what was loaded is an immutable snapshot (struct snapshot: the config and the
  * upstream set built from it), reference-counted. The resolver holds the current one; each
@@ -200,19 +201,19 @@ static inline void dl_append(struct dl_list *l, struct dl_node *n, uint64_t at)
 #define RESOLVER_SUMMARY_MAX 256
 
 struct resolver {
-	uv_loop_t *loop;	    /**< borrowed */
-	struct resolver *main;	    /**< borrowed: the main resolver; NULL in the main one */
-	unsigned worker_id;	    /**< 1 for the main resolver, 2..N for the others */
-	unsigned n_workers;	    /**< workers at start (a reload does not change it) */
-	struct workers *workers;    /**< owned by the main resolver, or NULL: the others */
+	uv_loop_t *loop;	     /**< borrowed */
+	struct resolver *main;	     /**< borrowed: the main resolver; NULL in the main one */
+	unsigned worker_id;	     /**< 1 for the main resolver, 2..N for the others */
+	unsigned n_workers;	     /**< workers at start (a reload does not change it) */
+	struct workers *workers;     /**< owned by the main resolver, or NULL: the others */
 	struct tls_tickets *tickets; /**< owned by the main resolver, borrowed by the others */
-	struct snapshot *snap;	    /**< referenced: the current configuration */
-	const struct config *cfg;   /**< borrowed from snap: what new work follows */
-	char *config_path;	    /**< owned or NULL (the built-in default): what reload reads */
-	int log_level_forced;	    /**< -v on the command line, kept across reloads; or -1 */
-	struct upstream_pool *pool; /**< owned: every upstream some snapshot uses */
-	struct listener *listeners; /**< owned list */
-	struct cache *cache;	    /**< owned (disabled when cache_size is 0) */
+	struct snapshot *snap;	     /**< referenced: the current configuration */
+	const struct config *cfg;    /**< borrowed from snap: what new work follows */
+	char *config_path;	     /**< owned or NULL (the built-in default): what reload reads */
+	int log_level_forced;	     /**< -v on the command line, kept across reloads; or -1 */
+	struct upstream_pool *pool;  /**< owned: every upstream some snapshot uses */
+	struct listener *listeners;  /**< owned list */
+	struct cache *cache;	     /**< owned (disabled when cache_size is 0) */
 
 	struct query **inflight;  /**< owned: queries by question, for coalescing */
 	size_t n_queries;	  /**< queries in flight */
@@ -276,8 +277,7 @@ int resolver_start(struct resolver *r, uv_loop_t *loop, struct config *cfg, cons
  * addresses, cache and queries; the hosts file and the block lists borrowed from @main. Nothing
  * process-wide: no signals, control socket, metrics or network watch.
  */
-int resolver_start_worker(struct resolver *r, uv_loop_t *loop, struct resolver *main,
-			  unsigned id);
+int resolver_start_worker(struct resolver *r, uv_loop_t *loop, struct resolver *main, unsigned id);
 
 /**
  * The counters of the clients and the cache, summed over every worker (one worker: @r's own).

@@ -698,8 +698,7 @@ static void write_workers(struct writer *w, const struct stats_view *v)
 	if (v->n_workers <= 1) {
 		return;
 	}
-	family(w, "worker_queries", COUNTER, "client queries each worker received", "worker",
-	       NULL);
+	family(w, "worker_queries", COUNTER, "client queries each worker received", "worker", NULL);
 	for (size_t i = 0; i < v->n_workers; i++) {
 		snprintf(id, sizeof(id), "%zu", i + 1);
 		sample(w, id, count_of(v->worker_queries[i]));
@@ -905,9 +904,8 @@ static void gather_worker(struct resolver *r, void *arg)
 		}
 	}
 	free(list);
-	for (size_t i = 0; r->blocks == r->main->blocks && i < g->n_block_lists &&
-			   i < r->n_block_lists;
-	     i++) {
+	for (size_t i = 0;
+	     r->blocks == r->main->blocks && i < g->n_block_lists && i < r->n_block_lists; i++) {
 		g->block_hits[i] += r->block_hits[i];
 	}
 }

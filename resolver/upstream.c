@@ -61,9 +61,9 @@ struct pool_entry {
 struct upstream_pool {
 	uv_loop_t *loop;
 	struct tls_tickets *tickets; /**< borrowed or NULL: the tickets all workers share */
-	struct upstream_ctx *ctxs;  /**< every context not yet freed */
-	struct pool_entry *entries; /**< entries some set uses */
-	size_t n_closing;	    /**< entries closing, freed in their close callback */
+	struct upstream_ctx *ctxs;   /**< every context not yet freed */
+	struct pool_entry *entries;  /**< entries some set uses */
+	size_t n_closing;	     /**< entries closing, freed in their close callback */
 };
 
 struct upstream_set {
