@@ -103,6 +103,7 @@ static void *worker_main(void *arg)
 	if (uv_loop_close(&w->loop) != 0) {
 		log_err(LOG_MAIN, "worker %u: handles left open at exit", w->id);
 	}
+	tls_thread_cleanup();
 	pthread_mutex_lock(&w->lock);
 	w->ended = true;
 	/* Calls queued after the last wake-up do not run: their callers go on. */

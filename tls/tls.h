@@ -76,6 +76,9 @@ int tls_init(void);
 /** Release wolfSSL's global state, after every tls object is freed. */
 void tls_cleanup(void);
 
+/** Free what wolfCrypt keeps for the calling thread; a worker's thread calls it as it ends. */
+void tls_thread_cleanup(void);
+
 /**
  * Create the shared TLS client context. When neither ca_file nor ca_path is given, the
  * system's trust store is loaded. -EINVAL with a message logged if a file cannot be used.

@@ -9,11 +9,15 @@
  *
  * One mutex guards the table; it is taken once per ticket stored and per connection made, never
  * on the query path. The sessions are owned by the store while in it and by the taker after.
+ * tls_thread_cleanup(), here too, frees what wolfCrypt keeps per thread when a worker ends.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 
 #include "tls_int.h"
 
@@ -171,4 +175,16 @@ size_t tls_tickets_count(struct tls_tickets *t, const char *key)
 	n = e ? e->n : 0;
 	pthread_mutex_unlock(&t->lock);
 	return n;
+}
+
+/*
+ * What wolfCrypt keeps per thread goes with the thread: the FP_ECC tables of the points its
+ * handshakes and signature checks used (thread-local in wolfCrypt), which tls_cleanup() frees
+ * for the main thread only.
+ */
+void tls_thread_cleanup(void)
+{
+#ifdef FP_ECC
+	wc_ecc_fp_free();
+#endif
 }

@@ -4,8 +4,13 @@
  * spelling, every TTL aged, an OPT for an EDNS client). Run by `make bench`; it measures, it
  * asserts nothing about time.
  *
+ * Then the question of docs/ARCHITECTURE.md, "Workers": two threads doing hits, each on a cache
+ * of its own (dotd's choice) against both on one cache behind a mutex (a shared cache), in
+ * hits per second of the two together.
+ *
  * usage: bench_cache [ENTRIES [HITS]]
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +78,108 @@ static size_t make_answer(uint8_t *m, const uint8_t *q, size_t qend)
 		len += 14;
 	}
 	return len;
+}
+
+/* One thread of the two-thread part: HITS hits on @c, under @lock if not NULL. */
+struct hitter {
+	struct cache *c;
+	pthread_mutex_t *lock;
+	const unsigned *order;
+	unsigned hits, entries, n_hit;
+};
+
+static void *on_hitter(void *arg)
+{
+	struct hitter *h = arg;
+	uint8_t q[512], out[2048];
+	struct dns_question dq;
+	struct cache_key k;
+	size_t qlen, out_len;
+	bool prefetch;
+
+	for (unsigned i = 0; i < h->hits; i++) {
+		struct cache_client cl;
+		enum cache_state res;
+
+		qlen = make_query(q, h->order[i], false);
+		dns_question_parse(q, qlen, &dq);
+		cache_key_make(h->c, q, &dq, false, &k);
+		cl = (struct cache_client){.query = q, .qend = dq.end, .max_len = 1232};
+		if (h->lock) {
+			pthread_mutex_lock(h->lock);
+		}
+		res = cache_lookup(h->c, &k, &cl, 0, out, sizeof(out), &out_len, &prefetch);
+		if (h->lock) {
+			pthread_mutex_unlock(h->lock);
+		}
+		h->n_hit += res == CACHE_FRESH;
+	}
+	return NULL;
+}
+
+/* A cache of @entries answers, as main() fills it. */
+static struct cache *cache_filled(const struct cache_params *p, unsigned entries)
+{
+	uint8_t q[512], a[512];
+	struct dns_opt opt = {.present = false};
+	struct dns_question dq;
+	struct cache_key k;
+	struct cache *c;
+	size_t qlen, alen;
+
+	if (cache_new(p, &c) != 0) {
+		return NULL;
+	}
+	for (unsigned i = 0; i < entries; i++) {
+		qlen = make_query(q, i, false);
+		dns_question_parse(q, qlen, &dq);
+		alen = make_answer(a, q, dq.end);
+		cache_key_make(c, q, &dq, false, &k);
+		cache_insert(c, &k, a, alen, &opt);
+	}
+	return c;
+}
+
+/* Two threads, each @hits hits: on caches of their own, or on one under a mutex. */
+static int two_threads(const struct cache_params *p, unsigned entries, unsigned hits,
+		       const unsigned *order)
+{
+	for (int shared = 0; shared < 2; shared++) {
+		pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+		struct hitter h[2];
+		pthread_t t[2];
+		double t0, t1;
+
+		for (int i = 0; i < 2; i++) {
+			h[i] = (struct hitter){
+				.c = shared && i == 1 ? h[0].c : cache_filled(p, entries),
+				.lock = shared ? &lock : NULL,
+				.order = order,
+				.hits = hits,
+				.entries = entries,
+			};
+			if (!h[i].c) {
+				return 1;
+			}
+		}
+		t0 = mono_ns();
+		for (int i = 0; i < 2; i++) {
+			pthread_create(&t[i], NULL, on_hitter, &h[i]);
+		}
+		for (int i = 0; i < 2; i++) {
+			pthread_join(t[i], NULL);
+		}
+		t1 = mono_ns();
+		printf("bench_cache: 2 threads, %s: %.0f thousand hits per second together (%u and "
+		       "%u hits)\n",
+		       shared ? "one cache behind a mutex" : "a cache each", 2.0 * hits / (t1 - t0) * 1e6,
+		       h[0].n_hit, h[1].n_hit);
+		cache_free(h[0].c);
+		if (!shared) {
+			cache_free(h[1].c);
+		}
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -150,6 +257,9 @@ int main(int argc, char **argv)
 	cache_stats_get(c, &st);
 	printf("bench_cache: %zu entries in %zu bytes, %.0f bytes per entry with the index\n",
 	       st.entries, st.bytes, (double)st.bytes / (double)st.entries);
+	if (two_threads(&p, entries, hits, order) != 0) {
+		return 1;
+	}
 	free(order);
 	free(queries);
 	cache_free(c);

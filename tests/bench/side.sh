@@ -51,7 +51,7 @@ RATE=${RATE:-40000}
 MISS_RATE=${MISS_RATE:-5000}
 ZIPF_MAX_SECS=${ZIPF_MAX_SECS:-12}
 RECONNECTS=${RECONNECTS:-4}
-SYSTEMS=${SYSTEMS:-floor direct dotd unbound kresd dnsdist stubby}
+SYSTEMS=${SYSTEMS:-floor direct dotd dotd2 unbound kresd dnsdist stubby}
 PROFILE=${PROFILE:-0}
 
 for tool in dnsperf dig unbound unbound-control gnuplot; do
@@ -196,10 +196,12 @@ run_floor()
 	SYS_PID=$!
 }
 
+# run_dotd PORT [WORKERS]
 run_dotd()
 {
 	cat > "$TMP/dotd.yml" << EOF
 listen_addresses: [$HOST@$1]
+workers: ${2:-1}
 tls_ca_file: "$TMP/pki/ca.pem"
 round_robin_upstreams: 0
 cache_size: $CACHE_BYTES
@@ -321,6 +323,7 @@ version()
 	floor) echo "echo_floor (recvmmsg/sendmmsg, batch 64)" ;;
 	direct) dnsperf -h 2>&1 | awk '/^Version/ { print "dnsperf " $2 " -m dot" }' ;;
 	dotd) "$DOTD" -V 2>&1 | head -n 1 || echo dotd ;;
+	dotd2) echo "$("$DOTD" -V 2>&1 | head -n 1), workers: 2" ;;
 	unbound) unbound -V | head -n 1 ;;
 	kresd) kresd -V | head -n 1 ;;
 	dnsdist) dnsdist --version | head -n 1 ;;
@@ -351,6 +354,7 @@ measure()
 		expect='status: NOERROR'
 		;;
 	dotd) run_dotd "$port" ;;
+	dotd2) run_dotd "$port" 2 ;;
 	unbound) run_unbound "$port" ;;
 	kresd) run_kresd "$port" ;;
 	dnsdist) run_dnsdist "$port" ;;
@@ -475,7 +479,7 @@ upstream_tls()
 run_systems=()
 for sys in $SYSTEMS; do
 	case $sys in
-	floor | direct | dotd) run_systems+=("$sys") ;;
+	floor | direct | dotd | dotd2) run_systems+=("$sys") ;;
 	*)
 		if command -v "$sys" > /dev/null; then
 			run_systems+=("$sys")

@@ -18,11 +18,13 @@ import subprocess
 import sys
 
 PEERS = ["unbound", "kresd", "dnsdist", "stubby"]
-ORDER = ["floor", "direct", "dotd"] + PEERS
+OURS = ["dotd", "dotd2"]  # dotd2: workers: 2, beside the peers' single thread
+ORDER = ["floor", "direct"] + OURS + PEERS
 COLOURS = {
     "floor": "#000000",
     "direct": "#777777",
     "dotd": "#d62728",
+    "dotd2": "#e377c2",
     "unbound": "#1f77b4",
     "kresd": "#2ca02c",
     "dnsdist": "#ff7f0e",
@@ -32,6 +34,7 @@ NAMES = {
     "floor": "floor",
     "direct": "floor",
     "dotd": "dotd",
+    "dotd2": "dotd, 2 workers",
     "unbound": "Unbound",
     "kresd": "Knot Resolver",
     "dnsdist": "dnsdist",
@@ -159,7 +162,8 @@ def ratio(a, b):
 def table(meta, mean, spread, rounds):
     present = [s for s in ORDER if s in mean]
     peers = [s for s in present if s in PEERS]
-    head = ["figure", "floor"] + [NAMES[s] for s in ["dotd"] + peers if s in present]
+    ours = [s for s in OURS if s in present]
+    head = ["figure", "floor"] + [NAMES[s] for s in ours + peers]
     head += ["best peer", "dotd / best peer", "dotd / floor"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     ratios = {}
@@ -176,12 +180,12 @@ def table(meta, mean, spread, rounds):
         rf = ratio(vals.get("dotd"), fl)
         ratios[metric] = {"best_peer": bp, "dotd_to_best_peer": rb, "dotd_to_floor": rf}
         row = [label + u, fmt(fl, unit)]
-        row += [fmt(vals.get(s), unit) for s in ["dotd"] + peers if s in present]
+        row += [fmt(vals.get(s), unit) for s in ours + peers]
         row += [NAMES[bp] if bp else "-", fmt(rb) if rb else "-", fmt(rf) if rf else "-"]
         lines.append("| " + " | ".join(row) + " |")
     sp = []
     if len(rounds) > 1:
-        sys_sp = ["floor", "direct", "dotd"] + peers
+        sys_sp = ["floor", "direct"] + ours + peers
         sys_sp = [s for s in sys_sp if s in spread]
         sp.append("| figure | " + " | ".join(
             "floor (echo)" if s == "floor" else "floor (DoT direct)" if s == "direct"
