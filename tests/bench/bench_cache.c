@@ -172,8 +172,8 @@ static int two_threads(const struct cache_params *p, unsigned entries, unsigned 
 		t1 = mono_ns();
 		printf("bench_cache: 2 threads, %s: %.0f thousand hits per second together (%u and "
 		       "%u hits)\n",
-		       shared ? "one cache behind a mutex" : "a cache each", 2.0 * hits / (t1 - t0) * 1e6,
-		       h[0].n_hit, h[1].n_hit);
+		       shared ? "one cache behind a mutex" : "a cache each",
+		       2.0 * hits / (t1 - t0) * 1e6, h[0].n_hit, h[1].n_hit);
 		cache_free(h[0].c);
 		if (!shared) {
 			cache_free(h[1].c);
