@@ -29,10 +29,11 @@
  *
  * UDP is batched, as the hit path is mostly system calls (docs/BENCHMARKS.md, the profile): a
  * socket is read with recvmmsg (libuv's UV_UDP_RECVMMSG, up to 20 datagrams a call, into
- * r->udp_in), and answers are queued in r->udp_out and sent with one sendmmsg per socket: at
- * the end of each batch received, when the queue is full or the next answer leaves by another
- * socket, and before the loop next waits (r->udp_flush, a uv_prepare) for the answers that
- * came from elsewhere (upstreams, timers). A queued answer holds its listener.
+ * r->udp_in), and answers are queued in r->udp_out and sent with one sendmmsg per socket:
+ * once the loop has run the callbacks of what it polled (r->udp_flush, a uv_check: libuv reads
+ * a socket in several batches per wake-up, and their answers leave together), before it next
+ * waits (r->udp_flush_late, a uv_prepare: answers made by timers), and when the queue is full or
+ * the next answer leaves by another socket. A queued answer holds its listener.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -559,9 +560,7 @@ static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	struct query_client from = {.origin = &l->origin, .peer = peer};
 
 	if (flags & UV_UDP_MMSG_FREE) {
-		/* The end of a batch: its answers leave together, and the next gets its time. */
-		udp_out_flush(r);
-		r->udp_batch_at = 0;
+		r->udp_batch_at = 0; /* the end of a batch: the next gets its own time */
 		return;
 	}
 	if (nread <= 0 || !peer) {
@@ -654,7 +653,12 @@ static void udp_out_flush(struct resolver *r)
 	listener_unref(l); /* may free it */
 }
 
-static void on_udp_flush(uv_prepare_t *h)
+static void on_udp_flush(uv_check_t *h)
+{
+	udp_out_flush(h->data);
+}
+
+static void on_udp_flush_late(uv_prepare_t *h)
 {
 	udp_out_flush(h->data);
 }
@@ -900,14 +904,22 @@ int listener_init(struct resolver *r)
 	}
 	r->udp_out->n = 0;
 	r->udp_out->l = NULL;
-	ret = uv_prepare_init(r->loop, &r->udp_flush);
+	ret = uv_check_init(r->loop, &r->udp_flush);
 	if (ret != 0) {
 		return ret;
 	}
 	r->udp_flush.data = r;
 	r->handles_open++;
-	uv_prepare_start(&r->udp_flush, on_udp_flush);
-	uv_unref((uv_handle_t *)&r->udp_flush); /* it keeps nothing alive */
+	uv_check_start(&r->udp_flush, on_udp_flush);
+	uv_unref((uv_handle_t *)&r->udp_flush); /* they keep nothing alive */
+	ret = uv_prepare_init(r->loop, &r->udp_flush_late);
+	if (ret != 0) {
+		return ret;
+	}
+	r->udp_flush_late.data = r;
+	r->handles_open++;
+	uv_prepare_start(&r->udp_flush_late, on_udp_flush_late);
+	uv_unref((uv_handle_t *)&r->udp_flush_late);
 	ret = uv_idle_init(r->loop, &r->tcp_work);
 	if (ret == 0) {
 		r->tcp_work.data = r;
@@ -1019,11 +1031,15 @@ void listener_close_all(struct resolver *r)
 	if (r->tcp_work.type == UV_IDLE && !uv_is_closing((uv_handle_t *)&r->tcp_work)) {
 		uv_close((uv_handle_t *)&r->tcp_work, on_work_closed);
 	}
-	if (r->udp_flush.type == UV_PREPARE && !uv_is_closing((uv_handle_t *)&r->udp_flush)) {
+	if (r->udp_flush.type == UV_CHECK && !uv_is_closing((uv_handle_t *)&r->udp_flush)) {
 		if (r->udp_out) {
 			udp_out_flush(r); /* the listeners are closing: this lets go of the last */
 		}
 		uv_close((uv_handle_t *)&r->udp_flush, on_work_closed);
+	}
+	if (r->udp_flush_late.type == UV_PREPARE &&
+	    !uv_is_closing((uv_handle_t *)&r->udp_flush_late)) {
+		uv_close((uv_handle_t *)&r->udp_flush_late, on_work_closed);
 	}
 }
 
