@@ -63,6 +63,8 @@ struct listener {
 	char *name;    /**< owned */
 	unsigned refs; /**< one per open handle, one per UDP query holding it (origin_hold) */
 	bool closing;
+	unsigned batch_n; /**< datagrams of the recvmmsg batch being handed over */
+	bool drained;	  /**< the last batch was not full: the socket had no more then */
 	struct listener *next;
 };
 
@@ -544,11 +546,22 @@ static void udp_out_flush(struct resolver *r);
 static void listener_ref(struct listener *l);
 static void listener_unref(struct listener *l);
 
+/*
+ * libuv reads a socket until recvmmsg says EAGAIN, up to 32 times a wake-up. A batch that did not
+ * fill every slot found the socket's queue empty already: then no buffer is given for the next
+ * read, which ends the round without that last system call (libuv calls back with UV_ENOBUFS).
+ * The socket stays polled, level-triggered: what arrived meanwhile wakes the loop again at once.
+ */
 static void on_udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct listener *l = h->data;
 
 	(void)suggested;
+	if (l->drained) {
+		l->drained = false;
+		*buf = uv_buf_init(NULL, 0);
+		return;
+	}
 	*buf = uv_buf_init((char *)l->r->udp_in, UDP_IN_SLOT * UDP_IN_SLOTS);
 }
 
@@ -561,7 +574,12 @@ static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 
 	if (flags & UV_UDP_MMSG_FREE) {
 		r->udp_batch_at = 0; /* the end of a batch: the next gets its own time */
+		l->drained = l->batch_n < UDP_IN_SLOTS;
+		l->batch_n = 0;
 		return;
+	}
+	if (flags & UV_UDP_MMSG_CHUNK) {
+		l->batch_n++;
 	}
 	if (nread <= 0 || !peer) {
 		return; /* nothing, or an error on a datagram socket: nothing to recover */
