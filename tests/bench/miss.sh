@@ -119,6 +119,16 @@ share()
 	awk -v a="$1" -v b="$2" -v hz="$TICK" -v s="$SECS" 'BEGIN { printf "%.2f", (b - a) / hz / s }'
 }
 
+# per_query TICKS0 TICKS1 QPS: CPU microseconds per query.
+per_query()
+{
+	awk -v a="$1" -v b="$2" -v hz="$TICK" -v s="$SECS" -v q="$3" \
+		'BEGIN { printf "%.1f", (q > 0 ? (b - a) / hz * 1e6 / (q * s) : 0) }'
+}
+
+# machine_ticks: CPU ticks the whole machine has been busy (other engineers' work included).
+machine_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat; }
+
 # conns PORT: established TCP connections to the upstream's PORT, and the largest send and
 # receive queues among them (ss; with a state filter its columns start at Recv-Q), as
 # "N SENDQ RECVQ".
@@ -133,25 +143,34 @@ conns()
 # system in front, or the upstream itself), with the CPU of the system, the upstream and dnsperf.
 saturate()
 {
-	local round=$1 sys=$2 name=$3 pid=$4 port=$5 d0 d1 u0 u1 c qps
+	local round=$1 sys=$2 name=$3 pid=$4 port=$5 d0 d1 u0 u1 m0 m1 c qps dn ours
 	shift 5
 	d0=$(cpu_ticks "$pid")
 	u0=$(cpu_ticks "$UPSTREAM_PID")
+	m0=$(machine_ticks)
 	load "$name" "$@" -s "$HOST" -p "$port" -n 1 -l "$SECS" -c 4 -q 100 -t 2 &
 	sleep $((SECS / 2))
 	c=$(conns "$UPORT")
 	wait $!
 	d1=$(cpu_ticks "$pid")
 	u1=$(cpu_ticks "$UPSTREAM_PID")
+	m1=$(machine_ticks)
 	qps=$(dp "$TMP/$name.perf" "Queries per second")
+	dn=$(awk -v c="$(cat "$TMP/$name.cpu")" -v hz="$TICK" 'BEGIN { printf "%d", c * hz }')
+	ours=$((dn + u1 - u0))
 	record "$round" "$sys" thr_qps "$qps"
 	record "$round" "$sys" thr_lost "$(dp "$TMP/$name.perf" "Queries lost")"
 	if [[ $sys != direct ]]; then
 		record "$round" "$sys" thr_cpu_self "$(share "$d0" "$d1")"
+		record "$round" "$sys" thr_us_per_query_self "$(per_query "$d0" "$d1" "$qps")"
+		ours=$((ours + d1 - d0))
 	fi
 	record "$round" "$sys" thr_cpu_upstream "$(share "$u0" "$u1")"
-	record "$round" "$sys" thr_cpu_dnsperf "$(awk -v c="$(cat "$TMP/$name.cpu")" -v s="$SECS" \
-		'BEGIN { printf "%.2f", c / s }')"
+	record "$round" "$sys" thr_us_per_query_upstream "$(per_query "$u0" "$u1" "$qps")"
+	record "$round" "$sys" thr_cpu_dnsperf "$(share 0 "$dn")"
+	record "$round" "$sys" thr_us_per_query_dnsperf "$(per_query 0 "$dn" "$qps")"
+	# What the machine did besides: other engineers' builds and benchmarks share its cores.
+	record "$round" "$sys" thr_cpu_others "$(share "$ours" "$((m1 - m0))")"
 	record "$round" "$sys" thr_upstream_conns_sendq_recvq "$c"
 }
 
@@ -235,6 +254,8 @@ measure_dotd()
 			-g none 2> /dev/null > "$OUT/perf-$r.txt" || true
 		perf report -i "$TMP/perf.data" --children --percent-limit 3 --stdio -g none \
 			2> /dev/null > "$OUT/perf-children-$r.txt" || true
+		perf report -i "$TMP/perf.data" --no-children --sort dso --stdio -g none \
+			2> /dev/null > "$OUT/perf-dso-$r.txt" || true
 		record "$r" dotd perf_qps "$(dp "$TMP/dotd-perf-$r.perf" "Queries per second")"
 	fi
 	if [[ $STRACE == 1 ]] && command -v strace > /dev/null; then
