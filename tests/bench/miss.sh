@@ -128,6 +128,8 @@ per_query()
 
 # machine_ticks: CPU ticks the whole machine has been busy (other engineers' work included).
 machine_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat; }
+# steal_ticks: CPU ticks the hypervisor gave to other guests while this one wanted them.
+steal_ticks() { awk '$1 == "cpu" { print $9; exit }' /proc/stat; }
 
 # conns PORT: established TCP connections to the upstream's PORT, and the largest send and
 # receive queues among them (ss; with a state filter its columns start at Recv-Q), as
@@ -143,11 +145,12 @@ conns()
 # system in front, or the upstream itself), with the CPU of the system, the upstream and dnsperf.
 saturate()
 {
-	local round=$1 sys=$2 name=$3 pid=$4 port=$5 d0 d1 u0 u1 m0 m1 c qps dn ours
+	local round=$1 sys=$2 name=$3 pid=$4 port=$5 d0 d1 u0 u1 m0 m1 s0 s1 c qps dn ours
 	shift 5
 	d0=$(cpu_ticks "$pid")
 	u0=$(cpu_ticks "$UPSTREAM_PID")
 	m0=$(machine_ticks)
+	s0=$(steal_ticks)
 	load "$name" "$@" -s "$HOST" -p "$port" -n 1 -l "$SECS" -c 4 -q 100 -t 2 &
 	sleep $((SECS / 2))
 	c=$(conns "$UPORT")
@@ -155,6 +158,7 @@ saturate()
 	d1=$(cpu_ticks "$pid")
 	u1=$(cpu_ticks "$UPSTREAM_PID")
 	m1=$(machine_ticks)
+	s1=$(steal_ticks)
 	qps=$(dp "$TMP/$name.perf" "Queries per second")
 	dn=$(awk -v c="$(cat "$TMP/$name.cpu")" -v hz="$TICK" 'BEGIN { printf "%d", c * hz }')
 	ours=$((dn + u1 - u0))
@@ -171,6 +175,7 @@ saturate()
 	record "$round" "$sys" thr_us_per_query_dnsperf "$(per_query 0 "$dn" "$qps")"
 	# What the machine did besides: other engineers' builds and benchmarks share its cores.
 	record "$round" "$sys" thr_cpu_others "$(share "$ours" "$((m1 - m0))")"
+	record "$round" "$sys" thr_cpu_steal "$(share "$s0" "$s1")"
 	record "$round" "$sys" thr_upstream_conns_sendq_recvq "$c"
 }
 
