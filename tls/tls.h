@@ -271,7 +271,8 @@ struct tls_upstream_stats {
 
 	/* Counters of DoT upstreams only (0 for plain). */
 	uint64_t records; /**< TLS records the queries went in: those written on a connection in
-			     one loop iteration share one (up to 16 KiB) */
+			     one loop iteration share one (up to 16 KiB; a larger query, cut into
+			     records of 16 KiB by TLS, counts once) */
 };
 
 /** What an upstream is doing now, as tls_upstream_state() sees it. */

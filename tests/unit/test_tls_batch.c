@@ -6,8 +6,9 @@
  * wire is checked, not what tls/ says of itself. Checked: queries written in one loop iteration
  * go in one TLS record and are all answered; a burst larger than a record goes in a few, each
  * query whole; a query written from a timer goes out before the loop sleeps again; a query
- * cancelled before its record went out gets no callback, the others theirs; queries never get
- * their callback from inside tls_upstream_query().
+ * cancelled before its record went out gets no callback, the others theirs; a query larger than
+ * a record goes whole among small ones; queries never get their callback from inside
+ * tls_upstream_query().
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -493,6 +494,63 @@ static void test_cancel(void)
 	teardown();
 }
 
+/*
+ * A query larger than a record (an OPT with 20000 octets of padding, RFC 7830) between small
+ * ones written in the same iteration: those before it go first in their own record, it in
+ * records of its own, those after it last; every one answered whole.
+ */
+static void test_large(void)
+{
+	static uint8_t big[2 + 20100];
+	struct tq *t = &ctx.q[4];
+	size_t n, pad = 20000;
+	uint8_t *m = big + 2;
+	struct tls_upstream_stats st0;
+	unsigned rec0;
+
+	setup();
+	rec0 = ctx.s.app_records;
+	st0 = stats();
+	for (unsigned i = 1; i <= 3; i++) {
+		submit(i, 0);
+	}
+	/* q4.test A with an OPT record whose one option is Padding. */
+	query_init(t, 4, 0);
+	n = t->q.frame_len - 2;
+	memcpy(m, t->frame + 2, n);
+	dns_put16(m + 10, 1); /* ARCOUNT */
+	m[n] = 0;	      /* the root */
+	dns_put16(m + n + 1, DNS_TYPE_OPT);
+	dns_put16(m + n + 3, 1232);
+	memset(m + n + 5, 0, 4);
+	dns_put16(m + n + 9, (uint16_t)(4 + pad));
+	dns_put16(m + n + 11, DNS_OPT_PADDING);
+	dns_put16(m + n + 13, (uint16_t)pad);
+	memset(m + n + 15, 0, pad);
+	n += 15 + pad;
+	dns_put16(big, (uint16_t)n);
+	t->q.frame = big;
+	t->q.frame_len = n + 2;
+	ctx.inside = true;
+	CU_ASSERT_EQUAL(tls_upstream_query(ctx.u, &t->q), 0);
+	ctx.inside = false;
+	for (unsigned i = 5; i <= 7; i++) {
+		submit(i, 0);
+	}
+	RUN_UNTIL(ctx.answered == 8, 5000);
+	CU_ASSERT_EQUAL(ctx.answered, 8);
+	CU_ASSERT_EQUAL(ctx.s.queries, 8);
+	for (unsigned i = 1; i <= 7; i++) {
+		CU_ASSERT_EQUAL(ctx.q[i].calls, 1);
+		CU_ASSERT_EQUAL(ctx.q[i].status, 0);
+	}
+	/* On the wire: 3 small, the large one in two records (16 KiB and the rest), 3 small. */
+	CU_ASSERT_EQUAL(ctx.s.app_records - rec0, 1 + 2 + 1);
+	CU_ASSERT_EQUAL(stats().records - st0.records, 3);
+	CU_ASSERT_EQUAL(stats().proto_errors, 0);
+	teardown();
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
@@ -500,6 +558,7 @@ int main(void)
 		{"a burst over max_in_flight and a record", test_burst},
 		{"a query written from a timer", test_from_timer},
 		{"queries cancelled before their record went out", test_cancel},
+		{"a query larger than a record among small ones", test_large},
 		CU_TEST_INFO_NULL,
 	};
 	int ret;
