@@ -628,14 +628,14 @@ void upstream_set_stats_log(const struct upstream_set *s)
 		tls_upstream_stats_get(s->ents[i]->u, &st);
 		log_notice(
 			LOG_MAIN,
-			"upstream '%s': queries=%llu answers=%llu connections=%llu "
+			"upstream '%s': queries=%llu records=%llu answers=%llu connections=%llu "
 			"handshakes_full=%llu handshakes_resumed=%llu tickets=%llu "
 			"auth_failures=%llu conn_failures=%llu proto_errors=%llu dead=%llu "
 			"server_closes=%llu idle_closes=%llu backoffs=%llu resent=%llu srtt_ms=%u "
 			"in_flight=%llu queued=%llu conns_open=%llu state=%s backoff_ms=%llu",
 			tls_upstream_name(s->ents[i]->u), (unsigned long long)st.queries,
-			(unsigned long long)st.answers, (unsigned long long)st.connections,
-			(unsigned long long)st.handshakes_full,
+			(unsigned long long)st.records, (unsigned long long)st.answers,
+			(unsigned long long)st.connections, (unsigned long long)st.handshakes_full,
 			(unsigned long long)st.handshakes_resumed, (unsigned long long)st.tickets,
 			(unsigned long long)st.auth_failures, (unsigned long long)st.conn_failures,
 			(unsigned long long)st.proto_errors, (unsigned long long)st.dead,

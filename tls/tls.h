@@ -291,6 +291,11 @@ struct tls_upstream_stats {
 	uint64_t truncated; /**< UDP answers with TC, their queries sent again over TCP */
 	uint64_t dropped;   /**< messages that matched no query in flight (ID, question) or did
 			       not parse, dropped: spoofed, or late after a cancel (RFC 5452 §9.1) */
+
+	/* Counters of DoT upstreams only (0 for plain). */
+	uint64_t records; /**< TLS records the queries went in: those written on a connection in
+			     one loop iteration share one (up to 16 KiB; a larger query, cut into
+			     records of 16 KiB by TLS, counts once) */
 };
 
 /** What an upstream is doing now, as tls_upstream_state() sees it. */
@@ -340,11 +345,12 @@ typedef void (*tls_query_cb)(struct tls_query *q, int status, const uint8_t *ans
 
 /**
  * One query. The caller fills frame, frame_len and cb; the rest is private to tls/. The frame
- * is the DNS message with its 2-octet length prefix (RFC 7766 §8), so that it goes to wolfSSL in
- * one write and one TLS record (RFC 7858 §3.3). It must stay valid and unchanged, but for the
- * message ID which tls/ writes just before handing it to wolfSSL, until the callback or the
- * cancel. Several queries may share one frame (tries of one client query on several
- * upstreams): the ID is written and the frame encrypted in one step. A plain upstream sends the
+ * is the DNS message with its 2-octet length prefix (RFC 7766 §8), so that it goes to the
+ * kernel whole, in one write (RFC 7858 §3.3): with the other queries written on its connection
+ * in the same loop iteration, in one TLS record. It must stay valid and unchanged, but for the
+ * message ID which tls/ writes just before taking a copy, until the callback or the cancel.
+ * Several queries may share one frame (tries of one client query on several upstreams): the ID
+ * is written and the frame copied in one step. A plain upstream sends the
  * message as it is (its EDNS OPT, padding included, as the caller wrote it: padding hides
  * nothing in clear text but costs only bytes) over UDP without the prefix, over TCP with it;
  * each try gets a fresh random ID (RFC 5452 §9.2), written just before the message is handed

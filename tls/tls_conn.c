@@ -4,7 +4,8 @@
  * and close deadlines, its local address) and TLS (tls_link.c: wolfSSL in memory over it).
  *
  *   stream on_data -> tls_link_read -> plaintext -> frame -> conn_on_message -> the query
- *   tls_conn_submit -> slot, ID -> tls_link_write -> tls_link_flush -> stream_flush
+ *   tls_conn_submit -> slot, ID -> out -> (flush handle, once per loop iteration)
+ *                   -> tls_link_write -> tls_link_flush -> stream_flush
  *
  * Queries are pipelined (RFC 7766 §6.2.1.1) up to max_in_flight, each under an ID that is
  * unique on the connection, and answers are taken in any order (§7). One timer per connection
@@ -20,9 +21,10 @@
  * idle connection is closed, a busy one is probed).
  *
  * Lifetime: a connection lives in its upstream's list from tls_conn_open() until its stream has
- * reported on_closed and its timer has closed; conn_free() then frees it. Queries on it
- * are borrowed and get exactly one callback (or none if cancelled). Every path that calls back
- * into the caller rechecks the state afterwards, since the callback may close the connection.
+ * reported on_closed and its timer and flush handle have closed; conn_free() then frees it.
+ * Queries on it are borrowed and get exactly one callback (or none if cancelled). Every path
+ * that calls back into the caller rechecks the state afterwards, since the callback may close
+ * the connection.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,7 @@
 
 static void conn_drive(struct tls_conn *c);
 static void conn_flush(struct tls_conn *c);
+static void conn_push(struct tls_conn *c);
 static void conn_fail_all(struct tls_conn *c, int status);
 static void conn_close(struct tls_conn *c, int status);
 static void conn_timer_update(struct tls_conn *c);
@@ -79,18 +82,35 @@ static void conn_free(struct tls_conn *c)
 	tls_conn_session_release(c); /* dropped: the state is CLOSED */
 	tls_link_free(&c->tls);
 	dns_frame_free(&c->frame);
+	free(c->out);
 	free(c->issued);
 	free(c->slots);
 	free(c);
 }
 
-static void on_timer_closed(uv_handle_t *h)
+/* The timer's or the flush handle's close callback; the last of the three frees. */
+static void on_handle_closed(uv_handle_t *h)
 {
 	struct tls_conn *c = h->data;
 
-	c->timer_open = false;
-	if (!c->stream_open) {
+	if (h == (uv_handle_t *)&c->timer) {
+		c->timer_open = false;
+	} else {
+		c->flush_open = false;
+	}
+	if (!c->stream_open && !c->timer_open && !c->flush_open) {
 		conn_free(c);
+	}
+}
+
+/* Close the connection's own handles (the stream closes its own). */
+static void conn_close_own(struct tls_conn *c)
+{
+	if (c->timer_open && !uv_is_closing((uv_handle_t *)&c->timer)) {
+		uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+	}
+	if (c->flush_open && !uv_is_closing((uv_handle_t *)&c->flush)) {
+		uv_close((uv_handle_t *)&c->flush, on_handle_closed);
 	}
 }
 
@@ -100,11 +120,8 @@ static void on_stream_closed(struct stream *st)
 
 	c->stream_open = false;
 	c->state = TLS_CONN_CLOSED;
-	if (c->timer_open && !uv_is_closing((uv_handle_t *)&c->timer)) {
-		uv_close((uv_handle_t *)&c->timer, on_timer_closed);
-		return;
-	}
-	if (!c->timer_open) {
+	conn_close_own(c);
+	if (!c->timer_open && !c->flush_open) {
 		conn_free(c);
 	}
 }
@@ -113,9 +130,7 @@ static void conn_close_handles(struct tls_conn *c)
 {
 	c->state = TLS_CONN_CLOSED;
 	uv_timer_stop(&c->timer);
-	if (!uv_is_closing((uv_handle_t *)&c->timer)) {
-		uv_close((uv_handle_t *)&c->timer, on_timer_closed);
-	}
+	conn_close_own(c);
 	stream_close(&c->st);
 }
 
@@ -169,6 +184,10 @@ static void conn_fail(struct tls_conn *c, int status, const char *why)
  */
 static void conn_close_gracefully(struct tls_conn *c)
 {
+	if (c->state >= TLS_CONN_CLOSING) {
+		return;
+	}
+	conn_push(c); /* what this iteration wrote goes before the close_notify */
 	if (c->state >= TLS_CONN_CLOSING) {
 		return;
 	}
@@ -257,6 +276,22 @@ static void conn_fail_all(struct tls_conn *c, int status)
 
 /* --- writing --- */
 
+/*
+ * Queries are not encrypted one by one. Each is framed, given its ID and copied into out at
+ * once (so that a frame shared with another try may take another ID right after); the flush
+ * handle, a uv_prepare that runs once per loop iteration just before libuv polls, encrypts what
+ * gathered in one wolfSSL_write and hands it to the kernel in one write. A burst of client
+ * queries read in one iteration (libuv reads up to 32 datagrams per socket and event), and the
+ * queries that freed slots let go after a read of answers, thus cost one TLS record and one
+ * system call, not one each; the upstream, woken once, reads them at once too. Each message
+ * stays whole within one write (RFC 7858 §3.3), and several in one record are allowed: TLS is
+ * a byte stream to the DNS layer (RFC 7766 §8). Nothing waits for it: the handle runs before
+ * the poll of the same iteration when the query was written from a timer or an idle handle,
+ * and right after the other callbacks of the poll that read it otherwise. (A query written
+ * from another prepare callback would wait for the next iteration; dotd has none.)
+ */
+#define OUT_RECORD (16 * 1024) /* the largest TLS record's plaintext (RFC 8446 §5.1) */
+
 /* Hand the ciphertext wolfSSL produced to the stream. Called after every call into wolfSSL. */
 static void conn_flush(struct tls_conn *c)
 {
@@ -270,6 +305,82 @@ static void conn_flush(struct tls_conn *c)
 		log_info(LOG_TLS, "upstream '%s': write failed: %s", c->up->name, uv_strerror(ret));
 		conn_close(c, TLS_ERR_LOST);
 	}
+}
+
+/* Encrypt @len bytes of framed queries; the ciphertext waits in the stream. 0, or closed. */
+static int conn_encrypt(struct tls_conn *c, const uint8_t *buf, size_t len)
+{
+	int err = 0;
+
+	if (len == 0) {
+		return 0;
+	}
+	c->up->stats.records++;
+	if (tls_link_write(&c->tls, buf, len, &err) != 0) {
+		log_info(LOG_TLS, "upstream '%s': TLS write failed (%d)", c->up->name, err);
+		conn_close(c, TLS_ERR_LOST);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Encrypt what gathered in out (one record, up to OUT_RECORD) and write it out now. */
+static void conn_push(struct tls_conn *c)
+{
+	size_t len = c->out_len;
+
+	uv_prepare_stop(&c->flush);
+	c->out_len = 0;
+	if (c->state != TLS_CONN_READY || conn_encrypt(c, c->out, len) != 0) {
+		return; /* closed: the queries in it get their status from the close */
+	}
+	conn_flush(c);
+}
+
+static void on_flush(uv_prepare_t *h)
+{
+	conn_push(h->data);
+}
+
+/*
+ * Write @len bytes of framed queries on ready @c: copied into out, encrypted and written by the
+ * flush handle. 0, or a negative errno when @c was closed.
+ */
+static int conn_write(struct tls_conn *c, const uint8_t *buf, size_t len)
+{
+	if (c->out_len > 0 && c->out_len + len > OUT_RECORD) {
+		/* A full record: encrypt it now, the socket write stays for the flush. */
+		if (conn_encrypt(c, c->out, c->out_len) != 0) {
+			return -EIO;
+		}
+		c->out_len = 0;
+	}
+	if (len >= OUT_RECORD) {
+		/* A record of its own (a message of up to 64 KiB): not worth a copy. */
+		if (conn_encrypt(c, buf, len) != 0) {
+			return -EIO;
+		}
+	} else {
+		if (c->out_cap - c->out_len < len) {
+			size_t cap = c->out_cap ? 2 * c->out_cap : 1024;
+			uint8_t *p;
+
+			while (cap - c->out_len < len) {
+				cap *= 2;
+			}
+			p = realloc(c->out, cap);
+			if (!p) {
+				conn_close(c, TLS_ERR_NOMEM);
+				return -ENOMEM;
+			}
+			c->out = p;
+			c->out_cap = cap;
+		}
+		memcpy(c->out + c->out_len, buf, len);
+		c->out_len += len;
+	}
+	uv_prepare_start(&c->flush, on_flush);
+	return 0;
 }
 
 /* The IDs written on @c whose answers have not come (RFC 7766 §7: late ones are not errors). */
@@ -340,7 +451,6 @@ static void conn_send_waiting(struct tls_conn *c)
 		struct tls_query *q = wait_pop(c);
 		unsigned slot = conn_slot_find(c);
 		uint16_t id;
-		int err = 0;
 
 		/* The low bits name the slot, the high bits are random. */
 		id = conn_id_new(c, slot);
@@ -350,16 +460,13 @@ static void conn_send_waiting(struct tls_conn *c)
 		c->n_slots_used++;
 		q->id = id;
 		q->in_flight = true;
-		/* The frame may be shared with other tries: write the ID and encrypt at once. */
+		/* The frame may be shared with other tries: write the ID and copy it at once. */
 		dns_put16(q->frame + 2, id);
-		if (tls_link_write(&c->tls, q->frame, q->frame_len, &err) != 0) {
-			log_info(LOG_TLS, "upstream '%s': TLS write failed (%d)", c->up->name, err);
-			conn_close(c, TLS_ERR_LOST);
+		if (conn_write(c, q->frame, q->frame_len) != 0) {
 			return;
 		}
 		c->up->stats.queries++;
 	}
-	conn_flush(c);
 	if (c->state == TLS_CONN_READY && was_idle && c->n_slots_used > 0) {
 		conn_timer_update(c);
 	}
@@ -890,7 +997,6 @@ static void conn_probe(struct tls_conn *c)
 	uint16_t id = conn_id_new(c, slot);
 	unsigned wait = TLS_PROBE_MS + 2 * c->up->srtt_ms;
 	uint64_t now = uv_now(c->up->loop);
-	int err = 0;
 
 	memcpy(msg + 2, q, sizeof(q));
 	dns_put16(msg, 128);
@@ -900,12 +1006,11 @@ static void conn_probe(struct tls_conn *c)
 	dns_put16(msg + 2 + sizeof(q) + 4, (uint16_t)pad);
 	c->slots[slot] = (struct tls_slot){.q = NULL, .id = id, .used = true, .sent_at = now};
 	c->n_slots_used++;
-	if (tls_link_write(&c->tls, msg, sizeof(msg), &err) != 0) {
-		log_info(LOG_TLS, "upstream '%s': TLS write failed (%d)", c->up->name, err);
-		conn_close(c, TLS_ERR_LOST);
+	/* Now, with whatever this iteration wrote before it: its time runs from here. */
+	if (conn_write(c, msg, sizeof(msg)) != 0) {
 		return;
 	}
-	conn_flush(c);
+	conn_push(c);
 	if (c->state != TLS_CONN_READY) {
 		return;
 	}
@@ -1068,6 +1173,9 @@ int tls_conn_open(struct tls_upstream *u, struct tls_conn **out)
 	uv_timer_init(u->loop, &c->timer);
 	c->timer.data = c;
 	c->timer_open = true;
+	uv_prepare_init(u->loop, &c->flush);
+	c->flush.data = c;
+	c->flush_open = true;
 	c->next = u->conns;
 	u->conns = c;
 	u->stats.connections++;

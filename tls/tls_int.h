@@ -2,8 +2,8 @@
  * tls_int: the structures shared by the files of tls/. Not for use outside tls/.
  *
  * Ownership: a tls_upstream owns its connections and its stored sessions; a connection is freed
- * when its stream has reported on_closed and its own timer's close callback has run (the last
- * of the two), and then tells its upstream,
+ * when its stream has reported on_closed and the close callbacks of its own timer and flush
+ * handle have run (the last of the three), and then tells its upstream,
  * which is freed when it is closing and its last connection is gone. A plain upstream owns its
  * struct tls_plain instead (tls_plain.c: UDP socket, TCP connections), and is freed when that
  * reports its last handle closed. Queries are owned by the caller and only linked.
@@ -86,6 +86,8 @@ struct tls_conn {
 	struct stream st;	 /**< the stream layer: socket, buffers, write and close timers */
 	struct tls_link tls;	 /**< the TLS layer over it */
 	uv_timer_t timer;	 /**< handshake deadline, then liveness, idle, drain or probe */
+	uv_prepare_t flush;	 /**< active while out holds queries: encrypts and writes them
+				      once per loop iteration, before libuv polls */
 	struct tls_upstream *up; /**< borrowed: the upstream outlives its connections */
 	struct sockaddr_storage addr; /**< where it connects: the upstream's address then */
 	enum tls_conn_state state;
@@ -101,13 +103,17 @@ struct tls_conn {
 				   TLS_SETTLE_CONNECT_MS (tls_upstream_settling()) */
 	bool stream_open;      /**< the stream's on_closed has not come yet */
 	bool timer_open;       /**< the timer's close callback has not come yet */
+	bool flush_open;       /**< the flush handle's close callback has not come yet */
 	unsigned keepalive_ms; /**< the server's edns-tcp-keepalive, 0 until it sends one */
 	uint64_t last_rx;      /**< loop time bytes last arrived (liveness) */
 	uint64_t probe_sent;   /**< loop time a probe was written after a network change */
 	int close_status;      /**< given to queries still here when the handles have closed */
 	int unreach;	       /**< TLS_TIMER_UNREACH: the connect's error */
 
-	struct dns_frame frame;	     /**< plaintext: DNS messages with their length prefix */
+	struct dns_frame frame; /**< plaintext: DNS messages with their length prefix */
+	uint8_t *out;		/**< owned: queries framed and with their IDs, written in this
+				     loop iteration and not yet encrypted (tls_conn.c, "writing") */
+	size_t out_len, out_cap;
 	struct tls_query *wait_head; /**< queries waiting for the handshake or for a free slot */
 	struct tls_query *wait_tail;
 	unsigned n_waiting;
