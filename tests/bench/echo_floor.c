@@ -5,7 +5,10 @@
  * no lookup, no allocation: what it costs per query at a fixed rate is the kernel's share of
  * any UDP resolver on this machine (two syscalls amortised over a batch, the loopback path).
  *
- * usage: echo_floor ADDRESS PORT   (runs until SIGTERM or SIGINT; prints its counters then)
+ * With THREADS, that many threads each serve a socket of their own on the same address
+ * (SO_REUSEPORT), the floor of dotd with as many workers.
+ *
+ * usage: echo_floor ADDRESS PORT [THREADS]   (until SIGTERM or SIGINT; prints its counters then)
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -13,6 +16,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,19 +36,89 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-int main(int argc, char **argv)
-{
-	static unsigned char buf[BATCH][MAX_DGRAM];
+#define THREADS_MAX 16
+
+struct server {
+	pthread_t thread;
+	int fd;
+	unsigned long long answered, batches, dropped;
+	unsigned char buf[BATCH][MAX_DGRAM];
 	struct sockaddr_in peers[BATCH];
 	struct mmsghdr msgs[BATCH];
 	struct iovec iov[BATCH];
+};
+
+static void *serve(void *arg)
+{
+	struct server *sv = arg;
+	int i;
+
+	while (!stop) {
+		int n, kept = 0, sent;
+
+		memset(sv->msgs, 0, sizeof(sv->msgs));
+		for (i = 0; i < BATCH; i++) {
+			sv->iov[i].iov_base = sv->buf[i];
+			sv->iov[i].iov_len = MAX_DGRAM;
+			sv->msgs[i].msg_hdr.msg_iov = &sv->iov[i];
+			sv->msgs[i].msg_hdr.msg_iovlen = 1;
+			sv->msgs[i].msg_hdr.msg_name = &sv->peers[i];
+			sv->msgs[i].msg_hdr.msg_namelen = sizeof(sv->peers[i]);
+		}
+		n = recvmmsg(sv->fd, sv->msgs, BATCH, MSG_WAITFORONE, NULL);
+		if (n < 0) {
+			if (errno == EINTR) {
+				continue;
+			}
+			perror("echo_floor: recvmmsg");
+			return NULL;
+		}
+		sv->batches++;
+		/* Compact the batch: answers go out in place, short datagrams are dropped. */
+		for (i = 0; i < n; i++) {
+			unsigned int len = sv->msgs[i].msg_len;
+
+			if (len < DNS_HDR || (sv->buf[i][2] & 0x80)) {
+				sv->dropped++;
+				continue;
+			}
+			sv->buf[i][2] |= 0x80;
+			sv->buf[i][3] = (unsigned char)((sv->buf[i][3] & 0x70) | 0x80);
+			sv->iov[i].iov_len = len;
+			if (kept != i) {
+				sv->msgs[kept] = sv->msgs[i];
+			}
+			kept++;
+		}
+		for (i = 0; i < kept;) {
+			sent = sendmmsg(sv->fd, sv->msgs + i, (unsigned int)(kept - i), 0);
+			if (sent < 0) {
+				if (errno == EINTR) {
+					continue;
+				}
+				/* A full send buffer loses the rest of the batch, as a server
+				 * would. */
+				sv->dropped += (unsigned long long)(kept - i);
+				break;
+			}
+			sv->answered += (unsigned long long)sent;
+			i += sent;
+		}
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static struct server sv[THREADS_MAX];
 	struct sockaddr_in sa;
 	struct sigaction act;
+	sigset_t block, old;
 	unsigned long long answered = 0, batches = 0, dropped = 0;
-	int fd, one = 1, i;
+	int one = 1, n_threads = argc > 3 ? atoi(argv[3]) : 1;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: %s ADDRESS PORT\n", argv[0]);
+	if ((argc != 3 && argc != 4) || n_threads < 1 || n_threads > THREADS_MAX) {
+		fprintf(stderr, "usage: %s ADDRESS PORT [THREADS]\n", argv[0]);
 		return 2;
 	}
 	memset(&sa, 0, sizeof(sa));
@@ -54,73 +128,41 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: not an IPv4 address: %s\n", argv[0], argv[1]);
 		return 2;
 	}
-	fd = socket(AF_INET, SOCK_DGRAM, 0);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		perror("echo_floor: socket");
-		return 1;
+	for (int t = 0; t < n_threads; t++) {
+		sv[t].fd = socket(AF_INET, SOCK_DGRAM, 0);
+		if (sv[t].fd < 0 ||
+		    setsockopt(sv[t].fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+		    (n_threads > 1 &&
+		     setsockopt(sv[t].fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
+		    bind(sv[t].fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+			perror("echo_floor: socket");
+			return 1;
+		}
 	}
 	memset(&act, 0, sizeof(act));
 	act.sa_handler = on_signal;
-	/* No SA_RESTART: the signal interrupts the blocking recvmmsg. */
+	/* No SA_RESTART: the signal interrupts the blocking recvmmsg (of the main thread). */
 	sigaction(SIGTERM, &act, NULL);
 	sigaction(SIGINT, &act, NULL);
-	printf("echo_floor: listening on %s@%s\n", argv[1], argv[2]);
+	printf("echo_floor: listening on %s@%s, %d thread%s\n", argv[1], argv[2], n_threads,
+	       n_threads == 1 ? "" : "s");
 	fflush(stdout);
-
-	while (!stop) {
-		int n, kept = 0, sent;
-
-		memset(msgs, 0, sizeof(msgs));
-		for (i = 0; i < BATCH; i++) {
-			iov[i].iov_base = buf[i];
-			iov[i].iov_len = MAX_DGRAM;
-			msgs[i].msg_hdr.msg_iov = &iov[i];
-			msgs[i].msg_hdr.msg_iovlen = 1;
-			msgs[i].msg_hdr.msg_name = &peers[i];
-			msgs[i].msg_hdr.msg_namelen = sizeof(peers[i]);
-		}
-		n = recvmmsg(fd, msgs, BATCH, MSG_WAITFORONE, NULL);
-		if (n < 0) {
-			if (errno == EINTR) {
-				continue;
-			}
-			perror("echo_floor: recvmmsg");
-			return 1;
-		}
-		batches++;
-		/* Compact the batch: answers go out in place, short datagrams are dropped. */
-		for (i = 0; i < n; i++) {
-			unsigned int len = msgs[i].msg_len;
-
-			if (len < DNS_HDR || (buf[i][2] & 0x80)) {
-				dropped++;
-				continue;
-			}
-			buf[i][2] |= 0x80;
-			buf[i][3] = (unsigned char)((buf[i][3] & 0x70) | 0x80);
-			iov[i].iov_len = len;
-			if (kept != i) {
-				msgs[kept] = msgs[i];
-			}
-			kept++;
-		}
-		for (i = 0; i < kept;) {
-			sent = sendmmsg(fd, msgs + i, (unsigned int)(kept - i), 0);
-			if (sent < 0) {
-				if (errno == EINTR) {
-					continue;
-				}
-				/* A full send buffer loses the rest of the batch, as a server
-				 * would. */
-				dropped += (unsigned long long)(kept - i);
-				break;
-			}
-			answered += (unsigned long long)sent;
-			i += sent;
-		}
+	/* The other threads block the signals, so that the main one gets them. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	for (int t = 1; t < n_threads; t++) {
+		pthread_create(&sv[t].thread, NULL, serve, &sv[t]);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	serve(&sv[0]);
+	for (int t = 0; t < n_threads; t++) {
+		answered += sv[t].answered;
+		batches += sv[t].batches;
+		dropped += sv[t].dropped;
 	}
 	printf("echo_floor: answered=%llu batches=%llu dropped=%llu\n", answered, batches, dropped);
-	close(fd);
-	return 0;
+	fflush(stdout);
+	_exit(0); /* the other threads may sit in recvmmsg */
 }

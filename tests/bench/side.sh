@@ -51,7 +51,7 @@ RATE=${RATE:-40000}
 MISS_RATE=${MISS_RATE:-5000}
 ZIPF_MAX_SECS=${ZIPF_MAX_SECS:-12}
 RECONNECTS=${RECONNECTS:-4}
-SYSTEMS=${SYSTEMS:-floor direct dotd dotd2 unbound kresd dnsdist stubby}
+SYSTEMS=${SYSTEMS:-floor floor2 direct dotd dotd2 unbound kresd dnsdist stubby}
 PROFILE=${PROFILE:-0}
 
 for tool in dnsperf dig unbound unbound-control gnuplot; do
@@ -190,9 +190,10 @@ fi
 CACHE_BYTES=$((64 * 1024 * 1024))
 
 # run_SYSTEM PORT: start it in the background; sets SYS_PID.
+# run_floor PORT [THREADS]
 run_floor()
 {
-	"$FLOOR" "$HOST" "$1" > "$TMP/floor.log" 2>&1 &
+	"$FLOOR" "$HOST" "$1" "${2:-1}" > "$TMP/floor.log" 2>&1 &
 	SYS_PID=$!
 }
 
@@ -321,6 +322,7 @@ version()
 {
 	case $1 in
 	floor) echo "echo_floor (recvmmsg/sendmmsg, batch 64)" ;;
+	floor2) echo "echo_floor (recvmmsg/sendmmsg, batch 64), 2 threads (SO_REUSEPORT)" ;;
 	direct) dnsperf -h 2>&1 | awk '/^Version/ { print "dnsperf " $2 " -m dot" }' ;;
 	dotd) "$DOTD" -V 2>&1 | head -n 1 || echo dotd ;;
 	dotd2) echo "$("$DOTD" -V 2>&1 | head -n 1), workers: 2" ;;
@@ -349,8 +351,8 @@ measure()
 	new_port port
 	c0=$(passive_opens)
 	case $sys in
-	floor)
-		run_floor "$port"
+	floor | floor2)
+		run_floor "$port" "${sys#floor}"
 		expect='status: NOERROR'
 		;;
 	dotd) run_dotd "$port" ;;
@@ -390,7 +392,7 @@ measure()
 			-c 4 -q 200 -t 2
 	fi
 
-	if [[ $sys != floor ]]; then
+	if [[ $sys != floor* ]]; then
 		# The Zipf mix from a cold cache, then misses: throughput, then latency at a fixed rate.
 		perf "$sys-zipf" -v -s "$HOST" -p "$port" -d "$TMP/zipf.txt" -n 1 -l "$ZIPF_MAX_SECS" \
 			-c 4 -q 100 -t 2
@@ -411,11 +413,11 @@ measure()
 	# Connections to the upstream while it ran, per 10,000 queries sent to it.
 	c1=$(passive_opens)
 	record "$sys" queries_sent "$SENT"
-	if [[ $SIDE_NETNS == 1 && $sys != floor ]]; then
+	if [[ $SIDE_NETNS == 1 && $sys != floor* ]]; then
 		record "$sys" conns_per_10k "$(awk -v c=$((c1 - c0)) -v n="$SENT" \
 			'BEGIN { printf "%.2f", n ? c * 10000 / n : 0 }')"
 	fi
-	if [[ $sys != floor ]]; then
+	if [[ $sys != floor* ]]; then
 		# Reconnections: the upstream closes a connection idle for 500 ms; each query, a
 		# second apart, needs a new one. Its counters say how many of those were resumed.
 		read -r tls0 res0 < <(upstream_tls)
@@ -479,7 +481,7 @@ upstream_tls()
 run_systems=()
 for sys in $SYSTEMS; do
 	case $sys in
-	floor | direct | dotd | dotd2) run_systems+=("$sys") ;;
+	floor | floor2 | direct | dotd | dotd2) run_systems+=("$sys") ;;
 	*)
 		if command -v "$sys" > /dev/null; then
 			run_systems+=("$sys")

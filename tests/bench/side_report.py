@@ -19,9 +19,10 @@ import sys
 
 PEERS = ["unbound", "kresd", "dnsdist", "stubby"]
 OURS = ["dotd", "dotd2"]  # dotd2: workers: 2, beside the peers' single thread
-ORDER = ["floor", "direct"] + OURS + PEERS
+ORDER = ["floor", "floor2", "direct"] + OURS + PEERS
 COLOURS = {
     "floor": "#000000",
+    "floor2": "#444444",
     "direct": "#777777",
     "dotd": "#d62728",
     "dotd2": "#e377c2",
@@ -32,6 +33,7 @@ COLOURS = {
 }
 NAMES = {
     "floor": "floor",
+    "floor2": "floor, 2 threads",
     "direct": "floor",
     "dotd": "dotd",
     "dotd2": "dotd, 2 workers",
@@ -159,11 +161,27 @@ def ratio(a, b):
     return a / b
 
 
+def workers_lines(mean):
+    """dotd with 2 workers against 1, and the floor with 2 threads against 1."""
+    out = []
+    for metric, what in (("cpu_us_per_hit", "CPU per hit"), ("hit_qps", "hit throughput")):
+        d = ratio(mean.get("dotd2", {}).get(metric), mean.get("dotd", {}).get(metric))
+        f = ratio(mean.get("floor2", {}).get(metric), mean.get("floor", {}).get(metric))
+        if d is None:
+            continue
+        line = f"- workers: {what}, dotd with 2 workers / with 1: {fmt(d)}"
+        if f is not None:
+            line += f"; the floor with 2 threads / with 1: {fmt(f)}"
+        out.append(line)
+    return out
+
+
 def table(meta, mean, spread, rounds):
     present = [s for s in ORDER if s in mean]
     peers = [s for s in present if s in PEERS]
     ours = [s for s in OURS if s in present]
-    head = ["figure", "floor"] + [NAMES[s] for s in ours + peers]
+    floors = ["floor2"] if "floor2" in present else []
+    head = ["figure", "floor"] + [NAMES[s] for s in floors + ours + peers]
     head += ["best peer", "dotd / best peer", "dotd / floor"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     ratios = {}
@@ -180,12 +198,12 @@ def table(meta, mean, spread, rounds):
         rf = ratio(vals.get("dotd"), fl)
         ratios[metric] = {"best_peer": bp, "dotd_to_best_peer": rb, "dotd_to_floor": rf}
         row = [label + u, fmt(fl, unit)]
-        row += [fmt(vals.get(s), unit) for s in ours + peers]
+        row += [fmt(vals.get(s), unit) for s in floors + ours + peers]
         row += [NAMES[bp] if bp else "-", fmt(rb) if rb else "-", fmt(rf) if rf else "-"]
         lines.append("| " + " | ".join(row) + " |")
     sp = []
     if len(rounds) > 1:
-        sys_sp = ["floor", "direct"] + ours + peers
+        sys_sp = ["floor"] + floors + ["direct"] + ours + peers
         sys_sp = [s for s in sys_sp if s in spread]
         sp.append("| figure | " + " | ".join(
             "floor (echo)" if s == "floor" else "floor (DoT direct)" if s == "direct"
@@ -307,6 +325,9 @@ def main():
         "forwarded queries.",
         "",
     ] + lines
+    w = workers_lines(mean)
+    if w:
+        md += [""] + w
     if sp:
         md += ["", "Spread of the rounds, (max - min) / mean:", ""] + sp
     md += [""]
