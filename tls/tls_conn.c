@@ -30,6 +30,7 @@
 
 #include "dns_wire.h"
 #include "log.h"
+#include "tls_dnssec.h"
 #include "tls_int.h"
 
 #define RX_CAP (18 * 1024) /* one full TLS record (16 KiB + overhead) and then some */
@@ -77,6 +78,9 @@ static void conn_free(struct tls_conn *c)
 	conn_fail_all(c, c->close_status);
 	tls_upstream_conn_freed(c->up, c);
 	tls_conn_session_release(c); /* dropped: the state is CLOSED */
+	if (!c->was_ready) {
+		tls_ecc_tables_drop(); /* a handshake cut short may have built some */
+	}
 	tls_link_free(&c->tls);
 	dns_frame_free(&c->frame);
 	free(c->issued);
@@ -535,6 +539,9 @@ static void conn_drive(struct tls_conn *c)
 		int err = 0;
 		int ret = tls_link_handshake(&c->tls, &err);
 
+		if (ret != 0) {
+			tls_ecc_tables_drop(); /* 3.3 MB of one-time ECC tables (tls_dnssec.c) */
+		}
 		conn_flush(c); /* the ClientHello, a Finished, or an alert */
 		if (ret == 0 || c->state != TLS_CONN_HANDSHAKE) {
 			return;
