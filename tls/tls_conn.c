@@ -78,8 +78,8 @@ static void conn_free(struct tls_conn *c)
 	conn_fail_all(c, c->close_status);
 	tls_upstream_conn_freed(c->up, c);
 	tls_conn_session_release(c); /* dropped: the state is CLOSED */
-	if (!c->was_ready) {
-		tls_ecc_tables_drop(); /* a handshake cut short may have built some */
+	if (!c->was_ready && c->auth.decided) {
+		tls_ecc_tables_drop(); /* cut short after its certificate's checks built some */
 	}
 	tls_link_free(&c->tls);
 	dns_frame_free(&c->frame);
