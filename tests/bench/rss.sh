@@ -15,7 +15,8 @@
 #   after       SETTLE s after the load
 # Lines "STAGE vmrss_kb N", "STAGE rss_anon_kb N", ... are for scripts; OUT (default: a
 # temporary directory) keeps each stage's smaps and dnsperf's output.
-# environment: SECS (240), RATE (3000), HOT (2000), SETTLE (5), TOP (8 mappings)
+# environment: SECS (240), RATE (3000), HOT (2000), SETTLE (5), TOP (8 mappings), MALLOC_STATS
+# (when set and gdb is installed: glibc's malloc_stats() of dotd at each stage, through gdb)
 set -euo pipefail
 
 if [[ $# -lt 2 || $# -gt 3 ]]; then
@@ -47,11 +48,13 @@ RATE=${RATE:-3000}
 HOT=${HOT:-2000}
 SETTLE=${SETTLE:-5}
 TOP=${TOP:-8}
+MALLOC_STATS=${MALLOC_STATS:-}
 
 # shellcheck source=tests/integration/lib.sh
 . "$HERE/lib.sh"
 
 command -v dnsperf > /dev/null 2>&1 || die "dnsperf is installed"
+((SECS >= 40)) || die "SECS is at least 40 (the upstream's schedule)"
 OUT=${OUT:-$TMP/out}
 mkdir -p "$OUT"
 
@@ -63,7 +66,7 @@ status_kb()
 # stage NAME PID: the figures of one stage.
 stage()
 {
-	local name=$1 pid=$2
+	local name=$1 pid=$2 n
 	cp "/proc/$pid/smaps" "$OUT/$name.smaps"
 	cp "/proc/$pid/smaps_rollup" "$OUT/$name.rollup"
 	echo "== $name"
@@ -74,6 +77,14 @@ stage()
 		$1 == "Pss_File:" { f = $2 }
 		END { printf "%s pss_kb %d\n%s pss_anon_kb %d\n%s pss_file_kb %d\n", s, p, s, a, s, f }' \
 		"$OUT/$name.rollup"
+	if [[ -n $MALLOC_STATS ]]; then
+		# glibc's malloc_stats() writes to dotd's stderr, its log.
+		n=$(wc -l < "$TMP/router.log")
+		gdb -p "$pid" -batch -ex 'call (void)malloc_stats()' > /dev/null 2>&1 || true
+		sleep 0.5
+		tail -n +"$((n + 1))" "$TMP/router.log" |
+			sed -n "/^\(Arena\|system bytes\|in use bytes\)/s/^/$name malloc: /p"
+	fi
 	echo "   Rss kB  Anon kB  mapping"
 	awk '/^[0-9a-f]+-[0-9a-f]+ / { m = NF >= 6 ? $6 : "[anon]"; sub(".*/", "", m); next }
 		$1 == "Rss:" { rss[m] += $2 }
@@ -103,22 +114,24 @@ awk -v n="$((SECS * RATE))" -v hot="$HOT" 'BEGIN {
 	}
 }' > "$TMP/mix.txt"
 
-# The upstream's misfortunes, on a schedule of their own.
-upstream_trouble()
+# VmRSS every second, the largest in $TMP/max (the upstream's schedule runs in this shell, so
+# that every unbound it starts is in PIDS).
+rss_sampler()
 {
-	local q=$((SECS / 4))
-	sleep "$q"
-	echo "$(date +%T) upstream killed"
-	kill -KILL "$UNBOUND_PID"
-	wait "$UNBOUND_PID" 2> /dev/null || true
-	sleep 5
-	unbound_run unbound "restarted"
-	sleep $((q - 5))
-	echo "$(date +%T) upstream frozen"
-	kill -STOP "$UNBOUND_PID"
-	sleep 10
-	kill -CONT "$UNBOUND_PID"
-	sleep $((q - 10))
+	local max=0 rss t=0
+	while alive "$DOTD_PID"; do
+		rss=$(status_kb "$DOTD_PID" VmRSS) || break
+		((rss > max)) && max=$rss && echo "$max" > "$TMP/max"
+		if ((t % 30 == 0)); then
+			echo "t=${t}s vmrss_kb $rss rss_anon_kb $(status_kb "$DOTD_PID" RssAnon)"
+		fi
+		sleep 1
+		t=$((t + 1))
+	done
+}
+
+upstream_kill()
+{
 	echo "$(date +%T) upstream killed"
 	kill -KILL "$UNBOUND_PID"
 	wait "$UNBOUND_PID" 2> /dev/null || true
@@ -130,25 +143,24 @@ dnsperf -s "$HOST" -p "$DPORT" -d "$TMP/mix.txt" -Q "$RATE" -l "$SECS" -c 4 -q 1
 	> "$OUT/dnsperf.out" 2>&1 &
 perf_pid=$!
 PIDS+=("$perf_pid")
-upstream_trouble &
-trouble_pid=$!
-PIDS+=("$trouble_pid")
-max=0
-rss=0
-t=0
-while alive "$perf_pid"; do
-	rss=$(status_kb "$DOTD_PID" VmRSS)
-	((rss > max)) && max=$rss
-	if ((t % 30 == 0)); then
-		echo "t=${t}s vmrss_kb $rss rss_anon_kb $(status_kb "$DOTD_PID" RssAnon)"
-	fi
-	sleep 1
-	t=$((t + 1))
-done
+rss_sampler &
+sampler_pid=$!
+PIDS+=("$sampler_pid")
+q=$((SECS / 4))
+sleep "$q"
+upstream_kill
+sleep $((q - 5))
+echo "$(date +%T) upstream frozen"
+kill -STOP "$UNBOUND_PID"
+sleep 10
+kill -CONT "$UNBOUND_PID"
+sleep $((q - 10))
+upstream_kill
 wait "$perf_pid" || true
-wait "$trouble_pid" || true
+kill "$sampler_pid" 2> /dev/null || true
+wait "$sampler_pid" 2> /dev/null || true
 stage load "$DOTD_PID"
-echo "load vmrss_max_kb $max"
+echo "load vmrss_max_kb $(cat "$TMP/max")"
 grep -E 'Queries (sent|completed|lost)|Response codes|Average Latency' "$OUT/dnsperf.out"
 sleep "$SETTLE"
 stage after "$DOTD_PID"
