@@ -6,6 +6,7 @@
 # At each stage it prints VmRSS, RssAnon, RssFile (/proc/PID/status), Pss and its anonymous and
 # file parts (/proc/PID/smaps_rollup) and the mappings that hold the most (/proc/PID/smaps,
 # summed by file, "[anon]" for anonymous mappings without a name):
+#   libraries   lib_floor, linked with dotd's libraries and calling none: what loading costs
 #   idle        dotd serving, no query asked yet (no TLS connection)
 #   handshake   SETTLE s after the first answer (one full TLS handshake, one miss)
 #   load        at the end of SECS s of dnsperf at RATE q/s, 70 % hits (7 lines in 10 from
@@ -16,7 +17,8 @@
 # Lines "STAGE vmrss_kb N", "STAGE rss_anon_kb N", ... are for scripts; OUT (default: a
 # temporary directory) keeps each stage's smaps and dnsperf's output.
 # environment: SECS (240), RATE (3000), HOT (2000), SETTLE (5), TOP (8 mappings), MALLOC_STATS
-# (when set and gdb is installed: glibc's malloc_stats() of dotd at each stage, through gdb)
+# (when set and gdb is installed: glibc's malloc_stats() of dotd at each stage, through gdb),
+# LIB_FLOOR (default: PROBE's ../bench/lib_floor; the stage is left out without it)
 set -euo pipefail
 
 if [[ $# -lt 2 || $# -gt 3 ]]; then
@@ -49,6 +51,7 @@ HOT=${HOT:-2000}
 SETTLE=${SETTLE:-5}
 TOP=${TOP:-8}
 MALLOC_STATS=${MALLOC_STATS:-}
+LIB_FLOOR=${LIB_FLOOR:-$(dirname "$PROBE")/../bench/lib_floor}
 
 # shellcheck source=tests/integration/lib.sh
 . "$HERE/lib.sh"
@@ -92,6 +95,17 @@ stage()
 		END { for (m in rss) { printf "%9d %8d  %s\n", rss[m], anon[m], m } }' \
 		"$OUT/$name.smaps" | sort -rn | head -n "$TOP"
 }
+
+# The floor: a process linked with dotd's libraries that calls none of them.
+if [[ -x $LIB_FLOOR ]]; then
+	"$LIB_FLOOR" &
+	floor_pid=$!
+	PIDS+=("$floor_pid")
+	sleep 0.5
+	MALLOC_STATS='' stage libraries "$floor_pid"
+	kill "$floor_pid"
+	wait "$floor_pid" 2> /dev/null || true
+fi
 
 start_unbound unbound
 dotd_in_front router "" "$UPORT" "$UPORT"
