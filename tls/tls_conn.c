@@ -540,7 +540,7 @@ static void conn_drive(struct tls_conn *c)
 		int ret = tls_link_handshake(&c->tls, &err);
 
 		if (ret != 0) {
-			tls_ecc_tables_drop(); /* 3.3 MB of one-time ECC tables (tls_dnssec.c) */
+			tls_ecc_tables_drop(); /* 2.5 MB of ECC tables, not needed again soon */
 		}
 		conn_flush(c); /* the ClientHello, a Finished, or an alert */
 		if (ret == 0 || c->state != TLS_CONN_HANDSHAKE) {

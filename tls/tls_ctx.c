@@ -35,8 +35,8 @@ static const char cipher_list[] = "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA3
  * The groups offered, the key share going to the first (RFC 8446 §4.2.7). X25519 first
  * (RFC 9325 §4.2.1 recommends it): a few hundred microseconds of Curve25519, where Debian's
  * wolfCrypt (FP_ECC) makes a P-256 exchange build a 0.8 MB table of precomputed multiples for
- * our key and one for the server's, at some 2 ms each, which tls_ecc_tables_drop() frees again
- * after every handshake. The NIST curves and X448 stay for servers without X25519.
+ * our key and one for the server's, at a millisecond or more each, which tls_ecc_tables_drop()
+ * frees again after every handshake. The NIST curves and X448 stay for servers without X25519.
  */
 static int groups[] = {WOLFSSL_ECC_X25519, WOLFSSL_ECC_SECP256R1, WOLFSSL_ECC_SECP384R1,
 		       WOLFSSL_ECC_SECP521R1, WOLFSSL_ECC_X448};

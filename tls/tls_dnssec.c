@@ -276,13 +276,13 @@ static void ecdsa_tables_bound(const uint8_t *key, size_t key_len)
 #endif
 
 /*
- * A TLS handshake builds four tables (1.65 MB of P-256 ones for the base point and the server's
- * key alone): the base point's for our ECDHE key, the server's ephemeral point's for the shared
- * secret, and one each for the CA's and the server's key that verify its chain and its
- * CertificateVerify. None of the points but the base comes again before the next handshake,
- * which is minutes away on a persistent, resumed connection, so they are 3.3 MB of heap that
- * would stay for nothing. Dropping them all after each handshake costs the next validated miss
- * the rebuild of its zone key's table, and the next handshake the base point's.
+ * A full handshake with an ECDSA P-256 server builds three tables, 2.5 MB: the base point's and
+ * one each for the CA's and the server's keys, in the verifies of its chain and its
+ * CertificateVerify; a P-256 key exchange would add its own two (tls_ctx.c offers X25519
+ * first, which builds none). The keys come again only at the next full handshake, minutes or
+ * hours away on a persistent, resumed connection, so the tables would be heap kept for nothing.
+ * Dropping them all when a handshake ends costs the next full handshake their rebuilding (some
+ * 3 ms, tests/bench/bench_ecc) and the next validated miss its base point's and zone key's.
  */
 void tls_ecc_tables_drop(void)
 {

@@ -1,10 +1,10 @@
 /*
  * test_tls_heap: what one TLS handshake leaves on dotd's heap (tls/tls_conn.c, tls_dnssec.c).
  * wolfCrypt built with FP_ECC, as Debian's is, keeps a table of precomputed multiples (some
- * 0.8 MB for P-256) for the points a handshake uses: the base point, the server's ephemeral
- * point, the CA's and the server's keys. None but the base point comes again before the next
- * handshake, so tls/ drops them when the handshake ends and gives their pages back to the
- * system (malloc_trim() on glibc). Checked here: after a full handshake and an answer, with the
+ * 0.8 MB for P-256) for the points a handshake's verifies use: the base point, the CA's and the
+ * server's keys (and a P-256 key exchange would add two). They are not needed again until the
+ * next full handshake, so tls/ drops them when the handshake ends and gives their pages back to
+ * the system (malloc_trim() on glibc). Checked here: after a full handshake and an answer, with the
  * connection still open as in the daemon, the heap in use (mallinfo2) and the anonymous resident
  * memory (/proc/self/status RssAnon) have grown by less than one table. The server is a real
  * wolfSSL server in a child process (its memory is not ours), on 127.0.0.1, with the throwaway
