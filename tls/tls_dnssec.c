@@ -281,8 +281,8 @@ static void ecdsa_tables_bound(const uint8_t *key, size_t key_len)
  * CertificateVerify; a P-256 key exchange would add its own two (tls_ctx.c offers X25519
  * first, which builds none). The keys come again only at the next full handshake, minutes or
  * hours away on a persistent, resumed connection, so the tables would be heap kept for nothing.
- * Dropping them all when a handshake ends costs the next full handshake their rebuilding (some
- * 3 ms, tests/bench/bench_ecc) and the next validated miss its base point's and zone key's.
+ * Dropping them all when a handshake ends costs the next full handshake their rebuilding (3 to 5
+ * ms, tests/bench/bench_ecc) and the next validated miss its base point's and zone key's.
  */
 void tls_ecc_tables_drop(void)
 {
