@@ -32,6 +32,7 @@
 
 #include "dns_wire.h"
 #include "log.h"
+#include "tls_dnssec.h"
 #include "tls_int.h"
 
 #define RX_CAP (18 * 1024) /* one full TLS record (16 KiB + overhead) and then some */
@@ -80,6 +81,9 @@ static void conn_free(struct tls_conn *c)
 	conn_fail_all(c, c->close_status);
 	tls_upstream_conn_freed(c->up, c);
 	tls_conn_session_release(c); /* dropped: the state is CLOSED */
+	if (!c->was_ready && c->auth.decided) {
+		tls_ecc_tables_drop(); /* cut short after its certificate's checks built some */
+	}
 	tls_link_free(&c->tls);
 	dns_frame_free(&c->frame);
 	free(c->out);
@@ -642,6 +646,9 @@ static void conn_drive(struct tls_conn *c)
 		int err = 0;
 		int ret = tls_link_handshake(&c->tls, &err);
 
+		if (ret != 0) {
+			tls_ecc_tables_drop(); /* 2.5 MB of ECC tables, not needed again soon */
+		}
 		conn_flush(c); /* the ClientHello, a Finished, or an alert */
 		if (ret == 0 || c->state != TLS_CONN_HANDSHAKE) {
 			return;

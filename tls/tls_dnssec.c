@@ -10,6 +10,9 @@
  * from the network.
  */
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdint.h>
 #include <string.h>
 
@@ -236,16 +239,20 @@ cleanup:
  * check costs a third (measured on P-256: 135 µs against 420 µs, docs/ARCHITECTURE.md), but
  * zone keys are many: 15 tables would grow dotd by some 12 MB. So the tables are kept for the
  * last ECDSA_TABLE_KEYS zone keys checked (a zone's misses come in runs) and all of them are
- * dropped when another key comes: at most that many tables, plus what TLS builds in between.
- * Per thread, as wolfCrypt's own cache is with thread-local storage.
+ * dropped when another key comes: at most that many tables, plus what TLS builds in between
+ * (tls_ecc_tables_drop() takes those away when each handshake ends). Per thread, as
+ * wolfCrypt's own cache is with thread-local storage.
  */
 #define ECDSA_TABLE_KEYS 2
+
+#ifdef FP_ECC
+static _Thread_local uint64_t recent[ECDSA_TABLE_KEYS];
+static _Thread_local size_t n_recent;
+#endif
 
 static void ecdsa_tables_bound(const uint8_t *key, size_t key_len)
 {
 #ifdef FP_ECC
-	static _Thread_local uint64_t recent[ECDSA_TABLE_KEYS];
-	static _Thread_local size_t n_recent;
 	uint64_t h = 14695981039346656037ull; /* FNV-1a of the public key */
 
 	for (size_t i = 0; i < key_len; i++) {
@@ -266,7 +273,36 @@ static void ecdsa_tables_bound(const uint8_t *key, size_t key_len)
 	(void)key_len;
 #endif
 }
+#endif
 
+/*
+ * A full handshake with an ECDSA P-256 server builds three tables, 2.5 MB: the base point's and
+ * one each for the CA's and the server's keys, in the verifies of its chain and its
+ * CertificateVerify; a P-256 key exchange would add its own two (tls_ctx.c offers X25519
+ * first, which builds none). The keys come again only at the next full handshake, minutes or
+ * hours away on a persistent, resumed connection, so the tables would be heap kept for nothing.
+ * Dropping them all when a handshake ends costs the next full handshake their rebuilding (3 to 5
+ * ms, tests/bench/bench_ecc) and the next validated miss its base point's and zone key's.
+ */
+void tls_ecc_tables_drop(void)
+{
+#if defined(HAVE_ECC) && defined(FP_ECC)
+	wc_ecc_fp_free();
+	n_recent = 0;
+#ifdef __GLIBC__
+	/*
+	 * A table is 256 chunks of some 3.2 KB each, and what was allocated after them (the
+	 * connection's records, its session) pins the top of glibc's heap: the freed pages stay
+	 * resident, since glibc gives back only a top chunk past M_TRIM_THRESHOLD. malloc_trim()
+	 * also returns the free pages inside the heap (MADV_DONTNEED). musl's allocator (OpenWrt)
+	 * returns freed memory itself and has no malloc_trim().
+	 */
+	malloc_trim(0);
+#endif
+#endif
+}
+
+#ifdef HAVE_ECC
 /*
  * ECDSA (RFC 6605 §4): the key is Q = x | y, the signature r | s, each of the curve's size; the
  * signature goes to wolfCrypt as the DER it expects.

@@ -114,3 +114,10 @@ uint16_t tls_dnssec_key_tag(const uint8_t *dnskey_rdata, size_t len);
  */
 int tls_dnssec_nsec3_hash(uint8_t alg, uint16_t iterations, const uint8_t *salt, size_t salt_len,
 			  const uint8_t *name_wire_lower, size_t name_len, uint8_t out[20]);
+
+/**
+ * Free wolfCrypt's tables of precomputed ECC multiples (FP_ECC) of the calling thread: those
+ * of the zone keys checked last (tls_dnssec_verify() keeps two) and whatever a TLS handshake
+ * built. tls_conn.c calls it when a handshake ends. Nothing without FP_ECC.
+ */
+void tls_ecc_tables_drop(void);
