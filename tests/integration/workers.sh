@@ -2,8 +2,8 @@
 # shellcheck disable=SC2016 # the conditions are expanded by expect's eval
 # workers.sh: `workers: 2` (resolver/worker.c) in front of a real unbound over DoT:
 #   - two threads, each with its own loop and SO_REUSEPORT sockets, and both serve: queries
-#     from many source ports spread over them (worker_queries in dotd-ctl stats), every one
-#     answered, and the counters are the sums over both;
+#     from many source ports spread over them (worker_queries in dotd-ctl stats), over UDP and
+#     TCP, every one answered, and the counters are the sums over both;
 #   - the ticket store is shared: of the two workers' first connections, one is a full
 #     handshake and the other is resumed with its ticket;
 #   - the hosts file, borrowed by the second worker from the first, is answered by both, and
@@ -126,6 +126,22 @@ fi
 expect "shared tickets" \
 	"one full handshake, the other worker's first connection resumed ($full full, $resumed resumed)" \
 	"" '((full == 1 && resumed >= 1))'
+
+# TCP: each worker accepts on its own SO_REUSEPORT listening socket.
+w1=$(cstat 'worker_queries{worker="1"}')
+w2=$(cstat 'worker_queries{worker="2"}')
+t0=$(cstat 'queries{transport="tcp"}')
+ok=0
+for ((i = 0; i < 40; i++)); do
+	if dig +tcp +time=3 +tries=1 @"$HOST" -p "$DPORT" www.example A | grep -q '192.0.2.80'; then
+		ok=$((ok + 1))
+	fi
+done
+d1=$(($(cstat 'worker_queries{worker="1"}') - w1))
+d2=$(($(cstat 'worker_queries{worker="2"}') - w2))
+t=$(($(cstat 'queries{transport="tcp"}') - t0))
+expect "TCP" "40 connections answered, accepted by both workers ($d1 and $d2), counted ($t)" \
+	"answered $ok" '((ok == 40 && t == 40 && d1 > 0 && d2 > 0))'
 
 # The hosts file, read by the first worker and borrowed by the second, is answered by both.
 w1=$(cstat 'worker_queries{worker="1"}')
