@@ -905,13 +905,32 @@ static void test_watch(void)
 	 * with the last content. A delay counted from the first event would read it in the
 	 * middle of the burst, and again after.
 	 */
-	n = 0;
-	for (unsigned i = 0; i < 6; i++) {
-		char line[64];
+	/*
+	 * Only a burst whose writes did come 60 ms apart shows it: on a machine that stalled the
+	 * test for the settling delay between two writes, the read in between is right. Such a
+	 * burst is written again (up to three times) rather than judged.
+	 */
+	for (unsigned attempt = 0; attempt < 3; attempt++) {
+		uint64_t gap, longest = 0, at = uv_hrtime();
 
-		snprintf(line, sizeof(line), "10.0.5.%u burst%u.example\n", 10 + i, i);
-		write_text(path, line);
-		n += run_until(&st, UINT_MAX, NULL, 60, NULL);
+		n = 0;
+		for (unsigned i = 0; i < 6; i++) {
+			char line[64];
+
+			snprintf(line, sizeof(line), "10.0.5.%u burst%u.example\n", 10 + i, i);
+			write_text(path, line);
+			gap = (uv_hrtime() - at) / 1000000;
+			at = uv_hrtime();
+			longest = gap > longest ? gap : longest;
+			n += run_until(&st, UINT_MAX, NULL, 60, NULL);
+		}
+		if (longest < 150) {
+			break;
+		}
+		fprintf(stderr, "\nburst %u: writes %llu ms apart, the machine stalled: again\n",
+			attempt, (unsigned long long)longest);
+		run_until(&st, UINT_MAX, NULL, QUIET_MS, NULL);
+		n = 0;
 	}
 	CU_ASSERT_EQUAL(n, 0);
 	if (!expect_change(&st, "burst5.example", "10.0.5.15", "burst4.example")) {
