@@ -24,9 +24,10 @@ TEST_PKGS  := libcunit1-dev unbound knot-dnsutils dnsutils dnsperf openssl valgr
 	python3 python3-prometheus-client clang-format clang libclang-rt-14-dev man-db groff-base \
 	faketime ldnsutils nsd shellcheck busybox
 # What `make bench` needs on top: the peers of the side-by-side benchmark (tests/bench/side.sh)
-# and gnuplot for its plots (gnuplot-nox: the pngcairo terminal without X).
+# and gnuplot for its plots (gnuplot-nox: the pngcairo terminal without X); perf (linux-perf) for
+# its PROFILE=1 phases.
 BENCH_PKGS := unbound knot-resolver dnsdist stubby dnsperf dnsutils gnuplot-nox iproute2 \
-	util-linux python3 shellcheck
+	util-linux python3 shellcheck linux-perf
 
 .PHONY: run test deps test-deps build san-build fuzz bench check-format clean cross \
 	router-figures

@@ -53,6 +53,10 @@ ZIPF_MAX_SECS=${ZIPF_MAX_SECS:-12}
 RECONNECTS=${RECONNECTS:-4}
 SYSTEMS=${SYSTEMS:-floor floor2 direct dotd dotd2 unbound kresd dnsdist stubby}
 PROFILE=${PROFILE:-0}
+if [[ $PROFILE == 1 ]] && ! command -v perf > /dev/null; then
+	echo "PROFILE=1 needs perf (Debian's linux-perf, which make bench installs): not profiling" >&2
+	PROFILE=0
+fi
 
 for tool in dnsperf dig unbound unbound-control gnuplot; do
 	if ! command -v "$tool" > /dev/null; then
