@@ -8,7 +8,8 @@
  * and $NOTIFY_SOCKET is then removed from the environment; see notify.c for why.
  *
  * The state is the process's, not a loop's: one socket per process, as systemd expects
- * messages from the main PID. Not thread-safe; dotd calls it from its one loop thread.
+ * messages from the main PID. Not thread-safe; dotd calls it from the main thread only (worker 1,
+ * worker.h).
  */
 #pragma once
 
