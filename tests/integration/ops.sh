@@ -304,15 +304,20 @@ kill "$squat" 2> /dev/null || true
 
 # --- the cache file ---
 
-write_cfg "$TMP/dotd.yml" "$UP" "$DPORT"
+# On a port of its own: the one given up above may have been taken meanwhile by another test
+# running beside this one (dotd-probe freeport hands out any free port).
+DPORT3=''
+new_port DPORT3
+
+write_cfg "$TMP/dotd.yml" "$UP" "$DPORT3"
 "$CTL" -s "$SOCK" reload > /dev/null 2>&1 || true
-"$PROBE" query "$HOST" "$DPORT" txt.example TXT udp > /dev/null
+"$PROBE" query "$HOST" "$DPORT3" txt.example TXT udp > /dev/null
 out=$("$CTL" -s "$SOCK" cache dump "$TMP/manual.cache" 2>&1) && st=0 || st=$?
 expect "dotd-ctl cache dump" "exit 0, a file written" "$out" '((st == 0)) && [[ -s $TMP/manual.cache ]]'
 "$CTL" -s "$SOCK" flush > /dev/null
 out=$("$CTL" -s "$SOCK" cache load "$TMP/manual.cache" 2>&1) && st=0 || st=$?
 before=$(queries unbound)
-"$PROBE" query "$HOST" "$DPORT" txt.example TXT udp > /dev/null
+"$PROBE" query "$HOST" "$DPORT3" txt.example TXT udp > /dev/null
 after=$(queries unbound)
 expect "dotd-ctl cache load" "exit 0, then txt.example from the cache" "$out; unbound $before -> $after" \
 	'((st == 0 && after == before))'
@@ -321,7 +326,7 @@ out=$("$CTL" -s "$SOCK" cache load "$TMP/junk.cache" 2>&1) && st=0 || st=$?
 expect "dotd-ctl cache load of a foreign file" "exit 1, refused" "$out" \
 	'((st == 1)) && [[ $out == *"refused"* ]]'
 
-t1=$(field "$("$PROBE" ttl "$HOST" "$DPORT" txt.example TXT)" ttl)
+t1=$(field "$("$PROBE" ttl "$HOST" "$DPORT3" txt.example TXT)" ttl)
 stop_dotd "$DOTD_PID" 10
 expect "clean stop" "status 0, cache file written" "status $STOP_STATUS" \
 	'((STOP_STATUS == 0)) && [[ -s $TMP/dotd.cache ]] && ! [[ -e $SOCK ]]'
@@ -329,7 +334,7 @@ kill -TERM "$(cat "$TMP/unbound.pid")"
 sleep 2.2
 start_dotd "$TMP/dotd.yml" "$TMP/dotd2.log"
 wait_log "$TMP/dotd2.log" "entries loaded" 10 || true
-l2=$("$PROBE" ttl "$HOST" "$DPORT" txt.example TXT 2>&1 || true)
+l2=$("$PROBE" ttl "$HOST" "$DPORT3" txt.example TXT 2>&1 || true)
 t2=$(field "$l2" ttl)
 expect "restart with the upstream down" "txt.example from the cache file, TTL aged ($t1 -> $t2)" \
 	"$l2" '[[ $t2 =~ ^[0-9]+$ ]] && ((t2 <= t1 - 2 && t2 >= t1 - 6))'
@@ -337,13 +342,13 @@ stop_dotd "$DOTD_PID" 10
 
 # A corrupted file: refused with a warning, dotd starts empty and serves.
 start_unbound unbound3
-write_cfg "$TMP/dotd.yml" "$UPORT" "$DPORT"
+write_cfg "$TMP/dotd.yml" "$UPORT" "$DPORT3"
 size=$(stat -c %s "$TMP/dotd.cache")
 printf '\xff' | dd of="$TMP/dotd.cache" bs=1 seek=$((size / 2)) conv=notrunc status=none
 start_dotd "$TMP/dotd.yml" "$TMP/dotd3.log"
-wait_answer "$DPORT" 10 "$DOTD_PID" || true
+wait_answer "$DPORT3" 10 "$DOTD_PID" || true
 expect "a corrupted cache file" "refused with a warning, dotd serves" "$(grep -i 'cache file' "$TMP/dotd3.log" || true)" \
-	'grep -q "cache file:.*refused" "$TMP/dotd3.log" && "$PROBE" query "$HOST" "$DPORT" www.example A udp >/dev/null 2>&1'
+	'grep -q "cache file:.*refused" "$TMP/dotd3.log" && "$PROBE" query "$HOST" "$DPORT3" www.example A udp >/dev/null 2>&1'
 
 # A path that exists and is not a socket is refused: dotd does not start.
 stop_dotd "$DOTD_PID" 10
