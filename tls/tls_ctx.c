@@ -19,6 +19,7 @@
 #include <wolfssl/ssl.h>
 
 #include "log.h"
+#include "tls_dnssec.h"
 #include "tls_int.h"
 
 /*
@@ -52,6 +53,15 @@ int tls_init(void)
 void tls_cleanup(void)
 {
 	wolfSSL_Cleanup();
+}
+
+/*
+ * What wolfCrypt keeps per thread goes with the thread: the FP_ECC tables (thread-local in
+ * wolfCrypt), which wolfSSL_Cleanup() frees for the main thread only.
+ */
+void tls_thread_cleanup(void)
+{
+	tls_ecc_tables_drop();
 }
 
 /*

@@ -78,6 +78,12 @@ struct tls_slot {
 
 #define TLS_SESSIONS 4 /* tickets kept per upstream, each offered once (RFC 8446 App. C.4) */
 
+/* Tickets kept, newest last (tls_sessions_take() and the rest, tls_tickets.c). */
+struct tls_sessions {
+	WOLFSSL_SESSION *s[TLS_SESSIONS]; /**< owned */
+	unsigned n;
+};
+
 /*
  * One DoT connection: the DNS-over-TLS layer (this struct: framing, IDs, keepalive, liveness)
  * over the TLS layer (tls_link.h) over the stream layer (stream.h), each with its own state.
@@ -160,10 +166,9 @@ struct tls_upstream {
 	unsigned settle_left;	/**< free reconnects left after it (tls_upstream_settling()) */
 	uint64_t backoff_until; /**< loop time; 0 when not backed off */
 	unsigned srtt_ms;	/**< smoothed RTT, 0 until the first answer */
-	WOLFSSL_SESSION *sessions[TLS_SESSIONS]; /**< owned tickets, newest last */
-	unsigned n_sessions;
-	struct tls_tickets *tickets; /**< borrowed or NULL: where the tickets are kept instead */
-	char *ticket_key;	     /**< owned: the key in @tickets */
+	struct tls_sessions sessions; /**< its own tickets, when @tickets is NULL */
+	struct tls_tickets *tickets;  /**< borrowed or NULL: where the tickets are kept instead */
+	char *ticket_key;	      /**< owned: the key in @tickets */
 
 	struct tls_conn *conns; /**< owned: every connection not yet freed */
 	bool closing;
@@ -322,6 +327,15 @@ void tls_upstream_requeue(struct tls_upstream *u, struct tls_query *q, int statu
 
 /** Take a stored session for a new connection (the caller frees it), or NULL. */
 WOLFSSL_SESSION *tls_upstream_session_take(struct tls_upstream *u);
+
+/*
+ * tls_tickets.c: a list of sessions, newest last, as an upstream keeps them and as the shared
+ * store keeps them per key. take: the newest (the last one is offered again, duplicated); put:
+ * takes @s over, dropping the oldest when full; drop: frees them all.
+ */
+WOLFSSL_SESSION *tls_sessions_take(struct tls_sessions *l);
+void tls_sessions_put(struct tls_sessions *l, WOLFSSL_SESSION *s);
+void tls_sessions_drop(struct tls_sessions *l);
 
 /* tls_tickets.c: the shared store behind the three below. */
 WOLFSSL_SESSION *tls_tickets_take(struct tls_tickets *t, const char *key);

@@ -9,15 +9,11 @@
  *
  * One mutex guards the table; it is taken once per ticket stored and per connection made, never
  * on the query path. The sessions are owned by the store while in it and by the taker after.
- * tls_thread_cleanup(), here too, frees what wolfCrypt keeps per thread when a worker ends.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <wolfssl/options.h>
-#include <wolfssl/wolfcrypt/ecc.h>
 
 #include "tls_int.h"
 
@@ -26,9 +22,8 @@
 
 struct tickets_entry {
 	struct tickets_entry *next;
-	char *key;				 /**< owned */
-	WOLFSSL_SESSION *sessions[TLS_SESSIONS]; /**< owned, newest last */
-	unsigned n;
+	char *key; /**< owned */
+	struct tls_sessions sessions;
 };
 
 struct tls_tickets {
@@ -52,12 +47,33 @@ int tls_tickets_new(struct tls_tickets **out)
 	return 0;
 }
 
-static void entry_drop(struct tickets_entry *e)
+WOLFSSL_SESSION *tls_sessions_take(struct tls_sessions *l)
 {
-	for (unsigned i = 0; i < e->n; i++) {
-		wolfSSL_SESSION_free(e->sessions[i]);
+	if (l->n == 0) {
+		return NULL;
 	}
-	e->n = 0;
+	if (l->n == 1) {
+		return wolfSSL_SESSION_dup(l->s[0]);
+	}
+	return l->s[--l->n];
+}
+
+void tls_sessions_put(struct tls_sessions *l, WOLFSSL_SESSION *s)
+{
+	if (l->n == TLS_SESSIONS) {
+		wolfSSL_SESSION_free(l->s[0]);
+		memmove(l->s, l->s + 1, (TLS_SESSIONS - 1) * sizeof(l->s[0]));
+		l->n--;
+	}
+	l->s[l->n++] = s;
+}
+
+void tls_sessions_drop(struct tls_sessions *l)
+{
+	for (unsigned i = 0; i < l->n; i++) {
+		wolfSSL_SESSION_free(l->s[i]);
+	}
+	l->n = 0;
 }
 
 void tls_tickets_free(struct tls_tickets *t)
@@ -69,7 +85,7 @@ void tls_tickets_free(struct tls_tickets *t)
 	}
 	for (e = t->entries; e; e = next) {
 		next = e->next;
-		entry_drop(e);
+		tls_sessions_drop(&e->sessions);
 		free(e->key);
 		free(e);
 	}
@@ -102,7 +118,7 @@ static struct tickets_entry *entry_find(struct tls_tickets *t, const char *key, 
 		/* The last one is the least recently stored-to. */
 		for (pp = &t->entries; (*pp)->next; pp = &(*pp)->next) {
 		}
-		entry_drop(*pp);
+		tls_sessions_drop(&(*pp)->sessions);
 		free((*pp)->key);
 		free(*pp);
 		*pp = NULL;
@@ -121,11 +137,8 @@ WOLFSSL_SESSION *tls_tickets_take(struct tls_tickets *t, const char *key)
 
 	pthread_mutex_lock(&t->lock);
 	e = entry_find(t, key, false);
-	/* As tls_upstream_session_take(): the newest first, the last one offered again. */
-	if (e && e->n == 1) {
-		s = wolfSSL_SESSION_dup(e->sessions[0]);
-	} else if (e && e->n > 1) {
-		s = e->sessions[--e->n];
+	if (e) {
+		s = tls_sessions_take(&e->sessions);
 	}
 	pthread_mutex_unlock(&t->lock);
 	return s;
@@ -138,13 +151,7 @@ bool tls_tickets_put(struct tls_tickets *t, const char *key, WOLFSSL_SESSION *s)
 	pthread_mutex_lock(&t->lock);
 	e = entry_find(t, key, true);
 	if (e) {
-		if (e->n == TLS_SESSIONS) {
-			wolfSSL_SESSION_free(e->sessions[0]);
-			memmove(e->sessions, e->sessions + 1,
-				(TLS_SESSIONS - 1) * sizeof(e->sessions[0]));
-			e->n--;
-		}
-		e->sessions[e->n++] = s;
+		tls_sessions_put(&e->sessions, s);
 	}
 	pthread_mutex_unlock(&t->lock);
 	if (!e) {
@@ -160,7 +167,7 @@ void tls_tickets_drop(struct tls_tickets *t, const char *key)
 	pthread_mutex_lock(&t->lock);
 	e = entry_find(t, key, false);
 	if (e) {
-		entry_drop(e);
+		tls_sessions_drop(&e->sessions);
 	}
 	pthread_mutex_unlock(&t->lock);
 }
@@ -172,19 +179,7 @@ size_t tls_tickets_count(struct tls_tickets *t, const char *key)
 
 	pthread_mutex_lock(&t->lock);
 	e = entry_find(t, key, false);
-	n = e ? e->n : 0;
+	n = e ? e->sessions.n : 0;
 	pthread_mutex_unlock(&t->lock);
 	return n;
-}
-
-/*
- * What wolfCrypt keeps per thread goes with the thread: the FP_ECC tables of the points its
- * handshakes and signature checks used (thread-local in wolfCrypt), which tls_cleanup() frees
- * for the main thread only.
- */
-void tls_thread_cleanup(void)
-{
-#ifdef FP_ECC
-	wc_ecc_fp_free();
-#endif
 }

@@ -587,13 +587,7 @@ WOLFSSL_SESSION *tls_upstream_session_take(struct tls_upstream *u)
 	if (u->tickets) {
 		return tls_tickets_take(u->tickets, u->ticket_key);
 	}
-	if (u->n_sessions == 0) {
-		return NULL;
-	}
-	if (u->n_sessions == 1) {
-		return wolfSSL_SESSION_dup(u->sessions[0]);
-	}
-	return u->sessions[--u->n_sessions];
+	return tls_sessions_take(&u->sessions);
 }
 
 void tls_upstream_sessions_drop(struct tls_upstream *u)
@@ -601,10 +595,7 @@ void tls_upstream_sessions_drop(struct tls_upstream *u)
 	if (u->tickets) {
 		tls_tickets_drop(u->tickets, u->ticket_key);
 	}
-	for (unsigned i = 0; i < u->n_sessions; i++) {
-		wolfSSL_SESSION_free(u->sessions[i]);
-	}
-	u->n_sessions = 0;
+	tls_sessions_drop(&u->sessions);
 }
 
 void tls_upstream_session_put(struct tls_upstream *u, WOLFSSL_SESSION *s)
@@ -615,12 +606,7 @@ void tls_upstream_session_put(struct tls_upstream *u, WOLFSSL_SESSION *s)
 		}
 		return;
 	}
-	if (u->n_sessions == TLS_SESSIONS) {
-		wolfSSL_SESSION_free(u->sessions[0]);
-		memmove(u->sessions, u->sessions + 1, (TLS_SESSIONS - 1) * sizeof(u->sessions[0]));
-		u->n_sessions--;
-	}
-	u->sessions[u->n_sessions++] = s;
+	tls_sessions_put(&u->sessions, s);
 	u->stats.tickets++;
 }
 
