@@ -693,9 +693,12 @@ static void listener_udp_send(struct listener *l, const struct sockaddr *peer, c
 	if (l->closing) {
 		return;
 	}
-	if (len > DNS_MSG_UDP_MAX || uv_udp_get_send_queue_count(&l->udp) > 0) {
-		/* Not ours to batch; or libuv has a queue already, whose order it keeps. */
-		r->stats.udp_send_calls++;
+	if (uv_udp_get_send_queue_count(&l->udp) > 0) {
+		listener_udp_queue(l, peer, msg, len); /* behind what libuv queued already */
+		return;
+	}
+	if (len > DNS_MSG_UDP_MAX) {
+		r->stats.udp_send_calls++; /* larger than a slot: not ours to batch */
 		if (uv_udp_try_send(&l->udp, &b, 1, peer) == UV_EAGAIN) {
 			listener_udp_queue(l, peer, msg, len);
 		}

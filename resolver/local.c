@@ -109,9 +109,9 @@ static int hosts_apply(struct resolver *r, FILE *msgs)
 	return 0;
 }
 
-static void blocks_install(struct resolver *r, struct blocklist *b)
+/* @b is the lists in force in @r (owned or borrowed), with a hit counter per list from zero. */
+static void blocks_set(struct resolver *r, struct blocklist *b)
 {
-	struct blocklist *old = r->blocks;
 	size_t n = 0;
 
 	free(r->block_hits);
@@ -123,8 +123,23 @@ static void blocks_install(struct resolver *r, struct blocklist *b)
 		r->block_hits = calloc(n ? n : 1, sizeof(*r->block_hits));
 		r->n_block_lists = r->block_hits ? n : 0;
 	}
+}
+
+static void blocks_install(struct resolver *r, struct blocklist *b)
+{
+	struct blocklist *old = r->blocks;
+
+	blocks_set(r, b);
 	resolver_local_changed(r);
 	blocklist_free(old);
+}
+
+void local_borrow(struct resolver *r)
+{
+	r->hosts = r->main->hosts;
+	if (r->blocks != r->main->blocks) {
+		blocks_set(r, r->main->blocks); /* its counters are its own */
+	}
 }
 
 static void blocks_log(const struct blocklist *b)

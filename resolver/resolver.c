@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blocklist.h"
 #include "control.h"
 #include "hostname.h"
 #include "listen.h"
@@ -203,7 +202,9 @@ void resolver_stats_sum(struct resolver *r, struct resolver_stats *s, struct cac
 static void upstreams_log(struct resolver *r, void *arg)
 {
 	(void)arg;
-	log_notice(LOG_MAIN, "worker %u: its upstreams:", r->worker_id);
+	if (r->main) {
+		log_notice(LOG_MAIN, "worker %u: its upstreams:", r->worker_id);
+	}
 	for (size_t g = 0; r->snap && g < r->snap->n_groups; g++) {
 		upstream_set_stats_log(r->snap->groups[g].ups);
 	}
@@ -257,9 +258,7 @@ void resolver_stats_log(struct resolver *r)
 	}
 	/* The main worker's last, so that "the last line of an upstream" stays worker 1's. */
 	workers_each(r->workers, upstreams_log, NULL);
-	for (size_t g = 0; r->snap && g < r->snap->n_groups; g++) {
-		upstream_set_stats_log(r->snap->groups[g].ups);
-	}
+	upstreams_log(r, NULL);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -473,26 +472,6 @@ int resolver_start(struct resolver *r, uv_loop_t *loop, struct config *cfg, cons
 	r->serving = true;
 	r->started_at = uv_now(loop);
 	return 0;
-}
-
-/* The hosts file and the block lists of the main resolver, as worker @r borrows them. */
-static void local_borrow(struct resolver *r)
-{
-	const struct resolver *m = r->main;
-	size_t n = 0;
-
-	r->hosts = m->hosts;
-	if (r->blocks != m->blocks) {
-		free(r->block_hits);
-		r->block_hits = NULL;
-		r->n_block_lists = 0;
-		r->blocks = m->blocks;
-		if (r->blocks) {
-			blocklist_files(r->blocks, &n);
-			r->block_hits = calloc(n ? n : 1, sizeof(*r->block_hits));
-			r->n_block_lists = r->block_hits ? n : 0;
-		}
-	}
 }
 
 int resolver_start_worker(struct resolver *r, uv_loop_t *loop, struct resolver *main, unsigned id)
@@ -788,6 +767,23 @@ int resolver_metrics_apply(struct resolver *r, FILE *msgs)
  * Worker @r takes the configuration the main resolver @arg has just made current: a snapshot
  * of its own from it, and what resolver_reload() does with it, but for what is process-wide.
  */
+/*
+ * Make @snap current in @r, as a reload does in every worker: the host name lookups move to it,
+ * what tls_unset_clock let in goes, the validator's zones go, the listeners become its. How many
+ * listen addresses could not be bound, each named in @msgs.
+ */
+static size_t snapshot_install(struct resolver *r, struct snapshot *snap, FILE *msgs)
+{
+	r->snap = snap;
+	r->cfg = snap->cfg;
+	hostname_apply(r); /* before the old snapshot goes: its lookups move to the new one */
+	/* tls_unset_clock may have been turned off: what it let in goes (tls.h). */
+	upstream_pool_each(r->pool, on_upstream_clock_changed, NULL);
+	/* The trust anchors may have changed: zones are validated again from them. */
+	val_cache_clear(r->vc);
+	return listener_apply(r, msgs);
+}
+
 static void on_worker_reload(struct resolver *r, void *arg)
 {
 	struct resolver *m = arg;
@@ -801,29 +797,26 @@ static void on_worker_reload(struct resolver *r, void *arg)
 		return;
 	}
 	cache_params_of(r, m->cfg, &cp);
-	if (snapshot_new(r, config_ref(m->snap->cfg), &snap) != 0 ||
+	f = open_memstream(&msgs, &len);
+	if (!f || snapshot_new(r, config_ref(m->snap->cfg), &snap) != 0 ||
 	    cache_params_set(r->cache, &cp) != 0) {
+		if (f) {
+			fclose(f);
+		}
+		free(msgs);
 		snapshot_unref(snap);
 		log_err(LOG_MAIN,
 			"worker %u: out of memory: serving on with the configuration before",
 			r->worker_id);
 		return;
 	}
-	r->snap = snap;
-	r->cfg = snap->cfg;
-	hostname_apply(r);
-	upstream_pool_each(r->pool, on_upstream_clock_changed, NULL);
-	val_cache_clear(r->vc);
-	f = open_memstream(&msgs, &len);
-	if (f) {
-		listener_apply(r, f);
-		fclose(f);
-		if (len > 0) {
-			log_warn(LOG_NET, "worker %u: %.*s", r->worker_id,
-				 (int)(msgs[len - 1] == '\n' ? len - 1 : len), msgs);
-		}
-		free(msgs);
+	snapshot_install(r, snap, f);
+	fclose(f);
+	if (len > 0) {
+		log_warn(LOG_NET, "worker %u: %.*s", r->worker_id,
+			 (int)(msgs[len - 1] == '\n' ? len - 1 : len), msgs);
 	}
+	free(msgs);
 	local_borrow(r);
 	summary_make(r);
 	snapshot_unref(old);
@@ -872,9 +865,7 @@ int resolver_reload(struct resolver *r, FILE *out)
 		snapshot_unref(snap);
 		goto cleanup;
 	}
-	r->snap = snap;
-	r->cfg = snap->cfg;
-	hostname_apply(r); /* before the old snapshot goes: its lookups move to the new one */
+	failed = snapshot_install(r, snap, m);
 	if (r->log_level_forced < 0) {
 		log_level_set(r->cfg->log_level);
 	}
@@ -883,11 +874,6 @@ int resolver_reload(struct resolver *r, FILE *out)
 			kept++;
 		}
 	}
-	/* tls_unset_clock may have been turned off: what it let in goes (tls.h). */
-	upstream_pool_each(r->pool, on_upstream_clock_changed, NULL);
-	/* The trust anchors may have changed: zones are validated again from them. */
-	val_cache_clear(r->vc);
-	failed = listener_apply(r, m);
 	local_reload(r, m);
 	if (resolver_metrics_apply(r, m) != 0) {
 		failed++;

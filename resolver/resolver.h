@@ -333,6 +333,9 @@ void local_free(struct resolver *r);
 /** The hosts file or the block lists in force changed: the workers take the new ones. */
 void resolver_local_changed(struct resolver *r);
 
+/** Worker @r borrows the hosts file and the block lists in force in the main resolver. */
+void local_borrow(struct resolver *r);
+
 /* cachefile.c */
 
 /** Write the cache to @path atomically; *@n_entries written. Problems are written to @msg. */
