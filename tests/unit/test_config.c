@@ -249,7 +249,7 @@ static bool config_equal(const struct config *a, const struct config *b)
 	    a->cache_max_ttl != b->cache_max_ttl ||
 	    a->cache_max_negative_ttl != b->cache_max_negative_ttl ||
 	    a->serve_stale_max != b->serve_stale_max || !str_equal(a->user, b->user) ||
-	    a->tcp_clients_max != b->tcp_clients_max ||
+	    a->tcp_clients_max != b->tcp_clients_max || a->workers != b->workers ||
 	    a->tcp_queries_per_client != b->tcp_queries_per_client ||
 	    a->udp_queries_per_source != b->udp_queries_per_source ||
 	    a->queries_max != b->queries_max || a->tcp_buffer_max != b->tcp_buffer_max ||
@@ -797,6 +797,31 @@ static void test_limits_user(void)
 	expect_error("tcp_buffer_max: 100\n" ONE_UPSTREAM,
 		     "test.yml:1: key 'tcp_buffer_max': '100' is out of range");
 	expect_error("user: [a]\n" ONE_UPSTREAM, "test.yml:1: key 'user': expected a string");
+}
+
+/* workers: 1 by default, a number from 1 to 64, or auto (the cores online, at most 64). */
+static void test_workers(void)
+{
+	struct config *cfg = load_ok(ONE_UPSTREAM);
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->workers, 1);
+	config_free(cfg);
+	cfg = load_ok("workers: 3\n" ONE_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->workers, 3);
+	check_round_trip(cfg);
+	config_free(cfg);
+	cfg = load_ok("workers: auto\n" ONE_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->workers, cores < 1 ? 1 : cores > 64 ? 64 : (unsigned)cores);
+	config_free(cfg);
+	expect_error("workers: 0\n" ONE_UPSTREAM, "test.yml:1: key 'workers': '0' is out of range");
+	expect_error("workers: 65\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'workers': '65' is out of range");
+	expect_error("workers: many\n" ONE_UPSTREAM, "test.yml:1: key 'workers'");
+	expect_error("workers: [2]\n" ONE_UPSTREAM, "test.yml:1: key 'workers'");
 }
 
 /* The upstream pool's keys: values, Stubby's 0 for "no limit", the round trip, and errors. */
@@ -2812,6 +2837,7 @@ int main(void)
 		{"cache keys", test_cache_keys},
 		{"access control", test_access_control},
 		{"limits and user", test_limits_user},
+		{"workers", test_workers},
 		{"control socket, cache file, metrics", test_ops_keys},
 		{"names, numbers and booleans", test_values},
 		{"tls_ca_file and tls_ca_path", test_ca},

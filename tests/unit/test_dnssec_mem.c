@@ -19,6 +19,7 @@
 
 #include "tls_dnssec.h"
 #include "unit.h"
+#include "unit_heap.h"
 
 #define N_KEYS	 12
 #define ROUNDS	 3
@@ -52,32 +53,6 @@ static void make_key(WC_RNG *rng, struct signed_key *out)
 	memcpy(out->sig + 64 - sl, s, sl);
 	wc_ecc_free(&k);
 }
-
-#if defined(__SANITIZE_ADDRESS__)
-#define HEAP_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HEAP_SANITIZER 1
-#endif
-#endif
-
-#ifdef HEAP_SANITIZER
-/* The sanitizer runtime's (sanitizer/allocator_interface.h, which gcc does not install). */
-size_t __sanitizer_get_current_allocated_bytes(void);
-
-/* AddressSanitizer has its own allocator: glibc's counters say nothing then. */
-static size_t heap_in_use(void)
-{
-	return __sanitizer_get_current_allocated_bytes();
-}
-#else
-static size_t heap_in_use(void)
-{
-	struct mallinfo2 mi = mallinfo2();
-
-	return mi.uordblks + mi.hblkhd;
-}
-#endif
 
 static void test_tables_bounded(void)
 {

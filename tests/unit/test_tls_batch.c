@@ -24,6 +24,7 @@
 #include "dns_wire.h"
 #include "tls.h"
 #include "unit.h"
+#include "unit_loop.h"
 
 #define N_MAX 300
 
@@ -71,24 +72,8 @@ static struct {
 	bool inside;
 } ctx;
 
-static void on_tick(uv_timer_t *t)
-{
-	(void)t;
-	ctx.expired = true;
-	uv_stop(&ctx.loop);
-}
-
-/* Run the loop until @cond holds or @ms have passed. */
-#define RUN_UNTIL(cond, ms)                                                                        \
-	do {                                                                                       \
-		ctx.expired = false;                                                               \
-		uv_update_time(&ctx.loop);                                                         \
-		uv_timer_start(&ctx.tick, on_tick, (ms), 0);                                       \
-		while (!(cond) && !ctx.expired) {                                                  \
-			uv_run(&ctx.loop, UV_RUN_ONCE);                                            \
-		}                                                                                  \
-		uv_timer_stop(&ctx.tick);                                                          \
-	} while (0)
+/* Run the loop until @cond holds or @ms have passed (unit_loop.h). */
+#define RUN_UNTIL(cond, ms) UNIT_RUN_UNTIL(&ctx.loop, &ctx.tick, &ctx.expired, cond, ms)
 
 /* --- the server --- */
 

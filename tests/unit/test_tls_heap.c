@@ -27,34 +27,11 @@
 #include "dns_wire.h"
 #include "tls.h"
 #include "unit.h"
+#include "unit_loop.h"
+#include "unit_heap.h"
 
 /* Less than one P-256 table (256 points of some 3.2 KB each): any table kept fails. */
 #define GROWTH_MAX (512 * 1024)
-
-#if defined(__SANITIZE_ADDRESS__)
-#define HEAP_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HEAP_SANITIZER 1
-#endif
-#endif
-
-#ifdef HEAP_SANITIZER
-/* The sanitizer runtime's (sanitizer/allocator_interface.h, which gcc does not install). */
-size_t __sanitizer_get_current_allocated_bytes(void);
-
-static size_t heap_in_use(void)
-{
-	return __sanitizer_get_current_allocated_bytes();
-}
-#else
-static size_t heap_in_use(void)
-{
-	struct mallinfo2 mi = mallinfo2();
-
-	return mi.uordblks + mi.hblkhd;
-}
-#endif
 
 /* RssAnon in bytes; 0 when it cannot be read. */
 static size_t rss_anon(void)
@@ -88,24 +65,8 @@ static struct {
 	pid_t server;
 } ctx;
 
-static void on_tick(uv_timer_t *t)
-{
-	(void)t;
-	ctx.expired = true;
-	uv_stop(&ctx.loop);
-}
-
-/* Run the loop until @cond holds or @ms have passed (see test_tls_upstream.c). */
-#define RUN_UNTIL(cond, ms)                                                                        \
-	do {                                                                                       \
-		ctx.expired = false;                                                               \
-		uv_update_time(&ctx.loop);                                                         \
-		uv_timer_start(&ctx.tick, on_tick, (ms), 0);                                       \
-		while (!(cond) && !ctx.expired) {                                                  \
-			uv_run(&ctx.loop, UV_RUN_ONCE);                                            \
-		}                                                                                  \
-		uv_timer_stop(&ctx.tick);                                                          \
-	} while (0)
+/* Run the loop until @cond holds or @ms have passed (unit_loop.h). */
+#define RUN_UNTIL(cond, ms) UNIT_RUN_UNTIL(&ctx.loop, &ctx.tick, &ctx.expired, cond, ms)
 
 static int read_full(WOLFSSL *ssl, uint8_t *buf, int len)
 {

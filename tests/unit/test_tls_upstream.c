@@ -23,6 +23,7 @@
 #include "dns_wire.h"
 #include "tls.h"
 #include "unit.h"
+#include "unit_loop.h"
 
 #define N_LISTENERS 2
 #define MAX_CONNS   8
@@ -58,29 +59,8 @@ static struct {
 	bool inside;
 } ctx;
 
-/*
- * uv_stop(): the tick may expire in the timer phase of uv_run(UV_RUN_ONCE) (the loop's time
- * is stale after a slow setup, as under qemu-user), and with no timer left that run would
- * then poll with no timeout at all, for ever.
- */
-static void on_tick(uv_timer_t *t)
-{
-	(void)t;
-	ctx.expired = true;
-	uv_stop(&ctx.loop);
-}
-
-/* Run the loop until @cond holds or @ms have passed (from now, not the loop's cached time). */
-#define RUN_UNTIL(cond, ms)                                                                        \
-	do {                                                                                       \
-		ctx.expired = false;                                                               \
-		uv_update_time(&ctx.loop);                                                         \
-		uv_timer_start(&ctx.tick, on_tick, (ms), 0);                                       \
-		while (!(cond) && !ctx.expired) {                                                  \
-			uv_run(&ctx.loop, UV_RUN_ONCE);                                            \
-		}                                                                                  \
-		uv_timer_stop(&ctx.tick);                                                          \
-	} while (0)
+/* Run the loop until @cond holds or @ms have passed (unit_loop.h). */
+#define RUN_UNTIL(cond, ms) UNIT_RUN_UNTIL(&ctx.loop, &ctx.tick, &ctx.expired, cond, ms)
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
