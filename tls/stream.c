@@ -4,8 +4,11 @@
  * in one request otherwise, the write and close deadlines, and the local address.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -169,6 +172,20 @@ int stream_flush(struct stream *s)
 	s->bytes_pending += w->len;
 	stream_timer_update(s);
 	return 0;
+}
+
+/* The why is in stream.h. TCP_QUICKACK is not permanent (tcp(7)): it is asked for each time. */
+void stream_ack_now(struct stream *s)
+{
+#ifdef TCP_QUICKACK
+	int fd, one = 1;
+
+	if (s->connected && uv_fileno((uv_handle_t *)&s->tcp, &fd) == 0) {
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+	}
+#else
+	(void)s;
+#endif
 }
 
 size_t stream_rx_avail(const struct stream *s)

@@ -691,6 +691,13 @@ static void conn_drive(struct tls_conn *c)
 		if (c->n_slots_used < before) {
 			conn_send_waiting(c);
 		}
+		/*
+		 * Answers still to come and no query to carry our ACK: send it now, or a server
+		 * with Nagle on holds the next answer until our next query (stream.h).
+		 */
+		if (c->state == TLS_CONN_READY && c->n_slots_used > 0 && c->out_len == 0) {
+			stream_ack_now(&c->st);
+		}
 		conn_timer_update(c);
 	}
 }

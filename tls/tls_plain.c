@@ -649,6 +649,7 @@ static void on_tcp_data(struct stream *st)
 	struct plain_tcp *c = st->owner;
 	struct tls_upstream *u = c->px->up;
 	unsigned before = c->q.n_in_flight;
+	bool wrote = false;
 
 	if (c->state != PTCP_READY) {
 		return;
@@ -679,7 +680,14 @@ static void on_tcp_data(struct stream *st)
 		}
 	}
 	if (c->q.n_in_flight < before) {
+		unsigned waiting = c->q.n_waiting;
+
 		tcp_send_waiting(c);
+		wrote = c->q.n_waiting < waiting;
+	}
+	/* Answers still to come and no query written to carry our ACK: now (stream_ack_now()). */
+	if (c->state == PTCP_READY && c->q.n_in_flight > 0 && !wrote) {
+		stream_ack_now(&c->st);
 	}
 	tcp_timer_update(c);
 }
