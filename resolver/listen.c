@@ -535,13 +535,6 @@ static void on_tcp_connection(uv_stream_t *server, int status)
 		return;
 	}
 	r->stats.tcp_clients++;
-	/*
-	 * Each answer leaves as it is made. With Nagle's algorithm on, the second of two
-	 * pipelined answers (RFC 7766 §6.2.1.1) waited for the client's ACK of the first, which
-	 * Linux delays by 40 ms at least on a connection used both ways (tests/integration/run.sh,
-	 * dotd-probe pair).
-	 */
-	uv_tcp_nodelay(&c->tcp, 1);
 	client_tcp_read_start(c);
 	uv_timer_start(&c->idle, on_client_idle, r->cfg->tcp_idle_timeout_ms,
 		       r->cfg->tcp_idle_timeout_ms);

@@ -1488,132 +1488,6 @@ static int cmd_blackhole(int argc, char **argv)
 	return 0;
 }
 
-/*
- * pair: two queries pipelined over one TCP connection, in one write; their answers must come
- * together. A server that leaves Nagle's algorithm on holds the second small answer until the
- * client acknowledges the first, and Linux delays that ACK (40 ms at least) on a connection
- * where data has flowed both ways, which the warm-up of PAIR_WARMUP exchanges makes it. The
- * bound, 20 ms, is half that minimum; a try over it is made again, up to three times, so that a
- * stalled machine does not fail it (a server holding the answer is 40 ms late in all three).
- */
-#define PAIR_WARMUP 24
-#define PAIR_MS	    20.0
-
-static int pair_try(int fd, const char *name, ldns_rr_type type, uint8_t *buf, double *gap)
-{
-	struct query q[2] = {0};
-	double at[2] = {0};
-	uint8_t *both = NULL;
-	size_t len;
-	int ret;
-
-	for (int i = 0; i < PAIR_WARMUP; i++) {
-		ldns_pkt *a = NULL;
-
-		ret = query_new(name, type, random_id(), 0, &q[0]);
-		if (ret != 0) {
-			return ret;
-		}
-		ret = exchange(fd, true, &q[0], buf, &len, &a);
-		ldns_pkt_free(a);
-		query_free(&q[0]);
-		if (ret != 0) {
-			return ret;
-		}
-	}
-	ret = query_new(name, type, random_id(), 0, &q[0]);
-	if (ret == 0) {
-		ret = query_new(name, type, (uint16_t)(q[0].id + 1), 0, &q[1]);
-	}
-	if (ret == 0) {
-		both = malloc(q[0].len + q[1].len + 4);
-		ret = both ? 0 : -ENOMEM;
-	}
-	if (ret == 0) {
-		size_t off = 0;
-
-		for (int i = 0; i < 2; i++) {
-			both[off++] = (uint8_t)(q[i].len >> 8);
-			both[off++] = (uint8_t)q[i].len;
-			memcpy(both + off, q[i].wire, q[i].len);
-			off += q[i].len;
-		}
-		if (write(fd, both, off) != (ssize_t)off) {
-			say("TCP send of the pair: %s", strerror(errno));
-			ret = -EIO;
-		}
-	}
-	for (int i = 0; ret == 0 && i < 2; i++) {
-		ldns_pkt *a = NULL;
-
-		ret = tcp_recv(fd, buf, MAX_MSG, &len);
-		at[i] = now_ms();
-		if (ret == 0 && len >= 2) {
-			/* Either order (RFC 7766 §7): the ID says which. */
-			uint16_t id = (uint16_t)(buf[0] << 8 | buf[1]);
-
-			ret = answer_parse(id == q[1].id ? &q[1] : &q[0], buf, len, &a);
-		}
-		ldns_pkt_free(a);
-	}
-	if (ret == 0) {
-		*gap = at[1] - at[0];
-	}
-	free(both);
-	query_free(&q[0]);
-	query_free(&q[1]);
-	return ret;
-}
-
-static int cmd_pair(int argc, char **argv)
-{
-	struct target t;
-	ldns_rr_type type;
-	uint8_t *buf;
-	double gap = 0;
-	int fd, ret;
-
-	if (argc != 4) {
-		say("usage: pair HOST PORT NAME TYPE");
-		return -EINVAL;
-	}
-	type = ldns_get_rr_type_by_name(argv[3]);
-	if (type == 0) {
-		say("unknown type '%s'", argv[3]);
-		return -EINVAL;
-	}
-	ret = target_parse(argv[0], argv[1], &t);
-	if (ret != 0) {
-		return ret;
-	}
-	buf = malloc(MAX_MSG);
-	if (!buf) {
-		return -ENOMEM;
-	}
-	ret = sock_open(&t, true, &fd);
-	if (ret != 0) {
-		free(buf);
-		return ret;
-	}
-	for (int i = 1; i <= 3; i++) {
-		ret = pair_try(fd, argv[2], type, buf, &gap);
-		if (ret != 0 || gap < PAIR_MS) {
-			break;
-		}
-		say("try %d: the second answer came %.1f ms after the first", i, gap);
-	}
-	close(fd);
-	free(buf);
-	if (ret == 0 && gap >= PAIR_MS) {
-		say("two pipelined answers %.1f ms apart (at most %.0f)", gap, PAIR_MS);
-		return -ETIMEDOUT;
-	}
-	if (ret == 0) {
-		printf("ok: two pipelined answers over TCP %.2f ms apart\n", gap);
-	}
-	return ret;
-}
-
 static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -1631,7 +1505,6 @@ static const struct {
 	{"noread", cmd_noread},
 	{"raw", cmd_raw},
 	{"blackhole", cmd_blackhole},
-	{"pair", cmd_pair},
 };
 
 static void usage(FILE *f)
@@ -1648,8 +1521,7 @@ static void usage(FILE *f)
 		   "       dotd-probe drip HOST PORT SECONDS\n"
 		   "       dotd-probe noread HOST PORT SECONDS NAME\n"
 		   "       dotd-probe raw HOST PORT HEX none|RCODE\n"
-		   "       dotd-probe blackhole PORT SECONDS\n"
-		   "       dotd-probe pair HOST PORT NAME TYPE\n");
+		   "       dotd-probe blackhole PORT SECONDS\n");
 }
 
 int main(int argc, char **argv)

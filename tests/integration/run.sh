@@ -141,10 +141,6 @@ for proto in udp tcp; do
 done
 check "probe truncation: UDP cut to 512 / EDNS 1232 with TC, TCP whole" \
 	"$PROBE" truncation "$HOST" "$DPORT"
-# Two queries in one TCP write: both answers at once, not the second after the probe's delayed
-# ACK of the first (dotd sets TCP_NODELAY on its client connections; dotd-probe pair says why).
-check "probe pair: two pipelined TCP answers within 20 ms of each other" \
-	"$PROBE" pair "$HOST" "$DPORT" www.example A
 
 # --- 1000 queries per transport ride the one TLS connection ---
 
