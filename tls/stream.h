@@ -94,11 +94,12 @@ int stream_flush(struct stream *s);
 /**
  * Acknowledge what has been read at once, not with the next write. For a layer that read an
  * answer and awaits more with nothing to write: a server that leaves Nagle's algorithm on
- * (RFC 896; unbound 1.17 does on its DoT and TCP connections) holds a small answer while an
- * earlier one is unacknowledged, and Linux delays the ACK of what it read while data flows both
- * ways (RFC 1122 §4.2.3.2), to ride on the next write, which is the next query: so each
- * pipelined answer waited for the query after it (docs/BENCHMARKS.md, "The upstream's Nagle";
- * tests/bench/upstream_hold.py shows it with no dotd in the way). A failure costs only latency.
+ * (RFC 896; unbound 1.17 does on its DoT connections, libuv by default) holds a small answer
+ * while an earlier one is unacknowledged, and Linux delays the ACK of what it read while data
+ * flows both ways (RFC 1122 §4.2.3.2), to ride on the next write, which is the next query: so
+ * each pipelined answer waited for the query after it (docs/BENCHMARKS.md, "The upstream's
+ * Nagle"; tests/bench/upstream_hold.py shows it with no dotd in the way). A failure costs only
+ * latency.
  */
 void stream_ack_now(struct stream *s);
 

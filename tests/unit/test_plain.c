@@ -5,7 +5,8 @@
  * forged answers (another source, a wrong ID, a wrong question) are dropped and the right one
  * taken; TC leads to TCP, which closes when idle; a cancelled query gets no callback; ICMP port
  * unreachable fails the query and, repeated, backs the upstream off; close gives TLS_ERR_LOST
- * from a callback; public addresses are refused before any socket exists; and the counters.
+ * from a callback; public addresses are refused before any socket exists; and the counters;
+ * the second of two TCP answers a server holds with Nagle's algorithm comes at once.
  * A bootstrap upstream (tls_upstream_new_bootstrap) takes a public address, but only A and AAAA
  * queries.
  * Each test has its own loop, which must close with no handle left.
@@ -64,6 +65,7 @@ struct tq {
 	int status;
 	bool sync; /**< called from inside a call of ours into tls/ */
 	unsigned seq;
+	uint64_t at; /**< uv_hrtime() of the callback */
 	uint8_t ans[8192];
 	size_t len;
 };
@@ -358,6 +360,7 @@ static void on_answer(struct tls_query *q, int status, const uint8_t *ans, size_
 	t->status = status;
 	t->sync = t->sync || ctx.inside;
 	t->seq = ++ctx.seq;
+	t->at = uv_hrtime();
 	CU_ASSERT_EQUAL(status == 0, ans != NULL && opt != NULL);
 	if (ans && len <= sizeof(t->ans)) {
 		memcpy(t->ans, ans, len);
@@ -1141,6 +1144,56 @@ static void test_bootstrap(void)
 	teardown();
 }
 
+static void answer_small_tcp(struct fake *f, uv_tcp_t *conn, const uint8_t *q, size_t len)
+{
+	uint8_t a[512];
+
+	(void)f;
+	fake_send_tcp(conn, a, answer_start(a, q, len, 0));
+}
+
+/*
+ * Over TCP the fake server answers at once, with Nagle's algorithm on (libuv's default): of two
+ * answers written back to back the second waits for the client's ACK of the first, which Linux
+ * delays (40 ms at least) on a connection used both ways, to send it with the next query. With
+ * answers still awaited and nothing written, the client acknowledges at once
+ * (stream_ack_now()), so the second comes within 20 ms; warmed up with single queries first, as
+ * in test_tls_batch.c, and tried three times against a stalled machine.
+ */
+static void test_nagle(void)
+{
+	static struct tq t[3 * 26];
+	uint64_t gap_ns = 0;
+	unsigned i = 0;
+
+	setup(true);
+	upstream_make(&ctx.f.addr, 8, 2);
+	ctx.f.on_udp = answer_truncated;
+	ctx.f.on_tcp = answer_small_tcp;
+	for (int attempt = 0; attempt < 3; attempt++) {
+		for (unsigned k = 0; k < 24; k++, i++) {
+			submit(&t[i], "www.example", DNS_TYPE_A);
+			RUN_UNTIL(t[i].calls > 0, 2000);
+			CU_ASSERT_EQUAL_FATAL(t[i].status, 0);
+		}
+		submit(&t[i], "www.example", DNS_TYPE_A);
+		submit(&t[i + 1], "www.example", DNS_TYPE_AAAA);
+		RUN_UNTIL(t[i].calls > 0 && t[i + 1].calls > 0, 2000);
+		CU_ASSERT_EQUAL_FATAL(t[i].status, 0);
+		CU_ASSERT_EQUAL_FATAL(t[i + 1].status, 0);
+		gap_ns = t[i].at > t[i + 1].at ? t[i].at - t[i + 1].at : t[i + 1].at - t[i].at;
+		i += 2;
+		if (gap_ns < 20 * 1000 * 1000) {
+			break;
+		}
+		printf("  (try %d: the second answer came %.1f ms after the first)\n", attempt + 1,
+		       (double)gap_ns / 1e6);
+	}
+	CU_ASSERT(gap_ns < 20 * 1000 * 1000);
+	CU_ASSERT_EQUAL(stats().connections, 1);
+	teardown();
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
@@ -1156,6 +1209,7 @@ int main(void)
 		{"beyond max_in_flight", test_queue},
 		{"random IDs", test_ids},
 		{"bootstrap: any address, A and AAAA only", test_bootstrap},
+		{"an answer held by the server's Nagle (TCP)", test_nagle},
 		CU_TEST_INFO_NULL,
 	};
 
