@@ -83,6 +83,18 @@ struct client_tcp {
 	bool queued;		  /**< in r->tcp_ready or r->tcp_paused */
 	struct dl_node lru;	  /**< in r->tcp_clients */
 	struct client_tcp *qnext; /**< in r->tcp_ready or r->tcp_paused */
+	struct tcp_cork *cork;	  /**< borrowed, or NULL: set only within client_tcp_work */
+};
+
+/*
+ * The answers made while one client's messages are handled (cache hits, refusals), gathered
+ * into one write: the connection has TCP_NODELAY, and without this each answer would leave as
+ * a segment of its own (client_tcp_work). On client_tcp_work's stack.
+ */
+#define TCP_CORK_MAX (8 * 1024)
+struct tcp_cork {
+	size_t len;
+	uint8_t data[TCP_CORK_MAX];
 };
 
 struct tcp_write {
@@ -237,8 +249,8 @@ static void on_tcp_write(uv_write_t *req, int status)
 	free(w);
 }
 
-/* Send @len bytes of @frame (starting with its 2-octet prefix) to @c, if still open. */
-static void client_tcp_send(struct client_tcp *c, const uint8_t *frame, size_t len)
+/* Write @len bytes of @frame to @c now, or queue them, if still open. */
+static void client_tcp_write(struct client_tcp *c, const uint8_t *frame, size_t len)
 {
 	size_t queued = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
 	struct tcp_write *w;
@@ -287,6 +299,37 @@ static void client_tcp_send(struct client_tcp *c, const uint8_t *frame, size_t l
 	}
 }
 
+/* Write what @c's cork gathered. */
+static void client_tcp_uncork(struct client_tcp *c)
+{
+	struct tcp_cork *k = c->cork;
+
+	if (k->len > 0) {
+		client_tcp_write(c, k->data, k->len);
+		k->len = 0;
+	}
+}
+
+/* Send @len bytes of @frame (starting with its 2-octet prefix) to @c, if still open. */
+static void client_tcp_send(struct client_tcp *c, const uint8_t *frame, size_t len)
+{
+	struct tcp_cork *k = c->cork;
+
+	if (!k) {
+		client_tcp_write(c, frame, len);
+		return;
+	}
+	if (len > TCP_CORK_MAX - k->len) {
+		client_tcp_uncork(c);
+	}
+	if (len > TCP_CORK_MAX) {
+		client_tcp_write(c, frame, len);
+		return;
+	}
+	memcpy(k->data + k->len, frame, len);
+	k->len += len;
+}
+
 /* Whether @c may send another query now: its share and the total are not used up. */
 static bool client_tcp_may_query(const struct client_tcp *c)
 {
@@ -319,7 +362,7 @@ static void client_tcp_read_start(struct client_tcp *c)
  * What remains waits: for the next loop iteration (ready), or until its queries come back
  * (paused); reading stops meanwhile, so TCP pushes back on the client.
  */
-static void client_tcp_work(struct client_tcp *c)
+static void client_tcp_handle(struct client_tcp *c)
 {
 	struct resolver *r = c->r;
 	struct query_client from = {.origin = &c->origin,
@@ -360,6 +403,19 @@ static void client_tcp_work(struct client_tcp *c)
 	}
 	queue_remove(c);
 	client_tcp_read_start(c);
+}
+
+/* Handle @c's messages (client_tcp_handle); the answers made meanwhile leave in one write. */
+static void client_tcp_work(struct client_tcp *c)
+{
+	struct tcp_cork cork; /* not zeroed: 8 KiB */
+
+	REQUIRE(!c->cork);
+	cork.len = 0;
+	c->cork = &cork;
+	client_tcp_handle(c);
+	client_tcp_uncork(c);
+	c->cork = NULL;
 }
 
 /* Queries came back: paused clients whose share allows it go on. */
@@ -535,6 +591,14 @@ static void on_tcp_connection(uv_stream_t *server, int status)
 		return;
 	}
 	r->stats.tcp_clients++;
+	/*
+	 * Each write leaves at once. With Nagle's algorithm on, of two pipelined answers (RFC 7766
+	 * §6.2.1.1) written apart (a cached one, then a miss's), the second waited for the
+	 * client's ACK of the first, which Linux delays by 40 ms at least on a connection used
+	 * both ways (tests/integration/run.sh, dotd-probe pair). The answers of one read still
+	 * leave together: client_tcp_work gathers them (dotd-probe segs).
+	 */
+	uv_tcp_nodelay(&c->tcp, 1);
 	client_tcp_read_start(c);
 	uv_timer_start(&c->idle, on_client_idle, r->cfg->tcp_idle_timeout_ms,
 		       r->cfg->tcp_idle_timeout_ms);

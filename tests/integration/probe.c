@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,8 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/tcp.h> /* tcp_info's tcpi_data_segs_in (Linux 4.6); not <netinet/tcp.h> */
 
 #include <ldns/ldns.h>
 
@@ -1488,6 +1491,262 @@ static int cmd_blackhole(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * pair: two queries pipelined over one TCP connection, in one write; their answers must come
+ * together. A server that leaves Nagle's algorithm on holds the second small answer until the
+ * client acknowledges the first, and Linux delays that ACK (40 ms at least) on a connection
+ * where data has flowed both ways, which the warm-up of PAIR_WARMUP exchanges makes it. The
+ * bound, 20 ms, is half that minimum; a try over it is made again, up to three times, so that a
+ * stalled machine does not fail it (a server holding the answer is 40 ms late in all three).
+ * With MISS-SUFFIX, the second query of each pair asks a fresh name under it: a cache miss, so
+ * its answer is written on its own, after the first has left (a server that gathers the answers
+ * of one read into one write passes the first form even with Nagle on, not this one).
+ */
+#define PAIR_WARMUP 24
+#define PAIR_MS	    20.0
+
+static int pair_try(int fd, const char *name, const char *miss, ldns_rr_type type, uint8_t *buf,
+		    double *gap)
+{
+	char fresh[300];
+	struct query q[2] = {0};
+	double at[2] = {0};
+	uint8_t *both = NULL;
+	size_t len;
+	int ret;
+
+	for (int i = 0; i < PAIR_WARMUP; i++) {
+		ldns_pkt *a = NULL;
+
+		ret = query_new(name, type, random_id(), 0, &q[0]);
+		if (ret != 0) {
+			return ret;
+		}
+		ret = exchange(fd, true, &q[0], buf, &len, &a);
+		ldns_pkt_free(a);
+		query_free(&q[0]);
+		if (ret != 0) {
+			return ret;
+		}
+	}
+	snprintf(fresh, sizeof(fresh), "p%08lx.%s", (unsigned long)random(), miss ? miss : "");
+	ret = query_new(name, type, random_id(), 0, &q[0]);
+	if (ret == 0) {
+		ret = query_new(miss ? fresh : name, type, (uint16_t)(q[0].id + 1), 0, &q[1]);
+	}
+	if (ret == 0) {
+		both = malloc(q[0].len + q[1].len + 4);
+		ret = both ? 0 : -ENOMEM;
+	}
+	if (ret == 0) {
+		size_t off = 0;
+
+		for (int i = 0; i < 2; i++) {
+			both[off++] = (uint8_t)(q[i].len >> 8);
+			both[off++] = (uint8_t)q[i].len;
+			memcpy(both + off, q[i].wire, q[i].len);
+			off += q[i].len;
+		}
+		if (write(fd, both, off) != (ssize_t)off) {
+			say("TCP send of the pair: %s", strerror(errno));
+			ret = -EIO;
+		}
+	}
+	for (int i = 0; ret == 0 && i < 2; i++) {
+		ldns_pkt *a = NULL;
+
+		ret = tcp_recv(fd, buf, MAX_MSG, &len);
+		at[i] = now_ms();
+		if (ret == 0 && len >= 2) {
+			/* Either order (RFC 7766 §7): the ID says which. */
+			uint16_t id = (uint16_t)(buf[0] << 8 | buf[1]);
+
+			ret = answer_parse(id == q[1].id ? &q[1] : &q[0], buf, len, &a);
+		}
+		ldns_pkt_free(a);
+	}
+	if (ret == 0) {
+		*gap = at[1] - at[0];
+	}
+	free(both);
+	query_free(&q[0]);
+	query_free(&q[1]);
+	return ret;
+}
+
+static int cmd_pair(int argc, char **argv)
+{
+	struct target t;
+	ldns_rr_type type;
+	uint8_t *buf;
+	double gap = 0;
+	int fd, ret;
+
+	if (argc != 4 && argc != 5) {
+		say("usage: pair HOST PORT NAME TYPE [MISS-SUFFIX]");
+		return -EINVAL;
+	}
+	type = ldns_get_rr_type_by_name(argv[3]);
+	if (type == 0) {
+		say("unknown type '%s'", argv[3]);
+		return -EINVAL;
+	}
+	ret = target_parse(argv[0], argv[1], &t);
+	if (ret != 0) {
+		return ret;
+	}
+	buf = malloc(MAX_MSG);
+	if (!buf) {
+		return -ENOMEM;
+	}
+	ret = sock_open(&t, true, &fd);
+	if (ret != 0) {
+		free(buf);
+		return ret;
+	}
+	for (int i = 1; i <= 3; i++) {
+		ret = pair_try(fd, argv[2], argc == 5 ? argv[4] : NULL, type, buf, &gap);
+		if (ret != 0 || gap < PAIR_MS) {
+			break;
+		}
+		say("try %d: the second answer came %.1f ms after the first", i, gap);
+	}
+	close(fd);
+	free(buf);
+	if (ret == 0 && gap >= PAIR_MS) {
+		say("two pipelined answers %.1f ms apart (at most %.0f)", gap, PAIR_MS);
+		return -ETIMEDOUT;
+	}
+	if (ret == 0) {
+		printf("ok: two pipelined answers over TCP %.2f ms apart\n", gap);
+	}
+	return ret;
+}
+
+/*
+ * segs: N queries of one cached name in one TCP write; their N answers, made in one read of the
+ * server's, must come in at most SEGS_MAX TCP segments (tcp_info's tcpi_data_segs_in). A server
+ * with TCP_NODELAY that writes each answer as it is made sends N segments.
+ */
+#define SEGS_MAX 4
+
+static int segs_count(int fd, uint32_t *n)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) {
+		say("TCP_INFO: %s", strerror(errno));
+		return -errno;
+	}
+	if (len < offsetof(struct tcp_info, tcpi_data_segs_in) + sizeof(ti.tcpi_data_segs_in)) {
+		say("TCP_INFO has no tcpi_data_segs_in (Linux before 4.6)");
+		return -ENOTSUP;
+	}
+	*n = ti.tcpi_data_segs_in;
+	return 0;
+}
+
+static int cmd_segs(int argc, char **argv)
+{
+	struct target t;
+	struct query *q = NULL;
+	ldns_rr_type type;
+	uint8_t *buf = NULL, *all = NULL;
+	size_t len, off = 0;
+	uint32_t before = 0, after = 0;
+	int fd = -1, n, ret;
+
+	if (argc != 5) {
+		say("usage: segs HOST PORT N NAME TYPE");
+		return -EINVAL;
+	}
+	n = atoi(argv[2]);
+	type = ldns_get_rr_type_by_name(argv[4]);
+	if (n < 1 || n > 1000 || type == 0) {
+		say("bad N '%s' or type '%s'", argv[2], argv[4]);
+		return -EINVAL;
+	}
+	ret = target_parse(argv[0], argv[1], &t);
+	if (ret != 0) {
+		return ret;
+	}
+	q = calloc((size_t)n, sizeof(*q));
+	buf = malloc(MAX_MSG);
+	if (!q || !buf) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	ret = sock_open(&t, true, &fd);
+	for (int i = 0; ret == 0 && i < n; i++) {
+		ret = query_new(argv[3], type, (uint16_t)(i == 0 ? random_id() : q[0].id + i), 0,
+				&q[i]);
+		off += 2 + (ret == 0 ? q[i].len : 0);
+	}
+	if (ret == 0) {
+		ldns_pkt *a = NULL;
+
+		/* The first alone: the name is cached after it. */
+		ret = exchange(fd, true, &q[0], buf, &len, &a);
+		ldns_pkt_free(a);
+	}
+	if (ret == 0) {
+		all = malloc(off);
+		ret = all ? segs_count(fd, &before) : -ENOMEM;
+	}
+	if (ret == 0) {
+		off = 0;
+		for (int i = 0; i < n; i++) {
+			all[off++] = (uint8_t)(q[i].len >> 8);
+			all[off++] = (uint8_t)q[i].len;
+			memcpy(all + off, q[i].wire, q[i].len);
+			off += q[i].len;
+		}
+		if (write(fd, all, off) != (ssize_t)off) {
+			say("TCP send of %d queries: %s", n, strerror(errno));
+			ret = -EIO;
+		}
+	}
+	for (int i = 0; ret == 0 && i < n; i++) {
+		ldns_pkt *a = NULL;
+		unsigned k;
+
+		ret = tcp_recv(fd, buf, MAX_MSG, &len);
+		if (ret != 0) {
+			break;
+		}
+		k = len >= 2 ? (uint16_t)((buf[0] << 8 | buf[1]) - q[0].id) : (unsigned)n;
+		if (k >= (unsigned)n) {
+			say("answer %d has an ID of no query", i + 1);
+			ret = -EPROTO;
+			break;
+		}
+		ret = answer_parse(&q[k], buf, len, &a);
+		ldns_pkt_free(a);
+	}
+	if (ret == 0) {
+		ret = segs_count(fd, &after);
+	}
+	if (ret == 0 && after - before > SEGS_MAX) {
+		say("%d answers to one write came in %u TCP segments (at most %d)", n,
+		    after - before, SEGS_MAX);
+		ret = -EMSGSIZE;
+	} else if (ret == 0) {
+		printf("ok: %d answers to one write in %u TCP segment(s)\n", n, after - before);
+	}
+cleanup:
+	if (fd >= 0) {
+		close(fd);
+	}
+	for (int i = 0; q && i < n; i++) {
+		query_free(&q[i]);
+	}
+	free(q);
+	free(all);
+	free(buf);
+	return ret;
+}
+
 static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -1505,6 +1764,8 @@ static const struct {
 	{"noread", cmd_noread},
 	{"raw", cmd_raw},
 	{"blackhole", cmd_blackhole},
+	{"pair", cmd_pair},
+	{"segs", cmd_segs},
 };
 
 static void usage(FILE *f)
@@ -1521,7 +1782,9 @@ static void usage(FILE *f)
 		   "       dotd-probe drip HOST PORT SECONDS\n"
 		   "       dotd-probe noread HOST PORT SECONDS NAME\n"
 		   "       dotd-probe raw HOST PORT HEX none|RCODE\n"
-		   "       dotd-probe blackhole PORT SECONDS\n");
+		   "       dotd-probe blackhole PORT SECONDS\n"
+		   "       dotd-probe pair HOST PORT NAME TYPE [MISS-SUFFIX]\n"
+		   "       dotd-probe segs HOST PORT N NAME TYPE\n");
 }
 
 int main(int argc, char **argv)

@@ -141,6 +141,14 @@ for proto in udp tcp; do
 done
 check "probe truncation: UDP cut to 512 / EDNS 1232 with TC, TCP whole" \
 	"$PROBE" truncation "$HOST" "$DPORT"
+# Two queries in one TCP write: both answers at once, not the second after the probe's delayed
+# ACK of the first (dotd sets TCP_NODELAY on its client connections; dotd-probe pair says why).
+# The second a cache miss: its answer is written on its own, after the first's.
+check "probe pair: a cached answer and a miss's, pipelined over TCP, within 20 ms" \
+	"$PROBE" pair "$HOST" "$DPORT" www.example A pair.bench
+# And the answers made in one read leave in one write, not one segment each.
+check "probe segs: 32 cached answers to one TCP write in at most 4 segments" \
+	"$PROBE" segs "$HOST" "$DPORT" 32 www.example A
 
 # --- 1000 queries per transport ride the one TLS connection ---
 
