@@ -16,7 +16,8 @@
  *     source address's share or over the total, and query.c drops it (the client retries);
  *   - tcp_messages_per_read: a read callback handles that many messages, and the rest waits
  *     for the next loop iteration (uv_idle), so one busy client cannot starve the others;
- *   - tcp_buffer_max: a client that does not read its answers is closed;
+ *   - tcp_buffer_max: a client that does not read its answers is closed; the kernel's send
+ *     buffer of a client connection is set to it as well;
  *   - tcp_idle_timeout: measured from the last *complete* message, so a client that drips a
  *     byte at a time is closed too.
  *
@@ -559,7 +560,7 @@ static void on_tcp_connection(uv_stream_t *server, int status)
 	struct listener *l = server->data;
 	struct resolver *r = l->r;
 	struct client_tcp *c;
-	int len = sizeof(c->peer);
+	int len = sizeof(c->peer), sndbuf;
 
 	if (status != 0) {
 		log_warn(LOG_NET, "listener '%s': accept failed: %s", l->name, uv_strerror(status));
@@ -599,6 +600,13 @@ static void on_tcp_connection(uv_stream_t *server, int status)
 	 * leave together: client_tcp_work gathers them (dotd-probe segs).
 	 */
 	uv_tcp_nodelay(&c->tcp, 1);
+	/*
+	 * tcp_buffer_max bounds the kernel's share too: left to itself, Linux grows the send
+	 * buffer of a client that does not read to tcp_wmem's maximum (4 MiB measured) before our
+	 * queue sees any of it (tests/integration/load.sh, dotd-probe fill).
+	 */
+	sndbuf = (int)r->cfg->tcp_buffer_max;
+	uv_send_buffer_size((uv_handle_t *)&c->tcp, &sndbuf);
 	client_tcp_read_start(c);
 	uv_timer_start(&c->idle, on_client_idle, r->cfg->tcp_idle_timeout_ms,
 		       r->cfg->tcp_idle_timeout_ms);

@@ -3,7 +3,8 @@
 #   - the TCP limit held full by silent connections, drip-feeding clients, and dnsperf sending
 #     UDP meanwhile: every UDP query is answered, RSS stays under the bound, a new TCP client
 #     is still served (the oldest idle connection makes room), the drip-feeders are closed
-#   - a client that sends and never reads is closed (tcp_buffer_max)
+#   - a client that sends and never reads is closed (tcp_buffer_max), also one that sends a
+#     batch and stops: the kernel's send buffer is bounded too
 #   - access_control: outside it, UDP gets nothing and TCP gets REFUSED
 #   - then 100 identical questions at once reach the upstream once
 #
@@ -132,6 +133,17 @@ else
 	fail "closed for tcp_buffer_max (tcp_overflow_closed=$overflow)"
 fi
 check "dotd still serves" "$PROBE" query "$HOST" "$DPORT" www.example A udp NOERROR 192.0.2.80
+# 400 queries in one write and nothing more: 1.3 MB of answers. The kernel's send buffer is held
+# to tcp_buffer_max too, so they overflow it and the client is closed (reset: its queries were
+# still unread), not left with the kernel holding megabytes for it.
+check "a client that sends 400 queries at once and then neither reads nor sends is closed" \
+	"$PROBE" fill "$HOST" "$DPORT" 400 big.example TXT 10
+line=$(clients_line)
+if (($(stat_of "$line" tcp_overflow_closed) > overflow)); then
+	pass "closed for tcp_buffer_max (tcp_overflow_closed=$(stat_of "$line" tcp_overflow_closed))"
+else
+	fail "closed for tcp_buffer_max (tcp_overflow_closed=$(stat_of "$line" tcp_overflow_closed))"
+fi
 
 # --- 100 identical questions at once reach the upstream once ---
 

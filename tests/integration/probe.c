@@ -1384,6 +1384,95 @@ static int cmd_noread(int argc, char **argv)
 }
 
 /*
+ * fill: one answer read, then N queries of that name in one write, and nothing more: neither
+ * read nor sent. Their answers pass what the server keeps for a client (its queue and the
+ * kernel's send buffer); ok when the server resets the connection within SECONDS (closed with
+ * queries of ours unread, Linux sends an RST; a FIN would wait behind the unread answers). A
+ * server that lets its kernel buffer the answers without bound never closes it.
+ */
+static int cmd_fill(int argc, char **argv)
+{
+	struct target t;
+	struct query q = {0};
+	ldns_rr_type type;
+	ldns_pkt *a = NULL;
+	uint8_t *buf = NULL, *all = NULL;
+	size_t len, frame_len = 0;
+	int fd = -1, n, secs, ret, small = 4096, err = 0;
+	socklen_t elen = sizeof(err);
+	struct pollfd p;
+
+	if (argc != 6) {
+		say("usage: fill HOST PORT N NAME TYPE SECONDS");
+		return -EINVAL;
+	}
+	n = atoi(argv[2]);
+	type = ldns_get_rr_type_by_name(argv[4]);
+	secs = atoi(argv[5]);
+	if (n < 1 || n > 10000 || type == 0 || secs < 1) {
+		say("bad N '%s', type '%s' or SECONDS '%s'", argv[2], argv[4], argv[5]);
+		return -EINVAL;
+	}
+	ret = target_parse(argv[0], argv[1], &t);
+	if (ret == 0) {
+		ret = query_new(argv[3], type, random_id(), 0, &q);
+	}
+	if (ret != 0) {
+		return ret;
+	}
+	buf = malloc(MAX_MSG);
+	ret = buf ? sock_open(&t, true, &fd) : -ENOMEM;
+	if (ret == 0) {
+		/* The name is cached after this: the N answers are made at once. */
+		ret = exchange(fd, true, &q, buf, &len, &a);
+		ldns_pkt_free(a);
+	}
+	if (ret == 0) {
+		/* A small receive window: the answers stay at the server. */
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+		frame_len = 2 + q.len;
+		all = malloc(frame_len * (size_t)n);
+		ret = all ? 0 : -ENOMEM;
+	}
+	if (ret == 0) {
+		for (int i = 0; i < n; i++) {
+			all[i * frame_len] = (uint8_t)(q.len >> 8);
+			all[i * frame_len + 1] = (uint8_t)q.len;
+			memcpy(all + i * frame_len + 2, q.wire, q.len);
+		}
+		if (write(fd, all, frame_len * (size_t)n) != (ssize_t)(frame_len * (size_t)n)) {
+			say("TCP send of %d queries: %s", n, strerror(errno));
+			ret = -EIO;
+		}
+	}
+	if (ret == 0) {
+		p = (struct pollfd){.fd = fd, .events = 0};
+		if (poll(&p, 1, secs * 1000) < 0 || !(p.revents & (POLLERR | POLLHUP))) {
+			say("not reset within %d s of %d queries unread (%zu octets of answers)",
+			    secs, n, len * (size_t)n);
+			ret = -ETIMEDOUT;
+		}
+	}
+	if (ret == 0) {
+		getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen);
+		if (err != ECONNRESET) {
+			say("closed, but not reset: %s", strerror(err));
+			ret = -EPROTO;
+		} else {
+			printf("ok: reset by the server, %d answers of %zu octets left unread\n", n,
+			       len);
+		}
+	}
+	if (fd >= 0) {
+		close(fd);
+	}
+	query_free(&q);
+	free(all);
+	free(buf);
+	return ret;
+}
+
+/*
  * A raw message (hex) over UDP: "none" expects no answer at all; an RCODE expects an answer
  * with the message's ID and that RCODE (the question may be absent).
  */
@@ -1747,6 +1836,8 @@ cleanup:
 	return ret;
 }
 
+/* One per line: clang-format would pack this many into columns. */
+/* clang-format off */
 static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -1762,11 +1853,13 @@ static const struct {
 	{"hold", cmd_hold},
 	{"drip", cmd_drip},
 	{"noread", cmd_noread},
+	{"fill", cmd_fill},
 	{"raw", cmd_raw},
 	{"blackhole", cmd_blackhole},
 	{"pair", cmd_pair},
 	{"segs", cmd_segs},
 };
+/* clang-format on */
 
 static void usage(FILE *f)
 {
@@ -1781,6 +1874,7 @@ static void usage(FILE *f)
 		   "       dotd-probe hold HOST PORT N SECONDS\n"
 		   "       dotd-probe drip HOST PORT SECONDS\n"
 		   "       dotd-probe noread HOST PORT SECONDS NAME\n"
+		   "       dotd-probe fill HOST PORT N NAME TYPE SECONDS\n"
 		   "       dotd-probe raw HOST PORT HEX none|RCODE\n"
 		   "       dotd-probe blackhole PORT SECONDS\n"
 		   "       dotd-probe pair HOST PORT NAME TYPE [MISS-SUFFIX]\n"
