@@ -341,9 +341,20 @@ static void conn_push(struct tls_conn *c)
 	conn_flush(c);
 }
 
+/*
+ * Once per loop iteration, before it polls: the queries gathered leave, and carry our ACK of
+ * the answers read meanwhile; when none did, the ACK goes alone (conn_drive, stream.h).
+ */
 static void on_flush(uv_prepare_t *h)
 {
-	conn_push(h->data);
+	struct tls_conn *c = h->data;
+	bool ack = c->ack_due && c->out_len == 0;
+
+	c->ack_due = false;
+	conn_push(c);
+	if (ack && c->state == TLS_CONN_READY && c->n_slots_used > 0) {
+		stream_ack_now(&c->st);
+	}
 }
 
 /*
@@ -692,11 +703,13 @@ static void conn_drive(struct tls_conn *c)
 			conn_send_waiting(c);
 		}
 		/*
-		 * Answers still to come and no query to carry our ACK: send it now, or a server
-		 * with Nagle on holds the next answer until our next query (stream.h).
+		 * Answers still to come: unless a query written before the loop next polls carries
+		 * our ACK, on_flush sends it alone, or a server with Nagle on holds the next answer
+		 * until our next query (stream.h).
 		 */
-		if (c->state == TLS_CONN_READY && c->n_slots_used > 0 && c->out_len == 0) {
-			stream_ack_now(&c->st);
+		if (c->state == TLS_CONN_READY && c->n_slots_used > 0) {
+			c->ack_due = true;
+			uv_prepare_start(&c->flush, on_flush);
 		}
 		conn_timer_update(c);
 	}

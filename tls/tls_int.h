@@ -92,8 +92,8 @@ struct tls_conn {
 	struct stream st;	 /**< the stream layer: socket, buffers, write and close timers */
 	struct tls_link tls;	 /**< the TLS layer over it */
 	uv_timer_t timer;	 /**< handshake deadline, then liveness, idle, drain or probe */
-	uv_prepare_t flush;	 /**< active while out holds queries: encrypts and writes them
-				      once per loop iteration, before libuv polls */
+	uv_prepare_t flush;	 /**< active while out holds queries or an ACK is due: encrypts
+				      and writes them once per loop iteration, before libuv polls */
 	struct tls_upstream *up; /**< borrowed: the upstream outlives its connections */
 	struct sockaddr_storage addr; /**< where it connects: the upstream's address then */
 	enum tls_conn_state state;
@@ -110,6 +110,7 @@ struct tls_conn {
 	bool stream_open;      /**< the stream's on_closed has not come yet */
 	bool timer_open;       /**< the timer's close callback has not come yet */
 	bool flush_open;       /**< the flush handle's close callback has not come yet */
+	bool ack_due;	       /**< answers were read and more are awaited: ACK at the flush */
 	unsigned keepalive_ms; /**< the server's edns-tcp-keepalive, 0 until it sends one */
 	uint64_t last_rx;      /**< loop time bytes last arrived (liveness) */
 	uint64_t probe_sent;   /**< loop time a probe was written after a network change */
