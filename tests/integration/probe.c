@@ -479,6 +479,15 @@ static int answer_expect(const struct query *q, const ldns_pkt *a, ldns_pkt_rcod
 	return 0;
 }
 
+/* Put @q at @at as a TCP frame (2-octet length, then the message); its length. */
+static size_t frame_put(uint8_t *at, const struct query *q)
+{
+	at[0] = (uint8_t)(q->len >> 8);
+	at[1] = (uint8_t)q->len;
+	memcpy(at + 2, q->wire, q->len);
+	return 2 + q->len;
+}
+
 /* Send q on fd and read its answer, checked by answer_parse(). */
 static int exchange(int fd, bool tcp, const struct query *q, uint8_t *buf, size_t *len,
 		    ldns_pkt **out)
@@ -1349,9 +1358,7 @@ static int cmd_noread(int argc, char **argv)
 	frame_len = 2 + q.len;
 	n_frames = sizeof(batch) / frame_len;
 	for (size_t i = 0; i < n_frames; i++) {
-		batch[i * frame_len] = (uint8_t)(q.len >> 8);
-		batch[i * frame_len + 1] = (uint8_t)q.len;
-		memcpy(batch + i * frame_len + 2, q.wire, q.len);
+		frame_put(batch + i * frame_len, &q);
 	}
 	start = now_ms();
 	ret = -EBUSY;
@@ -1436,9 +1443,7 @@ static int cmd_fill(int argc, char **argv)
 	}
 	if (ret == 0) {
 		for (int i = 0; i < n; i++) {
-			all[i * frame_len] = (uint8_t)(q.len >> 8);
-			all[i * frame_len + 1] = (uint8_t)q.len;
-			memcpy(all + i * frame_len + 2, q.wire, q.len);
+			frame_put(all + i * frame_len, &q);
 		}
 		if (write(fd, all, frame_len * (size_t)n) != (ssize_t)(frame_len * (size_t)n)) {
 			say("TCP send of %d queries: %s", n, strerror(errno));
@@ -1631,10 +1636,7 @@ static int pair_try(int fd, const char *name, const char *miss, ldns_rr_type typ
 		size_t off = 0;
 
 		for (int i = 0; i < 2; i++) {
-			both[off++] = (uint8_t)(q[i].len >> 8);
-			both[off++] = (uint8_t)q[i].len;
-			memcpy(both + off, q[i].wire, q[i].len);
-			off += q[i].len;
+			off += frame_put(both + off, &q[i]);
 		}
 		if (write(fd, both, off) != (ssize_t)off) {
 			say("TCP send of the pair: %s", strerror(errno));
@@ -1786,10 +1788,7 @@ static int cmd_segs(int argc, char **argv)
 	if (ret == 0) {
 		off = 0;
 		for (int i = 0; i < n; i++) {
-			all[off++] = (uint8_t)(q[i].len >> 8);
-			all[off++] = (uint8_t)q[i].len;
-			memcpy(all + off, q[i].wire, q[i].len);
-			off += q[i].len;
+			off += frame_put(all + off, &q[i]);
 		}
 		if (write(fd, all, off) != (ssize_t)off) {
 			say("TCP send of %d queries: %s", n, strerror(errno));
