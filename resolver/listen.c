@@ -37,8 +37,10 @@
  * the next answer leaves by another socket. A queued answer holds its listener.
  */
 #include <errno.h>
+#include <linux/sockios.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "dns_frame.h"
 #include "listen.h"
@@ -217,7 +219,30 @@ static void on_client_closed(uv_handle_t *h)
 	}
 }
 
-static void client_tcp_close(struct client_tcp *c)
+/* Whether answers to @c wait unsent: in libuv's queue, or in the kernel's send buffer. */
+static bool client_tcp_unsent(const struct client_tcp *c)
+{
+	uv_os_fd_t fd;
+	int n = 0;
+
+	if (uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) > 0) {
+		return true;
+	}
+	if (uv_fileno((const uv_handle_t *)&c->tcp, &fd) != 0) {
+		return false;
+	}
+	return ioctl(fd, SIOCOUTQNSD, &n) == 0 && n > 0;
+}
+
+/*
+ * Close @c. @graceful: the client closed its side itself, and may still read what it has not
+ * received yet, which the kernel sends before our FIN. Otherwise (idle, over a limit, an error,
+ * shutdown) answers that wait unsent are abandoned with a reset: with a FIN behind them, Linux
+ * keeps them in an orphaned socket in FIN-WAIT-1 for as long as a client that does not read
+ * answers its zero-window probes (measured: minutes, tcp_buffer_max and more each), kernel
+ * memory that no limit of ours counts (tests/integration/load.sh, dotd-probe fill).
+ */
+static void client_tcp_end(struct client_tcp *c, bool graceful)
 {
 	if (c->closing) {
 		return;
@@ -226,8 +251,17 @@ static void client_tcp_close(struct client_tcp *c)
 	c->r->n_tcp_clients--;
 	dl_remove(&c->r->tcp_clients, &c->lru);
 	queue_remove(c);
-	uv_close((uv_handle_t *)&c->tcp, on_client_closed);
+	if (graceful || !client_tcp_unsent(c) ||
+	    uv_tcp_close_reset(&c->tcp, on_client_closed) != 0) {
+		uv_close((uv_handle_t *)&c->tcp, on_client_closed);
+	}
 	uv_close((uv_handle_t *)&c->idle, on_client_closed);
+}
+
+/* Close @c on our side: for a limit, an error, or shutdown (client_tcp_end). */
+static void client_tcp_close(struct client_tcp *c)
+{
+	client_tcp_end(c, false);
 }
 
 static void on_client_idle(uv_timer_t *t)
@@ -535,7 +569,7 @@ static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		if (nread != UV_EOF) {
 			log_debug(LOG_NET, "client TCP read failed: %s", uv_strerror((int)nread));
 		}
-		client_tcp_close(c);
+		client_tcp_end(c, nread == UV_EOF);
 		return;
 	}
 	dns_frame_commit(&c->frame, (size_t)nread);

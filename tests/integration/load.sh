@@ -4,7 +4,8 @@
 #     UDP meanwhile: every UDP query is answered, RSS stays under the bound, a new TCP client
 #     is still served (the oldest idle connection makes room), the drip-feeders are closed
 #   - a client that sends and never reads is closed (tcp_buffer_max), also one that sends a
-#     batch and stops: the kernel's send buffer is bounded too
+#     batch and stops: the kernel's send buffer is bounded too; closed idle with answers
+#     unsent, it gets a reset
 #   - access_control: outside it, UDP gets nothing and TCP gets REFUSED
 #   - then 100 identical questions at once reach the upstream once
 #
@@ -119,7 +120,7 @@ else
 	fail "oldest connections made room (tcp_evicted=$evicted) and idle ones were closed" \
 		"(tcp_idle_closed=$idle)"
 fi
-echo "    $(cat "$TMP/hold.out" | tail -n 1)"
+echo "    $(tail -n 1 "$TMP/hold.out")"
 
 # --- a client that never reads ---
 
@@ -145,6 +146,22 @@ else
 	fail "closed for tcp_buffer_max (tcp_overflow_closed=$(stat_of "$line" tcp_overflow_closed))"
 fi
 
+# 25 queries in one write: 80 KB of answers, more than the kernel's send buffer takes, less than
+# overflows our queue. Idle after 1.5 s, dotd closes it with a reset: with a FIN behind the
+# unsent answers, Linux would keep them in an orphaned socket for minutes, probing the window.
+idle=$(stat_of "$line" tcp_idle_closed)
+overflow=$(stat_of "$line" tcp_overflow_closed)
+check "a client that stops reading and is closed idle gets a reset, not a FIN behind its answers" \
+	"$PROBE" fill "$HOST" "$DPORT" 25 big.example TXT 5
+line=$(clients_line)
+if (($(stat_of "$line" tcp_idle_closed) > idle &&
+	$(stat_of "$line" tcp_overflow_closed) == overflow)); then
+	pass "closed as idle (tcp_idle_closed=$(stat_of "$line" tcp_idle_closed))"
+else
+	fail "closed as idle (tcp_idle_closed $idle -> $(stat_of "$line" tcp_idle_closed)," \
+		"tcp_overflow_closed $overflow -> $(stat_of "$line" tcp_overflow_closed))"
+fi
+
 # --- 100 identical questions at once reach the upstream once ---
 
 before=$(ustat unbound total.num.queries)
@@ -165,6 +182,7 @@ fi
 
 # --- access_control ---
 
+APORT=''
 new_port APORT
 sed -e "s/$HOST@$DPORT/$HOST@$APORT/" -e '/^tcp_/d' "$TMP/dotd.yml" > "$TMP/acl.yml"
 echo 'access_control: ["10.0.0.0/8", "fd00::/8"]' >> "$TMP/acl.yml"

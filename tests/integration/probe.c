@@ -1392,10 +1392,11 @@ static int cmd_noread(int argc, char **argv)
 
 /*
  * fill: one answer read, then N queries of that name in one write, and nothing more: neither
- * read nor sent. Their answers pass what the server keeps for a client (its queue and the
- * kernel's send buffer); ok when the server resets the connection within SECONDS (closed with
- * queries of ours unread, Linux sends an RST; a FIN would wait behind the unread answers). A
- * server that lets its kernel buffer the answers without bound never closes it.
+ * read nor sent. Ok when the server resets the connection within SECONDS; a FIN would wait
+ * behind the unread answers and never show here. Many queries: their answers pass what the
+ * server keeps for a client (its queue and the kernel's send buffer), and a server that lets
+ * its kernel buffer them without bound never closes it. Fewer, whose answers pass the kernel's
+ * buffer only: the server closes it when idle, with answers still unsent.
  */
 static int cmd_fill(int argc, char **argv)
 {
@@ -1453,7 +1454,7 @@ static int cmd_fill(int argc, char **argv)
 	if (ret == 0) {
 		p = (struct pollfd){.fd = fd, .events = 0};
 		if (poll(&p, 1, secs * 1000) < 0 || !(p.revents & (POLLERR | POLLHUP))) {
-			say("not reset within %d s of %d queries unread (%zu octets of answers)",
+			say("not reset within %d s of %d queries (%zu octets of answers unread)",
 			    secs, n, len * (size_t)n);
 			ret = -ETIMEDOUT;
 		}

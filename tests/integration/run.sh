@@ -322,6 +322,7 @@ fi
 # --- privileges: user:, and CAP_NET_BIND_SERVICE without root ---
 
 if (($(id -u) == 0)); then
+	uport=''
 	new_port uport
 	write_config "$TMP/user.yml" "$uport"
 	echo "user: nobody" >> "$TMP/user.yml"
