@@ -22,11 +22,11 @@
  *     byte at a time is closed too.
  *
  * Lifetime of a client connection: it holds one reference for its open handles, one per query
- * in flight (the origin's hold) and one per pending write. Closing (peer closed, idle, error,
- * limit, shutdown) drops the first in the last close callback; the struct is freed when the
- * count reaches zero, so an answer that arrives after the client left finds it closed and is
- * dropped (§6.2.4). A listener likewise holds one reference per open handle and one per UDP
- * query in flight.
+ * in flight (the origin's hold) and one per pending write. Closing (idle, error, limit,
+ * shutdown, or the peer's FIN once its answers are out: client_tcp_finish) drops the first in
+ * the last close callback; the struct is freed when the count reaches zero, so an answer that
+ * arrives after the client left finds it closed and is dropped (§6.2.4). A listener likewise
+ * holds one reference per open handle and one per UDP query in flight.
  *
  * UDP is batched, as the hit path is mostly system calls (docs/BENCHMARKS.md, the profile): a
  * socket is read with recvmmsg (libuv's UV_UDP_RECVMMSG, up to 20 datagrams a call, into
@@ -83,6 +83,7 @@ struct client_tcp {
 	unsigned in_flight; /**< its queries waiting for an upstream (origin holds) */
 	bool closing;
 	bool reading;		  /**< uv_read_start is in effect */
+	bool read_closed;	  /**< the client sent its FIN: answer, then close */
 	bool queued;		  /**< in r->tcp_ready or r->tcp_paused */
 	struct dl_node lru;	  /**< in r->tcp_clients */
 	struct client_tcp *qnext; /**< in r->tcp_ready or r->tcp_paused */
@@ -264,6 +265,20 @@ static void client_tcp_close(struct client_tcp *c)
 	client_tcp_end(c, false);
 }
 
+/*
+ * A client that sent its FIN after its queries (a half-close: it may still receive, RFC 9293
+ * §3.6) is closed once it has all its answers: none in flight, none waiting to be handled, none
+ * in libuv's queue; the kernel sends what it holds, then our FIN. Called wherever one of those
+ * ends. Before, it was closed at its FIN and the answers of its misses were lost.
+ */
+static void client_tcp_finish(struct client_tcp *c)
+{
+	if (c->read_closed && !c->closing && c->in_flight == 0 && !c->queued && !c->cork &&
+	    uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
+		client_tcp_end(c, true);
+	}
+}
+
 static void on_client_idle(uv_timer_t *t)
 {
 	struct client_tcp *c = t->data;
@@ -279,6 +294,8 @@ static void on_tcp_write(uv_write_t *req, int status)
 
 	if (status != 0 && status != UV_ECANCELED) {
 		client_tcp_close(w->c);
+	} else if (status == 0) {
+		client_tcp_finish(w->c);
 	}
 	client_tcp_unref(w->c);
 	free(w);
@@ -386,7 +403,7 @@ static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 static void client_tcp_read_start(struct client_tcp *c)
 {
-	if (!c->reading && !c->closing &&
+	if (!c->reading && !c->closing && !c->read_closed &&
 	    uv_read_start((uv_stream_t *)&c->tcp, on_client_alloc, on_client_read) == 0) {
 		c->reading = true;
 	}
@@ -451,6 +468,7 @@ static void client_tcp_work(struct client_tcp *c)
 	client_tcp_handle(c);
 	client_tcp_uncork(c);
 	c->cork = NULL;
+	client_tcp_finish(c);
 }
 
 /* Queries came back: paused clients whose share allows it go on. */
@@ -506,6 +524,7 @@ static void client_tcp_release(struct origin *o, const struct sockaddr *peer)
 	(void)peer;
 	REQUIRE(c->in_flight > 0);
 	c->in_flight--;
+	client_tcp_finish(c);
 	client_tcp_unref(c); /* may free it */
 	r->n_waiters--;
 	clients_resume(r);
@@ -565,11 +584,15 @@ static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (c->closing || nread == 0) {
 		return;
 	}
+	if (nread == UV_EOF) {
+		c->read_closed = true;
+		client_tcp_read_stop(c);
+		client_tcp_finish(c);
+		return;
+	}
 	if (nread < 0) {
-		if (nread != UV_EOF) {
-			log_debug(LOG_NET, "client TCP read failed: %s", uv_strerror((int)nread));
-		}
-		client_tcp_end(c, nread == UV_EOF);
+		log_debug(LOG_NET, "client TCP read failed: %s", uv_strerror((int)nread));
+		client_tcp_close(c);
 		return;
 	}
 	dns_frame_commit(&c->frame, (size_t)nread);

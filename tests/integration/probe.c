@@ -1837,6 +1837,105 @@ cleanup:
 }
 
 /* One per line: clang-format would pack this many into columns. */
+/*
+ * halfclose: a query for NAME (cached by a first exchange) and one for a fresh name under
+ * MISS-SUFFIX, in one write, then shutdown(SHUT_WR): the client's FIN, after which it may still
+ * receive (RFC 9293 §3.6). Ok when both answers come, NOERROR, and then the server's FIN, all
+ * within 5 s. A server that closes at the client's FIN loses the miss's answer.
+ */
+static int cmd_halfclose(int argc, char **argv)
+{
+	struct target t;
+	struct query q[2] = {0};
+	ldns_rr_type type;
+	uint8_t *buf = NULL, both[2 * (2 + 512)];
+	char fresh[300];
+	struct timeval tv = {.tv_sec = 5};
+	size_t len, off = 0;
+	int fd = -1, ret, got = 0;
+
+	if (argc != 5) {
+		say("usage: halfclose HOST PORT NAME TYPE MISS-SUFFIX");
+		return -EINVAL;
+	}
+	type = ldns_get_rr_type_by_name(argv[3]);
+	if (type == 0) {
+		say("unknown type '%s'", argv[3]);
+		return -EINVAL;
+	}
+	snprintf(fresh, sizeof(fresh), "h%08lx.%s", (unsigned long)random(), argv[4]);
+	ret = target_parse(argv[0], argv[1], &t);
+	if (ret == 0) {
+		ret = query_new(argv[2], type, random_id(), 0, &q[0]);
+	}
+	if (ret == 0) {
+		ret = query_new(fresh, type, (uint16_t)(q[0].id + 1), 0, &q[1]);
+	}
+	if (ret == 0 && q[0].len + q[1].len > sizeof(both) - 4) {
+		ret = -EMSGSIZE;
+	}
+	buf = ret == 0 ? malloc(MAX_MSG) : NULL;
+	if (ret == 0) {
+		ret = buf ? sock_open(&t, true, &fd) : -ENOMEM;
+	}
+	if (ret == 0) {
+		ldns_pkt *a = NULL;
+
+		/* NAME is cached after this: its answer is made at once, the miss's later. */
+		ret = exchange(fd, true, &q[0], buf, &len, &a);
+		ldns_pkt_free(a);
+	}
+	if (ret == 0) {
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		for (int i = 0; i < 2; i++) {
+			off += frame_put(both + off, &q[i]);
+		}
+		if (write(fd, both, off) != (ssize_t)off || shutdown(fd, SHUT_WR) != 0) {
+			say("TCP send of two queries and the FIN: %s", strerror(errno));
+			ret = -EIO;
+		}
+	}
+	for (; ret == 0 && got < 2; got++) {
+		ldns_pkt *a = NULL;
+
+		ret = tcp_recv(fd, buf, MAX_MSG, &len);
+		if (ret != 0) {
+			say("after our FIN, %d answer(s) of 2 came, then: %s", got, strerror(-ret));
+			break;
+		}
+		if (len >= 2) {
+			uint16_t id = (uint16_t)(buf[0] << 8 | buf[1]);
+
+			ret = answer_parse(id == q[1].id ? &q[1] : &q[0], buf, len, &a);
+		}
+		if (ret == 0 && (!a || ldns_pkt_get_rcode(a) != LDNS_RCODE_NOERROR)) {
+			say("answer %d after our FIN is not NOERROR", got + 1);
+			ret = -EPROTO;
+		}
+		ldns_pkt_free(a);
+	}
+	if (ret == 0) {
+		ssize_t n = read(fd, buf, 1);
+
+		if (n != 0) {
+			say("after both answers, no FIN from the server: %s",
+			    n < 0 ? strerror(errno) : "more data");
+			ret = -EPROTO;
+		} else {
+			printf("ok: both answers after our FIN (one a miss, %s), then the server's "
+			       "FIN\n",
+			       fresh);
+		}
+	}
+	if (fd >= 0) {
+		close(fd);
+	}
+	free(buf);
+	query_free(&q[0]);
+	query_free(&q[1]);
+	return ret;
+}
+
 /* clang-format off */
 static const struct {
 	const char *name;
@@ -1858,6 +1957,7 @@ static const struct {
 	{"blackhole", cmd_blackhole},
 	{"pair", cmd_pair},
 	{"segs", cmd_segs},
+	{"halfclose", cmd_halfclose},
 };
 /* clang-format on */
 
@@ -1878,7 +1978,8 @@ static void usage(FILE *f)
 		   "       dotd-probe raw HOST PORT HEX none|RCODE\n"
 		   "       dotd-probe blackhole PORT SECONDS\n"
 		   "       dotd-probe pair HOST PORT NAME TYPE [MISS-SUFFIX]\n"
-		   "       dotd-probe segs HOST PORT N NAME TYPE\n");
+		   "       dotd-probe segs HOST PORT N NAME TYPE\n"
+		   "       dotd-probe halfclose HOST PORT NAME TYPE MISS-SUFFIX\n");
 }
 
 int main(int argc, char **argv)

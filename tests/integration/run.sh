@@ -149,6 +149,10 @@ check "probe pair: a cached answer and a miss's, pipelined over TCP, within 20 m
 # And the answers made in one read leave in one write, not one segment each.
 check "probe segs: 32 cached answers to one TCP write in at most 4 segments" \
 	"$PROBE" segs "$HOST" "$DPORT" 32 www.example A
+# A client that sends its FIN after its queries (shutdown(SHUT_WR)) still gets every answer,
+# the miss's too, and then dotd's FIN.
+check "probe halfclose: a cached answer and a miss's after the client's FIN, then dotd's FIN" \
+	"$PROBE" halfclose "$HOST" "$DPORT" www.example A halfclose.bench
 
 # --- 1000 queries per transport ride the one TLS connection ---
 
