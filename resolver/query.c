@@ -34,6 +34,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __GLIBC__ /* from stdlib.h */
+#include <malloc.h>
+#endif
 
 #include "blocklist.h"
 #include "hosts.h"
@@ -48,6 +51,8 @@
 #define STALE_TTL	 30   /* RFC 8767 §4 */
 #define INFLIGHT_BUCKETS 4096 /* power of two */
 #define VAL_FETCHES_MAX	 48   /* DS and DNSKEY questions one validation may ask */
+#define TRIM_PEAK	 512  /* queries in flight whose end is worth a trim (query_trim) */
+#define TRIM_DELAY_MS	 2000 /* and how long after their fall */
 
 struct query;
 
@@ -252,6 +257,39 @@ static bool waiters_answer_stale(struct query *q)
 	return true;
 }
 
+/*
+ * Many queries were in flight and most have ended (an upstream froze and up to queries_max
+ * waited, 0.9 to 1.7 KB each with their waiters and what the upstream side buffered for them):
+ * give their pages back. glibc returns only the top of its heap by itself, and what was
+ * allocated after them pins it: of the 1.7 MB that 2,000 waiting queries took, 1.5 MB stayed
+ * resident until the next handshake's trim (tls_ecc_tables_drop; tests/integration/trim.sh).
+ * The trim waits TRIM_DELAY_MS, for the rest of the fall and what goes after the queries (the
+ * connections given up in the freeze, their buffers): at once, with an eighth of the queries
+ * still in flight, it left 1.0 MB of the 1.5 there (trim.sh). It cannot give back pages
+ * that the cache's new entries now share with free chunks: answers cached as their queries end
+ * fill the chunks those free (docs/ARCHITECTURE.md, "Memory"). musl returns memory itself.
+ */
+static void on_trim_timer(uv_timer_t *t)
+{
+	struct resolver *r = t->data;
+
+	r->queries_peak = r->n_queries;
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+	log_debug(LOG_QUERY, "queries in flight fell from %zu or more to %zu: memory trimmed",
+		  (size_t)TRIM_PEAK, r->n_queries);
+}
+
+static void query_trim(struct resolver *r)
+{
+	if (r->queries_peak < TRIM_PEAK || r->n_queries > r->queries_peak / 8 ||
+	    uv_is_active((uv_handle_t *)&r->trim_timer)) {
+		return;
+	}
+	uv_timer_start(&r->trim_timer, on_trim_timer, TRIM_DELAY_MS, 0);
+}
+
 static void query_free(struct query *q)
 {
 	struct resolver *r = q->r;
@@ -293,6 +331,7 @@ static void query_free(struct query *q)
 	free(q->fail_ans);
 	free(q->val_ans);
 	free(q);
+	query_trim(r);
 }
 
 /* Whether a try of @q has been written on an established connection (it may be answered). */
@@ -1042,6 +1081,11 @@ int query_timer_init(struct resolver *r)
 	if (ret == 0) {
 		r->q_timer.data = r;
 		r->handles_open++;
+		ret = uv_timer_init(r->loop, &r->trim_timer);
+	}
+	if (ret == 0) {
+		r->trim_timer.data = r;
+		r->handles_open++;
 		r->inflight = calloc(INFLIGHT_BUCKETS, sizeof(*r->inflight));
 		if (!r->inflight) {
 			return -ENOMEM;
@@ -1126,6 +1170,9 @@ static bool query_start(struct resolver *r, const struct cache_key *k,
 	q->hnext = *inflight_bucket(r, k->hash);
 	*inflight_bucket(r, k->hash) = q;
 	r->n_queries++;
+	if (r->n_queries > r->queries_peak) {
+		r->queries_peak = r->n_queries;
+	}
 	dl_append(&r->deadlines, &q->n_deadline, now + snap->cfg->timeout_ms);
 	if (w && r->cfg->serve_stale_max > 0 && cache_has_stale(r->cache, k)) {
 		dl_append(&r->stales, &q->n_stale, now + STALE_CLIENT_MS);
@@ -1258,4 +1305,5 @@ void query_drop_all(struct resolver *r)
 		query_free(QUERY_OF(r->deadlines.head, n_deadline));
 	}
 	uv_timer_stop(&r->q_timer);
+	uv_timer_stop(&r->trim_timer);
 }

@@ -947,9 +947,9 @@ void resolver_stop(struct resolver *r)
 	snapshot_unref(r->snap);
 	r->snap = NULL;
 	uv_handle_t *handles[] = {
-		(uv_handle_t *)&r->q_timer,  (uv_handle_t *)&r->sig_int,
-		(uv_handle_t *)&r->sig_term, (uv_handle_t *)&r->sig_usr1,
-		(uv_handle_t *)&r->sig_hup,
+		(uv_handle_t *)&r->q_timer,  (uv_handle_t *)&r->trim_timer,
+		(uv_handle_t *)&r->sig_int,  (uv_handle_t *)&r->sig_term,
+		(uv_handle_t *)&r->sig_usr1, (uv_handle_t *)&r->sig_hup,
 	};
 	for (size_t i = 0; i < sizeof(handles) / sizeof(handles[0]); i++) {
 		if (handles[i]->type != UV_UNKNOWN_HANDLE && !uv_is_closing(handles[i])) {

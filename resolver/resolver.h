@@ -217,6 +217,8 @@ struct resolver {
 
 	struct query **inflight;  /**< owned: queries by question, for coalescing */
 	size_t n_queries;	  /**< queries in flight */
+	size_t queries_peak;	  /**< the most in flight since the last trim (query_trim) */
+	uv_timer_t trim_timer;	  /**< a trim after many queries ended (query_trim) */
 	struct dl_list deadlines; /**< queries by overall deadline (timeout) */
 	struct dl_list tries;	  /**< queries by try deadline (timeout_per_try) */
 	struct dl_list stales;	  /**< queries by serve-stale deadline (1.8 s) */
