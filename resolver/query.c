@@ -102,7 +102,7 @@ struct query {
 	uint8_t *val_ans;  /**< owned: the upstream's answer being validated */
 	size_t val_len;
 	unsigned val_fetches;	/**< DS and DNSKEY questions asked for it */
-	struct val_need need;	/**< the latest of them */
+	struct val_need *need;	/**< owned, or NULL: the latest of them (allocated for the first) */
 	struct query *val_subq; /**< the query answering it, while it is in flight */
 	struct waiter *val_w;	/**< our waiter in val_subq's list (val_subq frees it) */
 	uint8_t data[];
@@ -330,6 +330,7 @@ static void query_free(struct query *q)
 	snapshot_unref(q->snap);
 	free(q->fail_ans);
 	free(q->val_ans);
+	free(q->need);
 	free(q);
 	query_trim(r);
 }
@@ -544,12 +545,12 @@ static void val_fetch(struct query *q)
 	struct val_ctx ctx;
 	struct waiter *w;
 	struct query *sq;
-	size_t len = dns_msg_question(msg, DNS_RD | DNS_CD, q->need.name, q->need.name_len,
-				      q->need.qtype, true);
+	size_t len = dns_msg_question(msg, DNS_RD | DNS_CD, q->need->name, q->need->name_len,
+				      q->need->qtype, true);
 	unsigned rcode;
 	bool prefetch;
 
-	zone = policy_lookup(r->snap->policy, q->need.name, q->need.name_len);
+	zone = policy_lookup(r->snap->policy, q->need->name, q->need->name_len);
 	if (dns_msg_check_query(msg, len, &cq, &rcode) != DNS_CHECK_OK ||
 	    zone->action != POLICY_FORWARD) {
 		goto fail; /* a special-use zone has no DS or DNSKEY to give */
@@ -569,7 +570,7 @@ static void val_fetch(struct query *q)
 		if (cache_lookup(r->cache, &k, &cl, 0, r->val_buf, DNS_MAX_MSG + 64, &alen,
 				 &prefetch) == CACHE_FRESH) {
 			val_ctx_make(q, &ctx);
-			val_learn(r->vc, &ctx, &q->need, r->val_buf, alen);
+			val_learn(r->vc, &ctx, q->need, r->val_buf, alen);
 			return;
 		}
 	}
@@ -604,7 +605,7 @@ static void val_fetch(struct query *q)
 	return;
 fail:
 	val_ctx_make(q, &ctx);
-	val_learn(r->vc, &ctx, &q->need, NULL, 0);
+	val_learn(r->vc, &ctx, q->need, NULL, 0);
 }
 
 /* The verdict is in: the answer goes to the cache and the waiters, or SERVFAIL does. */
@@ -680,9 +681,9 @@ static void val_step(struct query *q)
 			break;
 		}
 		if (ret < 0 || q->val_fetches >= VAL_FETCHES_MAX ||
-		    (q->val_fetches > 0 && need.qtype == q->need.qtype &&
-		     need.name_len == q->need.name_len &&
-		     memcmp(need.name, q->need.name, need.name_len) == 0)) {
+		    (q->val_fetches > 0 && need.qtype == q->need->qtype &&
+		     need.name_len == q->need->name_len &&
+		     memcmp(need.name, q->need->name, need.name_len) == 0)) {
 			/* No memory, or the chain of trust does not come together. */
 			res = (struct val_result){.sec = VAL_BOGUS,
 						  .ede = DNSSEC_EDE_DNSKEY_MISSING};
@@ -690,8 +691,18 @@ static void val_step(struct query *q)
 				 ret < 0 ? "out of memory" : "the chain of trust cannot be built");
 			break;
 		}
+		/* Most queries never ask one: its 272 bytes are allocated for those that do. */
+		if (!q->need) {
+			q->need = malloc(sizeof(*q->need));
+		}
+		if (!q->need) {
+			res = (struct val_result){.sec = VAL_BOGUS,
+						  .ede = DNSSEC_EDE_DNSKEY_MISSING};
+			snprintf(res.why, sizeof(res.why), "out of memory");
+			break;
+		}
 		q->val_fetches++;
-		q->need = need;
+		*q->need = need;
 		r->stats.dnssec_fetches++;
 		val_fetch(q);
 		if (q->val_subq) {
@@ -708,7 +719,7 @@ static void val_fetched(struct query *q, const uint8_t *ans, size_t len)
 	struct val_ctx ctx;
 
 	val_ctx_make(q, &ctx);
-	val_learn(q->r->vc, &ctx, &q->need, ans, len);
+	val_learn(q->r->vc, &ctx, q->need, ans, len);
 	if (!q->val_busy) {
 		val_step(q);
 	}

@@ -2,7 +2,7 @@
 # dotd gives back the memory of queries that waited for a frozen upstream, against a real
 # unbound serving DoT on loopback: with unbound stopped (SIGSTOP), 2,000 questions never asked
 # before wait in dotd until its timeout (1 s here) answers them SERVFAIL, which is not cached.
-# RssAnon rises by some 1.7 MB meanwhile; 3 s after the last answer it must be back within
+# RssAnon rises by some 1.4 MB meanwhile; 3 s after the last answer it must be back within
 # 640 kB of where it was. Without the trim of resolver/query.c (query_trim) glibc kept 1.6 MB
 # of the freed queries resident, below what was allocated after them, until the next handshake.
 #
