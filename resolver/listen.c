@@ -236,14 +236,13 @@ static bool client_tcp_unsent(const struct client_tcp *c)
 }
 
 /*
- * Close @c. @graceful: the client closed its side itself, and may still read what it has not
- * received yet, which the kernel sends before our FIN. Otherwise (idle, over a limit, an error,
- * shutdown) answers that wait unsent are abandoned with a reset: with a FIN behind them, Linux
- * keeps them in an orphaned socket in FIN-WAIT-1 for as long as a client that does not read
- * answers its zero-window probes (measured: minutes, tcp_buffer_max and more each), kernel
+ * Close @c (idle, over a limit, an error, shutdown, or its half-close done: client_tcp_finish).
+ * Answers that wait unsent are abandoned with a reset: with a FIN behind them, Linux keeps them
+ * in an orphaned socket (FIN-WAIT-1, or LAST-ACK after the client's FIN) for as long as a client
+ * that does not read answers its zero-window probes (measured: still there 290 s after), kernel
  * memory that no limit of ours counts (tests/integration/load.sh, dotd-probe fill).
  */
-static void client_tcp_end(struct client_tcp *c, bool graceful)
+static void client_tcp_close(struct client_tcp *c)
 {
 	if (c->closing) {
 		return;
@@ -252,30 +251,25 @@ static void client_tcp_end(struct client_tcp *c, bool graceful)
 	c->r->n_tcp_clients--;
 	dl_remove(&c->r->tcp_clients, &c->lru);
 	queue_remove(c);
-	if (graceful || !client_tcp_unsent(c) ||
-	    uv_tcp_close_reset(&c->tcp, on_client_closed) != 0) {
+	if (!client_tcp_unsent(c) || uv_tcp_close_reset(&c->tcp, on_client_closed) != 0) {
 		uv_close((uv_handle_t *)&c->tcp, on_client_closed);
 	}
 	uv_close((uv_handle_t *)&c->idle, on_client_closed);
 }
 
-/* Close @c on our side: for a limit, an error, or shutdown (client_tcp_end). */
-static void client_tcp_close(struct client_tcp *c)
-{
-	client_tcp_end(c, false);
-}
-
 /*
  * A client that sent its FIN after its queries (a half-close: it may still receive, RFC 9293
- * §3.6) is closed once it has all its answers: none in flight, none waiting to be handled, none
- * in libuv's queue; the kernel sends what it holds, then our FIN. Called wherever one of those
- * ends. Before, it was closed at its FIN and the answers of its misses were lost.
+ * §3.6) is closed, with our FIN, once it has all its answers: none in flight, none waiting to be
+ * handled, none unsent (libuv's queue, the kernel's). Called wherever one of those ends; the
+ * kernel's sending has no event, so one that waits there is left to the idle timer, which
+ * resets it if they are still unsent then (a client that half-closes and does not read).
+ * Before, it was closed at its FIN and the answers of its misses were lost.
  */
 static void client_tcp_finish(struct client_tcp *c)
 {
 	if (c->read_closed && !c->closing && c->in_flight == 0 && !c->queued && !c->cork &&
-	    uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
-		client_tcp_end(c, true);
+	    !client_tcp_unsent(c)) {
+		client_tcp_close(c);
 	}
 }
 

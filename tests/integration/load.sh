@@ -161,6 +161,10 @@ else
 	fail "closed as idle (tcp_idle_closed $idle -> $(stat_of "$line" tcp_idle_closed)," \
 		"tcp_overflow_closed $overflow -> $(stat_of "$line" tcp_overflow_closed))"
 fi
+# The same, the client's FIN after its queries: dotd answers a half-closed client, but answers
+# still unsent when it would close are reset as well, not left behind a FIN.
+check "a client that half-closes and does not read gets a reset, not a FIN behind its answers" \
+	"$PROBE" fill "$HOST" "$DPORT" 25 big.example TXT 5 halfclose
 
 # --- 100 identical questions at once reach the upstream once ---
 

@@ -1396,7 +1396,9 @@ static int cmd_noread(int argc, char **argv)
  * behind the unread answers and never show here. Many queries: their answers pass what the
  * server keeps for a client (its queue and the kernel's send buffer), and a server that lets
  * its kernel buffer them without bound never closes it. Fewer, whose answers pass the kernel's
- * buffer only: the server closes it when idle, with answers still unsent.
+ * buffer only: the server closes it when idle, with answers still unsent. With "halfclose",
+ * the write is followed by shutdown(SHUT_WR): a server that answers a half-closed client and
+ * then closes with a FIN behind what the client did not read fails too.
  */
 static int cmd_fill(int argc, char **argv)
 {
@@ -1410,8 +1412,8 @@ static int cmd_fill(int argc, char **argv)
 	socklen_t elen = sizeof(err);
 	struct pollfd p;
 
-	if (argc != 6) {
-		say("usage: fill HOST PORT N NAME TYPE SECONDS");
+	if ((argc != 6 && argc != 7) || (argc == 7 && strcmp(argv[6], "halfclose") != 0)) {
+		say("usage: fill HOST PORT N NAME TYPE SECONDS [halfclose]");
 		return -EINVAL;
 	}
 	n = atoi(argv[2]);
@@ -1446,7 +1448,8 @@ static int cmd_fill(int argc, char **argv)
 		for (int i = 0; i < n; i++) {
 			frame_put(all + i * frame_len, &q);
 		}
-		if (write(fd, all, frame_len * (size_t)n) != (ssize_t)(frame_len * (size_t)n)) {
+		if (write(fd, all, frame_len * (size_t)n) != (ssize_t)(frame_len * (size_t)n) ||
+		    (argc == 7 && shutdown(fd, SHUT_WR) != 0)) {
 			say("TCP send of %d queries: %s", n, strerror(errno));
 			ret = -EIO;
 		}
@@ -1974,7 +1977,7 @@ static void usage(FILE *f)
 		   "       dotd-probe hold HOST PORT N SECONDS\n"
 		   "       dotd-probe drip HOST PORT SECONDS\n"
 		   "       dotd-probe noread HOST PORT SECONDS NAME\n"
-		   "       dotd-probe fill HOST PORT N NAME TYPE SECONDS\n"
+		   "       dotd-probe fill HOST PORT N NAME TYPE SECONDS [halfclose]\n"
 		   "       dotd-probe raw HOST PORT HEX none|RCODE\n"
 		   "       dotd-probe blackhole PORT SECONDS\n"
 		   "       dotd-probe pair HOST PORT NAME TYPE [MISS-SUFFIX]\n"
