@@ -259,15 +259,15 @@ static bool waiters_answer_stale(struct query *q)
 
 /*
  * Many queries were in flight and most have ended (an upstream froze and up to queries_max
- * waited, 0.9 to 1.7 KB each with their waiters and what the upstream side buffered for them):
- * give their pages back. glibc returns only the top of its heap by itself, and what was
- * allocated after them pins it: of the 1.7 MB that 2,000 waiting queries took, 1.5 MB stayed
- * resident until the next handshake's trim (tls_ecc_tables_drop; tests/integration/trim.sh).
- * The trim waits TRIM_DELAY_MS, for the rest of the fall and what goes after the queries (the
- * connections given up in the freeze, their buffers): at once, with an eighth of the queries
- * still in flight, it left 1.0 MB of the 1.5 there (trim.sh). It cannot give back pages
- * that the cache's new entries now share with free chunks: answers cached as their queries end
- * fill the chunks those free (docs/ARCHITECTURE.md, "Memory"). musl returns memory itself.
+ * waited, 1.4 KB each in tests/integration/trim.sh, with their waiters and what the upstream
+ * side queued for them): give their pages back. glibc returns only the top of its heap by
+ * itself, and what was allocated after them pins it: of the 2.9 MB that 2,000 waiting queries
+ * took there, 1.66 MB stayed resident until the next handshake's trim (tls_ecc_tables_drop).
+ * The trim waits TRIM_DELAY_MS, for the rest of the fall and what goes after the queries: run
+ * at once, with an eighth of the queries still in flight, it gave back less than half. It
+ * cannot give back pages that a free chunk shares with what is still in use, such as the
+ * cache's entries for answers that came as their queries ended (docs/ARCHITECTURE.md,
+ * "Memory"). musl's allocator returns memory itself.
  */
 static void on_trim_timer(uv_timer_t *t)
 {

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # dotd gives back the memory of queries that waited for a frozen upstream, against a real
 # unbound serving DoT on loopback: with unbound stopped (SIGSTOP), 2,000 questions never asked
-# before wait in dotd until its timeout (1 s here) answers them SERVFAIL, which is not cached.
-# RssAnon rises by some 1.4 MB meanwhile; 3 s after the last answer it must be back within
-# 640 kB of where it was. Without the trim of resolver/query.c (query_trim) glibc kept 1.6 MB
+# before wait in dotd until its timeout (2 s here) answers them SERVFAIL, which is not cached.
+# RssAnon rises by some 2.9 MB meanwhile; 3 s after the last answer it must be back within
+# 640 kB of where it was. Without the trim of resolver/query.c (query_trim) glibc kept 1.66 MB
 # of the freed queries resident, below what was allocated after them, until the next handshake.
 #
 # Not for the ASan build: its allocator keeps freed memory in quarantine and has no trim.
@@ -30,10 +30,14 @@ if ! command -v dnsperf > /dev/null 2>&1; then
 fi
 
 start_unbound unbound
-# udp_queries_per_source: the N questions come from one address.
-dotd_in_front dotd "$(printf 'timeout: 1000\nudp_queries_per_source: 4096')" "$UPORT"
+# udp_queries_per_source: the N questions come from one address. timeout_per_try past the
+# timeout: the silent connection is not given up and others opened meanwhile (their handshakes
+# and the queries sent again on them allocate among the waiting queries, and what stays of them
+# pins freed pages: that would measure the allocator, not the trim).
+dotd_in_front dotd "$(printf 'timeout: 2000\ntimeout_per_try: 3000\nudp_queries_per_source: 4096')" \
+	"$UPORT"
 wait_answer "$DPORT" 10 "$DOTD_PID" || die "dotd starts and answers"
-pass "dotd starts and answers (timeout 1 s)"
+pass "dotd starts and answers (timeout 2 s)"
 
 anon_kb()
 {
@@ -46,24 +50,32 @@ done > "$TMP/names"
 sleep 1 # the first handshake's own trim is done
 before=$(anon_kb)
 kill -STOP "$UNBOUND_PID"
-dnsperf -s "$HOST" -p "$DPORT" -d "$TMP/names" -n 1 -q $N -Q 10000 -t 5 > "$TMP/perf" 2>&1 &
+# 2,500 q/s: the socket's receive buffer holds some 270 datagrams, so a busy machine that keeps
+# dotd from reading for a while loses some; the check below allows a tenth.
+dnsperf -s "$HOST" -p "$DPORT" -d "$TMP/names" -n 1 -q $N -Q 2500 -t 6 > "$TMP/perf" 2>&1 &
 perf=$!
-sleep 0.6 # all sent (0.2 s), none answered yet (1 s)
+sleep 1.3 # all sent (0.8 s), none answered yet (2 s)
 waiting=$(anon_kb)
 wait "$perf" || true
 kill -CONT "$UNBOUND_PID"
 at_end=$(anon_kb)
 sleep 3
 after=$(anon_kb)
-servfail=$(awk '/Response codes:/ { for (i = 1; i < NF; i++) if ($i == "SERVFAIL") print $(i + 1) }' \
-	"$TMP/perf")
+rcode_count()
+{
+	awk -v rc="$1" '/Response codes:/ { for (i = 1; i < NF; i++) if ($i == rc) n = $(i + 1) }
+		END { print n + 0 }' "$TMP/perf"
+}
+servfail=$(rcode_count SERVFAIL)
+noerror=$(rcode_count NOERROR)
 figures="RssAnon ${before} kB before, ${waiting} with them waiting, ${at_end} at the last answer,"
 figures+=" ${after} 3 s later"
-if [[ ${servfail:-0} == "$N" ]]; then
-	pass "the $N questions waited for the frozen upstream and got SERVFAIL"
+if ((servfail >= N * 9 / 10 && noerror == 0)); then
+	pass "the questions waited for the frozen upstream and got SERVFAIL ($servfail of $N)"
 else
-	fail "the $N questions waited for the frozen upstream and got SERVFAIL (${servfail:-0})"
-	indent < "$TMP/perf"
+	fail "the questions waited for the frozen upstream and got SERVFAIL ($servfail of $N," \
+		"NOERROR $noerror)"
+	grep -v '^\[Timeout\]' "$TMP/perf" | indent
 fi
 if ((waiting - before >= ROSE_MIN_KB)); then
 	pass "the waiting queries took memory ($figures)"
