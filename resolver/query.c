@@ -261,8 +261,9 @@ static bool waiters_answer_stale(struct query *q)
  * Many queries were in flight and most have ended (an upstream froze and up to queries_max
  * waited, 1.4 KB each in tests/integration/trim.sh, with their waiters and what the upstream
  * side queued for them): give their pages back. glibc returns only the top of its heap by
- * itself, and what was allocated after them pins it: of the 2.9 MB that 2,000 waiting queries
- * took there, 1.66 MB stayed resident until the next handshake's trim (tls_ecc_tables_drop).
+ * itself, and what was allocated after them pins it: of the 3.4 MB that 2,000 waiting queries
+ * took there (before val_need left struct query), 1.66 MB stayed resident until the next
+ * handshake's trim (tls_ecc_tables_drop).
  * The trim waits TRIM_DELAY_MS, for the rest of the fall and what goes after the queries: run
  * at once, with an eighth of the queries still in flight, it gave back less than half. It
  * cannot give back pages that a free chunk shares with what is still in use, such as the
