@@ -681,6 +681,11 @@ static void val_step(struct query *q)
 		if (ret == 0) {
 			break;
 		}
+		/* Most queries never ask one: its 272 bytes are allocated for those that do. */
+		if (ret > 0 && !q->need) {
+			q->need = malloc(sizeof(*q->need));
+			ret = q->need ? ret : -ENOMEM;
+		}
 		if (ret < 0 || q->val_fetches >= VAL_FETCHES_MAX ||
 		    (q->val_fetches > 0 && need.qtype == q->need->qtype &&
 		     need.name_len == q->need->name_len &&
@@ -690,16 +695,6 @@ static void val_step(struct query *q)
 						  .ede = DNSSEC_EDE_DNSKEY_MISSING};
 			snprintf(res.why, sizeof(res.why), "%s",
 				 ret < 0 ? "out of memory" : "the chain of trust cannot be built");
-			break;
-		}
-		/* Most queries never ask one: its 272 bytes are allocated for those that do. */
-		if (!q->need) {
-			q->need = malloc(sizeof(*q->need));
-		}
-		if (!q->need) {
-			res = (struct val_result){.sec = VAL_BOGUS,
-						  .ede = DNSSEC_EDE_DNSKEY_MISSING};
-			snprintf(res.why, sizeof(res.why), "out of memory");
 			break;
 		}
 		q->val_fetches++;
