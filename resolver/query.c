@@ -23,8 +23,12 @@
  * duration, so appending at the tail keeps it sorted, and one timer at the earliest head serves
  * all three.
  *
- * Memory: a query is one allocation holding the struct, the upstream frame (shared by every
- * try: tls/ writes each try's ID just before encrypting it) and the bitmap of upstreams tried.
+ * Memory: a query is one allocation holding the struct, its cache key's octets, the upstream
+ * frame (shared by every try: tls/ writes each try's ID just before encrypting it) and the
+ * bitmap of upstreams tried. Its first try's leg is in the struct; the others, which only a
+ * query whose first try is slow or failed needs, are one allocation made for the second. A
+ * query waiting on a frozen upstream is what a burst holds by the thousand (queries_max), so
+ * it carries no room it does not use: 376 bytes plus its key and frame, from 912.
  * Each waiter is one allocation holding its client's origin and address and its own message.
  *
  * Clients: a message comes from an origin (origin.h), and its answer goes back through it.
@@ -77,15 +81,18 @@ struct query {
 	struct resolver *r;
 	struct snapshot *snap; /**< referenced: the configuration and upstreams it runs on */
 	size_t group;	       /**< its upstream group in snap (0: the default upstreams) */
-	struct cache_key key;
+	uint64_t key_hash;     /**< its cache key (cache_key_make): hash, length, octets */
+	uint16_t key_len;
+	uint8_t *key_data;	/**< in this allocation */
 	struct query *hnext;	/**< in the in-flight table */
 	struct waiter *waiters; /**< owned */
 	bool stale_served;	/**< the waiters got the stale answer; refreshing on */
 	bool unreachable;	/**< the waiters got SERVFAIL early: nothing was reachable */
 	uint8_t *frame;		/**< the upstream query, in this allocation */
 	size_t frame_len;
-	uint8_t *tried; /**< bitmap of upstreams tried, in this allocation */
-	struct query_leg legs[QUERY_MAX_LEGS];
+	uint8_t *tried;		     /**< bitmap of upstreams tried, in this allocation */
+	struct query_leg leg0;	     /**< the first try's */
+	struct query_leg *legs_more; /**< owned, or NULL: legs 1 .. QUERY_MAX_LEGS - 1 */
 	unsigned n_active;
 	int last_error;	   /**< TLS_ERR_* of the latest failed try */
 	uint8_t *fail_ans; /**< owned: an upstream's SERVFAIL or REFUSED, kept while others try */
@@ -110,6 +117,40 @@ struct query {
 
 #define QUERY_OF(node, member) DL_ENTRY(node, struct query, member)
 
+/* @q's cache key, as the cache takes it: copied into @k (a few dozen octets, off the hit path). */
+static void query_key(const struct query *q, struct cache_key *k)
+{
+	k->hash = q->key_hash;
+	k->len = q->key_len;
+	memcpy(k->data, q->key_data, q->key_len);
+}
+
+/* @q's leg @i, or NULL when the legs past the first have not been allocated. */
+static struct query_leg *query_leg(struct query *q, unsigned i)
+{
+	if (i == 0) {
+		return &q->leg0;
+	}
+	return q->legs_more ? &q->legs_more[i - 1] : NULL;
+}
+
+/* End every try of @q under way; returns how many there were. */
+static unsigned query_legs_cancel(struct query *q)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < QUERY_MAX_LEGS; i++) {
+		struct query_leg *leg = query_leg(q, i);
+
+		if (leg && leg->active) {
+			tls_query_cancel(&leg->tq);
+			leg->active = false;
+			n++;
+		}
+	}
+	return n;
+}
+
 static void timer_arm(struct resolver *r);
 
 /* --- the in-flight table --- */
@@ -122,8 +163,8 @@ static struct query **inflight_bucket(struct resolver *r, uint64_t hash)
 static struct query *inflight_find(struct resolver *r, const struct cache_key *k)
 {
 	for (struct query *q = *inflight_bucket(r, k->hash); q; q = q->hnext) {
-		if (q->key.hash == k->hash && q->key.len == k->len &&
-		    memcmp(q->key.data, k->data, k->len) == 0) {
+		if (q->key_hash == k->hash && q->key_len == k->len &&
+		    memcmp(q->key_data, k->data, k->len) == 0) {
 			return q;
 		}
 	}
@@ -132,7 +173,7 @@ static struct query *inflight_find(struct resolver *r, const struct cache_key *k
 
 static void inflight_remove(struct query *q)
 {
-	struct query **pp = inflight_bucket(q->r, q->key.hash);
+	struct query **pp = inflight_bucket(q->r, q->key_hash);
 
 	while (*pp != q) {
 		pp = &(*pp)->hnext;
@@ -236,9 +277,14 @@ static bool waiters_answer_stale(struct query *q)
 {
 	struct resolver *r = q->r;
 	struct waiter **pp = &q->waiters;
+	struct cache_key k;
 	bool prefetch;
 
-	if (!q->waiters || r->cfg->serve_stale_max == 0 || !cache_has_stale(r->cache, &q->key)) {
+	if (!q->waiters || r->cfg->serve_stale_max == 0) {
+		return false;
+	}
+	query_key(q, &k);
+	if (!cache_has_stale(r->cache, &k)) {
 		return false;
 	}
 	while (*pp) {
@@ -250,7 +296,7 @@ static bool waiters_answer_stale(struct query *q)
 			continue;
 		}
 		*pp = w->next;
-		answer_from_cache(r, &q->key, &w->cq, &to, STALE_TTL, &prefetch);
+		answer_from_cache(r, &k, &w->cq, &to, STALE_TTL, &prefetch);
 		waiter_free(w);
 	}
 	q->stale_served = true;
@@ -295,12 +341,7 @@ static void query_free(struct query *q)
 {
 	struct resolver *r = q->r;
 
-	for (unsigned i = 0; i < QUERY_MAX_LEGS; i++) {
-		if (q->legs[i].active) {
-			tls_query_cancel(&q->legs[i].tq);
-			q->legs[i].active = false;
-		}
-	}
+	query_legs_cancel(q);
 	dl_remove(&r->deadlines, &q->n_deadline);
 	dl_remove(&r->tries, &q->n_try);
 	dl_remove(&r->stales, &q->n_stale);
@@ -332,6 +373,7 @@ static void query_free(struct query *q)
 	free(q->fail_ans);
 	free(q->val_ans);
 	free(q->need);
+	free(q->legs_more);
 	free(q);
 	query_trim(r);
 }
@@ -340,7 +382,9 @@ static void query_free(struct query *q)
 static bool query_any_sent(const struct query *q)
 {
 	for (unsigned i = 0; i < QUERY_MAX_LEGS; i++) {
-		if (q->legs[i].active && tls_query_sent(&q->legs[i].tq)) {
+		const struct query_leg *leg = query_leg((struct query *)q, i);
+
+		if (leg && leg->active && tls_query_sent(&leg->tq)) {
 			return true;
 		}
 	}
@@ -421,6 +465,7 @@ static void fail_reason(int status, int *ede, const char **text)
  */
 static void query_fail(struct query *q, int status)
 {
+	struct cache_key k;
 	struct dns_opt opt;
 	const char *text;
 	int ede;
@@ -431,7 +476,8 @@ static void query_fail(struct query *q, int status)
 		return;
 	}
 	/* A refresh that failed keeps the cached answer and holds the next one back. */
-	cache_refresh_failed(q->r->cache, &q->key);
+	query_key(q, &k);
+	cache_refresh_failed(q->r->cache, &k);
 	if (q->val_ans) {
 		ede = DNS_EDE_DNSSEC_INDETERMINATE;
 		text = "DNSSEC validation did not finish in time";
@@ -463,7 +509,10 @@ static void query_answer(struct query *q, const uint8_t *ans, size_t len,
 		return;
 	}
 	if (!q->val_no_dates) {
-		cache_insert(r->cache, &q->key, ans, len, aopt);
+		struct cache_key k;
+
+		query_key(q, &k);
+		cache_insert(r->cache, &k, ans, len, aopt);
 	}
 	while (q->waiters) {
 		struct waiter *w = q->waiters;
@@ -726,13 +775,7 @@ static void val_begin(struct query *q, const uint8_t *ans, size_t len)
 {
 	struct resolver *r = q->r;
 
-	for (unsigned i = 0; i < QUERY_MAX_LEGS; i++) {
-		if (q->legs[i].active) {
-			tls_query_cancel(&q->legs[i].tq);
-			q->legs[i].active = false;
-			q->n_active--;
-		}
-	}
+	q->n_active -= query_legs_cancel(q);
 	dl_remove(&r->tries, &q->n_try);
 	q->val_ans = malloc(len);
 	if (!q->val_ans) {
@@ -899,13 +942,20 @@ static bool query_try_next(struct query *q)
 		int i, ret;
 
 		for (unsigned k = 0; k < QUERY_MAX_LEGS; k++) {
-			if (!q->legs[k].active) {
-				leg = &q->legs[k];
+			leg = query_leg(q, k);
+			if (!leg) {
+				/* leg0 is busy: the others are needed now, and only now */
+				q->legs_more = calloc(QUERY_MAX_LEGS - 1, sizeof(*q->legs_more));
+				leg = q->legs_more; /* NULL if that failed: try again later */
+			}
+			if (!leg || !leg->active) {
 				break;
 			}
+			leg = NULL;
 		}
 		if (!leg) {
-			return true; /* enough tries in flight; the next timer looks again */
+			return true; /* enough tries in flight, or no memory: the next timer looks
+					again */
 		}
 		i = upstream_pick(q->snap->groups[q->group].ups, q->tried, q->n_active == 0);
 		if (i < 0) {
@@ -1155,14 +1205,17 @@ static bool query_start(struct resolver *r, const struct cache_key *k,
 	struct dns_upstream_opts opts;
 	struct query *q;
 
-	q = calloc(1, sizeof(*q) + frame_cap + tried_len);
+	q = calloc(1, sizeof(*q) + k->len + frame_cap + tried_len);
 	if (!q) {
 		return false;
 	}
 	q->r = r;
-	q->key = *k;
+	q->key_hash = k->hash;
+	q->key_len = k->len;
+	q->key_data = q->data;
+	memcpy(q->key_data, k->data, k->len);
 	q->group = group;
-	q->frame = q->data;
+	q->frame = q->key_data + k->len;
 	q->tried = q->frame + frame_cap;
 	q->cd = (dns_flags(cq->msg) & DNS_CD) != 0;
 	q->do_bit = cq->do_bit;
