@@ -63,11 +63,16 @@ struct query;
 /** A client waiting for the answer to a query. */
 struct waiter {
 	struct waiter *next;
-	struct origin *origin;	      /**< held (origin_hold) until waiter_free; NULL if parent */
-	struct query *parent;	      /**< a validation's own question: whose it is, or NULL */
-	struct sockaddr_storage peer; /**< the client's address (UDP: where the answer goes) */
-	uint64_t received;	      /**< uv_hrtime() when its query arrived */
-	struct dns_client_query cq;   /**< cq.msg points to msg */
+	struct origin *origin; /**< held (origin_hold) until waiter_free; NULL if parent */
+	struct query *parent;  /**< a validation's own question: whose it is, or NULL */
+	/** The client's address (UDP: where the answer goes): an IP one, 28 bytes, not 128. */
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} peer;
+	uint64_t received;	    /**< uv_hrtime() when its query arrived */
+	struct dns_client_query cq; /**< cq.msg points to msg */
 	uint8_t msg[];
 };
 
@@ -188,7 +193,7 @@ static struct query_client waiter_client(const struct waiter *w)
 {
 	return (struct query_client){
 		.origin = w->origin,
-		.peer = (const struct sockaddr *)&w->peer,
+		.peer = &w->peer.sa,
 		.received = w->received,
 	};
 }
@@ -220,7 +225,7 @@ static void answer_error_to(struct resolver *r, const struct query_client *to,
 static void waiter_free(struct waiter *w)
 {
 	if (w->origin) {
-		origin_release(w->origin, (const struct sockaddr *)&w->peer);
+		origin_release(w->origin, &w->peer.sa);
 	}
 	free(w);
 }
