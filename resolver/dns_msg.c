@@ -78,16 +78,12 @@ size_t dns_msg_udp_limit(const struct dns_client_query *cq)
 	return limit < DNS_MSG_UDP_MAX ? limit : DNS_MSG_UDP_MAX;
 }
 
-int dns_msg_upstream_query(const struct dns_client_query *cq, const struct dns_upstream_opts *o,
-			   uint8_t *out, size_t cap, size_t *out_len)
+/* The OPT's options of an upstream query, in octets, with @pad set to the padding's length. */
+static size_t upstream_opts_len(size_t len, const struct dns_upstream_opts *o, size_t *pad)
 {
-	size_t qlen = cq->q.end - DNS_HDR_LEN;
-	size_t len = DNS_HDR_LEN + qlen + DNS_OPT_FIXED_LEN;
 	size_t opts = 0;
-	size_t pad = 0;
-	uint8_t *m = out + 2;
-	uint8_t *p;
 
+	*pad = 0;
 	if (o->ecs_private) {
 		opts += 4 + 4; /* FAMILY, SOURCE PREFIX-LENGTH 0, SCOPE 0, no address */
 	}
@@ -98,10 +94,31 @@ int dns_msg_upstream_query(const struct dns_client_query *cq, const struct dns_u
 		/* RFC 8467 §4.1: the whole message, padding option included, fills whole blocks. */
 		size_t unpadded = len + opts + 4;
 
-		pad = (o->padding_blocksize - unpadded % o->padding_blocksize) %
-		      o->padding_blocksize;
-		opts += 4 + pad;
+		*pad = (o->padding_blocksize - unpadded % o->padding_blocksize) %
+		       o->padding_blocksize;
+		opts += 4 + *pad;
 	}
+	return opts;
+}
+
+size_t dns_msg_upstream_query_len(const struct dns_client_query *cq,
+				  const struct dns_upstream_opts *o)
+{
+	size_t len = cq->q.end + DNS_OPT_FIXED_LEN, pad;
+
+	len += upstream_opts_len(len, o, &pad);
+	return len > DNS_MAX_MSG ? 0 : 2 + len;
+}
+
+int dns_msg_upstream_query(const struct dns_client_query *cq, const struct dns_upstream_opts *o,
+			   uint8_t *out, size_t cap, size_t *out_len)
+{
+	size_t qlen = cq->q.end - DNS_HDR_LEN;
+	size_t len = DNS_HDR_LEN + qlen + DNS_OPT_FIXED_LEN;
+	size_t pad, opts = upstream_opts_len(len, o, &pad);
+	uint8_t *m = out + 2;
+	uint8_t *p;
+
 	len += opts;
 	if (len > DNS_MAX_MSG || 2 + len > cap) {
 		return -ENOSPC;

@@ -66,6 +66,10 @@ size_t dns_msg_question(uint8_t *out, uint16_t flags, const uint8_t *name, size_
 int dns_msg_upstream_query(const struct dns_client_query *cq, const struct dns_upstream_opts *o,
 			   uint8_t *out, size_t cap, size_t *out_len);
 
+/** The length dns_msg_upstream_query() writes for @cq and @o, its prefix included; 0: too long. */
+size_t dns_msg_upstream_query_len(const struct dns_client_query *cq,
+				  const struct dns_upstream_opts *o);
+
 /**
  * Write the client's answer from the upstream's @ans (whose OPT, found by dns_opt_find(), is
  * @aopt): the client's ID and question spelling, an OPT of ours only if the client sent one

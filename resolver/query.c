@@ -24,12 +24,13 @@
  * all three.
  *
  * Memory: a query is one allocation holding the struct, its cache key's octets, the upstream
- * frame (shared by every try: tls/ writes each try's ID just before encrypting it) and the
- * bitmap of upstreams tried. Its first try's leg is in the struct; the others, which only a
- * query whose first try is slow or failed needs, are one allocation made for the second. A
- * query waiting on a frozen upstream is what a burst holds by the thousand (queries_max), so
- * it carries no room it does not use: 376 bytes plus its key and frame, from 912.
- * Each waiter is one allocation holding its client's origin and address and its own message.
+ * frame (shared by every try: tls/ writes each try's ID just before encrypting it; its length
+ * reckoned first, dns_msg_upstream_query_len) and the bitmap of upstreams tried. Its first try's
+ * leg is in the struct; the others, which only a query whose first try is slow or failed needs, are
+ * one allocation made for the second. A query waiting on a frozen upstream is what a burst holds by
+ * the thousand (queries_max), so it carries no room it does not use: 376 bytes plus its key and
+ * frame, from 912. Each waiter is one allocation holding its client's origin and address and its
+ * own message.
  *
  * Clients: a message comes from an origin (origin.h), and its answer goes back through it.
  * query.c does not know the transport behind: a waiter holds its origin (origin_hold, which
@@ -1204,13 +1205,18 @@ static bool query_start(struct resolver *r, const struct cache_key *k,
 			const struct dns_client_query *cq, size_t group, struct waiter *w)
 {
 	struct snapshot *snap = r->snap;
-	size_t frame_cap = 2 + cq->q.end + 64 + snap->opts.padding_blocksize;
 	size_t tried_len = (upstream_count(snap->groups[group].ups) + 7) / 8;
 	uint64_t now = uv_now(r->loop);
-	struct dns_upstream_opts opts;
+	struct dns_upstream_opts opts = snap->opts;
+	size_t frame_len;
 	struct query *q;
 
-	q = calloc(1, sizeof(*q) + k->len + frame_cap + tried_len);
+	opts.validate = snap->cfg->dnssec && !(dns_flags(cq->msg) & DNS_CD);
+	frame_len = dns_msg_upstream_query_len(cq, &opts);
+	if (frame_len == 0) {
+		return false;
+	}
+	q = calloc(1, sizeof(*q) + k->len + frame_len + tried_len);
 	if (!q) {
 		return false;
 	}
@@ -1221,12 +1227,10 @@ static bool query_start(struct resolver *r, const struct cache_key *k,
 	memcpy(q->key_data, k->data, k->len);
 	q->group = group;
 	q->frame = q->key_data + k->len;
-	q->tried = q->frame + frame_cap;
+	q->tried = q->frame + frame_len;
 	q->cd = (dns_flags(cq->msg) & DNS_CD) != 0;
 	q->do_bit = cq->do_bit;
-	opts = snap->opts;
-	opts.validate = snap->cfg->dnssec && !q->cd;
-	if (dns_msg_upstream_query(cq, &opts, q->frame, frame_cap, &q->frame_len) != 0) {
+	if (dns_msg_upstream_query(cq, &opts, q->frame, frame_len, &q->frame_len) != 0) {
 		free(q);
 		return false;
 	}

@@ -172,6 +172,60 @@ static void test_upstream_padding(void)
 	}
 }
 
+/*
+ * dns_msg_upstream_query_len() is what dns_msg_upstream_query() writes, to the octet: a query
+ * is allocated to that length (query_start), so one octet short must not fit.
+ */
+static void test_upstream_query_len(void)
+{
+	static const unsigned blocks[] = {0, 2, 128, 468, 4096, 65535};
+	static const char *names[] = {".", "www.example.",
+				      "a-rather-longer-label.and.more.example.", NULL};
+	char longest[300];
+	size_t n = 0;
+
+	for (int i = 0; i < 4; i++) { /* 4 labels of 62: a name of 253 octets and the root */
+		memset(longest + n, 'x', 62);
+		n += 62;
+		longest[n++] = '.';
+	}
+	longest[n] = 0;
+	names[3] = longest;
+	for (size_t b = 0; b < sizeof(blocks) / sizeof(blocks[0]); b++) {
+		for (unsigned flags = 0; flags < 8; flags++) {
+			for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+				struct dns_upstream_opts o = {.padding_blocksize = blocks[b],
+							      .ecs_private = flags & 1,
+							      .keepalive = flags & 2,
+							      .validate = flags & 4};
+				struct wire w = make_query(names[i], LDNS_RR_TYPE_AAAA, 1232, true);
+				uint8_t *out = malloc(2 + 65536);
+				struct dns_client_query cq;
+				unsigned rcode;
+				size_t len, out_len = 0;
+
+				CU_ASSERT_EQUAL_FATAL(
+					dns_msg_check_query(w.buf, w.len, &cq, &rcode),
+					DNS_CHECK_OK);
+				len = dns_msg_upstream_query_len(&cq, &o);
+				CU_ASSERT_TRUE(len > 2);
+				CU_ASSERT_EQUAL(
+					dns_msg_upstream_query(&cq, &o, out, len - 1, &out_len),
+					-ENOSPC);
+				CU_ASSERT_EQUAL(dns_msg_upstream_query(&cq, &o, out, len, &out_len),
+						0);
+				CU_ASSERT_EQUAL(out_len, len);
+				CU_ASSERT_EQUAL(dns_get16(out), len - 2);
+				if (blocks[b] > 0) {
+					CU_ASSERT_EQUAL((len - 2) % blocks[b], 0);
+				}
+				free(out);
+				free(w.buf);
+			}
+		}
+	}
+}
+
 /* The client's own options (ECS with its subnet, cookies) never reach the upstream. */
 static void test_upstream_strips_client_options(void)
 {
@@ -728,6 +782,7 @@ int main(void)
 		{"scrub: chain order, unrelated records", test_scrub},
 		{"check query", test_check_query},
 		{"upstream padding", test_upstream_padding},
+		{"upstream query length", test_upstream_query_len},
 		{"client options stay", test_upstream_strips_client_options},
 		{"client answer", test_client_answer},
 		{"truncation", test_truncation},
