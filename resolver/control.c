@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <ldns/ldns.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -24,6 +23,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "ldns_lib.h"
 #include "log.h"
 #include "netwatch.h"
 #include "resolver.h"

@@ -9,9 +9,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include <ldns/ldns.h>
-
 #include "dns_msg.h"
+#include "ldns_lib.h"
 
 enum dns_check dns_msg_check_query(const uint8_t *msg, size_t len, struct dns_client_query *cq,
 				   unsigned *rcode)

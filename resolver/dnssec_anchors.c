@@ -21,9 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <ldns/ldns.h>
-
 #include "dnssec_anchors.h"
+#include "ldns_lib.h"
 #include "log.h"
 
 #define NAME_WIRE_MAX	255 /* RFC 1035 §3.1 */

@@ -2,7 +2,8 @@
 # sizes.sh ARCH...: the flash figures of docs/ROUTER.md, one Markdown table per architecture
 # built by tests/cross/cross.sh (build-cross-ARCH). Each row is a file stripped by the cross
 # binutils' strip (on a copy), its size in bytes (stat): dotd, then every shared library it
-# needs, directly or through another (readelf -d NEEDED), found in the build's sysroot or the
+# needs, directly or through another (readelf -d NEEDED; libldns, which dotd loads with dlopen,
+# from the build's CMake cache), found in the build's sysroot or the
 # multiarch and cross toolchain directories. The C library (libc, the loader, libm and the
 # other glibc parts, libgcc_s, libatomic) is left out: the router has its own (musl on OpenWrt).
 # OpenSSL's libcrypto and libssl are counted apart: only Debian's libldns needs them (dotd's
@@ -41,9 +42,14 @@ find_lib()
 	return 1
 }
 
+# needed FILE: the libraries FILE needs; for dotd also libldns, which it loads itself when it
+# first needs it (resolver/ldns_lib.h): the soname the build found, from its CMake cache.
 needed()
 {
 	"$TRIPLET-readelf" -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'
+	if [[ $1 == "$DOTD" ]]; then
+		sed -n 's/^DOTD_LDNS_SONAME:[A-Z]*=//p' "$BUILD/CMakeCache.txt"
+	fi
 }
 
 is_libc()
