@@ -16,6 +16,12 @@
 #ifndef DOTD_LDNS_LIB_H
 #define DOTD_LDNS_LIB_H
 
+/*
+ * stdbool.h first: ldns/common.h, when it finds bool undefined, defines _Bool as a signed char,
+ * and every struct with a bool in it would then differ between this file's users and the rest.
+ */
+#include <stdbool.h>
+
 #include <ldns/ldns.h>
 
 /* Every ldns function that dotd's own code calls (not the tests': they link ldns). */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <stdbool.h> /* first: without it ldns/common.h makes bool a signed char */
 #include <ldns/ldns.h>
 
 #include "cache.h"

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include <stdbool.h> /* first: without it ldns/common.h makes bool a signed char */
 #include <ldns/ldns.h>
 
 #include "tls.h"

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdbool.h> /* first: without it ldns/common.h makes bool a signed char */
 #include <ldns/ldns.h>
 
 #include "cache.h"

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdbool.h> /* first: without it ldns/common.h makes bool a signed char */
 #include <ldns/ldns.h>
 
 #include "dns_msg.h"
@@ -195,9 +196,9 @@ static void test_upstream_query_len(void)
 		for (unsigned flags = 0; flags < 8; flags++) {
 			for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 				struct dns_upstream_opts o = {.padding_blocksize = blocks[b],
-							      .ecs_private = flags & 1,
-							      .keepalive = flags & 2,
-							      .validate = flags & 4};
+							      .ecs_private = (flags & 1) != 0,
+							      .keepalive = (flags & 2) != 0,
+							      .validate = (flags & 4) != 0};
 				struct wire w = make_query(names[i], LDNS_RR_TYPE_AAAA, 1232, true);
 				uint8_t *out = malloc(2 + 65536);
 				struct dns_client_query cq;

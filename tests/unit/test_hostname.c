@@ -8,6 +8,7 @@
  * a real loop against real servers, are tests/integration/hostup.sh.
  */
 #include <arpa/inet.h>
+#include <stdbool.h> /* first: without it ldns/common.h makes bool a signed char */
 #include <ldns/ldns.h>
 #include <netinet/in.h>
 #include <stdio.h>
