@@ -194,6 +194,11 @@ static int cmd_flush(struct resolver *r, char **w, size_t n, FILE *out)
 		fputs("flush: expected at most a name and a type\n", out);
 		return -EINVAL;
 	}
+	if (n >= 2 && ldns_lib_load() != 0) {
+		fputs("flush: ldns, which reads the name, cannot be loaded (dotd's log says why)\n",
+		      out);
+		return -ENOENT;
+	}
 	if (n >= 3) {
 		ldns_rr_type t = ldns_get_rr_type_by_name(w[2]);
 

@@ -211,8 +211,12 @@ static int strip_opt_ldns(const uint8_t *ans, size_t alen, uint8_t *out, size_t 
 			  size_t *out_len)
 {
 	ldns_pkt *pkt = NULL;
-	int ret = -EBADMSG;
+	int ret = ldns_lib_load();
 
+	if (ret != 0) {
+		return ret;
+	}
+	ret = -EBADMSG;
 	if (ldns_wire2pkt(&pkt, ans, alen) != LDNS_STATUS_OK) {
 		goto cleanup;
 	}
@@ -364,8 +368,12 @@ static int scrub_rebuild(const uint8_t *ans, size_t len, const int *rank, size_t
 {
 	ldns_pkt *pkt = NULL;
 	ldns_rr_list *kept = NULL;
-	int ret = -EBADMSG;
+	int ret = ldns_lib_load();
 
+	if (ret != 0) {
+		return ret;
+	}
+	ret = -EBADMSG;
 	if (ldns_wire2pkt(&pkt, ans, len) != LDNS_STATUS_OK ||
 	    ldns_rr_list_rr_count(ldns_pkt_answer(pkt)) != n_rank) {
 		goto cleanup;
@@ -625,6 +633,10 @@ int dns_msg_dnssec_filter(const uint8_t *ans, size_t len, bool ad, bool keep_dns
 		return 0;
 	}
 	/* The rare path for DO clients, the usual one for the others: rebuilt with ldns. */
+	ret = ldns_lib_load();
+	if (ret != 0) {
+		return ret;
+	}
 	ret = -EBADMSG;
 	if (ldns_wire2pkt(&pkt, ans, len) != LDNS_STATUS_OK) {
 		goto cleanup;

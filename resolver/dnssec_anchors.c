@@ -392,13 +392,17 @@ static int add_rr(struct reader *r, struct anchors *a, ldns_rr *rr, unsigned lin
 /* The records of r->buf into @a; errors counted in r->n_errors. */
 static int parse_records(struct reader *r, struct anchors *a)
 {
-	ldns_rdf *origin = ldns_dname_new_frm_str(".");
-	ldns_rdf *prev = NULL;
+	ldns_rdf *origin, *prev = NULL;
 	uint32_t ttl = 3600;
 	int line_nr = 1;
 	FILE *fp;
-	int rc = 0;
+	int rc = ldns_lib_load();
 
+	if (rc != 0) {
+		reader_error(r, 0, "cannot be read: ldns cannot be loaded (dotd's log says why)");
+		return rc;
+	}
+	origin = ldns_dname_new_frm_str(".");
 	if (!origin) {
 		return -ENOMEM;
 	}
