@@ -140,6 +140,25 @@ static struct query_leg *query_leg(struct query *q, unsigned i)
 	return q->legs_more ? &q->legs_more[i - 1] : NULL;
 }
 
+/* A leg of @q with no try on it, or NULL: all busy, or no memory for the legs past the first. */
+static struct query_leg *query_leg_idle(struct query *q)
+{
+	if (!q->leg0.active) {
+		return &q->leg0;
+	}
+	if (!q->legs_more) {
+		/* the first is busy: the others are needed now, and only now */
+		q->legs_more = calloc(QUERY_MAX_LEGS - 1, sizeof(*q->legs_more));
+		return q->legs_more;
+	}
+	for (unsigned i = 0; i < QUERY_MAX_LEGS - 1; i++) {
+		if (!q->legs_more[i].active) {
+			return &q->legs_more[i];
+		}
+	}
+	return NULL;
+}
+
 /* End every try of @q under way; returns how many there were. */
 static unsigned query_legs_cancel(struct query *q)
 {
@@ -311,16 +330,15 @@ static bool waiters_answer_stale(struct query *q)
 
 /*
  * Many queries were in flight and most have ended (an upstream froze and up to queries_max
- * waited, 1.4 KB each in tests/integration/trim.sh, with their waiters and what the upstream
- * side queued for them): give their pages back. glibc returns only the top of its heap by
- * itself, and what was allocated after them pins it: of the 3.4 MB that 2,000 waiting queries
- * took there (before val_need left struct query), 1.66 MB stayed resident until the next
- * handshake's trim (tls_ecc_tables_drop).
- * The trim waits TRIM_DELAY_MS, for the rest of the fall and what goes after the queries: run
- * at once, with an eighth of the queries still in flight, it gave back less than half. It
- * cannot give back pages that a free chunk shares with what is still in use, such as the
- * cache's entries for answers that came as their queries ended (docs/ARCHITECTURE.md,
- * "Memory"). musl's allocator returns memory itself.
+ * waited, about 0.73 KB each in tests/integration/trim.sh with their waiters and what the
+ * upstream side queued for them, 1.4 KB before the query shrank): give their pages back. glibc
+ * returns only the top of its heap by itself, and what was allocated after them pins it: of the 3.4
+ * MB that 2,000 waiting queries took there (before val_need left struct query), 1.66 MB stayed
+ * resident until the next handshake's trim (tls_ecc_tables_drop). The trim waits TRIM_DELAY_MS, for
+ * the rest of the fall and what goes after the queries: run at once, with an eighth of the queries
+ * still in flight, it gave back less than half. It cannot give back pages that a free chunk shares
+ * with what is still in use, such as the cache's entries for answers that came as their queries
+ * ended (docs/ARCHITECTURE.md, "Memory"). musl's allocator returns memory itself.
  */
 static void on_trim_timer(uv_timer_t *t)
 {
@@ -385,10 +403,10 @@ static void query_free(struct query *q)
 }
 
 /* Whether a try of @q has been written on an established connection (it may be answered). */
-static bool query_any_sent(const struct query *q)
+static bool query_any_sent(struct query *q)
 {
 	for (unsigned i = 0; i < QUERY_MAX_LEGS; i++) {
-		const struct query_leg *leg = query_leg((struct query *)q, i);
+		const struct query_leg *leg = query_leg(q, i);
 
 		if (leg && leg->active && tls_query_sent(&leg->tq)) {
 			return true;
@@ -943,25 +961,13 @@ static bool query_try_next(struct query *q)
 	struct resolver *r = q->r;
 
 	for (;;) {
-		struct query_leg *leg = NULL;
+		struct query_leg *leg = query_leg_idle(q);
 		struct tls_upstream *u;
 		int i, ret;
 
-		for (unsigned k = 0; k < QUERY_MAX_LEGS; k++) {
-			leg = query_leg(q, k);
-			if (!leg) {
-				/* leg0 is busy: the others are needed now, and only now */
-				q->legs_more = calloc(QUERY_MAX_LEGS - 1, sizeof(*q->legs_more));
-				leg = q->legs_more; /* NULL if that failed: try again later */
-			}
-			if (!leg || !leg->active) {
-				break;
-			}
-			leg = NULL;
-		}
 		if (!leg) {
-			return true; /* enough tries in flight, or no memory: the next timer looks
-					again */
+			return true; /* enough tries in flight, or no memory: the timer looks again
+				      */
 		}
 		i = upstream_pick(q->snap->groups[q->group].ups, q->tried, q->n_active == 0);
 		if (i < 0) {
