@@ -313,7 +313,7 @@ kill "$squat" 2> /dev/null || true
 # --- the cache file ---
 
 # On a port of its own: the one given up above may have been taken meanwhile by another test
-# running beside this one (dotd-probe freeport hands out any free port).
+# running beside this one (dotd-probe freeport hands out any free port below the ephemeral range).
 DPORT3=''
 new_port DPORT3
 

@@ -541,29 +541,83 @@ static int parse_rcode(const char *s, ldns_pkt_rcode *out)
 
 /* --- subcommands --- */
 
-/* A port free for both TCP and UDP on 127.0.0.1 (free now; the caller binds it soon). */
+/*
+ * The ports below the kernel's ephemeral range (net.ipv4.ip_local_port_range), where a port is
+ * never handed out to an outgoing connection or an unbound UDP socket: a port picked in the
+ * ephemeral range is free now but may be taken by some other test's client socket before the
+ * caller binds it (CI saw dotd fail to start that way). 0 when the range leaves too few below it.
+ */
+static int freeport_low_range(unsigned *lo, unsigned *hi)
+{
+	unsigned elo = 0, ehi = 0;
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+
+	if (f == NULL) {
+		return -errno;
+	}
+	if (fscanf(f, "%u %u", &elo, &ehi) != 2) {
+		fclose(f);
+		return -EINVAL;
+	}
+	fclose(f);
+	if (elo < 10000 + 1000) {
+		return -ERANGE;
+	}
+	*lo = 10000;
+	*hi = elo - 1;
+	return 0;
+}
+
+/* Whether PORT (0: any) binds for both TCP and UDP on 127.0.0.1; the port bound in *OUT. */
+static bool freeport_try(unsigned port, unsigned *out)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	socklen_t slen = sizeof(sin);
+	int t, u, ret = -1;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (t >= 0 && u >= 0 && bind(t, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    getsockname(t, (struct sockaddr *)&sin, &slen) == 0) {
+		ret = bind(u, (struct sockaddr *)&sin, sizeof(sin));
+	}
+	if (t >= 0) {
+		close(t);
+	}
+	if (u >= 0) {
+		close(u);
+	}
+	if (ret != 0) {
+		return false;
+	}
+	*out = ntohs(sin.sin_port);
+	return true;
+}
+
+/*
+ * A port free for both TCP and UDP on 127.0.0.1 (free now; the caller binds it soon), picked at
+ * random below the ephemeral range so that no client socket can take it meanwhile; two tests
+ * picking the same one at once is left to chance (1 in 22,000 on Linux's default range).
+ */
 static int cmd_freeport(int argc, char **argv)
 {
-	for (int attempt = 0; attempt < 100; attempt++) {
-		struct sockaddr_in sin = {.sin_family = AF_INET};
-		socklen_t slen = sizeof(sin);
-		int t, u, ret = -1;
+	struct timespec ts;
+	unsigned lo = 0, hi = 0, port = 0;
 
-		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		if (t >= 0 && u >= 0 && bind(t, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
-		    getsockname(t, (struct sockaddr *)&sin, &slen) == 0) {
-			ret = bind(u, (struct sockaddr *)&sin, sizeof(sin));
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	srandom((unsigned)getpid() ^ (unsigned)ts.tv_nsec);
+	if (freeport_low_range(&lo, &hi) == 0) {
+		for (int attempt = 0; attempt < 100; attempt++) {
+			if (freeport_try(lo + (unsigned)random() % (hi - lo + 1), &port)) {
+				printf("%u\n", port);
+				return 0;
+			}
 		}
-		if (t >= 0) {
-			close(t);
-		}
-		if (u >= 0) {
-			close(u);
-		}
-		if (ret == 0) {
-			printf("%u\n", ntohs(sin.sin_port));
+	}
+	for (int attempt = 0; attempt < 100; attempt++) {
+		if (freeport_try(0, &port)) {
+			printf("%u\n", port);
 			return 0;
 		}
 	}
