@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "control.h"
-#include "ldns_lib.h"
+#include "dns_text.h"
 #include "log.h"
 #include "netwatch.h"
 #include "resolver.h"
@@ -182,47 +182,42 @@ static void on_worker_flush(struct resolver *r, void *arg)
 	f->dropped += cache_flush(r->cache, f->name, f->type);
 }
 
-/* flush [NAME [TYPE]] */
+/* flush [NAME [TYPE]]: the name and type read by dotd's own code (dns_text), not by ldns. */
 static int cmd_flush(struct resolver *r, char **w, size_t n, FILE *out)
 {
 	struct flush_args f = {.type = -1};
-	ldns_rdf *name = NULL;
-	int type = -1;
+	uint8_t name[DNS_MAX_NAME];
+	size_t name_len;
+	uint16_t t;
 	size_t dropped;
 
 	if (n > 3) {
 		fputs("flush: expected at most a name and a type\n", out);
 		return -EINVAL;
 	}
-	if (n >= 2 && ldns_lib_load() != 0) {
-		fputs("flush: ldns, which reads the name, cannot be loaded (dotd's log says why)\n",
-		      out);
-		return -ENOENT;
-	}
 	if (n >= 3) {
-		ldns_rr_type t = ldns_get_rr_type_by_name(w[2]);
-
-		if (t == 0) {
+		if (dns_type_from_text(w[2], &t) != 0) {
 			fprintf(out,
 				"flush: unknown type '%s' (a mnemonic such as AAAA, or TYPE65)\n",
 				w[2]);
 			return -EINVAL;
 		}
-		type = (int)t;
+		f.type = t;
 	}
 	if (n >= 2) {
-		if (ldns_str2rdf_dname(&name, w[1]) != LDNS_STATUS_OK) {
-			fprintf(out, "flush: '%s' is not a domain name\n", w[1]);
+		int ret = dns_name_from_text(w[1], strlen(w[1]), name, &name_len);
+
+		if (ret != 0) {
+			fprintf(out, "flush: '%s' is not a domain name (%s)\n", w[1],
+				ret == -EMSGSIZE       ? "a label over 63 octets"
+				: ret == -ENAMETOOLONG ? "over 255 octets"
+						       : "an empty label or a bad escape");
 			return -EINVAL;
 		}
-		dropped = cache_flush(r->cache, ldns_rdf_data(name), type);
-		f = (struct flush_args){.name = ldns_rdf_data(name), .type = type};
-		workers_each(r->workers, on_worker_flush, &f);
-		ldns_rdf_deep_free(name);
-	} else {
-		dropped = cache_flush(r->cache, NULL, -1);
-		workers_each(r->workers, on_worker_flush, &f);
+		f.name = name;
 	}
+	dropped = cache_flush(r->cache, f.name, f.type);
+	workers_each(r->workers, on_worker_flush, &f);
 	dropped += f.dropped;
 	fprintf(out, "%zu entr%s dropped\n", dropped, dropped == 1 ? "y" : "ies");
 	return 0;
