@@ -94,7 +94,7 @@ int dns_msg_error(const struct dns_client_query *cq, unsigned rcode, int ede, co
  * chain's end, in chain order (rfc-checklist C13, C14; glibc needs CNAMEs first). Records of
  * other names or types there are dropped, so they are neither cached nor served as answers.
  * *@out_len is 0 when @ans is fine as it is, else the rebuilt message (made with ldns, the rare
- * path) is in @out. -EBADMSG if it cannot be rebuilt, -ENOENT if ldns cannot be loaded.
+ * path) is in @out. -EBADMSG if it cannot be rebuilt, -ELIBACC if ldns cannot be loaded.
  */
 int dns_msg_scrub(const uint8_t *ans, size_t len, uint8_t *out, size_t cap, size_t *out_len);
 

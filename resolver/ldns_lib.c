@@ -23,7 +23,7 @@
 #endif
 
 static struct ldns_lib lib;
-static int lib_status = -ENOENT; /* written once, in lib_open, before pthread_once returns */
+static int lib_status = -ELIBACC; /* written once, in lib_open, before pthread_once returns */
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 
 static const struct {

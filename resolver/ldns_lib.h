@@ -80,7 +80,7 @@ struct ldns_lib {
 };
 
 /**
- * Load ldns (LDNS_SONAME) and find its functions, once: 0, or -ENOENT when the library or a
+ * Load ldns (LDNS_SONAME) and find its functions, once: 0, or -ELIBACC when the library or a
  * function is missing (logged once, with dlerror()'s words). Later calls return the same.
  */
 int ldns_lib_load(void);

@@ -76,6 +76,7 @@ struct options {
 	int servfail_after;	/**< --servfail-after N: SERVFAIL from query N + 1 on; -1 if off */
 	const char *ignore_label; /**< borrowed (argv): never answer names with this first label */
 	const char *slow_label;	  /**< borrowed (argv): --delay only names with this first label */
+	const char *extra_label;  /**< borrowed (argv): add a record for another name to these */
 	bool refuse;
 	bool stall;
 	bool garbage;
@@ -356,6 +357,17 @@ static int answer_edns(ldns_pkt *a, const ldns_pkt *q)
 }
 
 /* The DNS answer to @q in wire format, malloc'ed, in *wire and *len. */
+/* Whether the first label of @q's name is @label (case aside). */
+static bool first_label_is(const ldns_pkt *q, const char *label)
+{
+	const ldns_rdf *name = ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(q), 0));
+	const uint8_t *w = ldns_rdf_data(name);
+	size_t n = strlen(label);
+
+	return ldns_rdf_size(name) > n + 1 && w[0] == n &&
+	       strncasecmp((const char *)w + 1, label, n) == 0;
+}
+
 static int answer_build(const ldns_pkt *q, uint8_t **wire, size_t *len)
 {
 	const ldns_rr *question = ldns_rr_list_rr(ldns_pkt_question(q), 0);
@@ -395,6 +407,15 @@ static int answer_build(const ldns_pkt *q, uint8_t **wire, size_t *len)
 	rr = ldns_pkt_get_rcode(a) == LDNS_RCODE_NOERROR ? answer_record(question, owner) : NULL;
 	if (rr) {
 		ldns_pkt_push_rr(a, LDNS_SECTION_ANSWER, rr);
+	}
+	if (rr && opt.extra_label && first_label_is(q, opt.extra_label)) {
+		/* After the answer, a record for a name not asked: a client must not take it. */
+		ldns_rr *extra = NULL;
+
+		if (ldns_rr_new_frm_str(&extra, "extra.invalid. 60 IN A 192.0.2.66", 0, NULL,
+					NULL) == LDNS_STATUS_OK) {
+			ldns_pkt_push_rr(a, LDNS_SECTION_ANSWER, extra);
+		}
 	}
 	if (answer_edns(a, q) == 0 && ldns_pkt2wire(wire, a, len) == LDNS_STATUS_OK) {
 		ret = 0;
@@ -580,17 +601,6 @@ static void conn_answer_due(struct conn *c, uint64_t now)
 		/* --close-after: what is still pending gets no answer. */
 		conn_drop_pending(c);
 	}
-}
-
-/* Whether the first label of @q's name is @label (case aside). */
-static bool first_label_is(const ldns_pkt *q, const char *label)
-{
-	const ldns_rdf *name = ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(q), 0));
-	const uint8_t *w = ldns_rdf_data(name);
-	size_t n = strlen(label);
-
-	return ldns_rdf_size(name) > n + 1 && w[0] == n &&
-	       strncasecmp((const char *)w + 1, label, n) == 0;
 }
 
 /* One message from the client: parse it and queue it. */
@@ -1101,7 +1111,9 @@ static void usage(FILE *f)
 	      "  --servfail-after N  answer SERVFAIL (EDE 0 'fakeup servfail') after N answers\n"
 	      "  --refuse            answer REFUSED to every query\n"
 	      "  --ignore-label L    never answer names whose first label is L\n"
-	      "  --slow-label L      apply --delay only to names whose first label is L\n",
+	      "  --slow-label L      apply --delay only to names whose first label is L\n"
+	      "  --extra-label L     answer names whose first label is L with a second\n"
+	      "                      record, for extra.invalid (a name not asked)\n",
 	      f);
 }
 
@@ -1144,6 +1156,7 @@ static int parse_args(int argc, char **argv)
 		OPT_REFUSE,
 		OPT_IGNORE_LABEL,
 		OPT_SLOW_LABEL,
+		OPT_EXTRA_LABEL,
 		OPT_HELP,
 	};
 	static const struct option longopts[] = {
@@ -1167,6 +1180,7 @@ static int parse_args(int argc, char **argv)
 		{"refuse", no_argument, NULL, OPT_REFUSE},
 		{"ignore-label", required_argument, NULL, OPT_IGNORE_LABEL},
 		{"slow-label", required_argument, NULL, OPT_SLOW_LABEL},
+		{"extra-label", required_argument, NULL, OPT_EXTRA_LABEL},
 		{"help", no_argument, NULL, OPT_HELP},
 		{NULL, 0, NULL, 0},
 	};
@@ -1239,6 +1253,9 @@ static int parse_args(int argc, char **argv)
 			break;
 		case OPT_SLOW_LABEL:
 			opt.slow_label = optarg;
+			break;
+		case OPT_EXTRA_LABEL:
+			opt.extra_label = optarg;
 			break;
 		case OPT_HELP:
 			usage(stdout);
