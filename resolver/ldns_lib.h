@@ -1,11 +1,12 @@
 /*
  * ldns_lib: ldns, loaded when it is first needed (dlopen), not when dotd starts.
  *
- * dotd uses ldns off its hot paths only: trust anchor files, the control socket's flush, and
- * rebuilding the rare answers its own wire code does not rewrite (dns_msg.c). Debian's libldns
- * is built with OpenSSL and needs libssl and libcrypto, which dotd never calls (DESIGN.md
- * decision 11: all crypto is wolfSSL's); loading the three at start cost 1.9 MB resident, of
- * which 0.45 MB private (their relocated data), in a daemon that may never need them.
+ * dotd uses ldns off its hot paths only: trust anchor files and rebuilding the rare answers
+ * its own wire code does not rewrite (dns_msg.c); the control socket's flush reads names with
+ * cache/dns_text.c. Debian's libldns is built with OpenSSL and needs libssl and libcrypto,
+ * which dotd never calls (DESIGN.md decision 11: all crypto is wolfSSL's); loading the three at
+ * start cost 1.9 MB resident, of which 0.45 MB private (their relocated data), in a daemon that
+ * may never need them.
  *
  * The files that call ldns include this instead of <ldns/ldns.h>: each ldns function below is
  * then a pointer into the loaded library. A caller that can fail calls ldns_lib_load() first
@@ -30,7 +31,6 @@
 	X(ldns_dname2canonical)                                                                    \
 	X(ldns_dname_new_frm_str)                                                                  \
 	X(ldns_get_errorstr_by_id)                                                                 \
-	X(ldns_get_rr_type_by_name)                                                                \
 	X(ldns_pkt2wire)                                                                           \
 	X(ldns_pkt_additional)                                                                     \
 	X(ldns_pkt_answer)                                                                         \
@@ -69,7 +69,6 @@
 	X(ldns_rr_owner)                                                                           \
 	X(ldns_rr_rd_count)                                                                        \
 	X(ldns_rr_rdf)                                                                             \
-	X(ldns_str2rdf_dname)                                                                      \
 	X(ldns_wire2pkt)
 
 /** The loaded library's functions, each with the type ldns declares for it. */
@@ -94,7 +93,6 @@ const struct ldns_lib *ldns_lib_get(void);
 #define ldns_dname2canonical		 (ldns_lib_get()->ldns_dname2canonical)
 #define ldns_dname_new_frm_str		 (ldns_lib_get()->ldns_dname_new_frm_str)
 #define ldns_get_errorstr_by_id		 (ldns_lib_get()->ldns_get_errorstr_by_id)
-#define ldns_get_rr_type_by_name	 (ldns_lib_get()->ldns_get_rr_type_by_name)
 #define ldns_pkt2wire			 (ldns_lib_get()->ldns_pkt2wire)
 #define ldns_pkt_additional		 (ldns_lib_get()->ldns_pkt_additional)
 #define ldns_pkt_answer			 (ldns_lib_get()->ldns_pkt_answer)
@@ -133,7 +131,6 @@ const struct ldns_lib *ldns_lib_get(void);
 #define ldns_rr_owner			 (ldns_lib_get()->ldns_rr_owner)
 #define ldns_rr_rd_count		 (ldns_lib_get()->ldns_rr_rd_count)
 #define ldns_rr_rdf			 (ldns_lib_get()->ldns_rr_rdf)
-#define ldns_str2rdf_dname		 (ldns_lib_get()->ldns_str2rdf_dname)
 #define ldns_wire2pkt			 (ldns_lib_get()->ldns_wire2pkt)
 #endif
 
