@@ -1,9 +1,9 @@
 /*
  * dns_text: the presentation form of names and types (RFC 1035 §5.1, RFC 3597 §5) read into
- * wire form. Only what an operator types goes through here, never network input.
+ * wire form (only what an operator types), and a type written out for messages.
  */
 #include <errno.h>
-#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -148,4 +148,15 @@ const char *dns_type_name(uint16_t type)
 		}
 	}
 	return NULL;
+}
+
+const char *dns_type_text(uint16_t type, char *buf, size_t cap)
+{
+	const char *name = dns_type_name(type);
+
+	if (name) {
+		return name;
+	}
+	snprintf(buf, cap, "TYPE%u", (unsigned)type);
+	return buf;
 }

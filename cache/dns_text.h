@@ -26,3 +26,8 @@ int dns_type_from_text(const char *s, uint16_t *type);
 
 /** The mnemonic of @type, or NULL when it has none here. */
 const char *dns_type_name(uint16_t type);
+
+#define DNS_TYPE_TEXT_MAX sizeof("TYPE65535")
+
+/** @type for messages: its mnemonic, or "TYPEnnn" (RFC 3597 §5) written in @buf of @cap. */
+const char *dns_type_text(uint16_t type, char *buf, size_t cap);

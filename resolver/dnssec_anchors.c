@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "dnssec_anchors.h"
+#include "dns_text.h"
 #include "ldns_lib.h"
 #include "log.h"
 
@@ -351,7 +352,7 @@ static int add_dnskey(struct reader *r, struct anchors *a, const ldns_rr *rr, un
 static int add_rr(struct reader *r, struct anchors *a, ldns_rr *rr, unsigned line)
 {
 	ldns_rr_type type = ldns_rr_get_type(rr);
-	char type_name[32];
+	char type_name[DNS_TYPE_TEXT_MAX];
 
 	if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) {
 		reader_error(r, line, "not of class IN");
@@ -374,18 +375,9 @@ static int add_rr(struct reader *r, struct anchors *a, ldns_rr *rr, unsigned lin
 	 * file would bring its own keys and records along), and a trust anchor is the one
 	 * place where dotd should not guess.
 	 */
-	{
-		const ldns_rr_descriptor *d = ldns_rr_descript(type);
-
-		if (d && d->_name) {
-			snprintf(type_name, sizeof(type_name), "%s", d->_name);
-		} else {
-			snprintf(type_name, sizeof(type_name), "TYPE%u", (unsigned)type);
-		}
-	}
 	reader_error(r, line,
 		     "not a DS or DNSKEY record (%s): a trust anchor file holds only those",
-		     type_name);
+		     dns_type_text(type, type_name, sizeof(type_name)));
 	return -EINVAL;
 }
 

@@ -56,7 +56,6 @@
 	X(ldns_rdf_deep_free)                                                                      \
 	X(ldns_rdf_size)                                                                           \
 	X(ldns_rr_clone)                                                                           \
-	X(ldns_rr_descript)                                                                        \
 	X(ldns_rr_free)                                                                            \
 	X(ldns_rr_get_class)                                                                       \
 	X(ldns_rr_get_type)                                                                        \
@@ -118,7 +117,6 @@ const struct ldns_lib *ldns_lib_get(void);
 #define ldns_rdf_deep_free		 (ldns_lib_get()->ldns_rdf_deep_free)
 #define ldns_rdf_size			 (ldns_lib_get()->ldns_rdf_size)
 #define ldns_rr_clone			 (ldns_lib_get()->ldns_rr_clone)
-#define ldns_rr_descript		 (ldns_lib_get()->ldns_rr_descript)
 #define ldns_rr_free			 (ldns_lib_get()->ldns_rr_free)
 #define ldns_rr_get_class		 (ldns_lib_get()->ldns_rr_get_class)
 #define ldns_rr_get_type		 (ldns_lib_get()->ldns_rr_get_type)

@@ -26,6 +26,7 @@
 
 #include "dns_canon.h"
 #include "dns_denial.h"
+#include "dns_text.h"
 #include "dns_wire.h"
 #include "dnssec_anchors.h"
 #include "tls_dnssec.h"
@@ -127,33 +128,6 @@ static void name_text(const struct vname *n, char *out, size_t cap)
 		out[o++] = '.';
 	}
 	out[o] = '\0';
-}
-
-static const char *type_text(uint16_t t, char *buf, size_t cap)
-{
-	switch (t) {
-	case DNS_TYPE_A:
-		return "A";
-	case DNS_TYPE_AAAA:
-		return "AAAA";
-	case DNS_TYPE_CNAME:
-		return "CNAME";
-	case DNS_TYPE_DNAME:
-		return "DNAME";
-	case DNS_TYPE_DS:
-		return "DS";
-	case DNS_TYPE_DNSKEY:
-		return "DNSKEY";
-	case DNS_TYPE_NSEC:
-		return "NSEC";
-	case DNS_TYPE_NSEC3:
-		return "NSEC3";
-	case DNS_TYPE_SOA:
-		return "SOA";
-	default:
-		snprintf(buf, cap, "TYPE%u", (unsigned)t);
-		return buf;
-	}
 }
 
 /* Copy @a, then ": " and @b when @b is not empty, into @out, cut at @cap. */
@@ -659,10 +633,10 @@ struct vrun {
 
 static void set_what(const struct vset *set, char *buf, size_t cap)
 {
-	char name[DNS_MAX_NAME * 2], tb[16];
+	char name[DNS_MAX_NAME * 2], tb[DNS_TYPE_TEXT_MAX];
 
 	name_text(&set->owner, name, sizeof(name));
-	snprintf(buf, cap, "%s %s", name, type_text(set->type, tb, sizeof(tb)));
+	snprintf(buf, cap, "%s %s", name, dns_type_text(set->type, tb, sizeof(tb)));
 }
 
 /* A chain result other than secure, into the verdict. */
@@ -902,14 +876,14 @@ static bool wildcard_proven(struct vrun *v, const struct vset *set, uint8_t labe
 static void denial_validate(struct vrun *v, const struct vname *name, uint16_t qtype)
 {
 	enum dns_denial_verdict d = DENIAL_NONE;
-	char what[DNS_MAX_NAME * 2 + 16], tb[16], nt[DNS_MAX_NAME * 2];
+	char what[DNS_MAX_NAME * 2 + 16], tb[DNS_TYPE_TEXT_MAX], nt[DNS_MAX_NAME * 2];
 	struct vz *zone = NULL, *bogus = NULL;
 	struct proofs pf;
 	bool nx = v->S->rcode == DNS_RCODE_NXDOMAIN;
 	int ret = 0;
 
 	name_text(name, nt, sizeof(nt));
-	snprintf(what, sizeof(what), "%s %s", nt, type_text(qtype, tb, sizeof(tb)));
+	snprintf(what, sizeof(what), "%s %s", nt, dns_type_text(qtype, tb, sizeof(tb)));
 	/* The SOA says how long the answer is kept (RFC 2308): it must validate too. */
 	for (size_t i = 0; i < v->S->n; i++) {
 		const struct vset *set = &v->S->s[i];

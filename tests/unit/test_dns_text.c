@@ -206,6 +206,17 @@ static void test_types(void)
 	CU_ASSERT_TRUE(known > 60);
 }
 
+static void test_type_text(void)
+{
+	char buf[DNS_TYPE_TEXT_MAX];
+
+	CU_ASSERT_STRING_EQUAL(dns_type_text(15, buf, sizeof(buf)), "MX");
+	CU_ASSERT_STRING_EQUAL(dns_type_text(65, buf, sizeof(buf)), "HTTPS");
+	CU_ASSERT_STRING_EQUAL(dns_type_text(0, buf, sizeof(buf)), "TYPE0");
+	CU_ASSERT_STRING_EQUAL(dns_type_text(54, buf, sizeof(buf)), "TYPE54");
+	CU_ASSERT_STRING_EQUAL(dns_type_text(65535, buf, sizeof(buf)), "TYPE65535");
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
@@ -213,6 +224,7 @@ int main(void)
 		{"names refused", test_names_refused},
 		{"random names, as ldns", test_names_random},
 		{"types", test_types},
+		{"type text", test_type_text},
 		CU_TEST_INFO_NULL,
 	};
 
