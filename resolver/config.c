@@ -326,6 +326,35 @@ static bool get_list(struct parse *p, const char *key, unsigned line, const yaml
 	return true;
 }
 
+/*
+ * The list @n and an array for its items, @size bytes each, zeroed; one item's worth when the
+ * list is empty, so that an empty list still has one. An empty list is refused with the message
+ * @empty unless it is NULL. Returns NULL when there is nothing to read (not a list, refused, or
+ * out of memory: p->oom); *@len is written only with an array.
+ */
+static void *get_list_array(struct parse *p, const char *key, unsigned line, const yaml_node_t *n,
+			    size_t size, const char *empty, size_t *len)
+{
+	size_t count;
+	void *a;
+
+	if (!get_list(p, key, line, n)) {
+		return NULL;
+	}
+	count = seq_len(n);
+	if (count == 0 && empty) {
+		report(p, line, key, "%s", empty);
+		return NULL;
+	}
+	a = calloc(count ? count : 1, size);
+	if (!a) {
+		p->oom = true;
+		return NULL;
+	}
+	*len = count;
+	return a;
+}
+
 /* A decimal integer in [min, max]. */
 static bool get_uint(struct parse *p, const char *key, unsigned line, const yaml_node_t *n,
 		     unsigned long min, unsigned long max, unsigned *out)
@@ -952,17 +981,8 @@ static void up_pinset(struct parse *p, const char *key, unsigned line, yaml_node
 	struct config_upstream *up = upp->up;
 	size_t n;
 
-	if (!get_list(p, key, line, val)) {
-		return;
-	}
-	n = seq_len(val);
-	if (n == 0) {
-		report(p, line, key, "the pin set is empty");
-		return;
-	}
-	up->pins = calloc(n, sizeof(*up->pins));
+	up->pins = get_list_array(p, key, line, val, sizeof(*up->pins), "the pin set is empty", &n);
 	if (!up->pins) {
-		p->oom = true;
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -1493,17 +1513,9 @@ static void set_listen(struct parse *p, const char *key, unsigned line, yaml_nod
 	size_t n;
 
 	p->listen_line = line;
-	if (!get_list(p, key, line, val)) {
-		return;
-	}
-	n = seq_len(val);
-	if (n == 0) {
-		report(p, line, key, "the list is empty: dotd needs an address to listen on");
-		return;
-	}
-	cfg->listen = calloc(n, sizeof(*cfg->listen));
+	cfg->listen = get_list_array(p, key, line, val, sizeof(*cfg->listen),
+				     "the list is empty: dotd needs an address to listen on", &n);
 	if (!cfg->listen) {
-		p->oom = true;
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -1555,26 +1567,21 @@ static void set_upstream_name(struct parse *p, struct config_upstream *up)
 
 /*
  * A list of upstreams, mappings or tls:// strings, into *@out (*@n_out of them), with one
- * upstream_extra each in *@extra for the checks after the walk. An empty list is an error that
- * @empty_why explains. The top level and forward zones take the same items.
+ * upstream_extra each in *@extra for the checks after the walk. An empty list is an error, with
+ * the message @empty. The top level and forward zones take the same items.
  */
 static void get_upstream_list(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
-			      const char *empty_why, struct config_upstream **out, size_t *n_out,
+			      const char *empty, struct config_upstream **out, size_t *n_out,
 			      struct upstream_extra **extra)
 {
 	size_t n;
 
-	if (!get_list(p, key, line, val)) {
+	*out = get_list_array(p, key, line, val, sizeof(**out), empty, &n);
+	if (!*out) {
 		return;
 	}
-	n = seq_len(val);
-	if (n == 0) {
-		report(p, line, key, "the list is empty: %s", empty_why);
-		return;
-	}
-	*out = calloc(n, sizeof(**out));
 	*extra = calloc(n, sizeof(**extra));
-	if (!*out || !*extra) {
+	if (!*extra) {
 		p->oom = true;
 		return;
 	}
@@ -1625,8 +1632,8 @@ static void set_upstreams(struct parse *p, const char *key, unsigned line, yaml_
 	struct config *cfg = obj;
 
 	p->upstream_line = line;
-	get_upstream_list(p, key, line, val, "dotd needs at least one upstream", &cfg->upstreams,
-			  &cfg->n_upstreams, &p->up_extra);
+	get_upstream_list(p, key, line, val, "the list is empty: dotd needs at least one upstream",
+			  &cfg->upstreams, &cfg->n_upstreams, &p->up_extra);
 }
 
 static void set_auth(struct parse *p, const char *key, unsigned line, yaml_node_t *val, void *obj)
@@ -2011,13 +2018,8 @@ static void get_prefixes(struct parse *p, const char *key, unsigned line, yaml_n
 {
 	size_t n;
 
-	if (!get_list(p, key, line, val)) {
-		return;
-	}
-	n = seq_len(val);
-	*out = calloc(n ? n : 1, sizeof(**out));
+	*out = get_list_array(p, key, line, val, sizeof(**out), NULL, &n);
 	if (!*out) {
-		p->oom = true;
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -2230,13 +2232,8 @@ static void get_paths(struct parse *p, const char *key, unsigned line, yaml_node
 		       node_text(val), node_text(val));
 		return;
 	}
-	if (!get_list(p, key, line, val)) {
-		return;
-	}
-	n = seq_len(val);
-	*out = calloc(n ? n : 1, sizeof(**out));
+	*out = get_list_array(p, key, line, val, sizeof(**out), NULL, &n);
 	if (!*out) {
-		p->oom = true;
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -2512,13 +2509,8 @@ static void set_ntas(struct parse *p, const char *key, unsigned line, yaml_node_
 		       node_text(val), node_text(val));
 		return;
 	}
-	if (!get_list(p, key, line, val)) {
-		return;
-	}
-	n = seq_len(val);
-	cfg->ntas = calloc(n ? n : 1, sizeof(*cfg->ntas));
+	cfg->ntas = get_list_array(p, key, line, val, sizeof(*cfg->ntas), NULL, &n);
 	if (!cfg->ntas) {
-		p->oom = true;
 		return;
 	}
 	for (size_t i = 0; i < n && !p->oom; i++) {
@@ -2620,26 +2612,17 @@ static bool is_private_address(const struct sockaddr_storage *ss)
 
 /*
  * A list of plain DNS servers, IP or IP@port (port 53), into *@out (*@n_out of them). An empty
- * list is an error if @empty_why says why. With @private_only, each must be on this host or
- * the local network.
+ * list is an error with the message @empty, unless it is NULL. With @private_only, each must be on
+ * this host or the local network.
  */
 static void get_plain_list(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
-			   bool private_only, const char *empty_why, struct config_plain **out,
+			   bool private_only, const char *empty, struct config_plain **out,
 			   size_t *n_out)
 {
 	size_t n;
 
-	if (!get_list(p, key, line, val)) {
-		return;
-	}
-	n = seq_len(val);
-	if (n == 0 && empty_why) {
-		report(p, line, key, "the list is empty: %s", empty_why);
-		return;
-	}
-	*out = calloc(n ? n : 1, sizeof(**out));
+	*out = get_list_array(p, key, line, val, sizeof(**out), empty, &n);
 	if (!*out) {
-		p->oom = true;
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -2808,7 +2791,8 @@ static void zone_upstreams(struct parse *p, const char *key, unsigned line, yaml
 	if (zp->plain_line) {
 		report(p, line, key, ZONE_ONE_WAY);
 	}
-	get_upstream_list(p, key, line, val, "a forward zone needs at least one upstream",
+	get_upstream_list(p, key, line, val,
+			  "the list is empty: a forward zone needs at least one upstream",
 			  &z->upstreams, &z->n_upstreams, zp->extra);
 }
 
@@ -2821,8 +2805,9 @@ static void zone_plain(struct parse *p, const char *key, unsigned line, yaml_nod
 	if (zp->upstreams_line) {
 		report(p, line, key, ZONE_ONE_WAY);
 	}
-	get_plain_list(p, key, line, val, true, "a forward zone needs at least one server",
-		       &z->plain, &z->n_plain);
+	get_plain_list(p, key, line, val, true,
+		       "the list is empty: a forward zone needs at least one server", &z->plain,
+		       &z->n_plain);
 }
 
 static const struct key_rule zone_rules[] = {
@@ -2840,13 +2825,12 @@ static void set_zones(struct parse *p, const char *key, unsigned line, yaml_node
 	struct config *cfg = obj;
 	size_t n;
 
-	if (!get_list(p, key, line, val)) {
+	cfg->zones = get_list_array(p, key, line, val, sizeof(*cfg->zones), NULL, &n);
+	if (!cfg->zones) {
 		return;
 	}
-	n = seq_len(val);
-	cfg->zones = calloc(n ? n : 1, sizeof(*cfg->zones));
 	p->zone_extra = calloc(n ? n : 1, sizeof(*p->zone_extra));
-	if (!cfg->zones || !p->zone_extra) {
+	if (!p->zone_extra) {
 		p->oom = true;
 		return;
 	}
