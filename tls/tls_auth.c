@@ -542,6 +542,7 @@ bool tls_auth_check(struct tls_conn *c)
 	struct tls_upstream *u = c->up;
 	struct tls_auth *a = &c->auth;
 	const char *profile = u->strict ? "strict" : "opportunistic";
+	int level;
 
 	if (wolfSSL_session_reused(c->tls.ssl)) {
 		/*
@@ -574,30 +575,32 @@ bool tls_auth_check(struct tls_conn *c)
 				    : "");
 		return true;
 	}
+	/* A refusal while backed off is a repeat, one per query (tls_upstream_failure_level()). */
+	level = u->strict ? tls_upstream_failure_level(u) : LOG_WARNING;
 	if (!a->decided) {
-		log_warn(LOG_TLS, "upstream '%s': no certificate was verified (%s profile)",
-			 u->name, profile);
+		log_msg(level, LOG_TLS, "upstream '%s': no certificate was verified (%s profile)",
+			u->name, profile);
 	} else if (a->verdict == TLS_AUTH_FAIL_PKIX && a->error) {
-		log_warn(LOG_TLS,
-			 "upstream '%s': certificate verification failed at depth %d: %s (%s "
-			 "profile)",
-			 u->name, a->error_depth, cert_error_string(a->error), profile);
+		log_msg(level, LOG_TLS,
+			"upstream '%s': certificate verification failed at depth %d: %s (%s "
+			"profile)",
+			u->name, a->error_depth, cert_error_string(a->error), profile);
 	} else if (a->verdict == TLS_AUTH_FAIL_PKIX) {
-		log_warn(LOG_TLS,
-			 "upstream '%s': certificate not verified: no trust anchors (%s "
-			 "profile)",
-			 u->name, profile);
+		log_msg(level, LOG_TLS,
+			"upstream '%s': certificate not verified: no trust anchors (%s "
+			"profile)",
+			u->name, profile);
 	} else if (a->verdict == TLS_AUTH_FAIL_NAME) {
-		log_warn(LOG_TLS,
-			 "upstream '%s': name mismatch: the certificate is not valid for '%s'%s "
-			 "(%s profile)",
-			 u->name, u->auth_name,
-			 a->no_san ? " (it has no subjectAltName, and the common name is not used)"
-				   : "",
-			 profile);
+		log_msg(level, LOG_TLS,
+			"upstream '%s': name mismatch: the certificate is not valid for '%s'%s "
+			"(%s profile)",
+			u->name, u->auth_name,
+			a->no_san ? " (it has no subjectAltName, and the common name is not used)"
+				  : "",
+			profile);
 	} else {
-		log_warn(LOG_TLS, "upstream '%s': %s (%s profile)", u->name,
-			 tls_auth_verdict_str(a->verdict), profile);
+		log_msg(level, LOG_TLS, "upstream '%s': %s (%s profile)", u->name,
+			tls_auth_verdict_str(a->verdict), profile);
 	}
 	if (!u->strict) {
 		log_notice(LOG_TLS,

@@ -671,8 +671,9 @@ static void conn_drive(struct tls_conn *c)
 				conn_fail(c, TLS_ERR_AUTH, "authentication failed");
 				return;
 			}
-			log_warn(LOG_TLS, "upstream '%s': TLS handshake failed: %s", c->up->name,
-				 tls_link_strerror(err));
+			log_msg(tls_upstream_failure_level(c->up), LOG_TLS,
+				"upstream '%s': TLS handshake failed: %s", c->up->name,
+				tls_link_strerror(err));
 			c->up->stats.conn_failures++;
 			conn_fail(c, TLS_ERR_CONNECT, "TLS handshake failed");
 			return;
@@ -762,8 +763,9 @@ static void on_stream_eof(struct stream *st, int status)
 		return;
 	}
 	if (c->state < TLS_CONN_READY) {
-		log_warn(LOG_TLS, "upstream '%s': connection lost during the handshake: %s",
-			 c->up->name, uv_strerror(status));
+		log_msg(tls_upstream_failure_level(c->up), LOG_TLS,
+			"upstream '%s': connection lost during the handshake: %s", c->up->name,
+			uv_strerror(status));
 		c->up->stats.conn_failures++;
 		conn_fail(c, TLS_ERR_CONNECT, "connection lost during the handshake");
 		return;
@@ -792,7 +794,8 @@ static void on_stream_error(struct stream *st, int status)
 
 static void conn_connect_failed(struct tls_conn *c, int status)
 {
-	log_warn(LOG_TLS, "upstream '%s': connect failed: %s", c->up->name, uv_strerror(status));
+	log_msg(tls_upstream_failure_level(c->up), LOG_TLS, "upstream '%s': connect failed: %s",
+		c->up->name, uv_strerror(status));
 	c->up->stats.conn_failures++;
 	conn_fail(c, TLS_ERR_CONNECT, "connect failed");
 }
@@ -915,8 +918,8 @@ static void on_timer(uv_timer_t *t)
 				       c->up->handshake_timeout_ms - conn_settle_ms(c->up), 0);
 			return;
 		}
-		log_warn(LOG_TLS, "upstream '%s': %s timed out", c->up->name,
-			 c->state == TLS_CONN_CONNECTING ? "connect" : "TLS handshake");
+		log_msg(tls_upstream_failure_level(c->up), LOG_TLS, "upstream '%s': %s timed out",
+			c->up->name, c->state == TLS_CONN_CONNECTING ? "connect" : "TLS handshake");
 		c->up->stats.conn_failures++;
 		conn_fail(c, TLS_ERR_CONNECT, "connect or handshake timed out");
 		return;
@@ -1192,7 +1195,8 @@ int tls_conn_open(struct tls_upstream *u, struct tls_conn **out)
 	ret = stream_open(&c->st, u->loop, (const struct sockaddr *)&c->addr, RX_CAP,
 			  u->liveness_ms, &conn_stream_ops, c);
 	if (ret != 0) {
-		log_warn(LOG_TLS, "upstream '%s': connect failed: %s", u->name, uv_strerror(ret));
+		log_msg(tls_upstream_failure_level(u), LOG_TLS, "upstream '%s': connect failed: %s",
+			u->name, uv_strerror(ret));
 		goto cleanup;
 	}
 	/* From here on the connection is freed by closing its stream and timer. */

@@ -166,6 +166,7 @@ struct tls_upstream {
 	uint64_t changed_at;	/**< loop time of the last network change, 0 before any */
 	unsigned settle_left;	/**< free reconnects left after it (tls_upstream_settling()) */
 	uint64_t backoff_until; /**< loop time; 0 when not backed off */
+	uint64_t backoff_ms;	/**< the length of the last backoff, 0 when not backed off */
 	unsigned srtt_ms;	/**< smoothed RTT, 0 until the first answer */
 	struct tls_sessions sessions; /**< its own tickets, when @tickets is NULL */
 	struct tls_tickets *tickets;  /**< borrowed or NULL: where the tickets are kept instead */
@@ -303,6 +304,12 @@ bool tls_upstream_settling(struct tls_upstream *u, int status);
 
 /** A connection failed in a way that counts against the upstream's health. */
 void tls_upstream_failure(struct tls_upstream *u, const char *why);
+
+/**
+ * The level at which to log a failure of @u about to be counted: LOG_WARNING, or LOG_DEBUG
+ * while @u is backed off (tls_upstream_failure()'s comment says why).
+ */
+int tls_upstream_failure_level(const struct tls_upstream *u);
 
 /**
  * A connection to @addr failed before it was authenticated: if that is the current address,

@@ -730,7 +730,8 @@ static void on_tcp_timer(uv_timer_t *t)
 	}
 	switch (c->timer_mode) {
 	case PTCP_TIMER_CONNECT:
-		log_warn(LOG_TLS, "upstream '%s': TCP connect timed out", u->name);
+		log_msg(tls_upstream_failure_level(u), LOG_TLS,
+			"upstream '%s': TCP connect timed out", u->name);
 		u->stats.conn_failures++;
 		tcp_fail(c, TLS_ERR_CONNECT, "TCP connect timed out");
 		return;
@@ -795,8 +796,8 @@ static void on_tcp_connect(struct stream *st, int status)
 		return; /* closed meanwhile */
 	}
 	if (status != 0) {
-		log_warn(LOG_TLS, "upstream '%s': TCP connect failed: %s", u->name,
-			 uv_strerror(status));
+		log_msg(tls_upstream_failure_level(u), LOG_TLS,
+			"upstream '%s': TCP connect failed: %s", u->name, uv_strerror(status));
 		u->stats.conn_failures++;
 		tcp_fail(c, TLS_ERR_CONNECT, "TCP connect failed");
 		return;
@@ -875,8 +876,8 @@ static int tcp_open(struct tls_plain *px, struct plain_tcp **out)
 	ret = stream_open(&c->st, u->loop, (const struct sockaddr *)&u->addr, 16 * 1024,
 			  u->liveness_ms, &tcp_stream_ops, c);
 	if (ret != 0) {
-		log_warn(LOG_TLS, "upstream '%s': TCP connect failed: %s", u->name,
-			 uv_strerror(ret));
+		log_msg(tls_upstream_failure_level(u), LOG_TLS,
+			"upstream '%s': TCP connect failed: %s", u->name, uv_strerror(ret));
 		free(c->q.ids);
 		free(c);
 		return ret;

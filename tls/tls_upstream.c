@@ -442,8 +442,22 @@ unsigned tls_upstream_srtt(const struct tls_upstream *u)
 	return u->srtt_ms;
 }
 
+/*
+ * A failure while @u is backed off comes from a try made because every upstream is (the last
+ * resort of resolver/upstream.c): one per query while nothing answers, so that an upstream
+ * refusing connections (a firewall's reset on port 853) made two warnings per query, 3,996 for
+ * 2,000 misses, enough to push everything else out of a router's log ring. Those are logged
+ * at debug; the failures before the backoff, the first after it ran out, and each backoff
+ * longer than the last are warnings, and the counters count every one.
+ */
+int tls_upstream_failure_level(const struct tls_upstream *u)
+{
+	return u->backoff_until > uv_now(u->loop) ? LOG_DEBUG : LOG_WARNING;
+}
+
 void tls_upstream_failure(struct tls_upstream *u, const char *why)
 {
+	int level = tls_upstream_failure_level(u);
 	uint64_t delay;
 	unsigned over;
 
@@ -457,19 +471,25 @@ void tls_upstream_failure(struct tls_upstream *u, const char *why)
 	if (delay > u->backoff_max_ms) {
 		delay = u->backoff_max_ms;
 	}
+	if (delay > u->backoff_ms) {
+		level = LOG_WARNING;
+	}
 	u->backoff_until = uv_now(u->loop) + delay;
+	u->backoff_ms = delay;
 	u->stats.backoffs++;
-	log_warn(LOG_TLS, "upstream '%s': %s, %u failures in a row, backing off for %llu ms",
-		 u->name, why, u->failures, (unsigned long long)delay);
+	log_msg(level, LOG_TLS, "upstream '%s': %s, %u failures in a row, backing off for %llu ms",
+		u->name, why, u->failures, (unsigned long long)delay);
 }
 
 void tls_upstream_success(struct tls_upstream *u)
 {
 	if (u->backoff_until) {
-		log_notice(LOG_TLS, "upstream '%s': answering again", u->name);
+		log_notice(LOG_TLS, "upstream '%s': answering again after %u failures", u->name,
+			   u->failures);
 	}
 	u->failures = 0;
 	u->backoff_until = 0;
+	u->backoff_ms = 0;
 }
 
 /*
@@ -483,6 +503,7 @@ static void upstream_path_changed(struct tls_upstream *u)
 	}
 	u->failures = 0;
 	u->backoff_until = 0;
+	u->backoff_ms = 0;
 	u->changed_at = uv_now(u->loop);
 	/*
 	 * A link that just came back may drop SYNs for a few hundred ms (its neighbour entries,
