@@ -327,8 +327,8 @@ static bool get_list(struct parse *p, const char *key, unsigned line, const yaml
 }
 
 /*
- * The list @n and an array for its items, @size bytes each, zeroed; one item's worth when the
- * list is empty, so that an empty list still has one. An empty list is refused with the message
+ * The list @n and an array for its items, @size bytes each, zeroed (one item's worth for an
+ * empty list, so that it too has an array). An empty list is refused with the message
  * @empty unless it is NULL. Returns NULL when there is nothing to read (not a list, refused, or
  * out of memory: p->oom); *@len is written only with an array.
  */

@@ -166,7 +166,6 @@ struct tls_upstream {
 	uint64_t changed_at;	/**< loop time of the last network change, 0 before any */
 	unsigned settle_left;	/**< free reconnects left after it (tls_upstream_settling()) */
 	uint64_t backoff_until; /**< loop time; 0 when not backed off */
-	uint64_t backoff_ms;	/**< the length of the last backoff, 0 when not backed off */
 	unsigned srtt_ms;	/**< smoothed RTT, 0 until the first answer */
 	struct tls_sessions sessions; /**< its own tickets, when @tickets is NULL */
 	struct tls_tickets *tickets;  /**< borrowed or NULL: where the tickets are kept instead */

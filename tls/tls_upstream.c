@@ -455,27 +455,37 @@ int tls_upstream_failure_level(const struct tls_upstream *u)
 	return u->backoff_until > uv_now(u->loop) ? LOG_DEBUG : LOG_WARNING;
 }
 
+/*
+ * The backoff after @failures in a row: none before failures_before_backoff, then 1 s, 2 s,
+ * 4 s ... up to the cap (Stubby's tls_backoff_time).
+ */
+static uint64_t backoff_delay(const struct tls_upstream *u, unsigned failures)
+{
+	unsigned over;
+	uint64_t delay;
+
+	if (failures < u->failures_before_backoff) {
+		return 0;
+	}
+	over = failures - u->failures_before_backoff;
+	delay = over >= 32 ? u->backoff_max_ms : 1000ull << over;
+	return delay > u->backoff_max_ms ? u->backoff_max_ms : delay;
+}
+
 void tls_upstream_failure(struct tls_upstream *u, const char *why)
 {
 	int level = tls_upstream_failure_level(u);
 	uint64_t delay;
-	unsigned over;
 
 	u->failures++;
-	if (u->failures < u->failures_before_backoff) {
+	delay = backoff_delay(u, u->failures);
+	if (delay == 0) {
 		return;
 	}
-	/* 1 s, 2 s, 4 s ... up to the cap (Stubby's tls_backoff_time). */
-	over = u->failures - u->failures_before_backoff;
-	delay = over >= 32 ? u->backoff_max_ms : 1000ull << over;
-	if (delay > u->backoff_max_ms) {
-		delay = u->backoff_max_ms;
-	}
-	if (delay > u->backoff_ms) {
-		level = LOG_WARNING;
+	if (delay > backoff_delay(u, u->failures - 1)) {
+		level = LOG_WARNING; /* a longer backoff than the last: said once */
 	}
 	u->backoff_until = uv_now(u->loop) + delay;
-	u->backoff_ms = delay;
 	u->stats.backoffs++;
 	log_msg(level, LOG_TLS, "upstream '%s': %s, %u failures in a row, backing off for %llu ms",
 		u->name, why, u->failures, (unsigned long long)delay);
@@ -489,7 +499,6 @@ void tls_upstream_success(struct tls_upstream *u)
 	}
 	u->failures = 0;
 	u->backoff_until = 0;
-	u->backoff_ms = 0;
 }
 
 /*
@@ -503,7 +512,6 @@ static void upstream_path_changed(struct tls_upstream *u)
 	}
 	u->failures = 0;
 	u->backoff_until = 0;
-	u->backoff_ms = 0;
 	u->changed_at = uv_now(u->loop);
 	/*
 	 * A link that just came back may drop SYNs for a few hundred ms (its neighbour entries,
