@@ -438,6 +438,28 @@ static bool get_enum(struct parse *p, const char *key, unsigned line, const yaml
 	return false;
 }
 
+/*
+ * One of @names (@n_names, indexed by the enum's value), as written: for dotd's own keys, which
+ * take no getdns constant and so no number. Its index into *@out.
+ */
+static bool get_word(struct parse *p, const char *key, unsigned line, const yaml_node_t *n,
+		     const char *const *names, size_t n_names, const char *what, size_t *out)
+{
+	const char *s = get_scalar(p, key, line, what, n);
+
+	if (!s) {
+		return false;
+	}
+	for (size_t i = 0; i < n_names; i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*out = i;
+			return true;
+		}
+	}
+	report_type(p, key, line, what, n);
+	return false;
+}
+
 static const char *enum_to_name(const struct enum_name *names, size_t n_names, int value)
 {
 	for (size_t i = 0; i < n_names; i++) {
@@ -1659,18 +1681,12 @@ static void set_unset_clock(struct parse *p, const char *key, unsigned line, yam
 			    void *obj)
 {
 	struct config *cfg = obj;
-	const char *s = get_scalar(p, key, line, "fail or accept_pinned", val);
+	size_t i;
 
-	if (!s) {
-		return;
+	if (get_word(p, key, line, val, unset_clock_names, N_ELEMS(unset_clock_names),
+		     "fail or accept_pinned", &i)) {
+		cfg->unset_clock = (enum config_unset_clock)i;
 	}
-	for (size_t i = 0; i < N_ELEMS(unset_clock_names); i++) {
-		if (strcmp(s, unset_clock_names[i]) == 0) {
-			cfg->unset_clock = (enum config_unset_clock)i;
-			return;
-		}
-	}
-	report_type(p, key, line, "fail or accept_pinned", val);
 }
 
 /* Check @path at start, as a strict daemon should, rather than at the first handshake. */
@@ -2380,6 +2396,24 @@ static void set_workers(struct parse *p, const char *key, unsigned line, yaml_no
 	}
 	get_uint(p, key, line, val, 1, WORKERS_MAX, &cfg->workers);
 }
+
+static const char *const steering_names[] = {
+	[CONFIG_STEERING_CPU] = "cpu",
+	[CONFIG_STEERING_HASH] = "hash",
+};
+
+/* workers_steering: cpu or hash, as written (a dotd key: resolver/steer.h). */
+static void set_steering(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
+			 void *obj)
+{
+	struct config *cfg = obj;
+	size_t i;
+
+	if (get_word(p, key, line, val, steering_names, N_ELEMS(steering_names), "cpu or hash",
+		     &i)) {
+		cfg->steering = (enum config_steering)i;
+	}
+}
 LIMIT_SETTER(set_tcp_queries_per_client, tcp_queries_per_client, 1, 65536)
 LIMIT_SETTER(set_udp_queries_per_source, udp_queries_per_source, 1, 65536)
 LIMIT_SETTER(set_queries_max, queries_max, 1, 1000000)
@@ -2913,6 +2947,7 @@ static const struct key_rule top_rules[] = {
 	{"metrics_access_control", set_metrics_acl, NULL},
 	{"tcp_clients_max", set_tcp_clients_max, NULL},
 	{"workers", set_workers, NULL},
+	{"workers_steering", set_steering, NULL},
 	{"tcp_queries_per_client", set_tcp_queries_per_client, NULL},
 	{"udp_queries_per_source", set_udp_queries_per_source, NULL},
 	{"queries_max", set_queries_max, NULL},
@@ -3289,6 +3324,7 @@ int config_load_string(const char *text, size_t len, const char *source, struct 
 	p.cfg = cfg;
 	cfg->refs = 1;
 	cfg->workers = 1;
+	cfg->steering = CONFIG_STEERING_CPU;
 	cfg->auth = CONFIG_AUTH_REQUIRED;
 	cfg->idle_timeout_ms = 10000;
 	cfg->timeout_ms = 5000;
@@ -3658,6 +3694,7 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "cache_max_negative_ttl: %u\n", cfg->cache_max_negative_ttl);
 	fprintf(out, "serve_stale_max: %u\n", cfg->serve_stale_max);
 	fprintf(out, "workers: %u\n", cfg->workers);
+	fprintf(out, "workers_steering: %s\n", steering_names[cfg->steering]);
 	fprintf(out, "tcp_clients_max: %u\n", cfg->tcp_clients_max);
 	fprintf(out, "tcp_queries_per_client: %u\n", cfg->tcp_queries_per_client);
 	fprintf(out, "udp_queries_per_source: %u\n", cfg->udp_queries_per_source);

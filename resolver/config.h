@@ -40,6 +40,12 @@ enum config_unset_clock {
 					       (and its name, if set, matches) */
 };
 
+/** workers_steering: which worker a datagram goes to (resolver/steer.h). */
+enum config_steering {
+	CONFIG_STEERING_CPU,  /**< the one pinned to the CPU that received it (default) */
+	CONFIG_STEERING_HASH, /**< the kernel's hash of the client's address and port */
+};
+
 /** upstream_selection: how the next upstream is chosen among the healthy ones. */
 enum config_selection {
 	CONFIG_SELECT_DEFAULT, /**< as round_robin_upstreams says: in order, or in turn */
@@ -170,6 +176,7 @@ struct config {
 	size_t n_acl;
 	char *user;			 /**< owned or NULL: user: to run as after binding */
 	unsigned workers;		 /**< threads serving, each its own loop; default 1 */
+	enum config_steering steering;	 /**< workers_steering, default cpu */
 	unsigned tcp_clients_max;	 /**< client TCP connections at once, default 128 */
 	unsigned tcp_queries_per_client; /**< queries in flight per TCP client, default 128 */
 	unsigned udp_queries_per_source; /**< queries in flight per UDP source address, 512 */

@@ -47,6 +47,7 @@
 #include "log.h"
 #include "origin.h"
 #include "resolver.h"
+#include "steer.h"
 
 #define CLIENT_TCP_BACKLOG 128
 #define SOURCE_BUCKETS	   1024 /* power of two */
@@ -1091,6 +1092,28 @@ static void reuseport_set(uv_handle_t *h)
 	}
 }
 
+/*
+ * workers_steering: cpu (steer.h): each datagram to the worker pinned to the CPU that received
+ * it. The workers bind each address in the order of their numbers (worker.c starts them one
+ * after the other, a reload runs them in turn), so worker N's socket is the group's N-1th, the
+ * index the program returns. Without it (a kernel before 4.5), the hash steers: a warning,
+ * not a failure.
+ */
+static void steer_set(struct resolver *r, struct listener *l)
+{
+	const struct steer *s = r->main ? r->main->steer : r->steer;
+	int fd, ret;
+
+	if (!s || uv_fileno((uv_handle_t *)&l->udp, &fd) != 0) {
+		return;
+	}
+	ret = steer_attach(s, fd);
+	if (ret != 0) {
+		log_warn(LOG_NET, "'%s': cannot steer datagrams by CPU: %s; by hash instead",
+			 l->name, strerror(-ret));
+	}
+}
+
 /* Open and bind @addr; on failure the listener is closed again (freed in its callbacks). */
 int listener_open(struct resolver *r, const struct config_listen *addr)
 {
@@ -1143,6 +1166,7 @@ int listener_open(struct resolver *r, const struct config_listen *addr)
 					     : "");
 		goto cleanup;
 	}
+	steer_set(r, l);
 	ret = uv_tcp_bind(&l->tcp, sa, flags ? UV_TCP_IPV6ONLY : 0);
 	if (ret == 0) {
 		ret = uv_listen((uv_stream_t *)&l->tcp, CLIENT_TCP_BACKLOG, on_tcp_connection);

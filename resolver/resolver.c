@@ -20,6 +20,7 @@
 #include "policy.h"
 #include "resolver.h"
 #include "stats.h"
+#include "steer.h"
 #include "validator.h"
 #include "worker.h"
 
@@ -415,6 +416,38 @@ static int resolver_setup(struct resolver *r, uv_loop_t *loop, struct config *cf
 	return 0;
 }
 
+/*
+ * With workers and workers_steering: cpu, the plan (steer.h), made before any thread is pinned;
+ * then the main thread, worker 1, pinned to its CPUs. Without a CPU for each worker the kernel's
+ * hash steers, as with workers_steering: hash.
+ */
+static int steer_start(struct resolver *r)
+{
+	int ret;
+
+	if (r->n_workers < 2 || r->steering != CONFIG_STEERING_CPU) {
+		return 0;
+	}
+	r->steer = malloc(sizeof(*r->steer));
+	if (!r->steer) {
+		return -ENOMEM;
+	}
+	ret = steer_plan_current(r->n_workers, r->steer);
+	if (ret == 0) {
+		ret = steer_pin_self(r->steer, 0);
+	}
+	if (ret != 0) {
+		log_warn(LOG_MAIN, "workers_steering: cpu: %s; the kernel's hash steers instead",
+			 ret == -ERANGE ? "fewer CPUs than workers" : strerror(-ret));
+		free(r->steer);
+		r->steer = NULL;
+		return 0;
+	}
+	log_info(LOG_MAIN, "workers_steering: cpu: %u workers over %zu CPUs", r->n_workers,
+		 r->steer->n_cpus);
+	return 0;
+}
+
 int resolver_start(struct resolver *r, uv_loop_t *loop, struct config *cfg, const char *path)
 {
 	int ret;
@@ -422,6 +455,11 @@ int resolver_start(struct resolver *r, uv_loop_t *loop, struct config *cfg, cons
 	memset(r, 0, sizeof(*r));
 	r->worker_id = 1;
 	r->n_workers = cfg->workers ? cfg->workers : 1;
+	r->steering = (int)cfg->steering;
+	if (steer_start(r) != 0) {
+		config_free(cfg);
+		return -ENOMEM;
+	}
 	r->config_path = path ? strdup(path) : NULL;
 	if ((path && !r->config_path) || tls_tickets_new(&r->tickets) != 0) {
 		config_free(cfg);
@@ -482,7 +520,15 @@ int resolver_start_worker(struct resolver *r, uv_loop_t *loop, struct resolver *
 	r->main = main;
 	r->worker_id = id;
 	r->n_workers = main->n_workers;
+	r->steering = main->steering;
 	r->log_level_forced = main->log_level_forced;
+	if (main->steer) {
+		ret = steer_pin_self(main->steer, id - 1);
+		if (ret != 0) {
+			log_warn(LOG_MAIN, "worker %u: cannot pin to its CPUs: %s", id,
+				 strerror(-ret));
+		}
+	}
 	ret = resolver_setup(r, loop, config_ref(main->snap->cfg), main->tickets);
 	if (ret != 0) {
 		return ret;
@@ -694,6 +740,9 @@ static void reload_check_fixed(struct resolver *r, const struct config *cfg, FIL
 	if (cfg->workers != r->n_workers) {
 		fprintf(msgs, "warning: workers: takes effect at the next start (%u serving)\n",
 			r->n_workers);
+	}
+	if ((int)cfg->steering != r->steering) {
+		fprintf(msgs, "warning: workers_steering: takes effect at the next start\n");
 	}
 }
 
@@ -965,6 +1014,8 @@ void resolver_free(struct resolver *r)
 	/* The workers' threads end after their loops: their upstreams let go of the tickets. */
 	workers_free(r->workers);
 	r->workers = NULL;
+	free(r->steer); /* the main resolver's; the workers that borrowed it have ended */
+	r->steer = NULL;
 	upstream_pool_free(r->pool);
 	r->pool = NULL;
 	local_free(r);

@@ -206,6 +206,8 @@ struct resolver {
 	unsigned worker_id;	     /**< 1 for the main resolver, 2..N for the others */
 	unsigned n_workers;	     /**< workers at start (a reload does not change it) */
 	struct workers *workers;     /**< owned by the main resolver, or NULL: the others */
+	struct steer *steer;	     /**< owned by the main resolver, or NULL: by hash (steer.h) */
+	int steering;		     /**< workers_steering at start (enum config_steering) */
 	struct tls_tickets *tickets; /**< owned by the main resolver, borrowed by the others */
 	struct snapshot *snap;	     /**< referenced: the current configuration */
 	const struct config *cfg;    /**< borrowed from snap: what new work follows */

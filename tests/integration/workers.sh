@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2016 # the conditions are expanded by expect's eval
-# workers.sh: `workers: 2` (resolver/worker.c) in front of a real unbound over DoT:
+# workers.sh: `workers: 2` (resolver/worker.c) in front of a real unbound over DoT, first with
+# `workers_steering: hash`:
 #   - two threads, each with its own loop and SO_REUSEPORT sockets, and both serve: queries
 #     from many source ports spread over them (worker_queries in dotd-ctl stats), over UDP and
 #     TCP, every one answered, and the counters are the sums over both;
@@ -10,6 +11,12 @@
 #     again by both once it is rewritten and read again;
 #   - a reload reaches both: a listen address added by SIGHUP is served by both workers;
 #   - flush empties both caches; dotd exits cleanly.
+# Then with the default, `workers_steering: cpu` (resolver/steer.c), on a host where dotd may
+# run on two CPUs or more:
+#   - each worker's thread is pinned to its own CPUs, the first's and the second's apart;
+#   - queries from many source ports sent from a client pinned to the first worker's CPU are all
+#     answered by the first worker, from the second's by the second (the hash would spread them);
+#   - the same on a listen address added by a reload, which the workers bind in turn.
 #
 # usage: workers.sh DOTD PROBE DOTD-CTL
 set -euo pipefail
@@ -42,6 +49,7 @@ write_cfg()
 tls_ca_file: "$TMP/pki/ca.pem"
 listen_addresses: [${list%, }]
 workers: 2
+${STEERING:+workers_steering: $STEERING}
 control_socket: "$SOCK"
 hosts_file: "$TMP/hosts"
 upstream_recursive_servers:
@@ -50,6 +58,7 @@ upstream_recursive_servers:
     tls_auth_name: "dot.test"
 EOF
 }
+STEERING='hash'
 write_cfg "$HOST@$DPORT"
 start_dotd "$TMP/dotd.yml" "$TMP/dotd.log"
 wait_answer "$DPORT" 10 "$DOTD_PID" || die "dotd starts and answers"
@@ -65,10 +74,11 @@ cstat()
 
 # spread DEST NAME N [ADDR]: N queries for NAME A, each from a socket of its own (so a port of
 # its own, which SO_REUSEPORT hashes), all sent before any answer is read; prints how many were
-# answered NOERROR (with ADDR, if given).
+# answered NOERROR (with ADDR, if given). With $PIN_CPU, the client runs on that CPU only.
 spread()
 {
-	python3 - "$1" "$DPORT" "$2" "$3" "${4:-}" << 'PY'
+	python3 - "$1" "$DPORT" "$2" "$3" "${4:-}" "${PIN_CPU:-}" << 'PY'
+import os
 import select
 import socket
 import struct
@@ -76,6 +86,8 @@ import sys
 import time
 
 dst, port, name, n, want = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
+if sys.argv[6]:
+    os.sched_setaffinity(0, {int(sys.argv[6])})
 q = b""
 for label in name.split("."):
     q += bytes([len(label)]) + label.encode()
@@ -178,4 +190,75 @@ alive "$DOTD_PID" || fail "dotd still runs"
 stop_dotd "$DOTD_PID" 10
 expect "exit" "dotd exits cleanly" "status $STOP_STATUS" \
 	'((STOP_STATUS == 0)) && ! grep -q "handles left open" "$TMP/dotd.log"'
+
+# --- workers_steering: cpu, the default ---
+mapfile -t CPUS < <(python3 -c 'import os; print("\n".join(map(str, sorted(os.sched_getaffinity(0)))))')
+if ((${#CPUS[@]} < 2)); then
+	skip "workers_steering: cpu needs two CPUs, this test may use ${#CPUS[@]}"
+	summary workers
+fi
+# Worker 1 has the CPUs at even places in the list, worker 2 those at odd ones (steer.h).
+C1=${CPUS[0]}
+C2=${CPUS[1]}
+STEERING=''
+new_port DPORT
+write_cfg "$HOST@$DPORT"
+start_dotd "$TMP/dotd.yml" "$TMP/dotd-cpu.log"
+wait_answer "$DPORT" 10 "$DOTD_PID" || die "dotd (workers_steering: cpu) starts and answers"
+
+# allowed COMM: the CPUs the thread named COMM may run on, as the kernel lists them.
+allowed()
+{
+	local t
+	for t in /proc/"$DOTD_PID"/task/*; do
+		if [[ $(cat "$t/comm") == "$1" ]]; then
+			awk '$1 == "Cpus_allowed_list:" { print $2 }' "$t/status"
+		fi
+	done
+}
+a1=$(allowed dotd)
+a2=$(allowed dotd-w2)
+want1=$(python3 -c 'import sys; print(",".join(sys.argv[1::2]))' "${CPUS[@]}")
+want2=$(python3 -c 'import sys; print(",".join(sys.argv[2::2]))' "${CPUS[@]}")
+# The kernel writes ranges (0-1, 0,2-3): compare as sets.
+set_of() { python3 -c '
+import sys
+s = set()
+for part in sys.argv[1].split(","):
+    lo, _, hi = part.partition("-")
+    s.update(range(int(lo), int(hi or lo) + 1))
+print(sorted(s))' "$1"; }
+s1=$(set_of "${a1:-none}" 2>&1 || true)
+s2=$(set_of "${a2:-none}" 2>&1 || true)
+expect "pinned" "worker 1 on CPUs $s1 (want $want1), worker 2 on $s2 (want $want2)" "" \
+	'[[ $s1 == "$(set_of "$want1")" && $s2 == "$(set_of "$want2")" ]]'
+
+# steered DEST CPU LABEL: 100 queries from 100 ports, sent from CPU; they all reach the worker
+# pinned there (1 for C1, 2 for C2).
+steered()
+{
+	local dest=$1 cpu=$2 label=$3 want d1 d2 out
+	want=$([[ $cpu == "$C1" ]] && echo 1 || echo 2)
+	w1=$(cstat 'worker_queries{worker="1"}')
+	w2=$(cstat 'worker_queries{worker="2"}')
+	out=$(PIN_CPU=$cpu spread "$dest" www.example 100 192.0.2.80)
+	d1=$(($(cstat 'worker_queries{worker="1"}') - w1))
+	d2=$(($(cstat 'worker_queries{worker="2"}') - w2))
+	expect "$label" "100 queries from 100 ports on CPU $cpu, all answered by worker $want ($d1 and $d2)" \
+		"answered $out" \
+		'((out == 100 && (want == 1 ? d1 == 100 && d2 == 0 : d2 == 100 && d1 == 0)))'
+}
+out=$(spread "$HOST" www.example 1 192.0.2.80) # the first miss, so that the rest are hits
+steered "$HOST" "$C1" "steered to worker 1"
+steered "$HOST" "$C2" "steered to worker 2"
+write_cfg "$HOST@$DPORT" "$HOST2@$DPORT"
+kill -HUP "$DOTD_PID"
+wait_log "$TMP/dotd-cpu.log" "reloaded" 10 || fail "dotd (workers_steering: cpu) reloads"
+steered "$HOST2" "$C2" "steered after a reload"
+steered "$HOST2" "$C1" "steered after a reload, worker 1"
+
+alive "$DOTD_PID" || fail "dotd (workers_steering: cpu) still runs"
+stop_dotd "$DOTD_PID" 10
+expect "exit (cpu)" "dotd exits cleanly" "status $STOP_STATUS" \
+	'((STOP_STATUS == 0)) && ! grep -q "handles left open" "$TMP/dotd-cpu.log"'
 summary workers

@@ -250,7 +250,7 @@ static bool config_equal(const struct config *a, const struct config *b)
 	    a->cache_max_negative_ttl != b->cache_max_negative_ttl ||
 	    a->serve_stale_max != b->serve_stale_max || !str_equal(a->user, b->user) ||
 	    a->tcp_clients_max != b->tcp_clients_max || a->workers != b->workers ||
-	    a->tcp_queries_per_client != b->tcp_queries_per_client ||
+	    a->steering != b->steering || a->tcp_queries_per_client != b->tcp_queries_per_client ||
 	    a->udp_queries_per_source != b->udp_queries_per_source ||
 	    a->queries_max != b->queries_max || a->tcp_buffer_max != b->tcp_buffer_max ||
 	    a->tcp_idle_timeout_ms != b->tcp_idle_timeout_ms ||
@@ -1847,6 +1847,41 @@ static char *print_config(const struct config *cfg)
 }
 
 /*
+ * workers_steering: cpu (the default) or hash, printed and read back; anything else, a near
+ * miss, another case, a number or nothing, is an error naming the line.
+ */
+static void test_steering(void)
+{
+	struct config *cfg = load_ok("workers: 2\n" ONE_UPSTREAM);
+	char *text;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->steering, CONFIG_STEERING_CPU);
+	text = print_config(cfg);
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "\nworkers_steering: cpu\n"));
+	free(text);
+	config_free(cfg);
+	cfg = load_ok("workers: 2\nworkers_steering: hash\n" ONE_UPSTREAM);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->steering, CONFIG_STEERING_HASH);
+	text = print_config(cfg);
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "\nworkers_steering: hash\n"));
+	free(text);
+	check_round_trip(cfg);
+	config_free(cfg);
+	expect_only("workers_steering: random\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'workers_steering': expected cpu or hash, got 'random'\n");
+	expect_only("\nworkers_steering: CPU\n" ONE_UPSTREAM,
+		    "test.yml:2: key 'workers_steering': expected cpu or hash, got 'CPU'\n");
+	expect_only("workers_steering: 1\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'workers_steering': expected cpu or hash, got '1'\n");
+	expect_only("workers_steering:\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'workers_steering': expected cpu or hash, got nothing\n");
+	expect_only("workers_steering: [cpu]\n" ONE_UPSTREAM,
+		    "test.yml:1: key 'workers_steering': expected cpu or hash, got a list\n");
+}
+
+/*
  * tls_unset_clock: fail (the default) or accept_pinned, printed and read back; anything else,
  * a near miss, a number or nothing, is an error naming the line, never silently "fail".
  */
@@ -2838,6 +2873,7 @@ int main(void)
 		{"access control", test_access_control},
 		{"limits and user", test_limits_user},
 		{"workers", test_workers},
+		{"workers_steering", test_steering},
 		{"control socket, cache file, metrics", test_ops_keys},
 		{"names, numbers and booleans", test_values},
 		{"tls_ca_file and tls_ca_path", test_ca},
