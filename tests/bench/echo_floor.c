@@ -6,9 +6,14 @@
  * any UDP resolver on this machine (two syscalls amortised over a batch, the loopback path).
  *
  * With THREADS, that many threads each serve a socket of their own on the same address
- * (SO_REUSEPORT), the floor of dotd with as many workers.
+ * (SO_REUSEPORT), the floor of dotd with as many workers. STEERING says which thread a datagram
+ * goes to, as dotd's workers_steering does: "hash" (the default here), the kernel's hash of the
+ * client's address and port; "cpu", thread i pinned to the i-th CPU allowed (every THREADS-th
+ * after it too) and each datagram steered to the thread of the CPU that received it, by the same
+ * plan and BPF program as dotd's (resolver/steer.c, linked in).
  *
- * usage: echo_floor ADDRESS PORT [THREADS]   (until SIGTERM or SIGINT; prints its counters then)
+ * usage: echo_floor ADDRESS PORT [THREADS [STEERING]]   (until SIGTERM or SIGINT; prints its
+ * counters then)
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -18,11 +23,14 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "steer.h"
 
 #define BATCH	  64
 #define MAX_DGRAM 4096
@@ -38,8 +46,12 @@ static void on_signal(int sig)
 
 #define THREADS_MAX 16
 
+static struct steer plan;
+static bool steered;
+
 struct server {
 	pthread_t thread;
+	unsigned index;
 	int fd;
 	unsigned long long answered, batches, dropped;
 	unsigned char buf[BATCH][MAX_DGRAM];
@@ -53,6 +65,9 @@ static void *serve(void *arg)
 	struct server *sv = arg;
 	int i;
 
+	if (steered && steer_pin_self(&plan, sv->index) != 0) {
+		fprintf(stderr, "echo_floor: cannot pin thread %u\n", sv->index);
+	}
 	while (!stop) {
 		int n, kept = 0, sent;
 
@@ -117,9 +132,19 @@ int main(int argc, char **argv)
 	unsigned long long answered = 0, batches = 0, dropped = 0;
 	int one = 1, n_threads = argc > 3 ? atoi(argv[3]) : 1;
 
-	if ((argc != 3 && argc != 4) || n_threads < 1 || n_threads > THREADS_MAX) {
-		fprintf(stderr, "usage: %s ADDRESS PORT [THREADS]\n", argv[0]);
+	if (argc < 3 || argc > 5 || n_threads < 1 || n_threads > THREADS_MAX ||
+	    (argc == 5 && strcmp(argv[4], "cpu") != 0 && strcmp(argv[4], "hash") != 0)) {
+		fprintf(stderr, "usage: %s ADDRESS PORT [THREADS [cpu|hash]]\n", argv[0]);
 		return 2;
+	}
+	if (argc == 5 && strcmp(argv[4], "cpu") == 0 && n_threads > 1) {
+		int ret = steer_plan_current((unsigned)n_threads, &plan);
+
+		if (ret != 0) {
+			fprintf(stderr, "%s: cannot steer by CPU: %s\n", argv[0], strerror(-ret));
+			return 1;
+		}
+		steered = true;
 	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
@@ -138,14 +163,20 @@ int main(int argc, char **argv)
 			perror("echo_floor: socket");
 			return 1;
 		}
+		sv[t].index = (unsigned)t;
+		/* Bound in order: thread t's socket is the group's t-th, as the program expects. */
+		if (steered && steer_attach(&plan, sv[t].fd) != 0) {
+			fprintf(stderr, "%s: cannot attach the steering program\n", argv[0]);
+			return 1;
+		}
 	}
 	memset(&act, 0, sizeof(act));
 	act.sa_handler = on_signal;
 	/* No SA_RESTART: the signal interrupts the blocking recvmmsg (of the main thread). */
 	sigaction(SIGTERM, &act, NULL);
 	sigaction(SIGINT, &act, NULL);
-	printf("echo_floor: listening on %s@%s, %d thread%s\n", argv[1], argv[2], n_threads,
-	       n_threads == 1 ? "" : "s");
+	printf("echo_floor: listening on %s@%s, %d thread%s%s\n", argv[1], argv[2], n_threads,
+	       n_threads == 1 ? "" : "s", steered ? ", steered by CPU" : "");
 	fflush(stdout);
 	/* The other threads block the signals, so that the main one gets them. */
 	sigemptyset(&block);
@@ -162,7 +193,11 @@ int main(int argc, char **argv)
 		batches += sv[t].batches;
 		dropped += sv[t].dropped;
 	}
-	printf("echo_floor: answered=%llu batches=%llu dropped=%llu\n", answered, batches, dropped);
+	printf("echo_floor: answered=%llu batches=%llu dropped=%llu", answered, batches, dropped);
+	for (int t = 0; n_threads > 1 && t < n_threads; t++) {
+		printf(" thread%d=%llu", t + 1, sv[t].answered);
+	}
+	printf("\n");
 	fflush(stdout);
 	_exit(0); /* the other threads may sit in recvmmsg */
 }

@@ -11,7 +11,10 @@
 # 10,000 queries (the private network namespace's TcpPassiveOpens), dotd's full and resumed
 # handshakes, then RECONNECTS queries a second apart (the upstream closes idle connections after
 # 500 ms) and how many of those new connections the upstream saw resumed (num.query.tls.resume),
-# and RSS after the run.
+# and RSS after the run. floor2 and dotd2 (2 threads, 2 workers) steer datagrams by CPU (dotd's
+# default, workers_steering: cpu), floor2h and dotd2h by the kernel's hash; with 2 workers only
+# the hit phases run, with the smaller worker's share of the queries (worker_queries). floor,
+# floor2, dotd and dotd2 get the CPU phase again from two dnsperf threads (both CPUs).
 # ROUNDS rounds (default 2, the systems interleaved) give the spread. tests/bench/side_report.py
 # writes results.md, results.json, latency-cdf.png and throughput.png into OUT.
 #
@@ -28,6 +31,7 @@ if [[ $# -lt 3 ]]; then
 fi
 BENCH=$(cd "$(dirname "$0")" && pwd)
 DOTD=$(realpath "$1")
+CTL=$(dirname "$DOTD")/dotd-ctl
 PROBE=$(realpath "$2")
 FLOOR=$(realpath "$3")
 OUT=$(realpath -m "${4:-build/bench}")
@@ -51,7 +55,7 @@ RATE=${RATE:-40000}
 MISS_RATE=${MISS_RATE:-5000}
 ZIPF_MAX_SECS=${ZIPF_MAX_SECS:-12}
 RECONNECTS=${RECONNECTS:-4}
-SYSTEMS=${SYSTEMS:-floor floor2 direct dotd dotd2 unbound kresd dnsdist stubby}
+SYSTEMS=${SYSTEMS:-floor floor2 floor2h direct dotd dotd2 dotd2h unbound kresd dnsdist stubby}
 PROFILE=${PROFILE:-0}
 if [[ $PROFILE == 1 ]] && ! command -v perf > /dev/null; then
 	echo "PROFILE=1 needs perf (Debian's linux-perf, which make bench installs): not profiling" >&2
@@ -194,19 +198,21 @@ fi
 CACHE_BYTES=$((64 * 1024 * 1024))
 
 # run_SYSTEM PORT: start it in the background; sets SYS_PID.
-# run_floor PORT [THREADS]
+# run_floor PORT [THREADS STEERING]
 run_floor()
 {
-	"$FLOOR" "$HOST" "$1" "${2:-1}" > "$TMP/floor.log" 2>&1 &
+	"$FLOOR" "$HOST" "$1" "${2:-1}" "${3:-hash}" > "$TMP/floor.log" 2>&1 &
 	SYS_PID=$!
 }
 
-# run_dotd PORT [WORKERS]
+# run_dotd PORT [WORKERS STEERING]
 run_dotd()
 {
 	cat > "$TMP/dotd.yml" << EOF
 listen_addresses: [$HOST@$1]
 workers: ${2:-1}
+workers_steering: ${3:-cpu}
+control_socket: "$TMP/dotd.sock"
 tls_ca_file: "$TMP/pki/ca.pem"
 round_robin_upstreams: 0
 cache_size: $CACHE_BYTES
@@ -326,10 +332,12 @@ version()
 {
 	case $1 in
 	floor) echo "echo_floor (recvmmsg/sendmmsg, batch 64)" ;;
-	floor2) echo "echo_floor (recvmmsg/sendmmsg, batch 64), 2 threads (SO_REUSEPORT)" ;;
+	floor2) echo "echo_floor (recvmmsg/sendmmsg, batch 64), 2 threads (SO_REUSEPORT), steered by CPU" ;;
+	floor2h) echo "echo_floor (recvmmsg/sendmmsg, batch 64), 2 threads (SO_REUSEPORT), by hash" ;;
 	direct) dnsperf -h 2>&1 | awk '/^Version/ { print "dnsperf " $2 " -m dot" }' ;;
 	dotd) "$DOTD" -V 2>&1 | head -n 1 || echo dotd ;;
-	dotd2) echo "$("$DOTD" -V 2>&1 | head -n 1), workers: 2" ;;
+	dotd2) echo "$("$DOTD" -V 2>&1 | head -n 1), workers: 2 (workers_steering: cpu)" ;;
+	dotd2h) echo "$("$DOTD" -V 2>&1 | head -n 1), workers: 2, workers_steering: hash" ;;
 	unbound) unbound -V | head -n 1 ;;
 	kresd) kresd -V | head -n 1 ;;
 	dnsdist) dnsdist --version | head -n 1 ;;
@@ -348,6 +356,30 @@ measure_direct()
 	record_latency direct miss direct-lat
 }
 
+# hits_only SYSTEM: the floors and dotd with 2 workers, which only the hit phases measure (what
+# workers change; and make bench stays under 10 minutes).
+hits_only() { [[ $1 == floor* || $1 == dotd2* ]]; }
+
+# worker_share SYSTEM PID METRIC: with two workers (dotd) or threads (the floor, at its end: not
+# here), the smaller one's share of the queries since the last call (worker_queries); without
+# METRIC, only the mark for the next call.
+SHARE_1=0
+SHARE_2=0
+worker_share()
+{
+	local w1 w2
+	[[ $1 == dotd2* && -x $CTL ]] || return 0
+	w1=$("$CTL" -s "$TMP/dotd.sock" stats 2> /dev/null |
+		awk '$1 == "worker_queries{worker=\"1\"}" { print $2 }') || return 0
+	w2=$("$CTL" -s "$TMP/dotd.sock" stats 2> /dev/null |
+		awk '$1 == "worker_queries{worker=\"2\"}" { print $2 }') || return 0
+	[[ -n $w1 && -n $w2 ]] || return 0
+	[[ -z ${3:-} ]] || record "$1" "$3" "$(awk -v a=$((w1 - SHARE_1)) -v b=$((w2 - SHARE_2)) \
+		'BEGIN { m = a < b ? a : b; printf "%.3f", a + b ? m / (a + b) : 0 }')"
+	SHARE_1=$w1
+	SHARE_2=$w2
+}
+
 # measure SYSTEM: start it on a new port, run every phase, stop it.
 measure()
 {
@@ -355,17 +387,20 @@ measure()
 	new_port port
 	c0=$(passive_opens)
 	case $sys in
-	floor | floor2)
-		run_floor "$port" "${sys#floor}"
-		expect='status: NOERROR'
-		;;
+	floor) run_floor "$port" 1 ;;
+	floor2) run_floor "$port" 2 cpu ;;
+	floor2h) run_floor "$port" 2 hash ;;
 	dotd) run_dotd "$port" ;;
-	dotd2) run_dotd "$port" 2 ;;
+	dotd2) run_dotd "$port" 2 cpu ;;
+	dotd2h) run_dotd "$port" 2 hash ;;
 	unbound) run_unbound "$port" ;;
 	kresd) run_kresd "$port" ;;
 	dnsdist) run_dnsdist "$port" ;;
 	stubby) run_stubby "$port" ;;
 	esac
+	if [[ $sys == floor* ]]; then
+		expect='status: NOERROR'
+	fi
 	pid=$SYS_PID
 	PIDS+=("$pid")
 	if ! ready "$port" "$pid" "$expect"; then
@@ -376,12 +411,15 @@ measure()
 	fi
 	pass "$sys answers on $HOST@$port (round $ROUND)"
 	SENT=0
+	SHARE_1=0
+	SHARE_2=0
 	sleep 0.5
 	record "$sys" rss_idle_kb "$(status_kb "$pid" VmRSS)"
 	record "$sys" rss_anon_idle_kb "$(status_kb "$pid" RssAnon)"
 
 	# Hits: warm the cache, then a fixed rate (CPU per hit), then saturation.
 	perf "$sys-warm" -s "$HOST" -p "$port" -d "$TMP/hit.txt" -n 1 -c 1 -q 10 -t 2
+	worker_share "$sys" "$pid"
 	t0=$(cpu_ticks "$pid")
 	perf "$sys-cpu" -s "$HOST" -p "$port" -d "$TMP/hit.txt" -l "$SECS" -Q "$RATE" -c 4 -q 200 -t 2
 	t1=$(cpu_ticks "$pid")
@@ -389,6 +427,18 @@ measure()
 	record "$sys" cpu_us_per_hit "$(awk -v a="$t0" -v b="$t1" -v n="$n" -v hz="$TICK" \
 		'BEGIN { if (n > 0) { printf "%.2f", (b - a) * 1e6 / hz / n } else { print "nan" } }')"
 	record_perf "$sys" fixed "$sys-cpu"
+	worker_share "$sys" "$pid" share_1c
+	if [[ $sys == floor || $sys == floor2 || $sys == dotd || $sys == dotd2 ]]; then
+		# The same rate from two dnsperf threads, so from both CPUs.
+		t0=$(cpu_ticks "$pid")
+		perf "$sys-cpu2" -s "$HOST" -p "$port" -d "$TMP/hit.txt" -l "$SECS" -Q "$RATE" -c 4 \
+			-q 200 -t 2 -T 2
+		t1=$(cpu_ticks "$pid")
+		n=$(dp "$TMP/$sys-cpu2.perf" "Queries completed")
+		record "$sys" cpu_us_per_hit_2c "$(awk -v a="$t0" -v b="$t1" -v n="$n" -v hz="$TICK" \
+			'BEGIN { if (n > 0) { printf "%.2f", (b - a) * 1e6 / hz / n } else { print "nan" } }')"
+		worker_share "$sys" "$pid" share_2c
+	fi
 	perf "$sys-hit" -s "$HOST" -p "$port" -d "$TMP/hit.txt" -l "$SECS" -c 4 -q 200 -t 2
 	record_perf "$sys" hit "$sys-hit"
 	if [[ $PROFILE == 1 && $sys == dotd ]]; then
@@ -396,7 +446,7 @@ measure()
 			-c 4 -q 200 -t 2
 	fi
 
-	if [[ $sys != floor* ]]; then
+	if ! hits_only "$sys"; then
 		# The Zipf mix from a cold cache, then misses: throughput, then latency at a fixed rate.
 		perf "$sys-zipf" -v -s "$HOST" -p "$port" -d "$TMP/zipf.txt" -n 1 -l "$ZIPF_MAX_SECS" \
 			-c 4 -q 100 -t 2
@@ -417,11 +467,11 @@ measure()
 	# Connections to the upstream while it ran, per 10,000 queries sent to it.
 	c1=$(passive_opens)
 	record "$sys" queries_sent "$SENT"
-	if [[ $SIDE_NETNS == 1 && $sys != floor* ]]; then
+	if [[ $SIDE_NETNS == 1 ]] && ! hits_only "$sys"; then
 		record "$sys" conns_per_10k "$(awk -v c=$((c1 - c0)) -v n="$SENT" \
 			'BEGIN { printf "%.2f", n ? c * 10000 / n : 0 }')"
 	fi
-	if [[ $sys != floor* ]]; then
+	if ! hits_only "$sys"; then
 		# Reconnections: the upstream closes a connection idle for 500 ms; each query, a
 		# second apart, needs a new one. Its counters say how many of those were resumed.
 		read -r tls0 res0 < <(upstream_tls)
@@ -485,7 +535,7 @@ upstream_tls()
 run_systems=()
 for sys in $SYSTEMS; do
 	case $sys in
-	floor | floor2 | direct | dotd | dotd2) run_systems+=("$sys") ;;
+	floor | floor2 | floor2h | direct | dotd | dotd2 | dotd2h) run_systems+=("$sys") ;;
 	*)
 		if command -v "$sys" > /dev/null; then
 			run_systems+=("$sys")

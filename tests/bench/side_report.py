@@ -18,14 +18,18 @@ import subprocess
 import sys
 
 PEERS = ["unbound", "kresd", "dnsdist", "stubby"]
-OURS = ["dotd", "dotd2"]  # dotd2: workers: 2, beside the peers' single thread
-ORDER = ["floor", "floor2", "direct"] + OURS + PEERS
+# dotd2: workers: 2 (steered by CPU, the default), dotd2h: by hash; beside the peers' one thread
+OURS = ["dotd", "dotd2", "dotd2h"]
+FLOORS2 = ["floor2", "floor2h"]  # echo_floor with 2 threads, steered by CPU and by hash
+ORDER = ["floor"] + FLOORS2 + ["direct"] + OURS + PEERS
 COLOURS = {
     "floor": "#000000",
     "floor2": "#444444",
+    "floor2h": "#999999",
     "direct": "#777777",
     "dotd": "#d62728",
     "dotd2": "#e377c2",
+    "dotd2h": "#8c564b",
     "unbound": "#1f77b4",
     "kresd": "#2ca02c",
     "dnsdist": "#ff7f0e",
@@ -34,9 +38,11 @@ COLOURS = {
 NAMES = {
     "floor": "floor",
     "floor2": "floor, 2 threads",
+    "floor2h": "floor, 2 threads, hash",
     "direct": "floor",
     "dotd": "dotd",
     "dotd2": "dotd, 2 workers",
+    "dotd2h": "dotd, 2 workers, hash",
     "unbound": "Unbound",
     "kresd": "Knot Resolver",
     "dnsdist": "dnsdist",
@@ -47,6 +53,11 @@ NAMES = {
 ROWS = [
     ("cpu_us_per_hit", "CPU per hit at {rate} q/s", "µs", "low", "floor"),
     ("fixed_qps", "rate held in that phase", "q/s", "high", "floor"),
+    ("cpu_us_per_hit_2c", "CPU per hit at {rate} q/s from 2 dnsperf threads", "µs", "low",
+     "floor"),
+    ("share_1c", "the smaller worker's share of the queries, 1 dnsperf thread", "", "info", None),
+    ("share_2c", "the smaller worker's share of the queries, 2 dnsperf threads", "", "info",
+     None),
     ("hit_qps", "hit throughput (saturation)", "q/s", "high", "floor"),
     ("zipf_qps", "Zipf mix throughput (100,000 queries, cold cache)", "q/s", "high", None),
     ("zipf_p50_ms", "Zipf mix latency p50", "ms", "low", None),
@@ -162,17 +173,21 @@ def ratio(a, b):
 
 
 def workers_lines(mean):
-    """dotd with 2 workers against 1, and the floor with 2 threads against 1."""
+    """dotd with 2 workers against 1, and the floor with 2 threads against 1, steered by CPU
+    and by hash."""
     out = []
-    for metric, what in (("cpu_us_per_hit", "CPU per hit"), ("hit_qps", "hit throughput")):
-        d = ratio(mean.get("dotd2", {}).get(metric), mean.get("dotd", {}).get(metric))
-        f = ratio(mean.get("floor2", {}).get(metric), mean.get("floor", {}).get(metric))
-        if d is None:
-            continue
-        line = f"- workers: {what}, dotd with 2 workers / with 1: {fmt(d)}"
-        if f is not None:
-            line += f"; the floor with 2 threads / with 1: {fmt(f)}"
-        out.append(line)
+    for metric, what in (("cpu_us_per_hit", "CPU per hit, 1 dnsperf thread"),
+                         ("cpu_us_per_hit_2c", "CPU per hit, 2 dnsperf threads"),
+                         ("hit_qps", "hit throughput")):
+        for d2, f2, how in (("dotd2", "floor2", "by CPU"), ("dotd2h", "floor2h", "by hash")):
+            d = ratio(mean.get(d2, {}).get(metric), mean.get("dotd", {}).get(metric))
+            f = ratio(mean.get(f2, {}).get(metric), mean.get("floor", {}).get(metric))
+            if d is None:
+                continue
+            line = f"- workers ({how}): {what}, dotd with 2 workers / with 1: {fmt(d)}"
+            if f is not None:
+                line += f"; the floor with 2 threads / with 1: {fmt(f)}"
+            out.append(line)
     return out
 
 
@@ -180,7 +195,7 @@ def table(meta, mean, spread, rounds):
     present = [s for s in ORDER if s in mean]
     peers = [s for s in present if s in PEERS]
     ours = [s for s in OURS if s in present]
-    floors = ["floor2"] if "floor2" in present else []
+    floors = [s for s in FLOORS2 if s in present]
     head = ["figure", "floor"] + [NAMES[s] for s in floors + ours + peers]
     head += ["best peer", "dotd / best peer", "dotd / floor"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
