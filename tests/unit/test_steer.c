@@ -226,7 +226,7 @@ static int drain(int fd)
 
 static void test_kernel(void)
 {
-	int cpus[STEER_CPUS_MAX], fd[2], one = 1, got[2];
+	int cpus[STEER_CPUS_MAX], fd[2], one = 1, got[2], ret;
 	size_t n = cpus_allowed(cpus, STEER_CPUS_MAX);
 	struct sockaddr_in sa = {.sin_family = AF_INET};
 	socklen_t len = sizeof(sa);
@@ -246,7 +246,18 @@ static void test_kernel(void)
 		CU_ASSERT_FATAL(bind(fd[i], (struct sockaddr *)&sa, sizeof(sa)) == 0);
 		CU_ASSERT_FATAL(getsockname(fd[i], (struct sockaddr *)&sa, &len) == 0);
 	}
-	CU_ASSERT_EQUAL_FATAL(steer_attach(&plan, fd[1]), 0);
+	ret = steer_attach(&plan, fd[1]);
+#ifdef TEST_EMULATED
+	/* qemu-user (make cross) does not pass SO_ATTACH_REUSEPORT_CBPF on to the kernel: dotd
+	 * then warns and steers by hash. A native run must attach. */
+	if (ret == -ENOPROTOOPT) {
+		printf("(the emulator has no SO_ATTACH_REUSEPORT_CBPF) ");
+		close(fd[0]);
+		close(fd[1]);
+		return;
+	}
+#endif
+	CU_ASSERT_EQUAL_FATAL(ret, 0);
 	for (size_t j = 0; j < 2; j++) {
 		struct send_arg a = {.cpu = cpus[j], .port = sa.sin_port};
 		pthread_t t;
