@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2380,7 +2381,9 @@ LIMIT_SETTER(set_tcp_clients_max, tcp_clients_max, 1, 65536)
 
 /*
  * workers: N threads, each with its own loop, listeners (SO_REUSEPORT), cache and upstream
- * connections (resolver/worker.c); "auto" is one per core online, up to WORKERS_MAX.
+ * connections (resolver/worker.c); "auto" is one per CPU this process may run on (taskset,
+ * a container's cpuset: what workers_steering: cpu pins them to), else per core online, up to
+ * WORKERS_MAX.
  */
 static void set_workers(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
 			void *obj)
@@ -2390,7 +2393,11 @@ static void set_workers(struct parse *p, const char *key, unsigned line, yaml_no
 
 	if (val->type == YAML_SCALAR_NODE &&
 	    strcmp((const char *)val->data.scalar.value, "auto") == 0) {
-		cores = sysconf(_SC_NPROCESSORS_ONLN);
+		cpu_set_t set;
+
+		cores = sched_getaffinity(0, sizeof(set), &set) == 0
+				? CPU_COUNT(&set)
+				: sysconf(_SC_NPROCESSORS_ONLN);
 		cfg->workers = cores < 1 ? 1 : cores > WORKERS_MAX ? WORKERS_MAX : (unsigned)cores;
 		return;
 	}

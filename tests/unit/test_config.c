@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -799,11 +800,18 @@ static void test_limits_user(void)
 	expect_error("user: [a]\n" ONE_UPSTREAM, "test.yml:1: key 'user': expected a string");
 }
 
-/* workers: 1 by default, a number from 1 to 64, or auto (the cores online, at most 64). */
+/*
+ * workers: 1 by default, a number from 1 to 64, or auto: the CPUs this process may run on (at
+ * most 64), so one under `taskset -c 0` whatever the cores online.
+ */
 static void test_workers(void)
 {
 	struct config *cfg = load_ok(ONE_UPSTREAM);
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set, one;
+	long cores;
+
+	CU_ASSERT_FATAL(sched_getaffinity(0, sizeof(set), &set) == 0);
+	cores = CPU_COUNT(&set);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
 	CU_ASSERT_EQUAL(cfg->workers, 1);
@@ -816,6 +824,20 @@ static void test_workers(void)
 	cfg = load_ok("workers: auto\n" ONE_UPSTREAM);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
 	CU_ASSERT_EQUAL(cfg->workers, cores < 1 ? 1 : cores > 64 ? 64 : (unsigned)cores);
+	config_free(cfg);
+	/* Allowed one CPU (the first of those allowed): auto is 1. */
+	CPU_ZERO(&one);
+	for (int c = 0; c < CPU_SETSIZE; c++) {
+		if (CPU_ISSET(c, &set)) {
+			CPU_SET(c, &one);
+			break;
+		}
+	}
+	CU_ASSERT_FATAL(sched_setaffinity(0, sizeof(one), &one) == 0);
+	cfg = load_ok("workers: auto\n" ONE_UPSTREAM);
+	CU_ASSERT_FATAL(sched_setaffinity(0, sizeof(set), &set) == 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->workers, 1);
 	config_free(cfg);
 	expect_error("workers: 0\n" ONE_UPSTREAM, "test.yml:1: key 'workers': '0' is out of range");
 	expect_error("workers: 65\n" ONE_UPSTREAM,
