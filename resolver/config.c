@@ -1677,18 +1677,24 @@ static const char *const unset_clock_names[] = {
 	[CONFIG_UNSET_CLOCK_ACCEPT_PINNED] = "accept_pinned",
 };
 
-/* fail or accept_pinned, as written: a dotd key, not a getdns constant, so no number. */
-static void set_unset_clock(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
-			    void *obj)
-{
-	struct config *cfg = obj;
-	size_t i;
-
-	if (get_word(p, key, line, val, unset_clock_names, N_ELEMS(unset_clock_names),
-		     "fail or accept_pinned", &i)) {
-		cfg->unset_clock = (enum config_unset_clock)i;
+/*
+ * A setter of an enum @field that takes one of @names as written (get_word(): dotd's own keys,
+ * no getdns constant, so no number); @what is what the message says was expected.
+ */
+#define WORD_SETTER(name, field, type, names, what)                                                \
+	static void name(struct parse *p, const char *key, unsigned line, yaml_node_t *val,        \
+			 void *obj)                                                                \
+	{                                                                                          \
+		struct config *cfg = obj;                                                          \
+		size_t i;                                                                          \
+                                                                                                   \
+		if (get_word(p, key, line, val, (names), N_ELEMS(names), (what), &i)) {            \
+			cfg->field = (type)i;                                                      \
+		}                                                                                  \
 	}
-}
+
+WORD_SETTER(set_unset_clock, unset_clock, enum config_unset_clock, unset_clock_names,
+	    "fail or accept_pinned")
 
 /* Check @path at start, as a strict daemon should, rather than at the first handshake. */
 static void set_ca(struct parse *p, const char *key, unsigned line, yaml_node_t *val, char **out,
@@ -2409,18 +2415,8 @@ static const char *const steering_names[] = {
 	[CONFIG_STEERING_HASH] = "hash",
 };
 
-/* workers_steering: cpu or hash, as written (a dotd key: resolver/steer.h). */
-static void set_steering(struct parse *p, const char *key, unsigned line, yaml_node_t *val,
-			 void *obj)
-{
-	struct config *cfg = obj;
-	size_t i;
-
-	if (get_word(p, key, line, val, steering_names, N_ELEMS(steering_names), "cpu or hash",
-		     &i)) {
-		cfg->steering = (enum config_steering)i;
-	}
-}
+/* workers_steering: cpu or hash (resolver/steer.h). */
+WORD_SETTER(set_steering, steering, enum config_steering, steering_names, "cpu or hash")
 LIMIT_SETTER(set_tcp_queries_per_client, tcp_queries_per_client, 1, 65536)
 LIMIT_SETTER(set_udp_queries_per_source, udp_queries_per_source, 1, 65536)
 LIMIT_SETTER(set_queries_max, queries_max, 1, 1000000)

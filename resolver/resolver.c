@@ -455,7 +455,7 @@ int resolver_start(struct resolver *r, uv_loop_t *loop, struct config *cfg, cons
 	memset(r, 0, sizeof(*r));
 	r->worker_id = 1;
 	r->n_workers = cfg->workers ? cfg->workers : 1;
-	r->steering = (int)cfg->steering;
+	r->steering = cfg->steering;
 	if (steer_start(r) != 0) {
 		config_free(cfg);
 		return -ENOMEM;
@@ -520,7 +520,6 @@ int resolver_start_worker(struct resolver *r, uv_loop_t *loop, struct resolver *
 	r->main = main;
 	r->worker_id = id;
 	r->n_workers = main->n_workers;
-	r->steering = main->steering;
 	r->log_level_forced = main->log_level_forced;
 	if (main->steer) {
 		ret = steer_pin_self(main->steer, id - 1);
@@ -741,7 +740,7 @@ static void reload_check_fixed(struct resolver *r, const struct config *cfg, FIL
 		fprintf(msgs, "warning: workers: takes effect at the next start (%u serving)\n",
 			r->n_workers);
 	}
-	if ((int)cfg->steering != r->steering) {
+	if (cfg->steering != r->steering) {
 		fprintf(msgs, "warning: workers_steering: takes effect at the next start\n");
 	}
 }

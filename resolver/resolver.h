@@ -207,7 +207,6 @@ struct resolver {
 	unsigned n_workers;	     /**< workers at start (a reload does not change it) */
 	struct workers *workers;     /**< owned by the main resolver, or NULL: the others */
 	struct steer *steer;	     /**< owned by the main resolver, or NULL: by hash (steer.h) */
-	int steering;		     /**< workers_steering at start (enum config_steering) */
 	struct tls_tickets *tickets; /**< owned by the main resolver, borrowed by the others */
 	struct snapshot *snap;	     /**< referenced: the current configuration */
 	const struct config *cfg;    /**< borrowed from snap: what new work follows */
@@ -227,6 +226,7 @@ struct resolver {
 	uv_timer_t q_timer;	  /**< fires at the earliest head of the three */
 	uv_signal_t sig_int, sig_term, sig_usr1, sig_hup;
 	uint64_t started_at;		 /**< loop time serving began, for uptime */
+	enum config_steering steering;	 /**< workers_steering at start (main resolver) */
 	struct control *control;	 /**< owned or NULL: the control socket */
 	struct metrics_server *metrics;	 /**< owned or NULL: metrics_listen */
 	struct hosts *hosts;		 /**< owned or NULL: hosts_file as last read (local.c) */

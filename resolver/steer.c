@@ -3,9 +3,6 @@
  * them (steer.h). The program is classic BPF, which any process may attach to its own sockets:
  * no bpf() system call, no capability.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <linux/filter.h>
 #include <pthread.h>

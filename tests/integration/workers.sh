@@ -16,7 +16,9 @@
 #   - each worker's thread is pinned to its own CPUs, the first's and the second's apart;
 #   - queries from many source ports sent from a client pinned to the first worker's CPU are all
 #     answered by the first worker, from the second's by the second (the hash would spread them);
-#   - the same on a listen address added by a reload, which the workers bind in turn.
+#   - the same on a listen address added by a reload, which the workers bind in turn;
+#   - a reload to `workers_steering: hash` warns that it takes effect at the next start, and
+#     the steering goes on.
 #
 # usage: workers.sh DOTD PROBE DOTD-CTL
 set -euo pipefail
@@ -256,6 +258,13 @@ kill -HUP "$DOTD_PID"
 wait_log "$TMP/dotd-cpu.log" "reloaded" 10 || fail "dotd (workers_steering: cpu) reloads"
 steered "$HOST2" "$C2" "steered after a reload"
 steered "$HOST2" "$C1" "steered after a reload, worker 1"
+# workers_steering changed by a reload: a warning, and the steering of the start goes on.
+STEERING='hash'
+write_cfg "$HOST@$DPORT" "$HOST2@$DPORT"
+kill -HUP "$DOTD_PID"
+wait_log "$TMP/dotd-cpu.log" "workers_steering: takes effect at the next start" 10 ||
+	fail "a reload that changes workers_steering says it takes effect at the next start"
+steered "$HOST" "$C2" "steered after a reload to hash (takes effect at the next start)"
 
 alive "$DOTD_PID" || fail "dotd (workers_steering: cpu) still runs"
 stop_dotd "$DOTD_PID" 10
