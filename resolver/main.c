@@ -148,11 +148,6 @@ int main(int argc, char **argv)
 	log_level_set(verbosity >= 0 ? verbosity : cfg->log_level);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (tls_init() != 0) {
-		log_err(LOG_MAIN, "cannot initialise wolfSSL");
-		config_free(cfg);
-		return 1;
-	}
 	user = cfg->user ? strdup(cfg->user) : NULL;
 	if (cfg->user && !user) {
 		config_free(cfg);

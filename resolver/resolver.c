@@ -109,8 +109,11 @@ static uint64_t group_key(const struct config_zone *z)
 	return h ? h : 1;
 }
 
-/* A snapshot of @cfg (taken over, whatever the outcome) with its upstreams from the pool. */
-static int snapshot_new(struct resolver *r, struct config *cfg, struct snapshot **out)
+/*
+ * A snapshot of @cfg (taken over, whatever the outcome) with its upstreams from the pool; what
+ * refuses it also goes to @msgs, if not NULL.
+ */
+static int snapshot_new(struct resolver *r, struct config *cfg, FILE *msgs, struct snapshot **out)
 {
 	struct snapshot *s = calloc(1, sizeof(*s));
 	int ret;
@@ -129,7 +132,7 @@ static int snapshot_new(struct resolver *r, struct config *cfg, struct snapshot 
 		snapshot_unref(s);
 		return -ENOMEM;
 	}
-	ret = upstream_set_new(r->pool, cfg, &s->groups[0].ups);
+	ret = upstream_set_new(r->pool, cfg, msgs, &s->groups[0].ups);
 	s->groups[0].zone = ".";
 	if (ret == 0) {
 		s->n_groups = 1;
@@ -137,7 +140,7 @@ static int snapshot_new(struct resolver *r, struct config *cfg, struct snapshot 
 	for (size_t i = 0; ret == 0 && i < cfg->n_zones; i++) {
 		struct upstream_group *g = &s->groups[i + 1];
 
-		ret = upstream_set_new_zone(r->pool, cfg, &cfg->zones[i], &g->ups);
+		ret = upstream_set_new_zone(r->pool, cfg, &cfg->zones[i], msgs, &g->ups);
 		g->key = group_key(&cfg->zones[i]);
 		g->zone = cfg->zones[i].zone;
 		if (ret == 0) {
@@ -374,7 +377,7 @@ static int resolver_setup(struct resolver *r, uv_loop_t *loop, struct config *cf
 		return -ENOMEM;
 	}
 	/* The snapshot is made before anything can fail, so that cfg has its owner from here. */
-	ret = snapshot_new(r, cfg, &r->snap);
+	ret = snapshot_new(r, cfg, NULL, &r->snap);
 	if (ret != 0) {
 		return ret;
 	}
@@ -846,7 +849,7 @@ static void on_worker_reload(struct resolver *r, void *arg)
 	}
 	cache_params_of(r, m->cfg, &cp);
 	f = open_memstream(&msgs, &len);
-	if (!f || snapshot_new(r, config_ref(m->snap->cfg), &snap) != 0 ||
+	if (!f || snapshot_new(r, config_ref(m->snap->cfg), NULL, &snap) != 0 ||
 	    cache_params_set(r->cache, &cp) != 0) {
 		if (f) {
 			fclose(f);
@@ -901,7 +904,7 @@ int resolver_reload(struct resolver *r, FILE *out)
 	}
 	reload_check_fixed(r, cfg, m);
 	cache_params_of(r, cfg, &cp);
-	ret = snapshot_new(r, cfg, &snap); /* takes cfg */
+	ret = snapshot_new(r, cfg, m, &snap); /* takes cfg */
 	if (ret == 0) {
 		ret = cache_params_set(r->cache, &cp);
 	}

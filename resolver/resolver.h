@@ -396,13 +396,14 @@ void upstream_pool_free(struct upstream_pool *p);
  * pins, strictness, trust anchors and TLS versions; a host name instead of the address) is
  * already there is shared, with its connections and tickets (and a host name's addresses),
  * and takes @cfg's limits; the others are made, a host name upstream without an address.
+ * What refuses @cfg is also written to @msgs, if not NULL (a reload's reply).
  */
-int upstream_set_new(struct upstream_pool *pool, const struct config *cfg,
+int upstream_set_new(struct upstream_pool *pool, const struct config *cfg, FILE *msgs,
 		     struct upstream_set **out);
 
 /** The upstreams of forward zone @z (its own list, @cfg's TLS settings), as above. */
 int upstream_set_new_zone(struct upstream_pool *pool, const struct config *cfg,
-			  const struct config_zone *z, struct upstream_set **out);
+			  const struct config_zone *z, FILE *msgs, struct upstream_set **out);
 
 /** Let go of the upstreams of @s; those no other set uses close. */
 void upstream_set_free(struct upstream_set *s);

@@ -125,9 +125,15 @@ static void ctx_unref(struct upstream_pool *p, struct upstream_ctx *x)
 
 /*
  * The context for @cfg's trust parameters: the one in use if they are unchanged (its
- * connections stay), else a new one, which reads the CA file or directory now.
+ * connections stay) and did not fail to load, else a new one. The first context of the pool
+ * (at start) reads its trust anchors when the first connection needs them, so that an idle
+ * dotd has run no wolfSSL code (tls.h, tls_init()); config.c has checked the CA file or
+ * directory already. One made while the pool has others (a reload that changed them, or asks
+ * again for ones that failed) reads them now, so that a reload they break is refused and the
+ * running configuration keeps serving.
  */
-static int ctx_get(struct upstream_pool *p, const struct config *cfg, struct upstream_ctx **out)
+static int ctx_get(struct upstream_pool *p, const struct config *cfg, FILE *msgs,
+		   struct upstream_ctx **out)
 {
 	struct tls_client_params tp = {
 		.ca_file = cfg->ca_file,
@@ -140,7 +146,8 @@ static int ctx_get(struct upstream_pool *p, const struct config *cfg, struct ups
 
 	for (x = p->ctxs; x; x = x->next) {
 		if (str_same(x->ca_file, cfg->ca_file) && str_same(x->ca_path, cfg->ca_path) &&
-		    x->tls_min == (int)cfg->tls_min && x->tls_max == (int)cfg->tls_max) {
+		    x->tls_min == (int)cfg->tls_min && x->tls_max == (int)cfg->tls_max &&
+		    !tls_client_failed(x->client)) {
 			x->refs++;
 			*out = x;
 			return 0;
@@ -159,6 +166,21 @@ static int ctx_get(struct upstream_pool *p, const struct config *cfg, struct ups
 	ret = tls_client_new(&tp, &x->client);
 	if (ret != 0) {
 		goto cleanup;
+	}
+	if (p->ctxs) {
+		ret = tls_client_load(x->client);
+		if (ret == 0 && tls_client_failed(x->client)) {
+			if (msgs) {
+				fprintf(msgs, "%s '%s': no certificate in it can be read\n",
+					cfg->ca_file ? "tls_ca_file" : "tls_ca_path",
+					cfg->ca_file ? cfg->ca_file : cfg->ca_path);
+			}
+			ret = -EINVAL;
+		}
+		if (ret != 0) {
+			tls_client_free(x->client);
+			goto cleanup;
+		}
 	}
 	x->tls_min = (int)cfg->tls_min;
 	x->tls_max = (int)cfg->tls_max;
@@ -433,7 +455,7 @@ static void entry_unref(struct pool_entry *e)
 /* The set of the @n upstreams @ups under @cfg's TLS settings, or of @n_plain plain ones. */
 static int set_new(struct upstream_pool *pool, const struct config *cfg,
 		   const struct config_upstream *ups, size_t n, const struct config_plain *plain,
-		   size_t n_plain, struct upstream_set **out)
+		   size_t n_plain, FILE *msgs, struct upstream_set **out)
 {
 	struct upstream_set *s;
 	int ret = 0;
@@ -452,7 +474,7 @@ static int set_new(struct upstream_pool *pool, const struct config *cfg,
 	s->round_robin = cfg->round_robin;
 	s->fastest = cfg->selection == CONFIG_SELECT_FASTEST;
 	if (n > 0 || n_plain == 0) {
-		ret = ctx_get(pool, cfg, &s->ctx);
+		ret = ctx_get(pool, cfg, msgs, &s->ctx);
 	}
 	for (size_t i = 0; ret == 0 && i < n; i++) {
 		ret = entry_get(pool, cfg, &ups[i], s->ctx, &s->ents[s->n]);
@@ -474,16 +496,16 @@ static int set_new(struct upstream_pool *pool, const struct config *cfg,
 	return 0;
 }
 
-int upstream_set_new(struct upstream_pool *pool, const struct config *cfg,
+int upstream_set_new(struct upstream_pool *pool, const struct config *cfg, FILE *msgs,
 		     struct upstream_set **out)
 {
-	return set_new(pool, cfg, cfg->upstreams, cfg->n_upstreams, NULL, 0, out);
+	return set_new(pool, cfg, cfg->upstreams, cfg->n_upstreams, NULL, 0, msgs, out);
 }
 
 int upstream_set_new_zone(struct upstream_pool *pool, const struct config *cfg,
-			  const struct config_zone *z, struct upstream_set **out)
+			  const struct config_zone *z, FILE *msgs, struct upstream_set **out)
 {
-	return set_new(pool, cfg, z->upstreams, z->n_upstreams, z->plain, z->n_plain, out);
+	return set_new(pool, cfg, z->upstreams, z->n_upstreams, z->plain, z->n_plain, msgs, out);
 }
 
 void upstream_set_free(struct upstream_set *s)

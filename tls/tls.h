@@ -70,20 +70,41 @@ struct tls_client_params {
 	int tls_max;	     /**< 0 for the highest the library has */
 };
 
-/** Initialise wolfSSL for the process. Call once before anything else here. */
+/**
+ * Initialise wolfSSL for the process, once; every function here that needs wolfSSL calls it
+ * itself, so the daemon never does: nothing of wolfSSL runs until a first connection or
+ * DNSSEC check needs it (docs/ARCHITECTURE.md, "Memory": its code is most of what an idle
+ * dotd would map). Safe from any thread. 0, or -ENOMEM (again on every later call).
+ */
 int tls_init(void);
 
-/** Release wolfSSL's global state, after every tls object is freed. */
+/** Whether tls_init() has run. */
+bool tls_initialised(void);
+
+/** Release wolfSSL's global state, if it was initialised, after every tls object is freed. */
 void tls_cleanup(void);
 
 /** Free what wolfCrypt keeps for the calling thread; a worker's thread calls it as it ends. */
 void tls_thread_cleanup(void);
 
 /**
- * Create the shared TLS client context. When neither ca_file nor ca_path is given, the
- * system's trust store is loaded. -EINVAL with a message logged if a file cannot be used.
+ * Make a TLS client context from @p, without building it: the wolfSSL context and its trust
+ * anchors are made by tls_client_load(), or by the first connection that needs them. When
+ * neither ca_file nor ca_path is given, the system's trust store is used. -ENOMEM only.
  */
 int tls_client_new(const struct tls_client_params *p, struct tls_client **out);
+
+/**
+ * Build @c's wolfSSL context and read its trust anchors, if not done yet. 0, or -ENOMEM, or
+ * -EINVAL if this wolfSSL refuses dotd's versions, suites or groups (logged); a later call
+ * tries again. Trust anchors that cannot be loaded are logged, and the context is
+ * built without them: only pinned upstreams can be authenticated through it, and
+ * tls_client_failed() says so.
+ */
+int tls_client_load(struct tls_client *c);
+
+/** Whether @c was loaded and its configured trust anchors (ca_file, ca_path) could not be. */
+bool tls_client_failed(const struct tls_client *c);
 
 /** Free the context; every upstream using it must be freed already. */
 void tls_client_free(struct tls_client *c);

@@ -124,6 +124,9 @@ int tls_spki_pin(const uint8_t *der, size_t der_len, uint8_t out[TLS_PIN_LEN])
 	if (der_len > INT32_MAX) {
 		return -EINVAL;
 	}
+	if (tls_init() != 0) {
+		return -ENOMEM;
+	}
 	x509 = wolfSSL_X509_d2i(NULL, der, (int)der_len);
 	if (!x509) {
 		return -EINVAL;

@@ -1158,6 +1158,18 @@ int tls_conn_open(struct tls_upstream *u, struct tls_conn **out)
 	struct tls_conn *c;
 	int ret;
 
+	/* At start the context waits for this: the first connection of its upstreams makes it. */
+	if (!u->client->ctx) {
+		ret = tls_client_load(u->client);
+		if (ret != 0) {
+			return ret;
+		}
+		if (tls_client_failed(u->client)) {
+			log_err(LOG_TLS, "only pinned upstreams can be authenticated until a "
+					 "reload names trust "
+					 "anchors that load");
+		}
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		return -ENOMEM;

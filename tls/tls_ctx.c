@@ -12,7 +12,15 @@
  * holds it until it becomes READY and authenticated, or drops it. A connection accepted on its
  * pin alone while the clock was unset (auth.clock_exempt) never stores one: a resumption, once
  * the clock is set, would carry over an authentication whose dates were never checked.
+ *
+ * Nothing of wolfSSL runs at start: the library is initialised, and a context built with its
+ * trust anchors read, when the first connection (or DNSSEC check) needs them. Its code is
+ * shared, but what a process has run stays mapped in it, and wolfSSL's start-up code was a
+ * quarter of an idle dotd's resident memory (docs/ARCHITECTURE.md, "Memory").
  */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <wolfssl/options.h>
@@ -45,14 +53,34 @@ static int groups[] = {WOLFSSL_ECC_X25519, WOLFSSL_ECC_SECP256R1, WOLFSSL_ECC_SE
 int tls_io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg);
 int tls_io_send(WOLFSSL *ssl, char *buf, int sz, void *arg);
 
+static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
+static int lib_status = -ENOMEM; /* written once, under lib_once */
+static atomic_bool lib_ready;	 /* read by threads that may never have called tls_init() */
+
+static void lib_init(void)
+{
+	lib_status = wolfSSL_Init() == WOLFSSL_SUCCESS ? 0 : -ENOMEM;
+	atomic_store(&lib_ready, lib_status == 0);
+}
+
 int tls_init(void)
 {
-	return wolfSSL_Init() == WOLFSSL_SUCCESS ? 0 : -ENOMEM;
+	if (pthread_once(&lib_once, lib_init) != 0) {
+		return -ENOMEM;
+	}
+	return lib_status;
+}
+
+bool tls_initialised(void)
+{
+	return atomic_load(&lib_ready);
 }
 
 void tls_cleanup(void)
 {
-	wolfSSL_Cleanup();
+	if (tls_initialised()) {
+		wolfSSL_Cleanup();
+	}
 }
 
 /*
@@ -61,7 +89,9 @@ void tls_cleanup(void)
  */
 void tls_thread_cleanup(void)
 {
-	tls_ecc_tables_drop();
+	if (tls_initialised()) {
+		tls_ecc_tables_drop();
+	}
 }
 
 /*
@@ -117,67 +147,123 @@ void tls_conn_session_release(struct tls_conn *c)
 
 int tls_client_new(const struct tls_client_params *p, struct tls_client **out)
 {
-	struct tls_client *c;
-	int ret = -EINVAL;
+	struct tls_client *c = calloc(1, sizeof(*c));
 
-	c = calloc(1, sizeof(*c));
 	if (!c) {
 		return -ENOMEM;
 	}
-	c->ctx = wolfSSL_CTX_new(wolfSSLv23_client_method());
-	if (!c->ctx) {
-		ret = -ENOMEM;
-		goto cleanup;
+	c->ca_file = p->ca_file ? strdup(p->ca_file) : NULL;
+	c->ca_path = p->ca_path ? strdup(p->ca_path) : NULL;
+	if ((p->ca_file && !c->ca_file) || (p->ca_path && !c->ca_path)) {
+		tls_client_free(c);
+		return -ENOMEM;
+	}
+	c->tls_min = p->tls_min;
+	c->tls_max = p->tls_max;
+	*out = c;
+	return 0;
+}
+
+static int ctx_build(const struct tls_client *c, WOLFSSL_CTX **out, bool *has_anchors, bool *failed)
+{
+	WOLFSSL_CTX *ctx = wolfSSL_CTX_new(wolfSSLv23_client_method());
+	bool anchors = false, bad = false;
+	int ret = -EINVAL;
+
+	if (!ctx) {
+		return -ENOMEM;
 	}
 	/* RFC 8310 §9 and RFC 9325 §3.1.1: TLS 1.2 at least, 1.3 preferred. */
-	if (wolfSSL_CTX_SetMinVersion(c->ctx,
-				      p->tls_min >= 4 ? WOLFSSL_TLSV1_3 : WOLFSSL_TLSV1_2) !=
+	if (wolfSSL_CTX_SetMinVersion(ctx, c->tls_min >= 4 ? WOLFSSL_TLSV1_3 : WOLFSSL_TLSV1_2) !=
 	    WOLFSSL_SUCCESS) {
 		log_err(LOG_TLS, "cannot set the minimum TLS version");
 		goto cleanup;
 	}
-	if (p->tls_max == 3 &&
-	    wolfSSL_CTX_set_max_proto_version(c->ctx, TLS1_2_VERSION) != WOLFSSL_SUCCESS) {
+	if (c->tls_max == 3 &&
+	    wolfSSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION) != WOLFSSL_SUCCESS) {
 		log_err(LOG_TLS, "cannot set the maximum TLS version");
 		goto cleanup;
 	}
-	if (wolfSSL_CTX_set_cipher_list(c->ctx, cipher_list) != WOLFSSL_SUCCESS) {
+	if (wolfSSL_CTX_set_cipher_list(ctx, cipher_list) != WOLFSSL_SUCCESS) {
 		log_err(LOG_TLS, "cannot set the cipher list");
 		goto cleanup;
 	}
-	if (wolfSSL_CTX_set_groups(c->ctx, groups, (int)(sizeof(groups) / sizeof(groups[0]))) !=
+	if (wolfSSL_CTX_set_groups(ctx, groups, (int)(sizeof(groups) / sizeof(groups[0]))) !=
 	    WOLFSSL_SUCCESS) {
 		log_err(LOG_TLS, "cannot set the key exchange groups");
 		goto cleanup;
 	}
-	if (p->ca_file || p->ca_path) {
-		if (wolfSSL_CTX_load_verify_locations_ex(c->ctx, p->ca_file, p->ca_path,
-							 WOLFSSL_LOAD_FLAG_IGNORE_ERR) !=
+	if (c->ca_file || c->ca_path) {
+		if (wolfSSL_CTX_load_verify_locations_ex(ctx, c->ca_file, c->ca_path,
+							 WOLFSSL_LOAD_FLAG_IGNORE_ERR) ==
 		    WOLFSSL_SUCCESS) {
-			log_err(LOG_TLS, "cannot load trust anchors from '%s'",
-				p->ca_file ? p->ca_file : p->ca_path);
-			goto cleanup;
+			anchors = true;
+		} else {
+			log_err(LOG_TLS,
+				"cannot load trust anchors from '%s': no certificate in it can be "
+				"read",
+				c->ca_file ? c->ca_file : c->ca_path);
+			bad = true;
 		}
-		c->has_anchors = true;
-	} else if (wolfSSL_CTX_load_system_CA_certs(c->ctx) == WOLFSSL_SUCCESS) {
-		c->has_anchors = true;
+	} else if (wolfSSL_CTX_load_system_CA_certs(ctx) == WOLFSSL_SUCCESS) {
+		anchors = true;
 	} else {
 		log_warn(LOG_TLS, "no system trust store found (install ca-certificates or set "
 				  "tls_ca_file): only pinned upstreams can be authenticated");
 	}
-	wolfSSL_CTX_set_verify(c->ctx, WOLFSSL_VERIFY_PEER, tls_auth_on_verify);
+	wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_PEER, tls_auth_on_verify);
 	/* Sessions are kept per upstream (tls_upstream.c), not in wolfSSL's global cache. */
-	wolfSSL_CTX_set_session_cache_mode(c->ctx, WOLFSSL_SESS_CACHE_CLIENT |
-							   WOLFSSL_SESS_CACHE_NO_INTERNAL_STORE);
-	wolfSSL_CTX_sess_set_new_cb(c->ctx, on_new_session);
-	wolfSSL_CTX_SetIORecv(c->ctx, tls_io_recv);
-	wolfSSL_CTX_SetIOSend(c->ctx, tls_io_send);
-	*out = c;
+	wolfSSL_CTX_set_session_cache_mode(ctx, WOLFSSL_SESS_CACHE_CLIENT |
+							WOLFSSL_SESS_CACHE_NO_INTERNAL_STORE);
+	wolfSSL_CTX_sess_set_new_cb(ctx, on_new_session);
+	wolfSSL_CTX_SetIORecv(ctx, tls_io_recv);
+	wolfSSL_CTX_SetIOSend(ctx, tls_io_send);
+	*out = ctx;
+	*has_anchors = anchors;
+	*failed = bad;
 	return 0;
 
 cleanup:
-	tls_client_free(c);
+	wolfSSL_CTX_free(ctx);
 	return ret;
+}
+
+int tls_client_load(struct tls_client *c)
+{
+	bool has_anchors, failed;
+	WOLFSSL_CTX *ctx;
+	int ret;
+
+	if (c->ctx) {
+		return 0;
+	}
+	ret = tls_init();
+	if (ret != 0) {
+		log_err(LOG_TLS, "cannot initialise wolfSSL");
+		return ret;
+	}
+	ret = ctx_build(c, &ctx, &has_anchors, &failed);
+	if (ret != 0) {
+		return ret;
+	}
+	c->ctx = ctx;
+	c->has_anchors = has_anchors;
+	c->failed = failed;
+	if (c->ca_file || c->ca_path) {
+		if (!failed) {
+			log_info(LOG_TLS, "TLS client context made: trust anchors from '%s'",
+				 c->ca_file ? c->ca_file : c->ca_path);
+		}
+	} else {
+		log_info(LOG_TLS, "TLS client context made: trust anchors from %s",
+			 has_anchors ? "the system store" : "nowhere");
+	}
+	return 0;
+}
+
+bool tls_client_failed(const struct tls_client *c)
+{
+	return c->failed;
 }
 
 void tls_client_free(struct tls_client *c)
@@ -188,5 +274,7 @@ void tls_client_free(struct tls_client *c)
 	if (c->ctx) {
 		wolfSSL_CTX_free(c->ctx);
 	}
+	free(c->ca_file);
+	free(c->ca_path);
 	free(c);
 }

@@ -26,6 +26,7 @@
 #include <wolfssl/wolfcrypt/rsa.h>
 #include <wolfssl/wolfcrypt/sha.h>
 
+#include "tls.h"
 #include "tls_dnssec.h"
 
 /*
@@ -434,6 +435,9 @@ int tls_dnssec_verify(uint8_t algorithm, const uint8_t *key, size_t key_len, con
 	if (data == NULL) {
 		data = empty;
 	}
+	if (tls_init() != 0) {
+		return -ENOMEM;
+	}
 	switch (info->kind) {
 #ifndef NO_RSA
 	case ALG_RSA:
@@ -493,6 +497,9 @@ int tls_dnssec_ds_digest(uint8_t digest_type, const uint8_t *owner_wire, size_t 
 	if (owner_wire == NULL || owner_len == 0 || owner_len > 255 || dnskey_rdata == NULL ||
 	    rdata_len < 4 || rdata_len > UINT16_MAX || out == NULL || out_len == NULL) {
 		return -EINVAL;
+	}
+	if (tls_init() != 0) {
+		return -ENOMEM;
 	}
 	len = wc_HashGetDigestSize(hash);
 	if (len <= 0 || len > TLS_DNSSEC_DIGEST_MAX) {
@@ -568,6 +575,9 @@ int tls_dnssec_nsec3_hash(uint8_t alg, uint16_t iterations, const uint8_t *salt,
 	if ((salt == NULL && salt_len != 0) || salt_len > 255 || name_wire_lower == NULL ||
 	    name_len == 0 || name_len > 255 || out == NULL) {
 		return -EINVAL;
+	}
+	if (tls_init() != 0) {
+		return -ENOMEM;
 	}
 	if (wc_InitSha(&sha) != 0) {
 		return -ENOMEM;

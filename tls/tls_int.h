@@ -20,8 +20,12 @@
 #include "tls_policy.h"
 
 struct tls_client {
-	WOLFSSL_CTX *ctx; /**< owned */
+	WOLFSSL_CTX *ctx; /**< owned; NULL until tls_client_load() */
 	bool has_anchors; /**< trust anchors were loaded (else only pins can authenticate) */
+	bool failed;	  /**< the configured trust anchors could not be loaded */
+	char *ca_file;	  /**< owned or NULL */
+	char *ca_path;	  /**< owned or NULL */
+	int tls_min, tls_max;
 };
 
 /** Connection states, in order: comparisons like state >= TLS_CONN_CLOSING are meaningful. */

@@ -278,6 +278,10 @@ make_pki()
 		printf '%s\n' "$out" | indent
 		die "test certificates (gen.sh)"
 	fi
+	# A dotd that drops root (user: nobody) reads the CA file as that user, at its first
+	# upstream connection: let others reach it, as /etc/ssl/certs is.
+	chmod 711 "$TMP" "$TMP/pki"
+	chmod 644 "$TMP/pki/ca.pem"
 	pass "test certificates (gen.sh)"
 }
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tls.h"
 #include "unit.h"
@@ -71,30 +72,102 @@ static void test_pin_rsa(void)
 		  "+v5YHIE+giYHJmWGeDYJDPxGxmNpPEYpopd9XMN8eLI=");
 }
 
-static void test_client_bad_ca(void)
+/*
+ * Nothing of wolfSSL runs before a connection needs it (tls.h, tls_init()): making a client
+ * context reads no trust anchors and initialises nothing; loading it does both. Runs first,
+ * before any other test here has called into wolfSSL.
+ */
+static void test_client_lazy(void)
 {
-	struct tls_client_params p = {.ca_file = TEST_SRCDIR "/certs/missing.pem", .tls_min = 3};
+	struct tls_client_params p = {.ca_file = TEST_SRCDIR "/certs/known-ec.pem", .tls_min = 3};
 	struct tls_client *c = NULL;
 
-	CU_ASSERT_NOT_EQUAL(tls_client_new(&p, &c), 0);
-	CU_ASSERT_PTR_NULL(c);
+	CU_ASSERT_FALSE_FATAL(tls_initialised());
+	CU_ASSERT_EQUAL_FATAL(tls_client_new(&p, &c), 0);
+	CU_ASSERT_FALSE(tls_initialised());
+	CU_ASSERT_EQUAL(tls_client_load(c), 0);
+	CU_ASSERT_TRUE(tls_initialised());
+	CU_ASSERT_FALSE(tls_client_failed(c));
+	CU_ASSERT_EQUAL(tls_client_load(c), 0);
+	tls_client_free(c);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/*
+ * Trust anchors that do not load: the context is still made, without them (pins can still
+ * authenticate), and says it failed; a later load does not read the file again, even once it
+ * has been mended (a reload makes a new context for that: resolver/upstream.c).
+ */
+static void test_client_bad_ca(void)
+{
+	char path[] = "/tmp/test_tls_ca_XXXXXX";
+	struct tls_client_params p = {.ca_file = TEST_SRCDIR "/certs/missing.pem", .tls_min = 3};
+	struct tls_client *c = NULL;
+	FILE *good;
+	char pem[4096];
+	size_t n;
+	int fd;
+
+	CU_ASSERT_EQUAL_FATAL(tls_client_new(&p, &c), 0);
+	CU_ASSERT_FALSE(tls_client_failed(c));
+	CU_ASSERT_EQUAL(tls_client_load(c), 0);
+	CU_ASSERT_TRUE(tls_client_failed(c));
+	tls_client_free(c);
+
+	/* What config.c lets through: a PEM header over a body that is not a certificate. */
+	fd = mkstemp(path);
+	CU_ASSERT_FATAL(fd >= 0);
+	close(fd);
+	write_file(path, "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n"
+			 "-----END CERTIFICATE-----\n");
+	p.ca_file = path;
+	CU_ASSERT_EQUAL_FATAL(tls_client_new(&p, &c), 0);
+	CU_ASSERT_EQUAL(tls_client_load(c), 0);
+	CU_ASSERT_TRUE(tls_client_failed(c));
+	good = fopen(TEST_SRCDIR "/certs/known-ec.pem", "r");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(good);
+	n = fread(pem, 1, sizeof(pem) - 1, good);
+	fclose(good);
+	pem[n] = 0;
+	write_file(path, pem);
+	CU_ASSERT_EQUAL(tls_client_load(c), 0);
+	CU_ASSERT_TRUE(tls_client_failed(c));
+	tls_client_free(c);
+	/* The same file, mended, in a new context. */
+	CU_ASSERT_EQUAL_FATAL(tls_client_new(&p, &c), 0);
+	CU_ASSERT_EQUAL(tls_client_load(c), 0);
+	CU_ASSERT_FALSE(tls_client_failed(c));
+	tls_client_free(c);
+	unlink(path);
+
+	/* No CA file: the system's store, or none; never a failure of what was configured. */
 	p.ca_file = NULL;
 	CU_ASSERT_EQUAL(tls_client_new(&p, &c), 0);
-	CU_ASSERT_PTR_NOT_NULL(c);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(tls_client_load(c), 0);
+	CU_ASSERT_FALSE(tls_client_failed(c));
 	tls_client_free(c);
 }
 
 int main(void)
 {
 	CU_TestInfo tests[] = {
+		{"client context, made before wolfSSL runs", test_client_lazy},
 		{"SPKI pin, EC key", test_pin_ec},
 		{"SPKI pin, RSA key", test_pin_rsa},
-		{"client context", test_client_bad_ca},
+		{"client context, trust anchors that do not load", test_client_bad_ca},
 		CU_TEST_INFO_NULL,
 	};
 	int ret;
 
-	tls_init();
 	ret = unit_run("tls", tests);
 	tls_cleanup();
 	return ret;

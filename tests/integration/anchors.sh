@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# The trust anchors, read when the first upstream connection needs them (tls/tls.h,
+# tls_client_load(); docs/CONFIG.md, "tls_ca_file"), against a real unbound serving DoT on
+# loopback:
+#   - an idle dotd has made no TLS context; the first query makes one, and only one;
+#   - a CA file that passes the start's check (a PEM header) but holds no certificate that
+#     loads: dotd serves, a CA-authenticated upstream gets SERVFAIL (the error logged once, not
+#     per query), a pinned upstream behind the same file still answers;
+#   - a reload that names such a file is refused with the reason, and the running trust
+#     anchors keep serving; the same file mended, the same configuration reloaded, is read
+#     again and serves.
+# A CA file the dropped user cannot read is refused at start: run.sh, "privileges".
+#
+# usage: anchors.sh DOTD PROBE DOTD-CTL
+set -euo pipefail
+
+if [[ $# -ne 3 ]]; then
+	echo "usage: $0 DOTD PROBE DOTD-CTL" >&2
+	exit 2
+fi
+DOTD=$(realpath "$1")
+PROBE=$(realpath "$2")
+CTL=$(realpath "$3")
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+# shellcheck source=tests/integration/lib.sh
+. "$HERE/lib.sh"
+
+MADE="TLS client context made"
+BAD="cannot load trust anchors from"
+
+# anchors_cfg FILE CA PORT PIN|-: dotd on PORT with a control socket, in front of the unbound,
+# authenticated by name (dot.test) or, with PIN, by the server's key only.
+anchors_cfg()
+{
+	local file=$1 ca=$2 port=$3 pin=$4
+	{
+		echo "tls_ca_file: \"$ca\""
+		echo "control_socket: \"$TMP/$(basename "$file" .yml).sock\""
+		echo "listen_addresses: [$HOST@$port]"
+		echo "upstream_recursive_servers:"
+		echo "  - address_data: $HOST"
+		echo "    tls_port: $UPORT"
+		if [[ $pin == - ]]; then
+			echo "    tls_auth_name: \"dot.test\""
+		else
+			echo "    tls_pubkey_pinset:"
+			echo "      - digest: \"sha256\""
+			echo "        value: $pin"
+		fi
+	} > "$file"
+}
+
+count()
+{
+	grep -c -F -- "$1" "$2" || true
+}
+
+start_unbound unbound
+PIN=$(cat "$TMP/pki/server.spki")
+# A PEM header over a body that is no certificate: config.c lets it through, wolfSSL loads
+# nothing from it.
+printf -- '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n' \
+	> "$TMP/broken-ca.pem"
+
+# --- an idle dotd has made no TLS context ---
+
+P1=''
+new_port P1
+anchors_cfg "$TMP/idle.yml" "$TMP/pki/ca.pem" "$P1" -
+start_dotd "$TMP/idle.yml" "$TMP/idle.log"
+IDLE_PID=$DOTD_PID
+wait_log "$TMP/idle.log" "serving with" 10 || die "dotd starts (idle.yml)"
+sleep 0.5
+expect "idle" "no TLS context made before a query" "$(count "$MADE" "$TMP/idle.log") made" \
+	'(($(count "$MADE" "$TMP/idle.log") == 0))'
+check "the first query is answered" "$PROBE" query "$HOST" "$P1" www.example A udp NOERROR \
+	192.0.2.80
+check "a second one, over another connection (TCP)" "$PROBE" query "$HOST" "$P1" mx.example AAAA tcp
+made=$(count "$MADE" "$TMP/idle.log")
+from_file=$(count "$MADE: trust anchors from '$TMP/pki/ca.pem'" "$TMP/idle.log")
+expect "after the first queries" "one TLS context made, from the CA file" \
+	"$(grep -F "$MADE" "$TMP/idle.log" || true)" '((made == 1 && from_file == 1))'
+
+# --- a CA file with nothing that loads: logged once, pins still work ---
+
+P2=''
+new_port P2
+anchors_cfg "$TMP/broken.yml" "$TMP/broken-ca.pem" "$P2" -
+start_dotd "$TMP/broken.yml" "$TMP/broken.log"
+BROKEN_PID=$DOTD_PID
+if wait_log "$TMP/broken.log" "serving with" 10; then
+	pass "a CA file with a PEM header and no certificate: dotd starts"
+else
+	fail "a CA file with a PEM header and no certificate: dotd starts"
+fi
+for name in www.example ns.example mail.example; do
+	"$PROBE" query "$HOST" "$P2" "$name" A udp SERVFAIL > /dev/null 2>&1 || true
+done
+check "that file, an upstream authenticated by name: SERVFAIL" \
+	"$PROBE" query "$HOST" "$P2" alias.example A udp SERVFAIL
+bad=$(count "$BAD '$TMP/broken-ca.pem'" "$TMP/broken.log")
+meaning=$(count "only pinned upstreams can be authenticated until a reload" "$TMP/broken.log")
+made=$(count "$MADE" "$TMP/broken.log")
+expect "that file" "the error is logged once for 4 queries, with what it means" \
+	"$(grep -F -e "$BAD" -e "only pinned" -e "$MADE" "$TMP/broken.log" || true)" \
+	'((bad == 1 && meaning == 1 && made == 0))'
+stop_dotd "$BROKEN_PID" 10
+
+P3=''
+new_port P3
+anchors_cfg "$TMP/pinned.yml" "$TMP/broken-ca.pem" "$P3" "$PIN"
+start_dotd "$TMP/pinned.yml" "$TMP/pinned.log"
+if wait_answer "$P3" 10 "$DOTD_PID"; then
+	pass "that file, an upstream authenticated by its pin: answered"
+else
+	fail "that file, an upstream authenticated by its pin: answered"
+fi
+stop_dotd "$DOTD_PID" 10
+
+# --- a reload that names such a file is refused; the running anchors serve on ---
+
+cp "$TMP/idle.yml" "$TMP/idle-good.yml"
+sed -i "s|^tls_ca_file: .*|tls_ca_file: \"$TMP/broken-ca.pem\"|" "$TMP/idle.yml"
+out=$("$CTL" -s "$TMP/idle.sock" reload 2>&1) && st=0 || st=$?
+expect "a reload to that file" "refused (exit 1), the file named with the reason" "$out" \
+	'((st == 1)) && [[ $out == *"tls_ca_file '\''$TMP/broken-ca.pem'\'': no certificate in it can be read"* ]]'
+check "after that reload: a new name, over a new connection (TCP), still answered" \
+	"$PROBE" query "$HOST" "$P1" txt.example TXT tcp NOERROR
+
+# --- read again once mended: the same configuration, reloaded ---
+
+P4=''
+new_port P4
+cp "$TMP/broken-ca.pem" "$TMP/mended-ca.pem"
+anchors_cfg "$TMP/mended.yml" "$TMP/mended-ca.pem" "$P4" -
+start_dotd "$TMP/mended.yml" "$TMP/mended.log"
+MENDED_PID=$DOTD_PID
+wait_log "$TMP/mended.log" "serving with" 10 || die "dotd starts (mended.yml)"
+check "a file that does not load: SERVFAIL" "$PROBE" query "$HOST" "$P4" www.example A udp SERVFAIL
+cp "$TMP/pki/ca.pem" "$TMP/mended-ca.pem"
+check "the file mended, not reloaded: still SERVFAIL (read once)" \
+	"$PROBE" query "$HOST" "$P4" ns.example A udp SERVFAIL
+out=$("$CTL" -s "$TMP/mended.sock" reload 2>&1) && st=0 || st=$?
+expect "the file mended, the same configuration reloaded" "exit 0" "$out" '((st == 0))'
+check "after it: answered" "$PROBE" query "$HOST" "$P4" www.example A udp NOERROR 192.0.2.80
+stop_dotd "$MENDED_PID" 10
+stop_dotd "$IDLE_PID" 10
+
+summary anchors
