@@ -1696,11 +1696,45 @@ static const char *const unset_clock_names[] = {
 WORD_SETTER(set_unset_clock, unset_clock, enum config_unset_clock, unset_clock_names,
 	    "fail or accept_pinned")
 
+/*
+ * Whether the file at @path has a line that opens a PEM certificate (RFC 7468 §5.1), the only
+ * form wolfSSL reads from a CA file. Its certificates themselves are parsed by the first
+ * connection (tls.h, tls_client_load()); this finds the file that is not a CA file at all at
+ * start. -errno if it cannot be read.
+ */
+static int file_has_pem_cert(const char *path, bool *out)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----";
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+	int ret = 0;
+
+	if (!f) {
+		return -errno;
+	}
+	while (!found && getline(&line, &cap, f) >= 0) {
+		found = strncmp(line, begin, sizeof(begin) - 1) == 0;
+	}
+	if (ferror(f)) {
+		ret = -EIO;
+	}
+	free(line);
+	fclose(f);
+	if (ret == 0) {
+		*out = found;
+	}
+	return ret;
+}
+
 /* Check @path at start, as a strict daemon should, rather than at the first handshake. */
 static void set_ca(struct parse *p, const char *key, unsigned line, yaml_node_t *val, char **out,
 		   bool want_dir)
 {
+	bool pem = false;
 	struct stat st;
+	int ret;
 
 	if (!get_string(p, key, line, val, out)) {
 		return;
@@ -1713,6 +1747,11 @@ static void set_ca(struct parse *p, const char *key, unsigned line, yaml_node_t 
 		report(p, line, key, "'%s' is a directory (use tls_ca_path)", *out);
 	} else if (access(*out, want_dir ? R_OK | X_OK : R_OK) < 0) {
 		report(p, line, key, "cannot read '%s': %s", *out, strerror(errno));
+	} else if (!want_dir && (ret = file_has_pem_cert(*out, &pem)) < 0) {
+		report(p, line, key, "cannot read '%s': %s", *out, strerror(-ret));
+	} else if (!want_dir && !pem) {
+		report(p, line, key, "'%s' holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+		       *out);
 	}
 }
 

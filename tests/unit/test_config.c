@@ -941,11 +941,11 @@ static void test_values(void)
 
 static void test_ca(void)
 {
-	struct config *cfg = load_ok("tls_ca_file: " TEST_SRCDIR "/CMakeLists.txt\n"
+	struct config *cfg = load_ok("tls_ca_file: " TEST_SRCDIR "/certs/known-rsa.pem\n"
 				     "tls_ca_path: \"" TEST_SRCDIR "/unit\"\n" ONE_UPSTREAM);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
-	CU_ASSERT_STRING_EQUAL(cfg->ca_file, TEST_SRCDIR "/CMakeLists.txt");
+	CU_ASSERT_STRING_EQUAL(cfg->ca_file, TEST_SRCDIR "/certs/known-rsa.pem");
 	CU_ASSERT_STRING_EQUAL(cfg->ca_path, TEST_SRCDIR "/unit");
 	check_round_trip(cfg);
 	config_free(cfg);
@@ -2619,6 +2619,17 @@ static void test_err_ca(void)
 	expect_error("tls_ca_path: " TEST_SRCDIR "/CMakeLists.txt\n" ONE_UPSTREAM,
 		     "test.yml:1: key 'tls_ca_path': '" TEST_SRCDIR "/CMakeLists.txt' is not a "
 		     "directory\n");
+	/* A readable file that is no CA file: its certificates are parsed at the first connection
+	 * only, so this is what start can find without wolfSSL. A DER certificate is not read. */
+	expect_error("tls_ca_file: " TEST_SRCDIR "/CMakeLists.txt\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'tls_ca_file': '" TEST_SRCDIR
+		     "/CMakeLists.txt' holds no PEM certificate (-----BEGIN CERTIFICATE-----)\n");
+	expect_error(
+		"tls_ca_file: " TEST_SRCDIR "/certs/known-rsa.der\n" ONE_UPSTREAM,
+		"test.yml:1: key 'tls_ca_file': '" TEST_SRCDIR
+		"/certs/known-rsa.der' holds no PEM certificate (-----BEGIN CERTIFICATE-----)\n");
+	expect_error("tls_ca_file: /dev/null\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'tls_ca_file': '/dev/null' holds no PEM certificate");
 }
 
 /* An error report must not need a second run: everything wrong is listed at once. */
