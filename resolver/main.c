@@ -75,6 +75,29 @@ static int privileges_drop(const char *user)
 }
 
 /*
+ * The trust anchors are read by the first upstream connection (tls.h, tls_client_load()), after
+ * root is gone: config.c checked them as whoever started dotd, so check again as the user dotd
+ * now is, and refuse to start rather than fail at the first query.
+ */
+static int trust_anchors_check(const struct config *cfg, const char *user)
+{
+	const struct {
+		const char *key, *path;
+		int mode;
+	} anchors[] = {{"tls_ca_file", cfg->ca_file, R_OK},
+		       {"tls_ca_path", cfg->ca_path, R_OK | X_OK}};
+
+	for (size_t i = 0; i < sizeof(anchors) / sizeof(anchors[0]); i++) {
+		if (anchors[i].path && access(anchors[i].path, anchors[i].mode) != 0) {
+			log_err(LOG_MAIN, "%s '%s' cannot be read by user '%s', who reads it: %s",
+				anchors[i].key, anchors[i].path, user, strerror(errno));
+			return -EACCES;
+		}
+	}
+	return 0;
+}
+
+/*
  * The control socket is made while dotd may still be root (it may bind anywhere), and given to
  * @user, who must be able to answer on it and, with the group, to let dotd-ctl in.
  */
@@ -174,6 +197,9 @@ int main(int argc, char **argv)
 	}
 	if (ret == 0 && user) {
 		ret = privileges_drop(user);
+	}
+	if (ret == 0 && user) {
+		ret = trust_anchors_check(r.cfg, user);
 	}
 	if (ret == 0) {
 		log_notice(LOG_MAIN, "dotd %s serving with %zu upstream%s (%s authentication)",

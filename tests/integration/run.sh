@@ -354,6 +354,22 @@ if (($(id -u) == 0)); then
 		fail "user: an unknown user: dotd refuses to go on (exit $st)"
 		indent < "$TMP/nouser.log"
 	fi
+	# The trust anchors are read by the first upstream connection, after root is gone: a CA
+	# file only root can read is refused at start, not found out by the first query.
+	install -m 600 "$TMP/pki/ca.pem" "$TMP/root-ca.pem"
+	write_config "$TMP/rootca.yml" "$uport" ca="$TMP/root-ca.pem"
+	echo "user: nobody" >> "$TMP/rootca.yml"
+	set +e
+	timeout 10 "$DOTD" -C "$TMP/rootca.yml" > "$TMP/rootca.log" 2>&1
+	st=$?
+	set -e
+	if ((st == 1)) && grep -q -F "tls_ca_file '$TMP/root-ca.pem' cannot be read by user 'nobody'" \
+		"$TMP/rootca.log"; then
+		pass "user: nobody, a CA file only root can read: dotd refuses to start (exit 1)"
+	else
+		fail "user: nobody, a CA file only root can read: dotd refuses to start (exit $st)"
+		indent < "$TMP/rootca.log"
+	fi
 	# As systemd runs it (etc/dotd.service): no root, only CAP_NET_BIND_SERVICE, port < 1024.
 	if command -v setpriv > /dev/null 2>&1; then
 		lowport=''
