@@ -5,7 +5,8 @@
 # (Unbound, Knot Resolver, dnsdist, Stubby) run in front of it in turn, one thread or worker
 # each, forwarding everything over DoT with the test CA and a cache on (Stubby has none). A
 # batched echo responder (echo_floor) is the floor for hits, dnsperf straight to the upstream
-# over DoT the floor for misses. Per system, fresh each round: RSS idle, CPU per hit at a fixed
+# over DoT the floor for misses. Per system, fresh each round: RSS at start (listening, asked
+# nothing yet) and idle (after one query), CPU per hit at a fixed
 # rate (/proc/PID/stat), hit qps at saturation, the Zipf mix (tests/bench/zipf.py), miss qps,
 # miss latency p50/p90/p99 at a fixed rate (dnsperf -v), TLS connections to the upstream per
 # 10,000 queries (the private network namespace's TcpPassiveOpens), dotd's full and resumed
@@ -327,6 +328,21 @@ ready()
 	return 1
 }
 
+# listening PORT PID: until something listens on UDP PORT (of this network namespace), without
+# sending it anything, while PID runs.
+listening()
+{
+	local deadline=$((SECONDS + 15))
+	while ((SECONDS < deadline)); do
+		alive "$2" || return 1
+		if [[ -n $(ss -Hlnu "sport = :$1" 2> /dev/null) ]]; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
 # version SYSTEM: one line naming what ran.
 version()
 {
@@ -403,6 +419,12 @@ measure()
 	fi
 	pid=$SYS_PID
 	PIDS+=("$pid")
+	# At start: listening, not asked anything yet (dotd makes its TLS context at the first
+	# query; docs/ARCHITECTURE.md, "Memory").
+	if listening "$port" "$pid"; then
+		sleep 0.5
+		record "$sys" rss_start_kb "$(status_kb "$pid" VmRSS)"
+	fi
 	if ! ready "$port" "$pid" "$expect"; then
 		fail "$sys answers on $HOST@$port"
 		show_log "$sys" "$TMP/$sys.log"

@@ -77,6 +77,7 @@ ROWS = [
      "after 500 ms idle)", "", "info", None),
     ("reconnect_resumed_share", "share of those resumed (upstream's num.query.tls.resume)", "",
      "high", None),
+    ("rss_start_mb", "RSS at start (listening, no query yet)", "MB", "low", None),
     ("rss_idle_mb", "RSS idle (after start and one query)", "MB", "low", None),
     ("rss_after_mb", "RSS after the run", "MB", "low", None),
     ("rss_anon_after_mb", "anonymous RSS after the run", "MB", "low", None),
@@ -96,7 +97,7 @@ def read_raw(out):
     # Derived figures: MB from kB, the losses of every phase together.
     for per in rounds.values():
         for m in per.values():
-            for k in ("rss_idle", "rss_after", "rss_anon_after", "rss_anon_idle"):
+            for k in ("rss_start", "rss_idle", "rss_after", "rss_anon_after", "rss_anon_idle"):
                 if k + "_kb" in m:
                     m[k + "_mb"] = m[k + "_kb"] / 1024
             if m.get("reconnect_queries"):
