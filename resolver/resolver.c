@@ -843,22 +843,27 @@ static void on_worker_reload(struct resolver *r, void *arg)
 	char *msgs = NULL;
 	size_t len = 0;
 	FILE *f;
+	int ret;
 
 	if (r->stopping) {
 		return;
 	}
 	cache_params_of(r, m->cfg, &cp);
 	f = open_memstream(&msgs, &len);
-	if (!f || snapshot_new(r, config_ref(m->snap->cfg), NULL, &snap) != 0 ||
-	    cache_params_set(r->cache, &cp) != 0) {
+	ret = f ? snapshot_new(r, config_ref(m->snap->cfg), NULL, &snap) : -ENOMEM;
+	if (ret == 0) {
+		ret = cache_params_set(r->cache, &cp);
+	}
+	if (ret != 0) {
 		if (f) {
 			fclose(f);
 		}
 		free(msgs);
 		snapshot_unref(snap);
-		log_err(LOG_MAIN,
-			"worker %u: out of memory: serving on with the configuration before",
-			r->worker_id);
+		/* What the main worker took can still fail here: memory, or trust anchors changed
+		 * on disk since it read them (upstream.c, ctx_get()). */
+		log_err(LOG_MAIN, "worker %u: %s: serving on with the configuration before",
+			r->worker_id, strerror(-ret));
 		return;
 	}
 	snapshot_install(r, snap, f);
