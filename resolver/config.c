@@ -1697,30 +1697,32 @@ WORD_SETTER(set_unset_clock, unset_clock, enum config_unset_clock, unset_clock_n
 	    "fail or accept_pinned")
 
 /*
- * Whether the file at @path has a line that opens a PEM certificate (RFC 7468 §5.1), the only
- * form wolfSSL reads from a CA file. Its certificates themselves are parsed by the first
- * connection (tls.h, tls_client_load()); this finds the file that is not a CA file at all at
- * start. -errno if it cannot be read.
+ * Whether the regular file at @path has a line that opens a PEM certificate (RFC 7468 §5.1),
+ * the only form wolfSSL reads from a CA file. Its certificates themselves are parsed by the
+ * first connection (tls.h, tls_client_load()); this finds the file that is not a CA file at all
+ * at start. Read in pieces of a fixed size: a file with no line ends costs no memory. -errno if
+ * it cannot be read.
  */
 static int file_has_pem_cert(const char *path, bool *out)
 {
 	static const char begin[] = "-----BEGIN CERTIFICATE-----";
 	FILE *f = fopen(path, "re");
-	char *line = NULL;
-	size_t cap = 0;
-	bool found = false;
+	bool found = false, line_start = true;
+	char piece[256];
 	int ret = 0;
 
 	if (!f) {
 		return -errno;
 	}
-	while (!found && getline(&line, &cap, f) >= 0) {
-		found = strncmp(line, begin, sizeof(begin) - 1) == 0;
+	while (!found && fgets(piece, sizeof(piece), f)) {
+		size_t n = strlen(piece);
+
+		found = line_start && strncmp(piece, begin, sizeof(begin) - 1) == 0;
+		line_start = n > 0 && piece[n - 1] == '\n';
 	}
 	if (ferror(f)) {
 		ret = -EIO;
 	}
-	free(line);
 	fclose(f);
 	if (ret == 0) {
 		*out = found;
@@ -1745,6 +1747,9 @@ static void set_ca(struct parse *p, const char *key, unsigned line, yaml_node_t 
 		report(p, line, key, "'%s' is not a directory", *out);
 	} else if (!want_dir && S_ISDIR(st.st_mode)) {
 		report(p, line, key, "'%s' is a directory (use tls_ca_path)", *out);
+	} else if (!want_dir && !S_ISREG(st.st_mode)) {
+		/* A device or a FIFO would never end, or block the start. */
+		report(p, line, key, "'%s' is not a regular file", *out);
 	} else if (access(*out, want_dir ? R_OK | X_OK : R_OK) < 0) {
 		report(p, line, key, "cannot read '%s': %s", *out, strerror(errno));
 	} else if (!want_dir && (ret = file_has_pem_cert(*out, &pem)) < 0) {

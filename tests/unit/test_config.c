@@ -2629,7 +2629,58 @@ static void test_err_ca(void)
 		"test.yml:1: key 'tls_ca_file': '" TEST_SRCDIR
 		"/certs/known-rsa.der' holds no PEM certificate (-----BEGIN CERTIFICATE-----)\n");
 	expect_error("tls_ca_file: /dev/null\n" ONE_UPSTREAM,
-		     "test.yml:1: key 'tls_ca_file': '/dev/null' holds no PEM certificate");
+		     "test.yml:1: key 'tls_ca_file': '/dev/null' is not a regular file\n");
+	/* Read to its end, /dev/zero would never end: refused before it is opened. */
+	expect_error("tls_ca_file: /dev/zero\n" ONE_UPSTREAM,
+		     "test.yml:1: key 'tls_ca_file': '/dev/zero' is not a regular file\n");
+}
+
+/* @text in a new temporary file, whose path goes to @path. */
+static void temp_file(char path[32], const char *text)
+{
+	FILE *f;
+	int fd;
+
+	strcpy(path, "/tmp/test_config_XXXXXX");
+	fd = mkstemp(path);
+	CU_ASSERT_FATAL(fd >= 0);
+	f = fdopen(fd, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/*
+ * The start's look for a PEM certificate in tls_ca_file reads it in pieces of 256 octets: a
+ * header counts only at the start of a line, however long the line before it.
+ */
+static void test_ca_pem_scan(void)
+{
+	char line[1100], yaml[512], path[32];
+	struct config *cfg;
+
+	memset(line, 'a', 1000);
+	strcpy(line + 1000, "\n-----BEGIN CERTIFICATE-----\n");
+	temp_file(path, line);
+	snprintf(yaml, sizeof(yaml), "tls_ca_file: %s\n" ONE_UPSTREAM, path);
+	cfg = load_ok(yaml);
+	CU_ASSERT_PTR_NOT_NULL(cfg);
+	config_free(cfg);
+	unlink(path);
+	/* The same header in the middle of a line, at offset 300 (in the second piece), and at
+	 * offset 255 (where fgets() starts the second piece). */
+	memset(line, 'a', 300);
+	strcpy(line + 300, "-----BEGIN CERTIFICATE-----\n");
+	temp_file(path, line);
+	snprintf(yaml, sizeof(yaml), "tls_ca_file: %s\n" ONE_UPSTREAM, path);
+	expect_error(yaml, "holds no PEM certificate");
+	unlink(path);
+	memset(line, 'a', 255);
+	strcpy(line + 255, "-----BEGIN CERTIFICATE-----\n");
+	temp_file(path, line);
+	snprintf(yaml, sizeof(yaml), "tls_ca_file: %s\n" ONE_UPSTREAM, path);
+	expect_error(yaml, "holds no PEM certificate");
+	unlink(path);
 }
 
 /* An error report must not need a second run: everything wrong is listed at once. */
@@ -2910,6 +2961,7 @@ int main(void)
 		{"control socket, cache file, metrics", test_ops_keys},
 		{"names, numbers and booleans", test_values},
 		{"tls_ca_file and tls_ca_path", test_ca},
+		{"tls_ca_file: a PEM header at a line's start only", test_ca_pem_scan},
 		{"round trip of names and pins", test_round_trip_mixed},
 		{"tls_auth_name normalised", test_auth_name_normalised},
 		{"unicode line breaks printed escaped", test_print_unicode_breaks},
