@@ -1700,28 +1700,41 @@ WORD_SETTER(set_unset_clock, unset_clock, enum config_unset_clock, unset_clock_n
  * Whether the regular file at @path has a line that opens a PEM certificate (RFC 7468 §5.1),
  * the only form wolfSSL reads from a CA file. Its certificates themselves are parsed by the
  * first connection (tls.h, tls_client_load()); this finds the file that is not a CA file at all
- * at start. Read in pieces of a fixed size: a file with no line ends costs no memory. -errno if
- * it cannot be read.
+ * at start. A byte at a time through a fixed buffer, so that no line costs memory, and only the
+ * first CA_SCAN_MAX octets (Debian's bundle is 0.2 MB; a file such as /proc/kcore is regular
+ * too, and endless for this purpose). -errno if it cannot be read, -EFBIG if that much held no
+ * certificate.
  */
+#define CA_SCAN_MAX (16u << 20)
 static int file_has_pem_cert(const char *path, bool *out)
 {
 	static const char begin[] = "-----BEGIN CERTIFICATE-----";
 	FILE *f = fopen(path, "re");
-	bool found = false, line_start = true;
-	char piece[256];
+	size_t scanned = 0, n;
+	long matched = 0; /* of begin, at the start of this line; -1: this line is not it */
+	bool found = false;
+	char buf[4096];
 	int ret = 0;
 
 	if (!f) {
 		return -errno;
 	}
-	while (!found && fgets(piece, sizeof(piece), f)) {
-		size_t n = strlen(piece);
-
-		found = line_start && strncmp(piece, begin, sizeof(begin) - 1) == 0;
-		line_start = n > 0 && piece[n - 1] == '\n';
+	while (!found && scanned < CA_SCAN_MAX && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		for (size_t i = 0; i < n && !found; i++) {
+			if (buf[i] == '\n') {
+				matched = 0;
+			} else if (matched >= 0 && buf[i] == begin[matched]) {
+				found = ++matched == (long)sizeof(begin) - 1;
+			} else {
+				matched = -1;
+			}
+		}
+		scanned += n;
 	}
 	if (ferror(f)) {
 		ret = -EIO;
+	} else if (!found && scanned >= CA_SCAN_MAX) {
+		ret = -EFBIG;
 	}
 	fclose(f);
 	if (ret == 0) {
@@ -1752,7 +1765,10 @@ static void set_ca(struct parse *p, const char *key, unsigned line, yaml_node_t 
 		report(p, line, key, "'%s' is not a regular file", *out);
 	} else if (access(*out, want_dir ? R_OK | X_OK : R_OK) < 0) {
 		report(p, line, key, "cannot read '%s': %s", *out, strerror(errno));
-	} else if (!want_dir && (ret = file_has_pem_cert(*out, &pem)) < 0) {
+	} else if (!want_dir && (ret = file_has_pem_cert(*out, &pem)) == -EFBIG) {
+		report(p, line, key, "'%s' holds no PEM certificate in its first %u MiB", *out,
+		       CA_SCAN_MAX >> 20);
+	} else if (!want_dir && ret < 0) {
 		report(p, line, key, "cannot read '%s': %s", *out, strerror(-ret));
 	} else if (!want_dir && !pem) {
 		report(p, line, key, "'%s' holds no PEM certificate (-----BEGIN CERTIFICATE-----)",

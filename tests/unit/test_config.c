@@ -2651,13 +2651,15 @@ static void temp_file(char path[32], const char *text)
 }
 
 /*
- * The start's look for a PEM certificate in tls_ca_file reads it in pieces of 256 octets: a
- * header counts only at the start of a line, however long the line before it.
+ * The start's look for a PEM certificate in tls_ca_file: a header counts only at the start of
+ * a line, however long the line before it, and through the 4 kB buffer's edges; a file whose
+ * first 16 MiB hold none is refused without reading on.
  */
 static void test_ca_pem_scan(void)
 {
 	char line[1100], yaml[512], path[32];
 	struct config *cfg;
+	FILE *f;
 
 	memset(line, 'a', 1000);
 	strcpy(line + 1000, "\n-----BEGIN CERTIFICATE-----\n");
@@ -2667,19 +2669,33 @@ static void test_ca_pem_scan(void)
 	CU_ASSERT_PTR_NOT_NULL(cfg);
 	config_free(cfg);
 	unlink(path);
-	/* The same header in the middle of a line, at offset 300 (in the second piece), and at
-	 * offset 255 (where fgets() starts the second piece). */
+	/* The same header in the middle of a line. */
 	memset(line, 'a', 300);
 	strcpy(line + 300, "-----BEGIN CERTIFICATE-----\n");
 	temp_file(path, line);
 	snprintf(yaml, sizeof(yaml), "tls_ca_file: %s\n" ONE_UPSTREAM, path);
-	expect_error(yaml, "holds no PEM certificate");
+	expect_error(yaml, "holds no PEM certificate (-----BEGIN CERTIFICATE-----)\n");
 	unlink(path);
-	memset(line, 'a', 255);
-	strcpy(line + 255, "-----BEGIN CERTIFICATE-----\n");
-	temp_file(path, line);
+	/* A header that straddles the buffer's edge: 4,090 octets of lines before it. */
+	temp_file(path, "");
+	f = fopen(path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	for (int i = 0; i < 409; i++) {
+		fputs("#########\n", f);
+	}
+	fputs("-----BEGIN CERTIFICATE-----\n", f);
+	fclose(f);
 	snprintf(yaml, sizeof(yaml), "tls_ca_file: %s\n" ONE_UPSTREAM, path);
-	expect_error(yaml, "holds no PEM certificate");
+	cfg = load_ok(yaml);
+	CU_ASSERT_PTR_NOT_NULL(cfg);
+	config_free(cfg);
+	/* 17 MiB of zeros (a sparse file) and then a header: past the look. */
+	f = fopen(path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	CU_ASSERT_EQUAL(fseek(f, 17L << 20, SEEK_SET), 0);
+	fputs("\n-----BEGIN CERTIFICATE-----\n", f);
+	fclose(f);
+	expect_error(yaml, "holds no PEM certificate in its first 16 MiB\n");
 	unlink(path);
 }
 
