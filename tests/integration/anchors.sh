@@ -77,7 +77,10 @@ expect "idle" "no TLS context made before a query" "$(count "$MADE" "$TMP/idle.l
 check "the first query is answered" "$PROBE" query "$HOST" "$P1" www.example A udp NOERROR \
 	192.0.2.80
 check "a second one, over another connection (TCP)" "$PROBE" query "$HOST" "$P1" mx.example AAAA tcp
+# made, from_file, bad and meaning are read by expect's eval, which shellcheck cannot see.
+# shellcheck disable=SC2034
 made=$(count "$MADE" "$TMP/idle.log")
+# shellcheck disable=SC2034
 from_file=$(count "$MADE: trust anchors from '$TMP/pki/ca.pem'" "$TMP/idle.log")
 expect "after the first queries" "one TLS context made, from the CA file" \
 	"$(grep -F "$MADE" "$TMP/idle.log" || true)" '((made == 1 && from_file == 1))'
@@ -99,8 +102,11 @@ for name in www.example ns.example mail.example; do
 done
 check "that file, an upstream authenticated by name: SERVFAIL" \
 	"$PROBE" query "$HOST" "$P2" alias.example A udp SERVFAIL
+# shellcheck disable=SC2034
 bad=$(count "$BAD '$TMP/broken-ca.pem'" "$TMP/broken.log")
+# shellcheck disable=SC2034
 meaning=$(count "only pinned upstreams can be authenticated until a reload" "$TMP/broken.log")
+# shellcheck disable=SC2034
 made=$(count "$MADE" "$TMP/broken.log")
 expect "that file" "the error is logged once for 4 queries, with what it means" \
 	"$(grep -F -e "$BAD" -e "only pinned" -e "$MADE" "$TMP/broken.log" || true)" \
