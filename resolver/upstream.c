@@ -29,11 +29,8 @@
 /* A TLS client context: the trust anchors and versions shared by the upstreams that use it. */
 struct upstream_ctx {
 	struct upstream_ctx *next;
-	struct tls_client *client; /**< owned */
-	char *ca_file;		   /**< owned or NULL */
-	char *ca_path;		   /**< owned or NULL */
-	int tls_min, tls_max;
-	unsigned refs; /**< sets and pool entries using it */
+	struct tls_client *client; /**< owned; its parameters are the context's key */
+	unsigned refs;		   /**< sets and pool entries using it */
 };
 
 /*
@@ -118,8 +115,6 @@ static void ctx_unref(struct upstream_pool *p, struct upstream_ctx *x)
 		}
 	}
 	tls_client_free(x->client);
-	free(x->ca_file);
-	free(x->ca_path);
 	free(x);
 }
 
@@ -141,12 +136,14 @@ static int ctx_get(struct upstream_pool *p, const struct config *cfg, FILE *msgs
 		.tls_min = cfg->tls_min,
 		.tls_max = cfg->tls_max,
 	};
+	struct tls_client_params have;
 	struct upstream_ctx *x;
 	int ret;
 
 	for (x = p->ctxs; x; x = x->next) {
-		if (str_same(x->ca_file, cfg->ca_file) && str_same(x->ca_path, cfg->ca_path) &&
-		    x->tls_min == (int)cfg->tls_min && x->tls_max == (int)cfg->tls_max &&
+		tls_client_params_get(x->client, &have);
+		if (str_same(have.ca_file, tp.ca_file) && str_same(have.ca_path, tp.ca_path) &&
+		    have.tls_min == tp.tls_min && have.tls_max == tp.tls_max &&
 		    !tls_client_failed(x->client)) {
 			x->refs++;
 			*out = x;
@@ -156,12 +153,6 @@ static int ctx_get(struct upstream_pool *p, const struct config *cfg, FILE *msgs
 	x = calloc(1, sizeof(*x));
 	if (!x) {
 		return -ENOMEM;
-	}
-	x->ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
-	x->ca_path = cfg->ca_path ? strdup(cfg->ca_path) : NULL;
-	if ((cfg->ca_file && !x->ca_file) || (cfg->ca_path && !x->ca_path)) {
-		ret = -ENOMEM;
-		goto cleanup;
 	}
 	ret = tls_client_new(&tp, &x->client);
 	if (ret != 0) {
@@ -182,16 +173,12 @@ static int ctx_get(struct upstream_pool *p, const struct config *cfg, FILE *msgs
 			goto cleanup;
 		}
 	}
-	x->tls_min = (int)cfg->tls_min;
-	x->tls_max = (int)cfg->tls_max;
 	x->refs = 1;
 	x->next = p->ctxs;
 	p->ctxs = x;
 	*out = x;
 	return 0;
 cleanup:
-	free(x->ca_file);
-	free(x->ca_path);
 	free(x);
 	return ret;
 }
@@ -271,10 +258,12 @@ static void ticket_key_share(struct pool_entry *e, const struct upstream_ctx *ct
 			     struct tls_tickets *t)
 {
 	char addr[INET6_ADDRSTRLEN] = "";
+	struct tls_client_params tp;
 	char *key = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&key, &len);
 
+	tls_client_params_get(ctx->client, &tp);
 	if (!f) {
 		return;
 	}
@@ -291,8 +280,8 @@ static void ticket_key_share(struct pool_entry *e, const struct upstream_ctx *ct
 	}
 	fprintf(f, " port=%u auth=%s strict=%d ca=%s capath=%s tls=%d-%d pins=",
 		(unsigned)ntohs(host_port(&e->addr)), e->auth_name ? e->auth_name : "",
-		(int)e->strict, ctx->ca_file ? ctx->ca_file : "", ctx->ca_path ? ctx->ca_path : "",
-		ctx->tls_min, ctx->tls_max);
+		(int)e->strict, tp.ca_file ? tp.ca_file : "", tp.ca_path ? tp.ca_path : "",
+		tp.tls_min, tp.tls_max);
 	for (size_t i = 0; i < e->n_pins; i++) {
 		for (size_t j = 0; j < TLS_PIN_LEN; j++) {
 			fprintf(f, "%02x", e->pins[i][j]);

@@ -106,6 +106,9 @@ int tls_client_load(struct tls_client *c);
 /** Whether @c was loaded and its configured trust anchors (ca_file, ca_path) could not be. */
 bool tls_client_failed(const struct tls_client *c);
 
+/** The parameters @c was made from; its strings are @c's, valid until it is freed. */
+void tls_client_params_get(const struct tls_client *c, struct tls_client_params *out);
+
 /** Free the context; every upstream using it must be freed already. */
 void tls_client_free(struct tls_client *c);
 

@@ -1166,8 +1166,7 @@ int tls_conn_open(struct tls_upstream *u, struct tls_conn **out)
 		}
 		if (tls_client_failed(u->client)) {
 			log_err(LOG_TLS, "only pinned upstreams can be authenticated until a "
-					 "reload names trust "
-					 "anchors that load");
+					 "reload names trust anchors that load");
 		}
 	}
 	c = calloc(1, sizeof(*c));

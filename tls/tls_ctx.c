@@ -266,6 +266,16 @@ bool tls_client_failed(const struct tls_client *c)
 	return c->failed;
 }
 
+void tls_client_params_get(const struct tls_client *c, struct tls_client_params *out)
+{
+	*out = (struct tls_client_params){
+		.ca_file = c->ca_file,
+		.ca_path = c->ca_path,
+		.tls_min = c->tls_min,
+		.tls_max = c->tls_max,
+	};
+}
+
 void tls_client_free(struct tls_client *c)
 {
 	if (!c) {
