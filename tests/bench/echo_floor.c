@@ -12,8 +12,13 @@
  * after it too) and each datagram steered to the thread of the CPU that received it, by the same
  * plan and BPF program as dotd's (resolver/steer.c, linked in).
  *
- * usage: echo_floor ADDRESS PORT [THREADS [STEERING]]   (until SIGTERM or SIGINT; prints its
- * counters then)
+ * WAIT says how a thread waits for the next batch: "block" (the default), in recvmmsg itself
+ * (MSG_WAITFORONE), two syscalls per batch; "epoll", as an event loop does (libuv, so dotd):
+ * epoll_wait on the socket, then a recvmmsg that does not block, then sendmmsg, three syscalls
+ * and the epoll wake-up per batch. That is the floor of a server built on an event loop.
+ *
+ * usage: echo_floor ADDRESS PORT [THREADS [STEERING [WAIT]]]   (until SIGTERM or SIGINT; prints
+ * its counters then)
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -27,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -48,11 +54,13 @@ static void on_signal(int sig)
 
 static struct steer plan;
 static bool steered;
+static bool by_epoll;
 
 struct server {
 	pthread_t thread;
 	unsigned index;
 	int fd;
+	int epfd; /* by_epoll: an epoll instance watching fd alone */
 	unsigned long long answered, batches, dropped;
 	unsigned char buf[BATCH][MAX_DGRAM];
 	struct sockaddr_in peers[BATCH];
@@ -80,9 +88,22 @@ static void *serve(void *arg)
 			sv->msgs[i].msg_hdr.msg_name = &sv->peers[i];
 			sv->msgs[i].msg_hdr.msg_namelen = sizeof(sv->peers[i]);
 		}
-		n = recvmmsg(sv->fd, sv->msgs, BATCH, MSG_WAITFORONE, NULL);
+		if (by_epoll) {
+			struct epoll_event ev;
+
+			if (epoll_wait(sv->epfd, &ev, 1, -1) < 0) {
+				if (errno == EINTR) {
+					continue;
+				}
+				perror("echo_floor: epoll_wait");
+				return NULL;
+			}
+			n = recvmmsg(sv->fd, sv->msgs, BATCH, MSG_DONTWAIT, NULL);
+		} else {
+			n = recvmmsg(sv->fd, sv->msgs, BATCH, MSG_WAITFORONE, NULL);
+		}
 		if (n < 0) {
-			if (errno == EINTR) {
+			if (errno == EINTR || errno == EAGAIN) {
 				continue;
 			}
 			perror("echo_floor: recvmmsg");
@@ -132,12 +153,15 @@ int main(int argc, char **argv)
 	unsigned long long answered = 0, batches = 0, dropped = 0;
 	int one = 1, n_threads = argc > 3 ? atoi(argv[3]) : 1;
 
-	if (argc < 3 || argc > 5 || n_threads < 1 || n_threads > THREADS_MAX ||
-	    (argc == 5 && strcmp(argv[4], "cpu") != 0 && strcmp(argv[4], "hash") != 0)) {
-		fprintf(stderr, "usage: %s ADDRESS PORT [THREADS [cpu|hash]]\n", argv[0]);
+	if (argc < 3 || argc > 6 || n_threads < 1 || n_threads > THREADS_MAX ||
+	    (argc >= 5 && strcmp(argv[4], "cpu") != 0 && strcmp(argv[4], "hash") != 0) ||
+	    (argc == 6 && strcmp(argv[5], "block") != 0 && strcmp(argv[5], "epoll") != 0)) {
+		fprintf(stderr, "usage: %s ADDRESS PORT [THREADS [cpu|hash [block|epoll]]]\n",
+			argv[0]);
 		return 2;
 	}
-	if (argc == 5 && strcmp(argv[4], "cpu") == 0 && n_threads > 1) {
+	by_epoll = argc == 6 && strcmp(argv[5], "epoll") == 0;
+	if (argc >= 5 && strcmp(argv[4], "cpu") == 0 && n_threads > 1) {
 		int ret = steer_plan_current((unsigned)n_threads, &plan);
 
 		if (ret != 0) {
@@ -164,6 +188,16 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		sv[t].index = (unsigned)t;
+		if (by_epoll) {
+			struct epoll_event ev = {.events = EPOLLIN};
+
+			sv[t].epfd = epoll_create1(EPOLL_CLOEXEC);
+			if (sv[t].epfd < 0 ||
+			    epoll_ctl(sv[t].epfd, EPOLL_CTL_ADD, sv[t].fd, &ev) != 0) {
+				perror("echo_floor: epoll");
+				return 1;
+			}
+		}
 		/* Bound in order: thread t's socket is the group's t-th, as the program expects. */
 		if (steered && steer_attach(&plan, sv[t].fd) != 0) {
 			fprintf(stderr, "%s: cannot attach the steering program\n", argv[0]);
@@ -172,11 +206,12 @@ int main(int argc, char **argv)
 	}
 	memset(&act, 0, sizeof(act));
 	act.sa_handler = on_signal;
-	/* No SA_RESTART: the signal interrupts the blocking recvmmsg (of the main thread). */
+	/* No SA_RESTART: the signal interrupts the main thread's recvmmsg or epoll_wait. */
 	sigaction(SIGTERM, &act, NULL);
 	sigaction(SIGINT, &act, NULL);
-	printf("echo_floor: listening on %s@%s, %d thread%s%s\n", argv[1], argv[2], n_threads,
-	       n_threads == 1 ? "" : "s", steered ? ", steered by CPU" : "");
+	printf("echo_floor: listening on %s@%s, %d thread%s%s%s\n", argv[1], argv[2], n_threads,
+	       n_threads == 1 ? "" : "s", steered ? ", steered by CPU" : "",
+	       by_epoll ? ", waiting in epoll_wait" : "");
 	fflush(stdout);
 	/* The other threads block the signals, so that the main one gets them. */
 	sigemptyset(&block);
@@ -199,5 +234,5 @@ int main(int argc, char **argv)
 	}
 	printf("\n");
 	fflush(stdout);
-	_exit(0); /* the other threads may sit in recvmmsg */
+	_exit(0); /* the other threads may sit in recvmmsg or epoll_wait */
 }

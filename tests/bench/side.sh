@@ -16,14 +16,17 @@
 # default, workers_steering: cpu), floor2h and dotd2h by the kernel's hash; with 2 workers only
 # the hit phases run, with the smaller worker's share of the queries (worker_queries). floor,
 # floor2, dotd and dotd2 get the CPU phase again from two dnsperf threads (both CPUs).
+# floore and floor2e are floor and floor2 waiting in epoll_wait, as an event loop does (the
+# floor of dotd's libuv loop); they run the two CPU phases only.
 # ROUNDS rounds (default 2, the systems interleaved) give the spread. tests/bench/side_report.py
 # writes results.md, results.json, latency-cdf.png and throughput.png into OUT.
 #
 # usage: side.sh DOTD PROBE FLOOR [OUT]
 # environment: ROUNDS (2), SECS per phase (4), RATE of the CPU phase (40000 q/s), MISS_RATE of
 # the latency phase (5000 q/s; at 1000 the VM's vCPU wake-ups, ~1 ms, decide), ZIPF_MAX_SECS
-# (12), RECONNECTS (4), UPSTREAM_IDLE_MS (500), SYSTEMS (floor direct dotd unbound kresd
-# dnsdist stubby), PROFILE (0; 1: profile dotd's hits and misses with perf, OUT/profile-*.txt)
+# (12), RECONNECTS (4), UPSTREAM_IDLE_MS (500), SYSTEMS (all of them: floor floor2 floor2h
+# floore floor2e direct dotd dotd2 dotd2h unbound kresd dnsdist stubby), PROFILE (0; 1: profile
+# dotd's hits and misses with perf, OUT/profile-*.txt)
 set -euo pipefail
 
 if [[ $# -lt 3 ]]; then
@@ -56,7 +59,8 @@ RATE=${RATE:-40000}
 MISS_RATE=${MISS_RATE:-5000}
 ZIPF_MAX_SECS=${ZIPF_MAX_SECS:-12}
 RECONNECTS=${RECONNECTS:-4}
-SYSTEMS=${SYSTEMS:-floor floor2 floor2h direct dotd dotd2 dotd2h unbound kresd dnsdist stubby}
+SYSTEMS=${SYSTEMS:-floor floor2 floor2h floore floor2e direct dotd dotd2 dotd2h unbound kresd
+	dnsdist stubby}
 PROFILE=${PROFILE:-0}
 if [[ $PROFILE == 1 ]] && ! command -v perf > /dev/null; then
 	echo "PROFILE=1 needs perf (Debian's linux-perf, which make bench installs): not profiling" >&2
@@ -199,10 +203,10 @@ fi
 CACHE_BYTES=$((64 * 1024 * 1024))
 
 # run_SYSTEM PORT: start it in the background; sets SYS_PID.
-# run_floor PORT [THREADS STEERING]
+# run_floor PORT [THREADS STEERING WAIT]
 run_floor()
 {
-	"$FLOOR" "$HOST" "$1" "${2:-1}" "${3:-hash}" > "$TMP/floor.log" 2>&1 &
+	"$FLOOR" "$HOST" "$1" "${2:-1}" "${3:-hash}" "${4:-block}" > "$TMP/floor.log" 2>&1 &
 	SYS_PID=$!
 }
 
@@ -350,6 +354,8 @@ version()
 	floor) echo "echo_floor (recvmmsg/sendmmsg, batch 64)" ;;
 	floor2) echo "echo_floor (recvmmsg/sendmmsg, batch 64), 2 threads (SO_REUSEPORT), steered by CPU" ;;
 	floor2h) echo "echo_floor (recvmmsg/sendmmsg, batch 64), 2 threads (SO_REUSEPORT), by hash" ;;
+	floore) echo "echo_floor (epoll_wait, recvmmsg/sendmmsg, batch 64)" ;;
+	floor2e) echo "echo_floor (epoll_wait, recvmmsg/sendmmsg, batch 64), 2 threads, steered by CPU" ;;
 	direct) dnsperf -h 2>&1 | awk '/^Version/ { print "dnsperf " $2 " -m dot" }' ;;
 	dotd) "$DOTD" -V 2>&1 | head -n 1 || echo dotd ;;
 	dotd2) echo "$("$DOTD" -V 2>&1 | head -n 1), workers: 2 (workers_steering: cpu)" ;;
@@ -406,6 +412,8 @@ measure()
 	floor) run_floor "$port" 1 ;;
 	floor2) run_floor "$port" 2 cpu ;;
 	floor2h) run_floor "$port" 2 hash ;;
+	floore) run_floor "$port" 1 hash epoll ;;
+	floor2e) run_floor "$port" 2 cpu epoll ;;
 	dotd) run_dotd "$port" ;;
 	dotd2) run_dotd "$port" 2 cpu ;;
 	dotd2h) run_dotd "$port" 2 hash ;;
@@ -450,7 +458,7 @@ measure()
 		'BEGIN { if (n > 0) { printf "%.2f", (b - a) * 1e6 / hz / n } else { print "nan" } }')"
 	record_perf "$sys" fixed "$sys-cpu"
 	worker_share "$sys" "$pid" share_1c
-	if [[ $sys == floor || $sys == floor2 || $sys == dotd || $sys == dotd2 ]]; then
+	if [[ $sys =~ ^(floor|floor2|floore|floor2e|dotd|dotd2)$ ]]; then
 		# The same rate from two dnsperf threads, so from both CPUs.
 		t0=$(cpu_ticks "$pid")
 		perf "$sys-cpu2" -s "$HOST" -p "$port" -d "$TMP/hit.txt" -l "$SECS" -Q "$RATE" -c 4 \
@@ -461,8 +469,10 @@ measure()
 			'BEGIN { if (n > 0) { printf "%.2f", (b - a) * 1e6 / hz / n } else { print "nan" } }')"
 		worker_share "$sys" "$pid" share_2c
 	fi
-	perf "$sys-hit" -s "$HOST" -p "$port" -d "$TMP/hit.txt" -l "$SECS" -c 4 -q 200 -t 2
-	record_perf "$sys" hit "$sys-hit"
+	if [[ $sys != floor*e ]]; then
+		perf "$sys-hit" -s "$HOST" -p "$port" -d "$TMP/hit.txt" -l "$SECS" -c 4 -q 200 -t 2
+		record_perf "$sys" hit "$sys-hit"
+	fi
 	if [[ $PROFILE == 1 && $sys == dotd ]]; then
 		profile "$pid" hit -s "$HOST" -p "$port" -d "$TMP/hit.txt" -l "$SECS" -Q "$RATE" \
 			-c 4 -q 200 -t 2
@@ -557,7 +567,9 @@ upstream_tls()
 run_systems=()
 for sys in $SYSTEMS; do
 	case $sys in
-	floor | floor2 | floor2h | direct | dotd | dotd2 | dotd2h) run_systems+=("$sys") ;;
+	floor | floor2 | floor2h | floore | floor2e | direct | dotd | dotd2 | dotd2h)
+		run_systems+=("$sys")
+		;;
 	*)
 		if command -v "$sys" > /dev/null; then
 			run_systems+=("$sys")

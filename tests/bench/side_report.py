@@ -20,12 +20,15 @@ import sys
 PEERS = ["unbound", "kresd", "dnsdist", "stubby"]
 # dotd2: workers: 2 (steered by CPU, the default), dotd2h: by hash; beside the peers' one thread
 OURS = ["dotd", "dotd2", "dotd2h"]
-FLOORS2 = ["floor2", "floor2h"]  # echo_floor with 2 threads, steered by CPU and by hash
+# echo_floor with 2 threads, steered by CPU and by hash; then waiting in epoll_wait, 1 and 2 threads
+FLOORS2 = ["floor2", "floor2h", "floore", "floor2e"]
 ORDER = ["floor"] + FLOORS2 + ["direct"] + OURS + PEERS
 COLOURS = {
     "floor": "#000000",
     "floor2": "#444444",
     "floor2h": "#999999",
+    "floore": "#555555",
+    "floor2e": "#bbbbbb",
     "direct": "#777777",
     "dotd": "#d62728",
     "dotd2": "#e377c2",
@@ -39,6 +42,8 @@ NAMES = {
     "floor": "floor",
     "floor2": "floor, 2 threads",
     "floor2h": "floor, 2 threads, hash",
+    "floore": "floor, epoll",
+    "floor2e": "floor, 2 threads, epoll",
     "direct": "floor",
     "dotd": "dotd",
     "dotd2": "dotd, 2 workers",
@@ -188,6 +193,9 @@ def workers_lines(mean):
             line = f"- workers ({how}): {what}, dotd with 2 workers / with 1: {fmt(d)}"
             if f is not None:
                 line += f"; the floor with 2 threads / with 1: {fmt(f)}"
+            e = ratio(mean.get("floor2e", {}).get(metric), mean.get("floore", {}).get(metric))
+            if how == "by CPU" and e is not None:
+                line += f"; the floor waiting in epoll_wait, 2 threads / 1: {fmt(e)}"
             out.append(line)
     return out
 
