@@ -835,37 +835,62 @@ static size_t snapshot_install(struct resolver *r, struct snapshot *snap, FILE *
 	return listener_apply(r, msgs);
 }
 
+/* What resolver_reload() hands each worker, and what the workers tell it back. */
+struct worker_reload {
+	struct resolver *main;
+	FILE *msgs;    /**< the reload's messages: a worker that cannot take it says why here */
+	size_t failed; /**< workers serving on with the configuration before */
+};
+
+/*
+ * Runs on the worker's loop while the main thread waits in worker_call(), so it may write
+ * @arg's fields and stream. A worker that cannot build its snapshot keeps the one it has: it is
+ * whole, just older, and the reload's answer says so (resolver_reload()).
+ */
 static void on_worker_reload(struct resolver *r, void *arg)
 {
-	struct resolver *m = arg;
+	struct worker_reload *wr = arg;
+	struct resolver *m = wr->main;
 	struct snapshot *snap = NULL, *old = r->snap;
 	struct cache_params cp;
-	char *msgs = NULL;
-	size_t len = 0;
-	FILE *f;
+	char *why = NULL, *msgs = NULL;
+	size_t why_len = 0, len = 0;
+	FILE *w, *f;
 	int ret;
 
 	if (r->stopping) {
 		return;
 	}
 	cache_params_of(r, m->cfg, &cp);
-	f = open_memstream(&msgs, &len);
-	ret = f ? snapshot_new(r, config_ref(m->snap->cfg), NULL, &snap) : -ENOMEM;
+	/* What snapshot_new() says matters only if it fails: the main worker said the rest. */
+	w = open_memstream(&why, &why_len);
+	ret = w ? snapshot_new(r, config_ref(m->snap->cfg), w, &snap) : -ENOMEM;
 	if (ret == 0) {
 		ret = cache_params_set(r->cache, &cp);
 	}
+	if (w) {
+		fclose(w);
+	}
+	if (why_len > 0 && why[why_len - 1] == '\n') {
+		why_len--;
+	}
+	f = ret == 0 ? open_memstream(&msgs, &len) : NULL;
+	if (ret == 0 && !f) {
+		ret = -ENOMEM;
+	}
 	if (ret != 0) {
-		if (f) {
-			fclose(f);
-		}
-		free(msgs);
-		snapshot_unref(snap);
 		/* What the main worker took can still fail here: memory, or trust anchors changed
-		 * on disk since it read them (upstream.c, ctx_get()). */
-		log_err(LOG_MAIN, "worker %u: %s: serving on with the configuration before",
-			r->worker_id, strerror(-ret));
+		 * on disk since it read them (upstream.c, ctx_get()). resolver_reload() logs it
+		 * with the rest of the reload's messages. */
+		fprintf(wr->msgs, "worker %u: %.*s; it serves on with the configuration before\n",
+			r->worker_id, why_len > 0 ? (int)why_len : (int)strlen(strerror(-ret)),
+			why_len > 0 ? why : strerror(-ret));
+		free(why);
+		snapshot_unref(snap);
+		wr->failed++;
 		return;
 	}
+	free(why);
 	snapshot_install(r, snap, f);
 	fclose(f);
 	if (len > 0) {
@@ -886,6 +911,7 @@ int resolver_reload(struct resolver *r, FILE *out)
 	char *msgs = NULL;
 	size_t len = 0, failed, kept = 0;
 	FILE *m = open_memstream(&msgs, &len);
+	struct worker_reload wr = {0};
 	struct cache_params cp;
 	int ret;
 
@@ -935,23 +961,32 @@ int resolver_reload(struct resolver *r, FILE *out)
 		failed++;
 	}
 	/* The other workers take the same configuration, each on its own loop. */
-	workers_each(r->workers, on_worker_reload, r);
+	wr.main = r;
+	wr.msgs = m;
+	workers_each(r->workers, on_worker_reload, &wr);
 	summary_make(r);
 	fflush(m);
-	log_lines(failed ? LOG_WARNING : LOG_NOTICE, msgs);
+	log_lines(failed || wr.failed ? LOG_WARNING : LOG_NOTICE, msgs);
 	log_notice(LOG_MAIN,
 		   "reloaded %s: %zu upstream%s (%zu kept with their connections, %zu new), %s",
 		   what, upstream_count(snap->ups), upstream_count(snap->ups) == 1 ? "" : "s", kept,
 		   upstream_count(snap->ups) - kept, r->summary);
 	/* Queries in flight finish on the old snapshot; its removed upstreams close after them. */
 	snapshot_unref(old);
-	ret = failed ? -EADDRNOTAVAIL : 0;
+	ret = failed ? -EADDRNOTAVAIL : wr.failed ? -EIO : 0;
 	if (failed) {
 		fprintf(m,
 			"reloaded %s, but %zu address%s could not be bound (above); serving on the "
 			"others\n",
 			what, failed, failed == 1 ? "" : "es");
-	} else {
+	}
+	if (wr.failed) {
+		fprintf(m,
+			"reloaded %s, but %zu worker%s could not take it (above) and serve%s on "
+			"with the configuration before\n",
+			what, wr.failed, wr.failed == 1 ? "" : "s", wr.failed == 1 ? "s" : "");
+	}
+	if (!failed && !wr.failed) {
 		fprintf(m, "reloaded %s: %s\n", what, r->summary);
 	}
 cleanup:

@@ -531,7 +531,7 @@ static const struct field client_fields[] = {
 	CLIENT(blocked, "blocked", "names answered as blocked (blocklists, block_answer)"),
 	CLIENT(reloads, "reloads", "configuration reloads asked for (SIGHUP, dotd-ctl reload)"),
 	CLIENT(reload_failures, "reload_failures",
-	       "reloads that left the configuration, or a listen address, unchanged"),
+	       "reloads that left the configuration, a listen address or a worker unchanged"),
 	CLIENT(network_events, "network_events",
 	       "network changes acted on: addresses, links, default routes, resumes, the clock"),
 	CLIENT(dnssec_secure, "dnssec_secure", "answers DNSSEC-validated as secure (AD)"),

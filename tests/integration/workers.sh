@@ -10,6 +10,10 @@
 #   - the hosts file, borrowed by the second worker from the first, is answered by both, and
 #     again by both once it is rewritten and read again;
 #   - a reload reaches both: a listen address added by SIGHUP is served by both workers;
+#   - a reload that the second worker cannot take (its thread alone cannot read the new trust
+#     anchors: FAILOPEN, an LD_PRELOAD shim, tests/integration/failopen.c) is answered as such,
+#     names the worker and why, is counted in reload_failures, and both workers serve on; the
+#     next reload that it can take reaches it again;
 #   - flush empties both caches; dotd exits cleanly.
 # Then with the default, `workers_steering: cpu` (resolver/steer.c), on a host where dotd may
 # run on two CPUs or more:
@@ -20,16 +24,17 @@
 #   - a reload to `workers_steering: hash` warns that it takes effect at the next start, and
 #     the steering goes on.
 #
-# usage: workers.sh DOTD PROBE DOTD-CTL
+# usage: workers.sh DOTD PROBE DOTD-CTL FAILOPEN
 set -euo pipefail
 
-if [[ $# -ne 3 ]]; then
-	echo "usage: $0 DOTD PROBE DOTD-CTL" >&2
+if [[ $# -ne 4 ]]; then
+	echo "usage: $0 DOTD PROBE DOTD-CTL FAILOPEN" >&2
 	exit 2
 fi
 DOTD=$(realpath "$1")
 PROBE=$(realpath "$2")
 CTL=$(realpath "$3")
+FAILOPEN=$(realpath "$4")
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 # shellcheck source=tests/integration/lib.sh
@@ -62,7 +67,10 @@ EOF
 }
 STEERING='hash'
 write_cfg "$HOST@$DPORT"
-start_dotd "$TMP/dotd.yml" "$TMP/dotd.log"
+# ca2.pem, once a reload names it, is unreadable to the second worker's thread alone.
+start_dotd "$TMP/dotd.yml" "$TMP/dotd.log" env LD_PRELOAD="$FAILOPEN" \
+	FAILOPEN_PATH="$TMP/pki/ca2.pem" FAILOPEN_THREAD=dotd-w2 \
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 wait_answer "$DPORT" 10 "$DOTD_PID" || die "dotd starts and answers"
 expect "start" "the log says two workers serve" "$(grep -m1 workers "$TMP/dotd.log" || true)" \
 	'grep -q "2 workers serving" "$TMP/dotd.log"'
@@ -182,6 +190,46 @@ d1=$(($(cstat 'worker_queries{worker="1"}') - w1))
 d2=$(($(cstat 'worker_queries{worker="2"}') - w2))
 expect "reload" "$HOST2 added by SIGHUP, served by both workers ($d1 and $d2)" "answered $out" \
 	'((out == 100 && d1 > 0 && d2 > 0))'
+
+# A reload the second worker cannot take: the new trust anchors (the same certificates under
+# another name) are unreadable to its thread, as when the file changes between the main
+# worker's reading and its own. It keeps the configuration it has, whole, and serves on: still
+# on $HOST2, which the reload drops, so that what answers there is the second worker alone.
+cp "$TMP/pki/ca.pem" "$TMP/pki/ca2.pem"
+write_cfg "$HOST@$DPORT"
+sed -i "s|$TMP/pki/ca.pem|$TMP/pki/ca2.pem|" "$TMP/dotd.yml"
+f0=$(cstat reload_failures)
+out=$("$CTL" -s "$SOCK" reload 2>&1) && st=0 || st=$?
+printf '%s\n' "$out" | indent
+expect "reload a worker cannot take" \
+	"refused (status $st), naming worker 2, why, and that it serves on the configuration before" \
+	"$out" '((st != 0)) && [[ $out == *"worker 2: "*"ca2.pem"*"it serves on with the configuration before"* &&
+		$out == *"1 worker could not take it"* ]]'
+f1=$(cstat reload_failures)
+expect "reload a worker cannot take" "counted in reload_failures ($f0, then $f1)" "" \
+	'((f1 == f0 + 1))'
+w1=$(cstat 'worker_queries{worker="1"}')
+w2=$(cstat 'worker_queries{worker="2"}')
+out=$(spread "$HOST" m3.bench 100)
+d1=$(($(cstat 'worker_queries{worker="1"}') - w1))
+d2=$(($(cstat 'worker_queries{worker="2"}') - w2))
+expect "reload a worker cannot take" "100 misses answered after it, by both workers ($d1 and $d2)" \
+	"answered $out" '((out == 100 && d1 > 0 && d2 > 0))'
+w1=$(cstat 'worker_queries{worker="1"}')
+w2=$(cstat 'worker_queries{worker="2"}')
+out=$(spread "$HOST2" www.example 50 192.0.2.80)
+d1=$(($(cstat 'worker_queries{worker="1"}') - w1))
+d2=$(($(cstat 'worker_queries{worker="2"}') - w2))
+expect "reload a worker cannot take" \
+	"$HOST2, dropped by the reload, still served by the second worker alone ($d1 and $d2)" \
+	"answered $out" '((out == 50 && d1 == 0 && d2 == 50))'
+# The next reload, which it can take, reaches it: $HOST2 goes from it too.
+sed -i "s|$TMP/pki/ca2.pem|$TMP/pki/ca.pem|" "$TMP/dotd.yml"
+out=$("$CTL" -s "$SOCK" reload 2>&1) && st=0 || st=$?
+out2=$(spread "$HOST2" www.example 10)
+expect "reload a worker cannot take" \
+	"the next reload is taken by both (status $st), $HOST2 no longer served ($out2 of 10)" "$out" \
+	'((st == 0 && out2 == 0)) && [[ $out == "reloaded "* && $out != *"worker 2"* ]]'
 
 # flush: every worker's cache (both hold www.example by now).
 out=$("$CTL" -s "$SOCK" flush www.example A 2>&1 || true)
