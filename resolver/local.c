@@ -18,6 +18,7 @@
 #include "hosts.h"
 #include "log.h"
 #include "resolver.h"
+#include "steer.h"
 
 /* Log @msgs (lines) as warnings, at most a few, so that a broken list cannot flood the log. */
 static void log_lines_warn(const char *what, const char *msgs)
@@ -192,12 +193,16 @@ static void on_blocks_loaded(void *arg, int status, struct blocklist *b, char *m
 }
 
 /* Read blocklists and allowlists as r->cfg says: at once (@sync, at start) or off the loop. */
+/* Whether libuv's pool of threads is made: only the main thread reads lists off the loop. */
+static bool pool_made;
+
 static int blocks_apply(struct resolver *r, bool sync, FILE *msgs)
 {
 	const struct config *cfg = r->cfg;
 	struct blocklist *b = NULL;
 	char *text = NULL;
 	size_t len = 0;
+	bool unpin;
 	FILE *m;
 	int ret;
 
@@ -214,9 +219,21 @@ static int blocks_apply(struct resolver *r, bool sync, FILE *msgs)
 		}
 		job->r = r;
 		job->gen = r->blocks_wanted;
+		/* libuv makes its pool of threads at the process's first uv_queue_work, and they
+		 * inherit the CPUs of the thread that made them: the main thread, pinned to worker
+		 * 1's by steer.c, lets go of its pin around that first one, so that lists are read
+		 * on any CPU, not on worker 1's alone. */
+		unpin = r->steer && !pool_made;
+		if (unpin) {
+			(void)steer_unpin_self(r->steer);
+		}
 		ret = blocklist_load_start(r->loop, (const char *const *)cfg->blocklists,
 					   cfg->n_blocklists, (const char *const *)cfg->allowlists,
 					   cfg->n_allowlists, on_blocks_loaded, job);
+		if (unpin) {
+			(void)steer_pin_self(r->steer, 0);
+		}
+		pool_made = pool_made || ret == 0;
 		if (ret == 0) {
 			r->blocks_loading++;
 		} else {

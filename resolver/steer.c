@@ -109,6 +109,17 @@ int steer_pin_self(const struct steer *s, unsigned index)
 	return -ret;
 }
 
+int steer_unpin_self(const struct steer *s)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	for (size_t j = 0; j < s->n_cpus; j++) {
+		CPU_SET(s->cpus[j], &set);
+	}
+	return -pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
 int steer_attach(const struct steer *s, int fd)
 {
 	size_t cap = 2 * s->n_cpus + 7; /* either form fits */

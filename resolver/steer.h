@@ -49,6 +49,12 @@ int steer_program(const struct steer *s, struct sock_filter *code, size_t cap);
 int steer_pin_self(const struct steer *s, unsigned index);
 
 /**
+ * Let the calling thread run on every CPU of @s again, as it could before steer_pin_self():
+ * for a moment in which it makes threads that must not inherit its pin. 0 or -errno.
+ */
+int steer_unpin_self(const struct steer *s);
+
+/**
  * Put @s's program on the SO_REUSEPORT group of the bound UDP socket @fd (each worker does it
  * for its own: the last one in force is the same program). 0 or -errno.
  */

@@ -21,6 +21,8 @@
 #   - queries from many source ports sent from a client pinned to the first worker's CPU are all
 #     answered by the first worker, from the second's by the second (the hash would spread them);
 #   - the same on a listen address added by a reload, which the workers bind in turn;
+#   - a block list that a reload reads off the loop: libuv's pool of threads, made then by the
+#     pinned main thread, may run on every CPU, and the main thread stays pinned;
 #   - a reload to `workers_steering: hash` warns that it takes effect at the next start, and
 #     the steering goes on.
 #
@@ -57,6 +59,7 @@ tls_ca_file: "$TMP/pki/ca.pem"
 listen_addresses: [${list%, }]
 workers: 2
 ${STEERING:+workers_steering: $STEERING}
+${BLOCKLIST:+blocklists: [\"$BLOCKLIST\"]}
 control_socket: "$SOCK"
 hosts_file: "$TMP/hosts"
 upstream_recursive_servers:
@@ -306,6 +309,29 @@ kill -HUP "$DOTD_PID"
 wait_log "$TMP/dotd-cpu.log" "reloaded" 10 || fail "dotd (workers_steering: cpu) reloads"
 steered "$HOST2" "$C2" "steered after a reload"
 steered "$HOST2" "$C1" "steered after a reload, worker 1"
+# A block list that a reload reads, off the loop in libuv's pool of threads: made then, by the
+# main thread, they may run on every CPU, while the main thread stays on worker 1's
+# (resolver/local.c; a thread inherits the CPUs of the one that made it).
+printf '0.0.0.0 blocked.test\n' > "$TMP/blocks.txt"
+BLOCKLIST="$TMP/blocks.txt"
+write_cfg "$HOST@$DPORT" "$HOST2@$DPORT"
+kill -HUP "$DOTD_PID"
+wait_log "$TMP/dotd-cpu.log" "block lists in force" 10 || fail "the block list is read by a reload"
+pool=()
+for t in /proc/"$DOTD_PID"/task/*; do
+	if [[ ${t##*/} != "$DOTD_PID" && $(cat "$t/comm") == dotd ]]; then
+		pool+=("$(set_of "$(awk '$1 == "Cpus_allowed_list:" { print $2 }' "$t/status")")")
+	fi
+done
+m1=$(set_of "$(awk '$1 == "Cpus_allowed_list:" { print $2 }' /proc/"$DOTD_PID"/status)")
+all=$(set_of "$(IFS=,; echo "${CPUS[*]}")")
+bad=0
+for p in "${pool[@]}"; do
+	[[ $p == "$all" ]] || bad=$((bad + 1))
+done
+expect "the pool of threads" \
+	"${#pool[@]} threads of libuv's, $bad of them not on every CPU $all; the main thread on $m1" "" \
+	'((${#pool[@]} > 0 && bad == 0)) && [[ $m1 == "$(set_of "$want1")" ]]'
 # workers_steering changed by a reload: a warning, and the steering of the start goes on.
 STEERING='hash'
 write_cfg "$HOST@$DPORT" "$HOST2@$DPORT"

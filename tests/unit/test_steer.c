@@ -145,16 +145,31 @@ static size_t cpus_allowed(int *cpus, size_t cap)
 
 struct pin_arg {
 	unsigned index;
-	int ret;
-	cpu_set_t got;
+	int ret, unpin_ret;
+	cpu_set_t got, child, unpinned;
 };
 
-static void *pin_thread(void *p)
+static void *child_thread(void *p)
 {
 	struct pin_arg *a = p;
 
+	pthread_getaffinity_np(pthread_self(), sizeof(a->child), &a->child);
+	return NULL;
+}
+
+/* Pinned, then a thread made while pinned, then unpinned: what each could run on. */
+static void *pin_thread(void *p)
+{
+	struct pin_arg *a = p;
+	pthread_t t;
+
 	a->ret = steer_pin_self(&plan, a->index);
 	pthread_getaffinity_np(pthread_self(), sizeof(a->got), &a->got);
+	if (pthread_create(&t, NULL, child_thread, a) == 0) {
+		pthread_join(t, NULL);
+	}
+	a->unpin_ret = steer_unpin_self(&plan);
+	pthread_getaffinity_np(pthread_self(), sizeof(a->unpinned), &a->unpinned);
 	return NULL;
 }
 
@@ -176,6 +191,14 @@ static void test_pin(void)
 	/* Worker 2 (index 1): the second CPU allowed, and every second one after it. */
 	for (size_t j = 0; j < n; j++) {
 		CU_ASSERT_EQUAL(CPU_ISSET(cpus[j], &a.got) != 0, j % 2 == 1);
+	}
+	/* A thread made while pinned inherits the pin (why local.c unpins around libuv's pool);
+	 * unpinned, the thread may run on every CPU of the plan again. */
+	CU_ASSERT(CPU_EQUAL(&a.child, &a.got));
+	CU_ASSERT_EQUAL(a.unpin_ret, 0);
+	CU_ASSERT_EQUAL((size_t)CPU_COUNT(&a.unpinned), n);
+	for (size_t j = 0; j < n; j++) {
+		CU_ASSERT(CPU_ISSET(cpus[j], &a.unpinned));
 	}
 }
 
