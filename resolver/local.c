@@ -192,10 +192,10 @@ static void on_blocks_loaded(void *arg, int status, struct blocklist *b, char *m
 	blocks_install(r, b);
 }
 
-/* Read blocklists and allowlists as r->cfg says: at once (@sync, at start) or off the loop. */
 /* Whether libuv's pool of threads is made: only the main thread reads lists off the loop. */
 static bool pool_made;
 
+/* Read blocklists and allowlists as r->cfg says: at once (@sync, at start) or off the loop. */
 static int blocks_apply(struct resolver *r, bool sync, FILE *msgs)
 {
 	const struct config *cfg = r->cfg;
