@@ -864,27 +864,27 @@ static void on_worker_reload(struct resolver *r, void *arg)
 	cache_params_of(r, m->cfg, &cp);
 	/* What snapshot_new() says matters only if it fails: the main worker said the rest. */
 	w = open_memstream(&why, &why_len);
-	ret = w ? snapshot_new(r, config_ref(m->snap->cfg), w, &snap) : -ENOMEM;
+	f = open_memstream(&msgs, &len);
+	ret = w && f ? snapshot_new(r, config_ref(m->snap->cfg), w, &snap) : -ENOMEM;
 	if (ret == 0) {
 		ret = cache_params_set(r->cache, &cp);
 	}
 	if (w) {
 		fclose(w);
 	}
-	if (why_len > 0 && why[why_len - 1] == '\n') {
-		why_len--;
-	}
-	f = ret == 0 ? open_memstream(&msgs, &len) : NULL;
-	if (ret == 0 && !f) {
-		ret = -ENOMEM;
-	}
 	if (ret != 0) {
+		if (f) {
+			fclose(f);
+		}
+		free(msgs);
+		if (why_len > 0 && why[why_len - 1] == '\n') {
+			why[--why_len] = '\0';
+		}
 		/* What the main worker took can still fail here: memory, or trust anchors changed
 		 * on disk since it read them (upstream.c, ctx_get()). resolver_reload() logs it
 		 * with the rest of the reload's messages. */
-		fprintf(wr->msgs, "worker %u: %.*s; it serves on with the configuration before\n",
-			r->worker_id, why_len > 0 ? (int)why_len : (int)strlen(strerror(-ret)),
-			why_len > 0 ? why : strerror(-ret));
+		fprintf(wr->msgs, "worker %u: %s; it serves on with the configuration before\n",
+			r->worker_id, why_len > 0 ? why : strerror(-ret));
 		free(why);
 		snapshot_unref(snap);
 		wr->failed++;

@@ -125,6 +125,18 @@ print(ok)
 PY
 }
 
+# counted_spread DEST NAME N [ADDR]: spread, its count in out, and the queries each worker took
+# meanwhile in d1 and d2 (the caller's, if it made them local).
+counted_spread()
+{
+	local w1 w2
+	w1=$(cstat 'worker_queries{worker="1"}')
+	w2=$(cstat 'worker_queries{worker="2"}')
+	out=$(spread "$@")
+	d1=$(($(cstat 'worker_queries{worker="1"}') - w1))
+	d2=$(($(cstat 'worker_queries{worker="2"}') - w2))
+}
+
 w1=$(cstat 'worker_queries{worker="1"}')
 w2=$(cstat 'worker_queries{worker="2"}')
 n0=$(cstat 'queries{transport="udp"}')
@@ -169,11 +181,7 @@ expect "TCP" "40 connections answered, accepted by both workers ($d1 and $d2), c
 	"answered $ok" '((ok == 40 && t == 40 && d1 > 0 && d2 > 0))'
 
 # The hosts file, read by the first worker and borrowed by the second, is answered by both.
-w1=$(cstat 'worker_queries{worker="1"}')
-w2=$(cstat 'worker_queries{worker="2"}')
-out=$(spread "$HOST" h.test 100 192.0.2.77)
-d1=$(($(cstat 'worker_queries{worker="1"}') - w1))
-d2=$(($(cstat 'worker_queries{worker="2"}') - w2))
+counted_spread "$HOST" h.test 100 192.0.2.77
 expect "hosts file" "100 answered from it, by both workers ($d1 and $d2)" "answered $out" \
 	'((out == 100 && d1 > 0 && d2 > 0))'
 printf '192.0.2.78 h.test\n' > "$TMP/hosts.new"
@@ -186,11 +194,7 @@ expect "hosts file rewritten" "100 answered with the new address" "answered $out
 write_cfg "$HOST@$DPORT" "$HOST2@$DPORT"
 kill -HUP "$DOTD_PID"
 wait_log "$TMP/dotd.log" "reloaded" 10 || fail "dotd reloads"
-w1=$(cstat 'worker_queries{worker="1"}')
-w2=$(cstat 'worker_queries{worker="2"}')
-out=$(spread "$HOST2" www.example 100 192.0.2.80)
-d1=$(($(cstat 'worker_queries{worker="1"}') - w1))
-d2=$(($(cstat 'worker_queries{worker="2"}') - w2))
+counted_spread "$HOST2" www.example 100 192.0.2.80
 expect "reload" "$HOST2 added by SIGHUP, served by both workers ($d1 and $d2)" "answered $out" \
 	'((out == 100 && d1 > 0 && d2 > 0))'
 
@@ -211,18 +215,10 @@ expect "reload a worker cannot take" \
 f1=$(cstat reload_failures)
 expect "reload a worker cannot take" "counted in reload_failures ($f0, then $f1)" "" \
 	'((f1 == f0 + 1))'
-w1=$(cstat 'worker_queries{worker="1"}')
-w2=$(cstat 'worker_queries{worker="2"}')
-out=$(spread "$HOST" m3.bench 100)
-d1=$(($(cstat 'worker_queries{worker="1"}') - w1))
-d2=$(($(cstat 'worker_queries{worker="2"}') - w2))
+counted_spread "$HOST" m3.bench 100
 expect "reload a worker cannot take" "100 misses answered after it, by both workers ($d1 and $d2)" \
 	"answered $out" '((out == 100 && d1 > 0 && d2 > 0))'
-w1=$(cstat 'worker_queries{worker="1"}')
-w2=$(cstat 'worker_queries{worker="2"}')
-out=$(spread "$HOST2" www.example 50 192.0.2.80)
-d1=$(($(cstat 'worker_queries{worker="1"}') - w1))
-d2=$(($(cstat 'worker_queries{worker="2"}') - w2))
+counted_spread "$HOST2" www.example 50 192.0.2.80
 expect "reload a worker cannot take" \
 	"$HOST2, dropped by the reload, still served by the second worker alone ($d1 and $d2)" \
 	"answered $out" '((out == 50 && d1 == 0 && d2 == 50))'
@@ -292,11 +288,7 @@ steered()
 {
 	local dest=$1 cpu=$2 label=$3 want d1 d2 out
 	want=$([[ $cpu == "$C1" ]] && echo 1 || echo 2)
-	w1=$(cstat 'worker_queries{worker="1"}')
-	w2=$(cstat 'worker_queries{worker="2"}')
-	out=$(PIN_CPU=$cpu spread "$dest" www.example 100 192.0.2.80)
-	d1=$(($(cstat 'worker_queries{worker="1"}') - w1))
-	d2=$(($(cstat 'worker_queries{worker="2"}') - w2))
+	PIN_CPU=$cpu counted_spread "$dest" www.example 100 192.0.2.80
 	expect "$label" "100 queries from 100 ports on CPU $cpu, all answered by worker $want ($d1 and $d2)" \
 		"answered $out" \
 		'((out == 100 && (want == 1 ? d1 == 100 && d2 == 0 : d2 == 100 && d1 == 0)))'
