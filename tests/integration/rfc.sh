@@ -32,6 +32,20 @@ start_dotd "$TMP/dotd.yml" "$TMP/dotd.log"
 MAIN_PID=$DOTD_PID
 wait_answer "$DPORT" 10 "$MAIN_PID" || die "dotd starts and answers"
 
+# The TLS 1.3 suite unbound picks, with its server preference (AES-256-GCM first): ChaCha20 where
+# wolfCrypt has no AES instructions, since dotd then does not offer AES-256 (tls/tls_ctx.c).
+if grep -Eq '^#define (WOLFSSL_AESNI|WOLFSSL_ARMASM)' /usr/include/wolfssl/options.h; then
+	suite=TLS13-AES256-GCM-SHA384
+else
+	suite=TLS13-CHACHA20-POLY1305-SHA256
+fi
+if grep -q "connected, TLSv1.3 $suite" "$TMP/dotd.log"; then
+	pass "TLS 1.3 suite against unbound: $suite"
+else
+	fail "TLS 1.3 suite against unbound: $suite"
+	grep 'connected, ' "$TMP/dotd.log" | indent
+fi
+
 # probe NAME MUST MUST-NOT DIG-ARGS...: dig's output matches every extended regex of MUST
 # (separated by " && ") and not MUST-NOT ("" for none).
 probe()
