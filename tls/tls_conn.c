@@ -650,6 +650,24 @@ static void conn_handshake_done(struct tls_conn *c)
 	conn_send_waiting(c);
 }
 
+/*
+ * Whether the server turned down the suites offered: a fatal handshake_failure or
+ * insufficient_security alert (RFC 8446 §4.1.1, §6.2) before its certificate came, to a
+ * ClientHello with the narrow TLS 1.3 list. Another reason for those alerts costs one more
+ * handshake in the upstream's life, which then fails and is counted.
+ */
+static bool conn_suites_refused(struct tls_conn *c)
+{
+	WOLFSSL_ALERT_HISTORY h;
+
+	if (!c->suites_narrow || c->auth.decided ||
+	    wolfSSL_get_alert_history(c->tls.ssl, &h) != WOLFSSL_SUCCESS) {
+		return false;
+	}
+	return h.last_rx.level == alert_fatal &&
+	       (h.last_rx.code == handshake_failure || h.last_rx.code == insufficient_security);
+}
+
 /* Run wolfSSL on whatever ciphertext has arrived: the handshake, then the records. */
 static void conn_drive(struct tls_conn *c)
 {
@@ -669,6 +687,15 @@ static void conn_drive(struct tls_conn *c)
 				tls_auth_check(c); /* logs why */
 				c->up->stats.auth_failures++;
 				conn_fail(c, TLS_ERR_AUTH, "authentication failed");
+				return;
+			}
+			if (conn_suites_refused(c)) {
+				/* Not the upstream's failure: its queries go to a wider offer. */
+				log_notice(
+					LOG_TLS, "upstream '%s': %s", c->up->name,
+					"refused the TLS 1.3 suites offered: adding AES-256-GCM");
+				c->up->suites_wide = true;
+				conn_restart(c);
 				return;
 			}
 			log_msg(tls_upstream_failure_level(c->up), LOG_TLS,
@@ -1195,6 +1222,13 @@ int tls_conn_open(struct tls_upstream *u, struct tls_conn **out)
 	if (ret != 0) {
 		goto cleanup;
 	}
+	if (u->suites_wide) {
+		ret = tls_suites_widen(c->tls.ssl);
+		if (ret != 0) {
+			goto cleanup;
+		}
+	}
+	c->suites_narrow = !u->suites_wide && tls_suites_narrow(u->client);
 	/* RFC 7858 §3.4, RFC 8310 §9: resume with a ticket of this upstream, if one is left. */
 	wolfSSL_UseSessionTicket(c->tls.ssl);
 	session = tls_upstream_session_take(u);

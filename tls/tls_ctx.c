@@ -42,18 +42,39 @@
  * AES-256-GCM first) would pick AES-256 whenever it is offered, so in that build it is not:
  * ChaCha20 and AES-128-GCM, which every TLS 1.3 server implements (RFC 8446 §9.1 MUST), are.
  * TLS 1.2 keeps all its AEAD suites: servers that old are not the fast path.
+ *
+ * A server may still accept AES-256-GCM alone (a hardened "ciphersuites" line): it answers the
+ * narrow list with a handshake_failure alert, and that upstream's connections offer every AEAD
+ * suite from then on (tls_suites_widen(), tls_conn.c). Wider means AES-256 as well, never a
+ * suite outside RFC 9325 §4.2, so an alert forged on the path buys nothing but a slower cipher.
  */
+#define TLS13_ALL "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256:"
 #if defined(WOLFSSL_AESNI) || defined(WOLFSSL_ARMASM) || !defined(HAVE_CHACHA) ||                  \
 	!defined(HAVE_POLY1305)
-#define TLS13_SUITES                                                                               \
-	"TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256:"
+#define TLS13_SUITES TLS13_ALL
+#define TLS13_WIDE   TLS13_ALL
+#define TLS13_NARROW false
 #else
 #define TLS13_SUITES "TLS13-CHACHA20-POLY1305-SHA256:TLS13-AES128-GCM-SHA256:"
+#define TLS13_WIDE   TLS13_SUITES "TLS13-AES256-GCM-SHA384:"
+#define TLS13_NARROW true
 #endif
-static const char cipher_list[] =
-	TLS13_SUITES "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-		     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-		     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+#define TLS12_SUITES                                                                               \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                               \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                               \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+static const char cipher_list[] = TLS13_SUITES TLS12_SUITES;
+static const char cipher_list_wide[] = TLS13_WIDE TLS12_SUITES;
+
+bool tls_suites_narrow(const struct tls_client *c)
+{
+	return TLS13_NARROW && c->tls_max != 3;
+}
+
+int tls_suites_widen(WOLFSSL *ssl)
+{
+	return wolfSSL_set_cipher_list(ssl, cipher_list_wide) == WOLFSSL_SUCCESS ? 0 : -EINVAL;
+}
 
 /*
  * The groups offered, the key share going to the first (RFC 8446 §4.2.7). X25519 first

@@ -109,6 +109,7 @@ struct tls_conn {
 				    to another connection, even before it was ready */
 	bool was_ready;	       /**< it was authenticated and carried queries */
 	bool offered_session;  /**< a stored session was offered for resumption */
+	bool suites_narrow;    /**< it offers the narrow TLS 1.3 suites (tls_suites_narrow()) */
 	bool settle_check;     /**< opened right after a network change: its connect is checked at
 				   TLS_SETTLE_CONNECT_MS (tls_upstream_settling()) */
 	bool stream_open;      /**< the stream's on_closed has not come yet */
@@ -158,6 +159,7 @@ struct tls_upstream {
 	size_t n_pins;
 	bool strict;
 	bool accept_pinned_unset_clock; /**< tls_unset_clock: accept_pinned (tunable) */
+	bool suites_wide; /**< it refused the narrow TLS 1.3 suites: offer them all (tls_ctx.c) */
 	unsigned idle_timeout_ms;
 	unsigned handshake_timeout_ms;
 	unsigned liveness_ms;
@@ -196,6 +198,15 @@ bool tls_auth_check(struct tls_conn *c);
 /* tls_upstream_clock_changed() and tls_clock_unset() are in tls_auth.c too. */
 
 /* tls_ctx.c */
+
+/**
+ * Whether connections of @c offer fewer TLS 1.3 suites than they could (AES-256-GCM left out
+ * where wolfCrypt has no AES instructions, tls_ctx.c), which a server may refuse.
+ */
+bool tls_suites_narrow(const struct tls_client *c);
+
+/** Offer every AEAD suite on @ssl, AES-256-GCM among them: 0 or -EINVAL. */
+int tls_suites_widen(WOLFSSL *ssl);
 
 /**
  * @c has become READY, or is closing: store the session it holds if it is authenticated (and

@@ -33,11 +33,18 @@ MAIN_PID=$DOTD_PID
 wait_answer "$DPORT" 10 "$MAIN_PID" || die "dotd starts and answers"
 
 # The TLS 1.3 suite unbound picks, with its server preference (AES-256-GCM first): ChaCha20 where
-# wolfCrypt has no AES instructions, since dotd then does not offer AES-256 (tls/tls_ctx.c).
-if grep -Eq '^#define (WOLFSSL_AESNI|WOLFSSL_ARMASM)' /usr/include/wolfssl/options.h; then
-	suite=TLS13-AES256-GCM-SHA384
-else
+# wolfCrypt has no AES instructions, since dotd then does not offer AES-256 (tls/tls_ctx.c: the
+# "narrow" list, chosen on the same macros of wolfSSL's build).
+narrow=1
+if grep -Eq '^#define (WOLFSSL_AESNI|WOLFSSL_ARMASM)' /usr/include/wolfssl/options.h ||
+	! grep -q '^#define HAVE_CHACHA' /usr/include/wolfssl/options.h ||
+	! grep -q '^#define HAVE_POLY1305' /usr/include/wolfssl/options.h; then
+	narrow=0
+fi
+if ((narrow)); then
 	suite=TLS13-CHACHA20-POLY1305-SHA256
+else
+	suite=TLS13-AES256-GCM-SHA384
 fi
 if grep -q "connected, TLSv1.3 $suite" "$TMP/dotd.log"; then
 	pass "TLS 1.3 suite against unbound: $suite"
@@ -45,6 +52,54 @@ else
 	fail "TLS 1.3 suite against unbound: $suite"
 	grep 'connected, ' "$TMP/dotd.log" | indent
 fi
+
+# A server that takes AES-256-GCM alone refuses the narrow list with a handshake_failure alert:
+# the first query is still answered, on a second connection that offers every AEAD suite, and
+# nothing is counted against the upstream. With the wrong name that server is still refused.
+start_unbound aes256 '  tls-ciphersuites: "TLS_AES_256_GCM_SHA384"'
+for name in dot.test wrong.test; do
+	APORT=''
+	new_port APORT
+	cat > "$TMP/aes256-$name.yml" << EOF
+tls_ca_file: "$TMP/pki/ca.pem"
+listen_addresses: [$HOST@$APORT]
+upstream_recursive_servers:
+  - address_data: $HOST
+    tls_port: $UPORT
+    tls_auth_name: "$name"
+EOF
+	log=$TMP/aes256-$name.log
+	start_dotd "$TMP/aes256-$name.yml" "$log"
+	wait_log "$log" "serving with 1 upstream" 10 || die "dotd in front of aes256 starts"
+	out=$(kdig @"$HOST" -p "$APORT" +time=5 +retry=0 www.example A 2>&1) || true
+	line=$(upstream_stats "$DOTD_PID" "$log" "$HOST@$UPORT") || line=''
+	refusals=$(grep -c "refused the TLS 1.3 suites" "$log" || true)
+	if [[ $name == dot.test ]]; then
+		what="AES-256-GCM-only server: the first query answered, no failure counted"
+		ok=0
+		if grep -q "status: NOERROR" <<< "$out" && grep -q "192.0.2.80" <<< "$out" &&
+			grep -q "connected, TLSv1.3 TLS13-AES256-GCM-SHA384" "$log" &&
+			[[ $(stat_of "$line" conn_failures) == 0 ]] && ((refusals == narrow)); then
+			ok=1
+		fi
+	else
+		what="AES-256-GCM-only server, the wrong name: refused after the wider offer"
+		ok=0
+		if grep -q "status: SERVFAIL" <<< "$out" && ! grep -q "connected, " "$log" &&
+			(($(stat_of "$line" auth_failures) >= 1)) && ((refusals == narrow)); then
+			ok=1
+		fi
+	fi
+	if ((ok)); then
+		pass "$what"
+	else
+		fail "$what"
+		indent <<< "$out"
+		indent <<< "$line"
+		grep -F "dotd[tls]" "$log" | indent
+	fi
+	stop_dotd "$DOTD_PID" 10
+done
 
 # probe NAME MUST MUST-NOT DIG-ARGS...: dig's output matches every extended regex of MUST
 # (separated by " && ") and not MUST-NOT ("" for none).
