@@ -109,9 +109,19 @@ perf()
 {
 	local name=$1
 	shift
-	dnsperf "$@" > "$TMP/$name.perf" 2>&1 || true
+	"${CLIENT_PIN[@]}" dnsperf "$@" > "$TMP/$name.perf" 2>&1 || true
 	SENT=$((SENT + $(dp "$TMP/$name.perf" "Queries sent")))
 }
+CLIENT_PIN=()
+
+# The CPUs this script may use: the first for dnsperf and the last for a system in the pinned
+# phase (PIN_CLIENT, PIN_SYSTEM), or none of that on a single CPU.
+PIN_ALL=$(taskset -pc $$ | awk -F': ' '{ print $2 }')
+read -r PIN_CLIENT PIN_SYSTEM < <(awk -v l="$PIN_ALL" 'BEGIN { n = split(l, w, /[,-]/);
+	print w[1], w[n] }')
+if [[ $PIN_CLIENT == "$PIN_SYSTEM" ]]; then
+	PIN_CLIENT=''
+fi
 
 # profile PID NAME ARGS...: dnsperf with ARGS while perf samples PID (PROFILE=1, a phase of its
 # own, so that the sampling does not weigh on the figures); the top entries by shared object and
@@ -449,15 +459,35 @@ measure()
 
 	# Hits: warm the cache, then a fixed rate (CPU per hit), then saturation.
 	perf "$sys-warm" -s "$HOST" -p "$port" -d "$TMP/hit.txt" -n 1 -c 1 -q 10 -t 2
-	worker_share "$sys" "$pid"
-	t0=$(cpu_ticks "$pid")
-	perf "$sys-cpu" -s "$HOST" -p "$port" -d "$TMP/hit.txt" -l "$SECS" -Q "$RATE" -c 4 -q 200 -t 2
-	t1=$(cpu_ticks "$pid")
-	n=$(dp "$TMP/$sys-cpu.perf" "Queries completed")
-	record "$sys" cpu_us_per_hit "$(awk -v a="$t0" -v b="$t1" -v n="$n" -v hz="$TICK" \
-		'BEGIN { if (n > 0) { printf "%.2f", (b - a) * 1e6 / hz / n } else { print "nan" } }')"
-	record_perf "$sys" fixed "$sys-cpu"
-	worker_share "$sys" "$pid" share_1c
+	if [[ $sys == floor* || $sys == dotd* ]]; then
+		# Left to the scheduler: what the workers are compared on.
+		worker_share "$sys" "$pid"
+		t0=$(cpu_ticks "$pid")
+		perf "$sys-cpu" -s "$HOST" -p "$port" -d "$TMP/hit.txt" -l "$SECS" -Q "$RATE" -c 4 \
+			-q 200 -t 2
+		t1=$(cpu_ticks "$pid")
+		n=$(dp "$TMP/$sys-cpu.perf" "Queries completed")
+		record "$sys" cpu_us_per_hit "$(awk -v a="$t0" -v b="$t1" -v n="$n" -v hz="$TICK" \
+			'BEGIN { if (n > 0) { printf "%.2f", (b - a) * 1e6 / hz / n } else { print "nan" } }')"
+		record_perf "$sys" fixed "$sys-cpu"
+		worker_share "$sys" "$pid" share_1c
+	fi
+	if [[ -n $PIN_CLIENT && $sys =~ ^(floor|floore|dotd|unbound|kresd|dnsdist|stubby)$ ]]; then
+		# The same rate with dnsperf and the system each on a CPU of its own: left to the
+		# scheduler, whether they share one decides the figure more than the system does.
+		taskset -a -p -c "$PIN_SYSTEM" "$pid" > /dev/null
+		CLIENT_PIN=(taskset -c "$PIN_CLIENT")
+		t0=$(cpu_ticks "$pid")
+		perf "$sys-cpupin" -s "$HOST" -p "$port" -d "$TMP/hit.txt" -l "$SECS" -Q "$RATE" \
+			-c 4 -q 200 -t 2
+		t1=$(cpu_ticks "$pid")
+		CLIENT_PIN=()
+		taskset -a -p -c "$PIN_ALL" "$pid" > /dev/null
+		n=$(dp "$TMP/$sys-cpupin.perf" "Queries completed")
+		record "$sys" cpu_us_per_hit_pin "$(awk -v a="$t0" -v b="$t1" -v n="$n" -v hz="$TICK" \
+			'BEGIN { if (n > 0) { printf "%.2f", (b - a) * 1e6 / hz / n } else { print "nan" } }')"
+		record_perf "$sys" fixedpin "$sys-cpupin"
+	fi
 	if [[ $sys =~ ^(floor|floor2|floore|floor2e|dotd|dotd2)$ ]]; then
 		# The same rate from two dnsperf threads, so from both CPUs.
 		t0=$(cpu_ticks "$pid")

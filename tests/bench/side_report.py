@@ -56,7 +56,11 @@ NAMES = {
 
 # (metric, label, unit, better, floor system or None)
 ROWS = [
-    ("cpu_us_per_hit", "CPU per hit at {rate} q/s", "µs", "low", "floor"),
+    ("cpu_us_per_hit_pin", "CPU per hit at {rate} q/s, dnsperf and the system each on a CPU",
+     "µs", "low", "floor"),
+    ("fixedpin_qps", "rate held in that phase", "q/s", "high", "floor"),
+    ("cpu_us_per_hit", "CPU per hit at {rate} q/s, CPUs left to the scheduler", "µs", "low",
+     "floor"),
     ("fixed_qps", "rate held in that phase", "q/s", "high", "floor"),
     ("cpu_us_per_hit_2c", "CPU per hit at {rate} q/s from 2 dnsperf threads", "µs", "low",
      "floor"),
