@@ -1222,16 +1222,30 @@ int tls_conn_open(struct tls_upstream *u, struct tls_conn **out)
 	if (ret != 0) {
 		goto cleanup;
 	}
+	/* RFC 7858 §3.4, RFC 8310 §9: resume with a ticket of this upstream, if one is left. */
+	wolfSSL_UseSessionTicket(c->tls.ssl);
+	session = tls_upstream_session_take(u);
+	if (session && !u->suites_wide && tls_suites_narrow(u->client) &&
+	    tls_session_is_wide(session)) {
+		/*
+		 * Made on the wider offer: another worker (the tickets are shared) or this upstream
+		 * before a reload saw the server refuse the narrow one. A narrow ClientHello cannot
+		 * carry it (wolfSSL fails the handshake on the PSK's hash), so offer what it needs.
+		 */
+		log_info(LOG_TLS, "upstream '%s': a ticket made on AES-256-GCM: offering it too",
+			 u->name);
+		u->suites_wide = true;
+	}
 	if (u->suites_wide) {
 		ret = tls_suites_widen(c->tls.ssl);
 		if (ret != 0) {
+			if (session) {
+				wolfSSL_SESSION_free(session);
+			}
 			goto cleanup;
 		}
 	}
 	c->suites_narrow = !u->suites_wide && tls_suites_narrow(u->client);
-	/* RFC 7858 §3.4, RFC 8310 §9: resume with a ticket of this upstream, if one is left. */
-	wolfSSL_UseSessionTicket(c->tls.ssl);
-	session = tls_upstream_session_take(u);
 	if (session) {
 		c->offered_session = wolfSSL_set_session(c->tls.ssl, session) == WOLFSSL_SUCCESS;
 		wolfSSL_SESSION_free(session);

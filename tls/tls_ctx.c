@@ -76,6 +76,16 @@ int tls_suites_widen(WOLFSSL *ssl)
 	return wolfSSL_set_cipher_list(ssl, cipher_list_wide) == WOLFSSL_SUCCESS ? 0 : -EINVAL;
 }
 
+bool tls_session_is_wide(const WOLFSSL_SESSION *s)
+{
+	const char *name = wolfSSL_SESSION_CIPHER_get_name(s);
+
+	/* Its IANA name in Debian's build (RFC 8446 §B.4), wolfSSL's own in others. */
+	return TLS13_NARROW && name &&
+	       (strcmp(name, "TLS_AES_256_GCM_SHA384") == 0 ||
+		strcmp(name, "TLS13-AES256-GCM-SHA384") == 0);
+}
+
 /*
  * The groups offered, the key share going to the first (RFC 8446 §4.2.7). X25519 first
  * (RFC 9325 §4.2.1 recommends it): a few hundred microseconds of Curve25519, where Debian's

@@ -208,6 +208,9 @@ bool tls_suites_narrow(const struct tls_client *c);
 /** Offer every AEAD suite on @ssl, AES-256-GCM among them: 0 or -EINVAL. */
 int tls_suites_widen(WOLFSSL *ssl);
 
+/** Whether session @s was made on a suite only the wider offer has (AES-256-GCM, TLS 1.3). */
+bool tls_session_is_wide(const WOLFSSL_SESSION *s);
+
 /**
  * @c has become READY, or is closing: store the session it holds if it is authenticated (and
  * not on its pin alone while the clock was unset: auth.clock_exempt), else drop it.

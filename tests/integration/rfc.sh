@@ -101,6 +101,43 @@ EOF
 	stop_dotd "$DOTD_PID" 10
 done
 
+# Two workers share the tickets: the second to connect takes a ticket made on AES-256-GCM by the
+# first, and its offer must carry that suite, or wolfSSL fails the handshake on the PSK. kdig
+# pinned to each CPU in turn reaches each worker (steered by CPU).
+if (($(nproc) >= 2)); then
+	new_port APORT
+	cat > "$TMP/aes256-workers.yml" << EOF
+tls_ca_file: "$TMP/pki/ca.pem"
+listen_addresses: [$HOST@$APORT]
+workers: 2
+workers_steering: cpu
+upstream_recursive_servers:
+  - address_data: $HOST
+    tls_port: $UPORT
+    tls_auth_name: "dot.test"
+EOF
+	log=$TMP/aes256-workers.log
+	start_dotd "$TMP/aes256-workers.yml" "$log"
+	wait_log "$log" "serving with 1 upstream" 10 || die "dotd with 2 workers starts"
+	answered=0
+	for ((i = 0; i < 8; i++)); do
+		if taskset -c $((i % 2)) kdig @"$HOST" -p "$APORT" +time=5 +retry=0 "w$i.bench" A \
+			2>&1 | grep -q "status: NOERROR"; then
+			answered=$((answered + 1))
+		fi
+	done
+	connected=$(grep -c "connected, TLSv1.3 TLS13-AES256-GCM-SHA384" "$log" || true)
+	if ((answered == 8 && connected >= 2)) && ! grep -q "handshake failed" "$log"; then
+		pass "AES-256-GCM-only server, 2 workers: 8 of 8 answered, each worker connected"
+	else
+		fail "AES-256-GCM-only server, 2 workers: $answered of 8 answered, $connected connected"
+		grep -F "dotd[tls]" "$log" | indent
+	fi
+	stop_dotd "$DOTD_PID" 10
+else
+	skip "AES-256-GCM-only server, 2 workers: one CPU"
+fi
+
 # probe NAME MUST MUST-NOT DIG-ARGS...: dig's output matches every extended regex of MUST
 # (separated by " && ") and not MUST-NOT ("" for none).
 probe()
