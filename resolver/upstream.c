@@ -616,11 +616,15 @@ int upstream_pick(struct upstream_set *s, const uint8_t *tried, bool any)
 	if (pick >= 0 || !any) {
 		return pick;
 	}
-	/* Every untried upstream is backed off: the one that recovers first, now. */
+	/*
+	 * Every untried upstream is backed off: the one that recovers first, now, unless it was
+	 * tried that way less than a second ago (tls_upstream_may_try()): then none.
+	 */
 	for (size_t i = 0; i < s->n; i++) {
 		uint64_t at = tls_upstream_available_at(s->ents[i]->u);
 
 		if (!is_tried(tried, i) && at != TLS_UPSTREAM_NEVER &&
+		    tls_upstream_may_try(s->ents[i]->u) &&
 		    (soonest == s->n || at < tls_upstream_available_at(s->ents[soonest]->u))) {
 			soonest = i;
 		}

@@ -340,6 +340,20 @@ enum tls_upstream_state {
  */
 uint64_t tls_upstream_available_at(const struct tls_upstream *u);
 
+/* While an upstream is backed off, at most one connection a second is opened to it. */
+#define TLS_LAST_RESORT_MS 1000
+
+/**
+ * Whether a query may be given to @u now even if it is backed off (the resolver's last resort,
+ * when every upstream is): yes unless its last failure reached the server (a refused connect, a
+ * failed handshake or authentication), a connection was opened to it during the backoff less
+ * than TLS_LAST_RESORT_MS ago, and none of its connections is usable or under way to join. A
+ * refused port fails each connect at once: without this, every miss sent the server a SYN (or
+ * a whole handshake). A network this host cannot reach (ENETUNREACH, EHOSTUNREACH) sends
+ * nothing, and a link that comes back is found at the next miss, before netwatch says so.
+ */
+bool tls_upstream_may_try(const struct tls_upstream *u);
+
 /** The smoothed round-trip time of @u's answers in ms (RFC 6298 style), 0 until measured. */
 unsigned tls_upstream_srtt(const struct tls_upstream *u);
 

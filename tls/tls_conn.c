@@ -686,6 +686,7 @@ static void conn_drive(struct tls_conn *c)
 			if (c->auth.decided && c->auth.verdict != TLS_AUTH_OK) {
 				tls_auth_check(c); /* logs why */
 				c->up->stats.auth_failures++;
+				c->up->tries_limited = true;
 				conn_fail(c, TLS_ERR_AUTH, "authentication failed");
 				return;
 			}
@@ -702,6 +703,7 @@ static void conn_drive(struct tls_conn *c)
 				"upstream '%s': TLS handshake failed: %s", c->up->name,
 				tls_link_strerror(err));
 			c->up->stats.conn_failures++;
+			c->up->tries_limited = true;
 			conn_fail(c, TLS_ERR_CONNECT, "TLS handshake failed");
 			return;
 		}
@@ -824,6 +826,7 @@ static void conn_connect_failed(struct tls_conn *c, int status)
 	log_msg(tls_upstream_failure_level(c->up), LOG_TLS, "upstream '%s': connect failed: %s",
 		c->up->name, uv_strerror(status));
 	c->up->stats.conn_failures++;
+	c->up->tries_limited = status == UV_ECONNREFUSED; /* a reset from the server's side */
 	conn_fail(c, TLS_ERR_CONNECT, "connect failed");
 }
 
@@ -948,6 +951,7 @@ static void on_timer(uv_timer_t *t)
 		log_msg(tls_upstream_failure_level(c->up), LOG_TLS, "upstream '%s': %s timed out",
 			c->up->name, c->state == TLS_CONN_CONNECTING ? "connect" : "TLS handshake");
 		c->up->stats.conn_failures++;
+		c->up->tries_limited = false; /* the tries wait on the one under way */
 		conn_fail(c, TLS_ERR_CONNECT, "connect or handshake timed out");
 		return;
 	case TLS_TIMER_LIVENESS:
@@ -1269,6 +1273,9 @@ int tls_conn_open(struct tls_upstream *u, struct tls_conn **out)
 	c->next = u->conns;
 	u->conns = c;
 	u->stats.connections++;
+	if (u->backoff_until > uv_now(u->loop)) {
+		u->last_resort_at = uv_now(u->loop); /* tls_upstream_may_try() */
+	}
 	c->timer_mode = TLS_TIMER_HANDSHAKE;
 	c->settle_check =
 		u->handshake_timeout_ms > conn_settle_ms(u) && tls_upstream_settle_window(u);

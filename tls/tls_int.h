@@ -168,11 +168,14 @@ struct tls_upstream {
 	unsigned failures_before_backoff;
 	unsigned backoff_max_ms;
 
-	unsigned failures;	/**< consecutive failures, reset by any success */
-	uint64_t changed_at;	/**< loop time of the last network change, 0 before any */
-	unsigned settle_left;	/**< free reconnects left after it (tls_upstream_settling()) */
-	uint64_t backoff_until; /**< loop time; 0 when not backed off */
-	unsigned srtt_ms;	/**< smoothed RTT, 0 until the first answer */
+	unsigned failures;	 /**< consecutive failures, reset by any success */
+	uint64_t changed_at;	 /**< loop time of the last network change, 0 before any */
+	unsigned settle_left;	 /**< free reconnects left after it (tls_upstream_settling()) */
+	uint64_t backoff_until;	 /**< loop time; 0 when not backed off */
+	uint64_t last_resort_at; /**< loop time a connection was last opened while backed off */
+	bool tries_limited; /**< its last failure reached the server: a refused connect, a failed
+			       handshake or authentication (tls_upstream_may_try()) */
+	unsigned srtt_ms;   /**< smoothed RTT, 0 until the first answer */
 	struct tls_sessions sessions; /**< its own tickets, when @tickets is NULL */
 	struct tls_tickets *tickets;  /**< borrowed or NULL: where the tickets are kept instead */
 	char *ticket_key;	      /**< owned: the key in @tickets */

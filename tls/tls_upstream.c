@@ -327,6 +327,22 @@ uint64_t tls_upstream_available_at(const struct tls_upstream *u)
 	return unresolved(u) ? TLS_UPSTREAM_NEVER : u->backoff_until;
 }
 
+bool tls_upstream_may_try(const struct tls_upstream *u)
+{
+	uint64_t now = uv_now(u->loop);
+
+	if (!u->tries_limited || u->backoff_until <= now || u->last_resort_at == 0 ||
+	    now >= u->last_resort_at + TLS_LAST_RESORT_MS) {
+		return true;
+	}
+	for (const struct tls_conn *c = u->conns; c; c = c->next) {
+		if (tls_conn_usable(c)) {
+			return true; /* the query goes there, no new connection */
+		}
+	}
+	return false;
+}
+
 static socklen_t addr_len_of(const struct sockaddr_storage *a)
 {
 	return a->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);

@@ -9,7 +9,8 @@
 #     at connection level; an upstream's REFUSED becomes SERVFAIL with EDE 22
 #   - after an edns-tcp-keepalive of 0 nothing more is written on that connection (RFC 7828)
 #   - a cancelled query whose answer never comes does not make its connection look dead
-#   - an upstream that refuses every connection costs a few warnings, not two per query
+#   - an upstream that refuses every connection costs a few warnings, not two per query, and a
+#     connection a second, not one per query
 #
 # usage: failures.sh DOTD PROBE FAKEUP
 set -euo pipefail
@@ -198,33 +199,43 @@ expect hedge "the first upstream's answer taken after the hedge ($l1 in $ms ms, 
 stop_dotd "$DOTD_PID" 10
 kill -TERM "$SLOW_PID" "$LATE_PID" 2> /dev/null || true
 
-# --- an upstream that refuses every connection: a few warnings, not two per query ---
+# --- an upstream that refuses every connection: a few warnings, a connect a second ---
 
-# Nothing listens on RPORT, so every connect is refused at once, and with the one upstream
-# backed off each miss still tries it (the last resort): before, each logged two warnings.
-# The counters still count every failure; then a server there is found at the next query.
+# Nothing listens on RPORT, so every connect is refused at once. With the one upstream backed
+# off a miss may still try it (the last resort), but one a second at most: before, each miss
+# made a connection (and logged two warnings). Each failure is still counted; a server there is
+# found within a second.
 RPORT=''
 new_port RPORT
 dotd_in_front refused "" "$RPORT"
 wait_log "$TMP/refused.log" "serving with" 10 || fail "refused: dotd starts"
 n=0
+t0=$(date +%s%N)
 for ((i = 0; i < 150; i++)); do
 	if "$PROBE" query "$HOST" "$DPORT" "refused$i.bench" A udp SERVFAIL > /dev/null 2>&1; then
 		n=$((n + 1))
 	fi
 done
+secs=$((($(date +%s%N) - t0) / 1000000000 + 1))
 line=$(upstream_stats "$DOTD_PID" "$TMP/refused.log" "$HOST@$RPORT") || true
 f=$(stat_of "$line" conn_failures) || f=0
 w=$(grep -c -F "warning: upstream '$HOST@$RPORT'" "$TMP/refused.log" || true)
-expect refused "150 misses answered SERVFAIL ($n), $f refused connections counted, $w warnings logged" \
-	"$line" '((n == 150 && f >= 150 && w <= 20))'
+expect refused "150 misses in ${secs} s answered SERVFAIL ($n), $f connections tried and refused \
+(at most 2 before the backoff and one a second after), $w warnings logged" \
+	"$line" '((n == 150 && f >= 3 && f <= secs + 3 && w <= 20))'
 "$FAKEUP" --port "$RPORT" --cert "$TMP/pki/server.pem" --key "$TMP/pki/server.key" \
 	--stats "$TMP/refused-up.stats" > "$TMP/refused-up.out" 2> "$TMP/refused-up.log" &
 FAKE_PID=$!
 PIDS+=("$FAKE_PID")
 wait_log "$TMP/refused-up.out" "listening" 10 || fail "refused: dotd-fakeup starts"
-check "refused: a server on that port answers the next query" \
-	wait_answer "$DPORT" 5 "$DOTD_PID" ready.bench 192.0.2.1
+t0=$(date +%s%N)
+if wait_answer "$DPORT" 5 "$DOTD_PID" ready.bench 192.0.2.1; then
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	expect refused "a server on that port answers within a second and a half ($ms ms)" "" \
+		'((ms <= 1500))'
+else
+	fail "refused: a server on that port answers"
+fi
 check "refused: dotd says so" wait_log "$TMP/refused.log" "answering again after" 5
 stop_dotd "$DOTD_PID" 10
 kill -TERM "$FAKE_PID" 2> /dev/null || true

@@ -484,6 +484,41 @@ static void test_addr_gone(void)
 }
 
 /*
+ * Backed off after refused connects, the upstream still takes a query (the resolver's last
+ * resort), which opens a connection, refused at once; for TLS_LAST_RESORT_MS after it
+ * tls_upstream_may_try() says no, then yes, while the backoff (2 s by then) still runs.
+ */
+static void test_last_resort_limited(void)
+{
+	struct tq t[8], last;
+	uint64_t tried_at;
+	int i;
+
+	setup();
+	upstream_make(&ctx.dead);
+	for (i = 0; i < 8 && tls_upstream_state(ctx.u) != TLS_UPSTREAM_BACKED_OFF; i++) {
+		CU_ASSERT_EQUAL(submit(&t[i]), 0);
+		RUN_UNTIL(t[i].calls > 0, 2000);
+	}
+	CU_ASSERT_EQUAL_FATAL(tls_upstream_state(ctx.u), TLS_UPSTREAM_BACKED_OFF);
+	CU_ASSERT_TRUE(tls_upstream_may_try(ctx.u)); /* not tried during this backoff yet */
+	CU_ASSERT_EQUAL(submit(&last), 0);
+	tried_at = uv_now(&ctx.loop);
+	RUN_UNTIL(last.calls > 0, 2000);
+	CU_ASSERT_EQUAL(last.status, TLS_ERR_CONNECT);
+	CU_ASSERT_FALSE(tls_upstream_may_try(ctx.u));
+	/* Nothing else runs in the loop: run it for the time, not until a condition on it. */
+	uv_update_time(&ctx.loop);
+	CU_ASSERT_FATAL(uv_now(&ctx.loop) < tried_at + TLS_LAST_RESORT_MS - 100);
+	RUN_UNTIL(false, tried_at + TLS_LAST_RESORT_MS - 100 - uv_now(&ctx.loop));
+	CU_ASSERT_FALSE(tls_upstream_may_try(ctx.u));
+	RUN_UNTIL(false, 100);
+	CU_ASSERT_TRUE(tls_upstream_may_try(ctx.u));
+	CU_ASSERT_EQUAL(tls_upstream_state(ctx.u), TLS_UPSTREAM_BACKED_OFF);
+	teardown();
+}
+
+/*
  * The network changed (tls_upstream_network_changed()): an upstream backed off after refused
  * connects is available again at once; a connection still in its handshake starts again
  * (closed, its query on a new one, unfailed).
@@ -534,6 +569,7 @@ int main(void)
 		{"plain: one address", test_plain_refused},
 		{"a local address removed", test_addr_gone},
 		{"the network changed", test_network_changed},
+		{"backed off: one last-resort connection a second", test_last_resort_limited},
 		CU_TEST_INFO_NULL,
 	};
 	int ret;
