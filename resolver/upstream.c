@@ -617,8 +617,8 @@ int upstream_pick(struct upstream_set *s, const uint8_t *tried, bool any)
 		return pick;
 	}
 	/*
-	 * Every untried upstream is backed off: the one that recovers first, now, unless it was
-	 * tried that way less than a second ago (tls_upstream_may_try()): then none.
+	 * Every untried upstream is backed off: the one that recovers first, now, among those not
+	 * tried that way less than a second ago (tls_upstream_may_try()); none if every one was.
 	 */
 	for (size_t i = 0; i < s->n; i++) {
 		uint64_t at = tls_upstream_available_at(s->ents[i]->u);

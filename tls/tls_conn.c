@@ -1187,6 +1187,7 @@ int tls_conn_open(struct tls_upstream *u, struct tls_conn **out)
 {
 	WOLFSSL_SESSION *session;
 	struct tls_conn *c;
+	bool narrow;
 	int ret;
 
 	/* At start the context waits for this: the first connection of its upstreams makes it. */
@@ -1229,8 +1230,8 @@ int tls_conn_open(struct tls_upstream *u, struct tls_conn **out)
 	/* RFC 7858 §3.4, RFC 8310 §9: resume with a ticket of this upstream, if one is left. */
 	wolfSSL_UseSessionTicket(c->tls.ssl);
 	session = tls_upstream_session_take(u);
-	if (session && !u->suites_wide && tls_suites_narrow(u->client) &&
-	    tls_session_is_wide(session)) {
+	narrow = tls_suites_narrow(u->client);
+	if (session && narrow && !u->suites_wide && tls_session_is_wide(session)) {
 		/*
 		 * Made on the wider offer: another worker (the tickets are shared) or this upstream
 		 * before a reload saw the server refuse the narrow one. A narrow ClientHello cannot
@@ -1249,7 +1250,7 @@ int tls_conn_open(struct tls_upstream *u, struct tls_conn **out)
 			goto cleanup;
 		}
 	}
-	c->suites_narrow = !u->suites_wide && tls_suites_narrow(u->client);
+	c->suites_narrow = narrow && !u->suites_wide;
 	if (session) {
 		c->offered_session = wolfSSL_set_session(c->tls.ssl, session) == WOLFSSL_SUCCESS;
 		wolfSSL_SESSION_free(session);
