@@ -633,6 +633,7 @@ static void conn_handshake_done(struct tls_conn *c)
 	}
 	if (wolfSSL_session_reused(c->tls.ssl)) {
 		u->stats.handshakes_resumed++;
+		u->resume_failures = 0;
 	} else {
 		u->stats.handshakes_full++;
 		if (c->offered_session) {
@@ -668,6 +669,21 @@ static bool conn_suites_refused(struct tls_conn *c)
 	       (h.last_rx.code == handshake_failure || h.last_rx.code == insufficient_security);
 }
 
+/*
+ * The handshake offered a stored session and failed before any certificate came: the server
+ * took the ticket (or session ID) and then broke, rather than ignore it and go on with a full
+ * handshake as it should (RFC 8446 §4.6.1, RFC 5077 §3.3). Offered again, the same ticket fails
+ * the same way: the last one left is kept for reuse (tls_sessions_take()), so without this one
+ * bad ticket would fail every connection to the upstream until a restart. The tickets are
+ * dropped, and the queries go to a connection without one; if that fails too, it is counted.
+ * A session was taken from the store for this connection, so each such restart follows a
+ * ticket stored by a handshake that worked: they cannot follow one another.
+ */
+static bool conn_resumption_failed(const struct tls_conn *c)
+{
+	return c->offered_session && !c->auth.decided;
+}
+
 /* Run wolfSSL on whatever ciphertext has arrived: the handshake, then the records. */
 static void conn_drive(struct tls_conn *c)
 {
@@ -696,6 +712,16 @@ static void conn_drive(struct tls_conn *c)
 					LOG_TLS, "upstream '%s': %s", c->up->name,
 					"refused the TLS 1.3 suites offered: adding AES-256-GCM");
 				c->up->suites_wide = true;
+				conn_restart(c);
+				return;
+			}
+			if (conn_resumption_failed(c)) {
+				log_notice(LOG_TLS,
+					   "upstream '%s': the handshake resuming a session failed "
+					   "(%s): "
+					   "dropping its tickets, connecting afresh",
+					   c->up->name, tls_link_strerror(err));
+				tls_upstream_resumption_failed(c->up);
 				conn_restart(c);
 				return;
 			}

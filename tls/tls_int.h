@@ -160,6 +160,9 @@ struct tls_upstream {
 	bool strict;
 	bool accept_pinned_unset_clock; /**< tls_unset_clock: accept_pinned (tunable) */
 	bool suites_wide; /**< it refused the narrow TLS 1.3 suites: offer them all (tls_ctx.c) */
+	unsigned
+		resume_failures; /**< resumed handshakes failed in a row (conn_resumption_failed) */
+	bool no_resume;		 /**< that happened twice: no more tickets offered to it */
 	unsigned idle_timeout_ms;
 	unsigned handshake_timeout_ms;
 	unsigned liveness_ms;
@@ -372,6 +375,15 @@ void tls_tickets_drop(struct tls_tickets *t, const char *key);
 
 /** Forget every stored session (the server refused one: they are stale). */
 void tls_upstream_sessions_drop(struct tls_upstream *u);
+
+/*
+ * A handshake offering a stored session failed before any certificate came (tls_conn.c,
+ * conn_resumption_failed()): its sessions are dropped, and after TLS_RESUME_FAILURES_MAX such
+ * failures in a row (a resumed handshake that works resets the count) none is offered to it any
+ * more, for the life of this object (a reload makes a new one).
+ */
+#define TLS_RESUME_FAILURES_MAX 2
+void tls_upstream_resumption_failed(struct tls_upstream *u);
 
 /** Store @s, a session from a ticket the server just sent; takes it over (drops the oldest). */
 void tls_upstream_session_put(struct tls_upstream *u, WOLFSSL_SESSION *s);

@@ -629,10 +629,26 @@ WOLFSSL_SESSION *tls_upstream_session_take(struct tls_upstream *u)
 	 * resumed connection, and connections from one address to one server are linkable by
 	 * that address anyway.
 	 */
+	if (u->no_resume) {
+		return NULL;
+	}
 	if (u->tickets) {
 		return tls_tickets_take(u->tickets, u->ticket_key);
 	}
 	return tls_sessions_take(&u->sessions);
+}
+
+void tls_upstream_resumption_failed(struct tls_upstream *u)
+{
+	tls_upstream_sessions_drop(u);
+	if (++u->resume_failures < TLS_RESUME_FAILURES_MAX || u->no_resume) {
+		return;
+	}
+	u->no_resume = true;
+	log_warn(LOG_TLS,
+		 "upstream '%s': %u resumed handshakes failed in a row: no more tickets "
+		 "offered to it (until a reload)",
+		 u->name, u->resume_failures);
 }
 
 void tls_upstream_sessions_drop(struct tls_upstream *u)
@@ -645,6 +661,11 @@ void tls_upstream_sessions_drop(struct tls_upstream *u)
 
 void tls_upstream_session_put(struct tls_upstream *u, WOLFSSL_SESSION *s)
 {
+	if (u->no_resume) {
+		/* Not for another worker either: it would fail there the same way. */
+		wolfSSL_SESSION_free(s);
+		return;
+	}
 	if (u->tickets) {
 		if (tls_tickets_put(u->tickets, u->ticket_key, s)) {
 			u->stats.tickets++;

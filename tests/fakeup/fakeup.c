@@ -84,6 +84,7 @@ struct options {
 	bool wrong_id;
 	bool wrong_question;
 	bool tls12_only;
+	bool fail_resumption;
 };
 
 struct stats {
@@ -973,6 +974,32 @@ static int listen_on(unsigned port, unsigned *bound)
 	return fd;
 }
 
+/*
+ * --fail-resumption: tickets are issued (masked, not sealed: this is a test server; wolfSSL
+ * refuses a ticket left as it was, or a zero name, IV or MAC, as a callback that forgot them), and
+ * a ClientHello that offers one back fails the handshake with a fatal alert rather than falling
+ * back to a full handshake, as wolfSSL does when a ticket callback says WOLFSSL_TICKET_RET_FATAL.
+ */
+static int on_ticket_fail_resumption(WOLFSSL *ssl, unsigned char name[WOLFSSL_TICKET_NAME_SZ],
+				     unsigned char iv[WOLFSSL_TICKET_IV_SZ],
+				     unsigned char mac[WOLFSSL_TICKET_MAC_SZ], int enc,
+				     unsigned char *ticket, int in_len, int *out_len, void *arg)
+{
+	(void)ssl;
+	(void)arg;
+	if (!enc) {
+		return WOLFSSL_TICKET_RET_FATAL;
+	}
+	for (int i = 0; i < in_len; i++) {
+		ticket[i] ^= 0x5a;
+	}
+	memset(name, 0x5a, WOLFSSL_TICKET_NAME_SZ);
+	memset(iv, 0x5a, WOLFSSL_TICKET_IV_SZ);
+	memset(mac, 0x5a, WOLFSSL_TICKET_MAC_SZ);
+	*out_len = in_len;
+	return WOLFSSL_TICKET_RET_OK;
+}
+
 static WOLFSSL_CTX *tls_setup(void)
 {
 	WOLFSSL_CTX *ctx;
@@ -1004,6 +1031,11 @@ static WOLFSSL_CTX *tls_setup(void)
 	}
 	if (wolfSSL_CTX_check_private_key(ctx) != WOLFSSL_SUCCESS) {
 		log_msg("the key '%s' does not match the certificate '%s'", opt.key, opt.cert);
+		goto fail;
+	}
+	if (opt.fail_resumption &&
+	    wolfSSL_CTX_set_TicketEncCb(ctx, on_ticket_fail_resumption) != WOLFSSL_SUCCESS) {
+		log_msg("cannot set the ticket callback");
 		goto fail;
 	}
 	return ctx;
@@ -1113,7 +1145,9 @@ static void usage(FILE *f)
 	      "  --ignore-label L    never answer names whose first label is L\n"
 	      "  --slow-label L      apply --delay only to names whose first label is L\n"
 	      "  --extra-label L     answer names whose first label is L with a second\n"
-	      "                      record, for extra.invalid (a name not asked)\n",
+	      "                      record, for extra.invalid (a name not asked)\n"
+	      "  --fail-resumption   issue tickets, fail (fatal alert) any handshake offering "
+	      "one\n",
 	      f);
 }
 
@@ -1157,6 +1191,7 @@ static int parse_args(int argc, char **argv)
 		OPT_IGNORE_LABEL,
 		OPT_SLOW_LABEL,
 		OPT_EXTRA_LABEL,
+		OPT_FAIL_RESUMPTION,
 		OPT_HELP,
 	};
 	static const struct option longopts[] = {
@@ -1181,6 +1216,7 @@ static int parse_args(int argc, char **argv)
 		{"ignore-label", required_argument, NULL, OPT_IGNORE_LABEL},
 		{"slow-label", required_argument, NULL, OPT_SLOW_LABEL},
 		{"extra-label", required_argument, NULL, OPT_EXTRA_LABEL},
+		{"fail-resumption", no_argument, NULL, OPT_FAIL_RESUMPTION},
 		{"help", no_argument, NULL, OPT_HELP},
 		{NULL, 0, NULL, 0},
 	};
@@ -1256,6 +1292,9 @@ static int parse_args(int argc, char **argv)
 			break;
 		case OPT_EXTRA_LABEL:
 			opt.extra_label = optarg;
+			break;
+		case OPT_FAIL_RESUMPTION:
+			opt.fail_resumption = true;
 			break;
 		case OPT_HELP:
 			usage(stdout);

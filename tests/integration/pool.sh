@@ -248,6 +248,31 @@ expect tls12-resume "TLS 1.2 session ticket resumed (handshakes_resumed=$resumed
 stop_checked tls12-resume "$DOTD_PID"
 kill -TERM "$FAKE_PID" 2> /dev/null || true
 
+# A server that takes a ticket back and then fails the handshake (with TLS 1.2: in TLS 1.3
+# wolfSSL goes on with a full handshake instead). Offered again, the kept ticket failed every
+# connection, and the upstream was backed off for good. Now its tickets are dropped and the
+# queries go to a connection without one, not counted against it; after two such failures in a
+# row it is offered no ticket again.
+start_fakeup fail-resume --fail-resumption --tls12-only --idle-close 300
+run_dotd fail-resume "idle_timeout: 30000" "$(upstream_entry "$FPORT")"
+for i in 1 2 3; do
+	sleep 0.6
+	check "fail-resume: query $i after the server's idle close" \
+		"$PROBE" query "$HOST" "$DPORT" "fr$i.bench" A udp NOERROR 192.0.2.1
+done
+line=$(upstream_stats "$DOTD_PID" "$TMP/fail-resume.log" "$HOST@$FPORT")
+echo "    fail-resume: $line"
+cf=$(stat_of "$line" conn_failures) bo=$(stat_of "$line" backoffs)
+expect fail-resume "not counted against it (conn_failures=$cf backoffs=$bo)" "$line" \
+	"((cf == 0 && bo == 0))"
+dropped=$(grep -c "resuming a session failed" "$TMP/fail-resume.log" || true)
+stopped=$(grep -c "no more tickets offered" "$TMP/fail-resume.log" || true)
+refused=$(grep -c "closed: handshake failed" "$TMP/fail-resume-fakeup.log" || true)
+expect fail-resume "two failed resumptions, then no ticket offered (dotd $dropped and $stopped, \
+the server $refused)" "" "((dropped == 2 && stopped == 1 && refused == 2))"
+stop_checked fail-resume "$DOTD_PID"
+kill -TERM "$FAKE_PID" 2> /dev/null || true
+
 # Fastest: a slow first upstream (50 ms) and a fast second: most go to the fast one, and the
 # slow one is still probed now and then.
 start_fakeup fastest --delay 50
