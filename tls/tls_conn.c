@@ -182,6 +182,24 @@ static void conn_fail(struct tls_conn *c, int status, const char *why)
 }
 
 /*
+ * The server closed an established connection (close_notify, FIN or reset). Idle, or after it
+ * answered, that is normal (RFC 7766 §6.2.3, RFC 7828 §3.2.2), not held against it, and the
+ * queries still on it are sent again. With queries written and not one answered on it, it is a
+ * failure (RFC 7858 §3.1): a server that takes every query and closes would otherwise be
+ * connected to, and sent each query twice, for as long as it does that, and never backed off.
+ */
+static void conn_server_closed(struct tls_conn *c)
+{
+	c->up->stats.server_closes++;
+	if (!c->answered && c->n_slots_used > 0) {
+		c->up->tries_limited = true;
+		conn_fail(c, TLS_ERR_LOST, "closed by the server without answering");
+		return;
+	}
+	conn_close(c, TLS_ERR_LOST);
+}
+
+/*
  * Close politely: close_notify (RFC 8446 §6.1), then FIN once it has been written; the stream
  * closes hard if the peer never lets them out. Only used when nothing is in flight (idle
  * timeout, drained after a keepalive of 0, a network change on an idle connection).
@@ -561,6 +579,7 @@ static void conn_on_message(struct tls_conn *c, const uint8_t *msg, size_t len)
 	s->used = false;
 	s->q = NULL;
 	c->n_slots_used--;
+	c->answered = true;
 	tls_upstream_success(c->up);
 	if (!q) {
 		return; /* its query was cancelled; the answer was still due */
@@ -608,8 +627,7 @@ static void conn_read_plaintext(struct tls_conn *c)
 		case TLS_LINK_CLOSED:
 			/* close_notify: the server is done with us (idle, RFC 7766 §6.2.3). */
 			log_debug(LOG_TLS, "upstream '%s': closed by the server", c->up->name);
-			c->up->stats.server_closes++;
-			conn_close(c, TLS_ERR_LOST);
+			conn_server_closed(c);
 			return;
 		case TLS_LINK_ERROR:
 			break;
@@ -825,15 +843,10 @@ static void on_stream_eof(struct stream *st, int status)
 		conn_fail(c, TLS_ERR_CONNECT, "connection lost during the handshake");
 		return;
 	}
-	/*
-	 * The server closed (or reset) an established connection. Idle, or past the keepalive
-	 * it announced, that is normal (RFC 7766 §6.2.3, RFC 7828 §3.2.2) and not held against
-	 * it; queries still on it are retried by the caller.
-	 */
+	/* The server closed (or reset) an established connection: conn_server_closed(). */
 	log_debug(LOG_TLS, "upstream '%s': connection closed by the server: %s", c->up->name,
 		  status == UV_EOF ? "end of stream" : uv_strerror(status));
-	c->up->stats.server_closes++;
-	conn_close(c, TLS_ERR_LOST);
+	conn_server_closed(c);
 }
 
 static void on_stream_error(struct stream *st, int status)

@@ -109,6 +109,7 @@ struct tls_conn {
 				    to another connection, even before it was ready */
 	bool was_ready;	       /**< it was authenticated and carried queries */
 	bool offered_session;  /**< a stored session was offered for resumption */
+	bool answered;	       /**< an answer came on it */
 	bool suites_narrow;    /**< it offers the narrow TLS 1.3 suites (tls_suites_narrow()) */
 	bool settle_check;     /**< opened right after a network change: its connect is checked at
 				   TLS_SETTLE_CONNECT_MS (tls_upstream_settling()) */

@@ -85,6 +85,7 @@ struct options {
 	bool wrong_question;
 	bool tls12_only;
 	bool fail_resumption;
+	bool close_unanswered;
 };
 
 struct stats {
@@ -629,6 +630,11 @@ static int conn_query(struct conn *c, const uint8_t *wire, size_t len, uint64_t 
 		ldns_pkt_free(pkt);
 		return 0;
 	}
+	if (opt.close_unanswered) {
+		ldns_pkt_free(pkt);
+		conn_close(c, false, "closed at a query, unanswered");
+		return -1;
+	}
 	if (opt.stall || c->closing) {
 		ldns_pkt_free(pkt);
 		return 0;
@@ -1146,8 +1152,8 @@ static void usage(FILE *f)
 	      "  --slow-label L      apply --delay only to names whose first label is L\n"
 	      "  --extra-label L     answer names whose first label is L with a second\n"
 	      "                      record, for extra.invalid (a name not asked)\n"
-	      "  --fail-resumption   issue tickets, fail (fatal alert) any handshake offering "
-	      "one\n",
+	      "  --fail-resumption   issue tickets, fail (fatal alert) a handshake offering one\n"
+	      "  --close-unanswered  TCP close (no close_notify) at the first query, unanswered\n",
 	      f);
 }
 
@@ -1192,6 +1198,7 @@ static int parse_args(int argc, char **argv)
 		OPT_SLOW_LABEL,
 		OPT_EXTRA_LABEL,
 		OPT_FAIL_RESUMPTION,
+		OPT_CLOSE_UNANSWERED,
 		OPT_HELP,
 	};
 	static const struct option longopts[] = {
@@ -1217,6 +1224,7 @@ static int parse_args(int argc, char **argv)
 		{"slow-label", required_argument, NULL, OPT_SLOW_LABEL},
 		{"extra-label", required_argument, NULL, OPT_EXTRA_LABEL},
 		{"fail-resumption", no_argument, NULL, OPT_FAIL_RESUMPTION},
+		{"close-unanswered", no_argument, NULL, OPT_CLOSE_UNANSWERED},
 		{"help", no_argument, NULL, OPT_HELP},
 		{NULL, 0, NULL, 0},
 	};
@@ -1295,6 +1303,9 @@ static int parse_args(int argc, char **argv)
 			break;
 		case OPT_FAIL_RESUMPTION:
 			opt.fail_resumption = true;
+			break;
+		case OPT_CLOSE_UNANSWERED:
+			opt.close_unanswered = true;
 			break;
 		case OPT_HELP:
 			usage(stdout);

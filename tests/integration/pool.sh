@@ -228,6 +228,9 @@ misbehaviour wrong-question "proto_errors>=1 backoffs>=1" --wrong-question
 misbehaviour slow-300 "answers>=600 dead==0" --delay 300
 misbehaviour slow "dead>=1" --delay 1500
 misbehaviour tls12 "answers>=600 handshakes_full==1" --tls12-only
+# A server that takes queries and closes without answering any: held against it (RFC 7858
+# §3.1), so it is backed off rather than connected to twice for every query.
+misbehaviour close-unanswered "answers==0 backoffs>=1 queries<=50" --close-unanswered
 
 # The slow one: the hedge after timeout_per_try answered the clients from the second upstream.
 line=$(grep -F "clients:" "$TMP/slow.log" | tail -n 1)
