@@ -735,8 +735,7 @@ static void conn_drive(struct tls_conn *c)
 			}
 			if (conn_resumption_failed(c)) {
 				log_notice(LOG_TLS,
-					   "upstream '%s': the handshake resuming a session failed "
-					   "(%s): "
+					   "upstream '%s': resuming a session failed (%s): "
 					   "dropping its tickets, connecting afresh",
 					   c->up->name, tls_link_strerror(err));
 				tls_upstream_resumption_failed(c->up);

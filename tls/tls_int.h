@@ -161,9 +161,8 @@ struct tls_upstream {
 	bool strict;
 	bool accept_pinned_unset_clock; /**< tls_unset_clock: accept_pinned (tunable) */
 	bool suites_wide; /**< it refused the narrow TLS 1.3 suites: offer them all (tls_ctx.c) */
-	unsigned
-		resume_failures; /**< resumed handshakes failed in a row (conn_resumption_failed) */
-	bool no_resume;		 /**< that happened twice: no more tickets offered to it */
+	unsigned resume_failures; /**< resumptions failed in a row (conn_resumption_failed()) */
+	bool no_resume;		  /**< TLS_RESUME_FAILURES_MAX of them: no ticket offered to it */
 	unsigned idle_timeout_ms;
 	unsigned handshake_timeout_ms;
 	unsigned liveness_ms;

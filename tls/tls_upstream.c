@@ -178,6 +178,9 @@ void tls_upstream_tune(struct tls_upstream *u, const struct tls_upstream_params 
 	u->failures_before_backoff = p->failures_before_backoff;
 	u->backoff_max_ms = p->backoff_max_ms;
 	u->accept_pinned_unset_clock = p->accept_pinned_unset_clock;
+	/* A reload that keeps it also forgets its failed resumptions: the server may be fixed. */
+	u->resume_failures = 0;
+	u->no_resume = false;
 }
 
 int tls_upstream_tickets_share(struct tls_upstream *u, struct tls_tickets *t, const char *key)

@@ -273,6 +273,17 @@ stopped=$(grep -c "no more tickets offered" "$TMP/fail-resume.log" || true)
 refused=$(grep -c "closed: handshake failed" "$TMP/fail-resume-fakeup.log" || true)
 expect fail-resume "two failed resumptions, then no ticket offered (dotd $dropped and $stopped, \
 the server $refused)" "" "((dropped == 2 && stopped == 1 && refused == 2))"
+# A reload keeps the upstream object and forgets that: a ticket is stored and offered again.
+kill -HUP "$DOTD_PID"
+wait_log "$TMP/fail-resume.log" "reloaded " 5 || true
+for i in 4 5; do
+	sleep 0.6
+	check "fail-resume: query $i after a reload" \
+		"$PROBE" query "$HOST" "$DPORT" "fr$i.bench" A udp NOERROR 192.0.2.1
+done
+dropped=$(grep -c "resuming a session failed" "$TMP/fail-resume.log" || true)
+expect fail-resume "after the reload, a ticket offered once more (failed resumptions: $dropped)" \
+	"" "((dropped == 3))"
 stop_checked fail-resume "$DOTD_PID"
 kill -TERM "$FAKE_PID" 2> /dev/null || true
 
