@@ -17,17 +17,26 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/integration/lib.sh
 . "$HERE/lib.sh"
 
-start_unbound unbound
-DPORT=''
-new_port DPORT
-cat > "$TMP/dotd.yml" << EOF
+# dotd_conf FILE PORT AUTH-NAME [EXTRA-KEYS]: a config listening on $HOST@PORT, forwarding to
+# the unbound at $UPORT under AUTH-NAME. (lib.sh's dotd_in_front() sets DPORT, which the probes
+# below keep using for the first dotd, and its name is always dot.test.)
+dotd_conf()
+{
+	cat > "$1" << EOF
 tls_ca_file: "$TMP/pki/ca.pem"
-listen_addresses: [$HOST@$DPORT]
+listen_addresses: [$HOST@$2]
+${4:-}
 upstream_recursive_servers:
   - address_data: $HOST
     tls_port: $UPORT
-    tls_auth_name: "dot.test"
+    tls_auth_name: "$3"
 EOF
+}
+
+start_unbound unbound
+DPORT=''
+new_port DPORT
+dotd_conf "$TMP/dotd.yml" "$DPORT" dot.test
 start_dotd "$TMP/dotd.yml" "$TMP/dotd.log"
 MAIN_PID=$DOTD_PID
 wait_answer "$DPORT" 10 "$MAIN_PID" || die "dotd starts and answers"
@@ -60,14 +69,7 @@ start_unbound aes256 '  tls-ciphersuites: "TLS_AES_256_GCM_SHA384"'
 for name in dot.test wrong.test; do
 	APORT=''
 	new_port APORT
-	cat > "$TMP/aes256-$name.yml" << EOF
-tls_ca_file: "$TMP/pki/ca.pem"
-listen_addresses: [$HOST@$APORT]
-upstream_recursive_servers:
-  - address_data: $HOST
-    tls_port: $UPORT
-    tls_auth_name: "$name"
-EOF
+	dotd_conf "$TMP/aes256-$name.yml" "$APORT" "$name"
 	log=$TMP/aes256-$name.log
 	start_dotd "$TMP/aes256-$name.yml" "$log"
 	wait_log "$log" "serving with 1 upstream" 10 || die "dotd in front of aes256 starts"
@@ -106,16 +108,8 @@ done
 # pinned to each CPU in turn reaches each worker (steered by CPU).
 if (($(nproc) >= 2)); then
 	new_port APORT
-	cat > "$TMP/aes256-workers.yml" << EOF
-tls_ca_file: "$TMP/pki/ca.pem"
-listen_addresses: [$HOST@$APORT]
-workers: 2
-workers_steering: cpu
-upstream_recursive_servers:
-  - address_data: $HOST
-    tls_port: $UPORT
-    tls_auth_name: "dot.test"
-EOF
+	dotd_conf "$TMP/aes256-workers.yml" "$APORT" dot.test "workers: 2
+workers_steering: cpu"
 	log=$TMP/aes256-workers.log
 	start_dotd "$TMP/aes256-workers.yml" "$log"
 	wait_log "$log" "serving with 1 upstream" 10 || die "dotd with 2 workers starts"

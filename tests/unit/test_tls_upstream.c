@@ -484,6 +484,22 @@ static void test_addr_gone(void)
 }
 
 /*
+ * A new upstream at the port that refuses connections, sent queries (@t, up to @n: they must
+ * outlive the upstream) one at a time until it is backed off; each refused connect fails its
+ * query with TLS_ERR_CONNECT.
+ */
+static void back_off_by_refusals(struct tq *t, int n)
+{
+	upstream_make(&ctx.dead);
+	for (int i = 0; i < n && tls_upstream_state(ctx.u) != TLS_UPSTREAM_BACKED_OFF; i++) {
+		CU_ASSERT_EQUAL(submit(&t[i]), 0);
+		RUN_UNTIL(t[i].calls > 0, 2000);
+		CU_ASSERT_EQUAL(t[i].status, TLS_ERR_CONNECT);
+	}
+	CU_ASSERT_EQUAL_FATAL(tls_upstream_state(ctx.u), TLS_UPSTREAM_BACKED_OFF);
+}
+
+/*
  * Backed off after refused connects, the upstream still takes a query (the resolver's last
  * resort), which opens a connection, refused at once; for TLS_LAST_RESORT_MS after it
  * tls_upstream_may_try() says no, then yes, while the backoff (2 s by then) still runs.
@@ -492,15 +508,9 @@ static void test_last_resort_limited(void)
 {
 	struct tq t[8], last;
 	uint64_t tried_at;
-	int i;
 
 	setup();
-	upstream_make(&ctx.dead);
-	for (i = 0; i < 8 && tls_upstream_state(ctx.u) != TLS_UPSTREAM_BACKED_OFF; i++) {
-		CU_ASSERT_EQUAL(submit(&t[i]), 0);
-		RUN_UNTIL(t[i].calls > 0, 2000);
-	}
-	CU_ASSERT_EQUAL_FATAL(tls_upstream_state(ctx.u), TLS_UPSTREAM_BACKED_OFF);
+	back_off_by_refusals(t, 8);
 	CU_ASSERT_TRUE(tls_upstream_may_try(ctx.u)); /* not tried during this backoff yet */
 	CU_ASSERT_EQUAL(submit(&last), 0);
 	tried_at = uv_now(&ctx.loop);
@@ -526,16 +536,9 @@ static void test_last_resort_limited(void)
 static void test_network_changed(void)
 {
 	struct tq t[6], w;
-	int i;
 
 	setup();
-	upstream_make(&ctx.dead);
-	for (i = 0; i < 6 && tls_upstream_state(ctx.u) != TLS_UPSTREAM_BACKED_OFF; i++) {
-		CU_ASSERT_EQUAL(submit(&t[i]), 0);
-		RUN_UNTIL(t[i].calls > 0, 2000);
-		CU_ASSERT_EQUAL(t[i].status, TLS_ERR_CONNECT);
-	}
-	CU_ASSERT_EQUAL_FATAL(tls_upstream_state(ctx.u), TLS_UPSTREAM_BACKED_OFF);
+	back_off_by_refusals(t, 6);
 	CU_ASSERT_TRUE(tls_upstream_available_at(ctx.u) > uv_now(&ctx.loop));
 	tls_upstream_network_changed(ctx.u);
 	CU_ASSERT_TRUE(tls_upstream_available_at(ctx.u) <= uv_now(&ctx.loop));
