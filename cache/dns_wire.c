@@ -126,6 +126,23 @@ bool dns_question_equal(const uint8_t *a, size_t a_len, const uint8_t *b, size_t
 	return true;
 }
 
+/* A walk of the records of @msg from @pos, just past its questions. */
+static int walk_at(struct dns_walk *w, const uint8_t *msg, size_t len, size_t pos)
+{
+	w->msg = msg;
+	w->len = len;
+	w->off = pos;
+	w->section = 1;
+	w->left[0] = 0;
+	w->left[1] = dns_ancount(msg);
+	w->left[2] = dns_nscount(msg);
+	w->left[3] = dns_arcount(msg);
+	if (w->left[1] + w->left[2] + w->left[3] > DNS_MAX_RECORDS) {
+		return -EBADMSG;
+	}
+	return 0;
+}
+
 int dns_walk_init(struct dns_walk *w, const uint8_t *msg, size_t len)
 {
 	size_t pos = DNS_HDR_LEN;
@@ -141,18 +158,7 @@ int dns_walk_init(struct dns_walk *w, const uint8_t *msg, size_t len)
 		}
 		pos += 4;
 	}
-	w->msg = msg;
-	w->len = len;
-	w->off = pos;
-	w->section = 1;
-	w->left[0] = 0;
-	w->left[1] = dns_ancount(msg);
-	w->left[2] = dns_nscount(msg);
-	w->left[3] = dns_arcount(msg);
-	if (w->left[1] + w->left[2] + w->left[3] > DNS_MAX_RECORDS) {
-		return -EBADMSG;
-	}
-	return 0;
+	return walk_at(w, msg, len, pos);
 }
 
 int dns_walk_next(struct dns_walk *w, struct dns_rr *rr)
@@ -202,17 +208,15 @@ int dns_msg_length(const uint8_t *msg, size_t len, size_t *out)
 	return 0;
 }
 
-int dns_opt_find(const uint8_t *msg, size_t len, struct dns_opt *opt)
+/* The rest of walk @w, checking every record; the OPT record in *@opt. */
+static int opt_scan(struct dns_walk *w, struct dns_opt *opt)
 {
 	struct dns_opt found = {.present = false};
-	struct dns_walk w;
+	const uint8_t *msg = w->msg;
 	struct dns_rr rr;
 	int ret;
 
-	if (dns_walk_init(&w, msg, len) != 0) {
-		return -EBADMSG;
-	}
-	while ((ret = dns_walk_next(&w, &rr)) == 1) {
+	while ((ret = dns_walk_next(w, &rr)) == 1) {
 		if (found.present) {
 			found.last = false;
 		}
@@ -237,10 +241,36 @@ int dns_opt_find(const uint8_t *msg, size_t len, struct dns_opt *opt)
 		found.rdata_off = rr.rdata_off;
 		found.rdlen = rr.rdlen;
 	}
-	if (ret < 0 || w.off != len) {
+	if (ret < 0) {
 		return -EBADMSG;
 	}
 	*opt = found;
+	return 0;
+}
+
+int dns_opt_find(const uint8_t *msg, size_t len, struct dns_opt *opt)
+{
+	struct dns_opt found;
+	struct dns_walk w;
+
+	if (dns_walk_init(&w, msg, len) != 0 || opt_scan(&w, &found) != 0 || w.off != len) {
+		return -EBADMSG;
+	}
+	*opt = found;
+	return 0;
+}
+
+int dns_records_scan(const uint8_t *msg, size_t len, size_t off, struct dns_opt *opt, size_t *end)
+{
+	struct dns_opt found;
+	struct dns_walk w;
+
+	if (len < DNS_HDR_LEN || off < DNS_HDR_LEN || off > len ||
+	    walk_at(&w, msg, len, off) != 0 || opt_scan(&w, &found) != 0) {
+		return -EBADMSG;
+	}
+	*opt = found;
+	*end = w.off;
 	return 0;
 }
 

@@ -217,6 +217,13 @@ int dns_opt_find(const uint8_t *msg, size_t len, struct dns_opt *opt);
 int dns_msg_length(const uint8_t *msg, size_t len, size_t *out);
 
 /**
+ * dns_msg_length() and dns_opt_find() in one walk, for a message whose question section ends
+ * at @off (dns_question_parse()'s q.end): *@end is the end of its last record and *@opt its
+ * OPT record, as dns_opt_find() finds it in the first *@end bytes. -EBADMSG as they fail.
+ */
+int dns_records_scan(const uint8_t *msg, size_t len, size_t off, struct dns_opt *opt, size_t *end);
+
+/**
  * Find option @code in the RDATA of @opt; store its data offset and length. -ENOENT if absent,
  * -EBADMSG if the option list is malformed.
  */

@@ -26,18 +26,24 @@ enum dns_check dns_msg_check_query(const uint8_t *msg, size_t len, struct dns_cl
 	}
 	/*
 	 * Bytes after the last record of a well-formed query are ignored, as Unbound, Stubby and
-	 * dnsdist do: some clients pad datagrams. The message is what the header counts.
+	 * dnsdist do: some clients pad datagrams. The message is what the header counts. A query
+	 * with one plain question is walked once: the question, then its records.
 	 */
-	if (dns_msg_length(msg, len, &end) == 0) {
-		len = end;
+	have_q = dns_question_parse(msg, len, &cq->q) == 0;
+	if (have_q) {
+		records_ok = dns_records_scan(msg, len, cq->q.end, &opt, &end) == 0;
+		if (records_ok) {
+			len = end;
+		}
+	} else {
+		if (dns_msg_length(msg, len, &end) == 0) {
+			len = end;
+		}
+		cq->q.end = 0; /* no question to echo */
+		records_ok = dns_opt_find(msg, len, &opt) == 0;
 	}
 	cq->msg = msg;
 	cq->len = len;
-	have_q = dns_question_parse(msg, len, &cq->q) == 0;
-	if (!have_q) {
-		cq->q.end = 0; /* no question to echo */
-	}
-	records_ok = dns_opt_find(msg, len, &opt) == 0;
 	if (records_ok && opt.present) {
 		cq->has_opt = true;
 		cq->do_bit = (opt.flags & DNS_EDNS_DO) != 0;

@@ -1267,6 +1267,7 @@ void query_receive(struct resolver *r, const struct query_client *from, const ui
 	const struct policy_zone *zone;
 	struct dns_client_query cq;
 	struct cache_key k;
+	enum dns_check check;
 	struct query *q;
 	struct waiter *w;
 	unsigned rcode;
@@ -1275,7 +1276,6 @@ void query_receive(struct resolver *r, const struct query_client *from, const ui
 	if (r->stopping) {
 		return;
 	}
-	stats_count_query(&r->stats, msg, len);
 	if (origin_transport(from->origin) == ORIGIN_TCP) {
 		r->stats.queries_tcp++;
 	} else {
@@ -1284,6 +1284,7 @@ void query_receive(struct resolver *r, const struct query_client *from, const ui
 	/* Not an open resolver (RFC 5358): outside access_control, UDP gets nothing at all. */
 	if (!config_acl_allows(r->cfg, from->peer)) {
 		r->stats.refused++;
+		stats_count_query(&r->stats, msg, len);
 		if (origin_transport(from->origin) == ORIGIN_UDP) {
 			return;
 		}
@@ -1292,7 +1293,13 @@ void query_receive(struct resolver *r, const struct query_client *from, const ui
 		}
 		return;
 	}
-	switch (dns_msg_check_query(msg, len, &cq, &rcode)) {
+	check = dns_msg_check_query(msg, len, &cq, &rcode);
+	if (check == DNS_CHECK_DROP) {
+		stats_count_query(&r->stats, msg, len); /* a response or a runt: not parsed yet */
+	} else {
+		stats_count_qtype(&r->stats, cq.q.end ? cq.q.qtype : -1);
+	}
+	switch (check) {
 	case DNS_CHECK_DROP:
 		r->stats.dropped++;
 		return;

@@ -84,16 +84,22 @@ static const char *const bucket_le[STATS_N_BUCKETS] = {
 
 /* --- counting --- */
 
-void stats_count_query(struct resolver_stats *s, const uint8_t *msg, size_t len)
+void stats_count_qtype(struct resolver_stats *s, int qtype)
 {
-	struct dns_question q;
 	size_t i = QTYPE_NONE;
 
-	if (dns_question_parse(msg, len, &q) == 0) {
-		for (i = 0; i < N_KNOWN_QTYPES && qtypes[i].type != q.qtype; i++) {
+	if (qtype >= 0) {
+		for (i = 0; i < N_KNOWN_QTYPES && qtypes[i].type != qtype; i++) {
 		}
 	}
 	s->by_qtype[i]++;
+}
+
+void stats_count_query(struct resolver_stats *s, const uint8_t *msg, size_t len)
+{
+	struct dns_question q;
+
+	stats_count_qtype(s, dns_question_parse(msg, len, &q) == 0 ? q.qtype : -1);
 }
 
 void stats_count_answer(struct resolver_stats *s, const uint8_t *msg, size_t len,

@@ -54,10 +54,14 @@ enum stats_source {
 #define STATS_N_BUCKETS 14 /**< answer durations: 13 bounds from 0.5 ms to 5 s, then +Inf */
 
 /**
- * Count a client's message @msg (@len bytes) by the type of its question: on arrival, before
- * any check, so that the types add up to every query received (queries_udp + queries_tcp).
+ * Count a client's message @msg (@len bytes) by the type of its question. query_receive()
+ * counts every message it takes once, by this or by stats_count_qtype(), so that the types add
+ * up to every query received (queries_udp + queries_tcp).
  */
 void stats_count_query(struct resolver_stats *s, const uint8_t *msg, size_t len);
+
+/** The same for a query already parsed: @qtype its question's type, or -1 when it has none. */
+void stats_count_qtype(struct resolver_stats *s, int qtype);
 
 /**
  * Count the answer @msg (@len bytes) as it is handed to a client's socket: by its RCODE (the
