@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define SIPHASH_ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 
@@ -32,6 +33,21 @@ static inline void siphash_round(uint64_t v[4])
 	v[2] = SIPHASH_ROTL(v[2], 32);
 }
 
+/*
+ * The 8 bytes at @p as a little-endian number, as the paper reads each block: one load on a
+ * little-endian CPU (read a byte at a time, a hit's hash took half again as many instructions).
+ */
+static inline uint64_t siphash_le64(const uint8_t *p)
+{
+	uint64_t m;
+
+	memcpy(&m, p, sizeof(m));
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	m = __builtin_bswap64(m);
+#endif
+	return m;
+}
+
 /** SipHash-2-4 of @len bytes at @in under the 128-bit @key (k0, k1: the key's two halves). */
 static inline uint64_t siphash(const uint64_t key[2], const uint8_t *in, size_t len)
 {
@@ -42,21 +58,18 @@ static inline uint64_t siphash(const uint64_t key[2], const uint8_t *in, size_t 
 		key[1] ^ 0x7465646279746573ull,
 	};
 	uint64_t m, b = (uint64_t)len << 56;
+	uint8_t tail[8] = {0};
 	size_t i = 0;
 
 	for (; i + 8 <= len; i += 8) {
-		m = 0;
-		for (int k = 7; k >= 0; k--) {
-			m = (m << 8) | in[i + (size_t)k];
-		}
+		m = siphash_le64(in + i);
 		v[3] ^= m;
 		siphash_round(v);
 		siphash_round(v);
 		v[0] ^= m;
 	}
-	for (int k = (int)(len - i) - 1; k >= 0; k--) {
-		b |= (uint64_t)in[i + (size_t)k] << (8 * k);
-	}
+	memcpy(tail, in + i, len - i);
+	b |= siphash_le64(tail);
 	v[3] ^= b;
 	siphash_round(v);
 	siphash_round(v);
