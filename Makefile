@@ -72,6 +72,8 @@ fuzz: test-deps
 # tests/bench/side.sh: dotd, Unbound, Knot Resolver, dnsdist and Stubby side by side in front of
 # one local DoT unbound, with a floor (tests/bench/echo_floor.c); results.md, results.json and
 # PNG plots in $(BUILD)/bench (docs/BENCHMARKS.md). SIDE_ARGS: e.g. ROUNDS=1 SECS=2.
+# tests/bench/instr.sh: the instructions of a cache hit under callgrind, which repeat where
+# timings do not ($(BUILD)/bench/instr).
 SIDE_ARGS ?=
 bench: test-deps
 	@./.ci/install-deps $(BENCH_PKGS)
@@ -83,6 +85,8 @@ bench: test-deps
 	bash tests/bench/dnssec.sh ./$(BUILD)/resolver/dotd ./$(BUILD)/tests/integration/dotd-probe
 	env $(SIDE_ARGS) bash tests/bench/side.sh ./$(BUILD)/resolver/dotd \
 		./$(BUILD)/tests/integration/dotd-probe ./$(BUILD)/tests/bench/echo_floor $(BUILD)/bench
+	bash tests/bench/instr.sh ./$(BUILD)/resolver/dotd ./$(BUILD)/tests/integration/dotd-probe \
+		$(BUILD)/bench/instr
 
 # ARCH is Debian's name: mipsel, armhf or arm64.
 cross:

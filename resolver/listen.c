@@ -29,18 +29,20 @@
  * holds one reference per open handle and one per UDP query in flight.
  *
  * UDP is batched, as the hit path is mostly system calls (docs/BENCHMARKS.md, the profile): a
- * socket is read with recvmmsg (libuv's UV_UDP_RECVMMSG, up to 20 datagrams a call, into
+ * socket is read with recvmmsg (our own, on a second descriptor: up to 32 datagrams a call, into
  * r->udp_in), and answers are queued in r->udp_out and sent with one sendmmsg per socket:
- * once the loop has run the callbacks of what it polled (r->udp_flush, a uv_check: libuv reads
- * a socket in several batches per wake-up, and their answers leave together), before it next
- * waits (r->udp_flush_late, a uv_prepare: answers made by timers), and when the queue is full or
- * the next answer leaves by another socket. A queued answer holds its listener.
+ * once the loop has run the callbacks of what it polled (r->udp_flush, a uv_check: a socket is
+ * read in up to UDP_IN_ROUNDS batches per wake-up, and their answers leave together), before it
+ * next waits (r->udp_flush_late, a uv_prepare: answers made by timers), and when the queue is full
+ * or the next answer leaves by another socket. A queued answer holds its listener.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/sockios.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "dns_frame.h"
 #include "listen.h"
@@ -53,22 +55,22 @@
 #define SOURCE_BUCKETS	   1024 /* power of two */
 
 /*
- * One listen address. Freed when its two handles have closed and no UDP query holds it any
+ * One listen address. Freed when its handles have closed and no UDP query holds it any
  * more (a reload may close it while answers are still to be sent from its socket: those are
  * dropped, and the client asks again on the address it now uses).
  */
 struct listener {
 	struct origin origin; /**< the UDP socket's, for query.c */
 	struct resolver *r;   /**< borrowed */
-	uv_udp_t udp;
+	uv_udp_t udp;	  /**< binds the socket and sends; libuv queues what the socket refuses */
+	uv_poll_t udp_rx; /**< reads the socket, on rx_fd */
+	int rx_fd; /**< owned: a dup() of the UDP socket, closed with udp_rx (listener_close) */
 	uv_tcp_t tcp;
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	char *name;    /**< owned */
 	unsigned refs; /**< one per open handle, one per UDP query holding it (origin_hold) */
 	bool closing;
-	unsigned batch_n; /**< datagrams of the recvmmsg batch being handed over */
-	bool drained;	  /**< the last batch was not full: the socket had no more then */
 	struct listener *next;
 };
 
@@ -125,12 +127,22 @@ struct udp_source {
 #define UDP_QUEUE_MAX (256 * 1024)
 
 /*
- * libuv's recvmmsg takes the receive buffer in slots of 64 KiB (any datagram fits), at most 20
- * (libuv 1.44, unix/udp.c). Only the pages written are resident: the first of each slot used.
+ * The receive buffer: slots of 64 KiB (any datagram fits), read by one recvmmsg. Only the pages
+ * written are resident: the first of each slot used.
  */
-#define UDP_IN_SLOT  (64 * 1024)
-#define UDP_IN_SLOTS 20
-#define UDP_OUT_MAX  32 /* answers per sendmmsg */
+#define UDP_IN_SLOT   (64 * 1024)
+#define UDP_IN_SLOTS  32
+#define UDP_IN_ROUNDS 2	 /* full batches read per wake-up, before the loop's other sockets */
+#define UDP_OUT_MAX   32 /* answers per sendmmsg */
+
+/* The datagrams of one recvmmsg (r->udp_in); their headers point into it for good. */
+struct udp_in {
+	unsigned used; /**< headers recvmmsg returned, whose msg_namelen it overwrote */
+	struct mmsghdr msgs[UDP_IN_SLOTS];
+	struct iovec iov[UDP_IN_SLOTS];
+	struct sockaddr_storage peers[UDP_IN_SLOTS];
+	uint8_t data[UDP_IN_SLOTS][UDP_IN_SLOT];
+};
 
 /* The answers waiting to leave by one UDP socket (r->udp_out). */
 struct udp_out {
@@ -671,56 +683,66 @@ static void listener_ref(struct listener *l);
 static void listener_unref(struct listener *l);
 
 /*
- * libuv reads a socket until recvmmsg says EAGAIN, up to 32 times a wake-up. A batch that did not
- * fill every slot found the socket's queue empty already: then no buffer is given for the next
- * read, which ends the round without that last system call (libuv calls back with UV_ENOBUFS).
- * The socket stays polled, level-triggered: what arrived meanwhile wakes the loop again at once.
+ * The socket is readable: recvmmsg until a batch does not fill every slot (the queue was empty
+ * then), or UDP_IN_ROUNDS full ones, so that a flood on one socket does not starve the others.
+ * The poll is level-triggered: what is left, or came meanwhile, wakes the loop again at once.
+ * libuv's own recvmmsg (UV_UDP_RECVMMSG) set up 20 headers and called back once per datagram
+ * and once per batch: a quarter of the instructions of a cache hit (docs/BENCHMARKS.md).
  */
-static void on_udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-	struct listener *l = h->data;
-
-	(void)suggested;
-	if (l->drained) {
-		l->drained = false;
-		*buf = uv_buf_init(NULL, 0);
-		return;
-	}
-	*buf = uv_buf_init((char *)l->r->udp_in, UDP_IN_SLOT * UDP_IN_SLOTS);
-}
-
-static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
-			const struct sockaddr *peer, unsigned flags)
+static void on_udp_readable(uv_poll_t *h, int status, int events)
 {
 	struct listener *l = h->data;
 	struct resolver *r = l->r;
-	struct query_client from = {.origin = &l->origin, .peer = peer};
+	struct udp_in *in = r->udp_in;
+	struct query_client from = {.origin = &l->origin};
+	int n;
 
-	if (flags & UV_UDP_MMSG_FREE) {
-		r->udp_batch_at = 0; /* the end of a batch: the next gets its own time */
-		l->drained = l->batch_n < UDP_IN_SLOTS;
-		l->batch_n = 0;
+	(void)events;
+	if (status < 0) {
+		/*
+		 * libuv stopped the poll (POLLERR: a pending socket error, which Linux does not
+		 * set on an unconnected socket without IP_RECVERR). Should one come, clear it as
+		 * a read would and poll on, as libuv's own UDP reading did.
+		 */
+		int err = 0;
+		socklen_t sl = sizeof(err);
+
+		getsockopt(l->rx_fd, SOL_SOCKET, SO_ERROR, &err, &sl);
+		log_debug(LOG_NET, "'%s': UDP socket error: %s", l->name, strerror(err));
+		if (!l->closing) {
+			uv_poll_start(h, UV_READABLE, on_udp_readable);
+		}
 		return;
 	}
-	if (flags & UV_UDP_MMSG_CHUNK) {
-		l->batch_n++;
-	}
-	if (nread <= 0 || !peer) {
-		return; /* nothing, or an error on a datagram socket: nothing to recover */
-	}
-	if (flags & UV_UDP_PARTIAL) {
-		return; /* larger than any DNS message */
-	}
-	/* The datagrams of one batch were all there when it was read: one time for them all. */
-	if (!(flags & UV_UDP_MMSG_CHUNK)) {
-		from.received = uv_hrtime();
-	} else {
-		if (r->udp_batch_at == 0) {
-			r->udp_batch_at = uv_hrtime();
+	for (unsigned round = 0; round < UDP_IN_ROUNDS && !l->closing; round++) {
+		/* recvmmsg wrote the address lengths of the datagrams it returned last time. */
+		for (unsigned i = 0; i < in->used; i++) {
+			in->msgs[i].msg_hdr.msg_namelen = sizeof(in->peers[i]);
 		}
-		from.received = r->udp_batch_at;
+		in->used = 0;
+		n = recvmmsg(l->rx_fd, in->msgs, UDP_IN_SLOTS, MSG_DONTWAIT, NULL);
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n <= 0) {
+			return; /* EAGAIN, or an error: nothing to recover on a datagram socket */
+		}
+		in->used = (unsigned)n;
+		/* The datagrams of one batch were all there when it was read: one time for all. */
+		from.received = uv_hrtime();
+		for (int i = 0; i < n; i++) {
+			const struct msghdr *m = &in->msgs[i].msg_hdr;
+
+			if ((m->msg_flags & MSG_TRUNC) || m->msg_namelen == 0) {
+				continue; /* larger than any DNS message, or from no address */
+			}
+			from.peer = (const struct sockaddr *)&in->peers[i];
+			query_receive(r, &from, in->data[i], in->msgs[i].msg_len);
+		}
+		if (n < UDP_IN_SLOTS) {
+			return;
+		}
 	}
-	query_receive(r, &from, (const uint8_t *)buf->base, (size_t)nread);
 }
 
 static void on_udp_sent(uv_udp_send_t *req, int status)
@@ -1028,6 +1050,12 @@ void listener_close(struct resolver *r, struct listener *l)
 	}
 	l->closing = true;
 	uv_close((uv_handle_t *)&l->udp, on_listener_closed);
+	if (l->rx_fd >= 0) {
+		/* Closed with it, as libuv closes its own: the port is free when this returns. */
+		uv_close((uv_handle_t *)&l->udp_rx, on_listener_closed);
+		close(l->rx_fd);
+		l->rx_fd = -1;
+	}
 	uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
 }
 
@@ -1043,9 +1071,21 @@ int listener_init(struct resolver *r)
 	int ret;
 
 	r->udp_out = malloc(sizeof(*r->udp_out)); /* touched as it fills: not calloc */
-	r->udp_in = malloc(UDP_IN_SLOT * UDP_IN_SLOTS);
+	r->udp_in = malloc(sizeof(*r->udp_in));	  /* the slots are touched as datagrams fill them */
 	if (!r->udp_out || !r->udp_in) {
 		return -ENOMEM;
+	}
+	r->udp_in->used = 0;
+	for (unsigned i = 0; i < UDP_IN_SLOTS; i++) {
+		struct udp_in *in = r->udp_in;
+
+		in->iov[i] = (struct iovec){.iov_base = in->data[i], .iov_len = UDP_IN_SLOT};
+		in->msgs[i].msg_hdr = (struct msghdr){
+			.msg_name = &in->peers[i],
+			.msg_namelen = sizeof(in->peers[i]),
+			.msg_iov = &in->iov[i],
+			.msg_iovlen = 1,
+		};
 	}
 	r->udp_out->n = 0;
 	r->udp_out->l = NULL;
@@ -1114,6 +1154,33 @@ static void steer_set(struct resolver *r, struct listener *l)
 	}
 }
 
+/*
+ * Read the bound UDP socket by a second descriptor of it: libuv watches one handle per
+ * descriptor, and the uv_udp_t keeps its own, polled for writing while libuv queues answers.
+ */
+static int listener_udp_rx_start(struct listener *l)
+{
+	int fd, ret;
+
+	ret = uv_fileno((uv_handle_t *)&l->udp, &fd);
+	if (ret != 0) {
+		return ret;
+	}
+	l->rx_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (l->rx_fd < 0) {
+		return -errno;
+	}
+	ret = uv_poll_init_socket(l->r->loop, &l->udp_rx, l->rx_fd);
+	if (ret != 0) {
+		close(l->rx_fd);
+		l->rx_fd = -1;
+		return ret;
+	}
+	l->udp_rx.data = l;
+	l->refs++;
+	return uv_poll_start(&l->udp_rx, UV_READABLE, on_udp_readable);
+}
+
 /* Open and bind @addr; on failure the listener is closed again (freed in its callbacks). */
 int listener_open(struct resolver *r, const struct config_listen *addr)
 {
@@ -1131,7 +1198,8 @@ int listener_open(struct resolver *r, const struct config_listen *addr)
 	memcpy(&l->addr, &addr->addr, addr->addr_len);
 	l->addr_len = addr->addr_len;
 	l->name = strdup(addr->name);
-	ret = uv_udp_init_ex(r->loop, &l->udp, sa->sa_family | UV_UDP_RECVMMSG);
+	l->rx_fd = -1;
+	ret = uv_udp_init_ex(r->loop, &l->udp, sa->sa_family);
 	if (ret != 0) {
 		free(l->name);
 		free(l);
@@ -1175,7 +1243,7 @@ int listener_open(struct resolver *r, const struct config_listen *addr)
 		log_err(LOG_NET, "cannot listen on TCP '%s': %s", addr->name, uv_strerror(ret));
 		goto cleanup;
 	}
-	ret = uv_udp_recv_start(&l->udp, on_udp_alloc, on_udp_recv);
+	ret = listener_udp_rx_start(l);
 	if (ret != 0) {
 		log_err(LOG_NET, "cannot receive on UDP '%s': %s", addr->name, uv_strerror(ret));
 		goto cleanup;

@@ -249,11 +249,10 @@ struct resolver {
 	uv_idle_t tcp_work;	       /**< runs while tcp_ready is not empty */
 	size_t n_waiters;	       /**< client queries waiting for an upstream (origin holds) */
 	struct udp_source **sources;   /**< owned: queries in flight per UDP source (listen.c) */
-	uint8_t *udp_in;	       /**< owned: the UDP receive buffer, recvmmsg's slots */
+	struct udp_in *udp_in;	       /**< owned: the UDP receive buffer, recvmmsg's slots */
 	struct udp_out *udp_out;       /**< owned: UDP answers queued for sendmmsg (listen.c) */
 	uv_check_t udp_flush;	       /**< sends r->udp_out after the loop's I/O callbacks */
 	uv_prepare_t udp_flush_late;   /**< and before it waits (answers made by timers) */
-	uint64_t udp_batch_at;	       /**< uv_hrtime() of the batch being read, or 0 */
 
 	uint8_t *out;	/**< owned scratch buffer for one answer, with prefix */
 	uint8_t *scrub; /**< owned scratch buffer for an upstream answer rebuilt by dns_msg_scrub */
