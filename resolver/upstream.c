@@ -23,6 +23,7 @@
 #include "resolver.h"
 
 /* A connect plus handshake that takes longer than this is given up (getdns clamps it too). */
+#define CA_FILE_MAX	     (16u << 20) /* as config.c scans it */
 #define HANDSHAKE_TIMEOUT_MS 4000
 #define PROBE_EVERY	     16
 
@@ -31,6 +32,8 @@ struct upstream_ctx {
 	struct upstream_ctx *next;
 	struct tls_client *client; /**< owned; its parameters are the context's key */
 	unsigned refs;		   /**< sets and pool entries using it */
+	bool loaded;		   /**< read its trust anchors when made (ctx_get) */
+	int ca_checked;		   /**< ctx_check(): 0 not yet, 1 its CA file loads, -1 not */
 };
 
 /*
@@ -123,9 +126,9 @@ static void ctx_unref(struct upstream_pool *p, struct upstream_ctx *x)
  * connections stay) and did not fail to load, else a new one. The first context of the pool
  * (at start) reads its trust anchors when the first connection needs them, so that an idle
  * dotd has run no wolfSSL code (tls.h, tls_init()); config.c has checked the CA file or
- * directory already. One made while the pool has others (a reload that changed them, or asks
- * again for ones that failed) reads them now, so that a reload they break is refused and the
- * running configuration keeps serving.
+ * directory already, and ctx_check() tries a CA file that upstreams need. One made while the pool
+ * has others (a reload that changed them, or asks again for ones that failed) reads them now, so
+ * that a reload they break is refused and the running configuration keeps serving.
  */
 static int ctx_get(struct upstream_pool *p, const struct config *cfg, FILE *msgs,
 		   struct upstream_ctx **out)
@@ -172,6 +175,7 @@ static int ctx_get(struct upstream_pool *p, const struct config *cfg, FILE *msgs
 			tls_client_free(x->client);
 			goto cleanup;
 		}
+		x->loaded = true;
 	}
 	x->refs = 1;
 	x->next = p->ctxs;
@@ -181,6 +185,53 @@ static int ctx_get(struct upstream_pool *p, const struct config *cfg, FILE *msgs
 cleanup:
 	free(x);
 	return ret;
+}
+
+/*
+ * A context not read yet (the first, ctx_get) whose tls_ca_file holds no certificate wolfSSL
+ * can take would fail every upstream authenticated by name at its first connection, and dotd
+ * would serve nothing but SERVFAIL to them: it does not start with it. The file is tried in a
+ * child process (tls_ca_file_check()), once per context. Upstreams that are all pinned, or
+ * opportunistic, do not need it: they start, and the error is logged at the first connection
+ * (tls_ctx.c), as before.
+ */
+static int ctx_check(struct upstream_ctx *x, const struct config *cfg,
+		     const struct config_upstream *ups, size_t n, FILE *msgs)
+{
+	struct tls_client_params tp;
+	bool needed = false, ok = false;
+	int ret;
+
+	for (size_t i = 0; i < n && !needed; i++) {
+		needed = cfg->auth == CONFIG_AUTH_REQUIRED && ups[i].n_pins == 0;
+	}
+	tls_client_params_get(x->client, &tp);
+	if (!needed || !tp.ca_file || x->loaded) {
+		return 0;
+	}
+	if (x->ca_checked == 0) {
+		ret = tls_ca_file_check(tp.ca_file, CA_FILE_MAX, &ok);
+		if (ret != 0) {
+			log_warn(LOG_TLS,
+				 "tls_ca_file '%s': cannot be checked now (%s): read at the "
+				 "first connection",
+				 tp.ca_file, strerror(-ret));
+			return 0;
+		}
+		x->ca_checked = ok ? 1 : -1;
+	}
+	if (x->ca_checked > 0) {
+		return 0;
+	}
+	if (msgs) {
+		fprintf(msgs, "tls_ca_file '%s': no certificate in it can be read\n", tp.ca_file);
+	} else {
+		log_err(LOG_TLS,
+			"tls_ca_file '%s': no certificate in it can be read, and upstreams "
+			"authenticated by name need it",
+			tp.ca_file);
+	}
+	return -EINVAL;
 }
 
 static bool addr_same(const struct sockaddr_storage *a, socklen_t alen,
@@ -464,6 +515,9 @@ static int set_new(struct upstream_pool *pool, const struct config *cfg,
 	s->fastest = cfg->selection == CONFIG_SELECT_FASTEST;
 	if (n > 0 || n_plain == 0) {
 		ret = ctx_get(pool, cfg, msgs, &s->ctx);
+		if (ret == 0) {
+			ret = ctx_check(s->ctx, cfg, ups, n, msgs);
+		}
 	}
 	for (size_t i = 0; ret == 0 && i < n; i++) {
 		ret = entry_get(pool, cfg, &ups[i], s->ctx, &s->ents[s->n]);

@@ -3,12 +3,13 @@
 # tls_client_load(); docs/CONFIG.md, "tls_ca_file"), against a real unbound serving DoT on
 # loopback:
 #   - an idle dotd has made no TLS context; the first query makes one, and only one;
-#   - a CA file that passes the start's check (a PEM header) but holds no certificate that
-#     loads: dotd serves, a CA-authenticated upstream gets SERVFAIL (the error logged once, not
-#     per query), a pinned upstream behind the same file still answers;
+#   - a CA file that passes config.c's check (a PEM header) but holds no certificate that
+#     loads, or is cut short: with an upstream authenticated by name dotd refuses to start
+#     (resolver/upstream.c, ctx_check()); with pinned upstreams only it serves, the error
+#     logged once at the first query, not per query;
 #   - a reload that names such a file is refused with the reason, and the running trust
 #     anchors keep serving; the same file mended, the same configuration reloaded, is read
-#     again and serves.
+#     again and authenticates by name.
 # A CA file the dropped user cannot read is refused at start: run.sh, "privileges".
 #
 # usage: anchors.sh DOTD PROBE DOTD-CTL
@@ -85,44 +86,55 @@ from_file=$(count "$MADE: trust anchors from '$TMP/pki/ca.pem'" "$TMP/idle.log")
 expect "after the first queries" "one TLS context made, from the CA file" \
 	"$(grep -F "$MADE" "$TMP/idle.log" || true)" '((made == 1 && from_file == 1))'
 
-# --- a CA file with nothing that loads: logged once, pins still work ---
+# --- a CA file with nothing that loads: refused at start when upstreams need it ---
 
 P2=''
 new_port P2
 anchors_cfg "$TMP/broken.yml" "$TMP/broken-ca.pem" "$P2" -
-start_dotd "$TMP/broken.yml" "$TMP/broken.log"
-BROKEN_PID=$DOTD_PID
-if wait_log "$TMP/broken.log" "serving with" 10; then
-	pass "a CA file with a PEM header and no certificate: dotd starts"
-else
-	fail "a CA file with a PEM header and no certificate: dotd starts"
-fi
-for name in www.example ns.example mail.example; do
-	"$PROBE" query "$HOST" "$P2" "$name" A udp SERVFAIL > /dev/null 2>&1 || true
-done
-check "that file, an upstream authenticated by name: SERVFAIL" \
-	"$PROBE" query "$HOST" "$P2" alias.example A udp SERVFAIL
+st=0
+timeout 10 "$DOTD" -v 6 -C "$TMP/broken.yml" > "$TMP/broken.log" 2>&1 || st=$?
 # shellcheck disable=SC2034
-bad=$(count "$BAD '$TMP/broken-ca.pem'" "$TMP/broken.log")
+refused=$(count "tls_ca_file '$TMP/broken-ca.pem': no certificate in it can be read" \
+	"$TMP/broken.log")
 # shellcheck disable=SC2034
-meaning=$(count "only pinned upstreams can be authenticated until a reload" "$TMP/broken.log")
+listened=$(count "listening on" "$TMP/broken.log")
+expect "a CA file with a PEM header and no certificate, an upstream authenticated by name" \
+	"dotd refuses to start (exit 1), the file named, before it listens" \
+	"exit $st; $(cat "$TMP/broken.log")" '((st == 1 && refused == 1 && listened == 0))'
+# The same, the body a real certificate cut short before its END line.
+head -n 3 "$TMP/pki/ca.pem" > "$TMP/cut-ca.pem"
+anchors_cfg "$TMP/cut.yml" "$TMP/cut-ca.pem" "$P2" -
+st=0
+timeout 10 "$DOTD" -v 6 -C "$TMP/cut.yml" > "$TMP/cut.log" 2>&1 || st=$?
 # shellcheck disable=SC2034
-made=$(count "$MADE" "$TMP/broken.log")
-expect "that file" "the error is logged once for 4 queries, with what it means" \
-	"$(grep -F -e "$BAD" -e "only pinned" -e "$MADE" "$TMP/broken.log" || true)" \
-	'((bad == 1 && meaning == 1 && made == 0))'
-stop_dotd "$BROKEN_PID" 10
+refused=$(count "tls_ca_file '$TMP/cut-ca.pem': no certificate in it can be read" "$TMP/cut.log")
+expect "a CA file cut short" "dotd refuses to start (exit 1)" \
+	"exit $st; $(cat "$TMP/cut.log")" '((st == 1 && refused == 1))'
+
+# --- ... and serves when its upstreams are pinned: the error logged once, at the first query ---
 
 P3=''
 new_port P3
 anchors_cfg "$TMP/pinned.yml" "$TMP/broken-ca.pem" "$P3" "$PIN"
 start_dotd "$TMP/pinned.yml" "$TMP/pinned.log"
+PINNED_PID=$DOTD_PID
 if wait_answer "$P3" 10 "$DOTD_PID"; then
-	pass "that file, an upstream authenticated by its pin: answered"
+	pass "that file, an upstream authenticated by its pin: dotd starts and answers"
 else
-	fail "that file, an upstream authenticated by its pin: answered"
+	fail "that file, an upstream authenticated by its pin: dotd starts and answers"
 fi
-stop_dotd "$DOTD_PID" 10
+for name in ns.example mail.example alias.example; do
+	"$PROBE" query "$HOST" "$P3" "$name" A udp NOERROR > /dev/null 2>&1 || true
+done
+# shellcheck disable=SC2034
+bad=$(count "$BAD '$TMP/broken-ca.pem'" "$TMP/pinned.log")
+# shellcheck disable=SC2034
+meaning=$(count "only pinned upstreams can be authenticated until a reload" "$TMP/pinned.log")
+# shellcheck disable=SC2034
+made=$(count "$MADE" "$TMP/pinned.log")
+expect "that file, pinned" "the error is logged once for 4 queries, with what it means" \
+	"$(grep -F -e "$BAD" -e "only pinned" -e "$MADE" "$TMP/pinned.log" || true)" \
+	'((bad == 1 && meaning == 1 && made == 0))'
 
 # --- a reload that names such a file is refused; the running anchors serve on ---
 
@@ -136,21 +148,25 @@ check "after that reload: a new name, over a new connection (TCP), still answere
 
 # --- read again once mended: the same configuration, reloaded ---
 
-P4=''
-new_port P4
-cp "$TMP/broken-ca.pem" "$TMP/mended-ca.pem"
-anchors_cfg "$TMP/mended.yml" "$TMP/mended-ca.pem" "$P4" -
-start_dotd "$TMP/mended.yml" "$TMP/mended.log"
-MENDED_PID=$DOTD_PID
-wait_log "$TMP/mended.log" "serving with" 10 || die "dotd starts (mended.yml)"
-check "a file that does not load: SERVFAIL" "$PROBE" query "$HOST" "$P4" www.example A udp SERVFAIL
-cp "$TMP/pki/ca.pem" "$TMP/mended-ca.pem"
-check "the file mended, not reloaded: still SERVFAIL (read once)" \
-	"$PROBE" query "$HOST" "$P4" ns.example A udp SERVFAIL
-out=$("$CTL" -s "$TMP/mended.sock" reload 2>&1) && st=0 || st=$?
+# The pinned dotd read the broken file at its first query. Mended, the file is not read again
+# until a reload; then it is, and an upstream authenticated by name is answered through it.
+cp "$TMP/pki/ca.pem" "$TMP/broken-ca.pem"
+check "the file mended, not reloaded: still answered (TCP)" \
+	"$PROBE" query "$HOST" "$P3" mx.example AAAA tcp
+# shellcheck disable=SC2034
+made=$(count "$MADE" "$TMP/pinned.log")
+expect "the file mended, not reloaded" "not read again" "$made made" '((made == 0))'
+out=$("$CTL" -s "$TMP/pinned.sock" reload 2>&1) && st=0 || st=$?
 expect "the file mended, the same configuration reloaded" "exit 0" "$out" '((st == 0))'
-check "after it: answered" "$PROBE" query "$HOST" "$P4" www.example A udp NOERROR 192.0.2.80
-stop_dotd "$MENDED_PID" 10
+# shellcheck disable=SC2034
+made=$(count "$MADE: trust anchors from '$TMP/broken-ca.pem'" "$TMP/pinned.log")
+expect "after that reload" "the file read again" "$made made" '((made == 1))'
+anchors_cfg "$TMP/pinned.yml" "$TMP/broken-ca.pem" "$P3" -
+out=$("$CTL" -s "$TMP/pinned.sock" reload 2>&1) && st=0 || st=$?
+expect "the upstream then authenticated by name, reloaded" "exit 0" "$out" '((st == 0))'
+check "after it: answered through the mended file" \
+	"$PROBE" query "$HOST" "$P3" www.example A udp NOERROR 192.0.2.80
+stop_dotd "$PINNED_PID" 10
 stop_dotd "$IDLE_PID" 10
 
 summary anchors

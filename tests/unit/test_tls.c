@@ -157,9 +157,72 @@ static void test_client_bad_ca(void)
 	tls_client_free(c);
 }
 
+/*
+ * A CA file tried at start (tls_ca_file_check(), resolver/upstream.c): taken when one
+ * certificate in it is, as the context's load takes it; refused when none is; and all of it in
+ * a child process, so that this one has run no wolfSSL code after it.
+ */
+static void test_ca_file_check(void)
+{
+	char path[] = "/tmp/test_tls_cacheck_XXXXXX";
+	static const char bad[] = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n"
+				  "-----END CERTIFICATE-----\n";
+	char pem[4096], text[16384];
+	bool ok = false;
+	FILE *good;
+	size_t n;
+	int fd;
+
+	CU_ASSERT_FALSE(tls_initialised());
+	CU_ASSERT_EQUAL(tls_ca_file_check(TEST_SRCDIR "/certs/known-ec.pem", 1 << 20, &ok), 0);
+	CU_ASSERT_TRUE(ok);
+	ok = false;
+	CU_ASSERT_EQUAL(tls_ca_file_check(TEST_SRCDIR "/certs/known-rsa.pem", 1 << 20, &ok), 0);
+	CU_ASSERT_TRUE(ok);
+	/* Unreadable, and over the limit: the check could not be made. */
+	CU_ASSERT_EQUAL(tls_ca_file_check(TEST_SRCDIR "/certs/missing.pem", 1 << 20, &ok), -EIO);
+	CU_ASSERT_EQUAL(tls_ca_file_check(TEST_SRCDIR "/certs/known-ec.pem", 16, &ok), -EIO);
+
+	good = fopen(TEST_SRCDIR "/certs/known-ec.pem", "r");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(good);
+	n = fread(pem, 1, sizeof(pem) - 1, good);
+	fclose(good);
+	pem[n] = 0;
+	fd = mkstemp(path);
+	CU_ASSERT_FATAL(fd >= 0);
+	close(fd);
+
+	/* A body that is not a certificate; then a real one whose DER length is changed. */
+	write_file(path, bad);
+	ok = true;
+	CU_ASSERT_EQUAL(tls_ca_file_check(path, 1 << 20, &ok), 0);
+	CU_ASSERT_FALSE(ok);
+	snprintf(text, sizeof(text), "%s", pem);
+	text[strlen("-----BEGIN CERTIFICATE-----\n") + 2] ^= 0x01; /* 30 82 01 86: 30 81 c1 */
+	write_file(path, text);
+	ok = true;
+	CU_ASSERT_EQUAL(tls_ca_file_check(path, 1 << 20, &ok), 0);
+	CU_ASSERT_FALSE(ok);
+	/* Cut short before its END line. */
+	snprintf(text, sizeof(text), "%.*s", (int)(n - 30), pem);
+	write_file(path, text);
+	ok = true;
+	CU_ASSERT_EQUAL(tls_ca_file_check(path, 1 << 20, &ok), 0);
+	CU_ASSERT_FALSE(ok);
+	/* A damaged one before a good one: taken, as the context's load skips the damaged. */
+	snprintf(text, sizeof(text), "%s%s", bad, pem);
+	write_file(path, text);
+	ok = false;
+	CU_ASSERT_EQUAL(tls_ca_file_check(path, 1 << 20, &ok), 0);
+	CU_ASSERT_TRUE(ok);
+	unlink(path);
+	CU_ASSERT_FALSE(tls_initialised());
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
+		{"CA file check, in a child process", test_ca_file_check},
 		{"client context, made before wolfSSL runs", test_client_lazy},
 		{"SPKI pin, EC key", test_pin_ec},
 		{"SPKI pin, RSA key", test_pin_rsa},
