@@ -214,6 +214,8 @@ stop_dotd()
 		echo "still running $2 s after SIGTERM: killed"
 		kill -KILL "$pid" 2> /dev/null || true
 	fi
+	# STOP_STATUS is the callers' (cache.sh, home.sh, hostup.sh).
+	# shellcheck disable=SC2034
 	wait "$pid" 2> /dev/null || STOP_STATUS=$?
 }
 

@@ -95,6 +95,8 @@ check "pipeline: 10,000 queries over TCP, 100 in flight" \
 	"$PROBE" burst "$HOST" "$DPORT" 10000 tcp tcp
 line=$(upstream_stats "$DOTD_PID" "$TMP/pipeline.log" "$HOST@$U1")
 echo "    pipeline: $line"
+# conns is read by expect's eval, which shellcheck cannot see.
+# shellcheck disable=SC2034
 conns=$(stat_of "$line" connections)
 expect pipeline "at most 2 connections for 20,000 queries" "$line" "((conns >= 1 && conns <= 2))"
 stop_checked pipeline "$DOTD_PID"
@@ -164,7 +166,7 @@ stop_checked poolkey "$DOTD_PID"
 # --- selection: ordered, round robin, fastest ---
 
 start_unbound unbound2
-U2=$UPORT U2_PID=$UNBOUND_PID
+U2=$UPORT
 
 # answers_of LOG PORT: the answers counter of upstream 127.0.0.1@PORT after SIGUSR1.
 answers_of()
