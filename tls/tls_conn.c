@@ -652,6 +652,9 @@ static void conn_handshake_done(struct tls_conn *c)
 	if (wolfSSL_session_reused(c->tls.ssl)) {
 		u->stats.handshakes_resumed++;
 		u->resume_failures = 0;
+		if (u->tickets) {
+			tls_tickets_resume_reset(u->tickets, u->ticket_key, false);
+		}
 	} else {
 		u->stats.handshakes_full++;
 		if (c->offered_session) {

@@ -372,6 +372,12 @@ void tls_sessions_drop(struct tls_sessions *l);
 WOLFSSL_SESSION *tls_tickets_take(struct tls_tickets *t, const char *key);
 bool tls_tickets_put(struct tls_tickets *t, const char *key, WOLFSSL_SESSION *s);
 void tls_tickets_drop(struct tls_tickets *t, const char *key);
+/** A resumption under @key failed: its tickets go; true when this one reached @max. */
+bool tls_tickets_resume_failed(struct tls_tickets *t, const char *key, unsigned max);
+/** Whether @key reached that limit: no ticket is stored or taken under it. */
+bool tls_tickets_resume_refused(struct tls_tickets *t, const char *key);
+/** A resumption under @key succeeded (@refusal_too false), or a reload kept it (true). */
+void tls_tickets_resume_reset(struct tls_tickets *t, const char *key, bool refusal_too);
 
 /** Forget every stored session (the server refused one: they are stale). */
 void tls_upstream_sessions_drop(struct tls_upstream *u);

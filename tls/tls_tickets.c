@@ -24,6 +24,8 @@ struct tickets_entry {
 	struct tickets_entry *next;
 	char *key; /**< owned */
 	struct tls_sessions sessions;
+	unsigned resume_failures; /**< resumptions under this key failed in a row, any worker's */
+	bool refused;		  /**< that reached the limit: nothing stored or offered (below) */
 };
 
 struct tls_tickets {
@@ -137,7 +139,7 @@ WOLFSSL_SESSION *tls_tickets_take(struct tls_tickets *t, const char *key)
 
 	pthread_mutex_lock(&t->lock);
 	e = entry_find(t, key, false);
-	if (e) {
+	if (e && !e->refused) {
 		s = tls_sessions_take(&e->sessions);
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -150,7 +152,9 @@ bool tls_tickets_put(struct tls_tickets *t, const char *key, WOLFSSL_SESSION *s)
 
 	pthread_mutex_lock(&t->lock);
 	e = entry_find(t, key, true);
-	if (e) {
+	if (e && e->refused) {
+		e = NULL; /* the server fails its own tickets: not kept for another worker */
+	} else if (e) {
 		tls_sessions_put(&e->sessions, s);
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -158,6 +162,57 @@ bool tls_tickets_put(struct tls_tickets *t, const char *key, WOLFSSL_SESSION *s)
 		wolfSSL_SESSION_free(s); /* out of memory: the next connection pays a handshake */
 	}
 	return e != NULL;
+}
+
+/*
+ * The workers learn together that a server fails the tickets it issued (tls_upstream.c,
+ * tls_upstream_resumption_failed()): each failed resumption under @key, whichever worker made
+ * it, counts towards @max, and at @max no worker stores or offers a ticket under it. Learnt
+ * alone, it cost each worker @max failed handshakes, and again after each reload.
+ */
+bool tls_tickets_resume_failed(struct tls_tickets *t, const char *key, unsigned max)
+{
+	struct tickets_entry *e;
+	bool now = false;
+
+	pthread_mutex_lock(&t->lock);
+	e = entry_find(t, key, true);
+	if (e) {
+		tls_sessions_drop(&e->sessions);
+		if (!e->refused && ++e->resume_failures >= max) {
+			e->refused = true;
+			now = true;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	return now;
+}
+
+bool tls_tickets_resume_refused(struct tls_tickets *t, const char *key)
+{
+	struct tickets_entry *e;
+	bool refused;
+
+	pthread_mutex_lock(&t->lock);
+	e = entry_find(t, key, false);
+	refused = e && e->refused;
+	pthread_mutex_unlock(&t->lock);
+	return refused;
+}
+
+void tls_tickets_resume_reset(struct tls_tickets *t, const char *key, bool refusal_too)
+{
+	struct tickets_entry *e;
+
+	pthread_mutex_lock(&t->lock);
+	e = entry_find(t, key, false);
+	if (e) {
+		e->resume_failures = 0;
+		if (refusal_too) {
+			e->refused = false;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
 }
 
 void tls_tickets_drop(struct tls_tickets *t, const char *key)

@@ -181,6 +181,9 @@ void tls_upstream_tune(struct tls_upstream *u, const struct tls_upstream_params 
 	/* A reload that keeps it also forgets its failed resumptions: the server may be fixed. */
 	u->resume_failures = 0;
 	u->no_resume = false;
+	if (u->tickets) {
+		tls_tickets_resume_reset(u->tickets, u->ticket_key, true);
+	}
 }
 
 int tls_upstream_tickets_share(struct tls_upstream *u, struct tls_tickets *t, const char *key)
@@ -636,6 +639,10 @@ WOLFSSL_SESSION *tls_upstream_session_take(struct tls_upstream *u)
 		return NULL;
 	}
 	if (u->tickets) {
+		if (tls_tickets_resume_refused(u->tickets, u->ticket_key)) {
+			u->no_resume = true; /* another worker found it out */
+			return NULL;
+		}
 		return tls_tickets_take(u->tickets, u->ticket_key);
 	}
 	return tls_sessions_take(&u->sessions);
@@ -643,15 +650,27 @@ WOLFSSL_SESSION *tls_upstream_session_take(struct tls_upstream *u)
 
 void tls_upstream_resumption_failed(struct tls_upstream *u)
 {
+	bool now;
+
 	tls_upstream_sessions_drop(u);
-	if (++u->resume_failures < TLS_RESUME_FAILURES_MAX || u->no_resume) {
+	++u->resume_failures;
+	if (u->tickets) {
+		/* Counted with the other workers' (tls_tickets.c): the one that reaches it says. */
+		now = tls_tickets_resume_failed(u->tickets, u->ticket_key, TLS_RESUME_FAILURES_MAX);
+	} else {
+		now = u->resume_failures >= TLS_RESUME_FAILURES_MAX && !u->no_resume;
+	}
+	if (!now) {
+		u->no_resume =
+			u->no_resume ||
+			(u->tickets && tls_tickets_resume_refused(u->tickets, u->ticket_key));
 		return;
 	}
 	u->no_resume = true;
 	log_warn(LOG_TLS,
 		 "upstream '%s': %u resumed handshakes failed in a row: no more tickets "
 		 "offered to it (until a reload)",
-		 u->name, u->resume_failures);
+		 u->name, (unsigned)TLS_RESUME_FAILURES_MAX);
 }
 
 void tls_upstream_sessions_drop(struct tls_upstream *u)

@@ -289,6 +289,38 @@ expect fail-resume "after the reload, a ticket offered once more (failed resumpt
 stop_checked fail-resume "$DOTD_PID"
 kill -TERM "$FAKE_PID" 2> /dev/null || true
 
+# The same with two workers, each query sent from the CPU of the next worker in turn (steered by
+# CPU, resolver/steer.c): they learn it together through the shared ticket store
+# (tls_tickets.c), so the server sees two failed resumptions in all, not two per worker.
+if (($(nproc) >= 2)); then
+	start_fakeup fail-resume2 --fail-resumption --tls12-only --idle-close 300
+	run_dotd fail-resume2 "idle_timeout: 30000
+workers: 2
+workers_steering: cpu" "$(upstream_entry "$FPORT")"
+	answered=0
+	for i in 1 2 3 4 5 6; do
+		sleep 0.6
+		if taskset -c $((i % 2)) "$PROBE" query "$HOST" "$DPORT" "fw$i.bench" A udp NOERROR \
+			192.0.2.1 > /dev/null 2>&1; then
+			answered=$((answered + 1))
+		fi
+	done
+	kill -USR1 "$DOTD_PID"
+	wait_log "$TMP/fail-resume2.log" "worker 2: its upstreams" 5 || true
+	sleep 0.3
+	read -r c1 c2 < <(grep -F "upstream '$HOST@$FPORT': queries=" "$TMP/fail-resume2.log" |
+		tail -n 2 | sed -n 's/.* connections=\([0-9]*\) .*/\1/p' | tr '\n' ' ') || true
+	refused=$(grep -c "closed: handshake failed" "$TMP/fail-resume2-fakeup.log" || true)
+	stopped=$(grep -c "no more tickets offered" "$TMP/fail-resume2.log" || true)
+	expect fail-resume2 "6 queries answered by 2 workers, 2 failed resumptions in all, one says \
+so (answered $answered; connections ${c1:-?} and ${c2:-?}; the server $refused; $stopped)" "" \
+		"((answered == 6 && ${c1:-0} >= 3 && ${c2:-0} >= 3 && refused == 2 && stopped == 1))"
+	stop_checked fail-resume2 "$DOTD_PID"
+	kill -TERM "$FAKE_PID" 2> /dev/null || true
+else
+	skip "fail-resume2: two CPUs needed to steer queries to two workers"
+fi
+
 # Fastest: a slow first upstream (50 ms) and a fast second: most go to the fast one, and the
 # slow one is still probed now and then.
 start_fakeup fastest --delay 50
