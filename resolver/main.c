@@ -164,6 +164,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (print_only) {
+		/* What the start would refuse after the file parsed: a CA file that holds nothing.
+		 */
+		if (upstream_ca_check(cfg, stderr) != 0) {
+			config_free(cfg);
+			return 2;
+		}
 		config_print(cfg, stdout);
 		config_free(cfg);
 		return 0;

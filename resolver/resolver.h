@@ -391,6 +391,13 @@ int upstream_pool_new(uv_loop_t *loop, struct tls_tickets *tickets, struct upstr
 void upstream_pool_free(struct upstream_pool *p);
 
 /**
+ * The check of @cfg's tls_ca_file that a start makes (upstream.c, ctx_check()), for `dotd -i`:
+ * 0, or -EINVAL when an upstream needs the file (strict, no pin) and no certificate in it can
+ * be read, said on @msgs (-errno, said too, when the check cannot be made).
+ */
+int upstream_ca_check(const struct config *cfg, FILE *msgs);
+
+/**
  * The upstreams of @cfg, from @pool: an upstream whose pool key (address, port, tls_auth_name,
  * pins, strictness, trust anchors and TLS versions; a host name instead of the address) is
  * already there is shared, with its connections and tickets (and a host name's addresses),

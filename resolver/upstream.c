@@ -195,16 +195,23 @@ cleanup:
  * opportunistic, do not need it: they start, and the error is logged at the first connection
  * (tls_ctx.c), as before.
  */
+static bool ca_needed(const struct config *cfg, const struct config_upstream *ups, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (cfg->auth == CONFIG_AUTH_REQUIRED && ups[i].n_pins == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
 static int ctx_check(struct upstream_ctx *x, const struct config *cfg,
 		     const struct config_upstream *ups, size_t n, FILE *msgs)
 {
 	struct tls_client_params tp;
-	bool needed = false, ok = false;
+	bool needed = ca_needed(cfg, ups, n), ok = false;
 	int ret;
 
-	for (size_t i = 0; i < n && !needed; i++) {
-		needed = cfg->auth == CONFIG_AUTH_REQUIRED && ups[i].n_pins == 0;
-	}
 	tls_client_params_get(x->client, &tp);
 	if (!needed || !tp.ca_file || x->loaded) {
 		return 0;
@@ -232,6 +239,28 @@ static int ctx_check(struct upstream_ctx *x, const struct config *cfg,
 			tp.ca_file);
 	}
 	return -EINVAL;
+}
+
+int upstream_ca_check(const struct config *cfg, FILE *msgs)
+{
+	bool needed = ca_needed(cfg, cfg->upstreams, cfg->n_upstreams), ok = false;
+	int ret;
+
+	for (size_t i = 0; i < cfg->n_zones && !needed; i++) {
+		needed = ca_needed(cfg, cfg->zones[i].upstreams, cfg->zones[i].n_upstreams);
+	}
+	if (!needed || !cfg->ca_file) {
+		return 0;
+	}
+	ret = tls_ca_file_check(cfg->ca_file, CA_FILE_MAX, &ok);
+	if (ret == 0 && !ok) {
+		fprintf(msgs, "tls_ca_file '%s': no certificate in it can be read\n", cfg->ca_file);
+		ret = -EINVAL;
+	} else if (ret != 0) {
+		fprintf(msgs, "tls_ca_file '%s': cannot be checked: %s\n", cfg->ca_file,
+			strerror(-ret));
+	}
+	return ret;
 }
 
 static bool addr_same(const struct sockaddr_storage *a, socklen_t alen,

@@ -111,6 +111,17 @@ refused=$(count "tls_ca_file '$TMP/cut-ca.pem': no certificate in it can be read
 expect "a CA file cut short" "dotd refuses to start (exit 1)" \
 	"exit $st; $(cat "$TMP/cut.log")" '((st == 1 && refused == 1))'
 
+# `dotd -i`, which checks a file without starting, says the same; of a pinned one, nothing.
+st=0
+out=$("$DOTD" -C "$TMP/broken.yml" -i 2>&1 > /dev/null) || st=$?
+expect "dotd -i, that file, an upstream authenticated by name" "exit 2, the file named" \
+	"exit $st: $out" \
+	'((st == 2)) && [[ $out == *"tls_ca_file '\''$TMP/broken-ca.pem'\'': no certificate in it can be read"* ]]'
+anchors_cfg "$TMP/pinned-i.yml" "$TMP/broken-ca.pem" "$P2" "$PIN"
+st=0
+"$DOTD" -C "$TMP/pinned-i.yml" -i > /dev/null 2>&1 || st=$?
+expect "dotd -i, that file, the upstream pinned" "exit 0" "exit $st" '((st == 0))'
+
 # --- ... and serves when its upstreams are pinned: the error logged once, at the first query ---
 
 P3=''
