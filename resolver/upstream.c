@@ -23,7 +23,6 @@
 #include "resolver.h"
 
 /* A connect plus handshake that takes longer than this is given up (getdns clamps it too). */
-#define CA_FILE_MAX	     (16u << 20) /* as config.c scans it */
 #define HANDSHAKE_TIMEOUT_MS 4000
 #define PROBE_EVERY	     16
 
@@ -32,7 +31,6 @@ struct upstream_ctx {
 	struct upstream_ctx *next;
 	struct tls_client *client; /**< owned; its parameters are the context's key */
 	unsigned refs;		   /**< sets and pool entries using it */
-	bool loaded;		   /**< read its trust anchors when made (ctx_get) */
 	int ca_checked;		   /**< ctx_check(): 0 not yet, 1 its CA file loads, -1 not */
 };
 
@@ -175,7 +173,6 @@ static int ctx_get(struct upstream_pool *p, const struct config *cfg, FILE *msgs
 			tls_client_free(x->client);
 			goto cleanup;
 		}
-		x->loaded = true;
 	}
 	x->refs = 1;
 	x->next = p->ctxs;
@@ -187,6 +184,50 @@ cleanup:
 	return ret;
 }
 
+/* Whether one of @ups is authenticated by name alone, under the strict profile. */
+static bool ca_needed(const struct config *cfg, const struct config_upstream *ups, size_t n)
+{
+	if (cfg->auth != CONFIG_AUTH_REQUIRED) {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (ups[i].n_pins == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * 1 when CA file @path loads, or cannot be checked now (logged: the first connection reads it
+ * then); -1 when it holds nothing wolfSSL takes, said on @msgs or in the log.
+ */
+static int ca_file_verdict(const char *path, FILE *msgs)
+{
+	bool ok = false;
+	int ret = tls_ca_file_check(path, &ok);
+
+	if (ret != 0) {
+		log_warn(LOG_TLS,
+			 "tls_ca_file '%s': cannot be checked now (%s): read at the first "
+			 "connection",
+			 path, strerror(-ret));
+		return 1;
+	}
+	if (ok) {
+		return 1;
+	}
+	if (msgs) {
+		fprintf(msgs, "tls_ca_file '%s': no certificate in it can be read\n", path);
+	} else {
+		log_err(LOG_TLS,
+			"tls_ca_file '%s': no certificate in it can be read, and upstreams "
+			"authenticated by name need it",
+			path);
+	}
+	return -1;
+}
+
 /*
  * A context not read yet (the first, ctx_get) whose tls_ca_file holds no certificate wolfSSL
  * can take would fail every upstream authenticated by name at its first connection, and dotd
@@ -195,56 +236,24 @@ cleanup:
  * opportunistic, do not need it: they start, and the error is logged at the first connection
  * (tls_ctx.c), as before.
  */
-static bool ca_needed(const struct config *cfg, const struct config_upstream *ups, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (cfg->auth == CONFIG_AUTH_REQUIRED && ups[i].n_pins == 0) {
-			return true;
-		}
-	}
-	return false;
-}
-
 static int ctx_check(struct upstream_ctx *x, const struct config *cfg,
 		     const struct config_upstream *ups, size_t n, FILE *msgs)
 {
 	struct tls_client_params tp;
-	bool needed = ca_needed(cfg, ups, n), ok = false;
-	int ret;
 
 	tls_client_params_get(x->client, &tp);
-	if (!needed || !tp.ca_file || x->loaded) {
+	if (!tp.ca_file || tls_client_loaded(x->client) || !ca_needed(cfg, ups, n)) {
 		return 0;
 	}
 	if (x->ca_checked == 0) {
-		ret = tls_ca_file_check(tp.ca_file, CA_FILE_MAX, &ok);
-		if (ret != 0) {
-			log_warn(LOG_TLS,
-				 "tls_ca_file '%s': cannot be checked now (%s): read at the "
-				 "first connection",
-				 tp.ca_file, strerror(-ret));
-			return 0;
-		}
-		x->ca_checked = ok ? 1 : -1;
+		x->ca_checked = ca_file_verdict(tp.ca_file, msgs); /* once for its sets */
 	}
-	if (x->ca_checked > 0) {
-		return 0;
-	}
-	if (msgs) {
-		fprintf(msgs, "tls_ca_file '%s': no certificate in it can be read\n", tp.ca_file);
-	} else {
-		log_err(LOG_TLS,
-			"tls_ca_file '%s': no certificate in it can be read, and upstreams "
-			"authenticated by name need it",
-			tp.ca_file);
-	}
-	return -EINVAL;
+	return x->ca_checked < 0 ? -EINVAL : 0;
 }
 
 int upstream_ca_check(const struct config *cfg, FILE *msgs)
 {
-	bool needed = ca_needed(cfg, cfg->upstreams, cfg->n_upstreams), ok = false;
-	int ret;
+	bool needed = ca_needed(cfg, cfg->upstreams, cfg->n_upstreams);
 
 	for (size_t i = 0; i < cfg->n_zones && !needed; i++) {
 		needed = ca_needed(cfg, cfg->zones[i].upstreams, cfg->zones[i].n_upstreams);
@@ -252,15 +261,7 @@ int upstream_ca_check(const struct config *cfg, FILE *msgs)
 	if (!needed || !cfg->ca_file) {
 		return 0;
 	}
-	ret = tls_ca_file_check(cfg->ca_file, CA_FILE_MAX, &ok);
-	if (ret == 0 && !ok) {
-		fprintf(msgs, "tls_ca_file '%s': no certificate in it can be read\n", cfg->ca_file);
-		ret = -EINVAL;
-	} else if (ret != 0) {
-		fprintf(msgs, "tls_ca_file '%s': cannot be checked: %s\n", cfg->ca_file,
-			strerror(-ret));
-	}
-	return ret;
+	return ca_file_verdict(cfg->ca_file, msgs) < 0 ? -EINVAL : 0;
 }
 
 static bool addr_same(const struct sockaddr_storage *a, socklen_t alen,

@@ -107,14 +107,16 @@ int tls_client_load(struct tls_client *c);
 bool tls_client_failed(const struct tls_client *c);
 
 /**
- * Whether the PEM file @path holds a certificate that wolfSSL takes as a trust anchor, as
- * tls_client_load() will read it: each certificate is offered to a scratch certificate manager
- * until one is taken, so that a damaged file is found at start without building the context
- * (tls_client_new()). It runs in a child process (fork), so that this one has still run no
- * wolfSSL code. 0 with *@ok set, or -errno if the check could not be made (-EIO when the file
- * could not be read, or was over @max_bytes).
+ * Whether the CA file @path holds a certificate that wolfSSL takes as a trust anchor, as
+ * tls_client_load() will read it (the same build of a context, which skips the certificates
+ * it cannot read), so that a damaged file is found at start without building @path's context.
+ * It runs in a child process (fork), so that this one has still run no wolfSSL code. 0 with
+ * *@ok set, or -errno if the check could not be made (-EIO: the child could not build one).
  */
-int tls_ca_file_check(const char *path, size_t max_bytes, bool *ok);
+int tls_ca_file_check(const char *path, bool *ok);
+
+/** Whether @c's context is built and its trust anchors read (tls_client_load()). */
+bool tls_client_loaded(const struct tls_client *c);
 
 /** The parameters @c was made from; its strings are @c's, valid until it is freed. */
 void tls_client_params_get(const struct tls_client *c, struct tls_client_params *out);
