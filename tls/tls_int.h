@@ -161,7 +161,8 @@ struct tls_upstream {
 	bool strict;
 	bool accept_pinned_unset_clock; /**< tls_unset_clock: accept_pinned (tunable) */
 	bool suites_wide; /**< it refused the narrow TLS 1.3 suites: offer them all (tls_ctx.c) */
-	unsigned resume_failures; /**< resumptions failed in a row (conn_resumption_failed()) */
+	unsigned resume_failures; /**< resumptions failed in a row, without @tickets (which
+				       count them for every worker, tls_tickets.c) */
 	bool no_resume;		  /**< TLS_RESUME_FAILURES_MAX of them: no ticket offered to it */
 	unsigned idle_timeout_ms;
 	unsigned handshake_timeout_ms;
@@ -372,8 +373,11 @@ void tls_sessions_drop(struct tls_sessions *l);
 WOLFSSL_SESSION *tls_tickets_take(struct tls_tickets *t, const char *key);
 bool tls_tickets_put(struct tls_tickets *t, const char *key, WOLFSSL_SESSION *s);
 void tls_tickets_drop(struct tls_tickets *t, const char *key);
-/** A resumption under @key failed: its tickets go; true when this one reached @max. */
-bool tls_tickets_resume_failed(struct tls_tickets *t, const char *key, unsigned max);
+/**
+ * A resumption under @key failed: its tickets go. Whether no ticket is offered under it any
+ * more; *@now when this failure was the @max-th.
+ */
+bool tls_tickets_resume_failed(struct tls_tickets *t, const char *key, unsigned max, bool *now);
 /** Whether @key reached that limit: no ticket is stored or taken under it. */
 bool tls_tickets_resume_refused(struct tls_tickets *t, const char *key);
 /** A resumption under @key succeeded (@refusal_too false), or a reload kept it (true). */
@@ -385,8 +389,9 @@ void tls_upstream_sessions_drop(struct tls_upstream *u);
 /*
  * A handshake offering a stored session failed before any certificate came (tls_conn.c,
  * conn_resumption_failed()): its sessions are dropped, and after TLS_RESUME_FAILURES_MAX such
- * failures in a row (a resumed handshake that works resets the count) none is offered to it any
- * more, for the life of this object (a reload makes a new one).
+ * failures in a row (a resumed handshake that works resets the count; with a shared ticket
+ * store, every worker's count towards it) none is offered to it any more, until a reload
+ * (tls_upstream_tune()).
  */
 #define TLS_RESUME_FAILURES_MAX 2
 void tls_upstream_resumption_failed(struct tls_upstream *u);

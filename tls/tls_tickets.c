@@ -170,22 +170,24 @@ bool tls_tickets_put(struct tls_tickets *t, const char *key, WOLFSSL_SESSION *s)
  * it, counts towards @max, and at @max no worker stores or offers a ticket under it. Learnt
  * alone, it cost each worker @max failed handshakes, and again after each reload.
  */
-bool tls_tickets_resume_failed(struct tls_tickets *t, const char *key, unsigned max)
+bool tls_tickets_resume_failed(struct tls_tickets *t, const char *key, unsigned max, bool *now)
 {
 	struct tickets_entry *e;
-	bool now = false;
+	bool refused = false;
 
+	*now = false;
 	pthread_mutex_lock(&t->lock);
 	e = entry_find(t, key, true);
 	if (e) {
 		tls_sessions_drop(&e->sessions);
 		if (!e->refused && ++e->resume_failures >= max) {
 			e->refused = true;
-			now = true;
+			*now = true;
 		}
+		refused = e->refused;
 	}
 	pthread_mutex_unlock(&t->lock);
-	return now;
+	return refused;
 }
 
 bool tls_tickets_resume_refused(struct tls_tickets *t, const char *key)

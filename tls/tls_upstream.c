@@ -652,21 +652,18 @@ void tls_upstream_resumption_failed(struct tls_upstream *u)
 {
 	bool now;
 
-	tls_upstream_sessions_drop(u);
-	++u->resume_failures;
+	tls_sessions_drop(&u->sessions);
 	if (u->tickets) {
-		/* Counted with the other workers' (tls_tickets.c): the one that reaches it says. */
-		now = tls_tickets_resume_failed(u->tickets, u->ticket_key, TLS_RESUME_FAILURES_MAX);
+		/* Counted with the other workers' (tls_tickets.c), which drops the tickets too. */
+		u->no_resume = tls_tickets_resume_failed(u->tickets, u->ticket_key,
+							 TLS_RESUME_FAILURES_MAX, &now);
 	} else {
-		now = u->resume_failures >= TLS_RESUME_FAILURES_MAX && !u->no_resume;
+		now = ++u->resume_failures == TLS_RESUME_FAILURES_MAX;
+		u->no_resume = u->no_resume || now;
 	}
 	if (!now) {
-		u->no_resume =
-			u->no_resume ||
-			(u->tickets && tls_tickets_resume_refused(u->tickets, u->ticket_key));
-		return;
+		return; /* the one that reaches it says */
 	}
-	u->no_resume = true;
 	log_warn(LOG_TLS,
 		 "upstream '%s': %u resumed handshakes failed in a row: no more tickets "
 		 "offered to it (until a reload)",
